@@ -1,0 +1,219 @@
+/**
+ * ClusterIndex: the questions netpol asks a cluster, answered from one immutable ClusterObjects.
+ * Built once per snapshot (or per change of a live view); every lookup is a Map hit, because the
+ * evaluator and the enricher call these per flow.
+ */
+import { canonicalIp } from './ip.js';
+import type {
+  ClusterObjects,
+  V1EndpointSlice,
+  V1NetworkPolicy,
+  V1Node,
+  V1Pod,
+  V1Service,
+} from './objects.js';
+import { namespaceLabels } from './objects.js';
+import { ownerLookup, resolveWorkload, workloadKey, type Workload } from './workload.js';
+import type { V1ServicePort } from '@kubernetes/client-node';
+
+export type { Workload } from './workload.js';
+
+/** One backend of a Service port: the pod (when known) and the port the connection really reaches. */
+export interface ServiceBackend {
+  ip: string;
+  /** Numeric target port after resolving a named targetPort on the backend pod. */
+  port: number;
+  protocol: string;
+  pod?: V1Pod;
+}
+
+export interface ClusterIndex {
+  readonly objects: ClusterObjects;
+  pod(namespace: string, name: string): V1Pod | undefined;
+  /** A pod by any of its status.podIPs; hostNetwork pods are not returned (their IP is the node's). */
+  podByIP(ip: string): V1Pod | undefined;
+  /** A pod by container id (with or without the `containerd://` style prefix). */
+  podByContainerId(id: string): { pod: V1Pod; container: string } | undefined;
+  service(namespace: string, name: string): V1Service | undefined;
+  /** A Service by clusterIP(s), externalIPs or load-balancer ingress IP. */
+  serviceByIP(ip: string): V1Service | undefined;
+  nodeByIP(ip: string): V1Node | undefined;
+  namespaceLabels(namespace: string): Record<string, string>;
+  workloadOf(pod: V1Pod): Workload;
+  podsOfWorkload(workload: Workload): V1Pod[];
+  /** The Service port a connection to `port` reaches, matched on port and protocol. */
+  servicePort(service: V1Service, port: number, protocol: string): V1ServicePort | undefined;
+  /** Where a Service port really leads, from EndpointSlices, else from the selector and pod ports. */
+  serviceBackends(service: V1Service, servicePort: V1ServicePort): ServiceBackend[];
+  /** NetworkPolicies, all or of one namespace. */
+  networkPolicies(namespace?: string): V1NetworkPolicy[];
+  /** The numeric port a named container port has on a pod, for a protocol. */
+  namedPort(pod: V1Pod, name: string, protocol: string): number | undefined;
+}
+
+function podKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+function mapLabelsMatch(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
+  for (const [k, v] of Object.entries(selector)) if (labels?.[k] !== v) return false;
+  return true;
+}
+
+/** Strips the runtime prefix kubelet puts on container ids (`containerd://abc` → `abc`). */
+export function bareContainerId(id: string): string {
+  const i = id.indexOf('://');
+  return i >= 0 ? id.slice(i + 3) : id;
+}
+
+export function buildIndex(objects: ClusterObjects): ClusterIndex {
+  const pods = new Map<string, V1Pod>();
+  const podsByIp = new Map<string, V1Pod>();
+  const podsByContainer = new Map<string, { pod: V1Pod; container: string }>();
+  for (const pod of objects.pods) {
+    const ns = pod.metadata?.namespace ?? 'default';
+    pods.set(podKey(ns, pod.metadata?.name ?? ''), pod);
+    const phase = pod.status?.phase;
+    const done = phase === 'Succeeded' || phase === 'Failed';
+    if (!pod.spec?.hostNetwork) {
+      const ips = new Set<string>();
+      if (pod.status?.podIP) ips.add(pod.status.podIP);
+      for (const p of pod.status?.podIPs ?? []) if (p.ip) ips.add(p.ip);
+      for (const ip of ips) {
+        const key = canonicalIp(ip);
+        // A finished pod's IP may already belong to a running one: the running pod wins.
+        if (!done || !podsByIp.has(key)) podsByIp.set(key, pod);
+      }
+    }
+    const statuses = [
+      ...(pod.status?.containerStatuses ?? []),
+      ...(pod.status?.initContainerStatuses ?? []),
+      ...(pod.status?.ephemeralContainerStatuses ?? []),
+    ];
+    for (const s of statuses) if (s.containerID) podsByContainer.set(bareContainerId(s.containerID), { pod, container: s.name });
+  }
+
+  const services = new Map<string, V1Service>();
+  const servicesByIp = new Map<string, V1Service>();
+  for (const svc of objects.services) {
+    services.set(podKey(svc.metadata?.namespace ?? 'default', svc.metadata?.name ?? ''), svc);
+    const ips = [
+      svc.spec?.clusterIP,
+      ...(svc.spec?.clusterIPs ?? []),
+      ...(svc.spec?.externalIPs ?? []),
+      ...(svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip),
+    ];
+    for (const ip of ips) if (ip && ip !== 'None') servicesByIp.set(canonicalIp(ip), svc);
+  }
+
+  const nodesByIp = new Map<string, V1Node>();
+  for (const node of objects.nodes) {
+    for (const a of node.status?.addresses ?? []) {
+      if (a.type === 'InternalIP' || a.type === 'ExternalIP') nodesByIp.set(canonicalIp(a.address), node);
+    }
+  }
+
+  const slicesByService = new Map<string, V1EndpointSlice[]>();
+  for (const slice of objects.endpointSlices) {
+    const svcName = slice.metadata?.labels?.['kubernetes.io/service-name'];
+    if (!svcName) continue;
+    const key = podKey(slice.metadata?.namespace ?? 'default', svcName);
+    const list = slicesByService.get(key) ?? [];
+    list.push(slice);
+    slicesByService.set(key, list);
+  }
+
+  const policiesByNs = new Map<string, V1NetworkPolicy[]>();
+  for (const np of objects.networkPolicies) {
+    const ns = np.metadata?.namespace ?? 'default';
+    const list = policiesByNs.get(ns) ?? [];
+    list.push(np);
+    policiesByNs.set(ns, list);
+  }
+
+  const nsLabelCache = new Map<string, Record<string, string>>();
+  const lookupOwner = ownerLookup(objects);
+  const workloadCache = new WeakMap<V1Pod, Workload>();
+  const podsByWorkload = new Map<string, V1Pod[]>();
+
+  const index: ClusterIndex = {
+    objects,
+    pod: (namespace, name) => pods.get(podKey(namespace, name)),
+    podByIP: (ip) => podsByIp.get(canonicalIp(ip)),
+    podByContainerId: (id) => podsByContainer.get(bareContainerId(id)),
+    service: (namespace, name) => services.get(podKey(namespace, name)),
+    serviceByIP: (ip) => servicesByIp.get(canonicalIp(ip)),
+    nodeByIP: (ip) => nodesByIp.get(canonicalIp(ip)),
+    namespaceLabels(namespace) {
+      let labels = nsLabelCache.get(namespace);
+      if (!labels) {
+        labels = namespaceLabels(objects, namespace);
+        nsLabelCache.set(namespace, labels);
+      }
+      return labels;
+    },
+    workloadOf(pod) {
+      let w = workloadCache.get(pod);
+      if (!w) {
+        w = resolveWorkload(pod, lookupOwner);
+        workloadCache.set(pod, w);
+      }
+      return w;
+    },
+    podsOfWorkload(workload) {
+      if (podsByWorkload.size === 0) {
+        for (const pod of objects.pods) {
+          const key = workloadKey(index.workloadOf(pod));
+          const list = podsByWorkload.get(key) ?? [];
+          list.push(pod);
+          podsByWorkload.set(key, list);
+        }
+      }
+      return podsByWorkload.get(workloadKey(workload)) ?? [];
+    },
+    servicePort(service, port, protocol) {
+      return (service.spec?.ports ?? []).find((p) => p.port === port && (p.protocol ?? 'TCP') === protocol);
+    },
+    serviceBackends(service, servicePort) {
+      const ns = service.metadata?.namespace ?? 'default';
+      const protocol = servicePort.protocol ?? 'TCP';
+      const slices = slicesByService.get(podKey(ns, service.metadata?.name ?? '')) ?? [];
+      const out: ServiceBackend[] = [];
+      if (slices.length > 0) {
+        for (const slice of slices) {
+          // EndpointSlice ports are named after the Service port they serve (unnamed: '' or absent).
+          const sp = (slice.ports ?? []).find(
+            (p) => (p.name ?? '') === (servicePort.name ?? '') && (p.protocol ?? 'TCP') === protocol,
+          );
+          if (!sp || sp.port === undefined) continue;
+          for (const ep of slice.endpoints ?? []) {
+            const target = ep.targetRef;
+            const pod = target?.kind === 'Pod' ? pods.get(podKey(target.namespace ?? ns, target.name ?? '')) : undefined;
+            for (const addr of ep.addresses ?? []) out.push({ ip: canonicalIp(addr), port: sp.port, protocol, pod });
+          }
+        }
+        return out;
+      }
+      const selector = service.spec?.selector;
+      if (!selector || Object.keys(selector).length === 0) return out;
+      for (const pod of objects.pods) {
+        if ((pod.metadata?.namespace ?? 'default') !== ns) continue;
+        if (!mapLabelsMatch(selector, pod.metadata?.labels)) continue;
+        const target = servicePort.targetPort ?? servicePort.port;
+        const port = typeof target === 'number' ? target : /^\d+$/.test(String(target)) ? Number(target) : index.namedPort(pod, String(target), protocol);
+        if (port === undefined) continue;
+        const ip = pod.status?.podIP;
+        out.push({ ip: ip ? canonicalIp(ip) : '', port, protocol, pod });
+      }
+      return out;
+    },
+    networkPolicies: (namespace) => (namespace === undefined ? objects.networkPolicies : policiesByNs.get(namespace) ?? []),
+    namedPort(pod, name, protocol) {
+      for (const c of [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])]) {
+        for (const p of c.ports ?? []) if (p.name === name && (p.protocol ?? 'TCP') === protocol) return p.containerPort;
+      }
+      return undefined;
+    },
+  };
+  return index;
+}

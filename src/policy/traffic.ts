@@ -1,0 +1,148 @@
+/**
+ * Traffic: a flow record resolved against a cluster into what NetworkPolicy actually judges —
+ * endpoints that are pods (with labels, namespace labels, workload) or outside addresses, and the
+ * port the connection really reaches. A connect to a ClusterIP is judged after Service DNAT: one
+ * Traffic per backing pod, on the targetPort (DESIGN.md).
+ */
+import type { ClusterIndex, Workload } from '../cluster/lookup.js';
+import { canonicalIp } from '../cluster/ip.js';
+import type { V1Pod, V1Service } from '../cluster/objects.js';
+import { InputError } from '../errors.js';
+import type { FlowRecord, LocatedFlow, Protocol } from '../flows/record.js';
+
+export interface PodEndpoint {
+  kind: 'pod';
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  namespaceLabels: Record<string, string>;
+  ip?: string;
+  pod: V1Pod;
+  workload: Workload;
+}
+
+export interface ExternalEndpoint {
+  kind: 'external';
+  ip: string;
+  /** Set when the address is a node's (host network): policies see it as an ipBlock peer all the same. */
+  node?: string;
+}
+
+export type Endpoint = PodEndpoint | ExternalEndpoint;
+
+export interface ServiceRef {
+  namespace: string;
+  name: string;
+  /** The Service port that was dialled. */
+  port: number;
+  /** True for a Service without a selector (e.g. `default/kubernetes`): backends are plain IPs. */
+  selectorless: boolean;
+}
+
+export interface Traffic {
+  src: Endpoint;
+  dst: Endpoint;
+  /** The port the packet reaches: the dialled port, or the Service's targetPort. */
+  port: number;
+  proto: Protocol;
+  via?: ServiceRef;
+}
+
+export interface ResolvedFlow {
+  flow: LocatedFlow;
+  src: Endpoint;
+  /** Set when the destination was a Service address. */
+  service?: ServiceRef;
+  /** What NetworkPolicy judges: one entry, or one per Service backend. Empty only with `problem`. */
+  targets: Traffic[];
+  /** Why nothing could be judged (a Service with no ready backends on that port). */
+  problem?: string;
+}
+
+export function podEndpoint(pod: V1Pod, index: ClusterIndex, ip?: string): PodEndpoint {
+  const namespace = pod.metadata?.namespace ?? 'default';
+  return {
+    kind: 'pod',
+    namespace,
+    name: pod.metadata?.name ?? '',
+    labels: pod.metadata?.labels ?? {},
+    namespaceLabels: index.namespaceLabels(namespace),
+    ip: ip ?? pod.status?.podIP,
+    pod,
+    workload: index.workloadOf(pod),
+  };
+}
+
+function where(flow: LocatedFlow): { file: string; line?: number } {
+  return { file: flow.origin?.file ?? '(flow)', line: flow.origin?.line };
+}
+
+function resolveSource(flow: LocatedFlow, index: ClusterIndex): Endpoint {
+  const { namespace, pod: podName, ip } = flow.src;
+  if (typeof namespace === 'string' && typeof podName === 'string') {
+    const pod = index.pod(namespace, podName);
+    if (pod) return podEndpoint(pod, index, ip);
+    if (!ip) {
+      const at = where(flow);
+      throw new InputError(at.file, `source pod ${namespace}/${podName} is not in the cluster view and the flow has no src.ip`, at.line, 'src.pod');
+    }
+  }
+  const pod = ip ? index.podByIP(ip) : undefined;
+  if (pod) return podEndpoint(pod, index, ip);
+  const addr = canonicalIp(ip ?? '');
+  const node = index.nodeByIP(addr)?.metadata?.name;
+  return node ? { kind: 'external', ip: addr, node } : { kind: 'external', ip: addr };
+}
+
+function resolveServiceTargets(
+  src: Endpoint,
+  service: V1Service,
+  flow: FlowRecord,
+  index: ClusterIndex,
+): Pick<ResolvedFlow, 'service' | 'targets' | 'problem'> {
+  const namespace = service.metadata?.namespace ?? 'default';
+  const name = service.metadata?.name ?? '';
+  const selectorless = !service.spec?.selector || Object.keys(service.spec.selector).length === 0;
+  const ref: ServiceRef = { namespace, name, port: flow.dst.port, selectorless };
+  const servicePort = index.servicePort(service, flow.dst.port, flow.proto);
+  if (!servicePort) {
+    return { service: ref, targets: [], problem: `service ${namespace}/${name} has no ${flow.proto} port ${flow.dst.port}` };
+  }
+  const backends = index.serviceBackends(service, servicePort);
+  const targets: Traffic[] = backends.map((b) => ({
+    src,
+    dst: b.pod ? podEndpoint(b.pod, index, b.ip) : ({ kind: 'external', ip: b.ip } as ExternalEndpoint),
+    port: b.port,
+    proto: flow.proto,
+    via: ref,
+  }));
+  if (targets.length === 0) {
+    return { service: ref, targets, problem: `service ${namespace}/${name} port ${flow.dst.port} has no backends` };
+  }
+  return { service: ref, targets };
+}
+
+/** Resolves one flow against the cluster; throws InputError naming the flow's file and line when it cannot. */
+export function resolveFlow(flow: LocatedFlow, index: ClusterIndex): ResolvedFlow {
+  const src = resolveSource(flow, index);
+  const dstIp = canonicalIp(flow.dst.ip);
+  const dstPod = index.podByIP(dstIp);
+  if (dstPod) {
+    return { flow, src, targets: [{ src, dst: podEndpoint(dstPod, index, dstIp), port: flow.dst.port, proto: flow.proto }] };
+  }
+  const service = index.serviceByIP(dstIp);
+  if (service) return { flow, src, ...resolveServiceTargets(src, service, flow, index) };
+  // Records that carry names but an address we do not know (e.g. a snapshot taken later).
+  const { namespace, pod: podName, service: svcName } = flow.dst;
+  if (typeof namespace === 'string' && typeof podName === 'string') {
+    const pod = index.pod(namespace, podName);
+    if (pod) return { flow, src, targets: [{ src, dst: podEndpoint(pod, index, dstIp), port: flow.dst.port, proto: flow.proto }] };
+  }
+  if (typeof namespace === 'string' && typeof svcName === 'string') {
+    const svc = index.service(namespace, svcName);
+    if (svc) return { flow, src, ...resolveServiceTargets(src, svc, flow, index) };
+  }
+  const node = index.nodeByIP(dstIp)?.metadata?.name;
+  const dst: ExternalEndpoint = node ? { kind: 'external', ip: dstIp, node } : { kind: 'external', ip: dstIp };
+  return { flow, src, targets: [{ src, dst, port: flow.dst.port, proto: flow.proto }] };
+}
