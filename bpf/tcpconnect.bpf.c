@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0)
+/*
+ * tcpconnect: every TCP connect of the host (or of the cgroups/pids/netns/ports user space asked
+ * for), with who made it, where it went, how long the server took to answer and how it ended.
+ *
+ * Built on tracepoints only (this kernel has no kprobes):
+ *
+ *   syscalls:sys_enter_connect   connecting task, before anything happens: remember the fd's sock
+ *                                and the destination the caller asked for (for synchronous errors).
+ *   sock:inet_sock_set_state     CLOSE -> SYN_SENT runs in the connecting task (tcp_v4/v6_connect):
+ *                                take the process identity here. The source port is still 0.
+ *                                SYN_SENT -> ESTABLISHED (SYN-ACK) or -> CLOSE (RST, timeout, close)
+ *                                runs wherever the answer is processed (often softirq): take ports,
+ *                                latency and outcome here and emit the event.
+ *   syscalls:sys_exit_connect    connect() failed before any SYN was sent (ENETUNREACH,
+ *                                EADDRNOTAVAIL, ...): emit an error event with the errno.
+ *                                -EINPROGRESS (nonblocking connect) is not an error.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "tcpconnect.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define SOCK_STREAM 1
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define ECONNREFUSED 111
+#define ETIMEDOUT 110
+#define EINPROGRESS 115
+#define EALREADY 114
+#define EISCONN 106
+
+/* Kernel TCP states (include/net/tcp_states.h). */
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
+
+/* Indexes of the counters map. */
+enum counter {
+	COUNTER_LOST = 0,       /* ring buffer full: event dropped */
+	COUNTER_UNTRACKED = 1,  /* pending map full: a connect could not be followed */
+	COUNTER_DEDUPED = 2,    /* learn mode: event of an already reported edge, not emitted */
+	COUNTER_MAX = 3,
+};
+
+const volatile struct tcpconnect_config cfg = {};
+
+/* Identity of the task that started a handshake, keyed by struct sock address. */
+struct pending_connect {
+	__u64 ts_ns;
+	__u64 cgroup_id;
+	__u32 pid, tid, uid, gid;
+	__u32 mntns, netns;
+	char comm[TASK_COMM_LEN];
+};
+
+/* A connect() in flight in one thread, keyed by tid. */
+struct connect_call {
+	__u64 ts_ns;
+	__u64 sk;
+	__u8 sockaddr[28]; /* struct sockaddr_in or sockaddr_in6, as the caller passed it */
+	__u8 syn_sent;     /* the socket reached SYN_SENT inside this call: the state path reports */
+	__u8 deferred;     /* it went SYN_SENT -> CLOSE inside this call with no error: report errno */
+	__u8 _pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct pending_connect);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct connect_call);
+} calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroup_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} netns_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} dport_filter SEC(".maps");
+
+/* learn mode: edges already reported, with how many connects each one saw. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct tcpconnect_edge);
+	__type(value, __u64);
+} edges SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} events SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+	if (v)
+		*v += 1; /* per-CPU slot: no atomics needed */
+}
+
+/* Filters that depend on the current task only (cgroup, pid). */
+static __always_inline bool task_selected(__u64 cgroup_id, __u32 pid)
+{
+	if ((cfg.filters & FILTER_CGROUP) && !bpf_map_lookup_elem(&cgroup_filter, &cgroup_id))
+		return false;
+	if ((cfg.filters & FILTER_PID) && !bpf_map_lookup_elem(&pid_filter, &pid))
+		return false;
+	return true;
+}
+
+static __always_inline bool dest_selected(__u32 netns, __u16 dport)
+{
+	if ((cfg.filters & FILTER_NETNS) && !bpf_map_lookup_elem(&netns_filter, &netns))
+		return false;
+	if ((cfg.filters & FILTER_DPORT) && !bpf_map_lookup_elem(&dport_filter, &dport))
+		return false;
+	return true;
+}
+
+static __always_inline __u32 sock_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* learn mode: true when this edge was reported before (and count it). */
+static __always_inline bool edge_seen(const struct tcpconnect_event *e)
+{
+	struct tcpconnect_edge key = {};
+	__u64 one = 1, *n;
+
+	if (!cfg.dedup_edges)
+		return false;
+	key.cgroup_id = e->cgroup_id;
+	key.netns = e->netns;
+	key.family = e->family;
+	key.dport = e->dport;
+	__builtin_memcpy(key.daddr, e->daddr, sizeof(key.daddr));
+	key.outcome = e->outcome;
+	n = bpf_map_lookup_elem(&edges, &key);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		count(COUNTER_DEDUPED);
+		return true;
+	}
+	bpf_map_update_elem(&edges, &key, &one, BPF_NOEXIST);
+	return false;
+}
+
+static __always_inline void emit(const struct tcpconnect_event *e)
+{
+	struct tcpconnect_event *out;
+
+	if (edge_seen(e))
+		return;
+	out = bpf_ringbuf_reserve(&events, sizeof(*out), 0);
+	if (!out) {
+		count(COUNTER_LOST);
+		return;
+	}
+	__builtin_memcpy(out, e, sizeof(*out));
+	/* Nobody sleeps in epoll: user space drains on a timer, so skip the wakeup. */
+	bpf_ringbuf_submit(out, BPF_RB_NO_WAKEUP);
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int handle_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct task_struct *task;
+	struct file **fds, *file;
+	struct socket *sock;
+	struct sock *sk;
+	struct connect_call call = {};
+	int fd = (int)ctx->args[0];
+	__u16 family, dport;
+
+	if (!task_selected(bpf_get_current_cgroup_id(), pid_tgid >> 32))
+		return 0;
+	if (bpf_probe_read_user(call.sockaddr, sizeof(call.sockaddr), (void *)ctx->args[1]))
+		return 0;
+	family = *(__u16 *)call.sockaddr;
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	dport = bpf_ntohs(*(__u16 *)(call.sockaddr + 2));
+
+	/* fd -> struct file -> struct socket: only TCP stream sockets are ours. */
+	task = (struct task_struct *)bpf_get_current_task();
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (fd < 0 || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	if (!dest_selected(sock_netns(sk), dport))
+		return 0;
+
+	call.ts_ns = bpf_ktime_get_boot_ns();
+	call.sk = (__u64)sk;
+	bpf_map_update_elem(&calls, &tid, &call, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct connect_call *call;
+	struct tcpconnect_event e = {};
+	struct task_struct *task;
+	long ret = ctx->ret;
+	__u64 uid_gid;
+
+	call = bpf_map_lookup_elem(&calls, &tid);
+	if (!call)
+		return 0;
+	if (ret >= 0 || ret == -EINPROGRESS || ret == -EALREADY || ret == -EISCONN ||
+	    (call->syn_sent && !call->deferred))
+		goto done;
+
+	/* No SYN went out (or the handshake was torn down inside connect()): report the errno. */
+	task = (struct task_struct *)bpf_get_current_task();
+	uid_gid = bpf_get_current_uid_gid();
+	e.ts_ns = call->ts_ns;
+	e.latency_ns = bpf_ktime_get_boot_ns() - call->ts_ns;
+	e.cgroup_id = bpf_get_current_cgroup_id();
+	e.pid = pid_tgid >> 32;
+	e.tid = tid;
+	e.uid = (__u32)uid_gid;
+	e.gid = uid_gid >> 32;
+	e.mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	e.netns = sock_netns((struct sock *)call->sk);
+	e.family = *(__u16 *)call->sockaddr;
+	e.dport = bpf_ntohs(*(__u16 *)(call->sockaddr + 2));
+	if (e.family == AF_INET)
+		__builtin_memcpy(e.daddr, call->sockaddr + 4, 4);
+	else
+		__builtin_memcpy(e.daddr, call->sockaddr + 8, 16);
+	e.outcome = OUTCOME_ERROR;
+	e.source = SOURCE_SYSCALL;
+	e.err = (__s32)-ret;
+	bpf_get_current_comm(e.comm, sizeof(e.comm));
+	emit(&e);
+done:
+	bpf_map_delete_elem(&calls, &tid);
+	return 0;
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u64 skaddr = (__u64)ctx->skaddr;
+	const struct sock *sk = ctx->skaddr;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+
+	if (ctx->oldstate == TCP_CLOSE && ctx->newstate == TCP_SYN_SENT) {
+		/* In the connecting task (tcp_v4_connect / tcp_v6_connect). */
+		__u64 pid_tgid = bpf_get_current_pid_tgid();
+		__u64 uid_gid = bpf_get_current_uid_gid();
+		__u32 tid = (__u32)pid_tgid;
+		struct pending_connect p = {};
+		struct task_struct *task;
+		struct connect_call *call;
+
+		p.cgroup_id = bpf_get_current_cgroup_id();
+		p.pid = pid_tgid >> 32;
+		if (!task_selected(p.cgroup_id, p.pid))
+			return 0;
+		p.netns = sock_netns(sk);
+		if (!dest_selected(p.netns, ctx->dport))
+			return 0;
+		task = (struct task_struct *)bpf_get_current_task();
+		p.ts_ns = bpf_ktime_get_boot_ns();
+		p.tid = tid;
+		p.uid = (__u32)uid_gid;
+		p.gid = uid_gid >> 32;
+		p.mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+		bpf_get_current_comm(p.comm, sizeof(p.comm));
+		if (bpf_map_update_elem(&pending, &skaddr, &p, BPF_ANY)) {
+			count(COUNTER_UNTRACKED);
+			return 0;
+		}
+		call = bpf_map_lookup_elem(&calls, &tid);
+		if (call && call->sk == skaddr)
+			call->syn_sent = 1;
+		return 0;
+	}
+
+	if (ctx->oldstate != TCP_SYN_SENT ||
+	    (ctx->newstate != TCP_ESTABLISHED && ctx->newstate != TCP_CLOSE))
+		return 0;
+
+	/* The handshake got its answer (or the socket went away): ports and outcome are known. */
+	struct pending_connect *p = bpf_map_lookup_elem(&pending, &skaddr);
+	struct tcpconnect_event e = {};
+
+	if (!p)
+		return 0;
+	e.ts_ns = p->ts_ns;
+	e.latency_ns = bpf_ktime_get_boot_ns() - p->ts_ns;
+	e.cgroup_id = p->cgroup_id;
+	e.pid = p->pid;
+	e.tid = p->tid;
+	e.uid = p->uid;
+	e.gid = p->gid;
+	e.mntns = p->mntns;
+	e.netns = p->netns;
+	__builtin_memcpy(e.comm, p->comm, sizeof(e.comm));
+	bpf_map_delete_elem(&pending, &skaddr);
+
+	e.family = ctx->family;
+	e.sport = ctx->sport;
+	e.dport = ctx->dport;
+	/* The verifier allows only constant-offset loads from the context: copy with a helper. */
+	if (ctx->family == AF_INET) {
+		bpf_probe_read_kernel(e.saddr, 4, ctx->saddr);
+		bpf_probe_read_kernel(e.daddr, 4, ctx->daddr);
+	} else {
+		bpf_probe_read_kernel(e.saddr, 16, ctx->saddr_v6);
+		bpf_probe_read_kernel(e.daddr, 16, ctx->daddr_v6);
+	}
+	e.source = SOURCE_STATE;
+
+	if (ctx->newstate == TCP_ESTABLISHED) {
+		e.outcome = OUTCOME_ESTABLISHED;
+	} else {
+		/* tcp_done_with_error() stores sk_err before tcp_done() moves the socket to CLOSE. */
+		int err = BPF_CORE_READ(sk, sk_err);
+
+		e.err = err;
+		if (err == ECONNREFUSED) {
+			e.outcome = OUTCOME_REFUSED;
+		} else if (err == ETIMEDOUT) {
+			e.outcome = OUTCOME_TIMEOUT;
+		} else if (err) {
+			e.outcome = OUTCOME_ERROR;
+		} else {
+			/* Closed with no error. Inside the connect() that started it, this is the
+			 * connect failing after SYN_SENT (e.g. no free source port): the syscall exit
+			 * reports it with its errno. Elsewhere, the application gave up (close()). */
+			__u32 tid = (__u32)bpf_get_current_pid_tgid();
+			struct connect_call *call = bpf_map_lookup_elem(&calls, &tid);
+
+			if (call && call->sk == skaddr) {
+				call->deferred = 1;
+				return 0;
+			}
+			e.outcome = OUTCOME_CLOSED;
+		}
+	}
+	emit(&e);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

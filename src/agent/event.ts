@@ -1,0 +1,220 @@
+/**
+ * The one place that mirrors bpf/tcpconnect.h: struct tcpconnect_event, struct
+ * tcpconnect_config and struct tcpconnect_edge, field by field with their offsets.
+ * Change this file and the header together (test/unit/agent-event.test.ts checks the sizes
+ * against the compiled object's BTF).
+ */
+import type { Outcome } from '../flows/record.js';
+
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+
+/** enum tcpconnect_outcome */
+export const OUTCOME_BY_CODE: Readonly<Record<number, Outcome>> = {
+  1: 'established',
+  2: 'refused',
+  3: 'timeout',
+  4: 'closed',
+  5: 'error',
+};
+
+/** enum tcpconnect_source */
+export type EventSource = 'state' | 'syscall';
+
+/** FILTER_* flags of struct tcpconnect_config. */
+export const FILTER_CGROUP = 1 << 0;
+export const FILTER_PID = 1 << 1;
+export const FILTER_NETNS = 1 << 2;
+export const FILTER_DPORT = 1 << 3;
+
+/** Offsets of struct tcpconnect_event. */
+const EV = {
+  ts_ns: 0,
+  latency_ns: 8,
+  cgroup_id: 16,
+  pid: 24,
+  tid: 28,
+  uid: 32,
+  gid: 36,
+  mntns: 40,
+  netns: 44,
+  saddr: 48,
+  daddr: 64,
+  sport: 80,
+  dport: 82,
+  family: 84,
+  outcome: 86,
+  source: 87,
+  err: 88,
+  comm: 96,
+} as const;
+export const EVENT_SIZE = 112;
+export const CONFIG_SIZE = 8;
+export const EDGE_KEY_SIZE = 40;
+
+/** A decoded struct tcpconnect_event. */
+export interface ConnectEvent {
+  /** Boot-time ns (CLOCK_BOOTTIME) when the connect started. */
+  tsNs: bigint;
+  latencyNs: number;
+  cgroupId: bigint;
+  pid: number;
+  tid: number;
+  uid: number;
+  gid: number;
+  mntns: number;
+  netns: number;
+  family: 4 | 6;
+  saddr: string;
+  daddr: string;
+  sport: number;
+  dport: number;
+  outcome: Outcome;
+  source: EventSource;
+  /** errno of the failure (0 when established). */
+  errno: number;
+  comm: string;
+}
+
+export function formatAddress(bytes: Uint8Array, family: number): string {
+  if (family === AF_INET) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  return formatIPv6(bytes);
+}
+
+/** RFC 5952 text form: lower case, longest run of zero groups compressed, v4-mapped kept dotted. */
+export function formatIPv6(b: Uint8Array): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((b[i] ?? 0) << 8) | (b[i + 1] ?? 0));
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  }
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+function cString(bytes: Uint8Array): string {
+  const end = bytes.indexOf(0);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, end < 0 ? bytes.length : end).toString('utf8');
+}
+
+/** Decodes one ring-buffer record (copies nothing it does not need). */
+export function decodeEvent(data: ArrayBuffer | Uint8Array): ConnectEvent {
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  if (bytes.byteLength < EVENT_SIZE) throw new Error(`tcpconnect event too short: ${bytes.byteLength} < ${EVENT_SIZE} bytes`);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const family = v.getUint16(EV.family, true);
+  const outcome = OUTCOME_BY_CODE[v.getUint8(EV.outcome)];
+  if (!outcome) throw new Error(`tcpconnect event with unknown outcome ${v.getUint8(EV.outcome)}`);
+  return {
+    tsNs: v.getBigUint64(EV.ts_ns, true),
+    latencyNs: Number(v.getBigUint64(EV.latency_ns, true)),
+    cgroupId: v.getBigUint64(EV.cgroup_id, true),
+    pid: v.getUint32(EV.pid, true),
+    tid: v.getUint32(EV.tid, true),
+    uid: v.getUint32(EV.uid, true),
+    gid: v.getUint32(EV.gid, true),
+    mntns: v.getUint32(EV.mntns, true),
+    netns: v.getUint32(EV.netns, true),
+    family: family === AF_INET6 ? 6 : 4,
+    saddr: formatAddress(bytes.subarray(EV.saddr, EV.saddr + 16), family),
+    daddr: formatAddress(bytes.subarray(EV.daddr, EV.daddr + 16), family),
+    sport: v.getUint16(EV.sport, true),
+    dport: v.getUint16(EV.dport, true),
+    outcome,
+    source: v.getUint8(EV.source) === 2 ? 'syscall' : 'state',
+    errno: v.getInt32(EV.err, true),
+    comm: cString(bytes.subarray(EV.comm, EV.comm + 16)),
+  };
+}
+
+/** Encodes a struct tcpconnect_event (tests and fixtures use it to round-trip the decoder). */
+export function encodeEvent(e: ConnectEvent): Buffer {
+  const b = Buffer.alloc(EVENT_SIZE);
+  b.writeBigUInt64LE(e.tsNs, EV.ts_ns);
+  b.writeBigUInt64LE(BigInt(e.latencyNs), EV.latency_ns);
+  b.writeBigUInt64LE(e.cgroupId, EV.cgroup_id);
+  b.writeUInt32LE(e.pid, EV.pid);
+  b.writeUInt32LE(e.tid, EV.tid);
+  b.writeUInt32LE(e.uid, EV.uid);
+  b.writeUInt32LE(e.gid, EV.gid);
+  b.writeUInt32LE(e.mntns, EV.mntns);
+  b.writeUInt32LE(e.netns, EV.netns);
+  addressBytes(e.saddr, e.family).copy(b, EV.saddr);
+  addressBytes(e.daddr, e.family).copy(b, EV.daddr);
+  b.writeUInt16LE(e.sport, EV.sport);
+  b.writeUInt16LE(e.dport, EV.dport);
+  b.writeUInt16LE(e.family === 6 ? AF_INET6 : AF_INET, EV.family);
+  const code = Object.entries(OUTCOME_BY_CODE).find(([, o]) => o === e.outcome)?.[0];
+  b.writeUInt8(Number(code), EV.outcome);
+  b.writeUInt8(e.source === 'syscall' ? 2 : 1, EV.source);
+  b.writeInt32LE(e.errno, EV.err);
+  Buffer.from(e.comm, 'utf8').subarray(0, 15).copy(b, EV.comm);
+  return b;
+}
+
+/** 16 bytes in network order (IPv4 in the first four). */
+export function addressBytes(ip: string, family: 4 | 6): Buffer {
+  const out = Buffer.alloc(16);
+  if (family === 4) {
+    ip.split('.').forEach((part, i) => out.writeUInt8(Number(part), i));
+    return out;
+  }
+  let text = ip;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4?.[1]) {
+    const [a, b, c, d] = v4[1].split('.').map(Number);
+    text = `${text.slice(0, -v4[1].length)}${(((a ?? 0) << 8) | (b ?? 0)).toString(16)}:${(((c ?? 0) << 8) | (d ?? 0)).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
+/** struct tcpconnect_config */
+export function encodeConfig(cfg: { filters: number; dedupEdges: boolean }): Buffer {
+  const b = Buffer.alloc(CONFIG_SIZE);
+  b.writeUInt32LE(cfg.filters, 0);
+  b.writeUInt32LE(cfg.dedupEdges ? 1 : 0, 4);
+  return b;
+}
+
+/** struct tcpconnect_edge, decoded (learn mode's in-kernel de-duplication key). */
+export interface EdgeKey {
+  cgroupId: bigint;
+  netns: number;
+  family: 4 | 6;
+  dport: number;
+  daddr: string;
+  outcome: Outcome;
+}
+
+export function decodeEdgeKey(b: Buffer): EdgeKey {
+  const family = b.readUInt16LE(12);
+  return {
+    cgroupId: b.readBigUInt64LE(0),
+    netns: b.readUInt32LE(8),
+    family: family === AF_INET6 ? 6 : 4,
+    dport: b.readUInt16LE(14),
+    daddr: formatAddress(b.subarray(16, 32), family),
+    outcome: OUTCOME_BY_CODE[b.readUInt8(32)] ?? 'error',
+  };
+}

@@ -1,0 +1,286 @@
+/**
+ * Our libbpf binding: the few libbpf.so.1 entry points netpol needs, called through koffi.
+ * libbpf ≥ 1.0 semantics: functions returning a pointer return NULL and set errno; functions
+ * returning int return a negative errno. Every failure becomes an EnvironmentError with a hint
+ * the user can act on (see diagnose.ts); libbpf's own log is captured for the message.
+ */
+import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
+import { EnvironmentError } from '../errors.js';
+import { hintFor } from './diagnose.js';
+
+type Pointer = unknown;
+
+interface LibbpfFunctions {
+  bpf_object__open_file(path: string, opts: Pointer): Pointer;
+  bpf_object__load(obj: Pointer): number;
+  bpf_object__close(obj: Pointer): void;
+  bpf_object__find_map_by_name(obj: Pointer, name: string): Pointer;
+  bpf_object__find_program_by_name(obj: Pointer, name: string): Pointer;
+  bpf_map__fd(map: Pointer): number;
+  bpf_map__set_max_entries(map: Pointer, n: number): number;
+  bpf_map__set_initial_value(map: Pointer, data: Buffer, size: number): number;
+  bpf_map__value_size(map: Pointer): number;
+  bpf_program__attach(prog: Pointer): Pointer;
+  bpf_link__destroy(link: Pointer): number;
+  bpf_map_update_elem(fd: number, key: Buffer, value: Buffer, flags: number): number;
+  bpf_map_lookup_elem(fd: number, key: Buffer, value: Buffer): number;
+  bpf_map_delete_elem(fd: number, key: Buffer): number;
+  bpf_map_get_next_key(fd: number, key: Buffer | null, next: Buffer): number;
+  ring_buffer__new(fd: number, cb: Pointer, ctx: Pointer, opts: Pointer): Pointer;
+  ring_buffer__consume(rb: Pointer): number;
+  ring_buffer__free(rb: Pointer): void;
+  libbpf_set_print(fn: Pointer): Pointer;
+  vsnprintf(buf: Buffer, size: number, fmt: Pointer, ap: Pointer): number;
+  libbpf_num_possible_cpus(): number;
+}
+
+let bound: { fns: LibbpfFunctions; sampleProto: TypeObject } | undefined;
+/** libbpf's log lines since the last clear (warnings and the verifier's output). */
+const logLines: string[] = [];
+let printCallback: unknown;
+
+function call<T extends keyof LibbpfFunctions>(name: T): LibbpfFunctions[T] {
+  return lib().fns[name];
+}
+
+/** Loads libbpf.so.1 once; throws EnvironmentError when it is missing. */
+export function lib(): { fns: LibbpfFunctions; sampleProto: TypeObject } {
+  if (bound) return bound;
+  let so: LibraryHandle;
+  let libc: LibraryHandle;
+  try {
+    so = koffi.load('libbpf.so.1');
+    libc = koffi.load('libc.so.6');
+  } catch (err) {
+    throw new EnvironmentError(
+      `cannot load libbpf.so.1: ${(err as Error).message}`,
+      'install libbpf (Debian/Ubuntu: apt-get install libbpf1 libbpf-dev), or run scripts/setup.sh',
+    );
+  }
+  const f = (decl: string) => so.func(decl);
+  const printProto = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *ap)');
+  const sampleProto = koffi.proto('int ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
+  const fns: LibbpfFunctions = {
+    bpf_object__open_file: f('void *bpf_object__open_file(const char *path, void *opts)'),
+    bpf_object__load: f('int bpf_object__load(void *obj)'),
+    bpf_object__close: f('void bpf_object__close(void *obj)'),
+    bpf_object__find_map_by_name: f('void *bpf_object__find_map_by_name(void *obj, const char *name)'),
+    bpf_object__find_program_by_name: f('void *bpf_object__find_program_by_name(void *obj, const char *name)'),
+    bpf_map__fd: f('int bpf_map__fd(void *map)'),
+    bpf_map__set_max_entries: f('int bpf_map__set_max_entries(void *map, uint32_t n)'),
+    bpf_map__set_initial_value: f('int bpf_map__set_initial_value(void *map, const void *data, size_t size)'),
+    bpf_map__value_size: f('uint32_t bpf_map__value_size(void *map)'),
+    bpf_program__attach: f('void *bpf_program__attach(void *prog)'),
+    bpf_link__destroy: f('int bpf_link__destroy(void *link)'),
+    bpf_map_update_elem: f('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
+    bpf_map_lookup_elem: f('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)'),
+    bpf_map_delete_elem: f('int bpf_map_delete_elem(int fd, const void *key)'),
+    bpf_map_get_next_key: f('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next)'),
+    ring_buffer__new: so.func('ring_buffer__new', 'void *', ['int', koffi.pointer(sampleProto), 'void *', 'void *']),
+    ring_buffer__consume: f('int ring_buffer__consume(void *rb)'),
+    ring_buffer__free: f('void ring_buffer__free(void *rb)'),
+    libbpf_set_print: so.func('libbpf_set_print', 'void *', [koffi.pointer(printProto)]),
+    vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, void *fmt, void *ap)'),
+    libbpf_num_possible_cpus: f('int libbpf_num_possible_cpus(void)'),
+  };
+  bound = { fns, sampleProto };
+  // Capture libbpf's log (it is printf-style with a va_list: format it with the C library).
+  const scratch = Buffer.alloc(1 << 20); // the verifier log arrives as one string
+  printCallback = koffi.register((level: number, fmt: unknown, ap: unknown) => {
+    const n = fns.vsnprintf(scratch, scratch.length, fmt, ap);
+    const text = scratch.subarray(0, Math.max(0, Math.min(n, scratch.length - 1))).toString('utf8');
+    if (logLines.length > 2000) logLines.splice(0, 1000);
+    logLines.push(...text.split('\n').filter((l) => l !== '').map((l) => (level === 0 ? `warn: ${l}` : l)));
+    if (process.env.NETPOL_LIBBPF_DEBUG) process.stderr.write(text);
+    return 0;
+  }, koffi.pointer(printProto));
+  fns.libbpf_set_print(printCallback);
+  return bound;
+}
+
+export function libbpfLog(): readonly string[] {
+  return logLines;
+}
+
+function failure(what: string, errno: number): EnvironmentError {
+  const tail = logLines.slice(-12).join('\n    ');
+  const { message, hint } = hintFor(what, errno);
+  return new EnvironmentError(tail ? `${message}\n  libbpf said:\n    ${tail}` : message, hint);
+}
+
+function isNull(p: Pointer): boolean {
+  return p === null || p === undefined || koffi.address(p) === 0n;
+}
+
+/** A loaded BPF map, addressed by its file descriptor. */
+export class BpfMap {
+  constructor(
+    readonly name: string,
+    readonly fd: number,
+  ) {}
+
+  update(key: Buffer, value: Buffer, flags = 0): void {
+    const rc = call('bpf_map_update_elem')(this.fd, key, value, flags);
+    if (rc < 0) throw failure(`updating BPF map ${this.name}`, -rc);
+  }
+
+  /** The value, or undefined when the key is absent. */
+  lookup(key: Buffer, valueSize: number): Buffer | undefined {
+    const value = Buffer.alloc(valueSize);
+    const rc = call('bpf_map_lookup_elem')(this.fd, key, value);
+    if (rc === -2) return undefined;
+    if (rc < 0) throw failure(`reading BPF map ${this.name}`, -rc);
+    return value;
+  }
+
+  delete(key: Buffer): boolean {
+    const rc = call('bpf_map_delete_elem')(this.fd, key);
+    if (rc === -2) return false;
+    if (rc < 0) throw failure(`deleting from BPF map ${this.name}`, -rc);
+    return true;
+  }
+
+  /** All keys (a snapshot; entries may come and go while iterating). */
+  keys(keySize: number): Buffer[] {
+    const out: Buffer[] = [];
+    let prev: Buffer | null = null;
+    for (;;) {
+      const next = Buffer.alloc(keySize);
+      const rc = call('bpf_map_get_next_key')(this.fd, prev, next);
+      if (rc === -2) return out;
+      if (rc < 0) throw failure(`iterating BPF map ${this.name}`, -rc);
+      out.push(next);
+      prev = next;
+    }
+  }
+}
+
+export interface OpenOptions {
+  /** Map name → max_entries, applied before load (e.g. the ring buffer size). */
+  maxEntries?: Record<string, number>;
+  /** Bytes of the object's .rodata (its `const volatile` tunables), applied before load. */
+  rodata?: Buffer;
+}
+
+/** An opened and loaded BPF object with its attached programs. Close it exactly once. */
+export class BpfObject {
+  private links: Pointer[] = [];
+  private rings: Array<{ rb: Pointer; cb: unknown }> = [];
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private obj: Pointer,
+  ) {}
+
+  /** Opens and loads the object file (verifier runs here). */
+  static load(path: string, opts: OpenOptions = {}): BpfObject {
+    const { fns } = lib();
+    logLines.length = 0;
+    const obj = fns.bpf_object__open_file(path, null);
+    if (isNull(obj)) throw failure(`opening BPF object ${path}`, koffi.errno());
+    const self = new BpfObject(path, obj);
+    try {
+      for (const [name, n] of Object.entries(opts.maxEntries ?? {})) {
+        const map = self.findMap(name);
+        const rc = fns.bpf_map__set_max_entries(map, n);
+        if (rc < 0) throw failure(`sizing BPF map ${name}`, -rc);
+      }
+      if (opts.rodata) {
+        const map = self.findMap('.rodata');
+        const size = fns.bpf_map__value_size(map);
+        if (size !== opts.rodata.length) {
+          throw new EnvironmentError(`${path}: .rodata is ${size} bytes, the loader expects ${opts.rodata.length} (rebuild: make -C bpf)`);
+        }
+        const rc = fns.bpf_map__set_initial_value(map, opts.rodata, opts.rodata.length);
+        if (rc < 0) throw failure('setting the BPF program configuration', -rc);
+      }
+      const rc = fns.bpf_object__load(obj);
+      if (rc < 0) throw failure(`loading BPF object ${path}`, -rc);
+    } catch (err) {
+      self.close();
+      throw err;
+    }
+    return self;
+  }
+
+  private findMap(name: string): Pointer {
+    const map = lib().fns.bpf_object__find_map_by_name(this.obj, name);
+    if (isNull(map)) throw new EnvironmentError(`${this.path}: no BPF map named ${name} (rebuild: make -C bpf)`);
+    return map;
+  }
+
+  map(name: string): BpfMap {
+    const fd = lib().fns.bpf_map__fd(this.findMap(name));
+    if (fd < 0) throw failure(`BPF map ${name}`, -fd);
+    return new BpfMap(name, fd);
+  }
+
+  /** Attaches a program where its SEC() says (tracepoint/<category>/<name>). */
+  attach(programName: string): void {
+    const { fns } = lib();
+    const prog = fns.bpf_object__find_program_by_name(this.obj, programName);
+    if (isNull(prog)) throw new EnvironmentError(`${this.path}: no BPF program named ${programName}`);
+    const link = fns.bpf_program__attach(prog);
+    if (isNull(link)) throw failure(`attaching BPF program ${programName}`, koffi.errno());
+    this.links.push(link);
+  }
+
+  /**
+   * A ring buffer over the named map. `onSample` gets a view of the record that is valid only
+   * during the call (copy what you keep). Return false from it to stop this consume() early.
+   */
+  ringBuffer(mapName: string, onSample: (data: ArrayBuffer) => boolean): RingBuffer {
+    const { fns, sampleProto } = lib();
+    const fd = this.map(mapName).fd;
+    const cb = koffi.register((_ctx: unknown, data: unknown, size: number) => {
+      return onSample(koffi.view(data, size)) ? 0 : STOP_BATCH;
+    }, koffi.pointer(sampleProto));
+    const rb = fns.ring_buffer__new(fd, cb, null, null);
+    if (isNull(rb)) {
+      koffi.unregister(cb as bigint);
+      throw failure(`opening ring buffer ${mapName}`, koffi.errno());
+    }
+    this.rings.push({ rb, cb });
+    return new RingBuffer(rb, mapName);
+  }
+
+  /** Detaches every program, frees ring buffers and closes the object (idempotent). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const { fns } = lib();
+    for (const link of this.links.splice(0)) fns.bpf_link__destroy(link);
+    for (const { rb, cb } of this.rings.splice(0)) {
+      fns.ring_buffer__free(rb);
+      koffi.unregister(cb as bigint);
+    }
+    fns.bpf_object__close(this.obj);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+/** Returned by a sample callback to end one consume() early; not an error. */
+const STOP_BATCH = -1_000_001;
+
+export class RingBuffer {
+  constructor(
+    private rb: Pointer,
+    private name: string,
+  ) {}
+
+  /** Drains what is available without blocking; returns false when a batch limit stopped it. */
+  consume(): boolean {
+    const rc = lib().fns.ring_buffer__consume(this.rb);
+    if (rc === STOP_BATCH) return false;
+    if (rc < 0) throw failure(`reading ring buffer ${this.name}`, -rc);
+    return true;
+  }
+}
+
+export function possibleCpus(): number {
+  return lib().fns.libbpf_num_possible_cpus();
+}

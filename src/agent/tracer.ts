@@ -1,0 +1,229 @@
+/**
+ * The tcpconnect tracer: loads bpf/tcpconnect.bpf.o, fills its filter maps, attaches the three
+ * tracepoints and drains the ring buffer in batches on timers, so a connect storm never blocks
+ * the event loop for long. Lost events (ring buffer full) are counted in the kernel; read them
+ * with counters(). Always call close() (it is idempotent); closeOnExit() wires it to signals.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EnvironmentError } from '../errors.js';
+import { BpfObject, type BpfMap, type RingBuffer, possibleCpus } from './libbpf.js';
+import { preflight } from './diagnose.js';
+import {
+  type ConnectEvent,
+  type EdgeKey,
+  EDGE_KEY_SIZE,
+  FILTER_CGROUP,
+  FILTER_DPORT,
+  FILTER_NETNS,
+  FILTER_PID,
+  decodeEdgeKey,
+  decodeEvent,
+  encodeConfig,
+} from './event.js';
+
+export interface TracerOptions {
+  /** Only these cgroup ids (the set can change later with addCgroup/removeCgroup). Omit: all. */
+  cgroups?: Iterable<bigint>;
+  /** Only these processes (thread-group ids). */
+  pids?: Iterable<number>;
+  /** Only sockets in these network namespaces (inode numbers). */
+  netns?: Iterable<number>;
+  /** Only these destination ports. */
+  dports?: Iterable<number>;
+  /** learn mode: one event per edge (cgroup, netns, daddr, dport, outcome); repeats only counted. */
+  dedupEdges?: boolean;
+  /** Ring buffer size in bytes (power of two, ≥ 4096). Default 4 MiB. */
+  ringBytes?: number;
+  /** Events handed to the callback per drain before yielding to the event loop. Default 2048. */
+  batch?: number;
+  /** Drain interval when idle, ms. Default 5. */
+  pollMs?: number;
+  /** Path of tcpconnect.bpf.o. Default: bpf/ of this package (or $NETPOL_BPF_DIR). */
+  objectPath?: string;
+}
+
+export interface TracerCounters {
+  /** Events dropped because the ring buffer was full. */
+  lost: number;
+  /** Connects not followed because the pending-handshake map was full. */
+  untracked: number;
+  /** learn mode: connects of already reported edges (not sent to user space). */
+  deduped: number;
+}
+
+export function defaultObjectPath(): string {
+  if (process.env.NETPOL_BPF_DIR) return join(process.env.NETPOL_BPF_DIR, 'tcpconnect.bpf.o');
+  // src/agent/tracer.ts and dist/agent/tracer.js are both two levels below the package root.
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bpf', 'tcpconnect.bpf.o');
+}
+
+const PROGRAMS = ['handle_set_state', 'handle_exit_connect', 'handle_enter_connect'] as const;
+
+export class TcpConnectTracer {
+  private readonly obj: BpfObject;
+  private readonly ring: RingBuffer;
+  private readonly countersMap: BpfMap;
+  private readonly cgroupMap: BpfMap;
+  private readonly pidMap: BpfMap;
+  private readonly netnsMap: BpfMap;
+  private readonly dportMap: BpfMap;
+  private readonly edgesMap: BpfMap;
+  private readonly batch: number;
+  private readonly pollMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private inBatch = 0;
+  private handler: ((e: ConnectEvent) => void) | undefined;
+  private handlerError: unknown;
+  private received = 0;
+
+  constructor(opts: TracerOptions = {}) {
+    preflight();
+    const path = opts.objectPath ?? defaultObjectPath();
+    if (!existsSync(path)) {
+      throw new EnvironmentError(`the BPF object ${path} has not been built`, 'build it: make -C bpf (needs clang, llvm, libbpf-dev, bpftool; scripts/setup.sh installs them)');
+    }
+    const filters =
+      (opts.cgroups ? FILTER_CGROUP : 0) | (opts.pids ? FILTER_PID : 0) | (opts.netns ? FILTER_NETNS : 0) | (opts.dports ? FILTER_DPORT : 0);
+    this.batch = opts.batch ?? 2048;
+    this.pollMs = opts.pollMs ?? 5;
+    this.obj = BpfObject.load(path, {
+      rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false }),
+      maxEntries: { events: opts.ringBytes ?? 4 * 1024 * 1024 },
+    });
+    try {
+      this.countersMap = this.obj.map('counters');
+      this.cgroupMap = this.obj.map('cgroup_filter');
+      this.pidMap = this.obj.map('pid_filter');
+      this.netnsMap = this.obj.map('netns_filter');
+      this.dportMap = this.obj.map('dport_filter');
+      this.edgesMap = this.obj.map('edges');
+      for (const id of opts.cgroups ?? []) this.addCgroup(id);
+      for (const pid of opts.pids ?? []) this.pidMap.update(u32(pid), ONE);
+      for (const ns of opts.netns ?? []) this.netnsMap.update(u32(ns), ONE);
+      for (const port of opts.dports ?? []) this.dportMap.update(u16(port), ONE);
+      this.ring = this.obj.ringBuffer('events', (data) => {
+        this.received++;
+        if (this.handler) {
+          try {
+            this.handler(decodeEvent(data));
+          } catch (err) {
+            this.handlerError ??= err;
+          }
+        }
+        return ++this.inBatch < this.batch;
+      });
+      for (const prog of PROGRAMS) this.obj.attach(prog);
+    } catch (err) {
+      this.obj.close();
+      throw err;
+    }
+  }
+
+  /** Starts delivering events to `onEvent` (from timers on the event loop). */
+  start(onEvent: (e: ConnectEvent) => void): void {
+    this.handler = onEvent;
+    this.schedule(this.pollMs);
+  }
+
+  private schedule(ms: number): void {
+    if (this.obj.isClosed) return;
+    this.timer = ms === 0 ? (setImmediate(() => this.tick()) as unknown as NodeJS.Timeout) : setTimeout(() => this.tick(), ms);
+  }
+
+  private tick(): void {
+    this.timer = undefined;
+    if (this.obj.isClosed) return;
+    const more = this.drainOnce();
+    this.schedule(more ? 0 : this.pollMs);
+  }
+
+  /** One batch; true when more events are waiting. */
+  private drainOnce(): boolean {
+    this.inBatch = 0;
+    const complete = this.ring.consume();
+    if (this.handlerError !== undefined) {
+      const err = this.handlerError;
+      this.handlerError = undefined;
+      throw err;
+    }
+    return !complete;
+  }
+
+  /** Delivers everything already in the ring buffer now (synchronously). */
+  drain(): void {
+    while (this.drainOnce()) {
+      /* keep going */
+    }
+  }
+
+  /** Events taken out of the ring buffer so far. */
+  get eventsReceived(): number {
+    return this.received;
+  }
+
+  addCgroup(id: bigint): void {
+    this.cgroupMap.update(u64(id), ONE);
+  }
+
+  removeCgroup(id: bigint): void {
+    this.cgroupMap.delete(u64(id));
+  }
+
+  counters(): TracerCounters {
+    const ncpu = possibleCpus();
+    const read = (idx: number): number => {
+      const v = this.countersMap.lookup(u32(idx), 8 * ncpu);
+      let sum = 0n;
+      if (v) for (let i = 0; i < ncpu; i++) sum += v.readBigUInt64LE(i * 8);
+      return Number(sum);
+    };
+    return { lost: read(0), untracked: read(1), deduped: read(2) };
+  }
+
+  /** learn mode: every edge the kernel saw, with the number of connects on it. */
+  edges(): Array<EdgeKey & { connects: number }> {
+    return this.edgesMap.keys(EDGE_KEY_SIZE).flatMap((k) => {
+      const v = this.edgesMap.lookup(k, 8);
+      return v ? [{ ...decodeEdgeKey(k), connects: Number(v.readBigUInt64LE(0)) }] : [];
+    });
+  }
+
+  /** Stops the timers, delivers what is left, detaches the programs and frees the maps. */
+  close(): void {
+    if (this.obj.isClosed) return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      clearImmediate(this.timer as unknown as NodeJS.Immediate);
+      this.timer = undefined;
+    }
+    try {
+      if (this.handler) this.drain();
+    } finally {
+      this.obj.close();
+    }
+  }
+
+  get closed(): boolean {
+    return this.obj.isClosed;
+  }
+}
+
+const ONE = Buffer.from([1]);
+
+function u16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(n);
+  return b;
+}
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+function u64(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(n);
+  return b;
+}
