@@ -1,0 +1,165 @@
+/**
+ * Flow JSONL v1 reading and writing. Reading streams chunk by chunk (a multi-GB recording never sits
+ * in memory) and fails on the first malformed line, naming file and line. Writing is append-only
+ * and durable: every batch reaches the file with one write(2), so Ctrl-C loses nothing written.
+ */
+import { closeSync, createReadStream, fdatasyncSync, fstatSync, openSync, statSync, writeSync } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import { InputError } from '../errors.js';
+import { parseFlowRecord, type FlowRecord, type LocatedFlow } from './record.js';
+
+export interface ReadProgress {
+  /** Bytes read so far across all files (compressed bytes for .gz). */
+  bytes: number;
+  flows: number;
+}
+
+export interface ReadOptions {
+  /** Called every few thousand flows, for progress bars. */
+  onProgress?: (p: ReadProgress) => void;
+}
+
+/** Total input size, for progress bars (0 for stdin). */
+export function totalBytes(files: string[]): number {
+  return files.reduce((sum, f) => {
+    if (f === '-') return sum;
+    try {
+      return sum + statSync(f).size;
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+function openInput(file: string): NodeJS.ReadableStream & { bytesRead?: number } {
+  if (file === '-') return process.stdin;
+  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+  return file.endsWith('.gz') ? stream.pipe(createGunzip()) : stream;
+}
+
+function describeReadError(file: string, err: unknown): InputError {
+  if (err instanceof InputError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+  return new InputError(file, `cannot read flows: ${why}`);
+}
+
+/**
+ * Every flow of the given files in order, each with its origin. Blank lines are allowed (editors add
+ * them); anything else that is not a v1 flow record is an InputError.
+ */
+export async function* readFlows(files: string[], options: ReadOptions = {}): AsyncGenerator<LocatedFlow> {
+  const progress: ReadProgress = { bytes: 0, flows: 0 };
+  for (const file of files) {
+    let lineNo = 0;
+    let rest = '';
+    const input = openInput(file);
+    const rawStream = file !== '-' && file.endsWith('.gz') ? undefined : input;
+    try {
+      for await (const chunk of input as AsyncIterable<Buffer | string>) {
+        const text = rest + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+        progress.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+        let start = 0;
+        let nl = text.indexOf('\n', start);
+        while (nl >= 0) {
+          lineNo++;
+          const flow = parseLine(text.slice(start, nl), file, lineNo);
+          if (flow) {
+            progress.flows++;
+            if (options.onProgress && (progress.flows & 0x1fff) === 0) options.onProgress(progress);
+            yield flow;
+          }
+          start = nl + 1;
+          nl = text.indexOf('\n', start);
+        }
+        rest = text.slice(start);
+      }
+    } catch (err) {
+      throw describeReadError(file, err);
+    } finally {
+      (rawStream as { destroy?: () => void } | undefined)?.destroy?.();
+    }
+    if (rest.length > 0) {
+      lineNo++;
+      const flow = parseLine(rest, file, lineNo);
+      if (flow) {
+        progress.flows++;
+        yield flow;
+      }
+    }
+  }
+  options.onProgress?.(progress);
+}
+
+function parseLine(line: string, file: string, lineNo: number): LocatedFlow | undefined {
+  const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line;
+  if (trimmed.trim() === '') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(trimmed);
+  } catch (err) {
+    throw new InputError(file, `not valid JSON: ${(err as Error).message}`, lineNo);
+  }
+  const rec = parseFlowRecord(value, file, lineNo);
+  Object.defineProperty(rec, 'origin', { value: { file, line: lineNo }, enumerable: false });
+  return rec as LocatedFlow;
+}
+
+/** All flows in memory; for tests and small inputs only. */
+export async function readAllFlows(files: string[]): Promise<LocatedFlow[]> {
+  const out: LocatedFlow[] = [];
+  for await (const f of readFlows(files)) out.push(f);
+  return out;
+}
+
+export function serializeFlow(rec: FlowRecord): string {
+  return JSON.stringify(rec);
+}
+
+/**
+ * Append-only recording. `write` buffers in memory; `flush` hands the batch to the kernel in one
+ * write(2) (the agent flushes after every ring-buffer batch, so a killed process loses nothing it
+ * had accepted); `close` also fdatasyncs so a crashed machine keeps it too.
+ */
+export class FlowWriter {
+  private fd: number;
+  private pending: string[] = [];
+  private written = 0;
+
+  constructor(readonly path: string) {
+    try {
+      this.fd = openSync(path, 'a', 0o644);
+      if (!fstatSync(this.fd).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+    } catch (err) {
+      throw new InputError(path, `cannot open recording for writing: ${(err as Error).message}`);
+    }
+  }
+
+  /** Flows written so far (flushed or not). */
+  get count(): number {
+    return this.written + this.pending.length;
+  }
+
+  write(rec: FlowRecord): void {
+    this.pending.push(serializeFlow(rec));
+  }
+
+  flush(): void {
+    if (this.pending.length === 0 || this.fd < 0) return;
+    const data = this.pending.join('\n') + '\n';
+    this.written += this.pending.length;
+    this.pending = [];
+    const buf = Buffer.from(data);
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.fd, buf, off);
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    this.flush();
+    fdatasyncSync(this.fd);
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+}
