@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(clang llvm libbpf-dev bpftool docker.io iproute2 busybox-static nftables tmux chromium make)
+APT_PACKAGES=(clang llvm libbpf-dev bpftool docker.io iproute2 busybox-static nftables tmux chromium make openssl curl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -25,3 +25,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 npm run --silent build
 if [ -f bpf/Makefile ]; then make -s -C bpf; fi
+bash test/cluster/build.sh > /dev/null  # kube-apiserver + etcd for the e2e tests, cached by version (minutes the first time)

@@ -1,0 +1,347 @@
+/**
+ * Enrichment of the agent's connect events with Kubernetes identity, in cluster mode:
+ *
+ *   source  cgroup id → cgroup path → container id → pod (status.containerStatuses), falling back
+ *           to the pod UID in the path (sandbox/pause, conmon) and then to the source IP;
+ *   dest    pod IP (any of status.podIPs) → pod; ClusterIP/externalIPs/LB IP → Service;
+ *           node InternalIP/ExternalIP → node (host-network pods share it).
+ *
+ * The kubelet's cgroup layouts, by cgroup driver and runtime (cgroup v2 paths, relative to the
+ * unified hierarchy's root; v1 names are the same below the controller's mount):
+ *
+ *   systemd   /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid_with_underscores>.slice/cri-containerd-<id>.scope
+ *             …/crio-<id>.scope  (CRI-O; crio-conmon-<id>.scope holds its conmon)   …/docker-<id>.scope (cri-dockerd)
+ *   cgroupfs  /kubepods/burstable/pod<uid>/<id>       (Guaranteed pods sit directly in /kubepods/pod<uid>/)
+ *
+ * Some distributions nest all of that under a prefix (kind: /kubelet.slice/kubelet-kubepods.slice/…,
+ * or a container's own cgroup namespace root), so the parser looks at path segments, not prefixes.
+ */
+import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FlowRecord, Outcome } from '../flows/record.js';
+import { formatEndpoint } from './endpoint-notation.js';
+import type { ClusterIndex } from './lookup.js';
+import type { V1Pod } from './objects.js';
+
+export type ContainerRuntime = 'containerd' | 'cri-o' | 'docker';
+export type QosClass = 'guaranteed' | 'burstable' | 'besteffort';
+
+export interface KubeletCgroup {
+  driver: 'systemd' | 'cgroupfs';
+  /** Pod UID in its API form (dashes), when the path is below a pod's cgroup. */
+  podUid?: string;
+  qos?: QosClass;
+  /** 64-hex container id, when the path is a container's cgroup (or below it). */
+  containerId?: string;
+  /** Known from systemd scope names; cgroupfs paths do not say which runtime made them. */
+  runtime?: ContainerRuntime;
+  /** True for CRI-O's conmon scope: the pod's, but no container's. */
+  conmon?: boolean;
+}
+
+const SCOPE = /^(cri-containerd|crio|docker|cri-dockerd|containerd)-(conmon-)?([0-9a-f]{64})\.scope$/;
+const RUNTIME_BY_PREFIX: Record<string, ContainerRuntime> = {
+  'cri-containerd': 'containerd',
+  containerd: 'containerd',
+  crio: 'cri-o',
+  docker: 'docker',
+  'cri-dockerd': 'docker',
+};
+const SYSTEMD_POD = /^(?:[a-z0-9_-]*-)?kubepods(?:-(besteffort|burstable))?-pod([0-9a-f_]{32,36})\.slice$/;
+const CGROUPFS_POD = /^pod([0-9a-f-]{32,36})$/;
+const BARE_ID = /^[0-9a-f]{64}$/;
+
+/** Reads a kubelet-made cgroup path; undefined when the path is not below a kubepods cgroup. */
+export function parseKubeletCgroupPath(path: string): KubeletCgroup | undefined {
+  const segments = path.split('/').filter((s) => s !== '');
+  const kubepods = segments.findIndex((s) => s === 'kubepods' || /(^|-)kubepods\.slice$/.test(s));
+  if (kubepods < 0) return undefined;
+  const driver = segments[kubepods]!.endsWith('.slice') ? 'systemd' : 'cgroupfs';
+  const out: KubeletCgroup = { driver };
+  for (const seg of segments.slice(kubepods + 1)) {
+    if (driver === 'systemd') {
+      const qosSlice = /(?:^|-)kubepods-(besteffort|burstable)\.slice$/.exec(seg);
+      if (qosSlice) {
+        out.qos = qosSlice[1] as QosClass;
+        continue;
+      }
+      const pod = SYSTEMD_POD.exec(seg);
+      if (pod) {
+        out.podUid = pod[2]!.replaceAll('_', '-');
+        out.qos ??= (pod[1] as QosClass | undefined) ?? 'guaranteed';
+        continue;
+      }
+      const scope = SCOPE.exec(seg);
+      if (scope && out.podUid && !out.containerId) {
+        out.runtime = RUNTIME_BY_PREFIX[scope[1]!];
+        if (scope[2]) out.conmon = true;
+        else out.containerId = scope[3];
+      }
+    } else {
+      if (seg === 'besteffort' || seg === 'burstable') {
+        out.qos = seg;
+        continue;
+      }
+      const pod = CGROUPFS_POD.exec(seg);
+      if (pod) {
+        out.podUid = pod[1];
+        out.qos ??= 'guaranteed';
+        continue;
+      }
+      if (out.podUid && !out.containerId) {
+        if (BARE_ID.test(seg)) out.containerId = seg;
+        else {
+          // cgroupfs driver with a systemd-style scope name (some runtimes do this).
+          const scope = SCOPE.exec(seg);
+          if (scope) {
+            out.runtime = RUNTIME_BY_PREFIX[scope[1]!];
+            if (scope[2]) out.conmon = true;
+            else out.containerId = scope[3];
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** The cgroup v2 mount: /sys/fs/cgroup on a pure v2 host, /sys/fs/cgroup/unified on a hybrid one. */
+export function detectCgroup2Root(): string | undefined {
+  for (const dir of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified']) {
+    if (existsSync(join(dir, 'cgroup.controllers')) || existsSync(join(dir, 'cgroup.procs'))) {
+      try {
+        if (readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.includes(` ${dir} `) && l.includes(' - cgroup2 '))) {
+          return dir;
+        }
+      } catch {
+        return dir;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * cgroup id (what bpf_get_current_cgroup_id() returns: the inode of the cgroup2 directory) → path
+ * relative to the cgroup2 root. Asks /proc/<pid>/cgroup first (cheap, right while the process
+ * lives), then a scan of the hierarchy, which is cached and redone at most once a second on a miss.
+ */
+export class CgroupResolver {
+  private byId = new Map<bigint, string>();
+  private lastScan = 0;
+
+  constructor(readonly root: string | undefined = detectCgroup2Root()) {}
+
+  pathOf(cgroupId: bigint, pid?: number): string | undefined {
+    if (!this.root) return undefined;
+    const known = this.byId.get(cgroupId);
+    if (known !== undefined) return known;
+    if (pid !== undefined) {
+      const fromProc = this.fromProc(pid, cgroupId);
+      if (fromProc !== undefined) return fromProc;
+    }
+    if (Date.now() - this.lastScan >= 1000) {
+      this.scan();
+      return this.byId.get(cgroupId);
+    }
+    return undefined;
+  }
+
+  private fromProc(pid: number, cgroupId: bigint): string | undefined {
+    try {
+      const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('0::'));
+      if (!line) return undefined;
+      const path = line.slice(3);
+      if (BigInt(statSync(join(this.root!, path), { bigint: true }).ino) !== cgroupId) return undefined;
+      this.byId.set(cgroupId, path);
+      return path;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Walks the hierarchy (directories only). Kubelet trees are a few thousand directories at most. */
+  scan(): void {
+    this.lastScan = Date.now();
+    if (!this.root) return;
+    const byId = new Map<bigint, string>();
+    const walk = (rel: string, depth: number): void => {
+      const abs = join(this.root!, rel);
+      try {
+        byId.set(BigInt(statSync(abs, { bigint: true }).ino), rel === '' ? '/' : rel);
+        if (depth > 12) return;
+        for (const entry of readdirSync(abs, { withFileTypes: true })) {
+          if (entry.isDirectory()) walk(`${rel}/${entry.name}`, depth + 1);
+        }
+      } catch {
+        /* cgroups come and go while we walk */
+      }
+    };
+    walk('', 0);
+    this.byId = byId;
+  }
+}
+
+/** What enrichment needs of an agent event; the agent's ConnectEvent has all of it. */
+export interface ConnectFacts {
+  cgroupId: bigint;
+  pid: number;
+  comm: string;
+  family: 4 | 6;
+  saddr: string;
+  sport: number;
+  daddr: string;
+  dport: number;
+  latencyNs: number;
+  outcome: Outcome;
+}
+
+export interface PodIdentity {
+  pod: V1Pod;
+  namespace: string;
+  name: string;
+  /** The container's name in the pod spec, when the cgroup named one. */
+  container?: string;
+}
+
+/** How the source pod was found, for -v output and tests. */
+export type SourceMatch = 'container-id' | 'pod-uid' | 'pod-ip' | 'none';
+
+const podsByUidCache = new WeakMap<ClusterIndex, Map<string, V1Pod>>();
+function podByUid(index: ClusterIndex, uid: string): V1Pod | undefined {
+  let map = podsByUidCache.get(index);
+  if (!map) {
+    map = new Map();
+    for (const pod of index.objects.pods) if (pod.metadata?.uid) map.set(pod.metadata.uid, pod);
+    podsByUidCache.set(index, map);
+  }
+  return map.get(uid);
+}
+
+function identity(pod: V1Pod, container?: string): PodIdentity {
+  return { pod, namespace: pod.metadata?.namespace ?? 'default', name: pod.metadata?.name ?? '', container };
+}
+
+/** The pod (and container) a cgroup path belongs to, through the index. */
+export function podOfCgroup(index: ClusterIndex, path: string): { identity?: PodIdentity; match: SourceMatch } {
+  const parsed = parseKubeletCgroupPath(path);
+  if (!parsed) return { match: 'none' };
+  if (parsed.containerId) {
+    const hit = index.podByContainerId(parsed.containerId);
+    if (hit) return { identity: identity(hit.pod, hit.container), match: 'container-id' };
+  }
+  if (parsed.podUid) {
+    const pod = podByUid(index, parsed.podUid);
+    if (pod) return { identity: identity(pod), match: 'pod-uid' };
+  }
+  return { match: 'none' };
+}
+
+export interface EnrichedConnect {
+  record: FlowRecord;
+  /** The source pod, when known (K8S.* columns and pod filters read it). */
+  source?: PodIdentity;
+  sourceMatch: SourceMatch;
+  cgroupPath?: string;
+}
+
+export interface EnricherOptions {
+  /** The node this agent runs on (K8S.NODE, record.node). */
+  node: string;
+  cgroups?: CgroupResolver;
+}
+
+/** Turns agent events into enriched flow records against the current index of a cluster view. */
+export class Enricher {
+  readonly node: string;
+  readonly cgroups: CgroupResolver;
+
+  constructor(
+    private readonly view: { index(): ClusterIndex },
+    opts: EnricherOptions,
+  ) {
+    this.node = opts.node;
+    this.cgroups = opts.cgroups ?? new CgroupResolver();
+  }
+
+  /** The source pod of an event: by cgroup first (exact), else by source address. */
+  sourceOf(ev: Pick<ConnectFacts, 'cgroupId' | 'pid' | 'saddr'>, index = this.view.index()): { identity?: PodIdentity; match: SourceMatch; cgroupPath?: string } {
+    const cgroupPath = this.cgroups.pathOf(ev.cgroupId, ev.pid);
+    if (cgroupPath) {
+      const byCgroup = podOfCgroup(index, cgroupPath);
+      if (byCgroup.identity) return { ...byCgroup, cgroupPath };
+    }
+    const byIp = ev.saddr ? index.podByIP(ev.saddr) : undefined;
+    if (byIp) return { identity: identity(byIp), match: 'pod-ip', cgroupPath };
+    return { match: 'none', cgroupPath };
+  }
+
+  enrich(ev: ConnectFacts, ts: string = new Date().toISOString()): EnrichedConnect {
+    return enrichWithIndex(ev, this.view.index(), this.node, ts, (e, i) => this.sourceOf(e, i));
+  }
+}
+
+/** Pure core of Enricher.enrich, with the source lookup injected (tests pass a table). */
+export function enrichWithIndex(
+  ev: ConnectFacts,
+  index: ClusterIndex,
+  node: string,
+  ts: string,
+  sourceOf: (ev: ConnectFacts, index: ClusterIndex) => { identity?: PodIdentity; match: SourceMatch; cgroupPath?: string },
+): EnrichedConnect {
+  const src = sourceOf(ev, index);
+  const record: FlowRecord = {
+    v: 1,
+    ts,
+    node,
+    proto: 'TCP',
+    src: {
+      ip: ev.saddr,
+      port: ev.sport,
+      namespace: src.identity?.namespace ?? null,
+      pod: src.identity?.name ?? null,
+      container: src.identity?.container ?? null,
+      pid: ev.pid,
+      comm: ev.comm,
+    },
+    dst: { ip: ev.daddr, port: ev.dport, namespace: null, pod: null, service: null },
+    latencyNs: ev.latencyNs,
+    outcome: ev.outcome,
+  };
+  const dstPod = index.podByIP(ev.daddr);
+  if (dstPod) {
+    record.dst.namespace = dstPod.metadata?.namespace ?? 'default';
+    record.dst.pod = dstPod.metadata?.name ?? null;
+  } else {
+    const svc = index.serviceByIP(ev.daddr);
+    if (svc) {
+      record.dst.namespace = svc.metadata?.namespace ?? 'default';
+      record.dst.service = svc.metadata?.name ?? null;
+    } else {
+      const dstNode = index.nodeByIP(ev.daddr);
+      if (dstNode) record.dst.node = dstNode.metadata?.name;
+    }
+  }
+  return { record, source: src.identity, sourceMatch: src.match, cgroupPath: src.cgroupPath };
+}
+
+/** SRC in the seed notation: the pod when enrichment named one, else the address. */
+export function flowSourceNotation(src: FlowRecord['src']): string {
+  if (typeof src.namespace === 'string' && typeof src.pod === 'string' && src.pod !== '') {
+    return formatEndpoint({ kind: 'pod', namespace: src.namespace, name: src.pod }, src.port ?? 0);
+  }
+  return formatEndpoint({ kind: 'raw', ip: src.ip ?? '' }, src.port ?? 0);
+}
+
+/** DST in the seed notation: a Service when the address was a Service's, a pod, else the address. */
+export function flowDestinationNotation(dst: FlowRecord['dst']): string {
+  if (typeof dst.namespace === 'string' && typeof dst.service === 'string' && dst.service !== '') {
+    return formatEndpoint({ kind: 'service', namespace: dst.namespace, name: dst.service }, dst.port);
+  }
+  if (typeof dst.namespace === 'string' && typeof dst.pod === 'string' && dst.pod !== '') {
+    return formatEndpoint({ kind: 'pod', namespace: dst.namespace, name: dst.pod }, dst.port);
+  }
+  return formatEndpoint({ kind: 'raw', ip: dst.ip }, dst.port);
+}
