@@ -1,0 +1,66 @@
+/**
+ * Output as data: the columns of an audited flow are declared once (name, header, alignment,
+ * formatter); the Markdown table, plain text table and `-o columns=a,b` selections are views of it.
+ */
+import type { FlowAudit } from '../../policy/audit.js';
+import { droppedBy } from './common.js';
+
+export interface Column<T> {
+  /** Key for `-o columns=a,b`. */
+  name: string;
+  header: string;
+  align: 'left' | 'right';
+  value(row: T): string;
+}
+
+export const FLOW_AUDIT_COLUMNS: readonly Column<FlowAudit>[] = [
+  { name: 'verdict', header: 'VERDICT', align: 'left', value: (f) => f.verdict },
+  { name: 'src', header: 'SRC', align: 'left', value: (f) => f.src },
+  { name: 'dst', header: 'DST', align: 'left', value: (f) => f.dst },
+  { name: 'proto', header: 'PROTO', align: 'left', value: (f) => f.proto },
+  { name: 'count', header: 'COUNT', align: 'right', value: (f) => String(f.count) },
+  { name: 'dropped-by', header: 'DROPPED BY', align: 'left', value: (f) => droppedBy(f).join(', ') },
+  { name: 'reason', header: 'REASON', align: 'left', value: (f) => f.reason },
+  { name: 'where', header: 'WHERE', align: 'left', value: (f) => (f.origin ? `${f.origin.file}:${f.origin.line}` : '') },
+  { name: 'id', header: 'ID', align: 'left', value: (f) => f.id ?? '' },
+];
+
+/** Picks columns by name, in the order given; unknown names are an error listing the known ones. */
+export function selectColumns<T>(spec: readonly Column<T>[], names: readonly string[]): Column<T>[] {
+  return names.map((n) => {
+    const c = spec.find((col) => col.name === n);
+    if (!c) throw new Error(`unknown column "${n}" (known: ${spec.map((col) => col.name).join(', ')})`);
+    return c;
+  });
+}
+
+/** Markdown cell text: pipes escaped, newlines as <br>, no stray HTML. */
+export function markdownCell(text: string): string {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\|/g, '\\|')
+    .replace(/\r?\n/g, '<br>');
+}
+
+export function markdownTable<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
+  const head = `| ${columns.map((c) => markdownCell(c.header)).join(' | ')} |`;
+  const rule = `|${columns.map((c) => (c.align === 'right' ? ' ---: ' : ' --- ')).join('|')}|`;
+  const body = rows.map((r) => `| ${columns.map((c) => markdownCell(c.value(r))).join(' | ')} |`);
+  return [head, rule, ...body].join('\n');
+}
+
+/** Plain aligned text table, kubectl style (two spaces between columns, no trailing blanks). */
+export function textTable<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
+  const cells = [columns.map((c) => c.header), ...rows.map((r) => columns.map((c) => c.value(r)))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  return cells
+    .map((row) =>
+      row
+        .map((cell, i) => (columns[i]!.align === 'right' ? cell.padStart(widths[i]!) : i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
