@@ -1,0 +1,578 @@
+/**
+ * The synthesizer: resolved, deduplicated flows (edges) in, one least-privilege NetworkPolicy per
+ * workload out. Pure: no I/O, no clock, and the output depends only on the set of edges, never on
+ * their order, so the same recording always renders to the same bytes.
+ *
+ * Rules (DESIGN.md "Semantics the code must get exactly right"):
+ * - One policy per workload (top owner: Deployment, StatefulSet, DaemonSet, CronJob/Job, ReplicaSet,
+ *   else the bare pod), named after it, selecting its pods by the controller's selector, which the
+ *   cluster index has already stripped of per-revision labels (pod-template-hash, …).
+ * - Egress is judged after Service DNAT: a connect to a ClusterIP is allowed as the backing pods on
+ *   the targetPort (ResolvedFlow.targets already carry them), never as the ClusterIP. A selectorless
+ *   Service (the API server's `default/kubernetes`) leads to plain addresses: ipBlocks of its
+ *   endpoints on the endpoint port. Anything outside the cluster is an ipBlock /32 or /128.
+ * - In-cluster peers are podSelectors of the peer workload, plus a namespaceSelector on
+ *   `kubernetes.io/metadata.name` when the namespace differs.
+ * - Ingress on the destination workloads for what they received (see IngressMode for the default).
+ * - DNS egress (UDP and TCP 53) to the cluster DNS pods unless `dns: false`: connect tracing sees
+ *   TCP only, so name resolution would otherwise be cut off.
+ * - Widening (CIDR aggregation, port ranges) only when asked for, and every widening is reported.
+ *
+ * Rules are grouped per port set: every peer reached on exactly the same ports shares one rule, so a
+ * rule's allowed set (peers × ports) is exactly what was observed for those peers. Peers, ports and
+ * rules are sorted: pod peers first (same namespace, then by namespace and selector), then ipBlocks
+ * by address; ports by protocol (TCP, UDP, SCTP) then number.
+ */
+import type { ClusterIndex, Workload } from '../cluster/lookup.js';
+import { hostCidr, ipFamily, parseCidr } from '../cluster/ip.js';
+import type { LabelSelector, V1NetworkPolicy, V1Pod } from '../cluster/objects.js';
+import { workloadKey } from '../cluster/workload.js';
+import { NetpolError } from '../errors.js';
+import type { Protocol } from '../flows/record.js';
+import { aggregateAddresses, validateCidrAggregateOptions, type CidrAggregateOptions } from './cidr-aggregate.js';
+import { compressPorts, validatePortGap } from './port-ranges.js';
+import { isEmptySelector, selectorMatches } from './selector.js';
+import type { Endpoint, PodEndpoint, ResolvedFlow } from './traffic.js';
+import type { V1NetworkPolicyIngressRule, V1NetworkPolicyPeer, V1NetworkPolicyPort } from '@kubernetes/client-node';
+
+/** An aggregated, resolved flow: what `learn` feeds the synthesizer (one per distinct connection). */
+export type LearnEdge = ResolvedFlow & { count: number; firstSeen?: string; lastSeen?: string };
+
+/**
+ * Which workloads get the Ingress policy type.
+ * - `observed` (default): a workload is ingress-isolated only when inbound traffic to it was
+ *   observed, and then exactly those sources and ports are allowed. A workload nobody was seen
+ *   connecting to keeps only `Egress` in policyTypes, so learning from a recording that missed its
+ *   clients does not silently cut them off.
+ * - `strict`: every learned workload gets Ingress; no observed inbound traffic means deny all inbound.
+ * - `none`: egress policies only.
+ * Egress is always isolated for a learned workload: the agent records every connect a pod makes,
+ * so what a workload did not connect to in the recording is what least privilege denies.
+ */
+export type IngressMode = 'observed' | 'strict' | 'none';
+export const INGRESS_MODES: readonly IngressMode[] = ['observed', 'strict', 'none'];
+
+export interface SynthesisOptions {
+  /** Default `observed`. */
+  ingress?: IngressMode;
+  /** Allow egress to the cluster DNS pods on UDP and TCP 53. Default true. */
+  dns?: boolean;
+  /** Namespace of the DNS pods. Default `kube-system`. */
+  dnsNamespace?: string;
+  /**
+   * Selector of the DNS pods. Default: the workload selector of the pods behind the `kube-dns`
+   * Service of dnsNamespace (or of its pods labelled `k8s-app: kube-dns`) when the cluster view has
+   * them, else `k8s-app: kube-dns`.
+   */
+  dnsSelector?: LabelSelector;
+  /** Which workloads get a policy (the CLI's -n/-A/-l). Default: every pod workload seen in an edge. */
+  scope?: (pod: V1Pod, workload: Workload) => boolean;
+  /** Opt-in: aggregate ipBlocks (exact cover, then the floors given). `true` = exact cover only. */
+  aggregateCidr?: boolean | CidrAggregateOptions;
+  /** Opt-in: contiguous ports become port/endPort ranges; `gap` missing ports may be bridged. */
+  portRanges?: boolean | { gap?: number };
+}
+
+export interface GeneratedPolicy {
+  workload: Workload;
+  policy: V1NetworkPolicy;
+  /** Where it goes in a policy tree: `<namespace>/<policy name>.yaml`. */
+  path: string;
+}
+
+/** One opt-in widening: what became what, and why. */
+export interface Widening {
+  /** `namespace/name` of the policy. */
+  policy: string;
+  direction: 'egress' | 'ingress';
+  kind: 'cidr' | 'port-range';
+  /** What was observed: host CIDRs for `cidr`, `PROTO/port` for `port-range`. */
+  from: string[];
+  /** What is allowed now: a CIDR, or `PROTO/port-endPort`. */
+  to: string;
+  /** The peer (port ranges) or the ports (CIDRs) the widening applies to. */
+  scope: string;
+  reason: string;
+}
+
+export interface SynthesisResult {
+  /** Sorted by path. */
+  policies: GeneratedPolicy[];
+  widened: Widening[];
+  /** Everything skipped or approximated, with the number of flows concerned; never dropped silently. */
+  warnings: string[];
+}
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'netpol';
+/** Annotation naming the workload a generated policy is for, e.g. `Deployment/web`. */
+export const WORKLOAD_ANNOTATION = 'netpol.io/workload';
+export const DEFAULT_DNS_NAMESPACE = 'kube-system';
+export const DEFAULT_DNS_SELECTOR: LabelSelector = { matchLabels: { 'k8s-app': 'kube-dns' } };
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+type Direction = 'egress' | 'ingress';
+
+/** A peer before rendering: pods of a workload (by selector) or one address block. */
+type Peer =
+  | { kind: 'pods'; namespace: string; selector: LabelSelector; key: string }
+  | { kind: 'ip'; cidr: string; key: string };
+
+interface PortSpec {
+  proto: Protocol;
+  port: number;
+  endPort?: number;
+}
+
+/** Peer key → observed `PROTO/port` keys. */
+type PeerPorts = Map<string, { peer: Peer; ports: Set<string> }>;
+
+interface LearnedWorkload {
+  workload: Workload;
+  key: string;
+  egress: PeerPorts;
+  ingress: PeerPorts;
+  inbound: boolean;
+}
+
+const PROTOCOL_ORDER: Record<string, number> = { TCP: 0, UDP: 1, SCTP: 2 };
+
+function portKey(proto: string, port: number): string {
+  return `${proto}/${port}`;
+}
+
+function parsePortKey(key: string): { proto: Protocol; port: number } {
+  const [proto, port] = key.split('/');
+  return { proto: proto as Protocol, port: Number(port) };
+}
+
+/** A selector with sorted keys and values: equal selectors get equal keys and render identically. */
+export function canonicalSelector(selector: LabelSelector): LabelSelector {
+  const out: LabelSelector = {};
+  const labels = selector.matchLabels ?? {};
+  const keys = Object.keys(labels).sort();
+  if (keys.length > 0) out.matchLabels = Object.fromEntries(keys.map((k) => [k, labels[k]!]));
+  const exprs = (selector.matchExpressions ?? []).map((e) => {
+    const req: { key: string; operator: string; values?: string[] } = { key: e.key, operator: e.operator };
+    if (e.values && e.values.length > 0) req.values = [...new Set(e.values)].sort();
+    return req;
+  });
+  exprs.sort((a, b) => cmp(JSON.stringify(a), JSON.stringify(b)));
+  if (exprs.length > 0) out.matchExpressions = exprs;
+  return out;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function podsPeer(namespace: string, selector: LabelSelector): Peer {
+  const canonical = canonicalSelector(selector);
+  return { kind: 'pods', namespace, selector: canonical, key: `pods|${namespace}|${JSON.stringify(canonical)}` };
+}
+
+function ipPeer(cidr: string): Peer {
+  return { kind: 'ip', cidr, key: `ip|${cidr}` };
+}
+
+/** Sort key of a peer as seen from a policy in `ownNamespace`. */
+function peerSortKey(peer: Peer, ownNamespace: string): string {
+  if (peer.kind === 'pods') {
+    return `0|${peer.namespace === ownNamespace ? '0' : `1|${peer.namespace}`}|${JSON.stringify(peer.selector)}`;
+  }
+  const c = parseCidr(peer.cidr)!;
+  return `1|${c.family}|${c.base.toString(16).padStart(32, '0')}|${String(c.prefix).padStart(3, '0')}`;
+}
+
+function comparePorts(a: PortSpec, b: PortSpec): number {
+  return (PROTOCOL_ORDER[a.proto] ?? 9) - (PROTOCOL_ORDER[b.proto] ?? 9) || a.port - b.port || (a.endPort ?? a.port) - (b.endPort ?? b.port);
+}
+
+function formatPort(p: PortSpec): string {
+  return p.endPort === undefined ? `${p.proto}/${p.port}` : `${p.proto}/${p.port}-${p.endPort}`;
+}
+
+/** DNS-1123 subdomain spelling of a name (workload names already are; this is a guard). */
+export function policyNameFor(name: string): string {
+  let out = name.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/\.{2,}/g, '.');
+  out = out.replace(/^[^a-z0-9]+/, '').slice(0, 253).replace(/[^a-z0-9]+$/, '');
+  return out === '' ? 'workload' : out;
+}
+
+/** Collects warnings by message so a million skipped flows make one line with a count. */
+class WarningLog {
+  private readonly byMessage = new Map<string, number>();
+  add(message: string, flows = 0): void {
+    this.byMessage.set(message, (this.byMessage.get(message) ?? 0) + flows);
+  }
+  list(): string[] {
+    return [...this.byMessage.entries()]
+      .sort(([a], [b]) => cmp(a, b))
+      .map(([m, n]) => (n > 0 ? `${m} (${n} flow${n === 1 ? '' : 's'})` : m));
+  }
+}
+
+function workloadLabel(w: Workload): string {
+  return `${w.kind} ${w.namespace}/${w.name}`;
+}
+
+interface DnsTarget {
+  namespace: string;
+  selector: LabelSelector;
+}
+
+/**
+ * Where the cluster DNS pods are: the explicit option, else the workload selector of the pods the
+ * `kube-dns` Service of the DNS namespace selects (a CoreDNS Deployment labelled differently is
+ * found that way), else its pods labelled like the default, else the default `k8s-app: kube-dns`.
+ */
+export function resolveDnsTarget(index: ClusterIndex, options: SynthesisOptions): DnsTarget {
+  const namespace = options.dnsNamespace ?? DEFAULT_DNS_NAMESPACE;
+  if (options.dnsSelector) return { namespace, selector: canonicalSelector(options.dnsSelector) };
+  const podsInNs = index.objects.pods
+    .filter((p) => (p.metadata?.namespace ?? 'default') === namespace)
+    .sort((a, b) => cmp(a.metadata?.name ?? '', b.metadata?.name ?? ''));
+  const svcSelector = index.service(namespace, 'kube-dns')?.spec?.selector;
+  const candidates: V1Pod[] = [];
+  if (svcSelector && Object.keys(svcSelector).length > 0) {
+    candidates.push(...podsInNs.filter((p) => selectorMatches({ matchLabels: svcSelector }, p.metadata?.labels ?? {})));
+  }
+  if (candidates.length === 0) {
+    candidates.push(...podsInNs.filter((p) => selectorMatches(DEFAULT_DNS_SELECTOR, p.metadata?.labels ?? {})));
+  }
+  for (const pod of candidates) {
+    const selector = index.workloadOf(pod).selector;
+    if (!isEmptySelector(selector)) return { namespace, selector: canonicalSelector(selector) };
+  }
+  return { namespace, selector: canonicalSelector(DEFAULT_DNS_SELECTOR) };
+}
+
+function normalizeOptions(options: SynthesisOptions) {
+  const ingress = options.ingress ?? 'observed';
+  if (!INGRESS_MODES.includes(ingress)) {
+    throw new NetpolError(`--ingress must be one of ${INGRESS_MODES.join(', ')}, got ${JSON.stringify(ingress)}`);
+  }
+  let cidr: CidrAggregateOptions | undefined;
+  if (options.aggregateCidr) {
+    cidr = options.aggregateCidr === true ? {} : options.aggregateCidr;
+    validateCidrAggregateOptions(cidr);
+  }
+  let portGap: number | undefined;
+  if (options.portRanges) {
+    portGap = options.portRanges === true ? 0 : options.portRanges.gap ?? 0;
+    validatePortGap(portGap);
+  }
+  return { ingress, dns: options.dns ?? true, cidr, portGap };
+}
+
+/** Learns one NetworkPolicy per in-scope workload from the edges; see the module comment. */
+export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: SynthesisOptions = {}): SynthesisResult {
+  const opts = normalizeOptions(options);
+  const warnings = new WarningLog();
+  const learned = new Map<string, LearnedWorkload>();
+  const inScope = new WeakMap<V1Pod, boolean>();
+  const noted = new Set<string>();
+
+  const noteOnce = (key: string, message: string) => {
+    if (noted.has(key)) return;
+    noted.add(key);
+    warnings.add(message);
+  };
+
+  /** The learned entry of a pod's workload, or undefined when it gets no policy. */
+  const learnedFor = (ep: PodEndpoint): LearnedWorkload | undefined => {
+    let ok = inScope.get(ep.pod);
+    if (ok === undefined) {
+      ok = options.scope ? options.scope(ep.pod, ep.workload) : true;
+      inScope.set(ep.pod, ok);
+    }
+    if (!ok) return undefined;
+    const w = ep.workload;
+    const key = workloadKey(w);
+    if (ep.pod.spec?.hostNetwork) {
+      noteOnce(`host:${key}`, `${workloadLabel(w)} runs in the host network; NetworkPolicy does not apply to it, no policy generated`);
+      return undefined;
+    }
+    let entry = learned.get(key);
+    if (!entry) {
+      entry = { workload: w, key, egress: new Map(), ingress: new Map(), inbound: false };
+      learned.set(key, entry);
+    }
+    return entry;
+  };
+
+  /** How `ep` appears as a peer in a rule; undefined (with a warning) when it cannot be named. */
+  const peerOf = (ep: Endpoint): Peer | undefined => {
+    if (ep.kind === 'external') return ipPeer(hostCidr(ep.ip));
+    const w = ep.workload;
+    if (ep.pod.spec?.hostNetwork || isEmptySelector(w.selector)) {
+      const why = ep.pod.spec?.hostNetwork
+        ? 'runs in the host network (its traffic carries the node address)'
+        : 'has no stable labels to select it by (a podSelector {} would select the whole namespace)';
+      if (ep.ip && ipFamily(ep.ip) !== 0) {
+        noteOnce(`peer:${workloadKey(w)}`, `${workloadLabel(w)} ${why}; allowed as a peer by its address ${hostCidr(ep.ip)} instead`);
+        return ipPeer(hostCidr(ep.ip));
+      }
+      noteOnce(`peer:${workloadKey(w)}`, `${workloadLabel(w)} ${why} and has no address; traffic with it is not allowed`);
+      return undefined;
+    }
+    return podsPeer(w.namespace, w.selector);
+  };
+
+  const add = (map: PeerPorts, peer: Peer, proto: string, port: number) => {
+    let slot = map.get(peer.key);
+    if (!slot) {
+      slot = { peer, ports: new Set() };
+      map.set(peer.key, slot);
+    }
+    slot.ports.add(portKey(proto, port));
+  };
+
+  for (const edge of edges) {
+    if (edge.problem !== undefined || edge.targets.length === 0) {
+      warnings.add(`skipped: ${edge.problem ?? 'flow resolved to nothing to judge'}`, edge.count);
+      continue;
+    }
+    for (const t of edge.targets) {
+      if (t.port < 1 || t.port > 65535) {
+        warnings.add(`skipped: flows to port ${t.port} (a NetworkPolicy port must be 1-65535)`, edge.count);
+        continue;
+      }
+      if (t.src.kind === 'external' && t.dst.kind === 'external') {
+        warnings.add('skipped: flows with no pod on either side (nothing a NetworkPolicy selects)', edge.count);
+        continue;
+      }
+      if (t.src.kind === 'pod') {
+        const owner = learnedFor(t.src);
+        if (owner) {
+          const peer = peerOf(t.dst);
+          if (peer) add(owner.egress, peer, t.proto, t.port);
+          else warnings.add(`not allowed: egress of ${workloadLabel(owner.workload)} to a peer that cannot be named`, edge.count);
+        }
+      }
+      if (t.dst.kind === 'pod') {
+        const owner = learnedFor(t.dst);
+        if (owner) {
+          owner.inbound = true;
+          const peer = peerOf(t.src);
+          if (peer) add(owner.ingress, peer, t.proto, t.port);
+          else warnings.add(`not allowed: ingress of ${workloadLabel(owner.workload)} from a peer that cannot be named`, edge.count);
+        }
+      }
+    }
+  }
+
+  // Workloads that cannot be selected safely get no policy at all.
+  const selectable = [...learned.values()]
+    .filter((l) => {
+      if (!isEmptySelector(l.workload.selector)) return true;
+      warnings.add(
+        `no policy for ${workloadLabel(l.workload)}: it has no stable labels to select it by, and a podSelector {} would select every pod in namespace ${l.workload.namespace}; label its pods and learn again`,
+      );
+      return false;
+    })
+    .sort((a, b) => cmp(a.key, b.key));
+
+  const hasIngress = (l: LearnedWorkload) => opts.ingress === 'strict' || (opts.ingress === 'observed' && l.inbound);
+
+  if (opts.dns) {
+    const dns = resolveDnsTarget(index, options);
+    const dnsPeer = podsPeer(dns.namespace, dns.selector);
+    for (const l of selectable) {
+      add(l.egress, dnsPeer, 'UDP', 53);
+      add(l.egress, dnsPeer, 'TCP', 53);
+    }
+    // The DNS egress above was not observed (tracing sees TCP connects only); when the DNS workload
+    // itself is learned and ingress-isolated, it must accept it from every learned workload.
+    for (const target of selectable) {
+      if (target.workload.namespace !== dns.namespace || !hasIngress(target)) continue;
+      const pods = index.podsOfWorkload(target.workload);
+      if (!pods.some((p) => selectorMatches(dns.selector, p.metadata?.labels ?? {}))) continue;
+      for (const l of selectable) {
+        const peer = podsPeer(l.workload.namespace, l.workload.selector);
+        add(target.ingress, peer, 'UDP', 53);
+        add(target.ingress, peer, 'TCP', 53);
+      }
+    }
+  }
+
+  const names = assignNames(selectable.map((l) => l.workload));
+  const widened: Widening[] = [];
+  const policies: GeneratedPolicy[] = selectable.map((l) => {
+    const name = names.get(l.key)!;
+    const ns = l.workload.namespace;
+    const policyRef = `${ns}/${name}`;
+    const policyTypes: string[] = [];
+    const spec: NonNullable<V1NetworkPolicy['spec']> = { podSelector: canonicalSelector(l.workload.selector) };
+    if (hasIngress(l)) policyTypes.push('Ingress');
+    policyTypes.push('Egress');
+    spec.policyTypes = policyTypes;
+    if (hasIngress(l)) {
+      const rules = buildRules(l.ingress, ns, opts, (w) => widened.push({ policy: policyRef, direction: 'ingress', ...w }));
+      // YAML-shaped `from` (client-node's model calls it `_from`; every reader here accepts both).
+      if (rules.length > 0) spec.ingress = rules.map((r) => ({ from: r.peers, ports: r.ports }) as V1NetworkPolicyIngressRule);
+    }
+    const rules = buildRules(l.egress, ns, opts, (w) => widened.push({ policy: policyRef, direction: 'egress', ...w }));
+    if (rules.length > 0) spec.egress = rules.map((r) => ({ to: r.peers, ports: r.ports }));
+    const policy: V1NetworkPolicy = {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: {
+        name,
+        namespace: ns,
+        labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+        annotations: { [WORKLOAD_ANNOTATION]: `${l.workload.kind}/${l.workload.name}` },
+      },
+      spec,
+    };
+    return { workload: l.workload, policy, path: `${ns}/${name}.yaml` };
+  });
+  policies.sort((a, b) => cmp(a.path, b.path));
+  return { policies, widened, warnings: warnings.list() };
+}
+
+/**
+ * Policy names per namespace: the workload's name; when two workloads of different kinds share a
+ * name in one namespace, each gets its kind as a suffix (`web-deployment`, `web-statefulset`), so
+ * the result does not depend on which one came first.
+ */
+function assignNames(workloads: Workload[]): Map<string, string> {
+  const byName = new Map<string, Workload[]>();
+  for (const w of workloads) {
+    const k = `${w.namespace}/${policyNameFor(w.name)}`;
+    byName.set(k, [...(byName.get(k) ?? []), w]);
+  }
+  const out = new Map<string, string>();
+  for (const list of byName.values()) {
+    for (const w of list) {
+      const base = policyNameFor(w.name);
+      out.set(workloadKey(w), list.length === 1 ? base : policyNameFor(`${base.slice(0, 240)}-${w.kind}`));
+    }
+  }
+  return out;
+}
+
+interface BuiltRule {
+  peers: V1NetworkPolicyPeer[];
+  ports: V1NetworkPolicyPort[];
+}
+
+type WideningReport = (w: Omit<Widening, 'policy' | 'direction'>) => void;
+
+/**
+ * Turns peer → ports into sorted rules: optional CIDR aggregation (per port, so no address gains a
+ * port it was not seen on beyond what the floor implies), optional port ranges (per peer), then one
+ * rule per distinct port set.
+ */
+function buildRules(
+  observed: PeerPorts,
+  ownNamespace: string,
+  opts: ReturnType<typeof normalizeOptions>,
+  report: WideningReport,
+): BuiltRule[] {
+  let entries: { peer: Peer; ports: Set<string> }[] = [...observed.values()];
+
+  if (opts.cidr) {
+    const hostsByPort = new Map<string, string[]>();
+    const kept = entries.filter((e) => e.peer.kind === 'pods');
+    for (const e of entries) {
+      if (e.peer.kind !== 'ip') continue;
+      const ip = e.peer.cidr.slice(0, e.peer.cidr.lastIndexOf('/'));
+      for (const p of e.ports) {
+        const list = hostsByPort.get(p);
+        if (list) list.push(ip);
+        else hostsByPort.set(p, [ip]);
+      }
+    }
+    const blocks = new Map<string, { peer: Peer; ports: Set<string> }>();
+    const reports = new Map<string, { from: string[]; to: string; ports: string[]; reason: string }>();
+    for (const [port, ips] of hostsByPort) {
+      for (const block of aggregateAddresses(ips, opts.cidr)) {
+        const peer = ipPeer(block.cidr);
+        const slot = blocks.get(peer.key) ?? { peer, ports: new Set<string>() };
+        slot.ports.add(port);
+        blocks.set(peer.key, slot);
+        if (block.members.length < 2) continue;
+        const from = block.members.map(hostCidr);
+        const reason = block.exact
+          ? 'exact cover: the block holds only observed addresses'
+          : `floor /${block.cidr.slice(block.cidr.lastIndexOf('/') + 1)}: ${block.members.length} observed addresses in one block, ${block.added} more allowed`;
+        const rk = `${block.cidr}|${from.join(',')}`;
+        const r = reports.get(rk) ?? { from, to: block.cidr, ports: [], reason };
+        r.ports.push(port);
+        reports.set(rk, r);
+      }
+    }
+    for (const r of [...reports.values()].sort((a, b) => cmp(peerSortKey(ipPeer(a.to), ''), peerSortKey(ipPeer(b.to), '')) || cmp(a.from.join(), b.from.join()))) {
+      const ports = r.ports.map(parsePortKey).map((p) => ({ proto: p.proto, port: p.port })).sort(comparePorts).map(formatPort);
+      report({ kind: 'cidr', from: r.from, to: r.to, scope: ports.join(','), reason: r.reason });
+    }
+    entries = [...kept, ...blocks.values()];
+  }
+
+  const perPeer = entries.map((e) => {
+    const specs = [...e.ports].map(parsePortKey);
+    let ports: PortSpec[];
+    if (opts.portGap !== undefined) {
+      ports = [];
+      for (const proto of ['TCP', 'UDP', 'SCTP'] as Protocol[]) {
+        const numbers = specs.filter((s) => s.proto === proto).map((s) => s.port);
+        for (const range of compressPorts(numbers, opts.portGap)) {
+          if (range.endPort === undefined) {
+            ports.push({ proto, port: range.port });
+            continue;
+          }
+          ports.push({ proto, port: range.port, endPort: range.endPort });
+          report({
+            kind: 'port-range',
+            from: range.members.map((p) => `${proto}/${p}`),
+            to: `${proto}/${range.port}-${range.endPort}`,
+            scope: describePeer(e.peer),
+            reason: range.added === 0 ? 'contiguous ports: no port added' : `gap ≤ ${opts.portGap}: ${range.added} unobserved port${range.added === 1 ? '' : 's'} allowed`,
+          });
+        }
+      }
+    } else {
+      ports = specs.map((s) => ({ proto: s.proto, port: s.port }));
+    }
+    ports.sort(comparePorts);
+    return { peer: e.peer, ports };
+  });
+
+  const groups = new Map<string, { ports: PortSpec[]; peers: Peer[] }>();
+  for (const { peer, ports } of perPeer) {
+    const key = ports.map(formatPort).join(',');
+    const g = groups.get(key) ?? { ports, peers: [] };
+    g.peers.push(peer);
+    groups.set(key, g);
+  }
+  const rules = [...groups.values()].map((g) => {
+    const peers = g.peers
+      .map((p) => ({ p, k: peerSortKey(p, ownNamespace) }))
+      .sort((a, b) => cmp(a.k, b.k));
+    return { first: peers[0]!.k, peers: peers.map(({ p }) => renderPeer(p, ownNamespace)), ports: g.ports.map(renderPort) };
+  });
+  rules.sort((a, b) => cmp(a.first, b.first));
+  return rules.map(({ peers, ports }) => ({ peers, ports }));
+}
+
+function describePeer(peer: Peer): string {
+  if (peer.kind === 'ip') return peer.cidr;
+  const labels = Object.entries(peer.selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  const exprs = (peer.selector.matchExpressions ?? []).map((e) => `${e.key} ${e.operator}${e.values ? ` (${e.values.join(',')})` : ''}`);
+  return `pods ${peer.namespace}/{${[...labels, ...exprs].join(',')}}`;
+}
+
+function renderPeer(peer: Peer, ownNamespace: string): V1NetworkPolicyPeer {
+  if (peer.kind === 'ip') return { ipBlock: { cidr: peer.cidr } };
+  const out: V1NetworkPolicyPeer = {};
+  if (peer.namespace !== ownNamespace) out.namespaceSelector = { matchLabels: { [NAMESPACE_NAME_LABEL]: peer.namespace } };
+  out.podSelector = structuredClone(peer.selector);
+  return out;
+}
+
+function renderPort(p: PortSpec): V1NetworkPolicyPort {
+  const out: V1NetworkPolicyPort = { protocol: p.proto, port: p.port };
+  if (p.endPort !== undefined) out.endPort = p.endPort;
+  return out;
+}
