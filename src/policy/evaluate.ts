@@ -1,0 +1,226 @@
+/**
+ * The evaluator: compiled policies + one Traffic → a Verdict with evidence for both gates.
+ *
+ * Egress and ingress are separate gates (DESIGN.md). The egress gate exists when the source is a
+ * pod NetworkPolicy governs, the ingress gate when the destination is. In each direction the pod is
+ * isolated when some policy of its namespace selects it and has that direction in its (defaulted)
+ * policyTypes; an isolated pod's traffic passes the gate when at least one rule of one of those
+ * policies admits it. Traffic is allowed when both gates pass.
+ *
+ * Speed: policies are indexed by namespace, and the policies selecting a pod are computed once per
+ * pod object (WeakMap) — a flow costs two cache hits plus the rules of the few policies that select
+ * its endpoints.
+ */
+import type { V1NetworkPolicy, V1Pod } from '../cluster/objects.js';
+import { isPolicyPod } from './peer-matcher.js';
+import { compileTarget, ruleAllows, type Direction, type Target } from './target.js';
+import type { Endpoint, PodEndpoint, ResolvedFlow, Traffic } from './traffic.js';
+import type { GateResult, RuleRef, Verdict, VerdictKind } from './verdict.js';
+
+/** The policies that select one pod, per direction in which they isolate it. */
+export interface SelectingTargets {
+  egress: readonly Target[];
+  ingress: readonly Target[];
+  /** Sorted policy keys, shared by every verdict about this pod (frozen). */
+  egressIsolatedBy: readonly string[];
+  ingressIsolatedBy: readonly string[];
+}
+
+export interface PolicySet {
+  readonly policies: readonly V1NetworkPolicy[];
+  /** One Target per policy, in input order. */
+  readonly targets: readonly Target[];
+  targetsInNamespace(namespace: string): readonly Target[];
+  /** The policies selecting a pod endpoint (cached per pod object; labels are the pod's own). */
+  selecting(endpoint: PodEndpoint): SelectingTargets;
+}
+
+const EMPTY_KEYS: readonly string[] = Object.freeze([]);
+const NO_RULES: readonly RuleRef[] = Object.freeze([]);
+const NO_TARGETS: readonly Target[] = Object.freeze([]);
+const NOT_SELECTED: SelectingTargets = Object.freeze({
+  egress: NO_TARGETS,
+  ingress: NO_TARGETS,
+  egressIsolatedBy: EMPTY_KEYS,
+  ingressIsolatedBy: EMPTY_KEYS,
+});
+
+/** Gate results that carry no per-traffic evidence are shared constants (frozen: do not mutate). */
+const NO_GATE: GateResult = Object.freeze({
+  applies: false,
+  isolated: false,
+  isolatedBy: EMPTY_KEYS as string[],
+  allowedBy: NO_RULES as RuleRef[],
+  allowed: true,
+});
+const NOT_ISOLATED: GateResult = Object.freeze({
+  applies: true,
+  isolated: false,
+  isolatedBy: EMPTY_KEYS as string[],
+  allowedBy: NO_RULES as RuleRef[],
+  allowed: true,
+});
+
+function computeSelecting(targets: readonly Target[], endpoint: PodEndpoint): SelectingTargets {
+  let egress: Target[] | undefined;
+  let ingress: Target[] | undefined;
+  for (const t of targets) {
+    if (!t.selects(endpoint.labels)) continue;
+    if (t.isolatesEgress) (egress ??= []).push(t);
+    if (t.isolatesIngress) (ingress ??= []).push(t);
+  }
+  if (!egress && !ingress) return NOT_SELECTED;
+  const keys = (list: Target[] | undefined): readonly string[] =>
+    list ? Object.freeze([...new Set(list.map((t) => t.key))].sort()) : EMPTY_KEYS;
+  return {
+    egress: egress ?? NO_TARGETS,
+    ingress: ingress ?? NO_TARGETS,
+    egressIsolatedBy: keys(egress),
+    ingressIsolatedBy: keys(ingress),
+  };
+}
+
+/** Compiles NetworkPolicies once; the result is immutable and can judge any number of flows. */
+export function compilePolicies(policies: readonly V1NetworkPolicy[]): PolicySet {
+  const targets = policies.map(compileTarget);
+  const byNamespace = new Map<string, Target[]>();
+  for (const t of targets) {
+    const list = byNamespace.get(t.namespace);
+    if (list) list.push(t);
+    else byNamespace.set(t.namespace, [t]);
+  }
+  const cache = new WeakMap<V1Pod, SelectingTargets>();
+  return {
+    policies,
+    targets,
+    targetsInNamespace: (namespace) => byNamespace.get(namespace) ?? NO_TARGETS,
+    selecting(endpoint) {
+      let s = cache.get(endpoint.pod);
+      if (s === undefined) {
+        const inNs = byNamespace.get(endpoint.namespace);
+        s = inNs ? computeSelecting(inNs, endpoint) : NOT_SELECTED;
+        cache.set(endpoint.pod, s);
+      }
+      return s;
+    },
+  };
+}
+
+function gate(targets: readonly Target[], isolatedBy: readonly string[], direction: Direction, traffic: Traffic): GateResult {
+  if (targets.length === 0) return NOT_ISOLATED;
+  let allowedBy: RuleRef[] | undefined;
+  for (let t = 0; t < targets.length; t++) {
+    const rules = direction === 'egress' ? targets[t]!.egress : targets[t]!.ingress;
+    for (let r = 0; r < rules.length; r++) {
+      if (ruleAllows(rules[r]!, direction, traffic)) (allowedBy ??= []).push(rules[r]!.ref);
+    }
+  }
+  return {
+    applies: true,
+    isolated: true,
+    isolatedBy: isolatedBy as string[],
+    allowedBy: allowedBy ?? (NO_RULES as RuleRef[]),
+    allowed: allowedBy !== undefined,
+  };
+}
+
+/** Judges one Traffic on both gates. Shared sub-objects of the result are frozen. */
+export function evaluate(set: PolicySet, traffic: Traffic): Verdict {
+  let egress = NO_GATE;
+  let ingress = NO_GATE;
+  if (isPolicyPod(traffic.src)) {
+    const s = set.selecting(traffic.src);
+    egress = gate(s.egress, s.egressIsolatedBy, 'egress', traffic);
+  }
+  if (isPolicyPod(traffic.dst)) {
+    const s = set.selecting(traffic.dst);
+    ingress = gate(s.ingress, s.ingressIsolatedBy, 'ingress', traffic);
+  }
+  return { verdict: egress.allowed && ingress.allowed ? 'allowed' : 'denied', egress, ingress };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Judging resolved flows, with a sentence that says why.
+
+export interface TargetJudgement {
+  traffic: Traffic;
+  verdict: Verdict;
+}
+
+export interface FlowJudgement {
+  verdict: VerdictKind;
+  /** One per Traffic of the resolved flow (one per Service backend); empty when it had a problem. */
+  targets: TargetJudgement[];
+  reason: string;
+}
+
+export function describeEndpoint(e: Endpoint): string {
+  if (e.kind === 'pod') return `${e.namespace}/${e.name}`;
+  return e.node ? `${e.ip} (node ${e.node})` : e.ip;
+}
+
+function hostPort(e: Endpoint, port: number): string {
+  if (e.kind === 'pod') return `${e.namespace}/${e.name}:${port}`;
+  return e.ip.includes(':') ? `[${e.ip}]:${port}` : `${e.ip}:${port}`;
+}
+
+function formatRule(ref: RuleRef): string {
+  return `${ref.policy} ${ref.direction}[${ref.rule}]`;
+}
+
+/** One clause per gate that applies: why it passed or failed. */
+function gateClause(direction: Direction, g: GateResult, traffic: Traffic): string | undefined {
+  if (!g.applies) return undefined;
+  const side = direction === 'egress' ? `egress from ${describeEndpoint(traffic.src)}` : `ingress to ${describeEndpoint(traffic.dst)}`;
+  if (!g.isolated) return `${side} not isolated`;
+  if (g.allowed) return `${side} allowed by ${g.allowedBy.map(formatRule).join(', ')}`;
+  const what =
+    direction === 'egress'
+      ? `${hostPort(traffic.dst, traffic.port)}/${traffic.proto}`
+      : `${describeEndpoint(traffic.src)} on port ${traffic.port}/${traffic.proto}`;
+  return `${side} isolated by ${g.isolatedBy.join(', ')}: no rule allows ${what}`;
+}
+
+/** The sentence for one Traffic: failing gates only when denied, every gate that applies when allowed. */
+export function explainVerdict(traffic: Traffic, verdict: Verdict): string {
+  const clauses: string[] = [];
+  for (const [direction, g] of [['egress', verdict.egress], ['ingress', verdict.ingress]] as const) {
+    if (verdict.verdict === 'denied' && g.allowed) continue;
+    const c = gateClause(direction, g, traffic);
+    if (c) clauses.push(c);
+  }
+  if (clauses.length === 0) return 'neither end is a pod: NetworkPolicy does not apply';
+  return clauses.join('; ');
+}
+
+function viaPrefix(t: Traffic): string {
+  if (!t.via) return '';
+  return `via service ${t.via.namespace}/${t.via.name}:${t.via.port} to backend ${hostPort(t.dst, t.port)}: `;
+}
+
+/**
+ * Judges a resolved flow. A flow through a Service is denied when the traffic to ANY of its backends
+ * is denied (the connection may land on that one); a flow that could not be resolved to any
+ * backend is denied with the resolver's reason.
+ */
+export function judge(set: PolicySet, resolved: ResolvedFlow): FlowJudgement {
+  if (resolved.problem !== undefined || resolved.targets.length === 0) {
+    return { verdict: 'denied', targets: [], reason: resolved.problem ?? 'nothing to judge: the flow resolved to no destination' };
+  }
+  const targets: TargetJudgement[] = resolved.targets.map((traffic) => ({ traffic, verdict: evaluate(set, traffic) }));
+  const denied = targets.filter((t) => t.verdict.verdict === 'denied');
+  const shown = denied[0] ?? targets[0]!;
+  let reason = viaPrefix(shown.traffic) + explainVerdict(shown.traffic, shown.verdict);
+  if (targets.length > 1) {
+    reason +=
+      denied.length > 0
+        ? ` (${denied.length} of ${targets.length} backends denied)`
+        : ` (all ${targets.length} backends allowed)`;
+  }
+  return { verdict: denied.length > 0 ? 'denied' : 'allowed', targets, reason };
+}
+
+/** The verdict alone, for callers that need no evidence (property tests, the synthesizer's self-check). */
+export function isAllowed(set: PolicySet, traffic: Traffic): boolean {
+  return evaluate(set, traffic).verdict === 'allowed';
+}
