@@ -1,0 +1,20 @@
+/** The command tree: one file per command, assembled here (kept apart from main.ts so tests and completion can build it). */
+import { createRequire } from 'node:module';
+import { Command } from 'commander';
+import { checkCommand } from './check.js';
+import { diffCommand } from './diff.js';
+import { learnCommand } from './learn.js';
+
+const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+export function buildProgram(name = 'netpol'): Command {
+  const program = new Command(name)
+    .description('Least-privilege Kubernetes NetworkPolicy from what workloads actually do on the network.')
+    .version(pkg.version)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: false });
+  program.addCommand(learnCommand());
+  program.addCommand(diffCommand());
+  program.addCommand(checkCommand());
+  return program;
+}
