@@ -330,6 +330,8 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
 
   for (const edge of edges) {
     if (edge.problem !== undefined || edge.targets.length === 0) {
+      // The source was still seen: it is learned (its egress isolated), only this flow is not allowed.
+      if (edge.src.kind === 'pod') learnedFor(edge.src);
       warnings.add(`skipped: ${edge.problem ?? 'flow resolved to nothing to judge'}`, edge.count);
       continue;
     }
@@ -428,6 +430,8 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
     return { workload: l.workload, policy, path: `${ns}/${name}.yaml` };
   });
   policies.sort((a, b) => cmp(a.path, b.path));
+  const widenedKey = (w: Widening) => [w.policy, w.direction, w.kind, w.scope, w.to, w.from.join(',')].join('\u0000');
+  widened.sort((a, b) => cmp(widenedKey(a), widenedKey(b)));
   return { policies, widened, warnings: warnings.list() };
 }
 

@@ -156,14 +156,25 @@ export function service(name: string, o: { namespace?: string; selector?: Record
 
 export function endpointSlice(
   service: string,
-  o: { namespace?: string; addresses: string[]; ports: { name?: string; port: number; protocol?: Protocol }[]; family?: 'IPv4' | 'IPv6' },
+  o: {
+    namespace?: string;
+    /** An address, or an address with the pod behind it (targetRef, as the EndpointSlice controller sets it). */
+    addresses: (string | { ip: string; pod: string })[];
+    ports: { name?: string; port: number; protocol?: Protocol }[];
+    family?: 'IPv4' | 'IPv6';
+  },
 ): V1EndpointSlice {
+  const namespace = o.namespace ?? 'default';
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
-    metadata: { name: `${service}-abcde`, namespace: o.namespace ?? 'default', labels: { 'kubernetes.io/service-name': service } },
+    metadata: { name: `${service}-abcde`, namespace, labels: { 'kubernetes.io/service-name': service } },
     addressType: o.family ?? 'IPv4',
-    endpoints: o.addresses.map((a) => ({ addresses: [a], conditions: { ready: true } })),
+    endpoints: o.addresses.map((a) =>
+      typeof a === 'string'
+        ? { addresses: [a], conditions: { ready: true } }
+        : { addresses: [a.ip], conditions: { ready: true }, targetRef: { kind: 'Pod', namespace, name: a.pod } },
+    ),
     ports: o.ports.map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? 'TCP' })),
   };
 }

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import type { V1NetworkPolicy } from '../../src/cluster/objects.js';
+import { KUSTOMIZATION_HEADER, renderKustomization, renderPolicies, renderPolicy } from '../../src/policy/render.js';
+
+/** The same policy, built with keys in scrambled order and client-node's `_from`. */
+const scrambled = {
+  spec: {
+    egress: [{ ports: [{ port: 443, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '192.0.2.1/32' } }] }],
+    ingress: [
+      {
+        ports: [{ endPort: 8090, port: 8080, protocol: 'TCP' }],
+        _from: [{ podSelector: { matchLabels: { z: '1', a: '2' } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'other' } } }],
+      },
+    ],
+    policyTypes: ['Ingress', 'Egress'],
+    podSelector: { matchLabels: { tier: 'web', app: 'shop' } },
+  },
+  metadata: { annotations: { 'netpol.io/workload': 'Deployment/web' }, labels: { 'app.kubernetes.io/managed-by': 'netpol' }, namespace: 'default', name: 'web' },
+  kind: 'NetworkPolicy',
+  apiVersion: 'networking.k8s.io/v1',
+} as unknown as V1NetworkPolicy;
+
+const EXPECTED = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: web
+  namespace: default
+  labels:
+    app.kubernetes.io/managed-by: netpol
+  annotations:
+    netpol.io/workload: Deployment/web
+spec:
+  podSelector:
+    matchLabels:
+      app: shop
+      tier: web
+  policyTypes:
+    - Ingress
+    - Egress
+  ingress:
+    - from:
+        - namespaceSelector:
+            matchLabels:
+              kubernetes.io/metadata.name: other
+          podSelector:
+            matchLabels:
+              a: "2"
+              z: "1"
+      ports:
+        - protocol: TCP
+          port: 8080
+          endPort: 8090
+  egress:
+    - to:
+        - ipBlock:
+            cidr: 192.0.2.1/32
+      ports:
+        - protocol: TCP
+          port: 443
+`;
+
+describe('renderPolicy', () => {
+  it('puts keys in the conventional order whatever order the object has, and writes `from`', () => {
+    expect(renderPolicy(scrambled)).toBe(EXPECTED);
+  });
+
+  it('is byte-identical across calls and round-trips through a YAML parser', () => {
+    expect(renderPolicy(scrambled)).toBe(renderPolicy(structuredClone(scrambled)));
+    const back = parseAllDocuments(EXPECTED)[0]!.toJS();
+    expect(renderPolicy(back)).toBe(EXPECTED);
+  });
+
+  it('renders an empty podSelector as {} and quotes strings that would read as other types', () => {
+    const p = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'x', namespace: 'd', labels: { on: 'true', n: '010' } }, spec: { podSelector: {} } };
+    const text = renderPolicy(p);
+    expect(text).toContain('podSelector: {}');
+    expect(text).toContain('on: "true"');
+    expect(text).toContain('n: "010"');
+  });
+});
+
+describe('renderPolicies', () => {
+  it('writes one document per policy in the given order', () => {
+    const other = { ...scrambled, metadata: { ...scrambled.metadata, name: 'api' } };
+    const text = renderPolicies([scrambled, other]);
+    const docs = parseAllDocuments(text);
+    expect(docs.map((d) => (d.toJS() as V1NetworkPolicy).metadata?.name)).toEqual(['web', 'api']);
+    expect(text.startsWith('---\napiVersion')).toBe(true);
+  });
+});
+
+describe('renderKustomization', () => {
+  it('lists resources sorted and deduplicated under a netpol header', () => {
+    expect(renderKustomization(['default/web.yaml', 'data/db.yaml', 'default/web.yaml'])).toBe(
+      `${KUSTOMIZATION_HEADER}
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - data/db.yaml
+  - default/web.yaml
+`,
+    );
+  });
+});

@@ -1,0 +1,122 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { renderPolicy } from '../../src/policy/render.js';
+import { synthesize, type SynthesisResult } from '../../src/policy/synthesize.js';
+import { writePolicyTree } from '../../src/policy/write.js';
+import * as f from './support/synth-factory.js';
+
+function learn(extra = false): SynthesisResult {
+  const web = f.deployment('web', { labels: { app: 'web' }, pods: [{ ip: '10.0.1.1' }] });
+  const db = f.statefulSet('db', { namespace: 'data', labels: { app: 'db' }, ips: ['10.0.2.1'] });
+  const index = f.cluster(web, db);
+  const flows = [f.flow(`default/${web.pods[0]!.metadata!.name}`, '10.0.2.1', 5432)];
+  if (extra) flows.push(f.flow(`default/${web.pods[0]!.metadata!.name}`, '192.0.2.1', 443));
+  return synthesize(f.edges(index, flows), index, {});
+}
+
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const full = join(d, e.name);
+      if (e.isDirectory()) walk(full);
+      else out[relative(dir, full)] = readFileSync(full, 'utf8');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'netpol-write-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('writePolicyTree', () => {
+  it('writes <ns>/<workload>.yaml per policy and a sorted kustomization.yaml', () => {
+    const result = learn();
+    const out = join(dir, 'policies');
+    const written = writePolicyTree(out, result);
+    expect(written.files).toEqual([
+      { path: 'data/db.yaml', status: 'written' },
+      { path: 'default/web.yaml', status: 'written' },
+      { path: 'kustomization.yaml', status: 'written' },
+    ]);
+    expect(written.stale).toEqual([]);
+    const files = tree(out);
+    expect(Object.keys(files).sort()).toEqual(['data/db.yaml', 'default/web.yaml', 'kustomization.yaml']);
+    expect(files['default/web.yaml']).toBe(renderPolicy(result.policies.find((p) => p.path === 'default/web.yaml')!.policy));
+    expect(files['kustomization.yaml']).toContain('resources:\n  - data/db.yaml\n  - default/web.yaml\n');
+  });
+
+  it('leaves unchanged files untouched on a second run', () => {
+    const out = join(dir, 'p');
+    writePolicyTree(out, learn());
+    const before = statSync(join(out, 'default/web.yaml')).mtimeMs;
+    const again = writePolicyTree(out, learn());
+    expect(again.files.every((x) => x.status === 'unchanged')).toBe(true);
+    expect(statSync(join(out, 'default/web.yaml')).mtimeMs).toBe(before);
+  });
+
+  it('rewrites only what changed', () => {
+    const out = join(dir, 'p');
+    writePolicyTree(out, learn());
+    const next = writePolicyTree(out, learn(true));
+    expect(next.files).toEqual([
+      { path: 'data/db.yaml', status: 'unchanged' },
+      { path: 'default/web.yaml', status: 'written' },
+      { path: 'kustomization.yaml', status: 'unchanged' },
+    ]);
+  });
+
+  it('removes nothing: a policy it generated earlier that is no longer learned is reported stale', () => {
+    const out = join(dir, 'p');
+    writePolicyTree(out, learn());
+    const onlyWeb = learn();
+    onlyWeb.policies = onlyWeb.policies.filter((p) => p.path === 'default/web.yaml');
+    writeFileSync(join(out, 'data', 'notes.yaml'), 'someone: else\n');
+    const result = writePolicyTree(out, onlyWeb);
+    expect(result.stale).toEqual(['data/db.yaml']);
+    expect(tree(out)['data/db.yaml']).toBeDefined();
+    expect(tree(out)['data/notes.yaml']).toBe('someone: else\n');
+    expect(tree(out)['kustomization.yaml']).not.toContain('data/db.yaml');
+  });
+
+  it('refuses to overwrite files it did not generate, and writes nothing then', () => {
+    const out = join(dir, 'p');
+    mkdirSync(join(out, 'default'), { recursive: true });
+    writeFileSync(join(out, 'default', 'web.yaml'), 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: web\n');
+    expect(() => writePolicyTree(out, learn())).toThrow(/refusing to overwrite .*default\/web\.yaml/);
+    expect(Object.keys(tree(out))).toEqual(['default/web.yaml']);
+
+    const out2 = join(dir, 'q');
+    mkdirSync(out2);
+    writeFileSync(join(out2, 'kustomization.yaml'), 'resources: [mine.yaml]\n');
+    expect(() => writePolicyTree(out2, learn())).toThrow(/refusing to overwrite .*kustomization\.yaml/);
+    expect(Object.keys(tree(out2))).toEqual(['kustomization.yaml']);
+  });
+
+  it('is all or nothing: a failure part-way leaves the previous tree as it was', () => {
+    const out = join(dir, 'p');
+    writePolicyTree(out, learn());
+    const before = tree(out);
+    // A new namespace directory that cannot be created (a file is in the way) fails mid-write.
+    const broken = learn(true);
+    broken.policies.push({ ...broken.policies[0]!, path: 'blocked/x.yaml' });
+    writeFileSync(join(out, 'blocked'), 'not a directory');
+    expect(() => writePolicyTree(out, broken)).toThrow(/could not write policies/);
+    const after = tree(out);
+    expect(after).toEqual({ ...before, blocked: 'not a directory' });
+  });
+
+  it('rejects paths that would escape the output directory', () => {
+    const bad = learn();
+    bad.policies[0] = { ...bad.policies[0]!, path: '../evil.yaml' };
+    expect(() => writePolicyTree(join(dir, 'p'), bad)).toThrow(/outside/);
+  });
+});
