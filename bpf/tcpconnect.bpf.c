@@ -84,7 +84,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, __u8);
 } cgroup_filter SEC(".maps");
@@ -140,8 +140,12 @@ static __always_inline void count(__u32 idx)
 /* Filters that depend on the current task only (cgroup, pid). */
 static __always_inline bool task_selected(__u64 cgroup_id, __u32 pid)
 {
-	if ((cfg.filters & FILTER_CGROUP) && !bpf_map_lookup_elem(&cgroup_filter, &cgroup_id))
-		return false;
+	if (cfg.filters & FILTER_CGROUP) {
+		__u8 *mark = bpf_map_lookup_elem(&cgroup_filter, &cgroup_id);
+
+		if (mark && *mark != CGROUP_TRACE)
+			return false;
+	}
 	if ((cfg.filters & FILTER_PID) && !bpf_map_lookup_elem(&pid_filter, &pid))
 		return false;
 	return true;

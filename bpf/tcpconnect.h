@@ -25,10 +25,16 @@ enum tcpconnect_source {
 };
 
 /* Filter flags in tcpconnect_config.filters. */
-#define FILTER_CGROUP (1U << 0) /* only cgroup ids present in the cgroup_filter map */
+#define FILTER_CGROUP (1U << 0) /* cgroup ids marked CGROUP_IGNORE in cgroup_filter are dropped */
 #define FILTER_PID    (1U << 1) /* only thread-group ids present in pid_filter */
 #define FILTER_NETNS  (1U << 2) /* only network namespace inodes present in netns_filter */
 #define FILTER_DPORT  (1U << 3) /* only destination ports (host order) present in dport_filter */
+
+/* Values of the cgroup_filter map. A cgroup user space has not classified yet (absent from the
+ * map) is reported, so a container that connects right after it starts is never missed; user
+ * space then marks it, and from then on the kernel drops what is not wanted. */
+#define CGROUP_TRACE 1
+#define CGROUP_IGNORE 2
 
 /* Tunables, written into .rodata by the loader before the object is loaded. */
 struct tcpconnect_config {

@@ -24,8 +24,12 @@ import {
 } from './event.js';
 
 export interface TracerOptions {
-  /** Only these cgroup ids (the set can change later with addCgroup/removeCgroup). Omit: all. */
+  /**
+   * Filter by cgroup: these ids are traced, the `ignoredCgroups` are dropped in the kernel, and
+   * cgroups not classified yet are reported (classify them with markCgroup). Omit: all.
+   */
   cgroups?: Iterable<bigint>;
+  ignoredCgroups?: Iterable<bigint>;
   /** Only these processes (thread-group ids). */
   pids?: Iterable<number>;
   /** Only sockets in these network namespaces (inode numbers). */
@@ -99,7 +103,8 @@ export class TcpConnectTracer {
       this.netnsMap = this.obj.map('netns_filter');
       this.dportMap = this.obj.map('dport_filter');
       this.edgesMap = this.obj.map('edges');
-      for (const id of opts.cgroups ?? []) this.addCgroup(id);
+      for (const id of opts.cgroups ?? []) this.markCgroup(id, true);
+      for (const id of opts.ignoredCgroups ?? []) this.markCgroup(id, false);
       for (const pid of opts.pids ?? []) this.pidMap.update(u32(pid), ONE);
       for (const ns of opts.netns ?? []) this.netnsMap.update(u32(ns), ONE);
       for (const port of opts.dports ?? []) this.dportMap.update(u16(port), ONE);
@@ -163,11 +168,13 @@ export class TcpConnectTracer {
     return this.received;
   }
 
-  addCgroup(id: bigint): void {
-    this.cgroupMap.update(u64(id), ONE);
+  /** With a cgroup filter: trace (true) or drop in the kernel (false) this cgroup's connects. */
+  markCgroup(id: bigint, traced: boolean): void {
+    this.cgroupMap.update(u64(id), traced ? CGROUP_TRACE : CGROUP_IGNORE);
   }
 
-  removeCgroup(id: bigint): void {
+  /** Forgets a cgroup's mark (its connects are reported again until it is marked). */
+  unmarkCgroup(id: bigint): void {
     this.cgroupMap.delete(u64(id));
   }
 
@@ -211,6 +218,9 @@ export class TcpConnectTracer {
 }
 
 const ONE = Buffer.from([1]);
+/** Values of the cgroup_filter map (CGROUP_TRACE / CGROUP_IGNORE in tcpconnect.h). */
+const CGROUP_TRACE = Buffer.from([1]);
+const CGROUP_IGNORE = Buffer.from([2]);
 
 function u16(n: number): Buffer {
   const b = Buffer.alloc(2);

@@ -95,8 +95,23 @@ export interface RunOptions {
   detach?: boolean;
 }
 
-/** docker run; returns the container id (detached) or the output (attached). */
+/**
+ * docker run; returns the container id (detached) or the output (attached). Container names are
+ * global to the daemon: when another suite holds the name, waits (up to 60 s) for it to be freed.
+ */
 export function runContainer(o: RunOptions): string {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return runOnce(o);
+    } catch (err) {
+      if (!/Conflict/.test(String((err as { stderr?: string }).stderr ?? err)) || Date.now() > deadline) throw err;
+      execFileSync('sleep', ['0.5']);
+    }
+  }
+}
+
+function runOnce(o: RunOptions): string {
   const args = ['run', '--name', o.name];
   if (o.detach !== false) args.push('-d');
   for (const [k, v] of Object.entries(o.labels ?? {})) args.push('--label', `${k}=${v}`);

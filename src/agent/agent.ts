@@ -1,0 +1,171 @@
+/**
+ * The node agent loop: the tcpconnect tracer with its kernel filters kept in step with the
+ * containers on this host, and each event enriched (cgroup → container) in arrival order.
+ * `netpol trace tcpconnect` and `netpol learn --local` are thin views over it.
+ */
+import { BootClock } from './clock.js';
+import { type CgroupEntry, type ContainerInfo, ContainerResolver } from './containers.js';
+import type { ConnectEvent } from './event.js';
+import { TcpConnectTracer, type TracerCounters } from './tracer.js';
+
+export interface EnrichedEvent {
+  event: ConnectEvent;
+  /** The connecting task's container, or null for a host process. */
+  container: ContainerInfo | null;
+  /** Wall-clock time the connect started. */
+  time: Date;
+}
+
+export interface AgentOptions {
+  /** Only this container (by name; followed across restarts). */
+  containerName?: string;
+  /** Only these processes. */
+  pids?: number[];
+  /** Include host processes (not in a container); with containerName it is ignored. */
+  host?: boolean;
+  /** Only sockets in these network namespaces. */
+  netns?: number[];
+  /** Only these destination ports. */
+  dports?: number[];
+  /** One event per edge, repeats counted in the kernel (learn mode). */
+  dedupEdges?: boolean;
+  ringBytes?: number;
+  /** Called when the kernel reports newly lost events (ring buffer full). */
+  onLost?: (newlyLost: number, totalLost: number) => void;
+  /** Interval of the lost-event check, ms. Default 1000. */
+  lostCheckMs?: number;
+  resolver?: ContainerResolver;
+}
+
+export class LocalAgent {
+  private chain: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private stopWatch: (() => void) | undefined;
+  private lostTimer: NodeJS.Timeout | undefined;
+  private lastLost = 0;
+  private failure: unknown;
+  private stopped = false;
+  /** With a kernel cgroup filter: marks a cgroup seen for the first time as traced or ignored. */
+  private classify: ((cgroupId: bigint, container: ContainerInfo | null) => void) | undefined;
+
+  private constructor(
+    private readonly tracer: TcpConnectTracer,
+    readonly resolver: ContainerResolver,
+    private readonly opts: AgentOptions,
+  ) {}
+
+  /** Loads and attaches the BPF program and starts delivering events. */
+  static async start(opts: AgentOptions, onEvent: (e: EnrichedEvent) => void): Promise<LocalAgent> {
+    const resolver = opts.resolver ?? new ContainerResolver();
+    const wanted = (info: ContainerInfo): boolean => opts.containerName === undefined || info.name === opts.containerName;
+    // Containers only unless --host (or --pid, which names processes wherever they run).
+    const filterByCgroup = opts.containerName !== undefined || (!opts.host && opts.pids === undefined);
+    const traced: bigint[] = [];
+    const ignored: bigint[] = [];
+    if (filterByCgroup) {
+      for (const { entry, info } of await resolver.all()) (wanted(info) ? traced : ignored).push(entry.cgroupId);
+      ignored.push(1n); // the root cgroup: host processes
+    }
+    const tracerOpts: ConstructorParameters<typeof TcpConnectTracer>[0] = {};
+    if (filterByCgroup) {
+      tracerOpts.cgroups = traced;
+      tracerOpts.ignoredCgroups = ignored;
+    }
+    if (opts.pids) tracerOpts.pids = opts.pids;
+    if (opts.netns) tracerOpts.netns = opts.netns;
+    if (opts.dports) tracerOpts.dports = opts.dports;
+    if (opts.dedupEdges) tracerOpts.dedupEdges = true;
+    if (opts.ringBytes) tracerOpts.ringBytes = opts.ringBytes;
+    const tracer = new TcpConnectTracer(tracerOpts);
+    const agent = new LocalAgent(tracer, resolver, opts);
+    if (filterByCgroup) {
+      // New containers: their cgroup appears before their first process runs.
+      agent.stopWatch = resolver.watch((entry: CgroupEntry, info: ContainerInfo) => {
+        if (!agent.stopped) tracer.markCgroup(entry.cgroupId, wanted(info));
+      });
+      agent.classify = (cgroupId, container) => {
+        if (!agent.stopped) tracer.markCgroup(cgroupId, container !== null && wanted(container));
+      };
+    }
+    const clock = new BootClock();
+    tracer.start((event) => agent.accept(event, clock, onEvent));
+    agent.lostTimer = setInterval(() => agent.checkLost(), opts.lostCheckMs ?? 1000);
+    return agent;
+  }
+
+  private accept(event: ConnectEvent, clock: BootClock, onEvent: (e: EnrichedEvent) => void): void {
+    const time = clock.toDate(event.tsNs);
+    const deliver = (container: ContainerInfo | null) => {
+      if (container === null && !this.opts.host && this.opts.pids === undefined) return; // containers only
+      if (this.opts.containerName !== undefined && container?.name !== this.opts.containerName) return;
+      onEvent({ event, container, time });
+    };
+    const known = this.resolver.cached(event.cgroupId);
+    if (known !== undefined && this.queued === 0) {
+      deliver(known);
+      return;
+    }
+    // Unknown cgroup: ask the runtime, keeping later events behind this one.
+    this.queued++;
+    const resolving = this.resolver.resolve(event.cgroupId).then((container) => {
+      this.classify?.(event.cgroupId, container);
+      return container;
+    });
+    this.chain = this.chain
+      .then(() => resolving)
+      .then(deliver)
+      .catch((err: unknown) => {
+        this.failure ??= err;
+      })
+      .finally(() => {
+        this.queued--;
+      });
+  }
+
+  private checkLost(): void {
+    const { lost } = this.tracer.counters();
+    if (lost > this.lastLost) {
+      this.opts.onLost?.(lost - this.lastLost, lost);
+      this.lastLost = lost;
+    }
+  }
+
+  counters(): TracerCounters {
+    return this.tracer.counters();
+  }
+
+  get eventsReceived(): number {
+    return this.tracer.eventsReceived;
+  }
+
+  /** learn mode: every edge seen in the kernel with its connect count. */
+  edges(): ReturnType<TcpConnectTracer['edges']> {
+    return this.tracer.edges();
+  }
+
+  /** An error raised while enriching or delivering an event, if any. */
+  get error(): unknown {
+    return this.failure;
+  }
+
+  /**
+   * Delivers what is still in the ring buffer, waits for pending enrichment, then detaches and
+   * closes everything. Returns the final counters. Idempotent.
+   */
+  async stop(): Promise<TracerCounters> {
+    if (this.stopped) return this.finalCounters ?? { lost: 0, untracked: 0, deduped: 0 };
+    this.stopped = true;
+    this.stopWatch?.();
+    if (this.lostTimer) clearInterval(this.lostTimer);
+    try {
+      this.tracer.drain();
+      this.checkLost();
+      this.finalCounters = this.tracer.counters();
+    } finally {
+      this.tracer.close();
+    }
+    await this.chain;
+    return this.finalCounters;
+  }
+  private finalCounters: TracerCounters | undefined;
+}

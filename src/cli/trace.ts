@@ -1,0 +1,152 @@
+/**
+ * `netpol trace tcpconnect`: every TCP connect on this host, as `ig trace tcpconnect` shows it
+ * (same columns, same --latency formatting), plus how each connect ended (established, refused,
+ * timeout, closed before an answer, or the connect() errno). Needs root (eBPF).
+ *
+ * Events are shown when the outcome is known: when the server answers (SYN-ACK or RST), when the
+ * socket is closed or times out, or when connect() fails. Lost events (ring buffer full) are
+ * reported on stderr while tracing and in the summary.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Writable } from 'node:stream';
+import { LocalAgent } from '../agent/agent.js';
+import { InputError } from '../errors.js';
+import { type Layout, TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, customLayout, defaultLayout, toJson } from './columns.js';
+
+export interface TraceOptions {
+  latency?: boolean;
+  containername?: string;
+  pid?: number[];
+  host?: boolean;
+  /** columns (default), json, or columns=a,b */
+  output?: string;
+  /** Stop after this many seconds. */
+  timeout?: number;
+}
+
+export interface TraceIO {
+  stdout: Writable;
+  stderr: Writable;
+  /** Aborting stops the trace like Ctrl-C does. */
+  signal?: AbortSignal;
+  /** Called once the programs are attached (tests start their traffic then). */
+  onReady?: () => void;
+}
+
+type View = { kind: 'table'; layout: Layout } | { kind: 'json' };
+
+export function parseOutput(output: string | undefined, latency: boolean): View {
+  if (output === undefined || output === 'columns') return { kind: 'table', layout: defaultLayout(latency) };
+  if (output === 'json') return { kind: 'json' };
+  if (output.startsWith('columns=')) {
+    try {
+      return { kind: 'table', layout: customLayout(output.slice('columns='.length)) };
+    } catch (err) {
+      throw new InputError('-o', (err as Error).message);
+    }
+  }
+  throw new InputError('-o', `unknown output "${output}"; use columns, json or columns=a,b`);
+}
+
+/** Runs one trace until timeout, signal or Ctrl-C; returns the exit code. */
+export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number> {
+  const view = parseOutput(opts.output, opts.latency ?? false);
+  const table = view.kind === 'table' ? new TableFormatter<TraceRow>(view.layout, TCPCONNECT_COLUMNS) : undefined;
+  // Output is batched: one write per ring-buffer drain, not one per event.
+  let pending: string[] = [];
+  let flushScheduled = false;
+  const flush = () => {
+    flushScheduled = false;
+    if (pending.length === 0) return;
+    io.stdout.write(pending.join('\n') + '\n');
+    pending = [];
+  };
+  const emit = (text: string) => {
+    pending.push(text);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+  };
+  let shown = 0;
+  const agent = await LocalAgent.start(
+    {
+      ...(opts.containername !== undefined ? { containerName: opts.containername } : {}),
+      ...(opts.pid ? { pids: opts.pid } : {}),
+      host: opts.host ?? false,
+      onLost: (n, total) => io.stderr.write(`warning: ${n} events lost (ring buffer full; ${total} in total)\n`),
+    },
+    (row) => {
+      shown++;
+      emit(table ? table.row(row) : JSON.stringify(toJson(row, TCPCONNECT_COLUMNS)));
+    },
+  );
+  let stopping: (() => void) | undefined;
+  const done = new Promise<string>((resolve) => {
+    stopping = () => resolve('stopped');
+  });
+  const onSignal = () => stopping?.();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  io.signal?.addEventListener('abort', onSignal, { once: true });
+  const timer = opts.timeout !== undefined ? setTimeout(onSignal, opts.timeout * 1000) : undefined;
+  try {
+    if (table) io.stdout.write(table.header() + '\n');
+    io.onReady?.();
+    await done;
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    io.signal?.removeEventListener('abort', onSignal);
+    const counters = await agent.stop();
+    flush();
+    io.stderr.write(`${shown} connects traced, ${counters.lost} lost${counters.untracked ? `, ${counters.untracked} not followed (pending map full)` : ''}\n`);
+  }
+  if (agent.error) throw agent.error;
+  return 0;
+}
+
+function pidList(value: string, previous: number[] | undefined): number[] {
+  const pid = Number(value);
+  if (!Number.isInteger(pid) || pid <= 0) throw new InvalidArgumentError(`not a pid: ${value}`);
+  return [...(previous ?? []), pid];
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`not a number of seconds: ${value}`);
+  return n;
+}
+
+export function traceCommand(): Command {
+  const trace = new Command('trace').summary('trace events on this host with eBPF (needs root)');
+  trace.addCommand(
+    new Command('tcpconnect')
+      .summary('trace TCP connects: who connected where, how long the answer took and how it ended')
+      .description(
+        'Shows every TCP connect of containers on this host (with --host also of host processes), with the\n' +
+          'columns of `ig trace tcpconnect` and an OUTCOME column: established, refused (RST), timeout,\n' +
+          'closed (the socket went away before any answer) or error:ERRNO (connect() failed).\n' +
+          'A connect is shown once its outcome is known.',
+      )
+      .option('--latency', 'show the LATENCY column: time from SYN to the answer (SYN-ACK or RST) or to the socket closing')
+      .option('-c, --containername <name>', 'only this container')
+      .option('--pid <pid>', 'only this process (repeatable)', pidList)
+      .option('--host', 'also trace host processes, not only containers')
+      .addOption(new Option('-o, --output <format>', 'columns, json, or columns=a,b (e.g. columns=runtime.containername,pid,dst,outcome)').default('columns'))
+      .option('--timeout <seconds>', 'stop after this many seconds (default: until Ctrl-C)', seconds)
+      .addHelpText(
+        'after',
+        '\nExamples:\n' +
+          '  sudo netpol trace tcpconnect -c test-tcp-connect\n' +
+          '  sudo netpol trace tcpconnect --latency --host\n' +
+          '  sudo netpol trace tcpconnect --host -o json --timeout 10 > connects.jsonl\n' +
+          '  sudo netpol trace tcpconnect -o columns=runtime.containername,comm,dst,latency,outcome',
+      )
+      .action(async (opts: TraceOptions) => {
+        process.exitCode = await runTrace(opts, { stdout: process.stdout, stderr: process.stderr });
+      }),
+  );
+  return trace;
+}
