@@ -33,6 +33,7 @@ import { aggregateAddresses, validateCidrAggregateOptions, type CidrAggregateOpt
 import { compressPorts, validatePortGap } from './port-ranges.js';
 import { isEmptySelector, selectorMatches } from './selector.js';
 import type { Endpoint, PodEndpoint, ResolvedFlow } from './traffic.js';
+import { formatFieldPath, networkPolicyProblems } from './validate.js';
 import type { V1NetworkPolicyIngressRule, V1NetworkPolicyPeer, V1NetworkPolicyPort } from '@kubernetes/client-node';
 
 /** An aggregated, resolved flow: what `learn` feeds the synthesizer (one per distinct connection). */
@@ -375,6 +376,8 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
     })
     .sort((a, b) => cmp(a.key, b.key));
 
+  warnOverlaps(selectable, index, warnings);
+
   const hasIngress = (l: LearnedWorkload) => opts.ingress === 'strict' || (opts.ingress === 'observed' && l.inbound);
 
   if (opts.dns) {
@@ -427,12 +430,64 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
       },
       spec,
     };
+    // Self-check: the API server must accept every object netpol writes. Labels taken from a
+    // hand-written snapshot can still be invalid, so this is an error the user can act on.
+    const problems = networkPolicyProblems(policy);
+    if (problems.length > 0) {
+      throw new NetpolError(
+        `the policy learned for ${workloadLabel(l.workload)} would be rejected by the API server: ${problems
+          .map((p) => `${formatFieldPath(p.path)}: ${p.detail}`)
+          .join('; ')}`,
+      );
+    }
     return { workload: l.workload, policy, path: `${ns}/${name}.yaml` };
   });
   policies.sort((a, b) => cmp(a.path, b.path));
   const widenedKey = (w: Widening) => [w.policy, w.direction, w.kind, w.scope, w.to, w.from.join(',')].join('\u0000');
   widened.sort((a, b) => cmp(widenedKey(a), widenedKey(b)));
   return { policies, widened, warnings: warnings.list() };
+}
+
+/**
+ * A policy selects every pod its selector matches, not only its workload's. When another
+ * workload's pods match too (two Deployments sharing a selector, or one selector a subset of
+ * another's), those pods get the union of both policies: said, not hidden. Pods are indexed by
+ * namespace and label so this stays cheap on large clusters.
+ */
+function warnOverlaps(learned: LearnedWorkload[], index: ClusterIndex, warnings: WarningLog): void {
+  if (learned.length === 0) return;
+  const byLabel = new Map<string, V1Pod[]>();
+  const byNamespace = new Map<string, V1Pod[]>();
+  const push = (map: Map<string, V1Pod[]>, key: string, pod: V1Pod) => {
+    const list = map.get(key);
+    if (list) list.push(pod);
+    else map.set(key, [pod]);
+  };
+  for (const pod of index.objects.pods) {
+    if (pod.spec?.hostNetwork) continue;
+    const ns = pod.metadata?.namespace ?? 'default';
+    push(byNamespace, ns, pod);
+    for (const [k, v] of Object.entries(pod.metadata?.labels ?? {})) push(byLabel, `${ns}\u0000${k}\u0000${v}`, pod);
+  }
+  for (const l of learned) {
+    const { namespace, selector } = l.workload;
+    let candidates = byNamespace.get(namespace) ?? [];
+    for (const [k, v] of Object.entries(selector.matchLabels ?? {})) {
+      const list = byLabel.get(`${namespace}\u0000${k}\u0000${v}`) ?? [];
+      if (list.length < candidates.length) candidates = list;
+    }
+    const others = new Set<string>();
+    for (const pod of candidates) {
+      if (!selectorMatches(selector, pod.metadata?.labels ?? {})) continue;
+      const w = index.workloadOf(pod);
+      if (workloadKey(w) !== l.key) others.add(`${w.kind} ${w.namespace}/${w.name}`);
+    }
+    if (others.size > 0) {
+      warnings.add(
+        `the selector of ${workloadLabel(l.workload)} also matches pods of ${[...others].sort().join(', ')}: its policy applies to them too (each such pod gets the union of the policies selecting it)`,
+      );
+    }
+  }
 }
 
 /**

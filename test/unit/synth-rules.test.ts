@@ -469,3 +469,36 @@ describe('determinism', () => {
     expect(result.policies.map((p) => p.path)).toEqual(['data/db.yaml', 'default/web.yaml']);
   });
 });
+
+describe('warnings and the API-server self-check', () => {
+  it('says when a learned selector also matches another workload’s pods', () => {
+    const web = f.deployment('web', { labels: { app: 'web' }, pods: [{ ip: '10.0.1.1' }] });
+    const canary = f.deployment('web-canary', { labels: { app: 'web', track: 'canary' }, pods: [{ ip: '10.0.1.2' }] });
+    const index = f.cluster(web, canary);
+    const result = synthesize(f.edges(index, [f.flow(`default/${web.pods[0]!.metadata!.name}`, '192.0.2.1', 443)]), index, {});
+    expect(result.warnings).toEqual([
+      'the selector of Deployment default/web also matches pods of Deployment default/web-canary: its policy applies to them too (each such pod gets the union of the policies selecting it)',
+    ]);
+  });
+
+  it('every generated policy passes validateNetworkPolicy', async () => {
+    const { validateNetworkPolicy } = await import('../../src/policy/validate.js');
+    const web = f.deployment('web', { labels: { app: 'web' }, pods: [{ ip: '10.0.1.1' }] });
+    const db = f.statefulSet('db', { namespace: 'data', labels: { app: 'db' }, ips: ['10.0.2.1'] });
+    const index = f.cluster(web, db, f.apiServer(['192.168.0.2']));
+    const src = `default/${web.pods[0]!.metadata!.name}`;
+    const flows = [f.flow(src, '10.0.2.1', 5432), f.flow(src, '10.96.0.1', 443), f.flow(src, '2001:db8::1', 443), f.flow('203.0.113.1', '10.0.1.1', 80)];
+    for (const opts of [{}, { ingress: 'strict' as const }, { aggregateCidr: { floorV4: 16 }, portRanges: { gap: 5 } }]) {
+      for (const g of synthesize(f.edges(index, flows), index, opts).policies) {
+        expect(() => validateNetworkPolicy(g.policy, { file: g.path })).not.toThrow();
+      }
+    }
+  });
+
+  it('fails with the workload named when a snapshot label would make the policy invalid', () => {
+    const index = f.cluster({ pods: [f.pod('odd', { labels: { app: 'not valid!' }, ip: '10.0.1.1' })] });
+    expect(() => synthesize(f.edges(index, [f.flow('default/odd', '192.0.2.1', 80)]), index, {})).toThrow(
+      /the policy learned for Pod default\/odd would be rejected by the API server: spec\.podSelector\.matchLabels/,
+    );
+  });
+});
