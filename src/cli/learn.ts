@@ -179,15 +179,17 @@ async function runLearn(flags: LearnFlags): Promise<number> {
   if (flags.local) {
     if (flags.flows) throw new InputError('--local', 'observes this host; it cannot be combined with --flows');
     const { learnLocal } = await import('./learn-local.js');
-    return learnLocal(flags as never);
+    return learnLocal(flags);
   }
   if (flags.flows && flags.flows.length > 0) {
     if (flags.apply) throw new InputError('--apply', 'applies to live learning (-l without --flows); apply offline results with `kubectl apply -k DIR`');
     return learnOffline(flags);
   }
   if (flags.selector || flags.namespace || flags.kubeconfig || flags.context) {
-    const { learnLive } = await import('./learn-live.js');
-    return learnLive(flags as never);
+    // Loaded lazily: the live path pulls in @kubernetes/client-node, which offline runs never need.
+    const live = './learn-live.js';
+    const { learnLive } = (await import(live)) as { learnLive: (f: LearnFlags) => Promise<number> };
+    return learnLive(flags);
   }
   throw new InputError('learn', 'nothing to learn from: give --flows F --cluster S (offline), --local (this host) or -l SELECTOR (live cluster); see `netpol learn --help`');
 }

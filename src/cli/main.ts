@@ -17,7 +17,12 @@ function programName(argv1: string | undefined): string {
 
 export async function main(argv: string[]): Promise<number> {
   const program: Command = buildProgram(programName(argv[1]));
-  program.exitOverride();
+  // Subcommands do not inherit exitOverride: set it on the whole tree so usage errors reach us.
+  const override = (c: Command): void => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  override(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

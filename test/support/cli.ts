@@ -1,0 +1,44 @@
+/**
+ * Runs the real CLI (dist/cli/main.js, built from src when out of date) as a child process, the
+ * way a user or CI runs it: exit codes, stdout and stderr are what the tests assert on.
+ */
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const ROOT = new URL('../..', import.meta.url).pathname;
+export const CLI = join(ROOT, 'dist/cli/main.js');
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    newest = Math.max(newest, st.isDirectory() ? newestMtime(p) : st.mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/ when any source file is newer than the CLI entry (a fresh clone, or an edit). */
+export function ensureBuilt(): void {
+  if (existsSync(CLI) && statSync(CLI).mtimeMs >= newestMtime(join(ROOT, 'src'))) return;
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function netpol(args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv; bin?: string } = {}): CliResult {
+  const res: SpawnSyncReturns<string> = spawnSync(process.execPath, [opts.bin ?? CLI, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    input: opts.input,
+    encoding: 'utf8',
+    env: { ...process.env, ...opts.env },
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (res.error) throw res.error;
+  return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
+}
