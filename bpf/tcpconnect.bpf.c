@@ -118,6 +118,23 @@ struct {
 	__type(value, __u64);
 } edges SEC(".maps");
 
+/* cgroup id -> directory name, filled on a cgroup's first connect. The directory of a short-lived
+ * container may be gone before user space looks for it; its name (the container id) stays here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, char[CGROUP_NAME_LEN]);
+} cgroup_names SEC(".maps");
+
+/* Scratch for cgroup_names values (too big for the 512-byte stack next to the event). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, char[CGROUP_NAME_LEN]);
+} name_scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, COUNTER_MAX);
@@ -158,6 +175,23 @@ static __always_inline bool dest_selected(__u32 netns, __u16 dport)
 	if ((cfg.filters & FILTER_DPORT) && !bpf_map_lookup_elem(&dport_filter, &dport))
 		return false;
 	return true;
+}
+
+static __always_inline void remember_cgroup_name(__u64 cgroup_id, struct task_struct *task)
+{
+	__u32 zero = 0;
+	const char *name;
+	char *buf;
+
+	if (bpf_map_lookup_elem(&cgroup_names, &cgroup_id))
+		return;
+	buf = bpf_map_lookup_elem(&name_scratch, &zero);
+	if (!buf)
+		return;
+	name = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, name);
+	if (!name || bpf_probe_read_kernel_str(buf, CGROUP_NAME_LEN, name) < 0)
+		return;
+	bpf_map_update_elem(&cgroup_names, &cgroup_id, buf, BPF_NOEXIST);
 }
 
 static __always_inline __u32 sock_netns(const struct sock *sk)
@@ -243,6 +277,7 @@ int handle_enter_connect(struct trace_event_raw_sys_enter *ctx)
 	if (!dest_selected(sock_netns(sk), dport))
 		return 0;
 
+	remember_cgroup_name(bpf_get_current_cgroup_id(), task);
 	call.ts_ns = bpf_ktime_get_boot_ns();
 	call.sk = (__u64)sk;
 	bpf_map_update_elem(&calls, &tid, &call, BPF_ANY);
@@ -327,6 +362,7 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		p.gid = uid_gid >> 32;
 		p.mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 		bpf_get_current_comm(p.comm, sizeof(p.comm));
+		remember_cgroup_name(p.cgroup_id, task);
 		if (bpf_map_update_elem(&pending, &skaddr, &p, BPF_ANY)) {
 			count(COUNTER_UNTRACKED);
 			return 0;

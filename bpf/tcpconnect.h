@@ -66,6 +66,9 @@ struct tcpconnect_event {
 	char comm[TASK_COMM_LEN]; /* 96 */
 };                        /* 112 bytes */
 
+/* Name of a cgroup directory (kernfs node), e.g. the container id docker names it after. */
+#define CGROUP_NAME_LEN 128
+
 /* Key of the edges map (in-kernel de-duplication for learn mode). */
 struct tcpconnect_edge {
 	__u64 cgroup_id;

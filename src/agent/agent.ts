@@ -78,6 +78,7 @@ export class LocalAgent {
     if (opts.ringBytes) tracerOpts.ringBytes = opts.ringBytes;
     const tracer = new TcpConnectTracer(tracerOpts);
     const agent = new LocalAgent(tracer, resolver, opts);
+    resolver.cgroupName = (id) => tracer.cgroupName(id);
     if (filterByCgroup) {
       // New containers: their cgroup appears before their first process runs.
       agent.stopWatch = resolver.watch((entry: CgroupEntry, info: ContainerInfo) => {
@@ -159,13 +160,15 @@ export class LocalAgent {
     if (this.lostTimer) clearInterval(this.lostTimer);
     try {
       this.tracer.drain();
+      // Enrichment of queued events may still ask the kernel for cgroup names: keep maps open.
+      await this.chain;
       this.checkLost();
       this.finalCounters = this.tracer.counters();
     } finally {
       this.tracer.close();
     }
     await this.chain;
-    return this.finalCounters;
+    return this.finalCounters ?? { lost: 0, untracked: 0, deduped: 0 };
   }
   private finalCounters: TracerCounters | undefined;
 }

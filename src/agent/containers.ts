@@ -109,7 +109,9 @@ export class CgroupIndex {
       }
     };
     if (this.root) walk(this.root, 0);
-    this.byId = next;
+    // Keep entries whose directory is gone: a short-lived container's events may still be queued,
+    // and cgroup ids are never reused within a boot.
+    for (const [id, e] of next) this.byId.set(id, e);
     return added;
   }
 
@@ -247,6 +249,9 @@ export class ContainerResolver {
   private negativeAt = new Map<bigint, number>();
   private inflight = new Map<bigint, Promise<ContainerInfo | null>>();
 
+  /** Fallback for cgroups gone before they were indexed: their directory name, from the kernel. */
+  cgroupName: ((cgroupId: bigint) => string | undefined) | undefined;
+
   constructor(
     readonly cgroups = new CgroupIndex(),
     readonly docker = new DockerClient(),
@@ -280,7 +285,12 @@ export class ContainerResolver {
 
   private async lookup(cgroupId: bigint): Promise<ContainerInfo | null> {
     if (cgroupId <= 1n) return null; // the root cgroup: a host process
-    const entry = this.cgroups.lookup(cgroupId);
+    let entry = this.cgroups.lookup(cgroupId);
+    if (!entry) {
+      const name = this.cgroupName?.(cgroupId);
+      const parsed = name ? parseCgroupPath(name) : undefined;
+      if (parsed) entry = { ...parsed, cgroupId };
+    }
     if (!entry) return null;
     return (await this.inspectEntry(entry)) ?? null;
   }

@@ -74,6 +74,7 @@ export class TcpConnectTracer {
   private readonly netnsMap: BpfMap;
   private readonly dportMap: BpfMap;
   private readonly edgesMap: BpfMap;
+  private readonly cgroupNamesMap: BpfMap;
   private readonly batch: number;
   private readonly pollMs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -103,6 +104,7 @@ export class TcpConnectTracer {
       this.netnsMap = this.obj.map('netns_filter');
       this.dportMap = this.obj.map('dport_filter');
       this.edgesMap = this.obj.map('edges');
+      this.cgroupNamesMap = this.obj.map('cgroup_names');
       for (const id of opts.cgroups ?? []) this.markCgroup(id, true);
       for (const id of opts.ignoredCgroups ?? []) this.markCgroup(id, false);
       for (const pid of opts.pids ?? []) this.pidMap.update(u32(pid), ONE);
@@ -178,6 +180,15 @@ export class TcpConnectTracer {
     this.cgroupMap.delete(u64(id));
   }
 
+  /** The directory name of a cgroup that connected (kept by the kernel after the cgroup is gone). */
+  cgroupName(id: bigint): string | undefined {
+    if (this.obj.isClosed) return undefined;
+    const v = this.cgroupNamesMap.lookup(u64(id), CGROUP_NAME_LEN);
+    if (!v) return undefined;
+    const end = v.indexOf(0);
+    return v.subarray(0, end < 0 ? v.length : end).toString('utf8');
+  }
+
   counters(): TracerCounters {
     const ncpu = possibleCpus();
     const read = (idx: number): number => {
@@ -218,6 +229,7 @@ export class TcpConnectTracer {
 }
 
 const ONE = Buffer.from([1]);
+const CGROUP_NAME_LEN = 128;
 /** Values of the cgroup_filter map (CGROUP_TRACE / CGROUP_IGNORE in tcpconnect.h). */
 const CGROUP_TRACE = Buffer.from([1]);
 const CGROUP_IGNORE = Buffer.from([2]);

@@ -1,0 +1,204 @@
+/**
+ * `netpol learn --local`: observe this host's containers with eBPF, record every new connection
+ * (JSONL v1, durable: flushed after each ring-buffer batch, fdatasync'ed on exit, nothing lost on
+ * Ctrl-C) and learn NetworkPolicy for the containers that connected.
+ *
+ * With no cluster, each Docker container is modelled as a pod:
+ *   namespace `local`, name = the container name, labels `run: <name>` (like `kubectl run`) and
+ *   `app: <compose service>` when the container carries the com.docker.compose.service label,
+ *   pod IPs = the container's addresses.
+ * So a container talking to another local container gets a pod selector, anything else an
+ * ipBlock /32 (or /128). The kernel de-duplicates edges (container, destination, port, outcome):
+ * only the first connect of each edge reaches user space and the recording.
+ */
+import { hostname } from 'node:os';
+import { LocalAgent, type EnrichedEvent } from '../agent/agent.js';
+import type { ContainerInfo } from '../agent/containers.js';
+import { emptyClusterObjects, type ClusterObjects, type V1Pod } from '../cluster/objects.js';
+import { buildIndex } from '../cluster/lookup.js';
+import { FlowWriter } from '../flows/jsonl.js';
+import type { FlowRecord } from '../flows/record.js';
+import { learnFromFlows } from '../policy/learn.js';
+import { renderPolicies } from '../policy/render.js';
+import { writePolicyTree } from '../policy/write.js';
+import { reportOutcome, synthesisOptions, type SynthesisFlags } from './learn.js';
+
+export const LOCAL_NAMESPACE = 'local';
+
+export interface LearnLocalOptions extends Partial<SynthesisFlags> {
+  /** -c/--containername: only this container. */
+  containername?: string;
+  /** --duration, in milliseconds (as parseDuration gives it); default until Ctrl-C. */
+  duration?: number;
+  /** --record FILE: append the observed flows (JSONL v1) as they arrive. */
+  record?: string;
+  /** --out DIR: write the policy tree there instead of printing it. */
+  out?: string;
+  /** --latency: keep connect latency in the recording (it is always measured; default true). */
+  latency?: boolean;
+  /** -o: printed format without --out. */
+  output?: 'yaml' | 'json';
+}
+
+export interface LearnLocalIO {
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  /** Aborting ends observation like Ctrl-C. */
+  signal?: AbortSignal;
+  /** Called once the programs are attached. */
+  onReady?: () => void;
+}
+
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+function labelValue(v: string): string | undefined {
+  const s = v.slice(0, 63);
+  return LABEL_VALUE.test(s) ? s : undefined;
+}
+
+/** The pod a Docker container stands for (see the module comment). */
+export function containerAsPod(c: ContainerInfo): V1Pod {
+  const labels: Record<string, string> = {};
+  const run = labelValue(c.name.replace(/[^A-Za-z0-9_.-]/g, '-'));
+  if (run) labels.run = run;
+  const app = c.labels['com.docker.compose.service'];
+  if (app && labelValue(app)) labels.app = app;
+  const ips = c.ips.filter(Boolean);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: c.name, namespace: LOCAL_NAMESPACE, labels, annotations: { 'netpol.io/container-id': c.id, 'netpol.io/image': c.image } },
+    spec: { containers: [{ name: c.name, image: c.image }] },
+    status: { phase: 'Running', ...(ips[0] ? { podIP: ips[0] } : {}), podIPs: ips.map((ip) => ({ ip })) },
+  };
+}
+
+export function localClusterObjects(containers: Iterable<ContainerInfo>): ClusterObjects {
+  const objects = emptyClusterObjects();
+  objects.namespaces.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: LOCAL_NAMESPACE, labels: { 'kubernetes.io/metadata.name': LOCAL_NAMESPACE } } });
+  const seen = new Set<string>();
+  for (const c of containers) {
+    if (seen.has(c.name)) continue;
+    seen.add(c.name);
+    objects.pods.push(containerAsPod(c));
+  }
+  return objects;
+}
+
+/** One flow record (JSONL v1) for an observed connect. */
+export function flowFromEvent(e: EnrichedEvent, node: string, peers: Map<string, ContainerInfo>, withLatency = true): FlowRecord {
+  const { event, container } = e;
+  const dstPeer = peers.get(event.daddr);
+  const rec: FlowRecord = {
+    v: 1,
+    ts: e.time.toISOString(),
+    node,
+    proto: 'TCP',
+    src: {
+      ip: event.saddr,
+      port: event.sport,
+      ...(container ? { namespace: LOCAL_NAMESPACE, pod: container.name, container: container.name } : {}),
+      pid: event.pid,
+      comm: event.comm,
+    },
+    dst: { ip: event.daddr, port: event.dport, ...(dstPeer ? { namespace: LOCAL_NAMESPACE, pod: dstPeer.name } : {}) },
+    outcome: event.outcome,
+  };
+  if (withLatency) rec.latencyNs = event.latencyNs;
+  if (event.outcome === 'error') rec.errno = event.errno;
+  return rec;
+}
+
+export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const node = hostname();
+  const writer = opts.record ? new FlowWriter(opts.record) : undefined;
+  const flows: FlowRecord[] = [];
+  const seenContainers = new Map<string, ContainerInfo>();
+  const peers = new Map<string, ContainerInfo>();
+  let flushScheduled = false;
+  const flush = () => {
+    flushScheduled = false;
+    writer?.flush();
+  };
+  let agent: LocalAgent | undefined;
+  try {
+    agent = await LocalAgent.start(
+      {
+        ...(opts.containername !== undefined ? { containerName: opts.containername } : {}),
+        dedupEdges: true,
+        onLost: (n, total) => stderr.write(`warning: ${n} connect events lost (ring buffer full; ${total} in total)\n`),
+      },
+      (e) => {
+        if (e.container) seenContainers.set(e.container.name, e.container);
+        const rec = flowFromEvent(e, node, peers, opts.latency !== false);
+        flows.push(rec);
+        if (writer) {
+          writer.write(rec);
+          // Flushed once per ring-buffer batch: a killed process loses nothing it had accepted.
+          if (!flushScheduled) {
+            flushScheduled = true;
+            setImmediate(flush);
+          }
+        }
+      },
+    );
+    for (const { info } of await agent.resolver.all()) for (const ip of info.ips) peers.set(ip, info);
+    const stopWatch = agent.resolver.watch((_entry, info) => {
+      for (const ip of info.ips) peers.set(ip, info);
+    });
+    stderr.write(
+      `observing ${opts.containername ? `container ${opts.containername}` : 'all containers'} on ${node}` +
+        `${opts.duration ? ` for ${opts.duration / 1000}s` : ''} (Ctrl-C to stop and learn)\n`,
+    );
+    io.onReady?.();
+    await waitForStop(opts.duration, io.signal);
+    stopWatch();
+    const counters = await agent.stop();
+    flush();
+    stderr.write(
+      `observed ${flows.length} distinct connections (${counters.deduped} repeats counted in the kernel), ${counters.lost} events lost` +
+        `${writer ? `; recorded to ${opts.record}` : ''}\n`,
+    );
+    if (agent.error) throw agent.error;
+  } finally {
+    await agent?.stop();
+    writer?.close();
+  }
+
+  // Containers that connected (even if gone now) plus those running now, as pods of `local`.
+  const current = agent ? (await agent.resolver.all()).map((x) => x.info) : [];
+  const index = buildIndex(localClusterObjects([...seenContainers.values(), ...current]));
+  const outcome = await learnFromFlows(flows, index, synthesisOptions(synthesisDefaults(opts)));
+  if (opts.out) {
+    const written = writePolicyTree(opts.out, outcome.result);
+    stderr.write(reportOutcome(outcome, written, opts.out));
+    return 0;
+  }
+  const policies = outcome.result.policies.map((p) => p.policy);
+  stdout.write(opts.output === 'json' ? JSON.stringify({ apiVersion: 'v1', kind: 'List', items: policies }, null, 2) + '\n' : renderPolicies(policies));
+  stderr.write(reportOutcome(outcome));
+  return 0;
+}
+
+function synthesisDefaults(opts: LearnLocalOptions): SynthesisFlags {
+  return { ...opts, dns: opts.dns ?? true, ingress: opts.ingress ?? 'observed' } as SynthesisFlags;
+}
+
+function waitForStop(durationMs: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const finish = () => {
+      if (timer) clearTimeout(timer);
+      process.removeListener('SIGINT', finish);
+      process.removeListener('SIGTERM', finish);
+      signal?.removeEventListener('abort', finish);
+      resolve();
+    };
+    const timer = durationMs !== undefined ? setTimeout(finish, durationMs) : undefined;
+    process.once('SIGINT', finish);
+    process.once('SIGTERM', finish);
+    if (signal?.aborted) finish();
+    signal?.addEventListener('abort', finish, { once: true });
+  });
+}
