@@ -19,6 +19,8 @@ import type { GateResult, RuleRef, Verdict, VerdictKind } from './verdict.js';
 
 /** The policies that select one pod, per direction in which they isolate it. */
 export interface SelectingTargets {
+  /** False for a pod NetworkPolicy does not govern (host network): no gates, matched by ipBlock only. */
+  governed: boolean;
   egress: readonly Target[];
   ingress: readonly Target[];
   /** Sorted policy keys, shared by every verdict about this pod (frozen). */
@@ -31,7 +33,10 @@ export interface PolicySet {
   /** One Target per policy, in input order. */
   readonly targets: readonly Target[];
   targetsInNamespace(namespace: string): readonly Target[];
-  /** The policies selecting a pod endpoint (cached per pod object; labels are the pod's own). */
+  /**
+   * The policies selecting a pod endpoint, and whether NetworkPolicy governs it at all (cached per
+   * pod object: the labels and namespace read are the pod's own).
+   */
   selecting(endpoint: PodEndpoint): SelectingTargets;
 }
 
@@ -39,11 +44,14 @@ const EMPTY_KEYS: readonly string[] = Object.freeze([]);
 const NO_RULES: readonly RuleRef[] = Object.freeze([]);
 const NO_TARGETS: readonly Target[] = Object.freeze([]);
 const NOT_SELECTED: SelectingTargets = Object.freeze({
+  governed: true,
   egress: NO_TARGETS,
   ingress: NO_TARGETS,
   egressIsolatedBy: EMPTY_KEYS,
   ingressIsolatedBy: EMPTY_KEYS,
 });
+
+const NOT_GOVERNED: SelectingTargets = Object.freeze({ ...NOT_SELECTED, governed: false });
 
 /** Gate results that carry no per-traffic evidence are shared constants (frozen: do not mutate). */
 const NO_GATE: GateResult = Object.freeze({
@@ -73,6 +81,7 @@ function computeSelecting(targets: readonly Target[], endpoint: PodEndpoint): Se
   const keys = (list: Target[] | undefined): readonly string[] =>
     list ? Object.freeze([...new Set(list.map((t) => t.key))].sort()) : EMPTY_KEYS;
   return {
+    governed: true,
     egress: egress ?? NO_TARGETS,
     ingress: ingress ?? NO_TARGETS,
     egressIsolatedBy: keys(egress),
@@ -98,7 +107,7 @@ export function compilePolicies(policies: readonly V1NetworkPolicy[]): PolicySet
       let s = cache.get(endpoint.pod);
       if (s === undefined) {
         const inNs = byNamespace.get(endpoint.namespace);
-        s = inNs ? computeSelecting(inNs, endpoint) : NOT_SELECTED;
+        s = !isPolicyPod(endpoint) ? NOT_GOVERNED : inNs ? computeSelecting(inNs, endpoint) : NOT_SELECTED;
         cache.set(endpoint.pod, s);
       }
       return s;
@@ -106,13 +115,19 @@ export function compilePolicies(policies: readonly V1NetworkPolicy[]): PolicySet
   };
 }
 
-function gate(targets: readonly Target[], isolatedBy: readonly string[], direction: Direction, traffic: Traffic): GateResult {
+function gate(
+  targets: readonly Target[],
+  isolatedBy: readonly string[],
+  direction: Direction,
+  traffic: Traffic,
+  otherIsPolicyPod: boolean,
+): GateResult {
   if (targets.length === 0) return NOT_ISOLATED;
   let allowedBy: RuleRef[] | undefined;
   for (let t = 0; t < targets.length; t++) {
     const rules = direction === 'egress' ? targets[t]!.egress : targets[t]!.ingress;
     for (let r = 0; r < rules.length; r++) {
-      if (ruleAllows(rules[r]!, direction, traffic)) (allowedBy ??= []).push(rules[r]!.ref);
+      if (ruleAllows(rules[r]!, direction, traffic, otherIsPolicyPod)) (allowedBy ??= []).push(rules[r]!.ref);
     }
   }
   return {
@@ -126,16 +141,11 @@ function gate(targets: readonly Target[], isolatedBy: readonly string[], directi
 
 /** Judges one Traffic on both gates. Shared sub-objects of the result are frozen. */
 export function evaluate(set: PolicySet, traffic: Traffic): Verdict {
-  let egress = NO_GATE;
-  let ingress = NO_GATE;
-  if (isPolicyPod(traffic.src)) {
-    const s = set.selecting(traffic.src);
-    egress = gate(s.egress, s.egressIsolatedBy, 'egress', traffic);
-  }
-  if (isPolicyPod(traffic.dst)) {
-    const s = set.selecting(traffic.dst);
-    ingress = gate(s.ingress, s.ingressIsolatedBy, 'ingress', traffic);
-  }
+  // One cache hit per pod end answers both "is it governed?" and "which policies select it?".
+  const src = traffic.src.kind === 'pod' ? set.selecting(traffic.src) : NOT_GOVERNED;
+  const dst = traffic.dst.kind === 'pod' ? set.selecting(traffic.dst) : NOT_GOVERNED;
+  const egress = src.governed ? gate(src.egress, src.egressIsolatedBy, 'egress', traffic, dst.governed) : NO_GATE;
+  const ingress = dst.governed ? gate(dst.ingress, dst.ingressIsolatedBy, 'ingress', traffic, src.governed) : NO_GATE;
   return { verdict: egress.allowed && ingress.allowed ? 'allowed' : 'denied', egress, ingress };
 }
 

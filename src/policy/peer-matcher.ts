@@ -111,10 +111,19 @@ function inCidr(c: CompiledCidr, v4: number, ip: string): boolean {
   return v6 !== null && v6 >> c.shift === c.base;
 }
 
+/** The IPv4 value ipBlockMatchesParsed wants (IPv4-mapped IPv6 spellings count as IPv4); -1 for IPv6. */
+export function parseIpv4ForMatch(ip: string): number {
+  const v4 = ipv4ToNumber(ip);
+  return v4 < 0 && ip.startsWith('::ffff:') ? ipv4ToNumber(canonicalIp(ip)) : v4;
+}
+
 /** Whether an address is in the block and in none of its `except` ranges. */
 export function ipBlockMatches(m: IpBlockPeerMatcher, ip: string): boolean {
-  let v4 = ipv4ToNumber(ip);
-  if (v4 < 0 && ip.startsWith('::ffff:')) v4 = ipv4ToNumber(canonicalIp(ip));
+  return ipBlockMatchesParsed(m, parseIpv4ForMatch(ip), ip);
+}
+
+/** ipBlockMatches with the address already parsed by parseIpv4ForMatch (once per rule, not per block). */
+export function ipBlockMatchesParsed(m: IpBlockPeerMatcher, v4: number, ip: string): boolean {
   if (!inCidr(m.cidr, v4, ip)) return false;
   for (let i = 0; i < m.except.length; i++) if (inCidr(m.except[i]!, v4, ip)) return false;
   return true;
@@ -153,8 +162,12 @@ export function peerMatches(m: PeerMatcher, endpoint: Endpoint): boolean {
     const ip = endpoint.ip;
     return ip !== undefined && ip !== '' && ipBlockMatches(m, ip);
   }
-  if (!isPolicyPod(endpoint)) return false;
+  return isPolicyPod(endpoint) && podPeerMatches(m, endpoint);
+}
+
+/** peerMatches for a pod the caller already knows NetworkPolicy governs (isPolicyPod). */
+export function podPeerMatches(m: PodPeerMatcher, pod: PodEndpoint): boolean {
   const ns = m.namespaces;
-  if (ns.kind === 'same' ? endpoint.namespace !== ns.namespace : !ns.matches(endpoint.namespaceLabels)) return false;
-  return m.pods(endpoint.labels);
+  if (ns.kind === 'same' ? pod.namespace !== ns.namespace : !ns.matches(pod.namespaceLabels)) return false;
+  return m.pods(pod.labels);
 }

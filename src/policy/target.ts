@@ -10,13 +10,16 @@
 import type { V1NetworkPolicyEgressRule, V1NetworkPolicyIngressRule } from '@kubernetes/client-node';
 import type { V1LabelSelector, V1NetworkPolicy } from '../cluster/objects.js';
 import type { Protocol } from '../flows/record.js';
-import { compilePeer, peerMatches, type PeerMatcher } from './peer-matcher.js';
+import { compilePeer, ipBlockMatchesParsed, isPolicyPod, parseIpv4ForMatch, podPeerMatches, type PeerMatcher } from './peer-matcher.js';
 import { compilePort, portMatches, type PortMatcher } from './port-matcher.js';
 import { compileSelector, formatSelector, type LabelPredicate } from './selector.js';
-import type { Endpoint, Traffic } from './traffic.js';
+import type { Endpoint, PodEndpoint, Traffic } from './traffic.js';
 import type { RuleRef } from './verdict.js';
 
 export type Direction = 'egress' | 'ingress';
+
+/** anyPeerMatches' marker for "address not parsed yet" (parseIpv4ForMatch returns >= -1). */
+const NOT_PARSED = -2;
 
 export interface CompiledRule {
   ref: RuleRef;
@@ -24,6 +27,10 @@ export interface CompiledRule {
   peers: PeerMatcher[] | null;
   /** null: `ports` empty or absent — every port of every protocol. */
   ports: PortMatcher[] | null;
+  /** `ports` split for speed: numeric and protocol-only entries are checked before any peer... */
+  numericPorts: PortMatcher[];
+  /** ...named ones (a lookup on the destination pod) only after the peer matched. */
+  namedPorts: PortMatcher[];
 }
 
 export interface Target {
@@ -60,10 +67,13 @@ function compileRule(
   ref: RuleRef,
   namespace: string,
 ): CompiledRule {
+  const ports = rule.ports && rule.ports.length > 0 ? rule.ports.map(compilePort) : null;
   return {
     ref,
     peers: peers && peers.length > 0 ? peers.map((p) => compilePeer(p, namespace)) : null,
-    ports: rule.ports && rule.ports.length > 0 ? rule.ports.map(compilePort) : null,
+    ports,
+    numericPorts: (ports ?? []).filter((p) => p.kind !== 'named'),
+    namedPorts: (ports ?? []).filter((p) => p.kind === 'named'),
   };
 }
 
@@ -100,16 +110,38 @@ export function compileTarget(policy: V1NetworkPolicy): Target {
 /**
  * Whether a rule admits the traffic: its peer is the endpoint on the other side (the destination
  * for egress, the source for ingress) and its port matches the port reached on the destination.
+ * Cheap checks first: numeric ports, then peers, then named ports (a lookup on the destination pod).
  */
-export function ruleAllows(rule: CompiledRule, direction: Direction, traffic: Traffic): boolean {
-  if (rule.ports !== null && !anyPortMatches(rule.ports, traffic.port, traffic.proto, traffic.dst)) return false;
-  if (rule.peers === null) return true;
-  const other = direction === 'egress' ? traffic.dst : traffic.src;
-  for (let i = 0; i < rule.peers.length; i++) if (peerMatches(rule.peers[i]!, other)) return true;
-  return false;
+export function ruleAllows(rule: CompiledRule, direction: Direction, traffic: Traffic, otherIsPolicyPod?: boolean): boolean {
+  let portOk = rule.ports === null || anyPortMatches(rule.numericPorts, traffic.port, traffic.proto, traffic.dst);
+  if (!portOk && rule.namedPorts.length === 0) return false;
+  if (rule.peers !== null) {
+    const other = direction === 'egress' ? traffic.dst : traffic.src;
+    if (!anyPeerMatches(rule.peers, other, otherIsPolicyPod ?? isPolicyPod(other))) return false;
+  }
+  if (!portOk) portOk = anyPortMatches(rule.namedPorts, traffic.port, traffic.proto, traffic.dst);
+  return portOk;
 }
 
 function anyPortMatches(ports: PortMatcher[], port: number, proto: Protocol, dst: Endpoint): boolean {
   for (let i = 0; i < ports.length; i++) if (portMatches(ports[i]!, port, proto, dst)) return true;
+  return false;
+}
+
+/** `otherIsPolicyPod`: isPolicyPod(other), which the evaluator knows from its per-pod cache. */
+function anyPeerMatches(peers: PeerMatcher[], other: Endpoint, otherIsPolicyPod: boolean): boolean {
+  // The address is parsed once per rule, only if an ipBlock peer needs it.
+  let v4 = NOT_PARSED;
+  for (let i = 0; i < peers.length; i++) {
+    const m = peers[i]!;
+    if (m.kind === 'ipBlock') {
+      const ip = other.ip;
+      if (ip === undefined || ip === '') continue;
+      if (v4 === NOT_PARSED) v4 = parseIpv4ForMatch(ip);
+      if (ipBlockMatchesParsed(m, v4, ip)) return true;
+    } else if (otherIsPolicyPod && podPeerMatches(m, other as PodEndpoint)) {
+      return true;
+    }
+  }
   return false;
 }
