@@ -38,6 +38,8 @@ export interface LearnLocalOptions extends Partial<SynthesisFlags> {
   latency?: boolean;
   /** -o: printed format without --out. */
   output?: 'yaml' | 'json';
+  /** Also observe host processes (recorded by address only; they get no policy). */
+  host?: boolean;
 }
 
 export interface LearnLocalIO {
@@ -47,6 +49,8 @@ export interface LearnLocalIO {
   signal?: AbortSignal;
   /** Called once the programs are attached. */
   onReady?: () => void;
+  /** Called with the kernel's counters when observation ends. */
+  onSummary?: (s: { flows: number; lost: number; deduped: number; untracked: number; received: number }) => void;
 }
 
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -128,6 +132,7 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
       {
         ...(opts.containername !== undefined ? { containerName: opts.containername } : {}),
         dedupEdges: true,
+        ...(opts.host ? { host: true } : {}),
         onLost: (n, total) => stderr.write(`warning: ${n} connect events lost (ring buffer full; ${total} in total)\n`),
       },
       (e) => {
@@ -157,6 +162,7 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
     stopWatch();
     const counters = await agent.stop();
     flush();
+    io.onSummary?.({ flows: flows.length, received: agent.eventsReceived, ...counters });
     stderr.write(
       `observed ${flows.length} distinct connections (${counters.deduped} repeats counted in the kernel), ${counters.lost} events lost` +
         `${writer ? `; recorded to ${opts.record}` : ''}\n`,

@@ -31,6 +31,8 @@ export interface TraceIO {
   signal?: AbortSignal;
   /** Called once the programs are attached (tests start their traffic then). */
   onReady?: () => void;
+  /** Called with the counts when tracing ends. */
+  onSummary?: (s: { shown: number; lost: number; untracked: number; received: number }) => void;
 }
 
 type View = { kind: 'table'; layout: Layout } | { kind: 'json' };
@@ -101,6 +103,7 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
     io.signal?.removeEventListener('abort', onSignal);
     const counters = await agent.stop();
     flush();
+    io.onSummary?.({ shown, lost: counters.lost, untracked: counters.untracked, received: agent.eventsReceived });
     io.stderr.write(`${shown} connects traced, ${counters.lost} lost${counters.untracked ? `, ${counters.untracked} not followed (pending map full)` : ''}\n`);
   }
   if (agent.error) throw agent.error;

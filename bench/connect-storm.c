@@ -1,0 +1,90 @@
+// Loopback connect storm: one listener on 127.0.0.1 (an accept thread closes what it accepts)
+// and client threads doing connect() + close() as fast as they can for a fixed time.
+// Clients close with SO_LINGER {1, 0} (RST, no TIME_WAIT) so ephemeral ports never run out.
+// Usage: connect-storm SECONDS [CLIENT_THREADS]   Prints: {"connects":N,"seconds":S,"rate":R}
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct sockaddr_in addr;
+static atomic_long connects;
+static atomic_int stop;
+
+static void *acceptor(void *arg)
+{
+	int lfd = *(int *)arg;
+	while (!atomic_load(&stop)) {
+		int fd = accept(lfd, NULL, NULL);
+		if (fd >= 0)
+			close(fd);
+	}
+	return NULL;
+}
+
+static void *client(void *arg)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	long n = 0;
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+			n++;
+		close(fd);
+	}
+	atomic_fetch_add(&connects, n);
+	return NULL;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	double seconds = argc > 1 ? atof(argv[1]) : 5;
+	int threads = argc > 2 ? atoi(argv[2]) : 1;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	socklen_t len = sizeof(addr);
+	pthread_t acc, cl[64];
+
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	addr.sin_family = AF_INET;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(lfd, 4096) ||
+	    getsockname(lfd, (struct sockaddr *)&addr, &len)) {
+		perror("listen");
+		return 1;
+	}
+	if (threads < 1 || threads > 64)
+		threads = 1;
+	pthread_create(&acc, NULL, acceptor, &lfd);
+	double t0 = now();
+	for (int i = 0; i < threads; i++)
+		pthread_create(&cl[i], NULL, client, NULL);
+	usleep((useconds_t)(seconds * 1e6));
+	atomic_store(&stop, 1);
+	for (int i = 0; i < threads; i++)
+		pthread_join(cl[i], NULL);
+	double t = now() - t0;
+	/* Wake the acceptor with one last connect, then exit. */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+	close(fd);
+	pthread_join(acc, NULL);
+	printf("{\"connects\":%ld,\"seconds\":%.3f,\"rate\":%.0f,\"port\":%d}\n", atomic_load(&connects), t, atomic_load(&connects) / t,
+	       ntohs(addr.sin_port));
+	return 0;
+}
