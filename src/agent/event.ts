@@ -27,8 +27,8 @@ export const FILTER_PID = 1 << 1;
 export const FILTER_NETNS = 1 << 2;
 export const FILTER_DPORT = 1 << 3;
 
-/** Offsets of struct tcpconnect_event. */
-const EV = {
+/** Offsets of struct tcpconnect_event (test/unit/agent-event.test.ts checks them against clang's layout). */
+export const EVENT_LAYOUT = {
   ts_ns: 0,
   latency_ns: 8,
   cgroup_id: 16,
@@ -48,6 +48,7 @@ const EV = {
   err: 88,
   comm: 96,
 } as const;
+const EV = EVENT_LAYOUT;
 export const EVENT_SIZE = 112;
 export const CONFIG_SIZE = 8;
 export const EDGE_KEY_SIZE = 40;
