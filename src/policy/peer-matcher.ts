@@ -15,7 +15,8 @@
  * share their node's address and are seen as that address, i.e. only by ipBlock.
  */
 import type { V1NetworkPolicyPeer } from '@kubernetes/client-node';
-import { canonicalIp, ipToBigInt, parseCidr, type Cidr } from '../cluster/ip.js';
+import { canonicalIp, ipToBigInt, type Cidr } from '../cluster/ip.js';
+import { parsePolicyCidr } from './policy-cidr.js';
 import { compileSelector, formatSelector, type LabelPredicate } from './selector.js';
 import type { Endpoint, PodEndpoint } from './traffic.js';
 
@@ -80,7 +81,7 @@ export function ipv4ToNumber(ip: string): number {
 }
 
 export function compileCidr(text: string): CompiledCidr {
-  const cidr: Cidr | undefined = parseCidr(text.trim());
+  const cidr: Cidr | undefined = parsePolicyCidr(text.trim());
   if (!cidr) throw new Error(`invalid CIDR ${JSON.stringify(text)}`);
   if (cidr.family === 4) {
     const mask = cidr.prefix === 0 ? 0 : (~0 << (32 - cidr.prefix)) >>> 0;

@@ -12,11 +12,13 @@
  * or wrongly typed fields at every level (kubectl's default strict field validation).
  *
  * Accepted like the API server accepts them: an absent spec or podSelector (zero value: `{}`, which
- * selects every pod of the namespace), `null` for optional fields, host bits set in a CIDR
- * (`10.0.0.1/24` is the network 10.0.0.0/24), an absent namespace (kubectl fills in its context's;
- * the loader uses `default`). `status` is tolerated because older API servers printed `status: {}`.
+ * selects every pod of the namespace), `null` for optional fields, the sloppy CIDR spellings of
+ * policy-cidr.ts, an absent namespace (kubectl fills in its context's; the loader uses `default`).
+ * Rejected though the server alone would take it: a missing apiVersion (kubectl refuses it).
+ * test/e2e/policy-validate-apiserver.test.ts checks every case of the unit table against a real
+ * kube-apiserver.
  */
-import { ipFamily, parseCidr, type Cidr } from '../cluster/ip.js';
+import type { Cidr } from '../cluster/ip.js';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
 import { InputError } from '../errors.js';
 import {
@@ -27,6 +29,7 @@ import {
   portNameErrors,
   portNumberErrors,
 } from './k8s-names.js';
+import { isStrictSubnet, parsePolicyCidr } from './policy-cidr.js';
 import { SELECTOR_OPERATORS } from './selector.js';
 
 export const NETWORK_POLICY_API_VERSION = 'networking.k8s.io/v1';
@@ -193,17 +196,8 @@ class Checker {
   cidr(value: unknown, path: FieldPath): Cidr | undefined {
     const text = this.string(value, path);
     if (text === undefined) return undefined;
-    const slash = text.indexOf('/');
-    const prefix = slash >= 0 ? text.slice(slash + 1) : '';
-    const cidr = text.includes('%') || !/^(0|[1-9]\d{0,2})$/.test(prefix) ? undefined : parseCidr(text);
-    if (!cidr) {
-      this.add(path, `invalid value ${JSON.stringify(text)}: must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)`);
-      return undefined;
-    }
-    if (ipFamily(text.slice(0, slash)) === 6 && /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(text.slice(0, slash))) {
-      this.add(path, `invalid value ${JSON.stringify(text)}: IPv4-mapped IPv6 CIDRs are not allowed; use the IPv4 form`);
-      return undefined;
-    }
+    const cidr = parsePolicyCidr(text);
+    if (!cidr) this.add(path, `invalid value ${JSON.stringify(text)}: must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)`);
     return cidr;
   }
 
@@ -219,10 +213,7 @@ class Checker {
       const at = [...path, 'except', i];
       const ex = this.cidr(e, at);
       if (!cidr || !ex) return;
-      const bits = cidr.family === 4 ? 32 : 128;
-      const inside =
-        ex.family === cidr.family && ex.prefix > cidr.prefix && ex.base >> BigInt(bits - cidr.prefix) === cidr.base >> BigInt(bits - cidr.prefix);
-      if (!inside) {
+      if (!isStrictSubnet(ex, cidr)) {
         const why = ex.family !== cidr.family ? ` (IPv${ex.family} inside an IPv${cidr.family} cidr)` : '';
         this.add(at, `invalid value ${JSON.stringify(e)}: must be a strict subset of \`cidr\` ${JSON.stringify(block.cidr)}${why}`);
       }
@@ -341,7 +332,7 @@ export function networkPolicyProblems(obj: unknown): FieldProblem[] {
     c.add(['apiVersion'], `a NetworkPolicy must be apiVersion ${NETWORK_POLICY_API_VERSION}, got ${JSON.stringify(obj.apiVersion ?? null)}`);
   }
   if (obj.kind !== 'NetworkPolicy') c.add(['kind'], `expected kind NetworkPolicy, got ${JSON.stringify(obj.kind ?? null)}`);
-  c.mapping(obj, [], ['apiVersion', 'kind', 'metadata', 'spec', 'status']);
+  c.mapping(obj, [], ['apiVersion', 'kind', 'metadata', 'spec']);
   c.metadata(obj.metadata);
   c.spec(obj.spec);
   return c.problems;

@@ -254,6 +254,10 @@ const cases: Case[] = [
       { name: 'ipBlock matches a pod by IP, not by labels (ingress, in)', policies: [ingressToWeb([{ from: [{ ipBlock: { cidr: '10.0.1.0/24' } }] }])], flow: ['prod/client', 'default/web', 8080], egress: 'open', ingress: 'allow default/web-in ingress[0]' },
       { name: 'ipBlock matches a pod by IP, not by labels (ingress, out)', policies: [ingressToWeb([{ from: [{ ipBlock: { cidr: '10.0.1.0/24' } }] }])], flow: ['default/client', 'default/web', 8080], egress: 'open', ingress: 'deny default/web-in' },
       { name: 'ipBlock cannot match a pod without an address', policies: [ingressToWeb([{ from: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }] }])], flow: ['default/noip', 'default/web', 8080], egress: 'open', ingress: 'deny default/web-in' },
+      { name: 'ipBlock octets with leading zeros are decimal (like the API server)', policies: [egressFromClient([{ to: [{ ipBlock: { cidr: '010.000.000.000/24' } }] }])], flow: ['default/client', 'default/web', 8080], egress: 'allow default/client-out egress[0]', ingress: 'open' },
+      { name: 'ipBlock octets with leading zeros are not octal', policies: [egressFromClient([{ to: [{ ipBlock: { cidr: '010.0.0.0/24' } }] }])], flow: ['default/client', '8.0.0.1', 80], egress: 'deny default/client-out', ingress: 'n/a' },
+      { name: 'IPv4-mapped IPv6 block matches no IPv4 address', policies: [egressFromClient([{ to: [{ ipBlock: { cidr: '::ffff:1.1.1.0/120' } }] }])], flow: ['default/client', '1.1.1.1', 80], egress: 'deny default/client-out', ingress: 'n/a' },
+      { name: 'IPv4-mapped IPv6 block matches no IPv4-mapped spelling either', policies: [egressFromClient([{ to: [{ ipBlock: { cidr: '::ffff:1.1.1.0/120' } }] }])], flow: ['default/client', '::ffff:1.1.1.1', 80], egress: 'deny default/client-out', ingress: 'n/a' },
       { name: 'ipBlock with host bits set is the network', policies: [egressFromClient([{ to: [{ ipBlock: { cidr: '1.1.1.77/24' } }] }])], flow: ['default/client', '1.1.1.200', 80], egress: 'allow default/client-out egress[0]', ingress: 'n/a' },
     ] satisfies Case[];
   })(),
