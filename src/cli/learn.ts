@@ -4,8 +4,9 @@
  * `-l/--selector` without `--flows` observes a live cluster's pods (src/cli/learn-live.ts).
  */
 import { Command, Option } from 'commander';
-import { readFlows, totalBytes } from '../flows/jsonl.js';
-import { learnFromFlows, type LearnOutcome } from '../policy/learn.js';
+import { totalBytes } from '../flows/jsonl.js';
+import { aggregateFiles } from '../flows/parallel.js';
+import { learnFromEdges, type LearnOutcome } from '../policy/learn.js';
 import { renderPolicies } from '../policy/render.js';
 import { parseSelector } from '../policy/selector.js';
 import { INGRESS_MODES, type IngressMode, type SynthesisOptions } from '../policy/synthesize.js';
@@ -108,7 +109,8 @@ async function learnOffline(flags: LearnFlags): Promise<number> {
   try {
     const options = synthesisOptions(flags);
     const progress = await startProgress(totalBytes(flowFiles));
-    const outcome = await learnFromFlows(readFlows(flowFiles, { onProgress: progress?.update }), view.index(), options);
+    const { edges, flows } = await aggregateFiles(flowFiles, { onProgress: progress?.update });
+    const outcome = learnFromEdges(edges, flows, view.index(), options);
     progress?.done();
     if (flags.out) {
       const written = writePolicyTree(flags.out, outcome.result);

@@ -68,11 +68,15 @@ export function bareContainerId(id: string): string {
 
 export function buildIndex(objects: ClusterObjects): ClusterIndex {
   const pods = new Map<string, V1Pod>();
+  const podsByNamespace = new Map<string, V1Pod[]>();
   const podsByIp = new Map<string, V1Pod>();
   const podsByContainer = new Map<string, { pod: V1Pod; container: string }>();
   for (const pod of objects.pods) {
     const ns = pod.metadata?.namespace ?? 'default';
     pods.set(podKey(ns, pod.metadata?.name ?? ''), pod);
+    const inNs = podsByNamespace.get(ns);
+    if (inNs) inNs.push(pod);
+    else podsByNamespace.set(ns, [pod]);
     const phase = pod.status?.phase;
     const done = phase === 'Succeeded' || phase === 'Failed';
     if (!pod.spec?.hostNetwork) {
@@ -135,6 +139,41 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
   const lookupOwner = ownerLookup(objects);
   const workloadCache = new WeakMap<V1Pod, Workload>();
   const podsByWorkload = new Map<string, V1Pod[]>();
+  // Asked once per resolved edge; a Service port's backends never change within one index.
+  const backendCache = new WeakMap<V1ServicePort, ServiceBackend[]>();
+
+  function findBackends(service: V1Service, servicePort: V1ServicePort): ServiceBackend[] {
+    const ns = service.metadata?.namespace ?? 'default';
+    const protocol = servicePort.protocol ?? 'TCP';
+    const slices = slicesByService.get(podKey(ns, service.metadata?.name ?? '')) ?? [];
+    const out: ServiceBackend[] = [];
+    if (slices.length > 0) {
+      for (const slice of slices) {
+        // EndpointSlice ports are named after the Service port they serve (unnamed: '' or absent).
+        const sp = (slice.ports ?? []).find(
+          (p) => (p.name ?? '') === (servicePort.name ?? '') && (p.protocol ?? 'TCP') === protocol,
+        );
+        if (!sp || sp.port === undefined) continue;
+        for (const ep of slice.endpoints ?? []) {
+          const target = ep.targetRef;
+          const pod = target?.kind === 'Pod' ? pods.get(podKey(target.namespace ?? ns, target.name ?? '')) : undefined;
+          for (const addr of ep.addresses ?? []) out.push({ ip: canonicalIp(addr), port: sp.port, protocol, pod });
+        }
+      }
+      return out;
+    }
+    const selector = service.spec?.selector;
+    if (!selector || Object.keys(selector).length === 0) return out;
+    for (const pod of podsByNamespace.get(ns) ?? []) {
+      if (!mapLabelsMatch(selector, pod.metadata?.labels)) continue;
+      const target = servicePort.targetPort ?? servicePort.port;
+      const port = typeof target === 'number' ? target : /^\d+$/.test(String(target)) ? Number(target) : index.namedPort(pod, String(target), protocol);
+      if (port === undefined) continue;
+      const ip = pod.status?.podIP;
+      out.push({ ip: ip ? canonicalIp(ip) : '', port, protocol, pod });
+    }
+    return out;
+  }
 
   const index: ClusterIndex = {
     objects,
@@ -175,37 +214,12 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
       return (service.spec?.ports ?? []).find((p) => p.port === port && (p.protocol ?? 'TCP') === protocol);
     },
     serviceBackends(service, servicePort) {
-      const ns = service.metadata?.namespace ?? 'default';
-      const protocol = servicePort.protocol ?? 'TCP';
-      const slices = slicesByService.get(podKey(ns, service.metadata?.name ?? '')) ?? [];
-      const out: ServiceBackend[] = [];
-      if (slices.length > 0) {
-        for (const slice of slices) {
-          // EndpointSlice ports are named after the Service port they serve (unnamed: '' or absent).
-          const sp = (slice.ports ?? []).find(
-            (p) => (p.name ?? '') === (servicePort.name ?? '') && (p.protocol ?? 'TCP') === protocol,
-          );
-          if (!sp || sp.port === undefined) continue;
-          for (const ep of slice.endpoints ?? []) {
-            const target = ep.targetRef;
-            const pod = target?.kind === 'Pod' ? pods.get(podKey(target.namespace ?? ns, target.name ?? '')) : undefined;
-            for (const addr of ep.addresses ?? []) out.push({ ip: canonicalIp(addr), port: sp.port, protocol, pod });
-          }
-        }
-        return out;
+      let cached = backendCache.get(servicePort);
+      if (!cached) {
+        cached = findBackends(service, servicePort);
+        backendCache.set(servicePort, cached);
       }
-      const selector = service.spec?.selector;
-      if (!selector || Object.keys(selector).length === 0) return out;
-      for (const pod of objects.pods) {
-        if ((pod.metadata?.namespace ?? 'default') !== ns) continue;
-        if (!mapLabelsMatch(selector, pod.metadata?.labels)) continue;
-        const target = servicePort.targetPort ?? servicePort.port;
-        const port = typeof target === 'number' ? target : /^\d+$/.test(String(target)) ? Number(target) : index.namedPort(pod, String(target), protocol);
-        if (port === undefined) continue;
-        const ip = pod.status?.podIP;
-        out.push({ ip: ip ? canonicalIp(ip) : '', port, protocol, pod });
-      }
-      return out;
+      return cached;
     },
     networkPolicies: (namespace) => (namespace === undefined ? objects.networkPolicies : policiesByNs.get(namespace) ?? []),
     namedPort(pod, name, protocol) {

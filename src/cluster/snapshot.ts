@@ -6,7 +6,7 @@ import { InputError } from '../errors.js';
 import { buildIndex, type ClusterIndex } from './lookup.js';
 import { emptyClusterObjects, OWNER_KINDS, type ClusterObjects, type OwnerObject } from './objects.js';
 import type { ClusterView } from './view.js';
-import { parseKubeYaml, readText, type LocatedObject } from './yaml-documents.js';
+import { withLocatedObjects, type LocatedObject } from './yaml-documents.js';
 
 /** Kinds a snapshot may hold that netpol has no use for; they are accepted and ignored, by name. */
 const IGNORED_KINDS = new Set(['Endpoints', 'ConfigMap', 'Secret', 'ServiceAccount', 'Event', 'ControllerRevision', 'Kustomization']);
@@ -72,7 +72,11 @@ function normalize(objects: ClusterObjects): ClusterObjects {
 
 export function loadSnapshot(files: string[]): ClusterObjects {
   const objects = emptyClusterObjects();
-  for (const file of files) collectObjects(parseKubeYaml(readText(file), file), objects);
+  for (const file of files) {
+    // collectObjects appends: collect each file apart so a retry with line numbers starts clean.
+    const part = withLocatedObjects(file, (located) => collectObjects(located));
+    for (const key of Object.keys(objects) as (keyof ClusterObjects)[]) (objects[key] as unknown[]).push(...part[key]);
+  }
   return normalize(objects);
 }
 

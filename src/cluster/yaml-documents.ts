@@ -3,6 +3,7 @@
  * prints), each object with the line it starts on so errors can point at it.
  */
 import { readFileSync } from 'node:fs';
+import { loadAll } from 'js-yaml';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { InputError } from '../errors.js';
 
@@ -59,4 +60,42 @@ export function parseKubeYaml(text: string, file: string): LocatedObject[] {
     }
   }
   return out;
+}
+
+/**
+ * The same objects without line numbers (line 0), several times faster: JSON (`kubectl -o json`)
+ * through JSON.parse, YAML through js-yaml. Large snapshots go through here first; only when they
+ * turn out to be wrong are they parsed again with parseKubeYaml to point at the line.
+ */
+export function parseKubeYamlFast(text: string, file: string): LocatedObject[] {
+  const trimmed = text.trimStart();
+  const docs: unknown[] = trimmed.startsWith('{') ? [JSON.parse(text)] : loadAll(text, undefined, { json: true });
+  const out: LocatedObject[] = [];
+  for (const value of docs) {
+    if (value === null || value === undefined) continue;
+    if (typeof value !== 'object' || Array.isArray(value)) throw new InputError(file, 'expected a Kubernetes object');
+    const obj = value as Record<string, unknown>;
+    if (typeof obj.kind === 'string' && obj.kind.endsWith('List') && Array.isArray(obj.items)) {
+      for (const item of obj.items) out.push({ object: item as Record<string, unknown>, file, line: 0 });
+    } else {
+      out.push({ object: obj, file, line: 0 });
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads and checks objects with `use`, fast first; on any error, again with line numbers, so the
+ * error the user sees names the line. `use` must be repeatable (it gets fresh objects each time).
+ */
+export function withLocatedObjects<T>(file: string, use: (objects: LocatedObject[]) => T): T {
+  const text = readText(file);
+  try {
+    return use(parseKubeYamlFast(text, file));
+  } catch (fastError) {
+    const precise = use(parseKubeYaml(text, file));
+    // The precise parse accepted what the fast one refused (a YAML corner case): trust the precise one.
+    void fastError;
+    return precise;
+  }
 }

@@ -12,18 +12,29 @@ export interface FlowEdge {
   count: number;
   firstSeen?: string;
   lastSeen?: string;
+
   /** Ids of the flows folded into this edge (only when the input carries ids; capped). */
   ids: string[];
 }
 
 /** Ids kept per edge: enough to point at examples without making memory grow with the input. */
-const MAX_IDS_PER_EDGE = 16;
+export const MAX_IDS_PER_EDGE = 16;
 
 /** The identity of an edge: who connected (pod, else address), to which address, port and protocol. */
 export function edgeKey(flow: LocatedFlow): string {
   const src = flow.src;
   const who = typeof src.namespace === 'string' && typeof src.pod === 'string' ? `p/${src.namespace}/${src.pod}` : `r/${src.ip}`;
   return `${who}|${flow.dst.ip}|${flow.dst.port}|${flow.proto}`;
+}
+
+/**
+ * Orders RFC 3339 timestamps as instants. Two UTC (`Z`) stamps of the same length sort as text,
+ * which is the common case and much cheaper than Date.parse; anything else (offsets, different
+ * fraction lengths) is parsed.
+ */
+export function compareTimestamps(a: string, b: string): number {
+  if (a.length === b.length && a.endsWith('Z') && b.endsWith('Z')) return a < b ? -1 : a > b ? 1 : 0;
+  return Date.parse(a) - Date.parse(b);
 }
 
 export class EdgeAggregator {
@@ -34,17 +45,15 @@ export class EdgeAggregator {
     this.flows++;
     const key = edgeKey(flow);
     const edge = this.edges.get(key);
+    const ts = flow.ts;
     if (!edge) {
-      this.edges.set(key, { sample: flow, count: 1, firstSeen: flow.ts, lastSeen: flow.ts, ids: flow.id ? [flow.id] : [] });
+      this.edges.set(key, { sample: flow, count: 1, firstSeen: ts, lastSeen: ts, ids: flow.id ? [flow.id] : [] });
       return;
     }
     edge.count++;
-    const ts = flow.ts;
     if (ts !== undefined) {
-      // Compared as instants: RFC 3339 strings with different fraction lengths do not sort as text.
-      const t = Date.parse(ts);
-      if (edge.firstSeen === undefined || t < Date.parse(edge.firstSeen)) edge.firstSeen = ts;
-      if (edge.lastSeen === undefined || t > Date.parse(edge.lastSeen)) edge.lastSeen = ts;
+      if (edge.firstSeen === undefined || compareTimestamps(ts, edge.firstSeen) < 0) edge.firstSeen = ts;
+      if (edge.lastSeen === undefined || compareTimestamps(ts, edge.lastSeen) > 0) edge.lastSeen = ts;
     }
     if (flow.id && edge.ids.length < MAX_IDS_PER_EDGE) edge.ids.push(flow.id);
   }

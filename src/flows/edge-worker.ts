@@ -1,0 +1,7 @@
+/** Worker thread of src/flows/parallel.ts: aggregates one byte range of a recording. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { aggregateRange } from './parallel.js';
+import type { FileRange } from './jsonl.js';
+
+const { file, range } = workerData as { file: string; range: FileRange };
+parentPort!.postMessage(await aggregateRange(file, range));
