@@ -116,8 +116,8 @@ type Direction = 'egress' | 'ingress';
 
 /** A peer before rendering: pods of a workload (by selector) or one address block. */
 type Peer =
-  | { kind: 'pods'; namespace: string; selector: LabelSelector; key: string }
-  | { kind: 'ip'; cidr: string; key: string };
+  | { kind: 'pods'; namespace: string; selector: LabelSelector; key: string; selectorText: string }
+  | { kind: 'ip'; cidr: string; key: string; order?: string };
 
 interface PortSpec {
   proto: Protocol;
@@ -125,8 +125,31 @@ interface PortSpec {
   endPort?: number;
 }
 
-/** Peer key → observed `PROTO/port` keys. */
-type PeerPorts = Map<string, { peer: Peer; ports: Set<string> }>;
+/** Peer (interned: one object per key) → observed ports (see portKey). */
+type PeerPorts = Map<Peer, PeerSlot>;
+
+/**
+ * The ports seen with one peer. Nearly always one or two, so a plain array (a Set per peer costs far
+ * more memory and GC on large recordings); a Set takes over when a peer collects many (a scan).
+ */
+interface PeerSlot {
+  peer: Peer;
+  ports: number[];
+  many?: Set<number>;
+}
+
+function addPort(slot: PeerSlot, key: number): void {
+  if (slot.many) {
+    if (!slot.many.has(key)) {
+      slot.many.add(key);
+      slot.ports.push(key);
+    }
+    return;
+  }
+  if (slot.ports.includes(key)) return;
+  slot.ports.push(key);
+  if (slot.ports.length > 16) slot.many = new Set(slot.ports);
+}
 
 interface LearnedWorkload {
   workload: Workload;
@@ -138,13 +161,15 @@ interface LearnedWorkload {
 
 const PROTOCOL_ORDER: Record<string, number> = { TCP: 0, UDP: 1, SCTP: 2 };
 
-function portKey(proto: string, port: number): string {
-  return `${proto}/${port}`;
+const PROTOCOL_BY_ORDER: Protocol[] = ['TCP', 'UDP', 'SCTP'];
+
+/** A protocol and port as one number (protocol order × 65536 + port): cheap to hash and to sort. */
+function portKey(proto: string, port: number): number {
+  return (PROTOCOL_ORDER[proto] ?? 0) * 65536 + port;
 }
 
-function parsePortKey(key: string): { proto: Protocol; port: number } {
-  const [proto, port] = key.split('/');
-  return { proto: proto as Protocol, port: Number(port) };
+function parsePortKey(key: number): { proto: Protocol; port: number } {
+  return { proto: PROTOCOL_BY_ORDER[Math.floor(key / 65536)]!, port: key % 65536 };
 }
 
 /** A selector with sorted keys and values: equal selectors get equal keys and render identically. */
@@ -169,7 +194,8 @@ function cmp(a: string, b: string): number {
 
 function podsPeer(namespace: string, selector: LabelSelector): Peer {
   const canonical = canonicalSelector(selector);
-  return { kind: 'pods', namespace, selector: canonical, key: `pods|${namespace}|${JSON.stringify(canonical)}` };
+  const selectorText = JSON.stringify(canonical);
+  return { kind: 'pods', namespace, selector: canonical, key: `pods|${namespace}|${selectorText}`, selectorText };
 }
 
 function ipPeer(cidr: string): Peer {
@@ -179,10 +205,13 @@ function ipPeer(cidr: string): Peer {
 /** Sort key of a peer as seen from a policy in `ownNamespace`. */
 function peerSortKey(peer: Peer, ownNamespace: string): string {
   if (peer.kind === 'pods') {
-    return `0|${peer.namespace === ownNamespace ? '0' : `1|${peer.namespace}`}|${JSON.stringify(peer.selector)}`;
+    return peer.namespace === ownNamespace ? `0|0|${peer.selectorText}` : `0|1|${peer.namespace}|${peer.selectorText}`;
   }
-  const c = parseCidr(peer.cidr)!;
-  return `1|${c.family}|${c.base.toString(16).padStart(32, '0')}|${String(c.prefix).padStart(3, '0')}`;
+  if (peer.order === undefined) {
+    const c = parseCidr(peer.cidr)!;
+    peer.order = `1|${c.family}|${c.base.toString(16).padStart(32, '0')}|${String(c.prefix).padStart(3, '0')}`;
+  }
+  return peer.order;
 }
 
 function comparePorts(a: PortSpec, b: PortSpec): number {
@@ -271,7 +300,8 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
   const opts = normalizeOptions(options);
   const warnings = new WarningLog();
   const learned = new Map<string, LearnedWorkload>();
-  const inScope = new WeakMap<V1Pod, boolean>();
+  // Per pod object: its learned entry, or null when it gets no policy (edges repeat pods a lot).
+  const learnedByPod = new WeakMap<V1Pod, LearnedWorkload | null>();
   const noted = new Set<string>();
 
   const noteOnce = (key: string, message: string) => {
@@ -282,12 +312,14 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
 
   /** The learned entry of a pod's workload, or undefined when it gets no policy. */
   const learnedFor = (ep: PodEndpoint): LearnedWorkload | undefined => {
-    let ok = inScope.get(ep.pod);
-    if (ok === undefined) {
-      ok = options.scope ? options.scope(ep.pod, ep.workload) : true;
-      inScope.set(ep.pod, ok);
-    }
-    if (!ok) return undefined;
+    const cached = learnedByPod.get(ep.pod);
+    if (cached !== undefined) return cached ?? undefined;
+    const entry = learnedEntry(ep);
+    learnedByPod.set(ep.pod, entry ?? null);
+    return entry;
+  };
+  const learnedEntry = (ep: PodEndpoint): LearnedWorkload | undefined => {
+    if (options.scope && !options.scope(ep.pod, ep.workload)) return undefined;
     const w = ep.workload;
     const key = workloadKey(w);
     if (ep.pod.spec?.hostNetwork) {
@@ -302,31 +334,56 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
     return entry;
   };
 
+  // One Peer object per key, so rule maps can be keyed by object identity.
+  const interned = new Map<string, Peer>();
+  const intern = (peer: Peer): Peer => {
+    const known = interned.get(peer.key);
+    if (known) return known;
+    interned.set(peer.key, peer);
+    return peer;
+  };
+
+  // Peers are built once per workload and per address: edges repeat them many times.
+  const workloadPeers = new Map<Workload, Peer>();
+  const addressPeers = new Map<string, Peer>();
+  const addressPeer = (ip: string): Peer => {
+    let peer = addressPeers.get(ip);
+    if (!peer) {
+      peer = intern(ipPeer(hostCidr(ip)));
+      addressPeers.set(ip, peer);
+    }
+    return peer;
+  };
+
   /** How `ep` appears as a peer in a rule; undefined (with a warning) when it cannot be named. */
   const peerOf = (ep: Endpoint): Peer | undefined => {
-    if (ep.kind === 'external') return ipPeer(hostCidr(ep.ip));
+    if (ep.kind === 'external') return addressPeer(ep.ip);
     const w = ep.workload;
+    const known = workloadPeers.get(w);
+    if (known) return known;
     if (ep.pod.spec?.hostNetwork || isEmptySelector(w.selector)) {
       const why = ep.pod.spec?.hostNetwork
         ? 'runs in the host network (its traffic carries the node address)'
         : 'has no stable labels to select it by (a podSelector {} would select the whole namespace)';
       if (ep.ip && ipFamily(ep.ip) !== 0) {
         noteOnce(`peer:${workloadKey(w)}`, `${workloadLabel(w)} ${why}; allowed as a peer by its address ${hostCidr(ep.ip)} instead`);
-        return ipPeer(hostCidr(ep.ip));
+        return addressPeer(ep.ip);
       }
       noteOnce(`peer:${workloadKey(w)}`, `${workloadLabel(w)} ${why} and has no address; traffic with it is not allowed`);
       return undefined;
     }
-    return podsPeer(w.namespace, w.selector);
+    const peer = intern(podsPeer(w.namespace, w.selector));
+    workloadPeers.set(w, peer);
+    return peer;
   };
 
   const add = (map: PeerPorts, peer: Peer, proto: string, port: number) => {
-    let slot = map.get(peer.key);
+    let slot = map.get(peer);
     if (!slot) {
-      slot = { peer, ports: new Set() };
-      map.set(peer.key, slot);
+      slot = { peer, ports: [] };
+      map.set(peer, slot);
     }
-    slot.ports.add(portKey(proto, port));
+    addPort(slot, portKey(proto, port));
   };
 
   for (const edge of edges) {
@@ -382,7 +439,7 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
 
   if (opts.dns) {
     const dns = resolveDnsTarget(index, options);
-    const dnsPeer = podsPeer(dns.namespace, dns.selector);
+    const dnsPeer = intern(podsPeer(dns.namespace, dns.selector));
     for (const l of selectable) {
       add(l.egress, dnsPeer, 'UDP', 53);
       add(l.egress, dnsPeer, 'TCP', 53);
@@ -394,7 +451,7 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
       const pods = index.podsOfWorkload(target.workload);
       if (!pods.some((p) => selectorMatches(dns.selector, p.metadata?.labels ?? {}))) continue;
       for (const l of selectable) {
-        const peer = podsPeer(l.workload.namespace, l.workload.selector);
+        const peer = intern(podsPeer(l.workload.namespace, l.workload.selector));
         add(target.ingress, peer, 'UDP', 53);
         add(target.ingress, peer, 'TCP', 53);
       }
@@ -403,6 +460,7 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
 
   const names = assignNames(selectable.map((l) => l.workload));
   const widened: Widening[] = [];
+  const checkedPeers = new Set<string>();
   const policies: GeneratedPolicy[] = selectable.map((l) => {
     const name = names.get(l.key)!;
     const ns = l.workload.namespace;
@@ -412,13 +470,11 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
     if (hasIngress(l)) policyTypes.push('Ingress');
     policyTypes.push('Egress');
     spec.policyTypes = policyTypes;
-    if (hasIngress(l)) {
-      const rules = buildRules(l.ingress, ns, opts, (w) => widened.push({ policy: policyRef, direction: 'ingress', ...w }));
-      // YAML-shaped `from` (client-node's model calls it `_from`; every reader here accepts both).
-      if (rules.length > 0) spec.ingress = rules.map((r) => ({ from: r.peers, ports: r.ports }) as V1NetworkPolicyIngressRule);
-    }
-    const rules = buildRules(l.egress, ns, opts, (w) => widened.push({ policy: policyRef, direction: 'egress', ...w }));
-    if (rules.length > 0) spec.egress = rules.map((r) => ({ to: r.peers, ports: r.ports }));
+    const ingressRules = hasIngress(l) ? buildRules(l.ingress, ns, opts, (w) => widened.push({ policy: policyRef, direction: 'ingress', ...w })) : [];
+    // YAML-shaped `from` (client-node's model calls it `_from`; every reader here accepts both).
+    if (ingressRules.length > 0) spec.ingress = ingressRules.map((r) => ({ from: r.peers, ports: r.ports }) as V1NetworkPolicyIngressRule);
+    const egressRules = buildRules(l.egress, ns, opts, (w) => widened.push({ policy: policyRef, direction: 'egress', ...w }));
+    if (egressRules.length > 0) spec.egress = egressRules.map((r) => ({ to: r.peers, ports: r.ports }));
     const policy: V1NetworkPolicy = {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
@@ -432,8 +488,30 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
     };
     // Self-check: the API server must accept every object netpol writes. Labels taken from a
     // hand-written snapshot can still be invalid, so this is an error the user can act on.
-    const problems = networkPolicyProblems(policy);
-    if (problems.length > 0) {
+    // API validation checks each peer on its own, so a peer already checked (the same rendered
+    // object in an earlier policy) is left out of the view that is checked: on large learns the
+    // same peers recur in hundreds of policies. On a problem, the whole policy is checked again
+    // so the reported field paths are the real ones.
+    const unchecked = (rules: BuiltRule[]) =>
+      rules.map((r) => {
+        const peers = r.peers.filter((_, i) => {
+          const key = r.peerKeys[i]!;
+          if (checkedPeers.has(key)) return false;
+          checkedPeers.add(key);
+          return true;
+        });
+        return { peers: peers.length > 0 ? peers : r.peers.slice(0, 1), ports: r.ports };
+      });
+    const view = {
+      ...policy,
+      spec: {
+        ...spec,
+        ...(spec.ingress ? { ingress: unchecked(ingressRules).map((r) => ({ from: r.peers, ports: r.ports })) } : {}),
+        ...(spec.egress ? { egress: unchecked(egressRules).map((r) => ({ to: r.peers, ports: r.ports })) } : {}),
+      },
+    };
+    if (networkPolicyProblems(view).length > 0) {
+      const problems = networkPolicyProblems(policy);
       throw new NetpolError(
         `the policy learned for ${workloadLabel(l.workload)} would be rejected by the API server: ${problems
           .map((p) => `${formatFieldPath(p.path)}: ${p.detail}`)
@@ -513,6 +591,8 @@ function assignNames(workloads: Workload[]): Map<string, string> {
 
 interface BuiltRule {
   peers: V1NetworkPolicyPeer[];
+  /** Identity of each rendered peer (same key, same rendered object), for the self-check. */
+  peerKeys: string[];
   ports: V1NetworkPolicyPort[];
 }
 
@@ -529,10 +609,10 @@ function buildRules(
   opts: ReturnType<typeof normalizeOptions>,
   report: WideningReport,
 ): BuiltRule[] {
-  let entries: { peer: Peer; ports: Set<string> }[] = [...observed.values()];
+  let entries: PeerSlot[] = [...observed.values()];
 
   if (opts.cidr) {
-    const hostsByPort = new Map<string, string[]>();
+    const hostsByPort = new Map<number, string[]>();
     const kept = entries.filter((e) => e.peer.kind === 'pods');
     for (const e of entries) {
       if (e.peer.kind !== 'ip') continue;
@@ -543,13 +623,13 @@ function buildRules(
         else hostsByPort.set(p, [ip]);
       }
     }
-    const blocks = new Map<string, { peer: Peer; ports: Set<string> }>();
-    const reports = new Map<string, { from: string[]; to: string; ports: string[]; reason: string }>();
+    const blocks = new Map<string, PeerSlot>();
+    const reports = new Map<string, { from: string[]; to: string; ports: number[]; reason: string }>();
     for (const [port, ips] of hostsByPort) {
       for (const block of aggregateAddresses(ips, opts.cidr)) {
         const peer = ipPeer(block.cidr);
-        const slot = blocks.get(peer.key) ?? { peer, ports: new Set<string>() };
-        slot.ports.add(port);
+        const slot = blocks.get(peer.key) ?? { peer, ports: [] };
+        addPort(slot, port);
         blocks.set(peer.key, slot);
         if (block.members.length < 2) continue;
         const from = block.members.map(hostCidr);
@@ -569,50 +649,57 @@ function buildRules(
     entries = [...kept, ...blocks.values()];
   }
 
-  const perPeer = entries.map((e) => {
-    const specs = [...e.ports].map(parsePortKey);
-    let ports: PortSpec[];
-    if (opts.portGap !== undefined) {
-      ports = [];
-      for (const proto of ['TCP', 'UDP', 'SCTP'] as Protocol[]) {
-        const numbers = specs.filter((s) => s.proto === proto).map((s) => s.port);
-        for (const range of compressPorts(numbers, opts.portGap)) {
-          if (range.endPort === undefined) {
-            ports.push({ proto, port: range.port });
-            continue;
-          }
-          ports.push({ proto, port: range.port, endPort: range.endPort });
-          report({
-            kind: 'port-range',
-            from: range.members.map((p) => `${proto}/${p}`),
-            to: `${proto}/${range.port}-${range.endPort}`,
-            scope: describePeer(e.peer),
-            reason: range.added === 0 ? 'contiguous ports: no port added' : `gap ≤ ${opts.portGap}: ${range.added} unobserved port${range.added === 1 ? '' : 's'} allowed`,
-          });
+  // Port keys sort numerically in rule order (protocol, then port), so a sorted key list is both
+  // the rule's port list and, joined, the identity of its port set.
+  const groups = new Map<string, { ports: number[] | PortSpec[]; peers: Peer[] }>();
+  const addToGroup = (key: string, ports: number[] | PortSpec[], peer: Peer) => {
+    const g = groups.get(key);
+    if (g) g.peers.push(peer);
+    else groups.set(key, { ports, peers: [peer] });
+  };
+  for (const e of entries) {
+    const keys = [...e.ports].sort((a, b) => a - b);
+    if (opts.portGap === undefined) {
+      addToGroup(keys.join(','), keys, e.peer);
+      continue;
+    }
+    const specs = keys.map(parsePortKey);
+    const ports: PortSpec[] = [];
+    for (const proto of ['TCP', 'UDP', 'SCTP'] as Protocol[]) {
+      const numbers = specs.filter((s) => s.proto === proto).map((s) => s.port);
+      for (const range of compressPorts(numbers, opts.portGap)) {
+        if (range.endPort === undefined) {
+          ports.push({ proto, port: range.port });
+          continue;
         }
+        ports.push({ proto, port: range.port, endPort: range.endPort });
+        report({
+          kind: 'port-range',
+          from: range.members.map((p) => `${proto}/${p}`),
+          to: `${proto}/${range.port}-${range.endPort}`,
+          scope: describePeer(e.peer),
+          reason: range.added === 0 ? 'contiguous ports: no port added' : `gap ≤ ${opts.portGap}: ${range.added} unobserved port${range.added === 1 ? '' : 's'} allowed`,
+        });
       }
-    } else {
-      ports = specs.map((s) => ({ proto: s.proto, port: s.port }));
     }
     ports.sort(comparePorts);
-    return { peer: e.peer, ports };
-  });
-
-  const groups = new Map<string, { ports: PortSpec[]; peers: Peer[] }>();
-  for (const { peer, ports } of perPeer) {
-    const key = ports.map(formatPort).join(',');
-    const g = groups.get(key) ?? { ports, peers: [] };
-    g.peers.push(peer);
-    groups.set(key, g);
+    addToGroup(ports.map(formatPort).join(','), ports, e.peer);
   }
+
   const rules = [...groups.values()].map((g) => {
     const peers = g.peers
       .map((p) => ({ p, k: peerSortKey(p, ownNamespace) }))
       .sort((a, b) => cmp(a.k, b.k));
-    return { first: peers[0]!.k, peers: peers.map(({ p }) => renderPeer(p, ownNamespace)), ports: g.ports.map(renderPort) };
+    const ports = g.ports.map((p) => renderPort(typeof p === 'number' ? parsePortKey(p) : p));
+    return {
+      first: peers[0]!.k,
+      peers: peers.map(({ p }) => renderPeer(p, ownNamespace)),
+      peerKeys: peers.map(({ p }) => (p.kind === 'pods' && p.namespace === ownNamespace ? `${p.key}|same` : p.key)),
+      ports,
+    };
   });
   rules.sort((a, b) => cmp(a.first, b.first));
-  return rules.map(({ peers, ports }) => ({ peers, ports }));
+  return rules.map(({ peers, peerKeys, ports }) => ({ peers, peerKeys, ports }));
 }
 
 function describePeer(peer: Peer): string {
@@ -626,7 +713,15 @@ function renderPeer(peer: Peer, ownNamespace: string): V1NetworkPolicyPeer {
   if (peer.kind === 'ip') return { ipBlock: { cidr: peer.cidr } };
   const out: V1NetworkPolicyPeer = {};
   if (peer.namespace !== ownNamespace) out.namespaceSelector = { matchLabels: { [NAMESPACE_NAME_LABEL]: peer.namespace } };
-  out.podSelector = structuredClone(peer.selector);
+  out.podSelector = cloneSelector(peer.selector);
+  return out;
+}
+
+/** A copy per rule, so no two generated objects share a selector a caller might mutate. */
+function cloneSelector(s: LabelSelector): LabelSelector {
+  const out: LabelSelector = {};
+  if (s.matchLabels) out.matchLabels = { ...s.matchLabels };
+  if (s.matchExpressions) out.matchExpressions = s.matchExpressions.map((e) => (e.values ? { ...e, values: [...e.values] } : { ...e }));
   return out;
 }
 
