@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { V1NetworkPolicy } from '../../src/cluster/objects.js';
+import { compilePolicies, judge } from '../../src/policy/evaluate.js';
 import { renderPolicies } from '../../src/policy/render.js';
 import { synthesize, type GeneratedPolicy, type SynthesisResult } from '../../src/policy/synthesize.js';
 import * as f from './support/synth-factory.js';
@@ -142,6 +143,9 @@ describe('workload grouping and selectors', () => {
       { to: [{ ipBlock: { cidr: '10.0.1.5/32' } }], ports: [{ protocol: 'TCP', port: 8080 }] },
     ]);
     expect(result.warnings.join('\n')).toContain('Pod default/naked has no stable labels');
+    const set = compilePolicies(result.policies.map((g) => g.policy));
+    expect(judge(set, f.edges(index, [f.flow('default/client', '10.0.1.5', 8080)])[0]!).verdict).toBe('allowed');
+    expect(judge(set, f.edges(index, [f.flow('default/client', '10.0.1.5', 8081)])[0]!).verdict).toBe('denied');
   });
 
   it('generates no policy for a host-network workload and names it by address as a peer', () => {
@@ -160,6 +164,12 @@ describe('workload grouping and selectors', () => {
     const p = policyOf(result, 'ops/prom.yaml');
     expect(ingress(p)).toEqual([{ from: [{ ipBlock: { cidr: '192.168.0.10/32' } }], ports: [{ protocol: 'TCP', port: 9090 }] }]);
     expect(result.warnings.join('\n')).toContain('host network');
+    // The evaluator agrees: the observed flows pass, the host-network pod is no pod to the policy.
+    const set = compilePolicies(result.policies.map((g) => g.policy));
+    for (const e of f.edges(index, [f.flow('ops/node-exporter', '10.0.9.1', 9090), f.flow('ops/prom', '192.168.0.10', 9100)])) {
+      expect(judge(set, e).verdict).toBe('allowed');
+    }
+    expect(judge(set, f.edges(index, [f.flow('ops/node-exporter', '10.0.9.1', 9091)])[0]!).verdict).toBe('denied');
   });
 });
 
