@@ -41,7 +41,7 @@ interface WorkloadSpec {
 }
 
 interface FlowSpec {
-  kind: 'pod' | 'svc' | 'ext-out' | 'ext-in';
+  kind: 'pod' | 'svc' | 'ext-out' | 'ext-in' | 'dns';
   a: number;
   b: number;
   c: number;
@@ -65,7 +65,7 @@ const workloadArb: fc.Arbitrary<WorkloadSpec> = fc
   .map((w) => (w.kind === 'Pod' ? { ...w, pods: 1 } : w));
 
 const flowArb: fc.Arbitrary<FlowSpec> = fc.record({
-  kind: fc.constantFrom('pod' as const, 'svc' as const, 'ext-out' as const, 'ext-in' as const),
+  kind: fc.constantFrom('pod' as const, 'svc' as const, 'ext-out' as const, 'ext-in' as const, 'dns' as const),
   a: fc.nat(50),
   b: fc.nat(50),
   c: fc.nat(50),
@@ -79,17 +79,24 @@ const scenarioArb = fc.record({
   flows: fc.array(flowArb, { minLength: 1, maxLength: 16 }),
   ingress: fc.constantFrom('observed' as const, 'strict' as const),
   dns: fc.boolean(),
+  /** A CoreDNS Deployment in kube-system (k8s-app=kube-dns), which the default DNS rule targets. */
+  coredns: fc.boolean(),
 });
 
 interface Built {
   index: ClusterIndex;
+  dnsPods: V1Pod[];
   podsByWorkload: V1Pod[][];
   twins: V1Pod[];
   flows: LocatedFlow[];
 }
 
-function build(spec: fc.RecordValue<{ workloads: WorkloadSpec[]; flows: FlowSpec[] }>): Built {
+function build(spec: { workloads: WorkloadSpec[]; flows: FlowSpec[]; coredns: boolean }): Built {
   const parts: f.ObjectsPart[] = [];
+  const dns = spec.coredns
+    ? f.deployment('coredns', { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' }, pods: [{ ip: '10.8.0.10' }, { ip: '10.8.0.11' }] })
+    : undefined;
+  if (dns) parts.push(dns);
   const podsByWorkload: V1Pod[][] = [];
   const twins: V1Pod[] = [];
   const clusterIps: (string | undefined)[] = [];
@@ -161,17 +168,24 @@ function build(spec: fc.RecordValue<{ workloads: WorkloadSpec[]; flows: FlowSpec
       const svc = spec.workloads[fl.b % W]!.service;
       if (ip && svc) flows.push(f.flow(podRef(pick(fl.a, fl.c)), ip, svc.port, 'TCP'));
     } else if (fl.kind === 'ext-out') flows.push(f.flow(podRef(pick(fl.a, fl.c)), EXTERNALS[fl.ext]!, fl.port, fl.proto));
-    else flows.push(f.flow(EXTERNALS[fl.ext]!, pick(fl.b, fl.c).status!.podIP!, fl.port, fl.proto));
+    else if (fl.kind === 'dns') {
+      // DNS over TCP, as connect tracing sees it.
+      if (dns) flows.push(f.flow(podRef(pick(fl.a, fl.c)), dns.pods[fl.b % 2]!.status!.podIP!, 53, 'TCP'));
+    } else flows.push(f.flow(EXTERNALS[fl.ext]!, pick(fl.b, fl.c).status!.podIP!, fl.port, fl.proto));
   }
-  return { index, podsByWorkload, twins, flows };
+  return { index, dnsPods: dns?.pods ?? [], podsByWorkload, twins, flows };
 }
 
 function endpointKey(e: Endpoint): string {
   return e.kind === 'pod' ? workloadKey(e.workload) : canonicalIp(e.ip);
 }
 
-/** What least privilege allows, computed from the observations alone (no synthesizer code). */
-function oracle(edges: LearnEdge[], options: { ingress: 'observed' | 'strict' }) {
+/**
+ * What least privilege allows, computed from the observations alone (no synthesizer code): the
+ * observed traffic, per workload, plus DNS (UDP/TCP 53 to the kube-dns pods) from every learned
+ * workload when DNS is on.
+ */
+function oracle(edges: LearnEdge[], options: { ingress: 'observed' | 'strict'; dns: boolean }) {
   const egress = new Set<string>();
   const ingress = new Set<string>();
   const learned = new Set<string>();
@@ -190,13 +204,15 @@ function oracle(edges: LearnEdge[], options: { ingress: 'observed' | 'strict' })
       }
     }
   }
+  const isDns = (t: Traffic) =>
+    options.dns && t.port === 53 && t.dst.kind === 'pod' && t.dst.namespace === 'kube-system' && t.dst.labels['k8s-app'] === 'kube-dns';
   return (t: Traffic): boolean => {
     const s = endpointKey(t.src);
     const d = endpointKey(t.dst);
     const key = `${s}|${d}|${t.proto}|${t.port}`;
-    const egressOk = t.src.kind !== 'pod' || !learned.has(s) || egress.has(key);
+    const egressOk = t.src.kind !== 'pod' || !learned.has(s) || egress.has(key) || isDns(t);
     const ingressIsolated = t.dst.kind === 'pod' && learned.has(d) && (options.ingress === 'strict' || inbound.has(d));
-    const ingressOk = !ingressIsolated || ingress.has(key);
+    const ingressOk = !ingressIsolated || ingress.has(key) || (isDns(t) && t.src.kind === 'pod' && learned.has(s));
     return egressOk && ingressOk;
   };
 }
@@ -204,13 +220,13 @@ function oracle(edges: LearnEdge[], options: { ingress: 'observed' | 'strict' })
 /** Every pair of endpoints (pods, look-alikes, outside addresses) on every test port and protocol. */
 function candidates(built: Built): Traffic[] {
   const { index } = built;
-  const pods: Endpoint[] = [...built.podsByWorkload.flat(), ...built.twins].map((p) => podEndpoint(p, index));
+  const pods: Endpoint[] = [...built.podsByWorkload.flat(), ...built.twins, ...built.dnsPods].map((p) => podEndpoint(p, index));
   const outside: Endpoint[] = [...EXTERNALS, FRESH_EXTERNAL].map((ip) => ({ kind: 'external', ip }));
   const out: Traffic[] = [];
   for (const src of [...pods, ...outside]) {
     for (const dst of [...pods, ...outside]) {
       if (src.kind === 'external' && dst.kind === 'external') continue;
-      for (const proto of PROTOS) for (const port of PORTS) out.push({ src, dst, port, proto });
+      for (const proto of PROTOS) for (const port of [...PORTS, 53]) out.push({ src, dst, port, proto });
     }
   }
   return out;
