@@ -13,7 +13,7 @@
  */
 import type { V1NetworkPolicy, V1Pod } from '../cluster/objects.js';
 import { isPolicyPod } from './peer-matcher.js';
-import { compileTarget, ruleAllows, type Direction, type Target } from './target.js';
+import { compileTarget, ruleAllows, type CompiledRule, type Direction, type Target } from './target.js';
 import type { Endpoint, PodEndpoint, ResolvedFlow, Traffic } from './traffic.js';
 import type { GateResult, RuleRef, Verdict, VerdictKind } from './verdict.js';
 
@@ -23,6 +23,9 @@ export interface SelectingTargets {
   governed: boolean;
   egress: readonly Target[];
   ingress: readonly Target[];
+  /** The rules of those targets, flattened in policy order then rule order (what a gate walks). */
+  egressRules: readonly CompiledRule[];
+  ingressRules: readonly CompiledRule[];
   /** Sorted policy keys, shared by every verdict about this pod (frozen). */
   egressIsolatedBy: readonly string[];
   ingressIsolatedBy: readonly string[];
@@ -43,10 +46,13 @@ export interface PolicySet {
 const EMPTY_KEYS: readonly string[] = Object.freeze([]);
 const NO_RULES: readonly RuleRef[] = Object.freeze([]);
 const NO_TARGETS: readonly Target[] = Object.freeze([]);
+const NO_COMPILED_RULES: readonly CompiledRule[] = Object.freeze([]);
 const NOT_SELECTED: SelectingTargets = Object.freeze({
   governed: true,
   egress: NO_TARGETS,
   ingress: NO_TARGETS,
+  egressRules: NO_COMPILED_RULES,
+  ingressRules: NO_COMPILED_RULES,
   egressIsolatedBy: EMPTY_KEYS,
   ingressIsolatedBy: EMPTY_KEYS,
 });
@@ -84,6 +90,8 @@ function computeSelecting(targets: readonly Target[], endpoint: PodEndpoint): Se
     governed: true,
     egress: egress ?? NO_TARGETS,
     ingress: ingress ?? NO_TARGETS,
+    egressRules: egress ? egress.flatMap((t) => t.egress) : NO_COMPILED_RULES,
+    ingressRules: ingress ? ingress.flatMap((t) => t.ingress) : NO_COMPILED_RULES,
     egressIsolatedBy: keys(egress),
     ingressIsolatedBy: keys(ingress),
   };
@@ -115,20 +123,18 @@ export function compilePolicies(policies: readonly V1NetworkPolicy[]): PolicySet
   };
 }
 
+/** One gate of one pod: isolated when some policy selects it in this direction; passes when a rule admits the traffic. */
 function gate(
-  targets: readonly Target[],
+  rules: readonly CompiledRule[],
   isolatedBy: readonly string[],
   direction: Direction,
   traffic: Traffic,
   otherIsPolicyPod: boolean,
 ): GateResult {
-  if (targets.length === 0) return NOT_ISOLATED;
+  if (isolatedBy.length === 0) return NOT_ISOLATED;
   let allowedBy: RuleRef[] | undefined;
-  for (let t = 0; t < targets.length; t++) {
-    const rules = direction === 'egress' ? targets[t]!.egress : targets[t]!.ingress;
-    for (let r = 0; r < rules.length; r++) {
-      if (ruleAllows(rules[r]!, direction, traffic, otherIsPolicyPod)) (allowedBy ??= []).push(rules[r]!.ref);
-    }
+  for (let r = 0; r < rules.length; r++) {
+    if (ruleAllows(rules[r]!, direction, traffic, otherIsPolicyPod)) (allowedBy ??= []).push(rules[r]!.ref);
   }
   return {
     applies: true,
@@ -144,8 +150,8 @@ export function evaluate(set: PolicySet, traffic: Traffic): Verdict {
   // One cache hit per pod end answers both "is it governed?" and "which policies select it?".
   const src = traffic.src.kind === 'pod' ? set.selecting(traffic.src) : NOT_GOVERNED;
   const dst = traffic.dst.kind === 'pod' ? set.selecting(traffic.dst) : NOT_GOVERNED;
-  const egress = src.governed ? gate(src.egress, src.egressIsolatedBy, 'egress', traffic, dst.governed) : NO_GATE;
-  const ingress = dst.governed ? gate(dst.ingress, dst.ingressIsolatedBy, 'ingress', traffic, src.governed) : NO_GATE;
+  const egress = src.governed ? gate(src.egressRules, src.egressIsolatedBy, 'egress', traffic, dst.governed) : NO_GATE;
+  const ingress = dst.governed ? gate(dst.ingressRules, dst.ingressIsolatedBy, 'ingress', traffic, src.governed) : NO_GATE;
   return { verdict: egress.allowed && ingress.allowed ? 'allowed' : 'denied', egress, ingress };
 }
 
@@ -180,7 +186,11 @@ function formatRule(ref: RuleRef): string {
 
 /** One clause per gate that applies: why it passed or failed. */
 function gateClause(direction: Direction, g: GateResult, traffic: Traffic): string | undefined {
-  if (!g.applies) return undefined;
+  if (!g.applies) {
+    // Only worth a word when the end is a pod after all: one on the host network.
+    const end = direction === 'egress' ? traffic.src : traffic.dst;
+    return end.kind === 'pod' ? `${describeEndpoint(end)} uses the host network: no ${direction} gate` : undefined;
+  }
   const side = direction === 'egress' ? `egress from ${describeEndpoint(traffic.src)}` : `ingress to ${describeEndpoint(traffic.dst)}`;
   if (!g.isolated) return `${side} not isolated`;
   if (g.allowed) return `${side} allowed by ${g.allowedBy.map(formatRule).join(', ')}`;

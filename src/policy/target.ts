@@ -27,8 +27,13 @@ export interface CompiledRule {
   peers: PeerMatcher[] | null;
   /** null: `ports` empty or absent — every port of every protocol. */
   ports: PortMatcher[] | null;
-  /** `ports` split for speed: numeric and protocol-only entries are checked before any peer... */
-  numericPorts: PortMatcher[];
+  /**
+   * `ports` laid out for speed: numeric and protocol-only entries as parallel arrays of inclusive
+   * ranges (protocol-only = 0..65535), checked before any peer...
+   */
+  portProto: string[];
+  portFrom: number[];
+  portTo: number[];
   /** ...named ones (a lookup on the destination pod) only after the peer matched. */
   namedPorts: PortMatcher[];
 }
@@ -68,11 +73,14 @@ function compileRule(
   namespace: string,
 ): CompiledRule {
   const ports = rule.ports && rule.ports.length > 0 ? rule.ports.map(compilePort) : null;
+  const numeric = (ports ?? []).filter((p) => p.kind !== 'named');
   return {
     ref,
     peers: peers && peers.length > 0 ? peers.map((p) => compilePeer(p, namespace)) : null,
     ports,
-    numericPorts: (ports ?? []).filter((p) => p.kind !== 'named'),
+    portProto: numeric.map((p) => p.proto),
+    portFrom: numeric.map((p) => (p.kind === 'range' ? p.from : 0)),
+    portTo: numeric.map((p) => (p.kind === 'range' ? p.to : 65535)),
     namedPorts: (ports ?? []).filter((p) => p.kind === 'named'),
   };
 }
@@ -113,7 +121,17 @@ export function compileTarget(policy: V1NetworkPolicy): Target {
  * Cheap checks first: numeric ports, then peers, then named ports (a lookup on the destination pod).
  */
 export function ruleAllows(rule: CompiledRule, direction: Direction, traffic: Traffic, otherIsPolicyPod?: boolean): boolean {
-  let portOk = rule.ports === null || anyPortMatches(rule.numericPorts, traffic.port, traffic.proto, traffic.dst);
+  let portOk = rule.ports === null;
+  if (!portOk) {
+    const { port, proto } = traffic;
+    const from = rule.portFrom;
+    for (let i = 0; i < from.length; i++) {
+      if (port >= from[i]! && port <= rule.portTo[i]! && rule.portProto[i] === proto) {
+        portOk = true;
+        break;
+      }
+    }
+  }
   if (!portOk && rule.namedPorts.length === 0) return false;
   if (rule.peers !== null) {
     const other = direction === 'egress' ? traffic.dst : traffic.src;

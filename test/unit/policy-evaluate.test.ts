@@ -480,6 +480,17 @@ describe('judge (resolved flows, Service DNAT)', () => {
     );
   });
 
+  it('host-network pods are named as such', () => {
+    const node = makePod({ name: 'agent', labels: { app: 'agent' }, ip: '192.168.0.10', hostNetwork: true });
+    const idx = buildIndex(makeCluster({ pods: [node, mypod] }));
+    const set = compilePolicies([makePolicy({ name: 'lock', policyTypes: ['Ingress', 'Egress'] })]);
+    const agent = podEndpoint(node, idx);
+    const j = judge(set, { flow: makeFlow('192.168.0.10', '1.1.1.1', 80), src: agent, targets: [{ src: agent, dst: { kind: 'external', ip: '1.1.1.1' }, port: 80, proto: 'TCP' }] });
+    expect(j).toMatchObject({ verdict: 'allowed', reason: 'default/agent uses the host network: no egress gate' });
+    const toMypod = judge(set, resolveFlow(makeFlow('10.0.0.1', '1.1.1.1', 80), idx));
+    expect(toMypod.verdict).toBe('denied');
+  });
+
   it('both failing gates are named when both deny', () => {
     const set = compilePolicies([makePolicy({ name: 'lock', policyTypes: ['Ingress', 'Egress'] })]);
     const j = judge(set, resolveFlow(makeFlow('10.0.0.1', '10.0.0.11', 8080, 'UDP'), svcIndex));
