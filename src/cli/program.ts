@@ -3,7 +3,10 @@ import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { checkCommand } from './check.js';
 import { diffCommand } from './diff.js';
+import { explainCommand } from './explain.js';
+import { graphCommand } from './graph.js';
 import { learnCommand } from './learn.js';
+import { traceCommand } from './trace.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -13,8 +16,11 @@ export function buildProgram(name = 'netpol'): Command {
     .version(pkg.version)
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ sortSubcommands: false });
+  program.addCommand(traceCommand());
   program.addCommand(learnCommand());
   program.addCommand(diffCommand());
   program.addCommand(checkCommand());
+  program.addCommand(explainCommand());
+  program.addCommand(graphCommand());
   return program;
 }
