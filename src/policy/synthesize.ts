@@ -112,8 +112,6 @@ export const DEFAULT_DNS_NAMESPACE = 'kube-system';
 export const DEFAULT_DNS_SELECTOR: LabelSelector = { matchLabels: { 'k8s-app': 'kube-dns' } };
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
-type Direction = 'egress' | 'ingress';
-
 /** A peer before rendering: pods of a workload (by selector) or one address block. */
 type Peer =
   | { kind: 'pods'; namespace: string; selector: LabelSelector; key: string; selectorText: string }

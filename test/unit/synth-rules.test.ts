@@ -121,6 +121,25 @@ describe('workload grouping and selectors', () => {
     }
   });
 
+  it('groups the pods of a Job without a CronJob under the Job, by its template labels', () => {
+    const uid = 'uid-migrate';
+    const index = f.cluster({
+      owners: [
+        {
+          apiVersion: 'batch/v1',
+          kind: 'Job',
+          metadata: { name: 'migrate', namespace: 'default' },
+          spec: { selector: { matchLabels: { 'batch.kubernetes.io/controller-uid': uid } }, template: { metadata: { labels: { app: 'migrate', 'batch.kubernetes.io/controller-uid': uid, 'job-name': 'migrate' } }, spec: { containers: [] } } },
+        } as never,
+      ],
+      pods: [f.pod('migrate-x1', { ip: '10.0.1.3', labels: { app: 'migrate', 'batch.kubernetes.io/controller-uid': uid, 'job-name': 'migrate' }, owner: { kind: 'Job', name: 'migrate' } })],
+    });
+    const result = synthesize(f.edges(index, [f.flow('default/migrate-x1', '192.0.2.5', 5432)]), index, {});
+    expect(result.policies.map((p) => [p.path, p.workload.kind, p.policy.spec?.podSelector])).toEqual([
+      ['default/migrate.yaml', 'Job', { matchLabels: { app: 'migrate' } }],
+    ]);
+  });
+
   it('gives workloads of different kinds sharing a name distinct policy names', () => {
     const dep = f.deployment('web', { labels: { app: 'web' }, pods: [{ ip: '10.0.1.1' }] });
     const sts = f.statefulSet('web', { labels: { app: 'web-db' }, ips: ['10.0.1.9'] });
