@@ -1,13 +1,16 @@
 // Loopback connect storm: one listener on 127.0.0.1 (an accept thread closes what it accepts)
 // and client threads doing connect() + close() as fast as they can for a fixed time.
 // Clients close with SO_LINGER {1, 0} (RST, no TIME_WAIT) so ephemeral ports never run out.
-// Usage: connect-storm SECONDS [CLIENT_THREADS]   Prints: {"connects":N,"seconds":S,"rate":R}
+// Usage: connect-storm SECONDS [CLIENT_THREADS]
+// Prints: {"connects":N,"seconds":S,"rate":R,"cpu":C} with C the process's user+system CPU
+// seconds (the BPF programs run in its context, so their cost shows up there).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,7 +87,10 @@ int main(int argc, char **argv)
 	connect(fd, (struct sockaddr *)&addr, sizeof(addr));
 	close(fd);
 	pthread_join(acc, NULL);
-	printf("{\"connects\":%ld,\"seconds\":%.3f,\"rate\":%.0f,\"port\":%d}\n", atomic_load(&connects), t, atomic_load(&connects) / t,
-	       ntohs(addr.sin_port));
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	printf("{\"connects\":%ld,\"seconds\":%.3f,\"rate\":%.0f,\"cpu\":%.3f,\"port\":%d}\n", atomic_load(&connects), t,
+	       atomic_load(&connects) / t, cpu, ntohs(addr.sin_port));
 	return 0;
 }

@@ -36,6 +36,23 @@ interface StormResult {
   connects: number;
   seconds: number;
   rate: number;
+  /** CPU seconds (user + system) of the storm process; in-context BPF time is part of it. */
+  cpu: number;
+}
+
+/** CPU seconds this process used while `f` ran (the in-process agent's cost). */
+async function withCpu<T>(f: () => Promise<T>): Promise<[T, number]> {
+  const start = process.cpuUsage();
+  const r = await f();
+  const d = process.cpuUsage(start);
+  return [r, (d.user + d.system) / 1e6];
+}
+
+/** CPU seconds (user + system) of another process so far. */
+function processCpu(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / 100;
 }
 
 function runStorm(): Promise<StormResult> {
@@ -50,7 +67,9 @@ function runStorm(): Promise<StormResult> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function learnPhase(): Promise<{ storm: StormResult; lost: number; deduped: number; received: number; flows: number }> {
+type PhaseResult = { storm: StormResult; tracerCpu: number } & Record<string, unknown>;
+
+async function learnPhase(): Promise<PhaseResult> {
   const abort = new AbortController();
   let ready!: () => void;
   const readyP = new Promise<void>((r) => (ready = r));
@@ -61,14 +80,14 @@ async function learnPhase(): Promise<{ storm: StormResult; lost: number; deduped
   );
   done.catch(() => ready());
   await readyP;
-  const s = await runStorm();
+  const [s, tracerCpu] = await withCpu(runStorm);
   await sleep(200);
   abort.abort();
   await done;
-  return { storm: s, ...summary };
+  return { storm: s, tracerCpu, ...summary };
 }
 
-async function tracePhase(): Promise<{ storm: StormResult; lost: number; shown: number; bytes: number }> {
+async function tracePhase(): Promise<PhaseResult> {
   const file = join(work, 'trace.jsonl');
   const stdout = createWriteStream(file);
   const abort = new AbortController();
@@ -78,56 +97,78 @@ async function tracePhase(): Promise<{ storm: StormResult; lost: number; shown: 
   const done = runTrace({ host: true, output: 'json' }, { stdout, stderr: new PassThrough(), signal: abort.signal, onReady: () => ready(), onSummary: (s) => (summary = s) });
   done.catch(() => ready());
   await readyP;
-  const s = await runStorm();
+  const [s, tracerCpu] = await withCpu(runStorm);
   await sleep(200);
   abort.abort();
   await done;
   await new Promise<void>((r) => stdout.end(r));
-  return { storm: s, lost: summary.lost, shown: summary.shown, bytes: statSync(file).size };
+  return { storm: s, tracerCpu, lost: summary.lost, shown: summary.shown, bytes: statSync(file).size };
 }
 
-async function tcpstatesPhase(): Promise<{ storm: StormResult; lines: number }> {
+async function tcpstatesPhase(): Promise<PhaseResult> {
   const file = join(work, 'tcpstates.txt');
   const out = createWriteStream(file);
   await new Promise((r) => out.on('open', r));
-  const child = spawn('/usr/sbin/tcpstates', [], { stdio: ['ignore', out, 'inherit'] });
+  const child = spawn('/usr/sbin/tcpstates', [], { stdio: ['ignore', out, out] });
   // It prints its header once attached.
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline && (!existsSync(file) || statSync(file).size === 0)) await sleep(50);
+  const cpu0 = processCpu(child.pid as number);
   const s = await runStorm();
+  const tracerCpu = processCpu(child.pid as number) - cpu0;
   await sleep(200);
   child.kill('SIGINT');
   await new Promise((r) => child.on('exit', r));
   out.close();
-  return { storm: s, lines: readFileSync(file, 'utf8').split('\n').length - 2 };
+  const text = readFileSync(file, 'utf8');
+  const lost = [...text.matchAll(/lost (\d+) events/g)].reduce((n, m) => n + Number(m[1]), 0);
+  return { storm: s, tracerCpu, lines: text.split('\n').length - 2, lost };
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const results: Record<string, number[]> = { learn: [], trace: [], tcpstates: [] };
+/** Same, by CPU cost: untraced CPU per connect / traced CPU per connect (storm + tracer). */
+const cpuResults: Record<string, number[]> = { learn: [], trace: [], tcpstates: [] };
+const lostBy: Record<string, number> = { learn: 0, trace: 0, tcpstates: 0 };
 const baselines: number[] = [];
+const costs: number[] = [];
 const notes: string[] = [];
 const tcpstates = existsSync('/usr/sbin/tcpstates');
 
 async function main(): Promise<void> {
   process.stderr.write(`connect storm: ${SECONDS}s per phase, ${THREADS} client threads, ${ROUNDS} rounds\n`);
-  let before = (await runStorm()).rate;
+  const first = await runStorm();
+  let before = first.rate;
+  let beforeCost = first.cpu / first.connects;
   baselines.push(before);
+  costs.push(beforeCost);
   for (let round = 1; round <= ROUNDS; round++) {
-    const phases: Array<[string, () => Promise<{ storm: StormResult } & Record<string, unknown>>]> = [
+    const phases: Array<[string, () => Promise<PhaseResult>]> = [
       ['learn', learnPhase],
       ['trace', tracePhase],
     ];
     if (tcpstates) phases.push(['tcpstates', tcpstatesPhase]);
     for (const [name, phase] of phases) {
       const r = await phase();
-      const after = (await runStorm()).rate;
+      const next = await runStorm();
+      const after = next.rate;
+      const afterCost = next.cpu / next.connects;
       baselines.push(after);
+      costs.push(afterCost);
       const ratio = r.storm.rate / ((before + after) / 2);
+      const tracedCost = (r.storm.cpu + r.tracerCpu) / r.storm.connects;
+      const cpuRatio = (beforeCost + afterCost) / 2 / tracedCost;
       results[name]?.push(ratio);
+      cpuResults[name]?.push(cpuRatio);
+      lostBy[name] = (lostBy[name] ?? 0) + Number(r.lost ?? 0);
       const { storm: _s, ...rest } = r;
-      notes.push(`round ${round} ${name}: ${fmt(r.storm.rate)}/s traced vs ${fmt(before)}/s and ${fmt(after)}/s untraced around it → ${(ratio * 100).toFixed(1)}% (${r.storm.connects} connects; ${JSON.stringify(rest)})`);
+      notes.push(
+        `round ${round} ${name}: ${fmt(r.storm.rate)}/s traced vs ${fmt(before)}/s and ${fmt(after)}/s untraced around it → ${(ratio * 100).toFixed(1)}%; ` +
+          `CPU per connect ${(tracedCost * 1e6).toFixed(1)}µs vs ${(((beforeCost + afterCost) / 2) * 1e6).toFixed(1)}µs → ${(cpuRatio * 100).toFixed(1)}% (${r.storm.connects} connects; ${JSON.stringify(rest)})`,
+      );
       process.stderr.write(notes[notes.length - 1] + '\n');
       before = after;
+      beforeCost = afterCost;
     }
   }
   const median = (xs: number[]) => {
@@ -136,13 +177,14 @@ async function main(): Promise<void> {
   };
   const lscpu = execFileSync('lscpu', { encoding: 'utf8' }).match(/Model name:\s*(.*)/)?.[1] ?? cpus()[0]?.model ?? '?';
   console.log(`\nmachine: ${cpus().length} CPUs (${lscpu}), Linux ${release()}, load average before: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
-  console.log(`untraced: median ${fmt(median(baselines))} connects/s (${baselines.map(fmt).join(', ')})`);
-  console.log('| traced by | connect rate vs untraced (median) | overhead | per round |');
-  console.log('|---|---|---|---|');
+  console.log(`untraced: median ${fmt(median(baselines))} connects/s (${baselines.map(fmt).join(', ')}), ${(median(costs) * 1e6).toFixed(1)}µs CPU per connect`);
+  console.log('| traced by | connect rate vs untraced (median) | per round | CPU-cost rate vs untraced (median) | per round | lost events |');
+  console.log('|---|---|---|---|---|---|');
+  const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
   for (const [name, ratios] of Object.entries(results)) {
     if (ratios.length === 0) continue;
-    const m = median(ratios);
-    console.log(`| ${name} | ${(m * 100).toFixed(1)}% | ${((1 - m) * 100).toFixed(1)}% | ${ratios.map((r) => `${(r * 100).toFixed(1)}%`).join(', ')} |`);
+    const cpuRatios = cpuResults[name] ?? [];
+    console.log(`| ${name} | ${pct(median(ratios))} | ${ratios.map(pct).join(', ')} | ${pct(median(cpuRatios))} | ${cpuRatios.map(pct).join(', ')} | ${lostBy[name]} |`);
   }
   if (!tcpstates) console.log('tcpstates not installed (apt-get install libbpf-tools): reference skipped');
 }

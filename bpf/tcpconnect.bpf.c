@@ -61,10 +61,11 @@ struct pending_connect {
 /* A connect() in flight in one thread, keyed by tid. */
 struct connect_call {
 	__u64 ts_ns;
-	__u64 sk;
-	__u8 sockaddr[28]; /* struct sockaddr_in or sockaddr_in6, as the caller passed it */
-	__u8 syn_sent;     /* the socket reached SYN_SENT inside this call: the state path reports */
-	__u8 deferred;     /* it went SYN_SENT -> CLOSE inside this call with no error: report errno */
+	__u64 uaddr;   /* the caller's struct sockaddr (read only if the call fails) */
+	__u64 sk;      /* the socket that went to SYN_SENT inside this call */
+	__s32 fd;
+	__u8 syn_sent; /* the socket reached SYN_SENT inside this call: the state path reports */
+	__u8 deferred; /* it went SYN_SENT -> CLOSE inside this call with no error: report errno */
 	__u8 _pad[2];
 };
 
@@ -244,44 +245,39 @@ int handle_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
-	struct task_struct *task;
+	struct connect_call call = {};
+
+	/* Cheap on purpose: every connect() of every socket type passes here. The socket and the
+	 * destination are only looked at when the call fails (sys_exit_connect). */
+	if (!task_selected(bpf_get_current_cgroup_id(), pid_tgid >> 32))
+		return 0;
+	call.ts_ns = bpf_ktime_get_boot_ns();
+	call.fd = (int)ctx->args[0];
+	call.uaddr = ctx->args[1];
+	bpf_map_update_elem(&calls, &tid, &call, BPF_ANY);
+	return 0;
+}
+
+/* The TCP socket behind fd in the current task, or NULL (fd -> struct file -> struct socket). */
+static __always_inline struct sock *tcp_sock_of_fd(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct file **fds, *file;
 	struct socket *sock;
 	struct sock *sk;
-	struct connect_call call = {};
-	int fd = (int)ctx->args[0];
-	__u16 family, dport;
 
-	if (!task_selected(bpf_get_current_cgroup_id(), pid_tgid >> 32))
-		return 0;
-	if (bpf_probe_read_user(call.sockaddr, sizeof(call.sockaddr), (void *)ctx->args[1]))
-		return 0;
-	family = *(__u16 *)call.sockaddr;
-	if (family != AF_INET && family != AF_INET6)
-		return 0;
-	dport = bpf_ntohs(*(__u16 *)(call.sockaddr + 2));
-
-	/* fd -> struct file -> struct socket: only TCP stream sockets are ours. */
-	task = (struct task_struct *)bpf_get_current_task();
 	fds = BPF_CORE_READ(task, files, fdt, fd);
 	if (fd < 0 || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return 0;
+		return NULL;
 	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return 0;
+		return NULL;
 	sock = BPF_CORE_READ(file, private_data);
 	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
-		return 0;
+		return NULL;
 	sk = BPF_CORE_READ(sock, sk);
 	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return 0;
-	if (!dest_selected(sock_netns(sk), dport))
-		return 0;
-
-	remember_cgroup_name(bpf_get_current_cgroup_id(), task);
-	call.ts_ns = bpf_ktime_get_boot_ns();
-	call.sk = (__u64)sk;
-	bpf_map_update_elem(&calls, &tid, &call, BPF_ANY);
-	return 0;
+		return NULL;
+	return sk;
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
@@ -292,7 +288,9 @@ int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct connect_call *call;
 	struct tcpconnect_event e = {};
 	struct task_struct *task;
+	__u8 sockaddr[28];
 	long ret = ctx->ret;
+	struct sock *sk;
 	__u64 uid_gid;
 
 	call = bpf_map_lookup_elem(&calls, &tid);
@@ -302,7 +300,18 @@ int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	    (call->syn_sent && !call->deferred))
 		goto done;
 
-	/* No SYN went out (or the handshake was torn down inside connect()): report the errno. */
+	/* connect() failed with no SYN out (or the handshake was torn down inside it): report the
+	 * errno, if this was a TCP socket and an IPv4/IPv6 destination. */
+	sk = tcp_sock_of_fd(call->fd);
+	if (!sk || bpf_probe_read_user(sockaddr, sizeof(sockaddr), (void *)call->uaddr))
+		goto done;
+	e.family = *(__u16 *)sockaddr;
+	if (e.family != AF_INET && e.family != AF_INET6)
+		goto done;
+	e.dport = bpf_ntohs(*(__u16 *)(sockaddr + 2));
+	e.netns = sock_netns(sk);
+	if (!dest_selected(e.netns, e.dport))
+		goto done;
 	task = (struct task_struct *)bpf_get_current_task();
 	uid_gid = bpf_get_current_uid_gid();
 	e.ts_ns = call->ts_ns;
@@ -313,17 +322,15 @@ int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	e.uid = (__u32)uid_gid;
 	e.gid = uid_gid >> 32;
 	e.mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	e.netns = sock_netns((struct sock *)call->sk);
-	e.family = *(__u16 *)call->sockaddr;
-	e.dport = bpf_ntohs(*(__u16 *)(call->sockaddr + 2));
 	if (e.family == AF_INET)
-		__builtin_memcpy(e.daddr, call->sockaddr + 4, 4);
+		__builtin_memcpy(e.daddr, sockaddr + 4, 4);
 	else
-		__builtin_memcpy(e.daddr, call->sockaddr + 8, 16);
+		__builtin_memcpy(e.daddr, sockaddr + 8, 16);
 	e.outcome = OUTCOME_ERROR;
 	e.source = SOURCE_SYSCALL;
 	e.err = (__s32)-ret;
 	bpf_get_current_comm(e.comm, sizeof(e.comm));
+	remember_cgroup_name(e.cgroup_id, task);
 	emit(&e);
 done:
 	bpf_map_delete_elem(&calls, &tid);
@@ -368,8 +375,10 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			return 0;
 		}
 		call = bpf_map_lookup_elem(&calls, &tid);
-		if (call && call->sk == skaddr)
+		if (call) {
+			call->sk = skaddr;
 			call->syn_sent = 1;
+		}
 		return 0;
 	}
 

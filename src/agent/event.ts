@@ -118,29 +118,53 @@ function cString(bytes: Uint8Array): string {
 export function decodeEvent(data: ArrayBuffer | Uint8Array): ConnectEvent {
   const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
   if (bytes.byteLength < EVENT_SIZE) throw new Error(`tcpconnect event too short: ${bytes.byteLength} < ${EVENT_SIZE} bytes`);
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const family = v.getUint16(EV.family, true);
-  const outcome = OUTCOME_BY_CODE[v.getUint8(EV.outcome)];
-  if (!outcome) throw new Error(`tcpconnect event with unknown outcome ${v.getUint8(EV.outcome)}`);
+  return decodeEventAt(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes, 0);
+}
+
+function ipv4At(b: Uint8Array, at: number): string {
+  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+}
+
+function commAt(b: Uint8Array, at: number): string {
+  let s = '';
+  for (let i = at; i < at + 16; i++) {
+    const c = b[i] as number;
+    if (c === 0) break;
+    if (c > 0x7f) return cString(b.subarray(at, at + 16)); // not ASCII: decode as UTF-8
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/**
+ * Decodes the event at `off` of a larger buffer (the mmap'ed ring buffer) without creating
+ * views per event. `v` and `b` must cover the same memory.
+ */
+export function decodeEventAt(v: DataView, b: Uint8Array, off: number): ConnectEvent {
+  const family = v.getUint16(off + EV.family, true);
+  const code = v.getUint8(off + EV.outcome);
+  const outcome = OUTCOME_BY_CODE[code];
+  if (!outcome) throw new Error(`tcpconnect event with unknown outcome ${code}`);
+  const v4 = family === AF_INET;
   return {
-    tsNs: v.getBigUint64(EV.ts_ns, true),
-    latencyNs: Number(v.getBigUint64(EV.latency_ns, true)),
-    cgroupId: v.getBigUint64(EV.cgroup_id, true),
-    pid: v.getUint32(EV.pid, true),
-    tid: v.getUint32(EV.tid, true),
-    uid: v.getUint32(EV.uid, true),
-    gid: v.getUint32(EV.gid, true),
-    mntns: v.getUint32(EV.mntns, true),
-    netns: v.getUint32(EV.netns, true),
-    family: family === AF_INET6 ? 6 : 4,
-    saddr: formatAddress(bytes.subarray(EV.saddr, EV.saddr + 16), family),
-    daddr: formatAddress(bytes.subarray(EV.daddr, EV.daddr + 16), family),
-    sport: v.getUint16(EV.sport, true),
-    dport: v.getUint16(EV.dport, true),
+    tsNs: v.getBigUint64(off + EV.ts_ns, true),
+    latencyNs: v.getUint32(off + EV.latency_ns, true) + v.getUint32(off + EV.latency_ns + 4, true) * 2 ** 32,
+    cgroupId: v.getBigUint64(off + EV.cgroup_id, true),
+    pid: v.getUint32(off + EV.pid, true),
+    tid: v.getUint32(off + EV.tid, true),
+    uid: v.getUint32(off + EV.uid, true),
+    gid: v.getUint32(off + EV.gid, true),
+    mntns: v.getUint32(off + EV.mntns, true),
+    netns: v.getUint32(off + EV.netns, true),
+    family: v4 ? 4 : 6,
+    saddr: v4 ? ipv4At(b, off + EV.saddr) : formatIPv6(b.subarray(off + EV.saddr, off + EV.saddr + 16)),
+    daddr: v4 ? ipv4At(b, off + EV.daddr) : formatIPv6(b.subarray(off + EV.daddr, off + EV.daddr + 16)),
+    sport: v.getUint16(off + EV.sport, true),
+    dport: v.getUint16(off + EV.dport, true),
     outcome,
-    source: v.getUint8(EV.source) === 2 ? 'syscall' : 'state',
-    errno: v.getInt32(EV.err, true),
-    comm: cString(bytes.subarray(EV.comm, EV.comm + 16)),
+    source: v.getUint8(off + EV.source) === 2 ? 'syscall' : 'state',
+    errno: v.getInt32(off + EV.err, true),
+    comm: commAt(b, off + EV.comm),
   };
 }
 

@@ -284,3 +284,96 @@ export class RingBuffer {
 export function possibleCpus(): number {
   return lib().fns.libbpf_num_possible_cpus();
 }
+
+let libcMm: { mmap: (addr: null, len: number, prot: number, flags: number, fd: number, off: number) => unknown; munmap: (p: unknown, len: number) => number; sysconf: (n: number) => number } | undefined;
+
+function libcMemory(): NonNullable<typeof libcMm> {
+  if (!libcMm) {
+    const libc = koffi.load('libc.so.6');
+    libcMm = {
+      mmap: libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)'),
+      munmap: libc.func('int munmap(void *addr, size_t length)'),
+      sysconf: libc.func('long sysconf(int name)'),
+    };
+  }
+  return libcMm;
+}
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+const SC_PAGESIZE = 30;
+const RINGBUF_BUSY_BIT = 0x80000000;
+const RINGBUF_DISCARD_BIT = 0x40000000;
+const RINGBUF_HDR_SZ = 8;
+
+/**
+ * A BPF ring buffer read straight from JavaScript: the map is mmap'ed (consumer page read-write,
+ * producer page and the double-mapped data area read-only, the kernel's layout) and records are
+ * handed out as views, with no native call per record — the same protocol libbpf's
+ * ring_buffer__consume() follows (busy bit: not committed yet; discard bit: skip).
+ */
+export class MappedRingBuffer {
+  private readonly consumerPtr: unknown;
+  private readonly producerPtr: unknown;
+  private readonly consumerPos: BigUint64Array;
+  private readonly producerPos: BigUint64Array;
+  private readonly data: DataView;
+  private readonly bytes: Uint8Array;
+  private readonly pageSize: number;
+  private closed = false;
+
+  constructor(
+    readonly fd: number,
+    readonly size: number,
+  ) {
+    const { mmap, sysconf } = libcMemory();
+    this.pageSize = sysconf(SC_PAGESIZE);
+    this.consumerPtr = mmap(null, this.pageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (isNull(this.consumerPtr) || koffi.address(this.consumerPtr) === 0xffffffffffffffffn) {
+      throw failure('mapping the ring buffer consumer page', koffi.errno());
+    }
+    this.producerPtr = mmap(null, this.pageSize + 2 * size, PROT_READ, MAP_SHARED, fd, this.pageSize);
+    if (isNull(this.producerPtr) || koffi.address(this.producerPtr) === 0xffffffffffffffffn) {
+      libcMemory().munmap(this.consumerPtr, this.pageSize);
+      throw failure('mapping the ring buffer data', koffi.errno());
+    }
+    this.consumerPos = new BigUint64Array(koffi.view(this.consumerPtr, this.pageSize), 0, 1);
+    const producer = koffi.view(this.producerPtr, this.pageSize + 2 * size);
+    this.producerPos = new BigUint64Array(producer, 0, 1);
+    this.data = new DataView(producer, this.pageSize);
+    this.bytes = new Uint8Array(producer, this.pageSize);
+  }
+
+  /**
+   * Hands committed records to `onRecord(view, offset, length)` (valid during the call only), at
+   * most `limit`; returns how many were consumed and whether more are waiting.
+   */
+  consume(onRecord: (data: DataView, bytes: Uint8Array, offset: number, length: number) => void, limit: number): { count: number; more: boolean } {
+    if (this.closed) return { count: 0, more: false };
+    let cons = Number(this.consumerPos[0]);
+    const prod = Number(Atomics.load(this.producerPos, 0));
+    let count = 0;
+    while (cons < prod && count < limit) {
+      const off = cons % this.size;
+      const header = this.data.getUint32(off, true);
+      if (header & RINGBUF_BUSY_BIT) break; // reserved, not submitted yet
+      const len = header & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
+      if (!(header & RINGBUF_DISCARD_BIT)) {
+        onRecord(this.data, this.bytes, off + RINGBUF_HDR_SZ, len);
+        count++;
+      }
+      cons += (len + RINGBUF_HDR_SZ + 7) & ~7;
+      Atomics.store(this.consumerPos, 0, BigInt(cons));
+    }
+    return { count, more: cons < prod };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const { munmap } = libcMemory();
+    munmap(this.producerPtr, this.pageSize + 2 * this.size);
+    munmap(this.consumerPtr, this.pageSize);
+  }
+}

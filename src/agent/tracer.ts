@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../errors.js';
-import { BpfObject, type BpfMap, type RingBuffer, possibleCpus } from './libbpf.js';
+import { BpfObject, type BpfMap, MappedRingBuffer, possibleCpus } from './libbpf.js';
 import { preflight } from './diagnose.js';
 import {
   type ConnectEvent,
@@ -19,7 +19,7 @@ import {
   FILTER_NETNS,
   FILTER_PID,
   decodeEdgeKey,
-  decodeEvent,
+  decodeEventAt,
   encodeConfig,
 } from './event.js';
 
@@ -63,11 +63,12 @@ export function defaultObjectPath(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bpf', 'tcpconnect.bpf.o');
 }
 
+const DEFAULT_RING_BYTES = 4 * 1024 * 1024;
 const PROGRAMS = ['handle_set_state', 'handle_exit_connect', 'handle_enter_connect'] as const;
 
 export class TcpConnectTracer {
   private readonly obj: BpfObject;
-  private readonly ring: RingBuffer;
+  private readonly ring: MappedRingBuffer;
   private readonly countersMap: BpfMap;
   private readonly cgroupMap: BpfMap;
   private readonly pidMap: BpfMap;
@@ -78,7 +79,6 @@ export class TcpConnectTracer {
   private readonly batch: number;
   private readonly pollMs: number;
   private timer: NodeJS.Timeout | undefined;
-  private inBatch = 0;
   private handler: ((e: ConnectEvent) => void) | undefined;
   private handlerError: unknown;
   private received = 0;
@@ -95,8 +95,9 @@ export class TcpConnectTracer {
     this.pollMs = opts.pollMs ?? 5;
     this.obj = BpfObject.load(path, {
       rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false }),
-      maxEntries: { events: opts.ringBytes ?? 4 * 1024 * 1024 },
+      maxEntries: { events: opts.ringBytes ?? DEFAULT_RING_BYTES },
     });
+    let ring: MappedRingBuffer | undefined;
     try {
       this.countersMap = this.obj.map('counters');
       this.cgroupMap = this.obj.map('cgroup_filter');
@@ -110,19 +111,11 @@ export class TcpConnectTracer {
       for (const pid of opts.pids ?? []) this.pidMap.update(u32(pid), ONE);
       for (const ns of opts.netns ?? []) this.netnsMap.update(u32(ns), ONE);
       for (const port of opts.dports ?? []) this.dportMap.update(u16(port), ONE);
-      this.ring = this.obj.ringBuffer('events', (data) => {
-        this.received++;
-        if (this.handler) {
-          try {
-            this.handler(decodeEvent(data));
-          } catch (err) {
-            this.handlerError ??= err;
-          }
-        }
-        return ++this.inBatch < this.batch;
-      });
+      ring = new MappedRingBuffer(this.obj.map('events').fd, opts.ringBytes ?? DEFAULT_RING_BYTES);
+      this.ring = ring;
       for (const prog of PROGRAMS) this.obj.attach(prog);
     } catch (err) {
+      ring?.close();
       this.obj.close();
       throw err;
     }
@@ -148,15 +141,24 @@ export class TcpConnectTracer {
 
   /** One batch; true when more events are waiting. */
   private drainOnce(): boolean {
-    this.inBatch = 0;
-    const complete = this.ring.consume();
+    const { count, more } = this.ring.consume(this.onRecord, this.batch);
+    this.received += count;
     if (this.handlerError !== undefined) {
       const err = this.handlerError;
       this.handlerError = undefined;
       throw err;
     }
-    return !complete;
+    return more;
   }
+
+  private readonly onRecord = (data: DataView, bytes: Uint8Array, offset: number): void => {
+    if (!this.handler) return;
+    try {
+      this.handler(decodeEventAt(data, bytes, offset));
+    } catch (err) {
+      this.handlerError ??= err;
+    }
+  };
 
   /** Delivers everything already in the ring buffer now (synchronously). */
   drain(): void {
@@ -219,6 +221,7 @@ export class TcpConnectTracer {
     try {
       if (this.handler) this.drain();
     } finally {
+      this.ring.close();
       this.obj.close();
     }
   }

@@ -11,7 +11,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Writable } from 'node:stream';
 import { LocalAgent } from '../agent/agent.js';
 import { InputError } from '../errors.js';
-import { type Layout, TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, customLayout, defaultLayout, toJson } from './columns.js';
+import { type Layout, TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, compileJson, customLayout, defaultLayout } from './columns.js';
 
 export interface TraceOptions {
   latency?: boolean;
@@ -54,6 +54,7 @@ export function parseOutput(output: string | undefined, latency: boolean): View 
 export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number> {
   const view = parseOutput(opts.output, opts.latency ?? false);
   const table = view.kind === 'table' ? new TableFormatter<TraceRow>(view.layout, TCPCONNECT_COLUMNS) : undefined;
+  const json = compileJson(TCPCONNECT_COLUMNS);
   // Output is batched: one write per ring-buffer drain, not one per event.
   let pending: string[] = [];
   let flushScheduled = false;
@@ -80,7 +81,7 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
     },
     (row) => {
       shown++;
-      emit(table ? table.row(row) : JSON.stringify(toJson(row, TCPCONNECT_COLUMNS)));
+      emit(table ? table.row(row) : JSON.stringify(json(row)));
     },
   );
   let stopping: (() => void) | undefined;
