@@ -29,6 +29,13 @@ export interface SelectingTargets {
   /** Sorted policy keys, shared by every verdict about this pod (frozen). */
   egressIsolatedBy: readonly string[];
   ingressIsolatedBy: readonly string[];
+  /**
+   * Gate results that depend only on the pod and the one rule that allowed (the common case), made
+   * once and shared (frozen), so judging a flow allocates nothing but its Verdict: [0] is "denied",
+   * [i + 1] "allowed by rule i" of egressRules/ingressRules.
+   */
+  egressGates: (GateResult | undefined)[];
+  ingressGates: (GateResult | undefined)[];
 }
 
 export interface PolicySet {
@@ -55,6 +62,8 @@ const NOT_SELECTED: SelectingTargets = Object.freeze({
   ingressRules: NO_COMPILED_RULES,
   egressIsolatedBy: EMPTY_KEYS,
   ingressIsolatedBy: EMPTY_KEYS,
+  egressGates: [],
+  ingressGates: [],
 });
 
 const NOT_GOVERNED: SelectingTargets = Object.freeze({ ...NOT_SELECTED, governed: false });
@@ -94,6 +103,8 @@ function computeSelecting(targets: readonly Target[], endpoint: PodEndpoint): Se
     ingressRules: ingress ? ingress.flatMap((t) => t.ingress) : NO_COMPILED_RULES,
     egressIsolatedBy: keys(egress),
     ingressIsolatedBy: keys(ingress),
+    egressGates: [],
+    ingressGates: [],
   };
 }
 
@@ -123,26 +134,35 @@ export function compilePolicies(policies: readonly V1NetworkPolicy[]): PolicySet
   };
 }
 
+function isolatedGate(isolatedBy: readonly string[], allowedBy: readonly RuleRef[]): GateResult {
+  return Object.freeze({
+    applies: true,
+    isolated: true,
+    isolatedBy: isolatedBy as string[],
+    allowedBy: allowedBy as RuleRef[],
+    allowed: allowedBy.length > 0,
+  });
+}
+
 /** One gate of one pod: isolated when some policy selects it in this direction; passes when a rule admits the traffic. */
 function gate(
   rules: readonly CompiledRule[],
   isolatedBy: readonly string[],
+  shared: (GateResult | undefined)[],
   direction: Direction,
   traffic: Traffic,
   otherIsPolicyPod: boolean,
 ): GateResult {
   if (isolatedBy.length === 0) return NOT_ISOLATED;
+  let first = -1;
   let allowedBy: RuleRef[] | undefined;
   for (let r = 0; r < rules.length; r++) {
-    if (ruleAllows(rules[r]!, direction, traffic, otherIsPolicyPod)) (allowedBy ??= []).push(rules[r]!.ref);
+    if (!ruleAllows(rules[r]!, direction, traffic, otherIsPolicyPod)) continue;
+    if (first < 0) first = r;
+    else (allowedBy ??= [rules[first]!.ref]).push(rules[r]!.ref);
   }
-  return {
-    applies: true,
-    isolated: true,
-    isolatedBy: isolatedBy as string[],
-    allowedBy: allowedBy ?? (NO_RULES as RuleRef[]),
-    allowed: allowedBy !== undefined,
-  };
+  if (allowedBy) return { applies: true, isolated: true, isolatedBy: isolatedBy as string[], allowedBy, allowed: true };
+  return (shared[first + 1] ??= isolatedGate(isolatedBy, first < 0 ? NO_RULES : Object.freeze([rules[first]!.ref])));
 }
 
 /** Judges one Traffic on both gates. Shared sub-objects of the result are frozen. */
@@ -150,8 +170,8 @@ export function evaluate(set: PolicySet, traffic: Traffic): Verdict {
   // One cache hit per pod end answers both "is it governed?" and "which policies select it?".
   const src = traffic.src.kind === 'pod' ? set.selecting(traffic.src) : NOT_GOVERNED;
   const dst = traffic.dst.kind === 'pod' ? set.selecting(traffic.dst) : NOT_GOVERNED;
-  const egress = src.governed ? gate(src.egressRules, src.egressIsolatedBy, 'egress', traffic, dst.governed) : NO_GATE;
-  const ingress = dst.governed ? gate(dst.ingressRules, dst.ingressIsolatedBy, 'ingress', traffic, src.governed) : NO_GATE;
+  const egress = src.governed ? gate(src.egressRules, src.egressIsolatedBy, src.egressGates, 'egress', traffic, dst.governed) : NO_GATE;
+  const ingress = dst.governed ? gate(dst.ingressRules, dst.ingressIsolatedBy, dst.ingressGates, 'ingress', traffic, src.governed) : NO_GATE;
   return { verdict: egress.allowed && ingress.allowed ? 'allowed' : 'denied', egress, ingress };
 }
 
