@@ -5,7 +5,7 @@
  * on the file system; `kustomization.yaml` (which `learn` writes beside the policies) is skipped.
  */
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
 import { parseKubeYaml, readText } from '../cluster/yaml-documents.js';
@@ -51,7 +51,10 @@ function walk(dir: string, out: string[]): void {
   }
 }
 
-/** The policy files a list of paths stands for: files as given, directories expanded (sorted). */
+/**
+ * The policy files a list of paths stands for: files as given, directories expanded (sorted); a file
+ * reached twice (a directory and a file in it) is read once.
+ */
 export function policyFiles(paths: string[]): string[] {
   const files: string[] = [];
   for (const path of paths) {
@@ -65,7 +68,13 @@ export function policyFiles(paths: string[]): string[] {
       files.push(path);
     }
   }
-  return files;
+  const seen = new Set<string>();
+  return files.filter((f) => {
+    const key = resolve(f);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 type YamlNode = unknown;

@@ -84,6 +84,11 @@ describe('loadPolicies', () => {
     expect(names([join(dir, 'd'), join(dir, 'one.txt')])).toEqual(['default/two', 'default/one']);
   });
 
+  it('a file reached twice (its directory and itself) is read once', () => {
+    const dir = tree({ 'a.yaml': policy('a'), 'b.yaml': policy('b') });
+    expect(names([dir, join(dir, 'b.yaml'), `${dir}/./a.yaml`])).toEqual(['default/a', 'default/b']);
+  });
+
   it('an empty directory holds no policies', () => {
     const dir = tree({ 'notes.txt': 'x' });
     expect(loadPolicies([dir])).toEqual([]);
