@@ -11,10 +11,10 @@
  * The storm is bench/connect-storm.c (built here with clang), so the generator costs no JS time.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { learnLocal } from '../src/cli/learn-local.js';
 import { runTrace } from '../src/cli/trace.js';
@@ -89,7 +89,14 @@ async function learnPhase(): Promise<PhaseResult> {
 
 async function tracePhase(): Promise<PhaseResult> {
   const file = join(work, 'trace.jsonl');
-  const stdout = createWriteStream(file);
+  // What `netpol trace ... > file` gets: process.stdout on a file writes synchronously.
+  const fd = openSync(file, 'w');
+  const stdout = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      writeSync(fd, chunk);
+      cb();
+    },
+  });
   const abort = new AbortController();
   let ready!: () => void;
   const readyP = new Promise<void>((r) => (ready = r));
@@ -101,7 +108,7 @@ async function tracePhase(): Promise<PhaseResult> {
   await sleep(200);
   abort.abort();
   await done;
-  await new Promise<void>((r) => stdout.end(r));
+  closeSync(fd);
   return { storm: s, tracerCpu, lost: summary.lost, shown: summary.shown, bytes: statSync(file).size };
 }
 
