@@ -2,7 +2,8 @@
  * The evaluator: compiled policies + one Traffic → a Verdict with evidence for both gates.
  *
  * Egress and ingress are separate gates (DESIGN.md). The egress gate exists when the source is a
- * pod NetworkPolicy governs, the ingress gate when the destination is. In each direction the pod is
+ * pod NetworkPolicy governs, the ingress gate when the destination is (except for traffic from the
+ * destination's own node, which NetworkPolicy cannot block). In each direction the pod is
  * isolated when some policy of its namespace selects it and has that direction in its (defaulted)
  * policyTypes; an isolated pod's traffic passes the gate when at least one rule of one of those
  * policies admits it. Traffic is allowed when both gates pass.
@@ -171,8 +172,24 @@ export function evaluate(set: PolicySet, traffic: Traffic): Verdict {
   const src = traffic.src.kind === 'pod' ? set.selecting(traffic.src) : NOT_GOVERNED;
   const dst = traffic.dst.kind === 'pod' ? set.selecting(traffic.dst) : NOT_GOVERNED;
   const egress = src.governed ? gate(src.egressRules, src.egressIsolatedBy, src.egressGates, 'egress', traffic, dst.governed) : NO_GATE;
-  const ingress = dst.governed ? gate(dst.ingressRules, dst.ingressIsolatedBy, dst.ingressGates, 'ingress', traffic, src.governed) : NO_GATE;
+  const ingress = !dst.governed
+    ? NO_GATE
+    : !src.governed && fromOwnNode(traffic)
+      ? NO_GATE
+      : gate(dst.ingressRules, dst.ingressIsolatedBy, dst.ingressGates, 'ingress', traffic, src.governed);
   return { verdict: egress.allowed && ingress.allowed ? 'allowed' : 'denied', egress, ingress };
+}
+
+/**
+ * True when the source is the destination pod's own node (its address, or a host-network pod on
+ * it). The API documents that a pod cannot block traffic from its resident node (kubelet probes,
+ * for one), so such traffic has no ingress gate.
+ */
+export function fromOwnNode(traffic: Traffic): boolean {
+  const { src, dst } = traffic;
+  if (dst.kind !== 'pod') return false;
+  const srcNode = src.kind === 'external' ? src.node : src.pod.spec?.hostNetwork ? src.pod.spec.nodeName : undefined;
+  return srcNode !== undefined && srcNode === dst.pod.spec?.nodeName;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -207,9 +224,14 @@ function formatRule(ref: RuleRef): string {
 /** One clause per gate that applies: why it passed or failed. */
 function gateClause(direction: Direction, g: GateResult, traffic: Traffic): string | undefined {
   if (!g.applies) {
-    // Only worth a word when the end is a pod after all: one on the host network.
+    // Only worth a word when the end is a pod after all: one on the host network, or a pod
+    // reached from its own node.
     const end = direction === 'egress' ? traffic.src : traffic.dst;
-    return end.kind === 'pod' ? `${describeEndpoint(end)} uses the host network: no ${direction} gate` : undefined;
+    if (end.kind !== 'pod') return undefined;
+    if (direction === 'ingress' && !end.pod.spec?.hostNetwork && fromOwnNode(traffic)) {
+      return `ingress to ${describeEndpoint(end)} from its own node ${end.pod.spec?.nodeName}: NetworkPolicy cannot block it`;
+    }
+    return `${describeEndpoint(end)} uses the host network: no ${direction} gate`;
   }
   const side = direction === 'egress' ? `egress from ${describeEndpoint(traffic.src)}` : `ingress to ${describeEndpoint(traffic.dst)}`;
   if (!g.isolated) return `${side} not isolated`;

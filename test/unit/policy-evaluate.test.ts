@@ -491,6 +491,29 @@ describe('judge (resolved flows, Service DNAT)', () => {
     expect(toMypod.verdict).toBe('denied');
   });
 
+  it("traffic from a pod's own node has no ingress gate (NetworkPolicy cannot block it)", () => {
+    const onN1 = makePod({ name: 'web-n1', labels: { app: 'web' }, ip: '10.0.0.21', nodeName: 'n1' });
+    const hostN1 = makePod({ name: 'agent-n1', labels: { app: 'agent' }, ip: '192.168.0.1', hostNetwork: true, nodeName: 'n1' });
+    const hostN2 = makePod({ name: 'agent-n2', labels: { app: 'agent' }, ip: '192.168.0.2', hostNetwork: true, nodeName: 'n2' });
+    const objects = makeCluster({ pods: [onN1, hostN1, hostN2] });
+    objects.nodes = ['n1', 'n2'].map((n, i) => ({ metadata: { name: n }, status: { addresses: [{ type: 'InternalIP', address: `192.168.0.${i + 1}` }] } }));
+    const idx = buildIndex(objects);
+    const set = compilePolicies([denyAllIngress]);
+    const web = podEndpoint(onN1, idx);
+    const cases: [string, Endpoint, string][] = [
+      ['node n1 address', { kind: 'external', ip: '192.168.0.1', node: 'n1' }, 'n/a'],
+      ['node n2 address', { kind: 'external', ip: '192.168.0.2', node: 'n2' }, 'deny default/deny-ingress'],
+      ['host-network pod on n1', podEndpoint(hostN1, idx), 'n/a'],
+      ['host-network pod on n2', podEndpoint(hostN2, idx), 'deny default/deny-ingress'],
+      ['an outside address', { kind: 'external', ip: '1.1.1.1' }, 'deny default/deny-ingress'],
+    ];
+    for (const [what, src, want] of cases) {
+      expect([what, gate(evaluate(set, { src, dst: web, port: 8080, proto: 'TCP' }).ingress)]).toEqual([what, want]);
+    }
+    const j = judge(set, resolveFlow(makeFlow('192.168.0.1', '10.0.0.21', 8080), idx));
+    expect(j).toMatchObject({ verdict: 'allowed', reason: 'ingress to default/web-n1 from its own node n1: NetworkPolicy cannot block it' });
+  });
+
   it('both failing gates are named when both deny', () => {
     const set = compilePolicies([makePolicy({ name: 'lock', policyTypes: ['Ingress', 'Egress'] })]);
     const j = judge(set, resolveFlow(makeFlow('10.0.0.1', '10.0.0.11', 8080, 'UDP'), svcIndex));
