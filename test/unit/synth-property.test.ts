@@ -19,7 +19,8 @@ import type { V1Pod } from '../../src/cluster/objects.js';
 import { workloadKey } from '../../src/cluster/workload.js';
 import type { LocatedFlow, Protocol } from '../../src/flows/record.js';
 import { compilePolicies, evaluate, judge } from '../../src/policy/evaluate.js';
-import { renderPolicies } from '../../src/policy/render.js';
+import { parse } from 'yaml';
+import { renderPolicies, renderPolicy } from '../../src/policy/render.js';
 import { synthesize, type LearnEdge, type SynthesisOptions } from '../../src/policy/synthesize.js';
 import { podEndpoint, type Endpoint, type Traffic } from '../../src/policy/traffic.js';
 import { validateNetworkPolicy } from '../../src/policy/validate.js';
@@ -244,7 +245,11 @@ describe('learned policies vs the evaluator (property)', () => {
         const built = build(spec);
         const edges = f.edges(built.index, built.flows);
         const result = synthesize(edges, built.index, { ingress: spec.ingress, dns: spec.dns });
-        for (const g of result.policies) validateNetworkPolicy(g.policy, { file: g.path });
+        for (const g of result.policies) {
+          validateNetworkPolicy(g.policy, { file: g.path });
+          // What kubectl (a YAML 1.1 reader) reads from the file is the object itself.
+          expect(parse(renderPolicy(g.policy), { version: '1.1' })).toEqual(JSON.parse(JSON.stringify(g.policy)));
+        }
         const set = compilePolicies(result.policies.map((g) => g.policy));
 
         for (const e of edges) {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import fc from 'fast-check';
+import { parse, parseAllDocuments } from 'yaml';
 import type { V1NetworkPolicy } from '../../src/cluster/objects.js';
 import { KUSTOMIZATION_HEADER, renderKustomization, renderPolicies, renderPolicy } from '../../src/policy/render.js';
+import { emitYaml, yamlScalar } from '../../src/policy/yaml-emit.js';
 
 /** The same policy, built with keys in scrambled order and client-node's `_from`. */
 const scrambled = {
@@ -72,12 +74,14 @@ describe('renderPolicy', () => {
   });
 
   it('renders an empty podSelector as {} and quotes strings that would read as other types', () => {
-    const p = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'x', namespace: 'd', labels: { on: 'true', n: '010' } }, spec: { podSelector: {} } };
+    const p = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'x', namespace: 'd', labels: { on: 'true', num: '010' } }, spec: { podSelector: {} } };
     const text = renderPolicy(p);
     expect(text).toContain('podSelector: {}');
-    expect(text).toContain('on: "true"');
-    expect(text).toContain('n: "010"');
+    // YAML 1.1 (kubectl's reader) takes `on` for a boolean, even as a key.
+    expect(text).toContain('"on": "true"');
+    expect(text).toContain('num: "010"');
   });
+
 });
 
 describe('renderPolicies', () => {
@@ -100,6 +104,51 @@ resources:
   - data/db.yaml
   - default/web.yaml
 `,
+    );
+  });
+});
+
+describe('emitYaml', () => {
+  const tricky = ['on', 'Off', 'yes', 'N', 'null', '~', 'true', '010', '0x1F', '1e3', '1_000', '12:30', '2026-11-25', '.inf', '-', '- x', 'a: b', 'a #b', '#x', '', ' lead', 'trail ', "it's", 'say "hi"', 'line\nbreak', 'tab\there', 'ünï', '@x', '*ref', '&a', '!tag', '%x', '[a]', '{a}', '?', '|', '>', '10.0.0.0/8', '2001:db8::/32', 'app.kubernetes.io/name', 'TCP'];
+
+  it('writes strings so that YAML 1.1 and 1.2 readers both read them back as the same strings', () => {
+    for (const s of tricky) {
+      const text = emitYaml({ [s]: s, list: [s] });
+      for (const version of ['1.1', '1.2'] as const) {
+        expect(parse(text, { version }), `${JSON.stringify(s)} (YAML ${version}):\n${text}`).toEqual({ [s]: s, list: [s] });
+      }
+    }
+  });
+
+  it('keeps labels, names and CIDRs plain', () => {
+    expect(['app.kubernetes.io/managed-by', 'web-1', 'TCP', '192.0.2.0/24', '2001:db8::1/128'].map(yamlScalar)).toEqual([
+      'app.kubernetes.io/managed-by',
+      'web-1',
+      'TCP',
+      '192.0.2.0/24',
+      '2001:db8::1/128',
+    ]);
+  });
+
+  it('round-trips any JSON-shaped document (property)', () => {
+    const key = fc.oneof(fc.string(), fc.constantFrom(...tricky));
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.oneof(fc.string(), fc.constantFrom(...tricky)),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('value'), { maxLength: 4 }),
+        fc.dictionary(key, tie('value'), { maxKeys: 4 }),
+      ),
+    }));
+    fc.assert(
+      fc.property(fc.dictionary(key, json.value, { maxKeys: 5 }), (doc) => {
+        const text = emitYaml(doc as never);
+        for (const version of ['1.1', '1.2'] as const) expect(parse(text, { version, uniqueKeys: false })).toEqual(doc);
+      }),
+      { numRuns: 300 },
     );
   });
 });
