@@ -19,6 +19,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** State directory of this run's test cluster (see test/cluster/start.sh); empty until started. */
     netpolClusterDir: string;
+    /** The vitest main process: the cluster's watchdog stops the cluster when it exits. */
+    netpolClusterOwner: number;
   }
 }
 
@@ -30,6 +32,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const given = process.env.NETPOL_CLUSTER_DIR;
   const dir = given ?? mkdtempSync(join(tmpdir(), 'netpol-cluster-'));
   project.provide('netpolClusterDir', dir);
+  project.provide('netpolClusterOwner', process.pid);
   return async () => {
     // Only a cluster this run started (ensureCluster leaves the marker); one given through
     // NETPOL_CLUSTER_DIR and already running before the run is left running.

@@ -11,6 +11,8 @@
 #   admin.kubeconfig  the admin context alone;  rbac.kubeconfig  the second identity alone
 #   cluster.env       KUBECONFIG=…, NETPOL_APISERVER=https://127.0.0.1:<port>, the pids and ports
 #   *.log             etcd and apiserver output, for post-mortems
+# With NETPOL_CLUSTER_OWNER_PID=<pid>, the cluster stops by itself when that process exits (the
+# vitest run passes its pid, so a killed run leaves nothing behind).
 # Nothing listens anywhere but 127.0.0.1. Stop with test/cluster/stop.sh [STATE_DIR].
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -101,6 +103,15 @@ if [ "$only_apiserver" -eq 0 ]; then
     --unsafe-no-fsync --log-level warn --quota-backend-bytes 1073741824 \
     > "$dir/etcd.log" 2>&1 < /dev/null &
   echo $! > "$dir/etcd.pid"
+
+  # A test run that dies without its teardown (killed, timed out) must not leave the cluster
+  # behind: with NETPOL_CLUSTER_OWNER_PID set, a watchdog stops it once that process is gone.
+  if [ -n "${NETPOL_CLUSTER_OWNER_PID:-}" ]; then
+    setsid bash -c 'owner="$1" dir="$2" stop="$3"
+      while kill -0 "$owner" 2>/dev/null && [ -f "$dir/etcd.pid" ]; do sleep 1; done
+      [ -f "$dir/etcd.pid" ] && exec bash "$stop" "$dir"' \
+      netpol-cluster-watchdog "$NETPOL_CLUSTER_OWNER_PID" "$dir" "$here/stop.sh" > /dev/null 2>&1 < /dev/null &
+  fi
 else
   if [ ! -f "$dir/ports" ]; then
     echo "test/cluster/start.sh --apiserver: no cluster state in $dir (run test/cluster/start.sh first)" >&2

@@ -64,7 +64,8 @@ function alive(pidFile: string): boolean {
 
 async function script(name: string, args: string[]): Promise<void> {
   try {
-    await run('bash', [join(clusterScripts, name), ...args], { maxBuffer: 16 << 20 });
+    const env = { ...process.env, NETPOL_CLUSTER_OWNER_PID: String(inject('netpolClusterOwner')) };
+    await run('bash', [join(clusterScripts, name), ...args], { maxBuffer: 16 << 20, env });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`test/cluster/${name} ${args.join(' ')} failed:\n${e.stderr ?? e.message}`);
