@@ -3,13 +3,14 @@
  * asserted field by field (IPv4, IPv6, established, refused, SYN dropped, connect() errno) and the
  * kernel-side netns filter.
  */
-import { type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootTimeNs } from '../../src/agent/clock.js';
 import type { ConnectEvent } from '../../src/agent/event.js';
+import { LocalAgent } from '../../src/agent/agent.js';
 import { TcpConnectTracer } from '../../src/agent/tracer.js';
 import { EventLog, busyboxBin } from './support/agent-events.js';
 import { type Link, Netns, destroyAll, link, nft, waitListening } from './support/netns.js';
@@ -120,6 +121,23 @@ describe('tcpconnect BPF program', () => {
     expectCommon(e, nc.pid);
     expect(e).toMatchObject({ family: 4, daddr: target, dport: 443, sport: 0, outcome: 'error', errno: 101, source: 'syscall' });
     expect(e.latencyNs).toBeGreaterThan(0);
+  });
+
+  it('counts events lost when the ring buffer is full, and reports them through the agent', async () => {
+    // A 4 KiB ring holds 34 events; 120 refused connects while the event loop is blocked overflow it.
+    const lostReports: number[] = [];
+    const agent = await LocalAgent.start({ netns: [client.inode], host: true, ringBytes: 4096, lostCheckMs: 50, onLost: (n) => lostReports.push(n) }, () => {});
+    try {
+      const script = `i=0; while [ $i -lt 120 ]; do ${join(bin, 'nc')} ${wire.ipv4B} 82 </dev/null 2>/dev/null; i=$((i+1)); done`;
+      execFileSync('nsenter', [`--net=/run/netns/${client.name}`, '--', join(bin, 'sh'), '-c', script]);
+      await new Promise((r) => setTimeout(r, 300));
+      const { lost } = agent.counters();
+      expect(lost).toBeGreaterThanOrEqual(120 - 34);
+      expect(agent.eventsReceived + lost).toBe(120);
+      expect(lostReports.reduce((a, b) => a + b, 0)).toBe(lost);
+    } finally {
+      await agent.stop();
+    }
   });
 
   it('filters in the kernel: connects in other network namespaces are not reported', async () => {
