@@ -13,6 +13,7 @@
  * its endpoints.
  */
 import type { V1NetworkPolicy, V1Pod } from '../cluster/objects.js';
+import { InputError } from '../errors.js';
 import { isPolicyPod } from './peer-matcher.js';
 import { compileTarget, ruleAllows, type CompiledRule, type Direction, type Target } from './target.js';
 import type { Endpoint, PodEndpoint, ResolvedFlow, Traffic } from './traffic.js';
@@ -109,9 +110,22 @@ function computeSelecting(targets: readonly Target[], endpoint: PodEndpoint): Se
   };
 }
 
-/** Compiles NetworkPolicies once; the result is immutable and can judge any number of flows. */
+/** compileTarget, with what it cannot compile (a policy that skipped validation) as an InputError. */
+function compileChecked(policy: V1NetworkPolicy): Target {
+  try {
+    return compileTarget(policy);
+  } catch (err) {
+    const key = `${policy.metadata?.namespace ?? 'default'}/${policy.metadata?.name ?? ''}`;
+    throw new InputError(`NetworkPolicy ${key}`, `cannot be evaluated: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Compiles NetworkPolicies once; the result is immutable and can judge any number of flows.
+ * Policies should be valid (validate.ts); one that cannot be compiled is an InputError naming it.
+ */
 export function compilePolicies(policies: readonly V1NetworkPolicy[]): PolicySet {
-  const targets = policies.map(compileTarget);
+  const targets = policies.map(compileChecked);
   const byNamespace = new Map<string, Target[]>();
   for (const t of targets) {
     const list = byNamespace.get(t.namespace);

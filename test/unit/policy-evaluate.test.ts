@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildIndex } from '../../src/cluster/lookup.js';
+import { InputError } from '../../src/errors.js';
 import type { V1NetworkPolicy, V1Pod } from '../../src/cluster/objects.js';
 import type { Protocol } from '../../src/flows/record.js';
 import { compilePolicies, evaluate, judge } from '../../src/policy/evaluate.js';
@@ -388,6 +389,14 @@ describe('evaluate', () => {
     expect(set.targetsInNamespace('default')).toHaveLength(2);
     expect(set.targetsInNamespace('prod')).toHaveLength(0);
     expect(effectivePolicyTypes(makePolicy({ name: 'x', policyTypes: ['Egress'] }))).toEqual({ ingress: false, egress: true });
+  });
+
+  it('a policy that cannot be compiled is an InputError naming it', () => {
+    const badCidr = makePolicy({ name: 'bad', namespace: 'prod', egress: [{ to: [{ ipBlock: { cidr: '1.2.3.4' } }] }] });
+    expect(() => compilePolicies([badCidr])).toThrow(InputError);
+    expect(() => compilePolicies([badCidr])).toThrow('NetworkPolicy prod/bad: cannot be evaluated: invalid CIDR "1.2.3.4"');
+    const badOp = makePolicy({ name: 'op', podSelector: { matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] } });
+    expect(() => compilePolicies([badOp])).toThrow(/^NetworkPolicy default\/op: cannot be evaluated: unknown label selector operator "Gt"/);
   });
 
   it('reads client-node style `_from` as well as YAML `from`', () => {
