@@ -37,6 +37,8 @@ export interface ContainerInfo {
   podUid?: string;
   /** Addresses of the container on its networks (Docker). */
   ips: string[];
+  /** Kubernetes pod of a CRI container (from containerd's annotations). */
+  pod?: { namespace: string; name: string };
 }
 
 const NEGATIVE_TTL_MS = 5000;
@@ -239,6 +241,52 @@ export class DockerClient {
   }
 }
 
+interface OciConfig {
+  annotations?: Record<string, string>;
+}
+
+/**
+ * containerd without talking gRPC: each running task has an OCI bundle at
+ * <root>/<namespace>/<id>/config.json whose annotations (set by the CRI plugin) name the
+ * container, its image and its pod.
+ */
+export class ContainerdBundles {
+  constructor(readonly roots: string[] = ['/run/containerd/io.containerd.runtime.v2.task', '/run/k3s/containerd/io.containerd.runtime.v2.task']) {}
+
+  inspect(id: string): ContainerInfo | undefined {
+    for (const root of this.roots) {
+      let namespaces: string[];
+      try {
+        namespaces = readdirSync(root);
+      } catch {
+        continue;
+      }
+      for (const ns of namespaces) {
+        let config: OciConfig;
+        try {
+          config = JSON.parse(readFileSync(join(root, ns, id, 'config.json'), 'utf8')) as OciConfig;
+        } catch {
+          continue;
+        }
+        const a = config.annotations ?? {};
+        const podName = a['io.kubernetes.cri.sandbox-name'];
+        const podNamespace = a['io.kubernetes.cri.sandbox-namespace'];
+        return {
+          id,
+          name: a['io.kubernetes.cri.container-name'] ?? podName ?? id.slice(0, 12),
+          image: a['io.kubernetes.cri.image-name'] ?? '',
+          labels: {},
+          runtime: 'containerd',
+          ips: [],
+          ...(podName && podNamespace ? { pod: { namespace: podNamespace, name: podName } } : {}),
+          ...(a['io.kubernetes.cri.sandbox-uid'] ? { podUid: a['io.kubernetes.cri.sandbox-uid'] } : {}),
+        };
+      }
+    }
+    return undefined;
+  }
+}
+
 /**
  * cgroup id → ContainerInfo with caching. `null` in the cache means "not a container" (a host
  * process), so misses are not retried on every event.
@@ -255,6 +303,7 @@ export class ContainerResolver {
   constructor(
     readonly cgroups = new CgroupIndex(),
     readonly docker = new DockerClient(),
+    readonly containerd = new ContainerdBundles(),
   ) {}
 
   /** What is known now, without waiting: info, null (host process) or undefined (not yet asked). */
@@ -305,6 +354,7 @@ export class ContainerResolver {
         info = undefined;
       }
     }
+    if (!info && entry.runtime !== 'docker') info = this.containerd.inspect(entry.containerId);
     const result: ContainerInfo = info ?? {
       id: entry.containerId,
       name: entry.containerId.slice(0, 12),

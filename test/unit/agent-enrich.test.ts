@@ -80,3 +80,43 @@ describe('learn --local model', () => {
     });
   });
 });
+
+describe('containerd bundles', () => {
+  it('names a CRI container, its image and pod from the OCI annotations', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { ContainerdBundles } = await import('../../src/agent/containers.js');
+    const root = mkdtempSync(join(tmpdir(), 'netpol-ctrd-'));
+    try {
+      mkdirSync(join(root, 'k8s.io', ID), { recursive: true });
+      writeFileSync(
+        join(root, 'k8s.io', ID, 'config.json'),
+        JSON.stringify({
+          annotations: {
+            'io.kubernetes.cri.container-type': 'container',
+            'io.kubernetes.cri.container-name': 'mypod',
+            'io.kubernetes.cri.sandbox-name': 'mypod',
+            'io.kubernetes.cri.sandbox-namespace': 'default',
+            'io.kubernetes.cri.sandbox-uid': '1b2c3d4e-0000-1111-2222-333344445555',
+            'io.kubernetes.cri.image-name': 'docker.io/library/busybox:latest',
+          },
+        }),
+      );
+      const bundles = new ContainerdBundles([join(root, 'missing'), root]);
+      expect(bundles.inspect(ID)).toEqual({
+        id: ID,
+        name: 'mypod',
+        image: 'docker.io/library/busybox:latest',
+        labels: {},
+        runtime: 'containerd',
+        ips: [],
+        pod: { namespace: 'default', name: 'mypod' },
+        podUid: '1b2c3d4e-0000-1111-2222-333344445555',
+      });
+      expect(bundles.inspect('f'.repeat(64))).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
