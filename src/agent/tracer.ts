@@ -42,7 +42,7 @@ export interface TracerOptions {
   ringBytes?: number;
   /** Events handed to the callback per drain before yielding to the event loop. Default 2048. */
   batch?: number;
-  /** Drain interval when idle, ms. Default 5. */
+  /** Drain interval while events flow, ms. Default 5; it backs off to 50 ms while idle. */
   pollMs?: number;
   /** Path of tcpconnect.bpf.o. Default: bpf/ of this package (or $NETPOL_BPF_DIR). */
   objectPath?: string;
@@ -64,6 +64,7 @@ export function defaultObjectPath(): string {
 }
 
 const DEFAULT_RING_BYTES = 4 * 1024 * 1024;
+const IDLE_POLL_MS = 50;
 const PROGRAMS = ['handle_set_state', 'handle_exit_connect', 'handle_enter_connect'] as const;
 
 export class TcpConnectTracer {
@@ -132,11 +133,16 @@ export class TcpConnectTracer {
     this.timer = ms === 0 ? (setImmediate(() => this.tick()) as unknown as NodeJS.Timeout) : setTimeout(() => this.tick(), ms);
   }
 
+  private idleMs = 0;
+
   private tick(): void {
     this.timer = undefined;
     if (this.obj.isClosed) return;
+    const before = this.received;
     const more = this.drainOnce();
-    this.schedule(more ? 0 : this.pollMs);
+    // Idle: back off (a 4 MiB ring holds ~37,000 events, over a second of a connect storm).
+    this.idleMs = this.received > before ? this.pollMs : Math.min(Math.max(this.idleMs, this.pollMs) * 2, IDLE_POLL_MS);
+    this.schedule(more ? 0 : this.idleMs);
   }
 
   /** One batch; true when more events are waiting. */

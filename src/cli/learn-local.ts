@@ -195,6 +195,7 @@ function synthesisDefaults(opts: LearnLocalOptions): SynthesisFlags {
 function waitForStop(durationMs: number | undefined, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     const finish = () => {
+      cleanupKeys();
       if (timer) clearTimeout(timer);
       process.removeListener('SIGINT', finish);
       process.removeListener('SIGTERM', finish);
@@ -202,6 +203,24 @@ function waitForStop(durationMs: number | undefined, signal: AbortSignal | undef
       resolve();
     };
     const timer = durationMs !== undefined ? setTimeout(finish, durationMs) : undefined;
+    // On a terminal, q (or Ctrl-C in raw mode) ends observation too.
+    const stdin = process.stdin;
+    const onKey = (key: Buffer) => {
+      const k = key.toString();
+      if (k === 'q' || k === 'Q' || k === '\u0003') finish();
+    };
+    const useKeys = signal === undefined && stdin.isTTY === true;
+    if (useKeys) {
+      stdin.setRawMode(true);
+      stdin.on('data', onKey);
+      stdin.resume();
+    }
+    const cleanupKeys = () => {
+      if (!useKeys) return;
+      stdin.off('data', onKey);
+      stdin.setRawMode(false);
+      stdin.pause();
+    };
     process.once('SIGINT', finish);
     process.once('SIGTERM', finish);
     if (signal?.aborted) finish();
