@@ -23,6 +23,8 @@ const RESERVED = new Set(['y', 'n', 'yes', 'no', 'true', 'false', 'on', 'off', '
  */
 const PLAIN_WORD = /^[A-Za-z][A-Za-z0-9._/-]*$/;
 const PLAIN_CIDR = /^[0-9A-Fa-f][0-9A-Fa-f.:]*\/[0-9]+$/;
+/** `e5`: some YAML 1.1 readers take a bare exponent for a float. */
+const EXPONENT_ONLY = /^[eE][-+]?[0-9_]+$/;
 
 export function yamlScalar(value: string | number | boolean | null): string {
   if (value === null) return 'null';
@@ -31,7 +33,7 @@ export function yamlScalar(value: string | number | boolean | null): string {
     return String(value);
   }
   if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if ((PLAIN_WORD.test(value) && !RESERVED.has(value.toLowerCase())) || PLAIN_CIDR.test(value)) return value;
+  if ((PLAIN_WORD.test(value) && !RESERVED.has(value.toLowerCase()) && !EXPONENT_ONLY.test(value)) || PLAIN_CIDR.test(value)) return value;
   return JSON.stringify(value);
 }
 

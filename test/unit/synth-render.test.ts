@@ -109,7 +109,7 @@ resources:
 });
 
 describe('emitYaml', () => {
-  const tricky = ['on', 'Off', 'yes', 'N', 'null', '~', 'true', '010', '0x1F', '1e3', '1_000', '12:30', '2026-11-25', '.inf', '-', '- x', 'a: b', 'a #b', '#x', '', ' lead', 'trail ', "it's", 'say "hi"', 'line\nbreak', 'tab\there', 'ünï', '@x', '*ref', '&a', '!tag', '%x', '[a]', '{a}', '?', '|', '>', '10.0.0.0/8', '2001:db8::/32', 'app.kubernetes.io/name', 'TCP'];
+  const tricky = ['on', 'Off', 'yes', 'N', 'null', '~', 'true', '010', '0x1F', '1e3', '1_000', '12:30', '2026-11-25', '.inf', '-', '- x', 'a: b', 'a #b', '#x', '', ' lead', 'trail ', "it's", 'say "hi"', 'line\nbreak', 'tab\there', 'ünï', '@x', '*ref', '&a', '!tag', '%x', '[a]', '{a}', '?', '|', '>', '10.0.0.0/8', '2001:db8::/32', 'app.kubernetes.io/name', 'TCP', 'e0', 'E12', 'e_1'];
 
   it('writes strings so that YAML 1.1 and 1.2 readers both read them back as the same strings', () => {
     for (const s of tricky) {
@@ -128,6 +128,15 @@ describe('emitYaml', () => {
       '192.0.2.0/24',
       '2001:db8::1/128',
     ]);
+  });
+
+  it('never writes a short word plain that a YAML reader takes for something else (exhaustive, 1-2 characters)', () => {
+    const chars = 'aeEfFnNoOuUxXyY0189_-./~';
+    const words = [...chars].flatMap((a) => [a, ...[...chars].map((b) => a + b)]);
+    for (const w of words) {
+      const text = emitYaml({ k: w });
+      for (const version of ['1.1', '1.2'] as const) expect(parse(text, { version }), `${w} (YAML ${version})`).toEqual({ k: w });
+    }
   });
 
   it('round-trips any JSON-shaped document (property)', () => {
