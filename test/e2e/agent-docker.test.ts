@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runTrace } from '../../src/cli/trace.js';
-import { busyboxBin } from './support/agent-events.js';
+import { busyboxBin, ensureBpfBuilt } from './support/agent-events.js';
 import { BUSYBOX_IMAGE, ensureBusyboxImage, ensureDockerd, inspect, removeContainer, runContainer, waitContainer } from './support/docker.js';
 import { type Link, Netns, destroyAll, link, waitListening } from './support/netns.js';
 
@@ -52,6 +52,7 @@ function startTrace(opts: Parameters<typeof runTrace>[0]) {
 }
 
 beforeAll(async () => {
+  ensureBpfBuilt();
   await ensureDockerd();
   ensureBusyboxImage();
   removeContainer(NAME);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { learnLocal } from '../../src/cli/learn-local.js';
 import { parseFlowRecord } from '../../src/flows/record.js';
-import { busyboxBin } from './support/agent-events.js';
+import { busyboxBin, ensureBpfBuilt } from './support/agent-events.js';
 import { docker, ensureBusyboxImage, ensureDockerd, inspect, removeContainer, runContainer, waitContainer } from './support/docker.js';
 import { type Link, Netns, destroyAll, link, waitListening } from './support/netns.js';
 
@@ -25,6 +25,7 @@ let dir: string;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
+  ensureBpfBuilt();
   await ensureDockerd();
   ensureBusyboxImage();
   bin = busyboxBin();

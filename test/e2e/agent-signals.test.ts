@@ -8,14 +8,16 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TcpConnectTracer } from '../../src/agent/tracer.js';
 import { parseFlowRecord } from '../../src/flows/record.js';
+import { ensureBpfBuilt } from './support/agent-events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netpol-sig-'));
 const MAIN = join(import.meta.dirname, 'support', 'agent-main.ts');
 const VITE_NODE = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'vite-node');
 
+beforeAll(() => ensureBpfBuilt());
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function startAgent(command: 'learn' | 'trace', opts: object, prefix: string[] = []): { child: ChildProcess; ready: Promise<void>; exit: Promise<{ code: number | null; out: string; err: string }> } {

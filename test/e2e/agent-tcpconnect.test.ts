@@ -12,7 +12,7 @@ import { bootTimeNs } from '../../src/agent/clock.js';
 import type { ConnectEvent } from '../../src/agent/event.js';
 import { LocalAgent } from '../../src/agent/agent.js';
 import { TcpConnectTracer } from '../../src/agent/tracer.js';
-import { EventLog, busyboxBin } from './support/agent-events.js';
+import { EventLog, busyboxBin, ensureBpfBuilt } from './support/agent-events.js';
 import { type Link, Netns, destroyAll, link, nft, waitListening } from './support/netns.js';
 
 let client: Netns;
@@ -46,6 +46,7 @@ function expectCommon(e: ConnectEvent, pid: number | undefined): void {
 }
 
 beforeAll(async () => {
+  ensureBpfBuilt();
   bin = busyboxBin();
   client = Netns.create('npc');
   server = Netns.create('nps');
@@ -137,6 +138,21 @@ describe('tcpconnect BPF program', () => {
       expect(lostReports.reduce((a, b) => a + b, 0)).toBe(lost);
     } finally {
       await agent.stop();
+    }
+  });
+
+  it('filters destination ports in the kernel', async () => {
+    const only82 = new TcpConnectTracer({ netns: [client.inode], dports: [82] });
+    const seen = new EventLog(only82);
+    try {
+      const a = ncFromClient(wire.ipv4B, 80);
+      await log.waitFor((x) => x.pid === a.pid);
+      const b = ncFromClient(wire.ipv4B, 82);
+      await seen.waitFor((x) => x.pid === b.pid);
+      only82.drain();
+      expect(seen.events.map((x) => x.dport)).toEqual([82]);
+    } finally {
+      only82.close();
     }
   });
 

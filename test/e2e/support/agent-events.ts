@@ -1,4 +1,5 @@
 /** Collects tcpconnect events from a running tracer and waits for the ones a test expects. */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,4 +48,9 @@ export function busyboxBin(): string {
   const dir = mkdtempSync(join(tmpdir(), 'netpol-bb-'));
   for (const applet of ['nc', 'httpd', 'sh', 'sleep']) symlinkSync('/bin/busybox', join(dir, applet));
   return dir;
+}
+
+/** Builds bpf/*.bpf.o if missing or older than its sources (what scripts/setup.sh does). */
+export function ensureBpfBuilt(): void {
+  execFileSync('make', ['-s', '-C', join(import.meta.dirname, '..', '..', '..', 'bpf')], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
