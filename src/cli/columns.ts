@@ -198,3 +198,74 @@ export function compileJson<R>(columns: ColumnSpec<R>[]): (r: R) => Record<strin
     return out;
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cluster mode (src/cli/trace-k8s.ts): K8S.* columns, and SRC/DST in the seed's endpoint notation
+// (p/ns/pod:port, s/ns/svc:port, r/ip:port). The enrichment rides in row.extra.k8s.
+
+/** What a cluster-mode trace knows about a row (set by src/cli/trace-k8s.ts). */
+export interface K8sRowInfo {
+  node: string;
+  namespace: string;
+  pod: string;
+  container: string;
+  /** SRC and DST in the seed notation. */
+  src: string;
+  dst: string;
+  dstKind: 'pod' | 'svc' | 'raw';
+  dstNamespace?: string;
+  dstName?: string;
+}
+
+const k8sOf = (r: TraceRow): K8sRowInfo | undefined => r.extra?.k8s as K8sRowInfo | undefined;
+
+export const K8S_COLUMNS: ColumnSpec<TraceRow>[] = [
+  { name: 'K8S.NODE', width: 24, text: (r) => k8sOf(r)?.node ?? '', json: { path: 'k8s.node', value: (r) => k8sOf(r)?.node ?? null } },
+  { name: 'K8S.NAMESPACE', width: 24, text: (r) => k8sOf(r)?.namespace ?? '', json: { path: 'k8s.namespace', value: (r) => k8sOf(r)?.namespace ?? null } },
+  { name: 'K8S.POD', width: 24, text: (r) => k8sOf(r)?.pod ?? '', json: { path: 'k8s.podName', value: (r) => k8sOf(r)?.pod ?? null } },
+  { name: 'K8S.CONTAINER', width: 24, text: (r) => k8sOf(r)?.container ?? '', json: { path: 'k8s.containerName', value: (r) => k8sOf(r)?.container ?? null } },
+];
+
+/** The columns of a cluster-mode trace: K8S.* first, SRC/DST in endpoint notation, the rest as in TCPCONNECT_COLUMNS. */
+export const K8S_TCPCONNECT_COLUMNS: ColumnSpec<TraceRow>[] = [
+  ...K8S_COLUMNS,
+  ...TCPCONNECT_COLUMNS.map((c): ColumnSpec<TraceRow> => {
+    if (c.name === 'RUNTIME.CONTAINERNAME') return { ...c, visible: false };
+    if (c.name === 'SRC') {
+      return {
+        ...c,
+        width: 23,
+        text: (r) => k8sOf(r)?.src ?? c.text(r),
+        json: { path: 'src', value: (r) => ({ addr: r.event.saddr, port: r.event.sport, endpoint: k8sOf(r)?.src ?? null }) },
+      };
+    }
+    if (c.name === 'DST') {
+      return {
+        ...c,
+        text: (r) => k8sOf(r)?.dst ?? c.text(r),
+        json: {
+          path: 'dst',
+          value: (r) => {
+            const k = k8sOf(r);
+            return { addr: r.event.daddr, port: r.event.dport, endpoint: k?.dst ?? null, kind: k?.dstKind ?? 'raw', namespace: k?.dstNamespace ?? null, name: k?.dstName ?? null };
+          },
+        },
+      };
+    }
+    if (c.name === 'COMM') return { ...c, width: 13 };
+    return c;
+  }),
+];
+
+/**
+ * The seed's cluster-mode layouts, byte for byte: K8S.NODE K8S.NAMESPACE K8S.POD K8S.CONTAINER PID
+ * COMM IP SRC DST, and with --latency the narrower widths of the seed's latency example.
+ */
+export function k8sLayout(latency: boolean): Layout {
+  const columns = ['K8S.NODE', 'K8S.NAMESPACE', 'K8S.POD', 'K8S.CONTAINER', 'PID', 'COMM', 'IP', 'SRC', 'DST'];
+  if (!latency) return { columns };
+  return {
+    columns: [...columns, 'LATENCY'],
+    widths: { 'K8S.NODE': 21, 'K8S.NAMESPACE': 14, 'K8S.POD': 18, 'K8S.CONTAINER': 18, COMM: 15, SRC: 27, DST: 27 },
+  };
+}
