@@ -15,7 +15,7 @@ describe('renderMarkdownSummary', () => {
     expect(md).toContain('| p/default/mypod:46781 | r/1.0.0.1:80 | TCP | 1 | default/mypod | egress of default/mypod is isolated by default/mypod and no rule allows r/1.0.0.1:80 | fixtures/seed/flows.jsonl:3 |');
     expect(md).not.toContain('r/1.1.1.1:80 |'); // allowed flows are not listed
     expect(md).toContain('### Policy drift');
-    expect(md).toContain('<details><summary><code>policies/default/mypod.yaml</code>: committed policy differs from what learn generates</summary>');
+    expect(md).toContain('<details><summary><code>policies/default/mypod.yaml</code>: committed file differs from what learn generates</summary>');
     expect(md).toMatch(/```diff\n--- committed\n\+\+\+ generated\n/);
     expect(md.endsWith('\n')).toBe(true);
   });

@@ -76,9 +76,9 @@ export function deniedFlows(report: CheckReport): FlowAudit[] {
 }
 
 export const DRIFT_TITLES: Record<DriftEntry['kind'], string> = {
-  missing: 'policy missing from the committed files',
-  extra: 'committed policy that learn no longer generates',
-  changed: 'committed policy differs from what learn generates',
+  missing: 'learn generates this file but it is not committed',
+  extra: 'committed file that learn no longer generates',
+  changed: 'committed file differs from what learn generates',
 };
 
 /** Where a drift entry points: the policies directory joined with the entry's relative path. */
