@@ -32,7 +32,8 @@ import type { Protocol } from '../flows/record.js';
 import { aggregateAddresses, validateCidrAggregateOptions, type CidrAggregateOptions } from './cidr-aggregate.js';
 import { compressPorts, validatePortGap } from './port-ranges.js';
 import { isEmptySelector, selectorMatches } from './selector.js';
-import type { Endpoint, PodEndpoint, ResolvedFlow } from './traffic.js';
+import { compilePolicies, evaluate, explainVerdict, isAllowed } from './evaluate.js';
+import type { Endpoint, PodEndpoint, ResolvedFlow, Traffic } from './traffic.js';
 import { formatFieldPath, networkPolicyProblems } from './validate.js';
 import type { V1NetworkPolicyIngressRule, V1NetworkPolicyPeer, V1NetworkPolicyPort } from '@kubernetes/client-node';
 
@@ -384,6 +385,8 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
     addPort(slot, portKey(proto, port));
   };
 
+  // Traffic that became rules, to be checked against the learned set at the end.
+  const toVerify: { traffic: Traffic; count: number }[] = [];
   for (const edge of edges) {
     if (edge.problem !== undefined || edge.targets.length === 0) {
       // The source was still seen: it is learned (its egress isolated), only this flow is not allowed.
@@ -400,23 +403,27 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
         warnings.add('skipped: flows with no pod on either side (nothing a NetworkPolicy selects)', edge.count);
         continue;
       }
+      let named = true;
       if (t.src.kind === 'pod') {
         const owner = learnedFor(t.src);
-        if (owner) {
-          const peer = peerOf(t.dst);
-          if (peer) add(owner.egress, peer, t.proto, t.port);
-          else warnings.add(`not allowed: egress of ${workloadLabel(owner.workload)} to a peer that cannot be named`, edge.count);
+        const peer = owner ? peerOf(t.dst) : undefined;
+        if (owner && peer) add(owner.egress, peer, t.proto, t.port);
+        else if (owner) {
+          named = false;
+          warnings.add(`not allowed: egress of ${workloadLabel(owner.workload)} to a peer that cannot be named`, edge.count);
         }
       }
       if (t.dst.kind === 'pod') {
         const owner = learnedFor(t.dst);
-        if (owner) {
-          owner.inbound = true;
-          const peer = peerOf(t.src);
-          if (peer) add(owner.ingress, peer, t.proto, t.port);
-          else warnings.add(`not allowed: ingress of ${workloadLabel(owner.workload)} from a peer that cannot be named`, edge.count);
+        if (owner) owner.inbound = true;
+        const peer = owner ? peerOf(t.src) : undefined;
+        if (owner && peer) add(owner.ingress, peer, t.proto, t.port);
+        else if (owner) {
+          named = false;
+          warnings.add(`not allowed: ingress of ${workloadLabel(owner.workload)} from a peer that cannot be named`, edge.count);
         }
       }
+      if (named) toVerify.push({ traffic: t, count: edge.count });
     }
   }
 
@@ -519,6 +526,14 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
     return { workload: l.workload, policy, path: `${ns}/${name}.yaml` };
   });
   policies.sort((a, b) => cmp(a.path, b.path));
+  // Self-check against the evaluator: every observed flow that became rules must be allowed by the
+  // learned set on both gates. A miss would be a synthesizer bug: reported, never hidden.
+  const learnedSet = compilePolicies(policies.map((g) => g.policy));
+  for (const { traffic, count } of toVerify) {
+    if (!isAllowed(learnedSet, traffic)) {
+      warnings.add(`internal: the learned policies do not allow this observed traffic: ${explainVerdict(traffic, evaluate(learnedSet, traffic))}; please report it`, count);
+    }
+  }
   const widenedKey = (w: Widening) => [w.policy, w.direction, w.kind, w.scope, w.to, w.from.join(',')].join('\u0000');
   widened.sort((a, b) => cmp(widenedKey(a), widenedKey(b)));
   return { policies, widened, warnings: warnings.list() };

@@ -251,6 +251,7 @@ describe('learned policies vs the evaluator (property)', () => {
           expect(parse(renderPolicy(g.policy), { version: '1.1' })).toEqual(JSON.parse(JSON.stringify(g.policy)));
         }
         const set = compilePolicies(result.policies.map((g) => g.policy));
+        expect(result.warnings.filter((w) => w.startsWith('internal'))).toEqual([]);
 
         for (const e of edges) {
           if (e.problem !== undefined) continue;
@@ -300,6 +301,7 @@ describe('learned policies vs the evaluator (property)', () => {
           const exact = compilePolicies(synthesize(edges, built.index, { ingress: spec.ingress, dns: spec.dns }).policies.map((g) => g.policy));
           const wide = synthesize(edges, built.index, { ingress: spec.ingress, dns: spec.dns, aggregateCidr: floors, portRanges: { gap } });
           for (const g of wide.policies) validateNetworkPolicy(g.policy, { file: g.path });
+          expect(wide.warnings.filter((w) => w.startsWith('internal'))).toEqual([]);
           const set = compilePolicies(wide.policies.map((g) => g.policy));
           for (const e of edges) if (e.problem === undefined) expect(judge(set, e).verdict).toBe('allowed');
           for (const t of candidates(built)) {
