@@ -101,6 +101,12 @@ describe('LearnApp (ink) driven by a session', () => {
       await until(() => /\+ shop\/web +new/.test(app.lastFrame() ?? ''));
       expect(app.lastFrame()).toMatch(/POLICIES → .*policies: 4 new, 0 changed, 0 unchanged/);
 
+      app.stdin.write('y');
+      await until(() => (app.lastFrame() ?? '').includes('kind: NetworkPolicy'));
+      expect(app.lastFrame()).toContain('y hide policy YAML');
+      app.stdin.write('y');
+      await until(() => !(app.lastFrame() ?? '').includes('kind: NetworkPolicy'));
+
       app.stdin.write('/');
       for (const ch of 'ledger') app.stdin.write(ch);
       await until(() => (app.lastFrame() ?? '').includes('filter: ledger'));

@@ -45,7 +45,7 @@ describe('LearnScreen', () => {
     // The second peer of the same workload leaves the workload cells blank.
     expect(lines[5]).toMatch(/^ {36}r\/1\.1\.1\.1:443 +443\/TCP +2 now$/);
     expect(lines[6]).toMatch(/^shop\/web +Deployment +s\/shop\/api:80 +8080\/TCP +3 1m ago$/);
-    expect(lastFrame()).toContain('q finish and write · p pause · / filter');
+    expect(lastFrame()).toContain('q finish and write · p pause · / filter · y show policy YAML');
   });
 
   it('shows lost events, pause and the filter being typed', () => {

@@ -29,6 +29,8 @@ export interface LearnScreenProps {
   /** Table rows shown before "… N more". */
   maxRows?: number;
   maxPolicies?: number;
+  /** The policies' YAML, shown when toggled with y (already cut to the lines that fit). */
+  yaml?: { lines: string[]; more: number };
 }
 
 export function formatElapsed(ms: number): string {
@@ -118,6 +120,16 @@ export function LearnScreen(props: LearnScreenProps): ReactElement {
       {props.rows.length > maxRows ? <Text color="gray">… {props.rows.length - maxRows} more rows (/ to filter)</Text> : null}
       <Text> </Text>
       <PolicyPane preview={props.preview} out={props.out} max={props.maxPolicies ?? 8} />
+      {props.yaml ? (
+        <Box flexDirection="column" marginTop={1}>
+          {props.yaml.lines.map((l, i) => (
+            <Text key={i} color="cyan" wrap="truncate-end">
+              {l === '' ? ' ' : l}
+            </Text>
+          ))}
+          {props.yaml.more > 0 ? <Text color="gray">… {props.yaml.more} more lines</Text> : null}
+        </Box>
+      ) : null}
       <Text> </Text>
       {props.editingFilter ? (
         <Text>
@@ -127,7 +139,7 @@ export function LearnScreen(props: LearnScreenProps): ReactElement {
         </Text>
       ) : (
         <Text color="gray">
-          q finish and write · p {props.paused ? 'resume' : 'pause'} · / filter{props.filter ? ` (now: "${props.filter}")` : ''}
+          q finish and write · p {props.paused ? 'resume' : 'pause'} · / filter{props.filter ? ` (now: "${props.filter}")` : ''} · y {props.yaml ? 'hide' : 'show'} policy YAML
         </Text>
       )}
       {props.status ? <Text color="green">{props.status}</Text> : null}

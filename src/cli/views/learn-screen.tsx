@@ -5,6 +5,7 @@
  */
 import { render, useApp, useInput, useStdout } from 'ink';
 import { useEffect, useRef, useState, type ReactElement } from 'react';
+import { renderPolicies } from '../../policy/render.js';
 import { headerLine, PLAIN_COLUMNS, rowJson, rowLine } from './learn-columns.js';
 import type { LearnRow, LearnSource } from './learn-model.js';
 import { LearnScreen } from './LearnScreen.js';
@@ -34,6 +35,7 @@ export function LearnApp({ session, redrawMs }: { session: LearnSession; redrawM
   const [, setTick] = useState(0);
   const [paused, setPaused] = useState<FrozenView | undefined>();
   const [filter, setFilter] = useState('');
+  const [showYaml, setShowYaml] = useState(false);
   const [editing, setEditingState] = useState(false);
   // Keys can arrive faster than React re-renders (a paste, a script): the mode lives in a ref too.
   const editingRef = useRef(false);
@@ -83,11 +85,19 @@ export function LearnApp({ session, redrawMs }: { session: LearnSession; redrawM
     if (input === 'q') void session.finish('quit');
     else if (input === 'p') setPaused((p) => (p ? undefined : { rows: session.model.snapshot(), now: Date.now() }));
     else if (input === '/') setEditing(true);
+    else if (input === 'y') setShowYaml((v) => !v);
     else if (key.escape) setFilter('');
   });
 
   const rows = paused ? paused.rows.filter((r) => matches(r, filter)) : session.model.snapshot(filter);
   const height = stdout?.rows ?? 40;
+  let yaml: { lines: string[]; more: number } | undefined;
+  if (showYaml) {
+    const policies = (session.preview?.result?.policies ?? []).filter((p) => filter === '' || p.path.includes(filter));
+    const all = policies.length > 0 ? renderPolicies(policies.map((p) => p.policy)).trimEnd().split('\n') : ['# no policy yet'];
+    const room = Math.max(8, height - 24);
+    yaml = { lines: all.slice(0, room), more: Math.max(0, all.length - room) };
+  }
   return (
     <LearnScreen
       mode={session.opts.mode}
@@ -107,6 +117,7 @@ export function LearnApp({ session, redrawMs }: { session: LearnSession; redrawM
       {...(session.status ? { status: session.status } : {})}
       maxRows={Math.max(5, height - 18)}
       maxPolicies={Math.max(3, Math.min(10, height - 28))}
+      {...(yaml ? { yaml } : {})}
     />
   );
 }
