@@ -13,7 +13,7 @@
  * kustomization.yaml without netpol's header).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { NetpolError } from '../errors.js';
 import { KUSTOMIZATION_HEADER, renderKustomization, renderPolicy } from './render.js';
@@ -55,12 +55,16 @@ function isNetpolGenerated(text: string): boolean {
   }
 }
 
-function listYamlFiles(dir: string, root: string, out: string[]): void {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = join(dir, entry.name);
-    if (entry.isDirectory()) listYamlFiles(full, root, out);
-    else if (entry.isFile() && /\.ya?ml$/.test(entry.name)) out.push(relative(root, full).split(sep).join('/'));
+/** `<ns>/<file>.yaml` under root: the only place a policy tree holds policies (no deeper walk). */
+function listPolicyFiles(root: string): string[] {
+  const out: string[] = [];
+  for (const dir of readdirSync(root, { withFileTypes: true })) {
+    if (!dir.isDirectory()) continue;
+    for (const entry of readdirSync(join(root, dir.name), { withFileTypes: true })) {
+      if (entry.isFile() && /\.ya?ml$/.test(entry.name)) out.push(`${dir.name}/${entry.name}`);
+    }
   }
+  return out;
 }
 
 function readIfExists(path: string): string | undefined {
@@ -115,9 +119,7 @@ export function writePolicyTree(outDir: string, result: SynthesisResult): WriteR
 
   const stale: string[] = [];
   if (existsSync(outDir)) {
-    const existing: string[] = [];
-    listYamlFiles(outDir, outDir, existing);
-    for (const path of existing) {
+    for (const path of listPolicyFiles(outDir)) {
       if (wanted.has(path) || path === KUSTOMIZATION_FILE) continue;
       const text = readIfExists(join(outDir, ...path.split('/')));
       if (text !== undefined && isNetpolGenerated(text)) stale.push(path);
