@@ -224,6 +224,22 @@ function identity(pod: V1Pod, container?: string): PodIdentity {
   return { pod, namespace: pod.metadata?.namespace ?? 'default', name: pod.metadata?.name ?? '', container };
 }
 
+/**
+ * The pod (and container) of a container the node agent identified by its cgroup (container id
+ * and, for kubelet layouts, the pod UID from the path).
+ */
+export function podOfContainer(index: ClusterIndex, c: { containerId?: string; podUid?: string }): { identity?: PodIdentity; match: SourceMatch } {
+  if (c.containerId) {
+    const hit = index.podByContainerId(c.containerId);
+    if (hit) return { identity: identity(hit.pod, hit.container), match: 'container-id' };
+  }
+  if (c.podUid) {
+    const pod = podByUid(index, c.podUid);
+    if (pod) return { identity: identity(pod), match: 'pod-uid' };
+  }
+  return { match: 'none' };
+}
+
 /** The pod (and container) a cgroup path belongs to, through the index. */
 export function podOfCgroup(index: ClusterIndex, path: string): { identity?: PodIdentity; match: SourceMatch } {
   const parsed = parseKubeletCgroupPath(path);
