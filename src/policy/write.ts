@@ -74,7 +74,7 @@ function readIfExists(path: string): string | undefined {
     const code = (err as NodeJS.ErrnoException).code;
     // ENOTDIR: a file sits where a directory of the path should be; writing will fail and say so.
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw err;
+    throw new NetpolError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
 }
 

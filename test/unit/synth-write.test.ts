@@ -114,6 +114,13 @@ describe('writePolicyTree', () => {
     expect(after).toEqual({ ...before, blocked: 'not a directory' });
   });
 
+  it('fails with a clear error, writing nothing, when a policy path is taken by a directory', () => {
+    const out = join(dir, 'p');
+    mkdirSync(join(out, 'default', 'web.yaml'), { recursive: true });
+    expect(() => writePolicyTree(out, learn())).toThrow(/cannot read .*default\/web\.yaml/);
+    expect(Object.keys(tree(out))).toEqual([]);
+  });
+
   it('rejects paths that would escape the output directory', () => {
     const bad = learn();
     bad.policies[0] = { ...bad.policies[0]!, path: '../evil.yaml' };
