@@ -188,22 +188,54 @@ function arrangeGroups(keys: string[], sizes: Map<string, { width: number; heigh
   return out;
 }
 
+type Bezier = [Point, Point, Point, Point];
+
 /** A curve from one node to another in a different group: out of the side facing the target. */
-function crossPath(a: Box, b: Box): { path: string; labelAt: Point } {
+function crossCurve(a: Box, b: Box): Bezier {
   const acx = a.x + a.width / 2;
   const bcx = b.x + b.width / 2;
   const forward = bcx >= acx;
   const start = { x: forward ? a.x + a.width : a.x, y: a.y + a.height / 2 };
   const end = { x: forward ? b.x : b.x + b.width, y: b.y + b.height / 2 };
   const bend = Math.max(40, Math.abs(end.x - start.x) / 2);
-  const c1 = { x: start.x + (forward ? bend : -bend), y: start.y };
-  const c2 = { x: end.x + (forward ? -bend : bend), y: end.y };
-  // Bezier midpoint (t = 0.5) for the label.
-  const labelAt = { x: (start.x + 3 * c1.x + 3 * c2.x + end.x) / 8, y: (start.y + 3 * c1.y + 3 * c2.y + end.y) / 8 };
-  return {
-    path: `M${r1(start.x)},${r1(start.y)} C${r1(c1.x)},${r1(c1.y)} ${r1(c2.x)},${r1(c2.y)} ${r1(end.x)},${r1(end.y)}`,
-    labelAt,
-  };
+  return [start, { x: start.x + (forward ? bend : -bend), y: start.y }, { x: end.x + (forward ? -bend : bend), y: end.y }, end];
+}
+
+function bezierPath([p0, c1, c2, p3]: Bezier): string {
+  return `M${r1(p0.x)},${r1(p0.y)} C${r1(c1.x)},${r1(c1.y)} ${r1(c2.x)},${r1(c2.y)} ${r1(p3.x)},${r1(p3.y)}`;
+}
+
+function bezierAt([p0, c1, c2, p3]: Bezier, t: number): Point {
+  const at = (a: number, b: number, c: number, d: number) => (1 - t) ** 3 * a + 3 * (1 - t) ** 2 * t * b + 3 * (1 - t) * t ** 2 * c + t ** 3 * d;
+  return { x: at(p0.x, c1.x, c2.x, p3.x), y: at(p0.y, c1.y, c2.y, p3.y) };
+}
+
+function labelBox(at: Point, label: string): Box {
+  const w = textWidth(label, EDGE_FONT) + 6;
+  const h = EDGE_FONT + 4;
+  return { x: at.x - w / 2, y: at.y - h / 2, width: w, height: h };
+}
+
+function overlaps(a: Box, b: Box): boolean {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
+
+/** Where along a curve its label goes: the first spot, middle outwards, that covers no node or label. */
+const LABEL_SPOTS = [0.5, 0.62, 0.38, 0.74, 0.26, 0.84, 0.16];
+
+function placeLabel(curve: Bezier, label: string, taken: Box[]): Point {
+  let fallback: Point | undefined;
+  for (const t of LABEL_SPOTS) {
+    const at = bezierAt(curve, t);
+    fallback ??= at;
+    const box = labelBox(at, label);
+    if (!taken.some((b) => overlaps(b, box))) {
+      taken.push(box);
+      return at;
+    }
+  }
+  taken.push(labelBox(fallback!, label));
+  return fallback!;
 }
 
 function loopPath(n: Box, label: string): { path: string; labelAt: Point } {
@@ -269,7 +301,10 @@ export function layoutGraph(graph: ConnectivityGraph): GraphLayout {
   }
   for (const n of graph.nodes) nodes.push({ node: n, ...placed.get(n.id)! });
 
-  const edges: PlacedEdge[] = graph.edges.map((edge) => {
+  // Labels of edges across groups are placed last, around what is already drawn.
+  const taken: Box[] = [...nodes];
+  const crossing: { index: number; curve: Bezier }[] = [];
+  const edges: PlacedEdge[] = graph.edges.map((edge, index) => {
     const label = labels.get(edge.id)!;
     const a = placed.get(edge.from)!;
     const b = placed.get(edge.to)!;
@@ -279,10 +314,15 @@ export function layoutGraph(graph: ConnectivityGraph): GraphLayout {
     if (inside) {
       const o = origin.get(k)!;
       const points = inside.points.map((p) => ({ x: p.x + o.x, y: p.y + o.y }));
-      return { edge, label, path: pathThrough(points), labelAt: { x: inside.labelAt.x + o.x, y: inside.labelAt.y + o.y } };
+      const labelAt = { x: inside.labelAt.x + o.x, y: inside.labelAt.y + o.y };
+      taken.push(labelBox(labelAt, label));
+      return { edge, label, path: pathThrough(points), labelAt };
     }
-    return { edge, label, ...crossPath(a, b) };
+    const curve = crossCurve(a, b);
+    crossing.push({ index, curve });
+    return { edge, label, path: bezierPath(curve), labelAt: curve[0] };
   });
+  for (const { index, curve } of crossing) edges[index]!.labelAt = placeLabel(curve, edges[index]!.label, taken);
 
   let width = Math.max(...groups.map((g) => g.x + g.width)) + 24;
   let height = Math.max(...groups.map((g) => g.y + g.height)) + 24;
