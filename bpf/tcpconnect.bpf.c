@@ -76,9 +76,11 @@ struct {
 	__type(value, struct pending_connect);
 } pending SEC(".maps");
 
+/* A plain hash, not LRU: every connect() updates and deletes here, and the LRU flavour takes a
+ * lock shared by all CPUs. Entries always go at sys_exit_connect. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
 	__type(key, __u32);
 	__type(value, struct connect_call);
 } calls SEC(".maps");
@@ -111,9 +113,10 @@ struct {
 	__type(value, __u8);
 } dport_filter SEC(".maps");
 
-/* learn mode: edges already reported, with how many connects each one saw. */
+/* learn mode: edges already reported, with how many connects each one saw. Per-CPU counts: a
+ * storm on one edge from several CPUs does not bounce one counter between them. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct tcpconnect_edge);
 	__type(value, __u64);
@@ -216,7 +219,7 @@ static __always_inline bool edge_seen(const struct tcpconnect_event *e)
 	key.outcome = e->outcome;
 	n = bpf_map_lookup_elem(&edges, &key);
 	if (n) {
-		__sync_fetch_and_add(n, 1);
+		*n += 1; /* this CPU's slot */
 		count(COUNTER_DEDUPED);
 		return true;
 	}

@@ -210,9 +210,13 @@ export class TcpConnectTracer {
 
   /** learn mode: every edge the kernel saw, with the number of connects on it. */
   edges(): Array<EdgeKey & { connects: number }> {
+    const ncpu = possibleCpus();
     return this.edgesMap.keys(EDGE_KEY_SIZE).flatMap((k) => {
-      const v = this.edgesMap.lookup(k, 8);
-      return v ? [{ ...decodeEdgeKey(k), connects: Number(v.readBigUInt64LE(0)) }] : [];
+      const v = this.edgesMap.lookup(k, 8 * ncpu); // per-CPU counts
+      if (!v) return [];
+      let connects = 0n;
+      for (let i = 0; i < ncpu; i++) connects += v.readBigUInt64LE(i * 8);
+      return [{ ...decodeEdgeKey(k), connects: Number(connects) }];
     });
   }
 

@@ -141,6 +141,34 @@ describe('tcpconnect BPF program', () => {
     }
   });
 
+  it('learn mode: reports each edge once and counts the repeats in the kernel', async () => {
+    const dedup = new TcpConnectTracer({ netns: [client.inode], dedupEdges: true });
+    const seen = new EventLog(dedup);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const nc = ncFromClient(wire.ipv4B, 82);
+        await new Promise((r) => nc.on('exit', r));
+      }
+      const nc = ncFromClient(wire.ipv4B, 80);
+      await seen.waitFor((x) => x.pid === nc.pid);
+      dedup.drain();
+      expect(seen.events.map((x) => [x.dport, x.outcome])).toEqual([
+        [82, 'refused'],
+        [80, 'established'],
+      ]);
+      expect(dedup.counters()).toMatchObject({ deduped: 2, lost: 0 });
+      const edges = dedup.edges().map(({ daddr, dport, outcome, connects, netns, family }) => ({ daddr, dport, outcome, connects, netns, family }));
+      expect(edges).toEqual(
+        expect.arrayContaining([
+          { daddr: wire.ipv4B, dport: 82, outcome: 'refused', connects: 3, netns: client.inode, family: 4 },
+          { daddr: wire.ipv4B, dport: 80, outcome: 'established', connects: 1, netns: client.inode, family: 4 },
+        ]),
+      );
+    } finally {
+      dedup.close();
+    }
+  });
+
   it('filters destination ports in the kernel', async () => {
     const only82 = new TcpConnectTracer({ netns: [client.inode], dports: [82] });
     const seen = new EventLog(only82);
