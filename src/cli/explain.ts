@@ -81,7 +81,7 @@ export function hypotheticalFlow(src: string, dst: string, proto: Protocol, inde
   } else {
     ip = canonicalIp(d.name.ip);
   }
-  return { v: 1, id: 'hypothetical', proto, src: flowSrc, dst: { ip, port: d.port, ...extra }, origin: { file: '--src/--dst', line: 1 } };
+  return { v: 1, proto, src: flowSrc, dst: { ip, port: d.port, ...extra } };
 }
 
 function selects(sel: FlowSelection, flow: LocatedFlow, firstFile: string | undefined): boolean {
@@ -153,7 +153,8 @@ function gateLines(g: GateExplanation): string[] {
 export function explanationText(e: FlowExplanation, count = 1): string {
   const out: string[] = [];
   const where = e.origin ? `  ${e.origin.file}:${e.origin.line}` : '';
-  out.push(`${e.id !== undefined ? `flow ${e.id}` : 'flow'}${where}${count > 1 ? `  (and ${count - 1} more like it)` : ''}`);
+  const title = e.id !== undefined ? `flow ${e.id}` : e.origin ? 'flow' : 'hypothetical connection';
+  out.push(`${title}${where}${count > 1 ? `  (and ${count - 1} more like it)` : ''}`);
   out.push(`  ${e.src} → ${e.dst} ${e.proto}`);
   out.push(`  ${e.verdict === 'denied' ? 'DENIED' : 'ALLOWED'}: ${e.summary}`);
   if (e.problem) return out.join('\n') + '\n';

@@ -166,9 +166,10 @@ export function explainRule(rule: CompiledRule, direction: Direction, traffic: T
   const peerOk = peers === null || peers.some((c) => c.matched);
   const portOk = ports === null || ports.some((c) => c.matched);
   const outcome: RuleOutcome = peerOk && portOk ? 'matches' : !peerOk && !portOk ? 'peer-and-port-mismatch' : !peerOk ? 'peer-mismatch' : 'port-mismatch';
+  // One reason per side: the entry's own words when there is one entry, else "none of them".
   const reasons: string[] = [];
-  if (!peerOk) reasons.push(peers!.map((c) => c.why).join('; '));
-  if (!portOk) reasons.push(ports!.map((c) => c.why).join('; '));
+  if (!peerOk) reasons.push(peers!.length === 1 ? peers![0]!.why : `${endpointText(other)} is none of ${peers!.map((c) => c.entry).join(', ')}`);
+  if (!portOk) reasons.push(ports!.length === 1 ? ports![0]!.why : `${traffic.port}/${traffic.proto} is none of ${ports!.map((c) => c.entry).join(', ')}`);
   const head = `${ruleName(rule.ref)}: ${outcome.replace(/-/g, ' ')}`;
   let summary: string;
   if (outcome === 'matches') {

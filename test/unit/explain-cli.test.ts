@@ -73,6 +73,7 @@ describe('netpol explain', () => {
   it('--src/--dst: a hypothetical connection, no recording needed', async () => {
     const { out, code } = await run(['--cluster', f.cluster, '--policies', f.policies, '--src', 'p/default/mypod', '--dst', 's/shop/api:80']);
     expect(code).toBe(1);
+    expect(out.split('\n')[0]).toBe('hypothetical connection');
     expect(out).toContain('  p/default/mypod → s/shop/api:80 TCP');
     expect(out).toContain('denied by default/mypod, shop/api');
     expect(out).toContain('✗ ingress[0]: peer mismatch — namespace mismatch: pod is in default, the peer means shop');

@@ -70,6 +70,12 @@ describe('explainFlow', () => {
     expect(both.droppedBy).toEqual(['default/mypod', 'shop/api']);
   });
 
+  it('with several entries, says the traffic is none of them', () => {
+    const t = resolveFlow({ ...flow('seed-1'), dst: { ip: '1.1.1.1', port: 22 } }, index).targets[0]!;
+    const rule = explainTraffic(set, t).egress.policies[0]!.rules[0]!;
+    expect(rule.summary).toBe('egress[0]: port mismatch — 22/TCP is none of 80/TCP, 443/TCP');
+  });
+
   it('peer and port checks say why', () => {
     const ep = resolveFlow(flow('web-1'), index).targets[0]!;
     expect(checkPeer(compilePeer({ ipBlock: { cidr: '10.244.0.0/16', except: ['10.244.1.0/24'] } }, 'shop'), ep.dst).why).toBe(
