@@ -156,8 +156,12 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
         if (!sp || sp.port === undefined) continue;
         for (const ep of slice.endpoints ?? []) {
           const target = ep.targetRef;
-          const pod = target?.kind === 'Pod' ? pods.get(podKey(target.namespace ?? ns, target.name ?? '')) : undefined;
-          for (const addr of ep.addresses ?? []) out.push({ ip: canonicalIp(addr), port: sp.port, protocol, pod });
+          const named = target?.kind === 'Pod' ? pods.get(podKey(target.namespace ?? ns, target.name ?? '')) : undefined;
+          for (const addr of ep.addresses ?? []) {
+            // Slices written by hand or by other controllers may omit targetRef: the address still names the pod.
+            const ip = canonicalIp(addr);
+            out.push({ ip, port: sp.port, protocol, pod: named ?? podsByIp.get(ip) });
+          }
         }
       }
       return out;

@@ -156,6 +156,8 @@ interface LearnedWorkload {
   egress: PeerPorts;
   ingress: PeerPorts;
   inbound: boolean;
+  /** Seen connecting out: a workload seen only as a destination may just not have been traced. */
+  outbound: boolean;
 }
 
 const PROTOCOL_ORDER: Record<string, number> = { TCP: 0, UDP: 1, SCTP: 2 };
@@ -327,7 +329,7 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
     }
     let entry = learned.get(key);
     if (!entry) {
-      entry = { workload: w, key, egress: new Map(), ingress: new Map(), inbound: false };
+      entry = { workload: w, key, egress: new Map(), ingress: new Map(), inbound: false, outbound: false };
       learned.set(key, entry);
     }
     return entry;
@@ -390,7 +392,10 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
   for (const edge of edges) {
     if (edge.problem !== undefined || edge.targets.length === 0) {
       // The source was still seen: it is learned (its egress isolated), only this flow is not allowed.
-      if (edge.src.kind === 'pod') learnedFor(edge.src);
+      if (edge.src.kind === 'pod') {
+        const owner = learnedFor(edge.src);
+        if (owner) owner.outbound = true;
+      }
       warnings.add(`skipped: ${edge.problem ?? 'flow resolved to nothing to judge'}`, edge.count);
       continue;
     }
@@ -406,6 +411,7 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
       let named = true;
       if (t.src.kind === 'pod') {
         const owner = learnedFor(t.src);
+        if (owner) owner.outbound = true;
         const peer = owner ? peerOf(t.dst) : undefined;
         if (owner && peer) add(owner.egress, peer, t.proto, t.port);
         else if (owner) {
@@ -439,6 +445,16 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
     .sort((a, b) => cmp(a.key, b.key));
 
   warnOverlaps(selectable, index, warnings);
+
+  // Egress is isolated for every learned workload (least privilege: what was not seen is denied).
+  // That is only right if the workload's pods were traced; say so where nothing outbound was seen.
+  for (const l of selectable) {
+    if (!l.outbound) {
+      warnings.add(
+        `${workloadLabel(l.workload)} was seen only as a destination: its policy allows no egress${opts.dns ? ' but DNS' : ''}; if the recording did not trace its pods, leave it out of scope (-l/-n)`,
+      );
+    }
+  }
 
   const hasIngress = (l: LearnedWorkload) => opts.ingress === 'strict' || (opts.ingress === 'observed' && l.inbound);
 
