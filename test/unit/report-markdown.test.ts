@@ -20,6 +20,14 @@ describe('renderMarkdownSummary', () => {
     expect(md.endsWith('\n')).toBe(true);
   });
 
+  it('draws the denied connections as a Mermaid flowchart, source ports folded', () => {
+    const md = renderMarkdownSummary(seedReport({ flows: [deniedSeedFlow(), deniedSeedFlow({ src: 'p/default/mypod:51000', id: 'x' }), allowedSeedFlow()] }));
+    expect(md).toContain(
+      ['```mermaid', 'flowchart LR', '  n0["p/default/mypod"] -->|"TCP ×2 denied"| n1["r/1.0.0.1:80"]', '  linkStyle 0 stroke:#c62828,stroke-width:2px,color:#c62828', '```'].join('\n'),
+    );
+    expect(renderMarkdownSummary(cleanReport())).not.toContain('```mermaid');
+  });
+
   it('says passed when nothing is denied or drifted', () => {
     const md = renderMarkdownSummary(cleanReport());
     expect(md.split('\n')[0]).toBe('## netpol check: ✅ passed');

@@ -108,6 +108,7 @@ ${STATUSES.map((s) => `.edge.${s} path{stroke:${STATUS_COLORS[s]}}.edge.${s} tex
 .node .name{font-size:${NODE_FONT}px;font-weight:bold}
 .node .detail{font-size:${DETAIL_FONT}px;fill:#607d8b}
 .node{cursor:pointer}
+.node:focus{outline:none}.node:focus rect{stroke-width:3}
 .far .edge:not(.hot) text,.far .edge:not(.hot) .label-bg{display:none}
 .dim{opacity:.15}
 .node.match rect{stroke:#d500f9;stroke-width:3}
@@ -172,6 +173,7 @@ const SCRIPT = String.raw`
   }
   nodes.forEach(function (n) {
     n.addEventListener('click', function (ev) { ev.stopPropagation(); if (drag && drag.moved) return; var id = n.getAttribute('data-id'); select(selected === id ? null : id); });
+    n.addEventListener('keydown', function (ev) { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); var id = n.getAttribute('data-id'); select(selected === id ? null : id); } });
   });
   svg.addEventListener('click', function () { if (!drag || !drag.moved) { if (selected) select(null); } });
 

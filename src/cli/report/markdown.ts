@@ -12,6 +12,42 @@ export interface MarkdownOptions extends ReportOptions {
   maxRows?: number;
 }
 
+/** Mermaid text inside `"..."`. */
+function mermaidText(text: string): string {
+  return text.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+}
+
+/**
+ * The denied connections as a small Mermaid flowchart (GitHub renders it in step summaries and
+ * comments): source workloads (without the ephemeral port) to what they dialled, in red.
+ */
+export function deniedFlowchart(report: CheckReport, maxEdges = 30): string | undefined {
+  const edges = new Map<string, { src: string; dst: string; proto: string; count: number }>();
+  for (const f of deniedFlows(report)) {
+    const src = f.src.replace(/:\d+$/, '');
+    const key = `${src}|${f.dst}|${f.proto}`;
+    const e = edges.get(key);
+    if (e) e.count += f.count;
+    else edges.set(key, { src, dst: f.dst, proto: f.proto, count: f.count });
+  }
+  if (edges.size === 0) return undefined;
+  const ids = new Map<string, string>();
+  const id = (name: string) => {
+    let v = ids.get(name);
+    if (!v) ids.set(name, (v = `n${ids.size}`));
+    return v;
+  };
+  const list = [...edges.values()].slice(0, maxEdges);
+  const lines = ['```mermaid', 'flowchart LR'];
+  for (const e of list) {
+    lines.push(`  ${id(e.src)}["${mermaidText(e.src)}"] -->|"${e.proto} ×${e.count} denied"| ${id(e.dst)}["${mermaidText(e.dst)}"]`);
+  }
+  lines.push(`  linkStyle ${list.map((_, i) => i).join(',')} stroke:#c62828,stroke-width:2px,color:#c62828`);
+  lines.push('```');
+  if (edges.size > maxEdges) lines.push(`\n… and ${edges.size - maxEdges} more denied connections.`);
+  return lines.join('\n');
+}
+
 function fence(text: string): string {
   // A fence longer than any run of backticks inside, so a diff cannot close it early.
   const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
@@ -50,6 +86,11 @@ export function renderMarkdownSummary(report: CheckReport, opts: MarkdownOptions
     const cols = selectColumns(FLOW_AUDIT_COLUMNS, ['src', 'dst', 'proto', 'count', 'dropped-by', 'reason', 'where']);
     out.push(markdownTable(deniedList.slice(0, maxRows), cols));
     if (deniedList.length > maxRows) out.push(`\n… and ${deniedList.length - maxRows} more denied flows (see the JUnit or SARIF report).`);
+    const chart = deniedFlowchart(report);
+    if (chart) {
+      out.push('');
+      out.push(chart);
+    }
     out.push('');
     out.push('<details><summary>Gates of each denied flow</summary>');
     out.push('');
