@@ -19,6 +19,7 @@ function baseArgs(profile: string, width: number, height: number): string[] {
     '--headless',
     '--no-sandbox', // tests run as root
     '--disable-gpu',
+    '--disable-dev-shm-usage', // small /dev/shm in containers
     '--hide-scrollbars',
     '--no-first-run',
     '--disable-extensions',
