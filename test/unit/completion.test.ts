@@ -11,7 +11,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function program() {
   const p = buildProgram();
-  p.addCommand(completionCommand(p));
+  // Once main's tree has it, it is not added twice.
+  if (!p.commands.some((c) => c.name() === 'completion')) p.addCommand(completionCommand(p));
   return p;
 }
 
