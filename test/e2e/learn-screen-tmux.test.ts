@@ -5,7 +5,7 @@
  * connections appear, filters with /, then presses q and checks the policies written to --out.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const repo = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'netpol-tmux-'));
-const session = `netpol-learn-${process.pid}`;
+const sessionBase = `netpol-learn-${process.pid}`;
+const sessions: string[] = [];
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 
 // Pods on loopback addresses: shop/web (a Deployment's pod) and shop/api-0 and payments/ledger-0.
@@ -55,15 +56,11 @@ function tmux(...args: string[]): string {
   return execFileSync('tmux', args, { encoding: 'utf8' });
 }
 
-function screen(): string {
-  return tmux('capture-pane', '-p', '-t', session);
-}
-
-async function waitFor(what: string, cond: (text: string) => boolean, ms = 60_000): Promise<string> {
+async function waitOn(screen: () => string, what: string, cond: (text: string) => boolean, ms = 60_000): Promise<string> {
   const end = Date.now() + ms;
   let text = '';
   while (Date.now() < end) {
-    text = existsSync(join(dir, 'pane-dead')) ? readFileSync(join(dir, 'pane-dead'), 'utf8') + screen() : screen();
+    text = screen();
     if (cond(text)) return text;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -87,20 +84,34 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  if (hasTmux) spawnSync('tmux', ['kill-session', '-t', session]);
+  if (hasTmux) for (const s of sessions) spawnSync('tmux', ['kill-session', '-t', s]);
   if (!process.env.NETPOL_KEEP_E2E) rmSync(dir, { recursive: true, force: true });
 });
 
+const canTrace = process.getuid?.() === 0 && existsSync(join(repo, 'bpf/tcpconnect.bpf.o'));
+
 describe.skipIf(!hasTmux)('learn screen in tmux', () => {
-  it('shows the rows of the connections this test makes, filters, and q writes the policies', async () => {
-    const out = join(dir, 'policies');
-    const ports = join(dir, 'ports.json');
+  it.each([
+    { mode: 'accept', title: 'e2e loopback', run: true },
+    // The real agent: the kernel sees this test's connects and the screen shows them.
+    { mode: 'ebpf', title: 'eBPF tcpconnect, host processes', run: canTrace },
+  ])('$mode: shows the rows of the connections this test makes, filters, and q writes the policies', async ({ mode, title, run }) => {
+    if (!run) return;
+    const work = join(dir, mode);
+    mkdirSync(work);
+    const out = join(work, 'policies');
+    const ports = join(work, 'ports.json');
+    const exitFile = join(work, 'exit');
     const driver = join(repo, 'test/e2e/support/learn-screen-driver.tsx');
-    const cmd = `cd ${repo} && npx vite-node ${driver} -- ${join(dir, 'cluster.yaml')} ${out} ${ports}; echo "exit=$?" > ${join(dir, 'exit')}; sleep 30`;
+    const session = `${sessionBase}-${mode}`;
+    sessions.push(session);
+    const screen = () => tmux('capture-pane', '-p', '-t', session);
+    const waitFor = (what: string, cond: (text: string) => boolean, ms?: number) => waitOn(screen, what, cond, ms);
+    const cmd = `cd ${repo} && NETPOL_DRIVER_SOURCE=${mode} npx vite-node ${driver} -- ${join(dir, 'cluster.yaml')} ${out} ${ports}; echo "exit=$?" > ${exitFile}; sleep 30`;
     tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '45', cmd);
 
     // vite-node compiles the driver first: allow a slow first start on a fresh clone.
-    await waitFor('the screen', (t) => t.includes('netpol learn') && t.includes('waiting for connections'), 120_000);
+    await waitFor('the screen', (t) => t.includes(`netpol learn · ${title}`) && t.includes('waiting for connections'), 120_000);
     await waitFor('the listeners', () => existsSync(ports));
     const p = JSON.parse(readFileSync(ports, 'utf8')) as Record<string, number>;
 
@@ -111,7 +122,7 @@ describe.skipIf(!hasTmux)('learn screen in tmux', () => {
     await connectFrom('127.0.0.10', '127.0.0.99', p['127.0.0.99']!);
 
     const shown = await waitFor('the rows', (t) => t.includes('r/127.0.0.99') && t.includes('p/payments/ledger-0') && /POLICIES → .*3 new/.test(t));
-    if (process.env.NETPOL_KEEP_E2E) writeFileSync(join(dir, 'screen.txt'), shown);
+    if (process.env.NETPOL_KEEP_E2E) writeFileSync(join(work, 'screen.txt'), shown);
     const lines = shown.split('\n');
     expect(shown).toContain('events 4');
     expect(shown).toContain('flows 4');
@@ -134,8 +145,8 @@ describe.skipIf(!hasTmux)('learn screen in tmux', () => {
     const final = await waitFor('the write', (t) => t.includes('driver done'));
     expect(final).toMatch(/wrote 4 files to .*policies/);
     expect(final).toContain('driver done: reason=quit flows=4 written=4');
-    await waitFor('the driver to exit', () => existsSync(join(dir, 'exit')));
-    expect(readFileSync(join(dir, 'exit'), 'utf8').trim()).toBe('exit=0');
+    await waitFor('the driver to exit', () => existsSync(exitFile));
+    expect(readFileSync(exitFile, 'utf8').trim()).toBe('exit=0');
     const web = readFileSync(join(out, 'shop', 'web.yaml'), 'utf8');
     expect(web).toContain('kind: NetworkPolicy');
     expect(web).toContain('app: api');
