@@ -80,6 +80,9 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
           view,
           filter,
           dedupEdges: true,
+          // Learning waits longer than tracing for pods the view does not know yet (an API server
+          // outage): a connect is only dropped if its pod never appears within a minute.
+          holdMs: 60_000,
           onLost: (n, total) => stderr.write(`warning: ${n} connect events lost (ring buffer full; ${total} in total)\n`),
           onUnresolved: (e) => {
             unresolved++;

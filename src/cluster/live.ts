@@ -5,7 +5,7 @@
  * `buildIndex`.
  *
  * Watches survive API server restarts: client-node's ListWatch gives up after an error, so every
- * error schedules a restart with backoff (250 ms doubling to 5 s). A restart resumes from the last
+ * error schedules a restart with backoff (250 ms doubling to 2 s). A restart resumes from the last
  * resourceVersion; when etcd has compacted past it (410 Gone) the informer lists again and reports
  * the differences as adds, updates and deletes.
  */
@@ -284,7 +284,7 @@ export class LiveClusterView implements ClusterView {
     this.onWatchError(`${message}; retrying in ${state.retryDelayMs} ms`);
     clearTimeout(state.retryTimer);
     const delay = state.retryDelayMs;
-    state.retryDelayMs = Math.min(state.retryDelayMs * 2, 5_000);
+    state.retryDelayMs = Math.min(state.retryDelayMs * 2, 2_000);
     state.retryTimer = setTimeout(() => {
       if (this.closed) return;
       state.failing = false;

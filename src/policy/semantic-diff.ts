@@ -74,9 +74,14 @@ export function normalPeer(peer: V1NetworkPolicyPeer, policyNamespace: string): 
     return `ipBlock ${normalCidr(peer.ipBlock.cidr)}${except.length > 0 ? ` except ${except.join(',')}` : ''}`;
   }
   const pods = peer.podSelector ? normalSelector(peer.podSelector) : '';
-  const ns = peer.namespaceSelector
-    ? `namespaces {${normalSelector(peer.namespaceSelector)}}`
-    : `namespace ${policyNamespace}`;
+  let ns = `namespace ${policyNamespace}`;
+  if (peer.namespaceSelector) {
+    const selector = normalSelector(peer.namespaceSelector);
+    // Every namespace carries kubernetes.io/metadata.name=<its name> (API server, since 1.21):
+    // selecting on exactly that label is naming one namespace.
+    const named = /^kubernetes\.io\/metadata\.name=([^,]+)$/.exec(selector);
+    ns = named ? `namespace ${named[1]}` : `namespaces {${selector}}`;
+  }
   return `${ns} pods {${pods}}`;
 }
 

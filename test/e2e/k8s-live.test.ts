@@ -62,7 +62,7 @@ describe('live cluster view', () => {
     expect(objects.namespaces.every((n) => n.kind === 'Namespace' && n.apiVersion === 'v1')).toBe(true);
     expect(objects.services.find((s) => s.metadata?.name === 'kubernetes')?.kind).toBe('Service');
 
-    await createNode(c, `node-${ns}`.slice(0, 60), '192.0.2.77');
+    await createNode(c, `node-${ns}`.slice(0, 60), '198.51.100.77');
     const rs = await c.apps.createNamespacedReplicaSet({
       namespace: ns,
       body: {
@@ -92,7 +92,7 @@ describe('live cluster view', () => {
     await writeEndpointSlice(c, svc, [pod], [{ name: 'http', port: 8080 }]);
     await c.networking.createNamespacedNetworkPolicy({ namespace: ns, body: { metadata: { name: 'deny-all' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } } });
 
-    const index = await view.waitFor((i) => (i.networkPolicies(ns).length > 0 && i.objects.endpointSlices.some((s) => s.metadata?.namespace === ns) && i.nodeByIP('192.0.2.77') ? i : undefined), 10_000);
+    const index = await view.waitFor((i) => (i.networkPolicies(ns).length > 0 && i.objects.endpointSlices.some((s) => s.metadata?.namespace === ns) && i.nodeByIP('198.51.100.77') ? i : undefined), 10_000);
     expect(index).toBeDefined();
     const i = index!;
     expect(i.podByIP('10.244.1.5')?.metadata?.name).toBe('web-6d4f-abcde');
@@ -102,7 +102,7 @@ describe('live cluster view', () => {
     const backends = i.serviceBackends(i.service(ns, 'web')!, i.service(ns, 'web')!.spec!.ports![0]!);
     expect(backends).toMatchObject([{ ip: '10.244.1.5', port: 8080 }]);
     expect(i.workloadOf(i.pod(ns, 'web-6d4f-abcde')!)).toMatchObject({ kind: 'ReplicaSet', name: 'web-6d4f' });
-    expect(i.nodeByIP('192.0.2.77')?.metadata?.name).toBe(`node-${ns}`.slice(0, 60));
+    expect(i.nodeByIP('198.51.100.77')?.metadata?.name).toBe(`node-${ns}`.slice(0, 60));
     expect(i.objects.owners.find((o) => o.metadata?.name === 'web-6d4f')?.kind).toBe('ReplicaSet');
 
     // Deletes are seen too.

@@ -5,8 +5,10 @@
  * themselves because no kubelet or controller-manager runs: writing pod status (IPs, container
  * ids) and EndpointSlices.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -22,6 +24,8 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import { inject } from 'vitest';
+import { cgroup2Root } from '../../../src/agent/containers.js';
+import { Netns } from './netns.js';
 
 const run = promisify(execFile);
 const clusterScripts = resolve(import.meta.dirname, '..', '..', 'cluster');
@@ -220,4 +224,240 @@ export async function createNode(c: TestCluster, name: string, internalIp: strin
     name,
     body: { ...node, status: { addresses: [{ type: 'InternalIP', address: internalIp }, { type: 'Hostname', address: name }] } },
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// A node's worth of "kubelet": pods as network namespaces behind a router namespace, with their
+// processes in cgroups laid out the way the kubelet lays them out (cgroupfs driver, cgroup v2:
+// <root>/kubepods/besteffort/pod<uid>/<container id>), and their status written through the API.
+// Pod addresses (10.244.x.y) and the stand-ins for "the internet" (documentation addresses on the
+// router) exist only inside namespaces the test creates; nothing has a route out of the machine.
+
+
+/** busybox applets as symlinks, so processes run with comm "wget", "httpd"... */
+export function busyboxApplets(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'netpol-k8s-bb-'));
+  for (const applet of ['wget', 'httpd', 'sh', 'sleep', 'nc']) symlinkSync('/bin/busybox', join(dir, applet));
+  mkdirSync(join(dir, 'www'));
+  writeFileSync(join(dir, 'www', 'index.html'), 'ok\n');
+  return dir;
+}
+
+export interface RunningProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+}
+
+export class TestPod {
+  readonly children: ChildProcess[] = [];
+  constructor(
+    readonly node: TestNode,
+    readonly pod: V1Pod,
+    readonly netns: Netns,
+    readonly ip: string,
+    /** Container name → cgroup directory (absolute). */
+    readonly cgroups: Map<string, string>,
+    /** Container name → 64-hex container id. */
+    readonly containerIds: Map<string, string>,
+  ) {}
+
+  get name(): string {
+    return this.pod.metadata!.name!;
+  }
+
+  get namespace(): string {
+    return this.pod.metadata!.namespace!;
+  }
+
+  /**
+   * Runs argv as a process of `container`: in the pod's network namespace and in the container's
+   * cgroup (the shell moves itself there before exec, so the workload's first instruction already
+   * runs in it).
+   */
+  exec(argv: string[], container = this.pod.spec!.containers[0]!.name): RunningProcess {
+    const cgroup = this.cgroups.get(container);
+    if (!cgroup) throw new Error(`pod ${this.name} has no container ${container}`);
+    const child = spawn(
+      'nsenter',
+      [`--net=/run/netns/${this.netns.name}`, '--', join(this.node.bin, 'sh'), '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...argv],
+      { stdio: 'ignore' },
+    );
+    this.children.push(child);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, pid: child.pid!, exited };
+  }
+
+  /**
+   * `wget -q -O /dev/null http://ADDR:PORT/` from the pod, as the seed's pod does (Debian's static
+   * busybox 1.35 wget crashes with -T, so the timeout is ours: 5 s); resolves with its pid.
+   */
+  async wget(addr: string, port: number, container?: string): Promise<number> {
+    const p = this.wgetProcess(addr, port, container);
+    await p.exited;
+    return p.pid;
+  }
+
+  wgetProcess(addr: string, port: number, container?: string): RunningProcess {
+    const p = this.exec([join(this.node.bin, 'wget'), '-q', '-O', '/dev/null', `http://${addr}:${port}/`], container);
+    const timer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
+    void p.exited.then(() => clearTimeout(timer));
+    return p;
+  }
+
+  /** Serves HTTP on `port` inside the pod (a backend). */
+  serve(port: number, container?: string): RunningProcess {
+    return this.exec([join(this.node.bin, 'httpd'), '-f', '-p', String(port), '-h', this.node.www], container);
+  }
+
+  destroy(): void {
+    for (const c of this.children) if (c.exitCode === null) c.kill('SIGKILL');
+    this.netns.destroy();
+    for (const dir of this.cgroups.values()) removeCgroup(dir);
+    removeCgroup(join(this.cgroups.values().next().value!, '..'));
+  }
+}
+
+function removeCgroup(dir: string): void {
+  for (let i = 0; i < 50; i++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      // EBUSY while killed processes are still leaving it.
+      execFileSync('sleep', ['0.1']);
+    }
+  }
+}
+
+/**
+ * This machine as a Kubernetes node: a Node object, a router namespace that connects the pods and
+ * carries the "outside" addresses (documentation ranges, on its loopback), and pods on it.
+ */
+export class TestNode {
+  readonly pods: TestPod[] = [];
+  private subnet = randomInt(1, 200);
+  private servers: ChildProcess[] = [];
+
+  private constructor(
+    readonly c: TestCluster,
+    readonly name: string,
+    readonly router: Netns,
+    readonly bin: string,
+    readonly cgroupRoot: string,
+  ) {}
+
+  /** What the HTTP servers serve (an index.html, so a wget succeeds). */
+  get www(): string {
+    return join(this.bin, 'www');
+  }
+
+  static async create(c: TestCluster, name: string): Promise<TestNode> {
+    const root = cgroup2Root();
+    if (!root) throw new Error('no cgroup v2 hierarchy mounted: the kubelet cgroup layout needs one');
+    const router = Netns.create('npk8s');
+    router.exec(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    const node = new TestNode(c, name, router, busyboxApplets(), root);
+    // The node's address: what K8S.NODE resolves and host-network pods would use.
+    router.exec(['ip', 'addr', 'add', '198.51.100.254/32', 'dev', 'lo']);
+    await c.core.deleteNode({ name }).catch(() => undefined);
+    await createNode(c, name, '198.51.100.254');
+    return node;
+  }
+
+  /** An "outside" host: `ip` on the router's loopback, serving HTTP on `ports` (none: connections are refused). */
+  async addOutsideHost(ip: string, ports: number[]): Promise<void> {
+    this.router.exec(['ip', 'addr', 'add', `${ip}/32`, 'dev', 'lo']);
+    for (const port of ports) {
+      const child = spawn('nsenter', [`--net=/run/netns/${this.router.name}`, '--', join(this.bin, 'httpd'), '-f', '-p', `${ip}:${port}`, '-h', this.www], {
+        stdio: 'ignore',
+      });
+      this.servers.push(child);
+      await waitForListen(this.router, port);
+    }
+  }
+
+  /**
+   * Creates the pod through the API (scheduled to this node), gives it a network namespace with
+   * address 10.244.<n>.2 routed through the router, container cgroups, and writes its status as
+   * the kubelet would: IP, hostIP, containerIDs `containerd://<id>` matching the cgroup names.
+   */
+  async runPod(namespace: string, spec: Omit<PodSpecInput, 'nodeName'>): Promise<TestPod> {
+    const created = await this.c.core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: spec.name, labels: spec.labels ?? {}, ownerReferences: spec.ownerReferences },
+        spec: {
+          nodeName: this.name,
+          containers: (spec.containers ?? [{ name: spec.name }]).map((ct) => ({ image: 'busybox', ...ct })),
+        },
+      },
+    });
+    const n = this.subnet++;
+    const ip = `10.244.${n}.2`;
+    const gw = `10.244.${n}.1`;
+    const netns = Netns.create('npkpod');
+    const [a, b] = [`nk${randomBytes(3).toString('hex')}`, `np${randomBytes(3).toString('hex')}`];
+    execFileSync('ip', ['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+    execFileSync('ip', ['link', 'set', a, 'netns', this.router.name]);
+    execFileSync('ip', ['link', 'set', b, 'netns', netns.name]);
+    this.router.exec(['ip', 'addr', 'add', `${gw}/24`, 'dev', a]);
+    this.router.exec(['ip', 'link', 'set', a, 'up']);
+    netns.exec(['ip', 'addr', 'add', `${ip}/24`, 'dev', b]);
+    netns.exec(['ip', 'link', 'set', b, 'up']);
+    // Pods reach other pods, Services (DNAT'ed in the pod's namespace) and the documentation ranges.
+    for (const dst of ['10.0.0.0/8', '198.51.100.0/24', '203.0.113.0/24']) netns.exec(['ip', 'route', 'add', dst, 'via', gw]);
+
+    const uid = created.metadata!.uid!;
+    const podDir = join(this.cgroupRoot, 'kubepods', 'besteffort', `pod${uid}`);
+    const cgroups = new Map<string, string>();
+    const ids = new Map<string, string>();
+    for (const ct of created.spec!.containers) {
+      const id = randomBytes(32).toString('hex');
+      const dir = join(podDir, id);
+      mkdirSync(dir, { recursive: true });
+      cgroups.set(ct.name, dir);
+      ids.set(ct.name, id);
+    }
+    const pod = await writePodStatus(this.c, created, {
+      ips: [ip],
+      hostIP: '198.51.100.254',
+      containerIds: Object.fromEntries([...ids].map(([name, id]) => [name, `containerd://${id}`])),
+    });
+    const testPod = new TestPod(this, pod, netns, ip, cgroups, ids);
+    this.pods.push(testPod);
+    return testPod;
+  }
+
+  /** kube-proxy's job for one Service port, done in the client pod's namespace: ClusterIP:port → backend:targetPort. */
+  dnat(client: TestPod, clusterIP: string, port: number, backendIp: string, targetPort: number): void {
+    const script =
+      'table ip netpol_svc {\n chain output {\n  type nat hook output priority -100;\n' +
+      `  ip daddr ${clusterIP} tcp dport ${port} dnat to ${backendIp}:${targetPort}\n }\n}\n`;
+    execFileSync('ip', ['netns', 'exec', client.netns.name, 'nft', '-f', '-'], { input: script, stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+
+  async destroy(): Promise<void> {
+    for (const s of this.servers) s.kill('SIGKILL');
+    for (const p of this.pods.splice(0)) {
+      p.destroy();
+      await this.c.core.deleteNamespacedPod({ name: p.name, namespace: p.namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
+    }
+    this.router.destroy();
+    rmSync(this.bin, { recursive: true, force: true });
+    await this.c.core.deleteNode({ name: this.name }).catch(() => undefined);
+  }
+}
+
+async function waitForListen(ns: Netns, port: number, timeoutMs = 5000): Promise<void> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const tables = ns.exec(['cat', '/proc/net/tcp']);
+    if (tables.split('\n').some((l) => l.includes(hex) && / 0A /.test(l))) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`nothing listens on port ${port} in ${ns.name}`);
 }
