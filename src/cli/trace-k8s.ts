@@ -109,21 +109,32 @@ export class ClusterAgent {
       onConnect({ event: e.event, time: e.time, record, source: identity, node: podNode });
       return true;
     };
+    // Containers given up on (never reported by the API server within holdMs): their later events
+    // are not held again for a while, so one stray container cannot stall everything behind it.
+    const givenUp = new Map<string, number>();
+    const recentlyGivenUp = (e: EnrichedEvent): boolean => {
+      const at = e.container ? givenUp.get(e.container.id) : undefined;
+      return at !== undefined && Date.now() - at < 30_000;
+    };
     const handle = (e: EnrichedEvent): void => {
       const s = self!;
       // Fast path: nothing held, pod known.
       if (s.held === 0 && deliver(e, opts.view.index())) return;
+      // Not a pod's container (docker, host process), or one already given up on: not ours.
+      if (s.held === 0 && (!e.container?.podUid || recentlyGivenUp(e))) return;
       // A kubelet container we cannot place yet: hold it (and everything after it, to keep order).
-      if (!e.container?.podUid && s.held === 0) return; // not a pod's container (docker, host): not ours
       s.held++;
       queue.push(e);
       s.chain = s.chain
         .then(async () => {
           const next = queue.shift()!;
           if (deliver(next, opts.view.index())) return;
-          if (!next.container?.podUid) return;
+          if (!next.container?.podUid || recentlyGivenUp(next)) return;
           const ok = await opts.view.waitFor((index) => (deliver(next, index) ? true : undefined), holdMs);
-          if (!ok) opts.onUnresolved?.(next);
+          if (!ok) {
+            givenUp.set(next.container.id, Date.now());
+            opts.onUnresolved?.(next);
+          }
         })
         .catch((err: unknown) => {
           s.failure ??= err;
