@@ -107,8 +107,8 @@ describe('LearnApp (ink) driven by a session', () => {
       app.stdin.write('y');
       await until(() => !(app.lastFrame() ?? '').includes('kind: NetworkPolicy'));
 
-      app.stdin.write('/');
-      for (const ch of 'ledger') app.stdin.write(ch);
+      app.stdin.write('/led'); // typed faster than read: one chunk
+      for (const ch of 'ger') app.stdin.write(ch);
       await until(() => (app.lastFrame() ?? '').includes('filter: ledger'));
       expect(app.lastFrame()).not.toContain('r/1.1.1.1:80');
       app.stdin.write('\r');

@@ -73,20 +73,26 @@ export function LearnApp({ session, redrawMs }: { session: LearnSession; redrawM
       void session.finish('quit');
       return;
     }
-    if (editingRef.current) {
-      if (key.return) setEditing(false);
-      else if (key.escape) {
-        setFilter('');
-        setEditing(false);
-      } else if (key.backspace || key.delete) setFilter((f) => f.slice(0, -1));
-      else if (input && !key.ctrl && !key.meta) setFilter((f) => f + input);
-      return;
+    // Keys typed faster than the terminal is read (a paste, tmux send-keys) arrive as one string:
+    // take them one by one, so "/web" opens the filter and types "web".
+    const plain = !key.ctrl && !key.meta && !key.escape && !key.return && !key.backspace && !key.delete;
+    const chars = plain && input.length > 1 ? [...input] : [input];
+    for (const ch of chars) {
+      if (editingRef.current) {
+        if (key.return) setEditing(false);
+        else if (key.escape) {
+          setFilter('');
+          setEditing(false);
+        } else if (key.backspace || key.delete) setFilter((f) => f.slice(0, -1));
+        else if (ch && !key.ctrl && !key.meta) setFilter((f) => f + ch);
+        continue;
+      }
+      if (ch === 'q') void session.finish('quit');
+      else if (ch === 'p') setPaused((p) => (p ? undefined : { rows: session.model.snapshot(), now: Date.now() }));
+      else if (ch === '/') setEditing(true);
+      else if (ch === 'y') setShowYaml((v) => !v);
+      else if (key.escape) setFilter('');
     }
-    if (input === 'q') void session.finish('quit');
-    else if (input === 'p') setPaused((p) => (p ? undefined : { rows: session.model.snapshot(), now: Date.now() }));
-    else if (input === '/') setEditing(true);
-    else if (input === 'y') setShowYaml((v) => !v);
-    else if (key.escape) setFilter('');
   });
 
   const rows = paused ? paused.rows.filter((r) => matches(r, filter)) : session.model.snapshot(filter);
