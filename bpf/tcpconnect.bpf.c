@@ -7,7 +7,7 @@
  *
  *   syscalls:sys_enter_connect   connecting task, before anything happens: remember the fd's sock
  *                                and the destination the caller asked for (for synchronous errors).
- *   sock:inet_sock_set_state     CLOSE -> SYN_SENT runs in the connecting task (tcp_v4/v6_connect):
+ *   sock:inet_sock_set_state     (as tp_btf) CLOSE -> SYN_SENT runs in the connecting task (tcp_v4/v6_connect):
  *                                take the process identity here. The source port is still 0.
  *                                SYN_SENT -> ESTABLISHED (SYN-ACK) or -> CLOSE (RST, timeout, close)
  *                                runs wherever the answer is processed (often softirq): take ports,
@@ -20,6 +20,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 #include "tcpconnect.h"
 
 #define AF_INET 2
@@ -60,6 +61,8 @@ struct pending_connect {
 
 /* A connect() in flight in one thread, keyed by tid. */
 struct connect_call {
+	__u32 tid;     /* owner of the slot; 0 = free */
+	__u32 _pad0;
 	__u64 ts_ns;
 	__u64 uaddr;   /* the caller's struct sockaddr (read only if the call fails) */
 	__u64 sk;      /* the socket that went to SYN_SENT inside this call */
@@ -76,14 +79,26 @@ struct {
 	__type(value, struct pending_connect);
 } pending SEC(".maps");
 
-/* A plain hash, not LRU: every connect() updates and deletes here, and the LRU flavour takes a
- * lock shared by all CPUs. Entries always go at sys_exit_connect. */
+/* connect() calls in flight, in slot tid % CALL_SLOTS (the slot names its tid). An array, not a
+ * hash: every connect() of the host writes here and array slots cost no lock and no allocation.
+ * Two threads colliding on a slot while both are inside connect() lose only the synchronous-error
+ * report of the first. */
+#define CALL_SLOTS 65536
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CALL_SLOTS);
 	__type(key, __u32);
 	__type(value, struct connect_call);
 } calls SEC(".maps");
+
+/* This thread's connect() in flight, or NULL. */
+static __always_inline struct connect_call *current_call(__u32 tid)
+{
+	__u32 slot = tid % CALL_SLOTS;
+	struct connect_call *call = bpf_map_lookup_elem(&calls, &slot);
+
+	return call && call->tid == tid ? call : NULL;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -248,16 +263,23 @@ int handle_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
-	struct connect_call call = {};
+	__u32 slot = tid % CALL_SLOTS;
+	struct connect_call *call;
 
 	/* Cheap on purpose: every connect() of every socket type passes here. The socket and the
 	 * destination are only looked at when the call fails (sys_exit_connect). */
 	if (!task_selected(bpf_get_current_cgroup_id(), pid_tgid >> 32))
 		return 0;
-	call.ts_ns = bpf_ktime_get_boot_ns();
-	call.fd = (int)ctx->args[0];
-	call.uaddr = ctx->args[1];
-	bpf_map_update_elem(&calls, &tid, &call, BPF_ANY);
+	call = bpf_map_lookup_elem(&calls, &slot);
+	if (!call)
+		return 0;
+	call->tid = tid;
+	call->ts_ns = bpf_ktime_get_boot_ns();
+	call->fd = (int)ctx->args[0];
+	call->uaddr = ctx->args[1];
+	call->sk = 0;
+	call->syn_sent = 0;
+	call->deferred = 0;
 	return 0;
 }
 
@@ -296,7 +318,7 @@ int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct sock *sk;
 	__u64 uid_gid;
 
-	call = bpf_map_lookup_elem(&calls, &tid);
+	call = current_call(tid);
 	if (!call)
 		return 0;
 	if (ret >= 0 || ret == -EINPROGRESS || ret == -EALREADY || ret == -EISCONN ||
@@ -336,20 +358,24 @@ int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	remember_cgroup_name(e.cgroup_id, task);
 	emit(&e);
 done:
-	bpf_map_delete_elem(&calls, &tid);
+	call->tid = 0;
 	return 0;
 }
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/*
+ * sock:inet_sock_set_state as a BTF-typed raw tracepoint (tp_btf): no trace record is assembled
+ * for us and the socket is read with plain loads, which matters because this fires ~7 times per
+ * connect (both ends of every TCP connection). Raw tracepoints need neither kprobes nor ftrace.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
-	__u64 skaddr = (__u64)ctx->skaddr;
-	const struct sock *sk = ctx->skaddr;
+	__u64 skaddr = (__u64)sk;
 
-	if (ctx->protocol != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 
-	if (ctx->oldstate == TCP_CLOSE && ctx->newstate == TCP_SYN_SENT) {
+	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
 		/* In the connecting task (tcp_v4_connect / tcp_v6_connect). */
 		__u64 pid_tgid = bpf_get_current_pid_tgid();
 		__u64 uid_gid = bpf_get_current_uid_gid();
@@ -362,22 +388,22 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		p.pid = pid_tgid >> 32;
 		if (!task_selected(p.cgroup_id, p.pid))
 			return 0;
-		p.netns = sock_netns(sk);
-		if (!dest_selected(p.netns, ctx->dport))
+		p.netns = sk->__sk_common.skc_net.net->ns.inum;
+		if (!dest_selected(p.netns, bpf_ntohs(sk->__sk_common.skc_dport)))
 			return 0;
-		task = (struct task_struct *)bpf_get_current_task();
+		task = bpf_get_current_task_btf();
 		p.ts_ns = bpf_ktime_get_boot_ns();
 		p.tid = tid;
 		p.uid = (__u32)uid_gid;
 		p.gid = uid_gid >> 32;
-		p.mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+		p.mntns = task->nsproxy->mnt_ns->ns.inum;
 		bpf_get_current_comm(p.comm, sizeof(p.comm));
 		remember_cgroup_name(p.cgroup_id, task);
 		if (bpf_map_update_elem(&pending, &skaddr, &p, BPF_ANY)) {
 			count(COUNTER_UNTRACKED);
 			return 0;
 		}
-		call = bpf_map_lookup_elem(&calls, &tid);
+		call = current_call(tid);
 		if (call) {
 			call->sk = skaddr;
 			call->syn_sent = 1;
@@ -385,8 +411,7 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	}
 
-	if (ctx->oldstate != TCP_SYN_SENT ||
-	    (ctx->newstate != TCP_ESTABLISHED && ctx->newstate != TCP_CLOSE))
+	if (oldstate != TCP_SYN_SENT || (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE))
 		return 0;
 
 	/* The handshake got its answer (or the socket went away): ports and outcome are known. */
@@ -407,24 +432,24 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	__builtin_memcpy(e.comm, p->comm, sizeof(e.comm));
 	bpf_map_delete_elem(&pending, &skaddr);
 
-	e.family = ctx->family;
-	e.sport = ctx->sport;
-	e.dport = ctx->dport;
-	/* The verifier allows only constant-offset loads from the context: copy with a helper. */
-	if (ctx->family == AF_INET) {
-		bpf_probe_read_kernel(e.saddr, 4, ctx->saddr);
-		bpf_probe_read_kernel(e.daddr, 4, ctx->daddr);
+	e.family = sk->__sk_common.skc_family;
+	/* inet_sport, not skc_num: on the way to CLOSE the port is released before this fires. */
+	e.sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	e.dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (e.family == AF_INET) {
+		*(__u32 *)e.saddr = sk->__sk_common.skc_rcv_saddr;
+		*(__u32 *)e.daddr = sk->__sk_common.skc_daddr;
 	} else {
-		bpf_probe_read_kernel(e.saddr, 16, ctx->saddr_v6);
-		bpf_probe_read_kernel(e.daddr, 16, ctx->daddr_v6);
+		BPF_CORE_READ_INTO(&e.saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&e.daddr, sk, __sk_common.skc_v6_daddr);
 	}
 	e.source = SOURCE_STATE;
 
-	if (ctx->newstate == TCP_ESTABLISHED) {
+	if (newstate == TCP_ESTABLISHED) {
 		e.outcome = OUTCOME_ESTABLISHED;
 	} else {
 		/* tcp_done_with_error() stores sk_err before tcp_done() moves the socket to CLOSE. */
-		int err = BPF_CORE_READ(sk, sk_err);
+		int err = sk->sk_err;
 
 		e.err = err;
 		if (err == ECONNREFUSED) {
@@ -438,7 +463,7 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			 * connect failing after SYN_SENT (e.g. no free source port): the syscall exit
 			 * reports it with its errno. Elsewhere, the application gave up (close()). */
 			__u32 tid = (__u32)bpf_get_current_pid_tgid();
-			struct connect_call *call = bpf_map_lookup_elem(&calls, &tid);
+			struct connect_call *call = current_call(tid);
 
 			if (call && call->sk == skaddr) {
 				call->deferred = 1;

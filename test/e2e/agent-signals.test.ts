@@ -18,11 +18,17 @@ const MAIN = join(import.meta.dirname, 'support', 'agent-main.ts');
 const VITE_NODE = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'vite-node');
 
 beforeAll(() => ensureBpfBuilt());
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const started: ChildProcess[] = [];
+afterAll(() => {
+  // A failed assertion must not leave a tracer running.
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function startAgent(command: 'learn' | 'trace', opts: object, prefix: string[] = []): { child: ChildProcess; ready: Promise<void>; exit: Promise<{ code: number | null; out: string; err: string }> } {
   const argv = [...prefix, VITE_NODE, MAIN, command, JSON.stringify(opts)];
   const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
   let out = '';
   let err = '';
   let onReady!: () => void;
