@@ -7,8 +7,14 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
 import { readFlows } from '../flows/jsonl.js';
 import type { AuditSummary, FlowAudit } from '../policy/audit.js';
-import { auditFlows } from '../policy/auditor.js';
-import { compilePolicies } from '../policy/evaluate.js';
+import type { ClusterIndex } from '../cluster/lookup.js';
+import { edgeKey } from '../flows/edges.js';
+import type { LocatedFlow } from '../flows/record.js';
+import { auditFlows, type Auditor } from '../policy/auditor.js';
+import { compilePolicies, type PolicySet } from '../policy/evaluate.js';
+import { explainFlow } from '../policy/explain.js';
+import { resolveFlow } from '../policy/traffic.js';
+import { explanationText } from './explain.js';
 import { loadPolicies } from '../policy/load.js';
 import type { GateResult } from '../policy/verdict.js';
 import { openClusterView } from './inputs.js';
@@ -24,6 +30,7 @@ interface DiffFlags {
   context?: string;
   output: { format: 'table' | 'json'; columns: string[] };
   deniedOnly?: boolean;
+  explain?: boolean;
 }
 
 /** The JSON shape documented in the README: flows (denied first) and a summary. */
@@ -81,6 +88,28 @@ export function policiesFor(files: string[] | undefined, clusterPolicies: V1Netw
   return files && files.length > 0 ? loadPolicies(files) : clusterPolicies;
 }
 
+/** Passes flows through, keeping them when --explain will need them again. */
+async function* keepDenied(flows: AsyncIterable<LocatedFlow>, into: LocatedFlow[], keep: boolean): AsyncGenerator<LocatedFlow> {
+  for await (const f of flows) {
+    if (keep) into.push(f);
+    yield f;
+  }
+}
+
+/** `diff --explain`: the full explanation (src/policy/explain.ts) of each distinct denied connection. */
+function explainDenied(set: PolicySet, index: ClusterIndex, auditor: Auditor, flows: LocatedFlow[]): string {
+  const byEdge = new Map<string, { flow: LocatedFlow; count: number }>();
+  auditor.audits.forEach((a, i) => {
+    if (a.verdict !== 'denied') return;
+    const flow = flows[i]!;
+    const key = edgeKey(flow);
+    const seen = byEdge.get(key);
+    if (seen) seen.count++;
+    else byEdge.set(key, { flow, count: 1 });
+  });
+  return [...byEdge.values()].map(({ flow, count }) => '\n' + explanationText(explainFlow(set, resolveFlow(flow, index)), count)).join('');
+}
+
 async function runDiff(flags: DiffFlags): Promise<number> {
   if (flags.live) {
     const { runLiveDiff } = (await import('../cluster/live-diff.js')) as unknown as {
@@ -91,12 +120,14 @@ async function runDiff(flags: DiffFlags): Promise<number> {
   const view = await openClusterView({ cluster: flags.cluster }, 'optional');
   try {
     const set = compilePolicies(policiesFor(flags.policies, view.objects().networkPolicies));
-    const auditor = await auditFlows(readFlows(flags.flows ?? []), set, view.index());
+    const flows: LocatedFlow[] = [];
+    const auditor = await auditFlows(keepDenied(readFlows(flags.flows ?? []), flows, flags.explain === true), set, view.index());
     const shown = auditor.sorted().filter((a) => !flags.deniedOnly || a.verdict === 'denied');
     if (flags.output.format === 'json') {
       process.stdout.write(JSON.stringify(auditJson(shown, auditor.summary), null, 2) + '\n');
     } else {
       if (shown.length > 0) process.stdout.write(auditTable(shown, flags.output.columns));
+      if (flags.explain) process.stdout.write(explainDenied(set, view.index(), auditor, flows));
       process.stdout.write(`\n${summaryLine(auditor.summary)}\n`);
     }
     return auditor.summary.denied > 0 ? 1 : 0;
@@ -121,6 +152,7 @@ export function diffCommand(): Command {
     .option('--context <name>', 'kubeconfig context for --live')
     .option('-o, --output <format>', `table, json, or columns=a,b (${FLOW_AUDIT_COLUMNS.map((c) => c.name).join(', ')})`, parseAuditOutput, parseAuditOutput('table'))
     .option('--denied-only', 'print only denied flows (the summary still counts all)')
+    .option('--explain', 'after the table, explain each denied connection: every gate, policy and rule, and why it did not match')
     .addHelpText(
       'after',
       '\nExamples:\n' +

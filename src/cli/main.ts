@@ -8,7 +8,6 @@
 import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { NetpolError } from '../errors.js';
-import { buildProgram } from './program.js';
 
 function programName(argv1: string | undefined): string {
   const bin = basename(argv1 ?? 'netpol').replace(/\.js$/, '');
@@ -16,6 +15,10 @@ function programName(argv1: string | undefined): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // React (under ink) reads NODE_ENV when it loads, and without it runs its slow development build:
+  // set it before the command tree (and so ink) is imported.
+  process.env.NODE_ENV ??= 'production';
+  const { buildProgram } = await import('./program.js');
   const program: Command = buildProgram(programName(argv[1]));
   // Subcommands do not inherit exitOverride: set it on the whole tree so usage errors reach us.
   const override = (c: Command): void => {

@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { checkCommand } from './check.js';
+import { completionCommand } from './completion.js';
 import { diffCommand } from './diff.js';
 import { explainCommand } from './explain.js';
 import { graphCommand } from './graph.js';
@@ -22,5 +23,6 @@ export function buildProgram(name = 'netpol'): Command {
   program.addCommand(checkCommand());
   program.addCommand(explainCommand());
   program.addCommand(graphCommand());
+  program.addCommand(completionCommand(program));
   return program;
 }

@@ -64,6 +64,17 @@ describe('the seed scenario', () => {
   });
 });
 
+describe('diff --explain', () => {
+  it('explains each denied connection rule by rule', () => {
+    const r = netpol(['diff', '--flows', LATER, '--policies', 'policies', '--cluster', CLUSTER, '--explain', '--denied-only']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('flow seed-5');
+    expect(r.stdout).toMatch(/egress\[1\]: peer mismatch — 1\.0\.0\.1 is not in 1\.1\.1\.1\/32/);
+    expect(r.stdout).toMatch(/ingress\[0\]: port mismatch — port 9090, not 8080/);
+    expect(r.stdout).not.toContain('ALLOWED');
+  });
+});
+
 describe('learn', () => {
   it('writes policies/<ns>/<workload>.yaml and a kustomization, byte-identical on a second run and for shuffled input', () => {
     const a = join(tmp, 'tree-a');
