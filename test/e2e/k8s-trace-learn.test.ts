@@ -7,9 +7,10 @@
 //   diff --live                          flags a later connect to another address (198.51.100.20)
 //   a client of a Service ClusterIP      reads s/ns/svc:port; its policy allows the backends on the targetPort
 //   the API server restarting mid-learn  loses no flows
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -128,6 +129,24 @@ function policiesIn(dir: string): V1NetworkPolicy[] {
   return out;
 }
 
+const repo = resolve(import.meta.dirname, '..', '..');
+const MAIN = join(repo, 'dist', 'cli', 'main.js');
+
+/** Runs the real `netpol` binary; resolves when it exits. `onStderr` sees stderr as it comes. */
+function netpol(args: string[], onStderr?: (text: string) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      onStderr?.(stderr);
+    });
+    child.on('exit', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
 const DNS = ['namespace kube-system pods {k8s-app=kube-dns} on TCP/53', 'namespace kube-system pods {k8s-app=kube-dns} on UDP/53'];
 
 describe('cluster mode against a real API server and the real kernel', () => {
@@ -231,6 +250,37 @@ describe('cluster mode against a real API server and the real kernel', () => {
     expect(denied).toHaveLength(2); // by the cluster's policies and by the files
     for (const l of denied) expect(l).toMatch(new RegExp(`^denied +p/default/mypod:\\d+ +r/${ELSEWHERE.replaceAll('.', '\\.')}:80 +TCP$`));
     expect(out.lines.filter((l) => /^allowed/.test(l))).toHaveLength(2);
+  });
+
+  it('works through the real binary: netpol learn -l, then netpol diff --live', async () => {
+    // CI builds dist/ in scripts/setup.sh; a bare checkout gets one build here.
+    if (!existsSync(MAIN)) execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'ignore' });
+    const out = join(work, 'cli-policies');
+    const record = join(work, 'cli.jsonl');
+    let traffic: Promise<unknown> | undefined;
+    const learned = await netpol(['learn', '-l', 'run=mypod', '-n', 'default', '--duration', '6s', '--record', record, '--out', out, '--kubeconfig', c.kubeconfig], (text) => {
+      // Once it observes, the pod does what the seed's pod does.
+      if (!traffic && text.includes('observing pods matching run=mypod in namespace default')) {
+        traffic = (async () => {
+          await mypod.wget(INTERNET, 80);
+          await mypod.wget(INTERNET, 443);
+        })();
+      }
+    });
+    await traffic;
+    expect(learned.stderr).toMatch(/observed 2 distinct connections/);
+    expect(learned.code).toBe(0);
+    expect(policiesIn(out).map((p) => normalizePolicy(p))).toEqual(policiesIn(join(work, 'policies')).map((p) => normalizePolicy(p)));
+    // Later, another address: diff --live against the cluster (which has the applied policy) and the files.
+    const later = join(work, 'cli-later.jsonl');
+    const learn = await startLearn(view, { selector: 'run=mypod', out: join(work, 'cli-later-policies'), record: later });
+    await mypod.wget(ELSEWHERE, 80);
+    await waitForFlows(later, 1);
+    await learn.stop();
+    const diff = await netpol(['diff', '--live', '--flows', later, '--policies', out, '--kubeconfig', c.kubeconfig]);
+    expect(diff.code).toBe(1);
+    expect(diff.stdout).toMatch(/no drift/);
+    expect(diff.stdout).toMatch(new RegExp(`denied +p/default/mypod:\\d+ +r/${ELSEWHERE.replaceAll('.', '\\.')}:80`));
   });
 
   it('a Service ClusterIP client reads s/ns/svc:port and its policy allows the backends on the targetPort', async () => {
