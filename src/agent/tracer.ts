@@ -46,6 +46,11 @@ export interface TracerOptions {
   pollMs?: number;
   /** Path of tcpconnect.bpf.o. Default: bpf/ of this package (or $NETPOL_BPF_DIR). */
   objectPath?: string;
+  /**
+   * Programs to attach (default all). Without the syscall hooks, synchronous connect() errors
+   * are not reported; bench/connect-storm-breakdown.ts uses this to measure each hook's cost.
+   */
+  programs?: readonly TcpConnectProgram[];
 }
 
 export interface TracerCounters {
@@ -65,7 +70,8 @@ export function defaultObjectPath(): string {
 
 const DEFAULT_RING_BYTES = 4 * 1024 * 1024;
 const IDLE_POLL_MS = 50;
-const PROGRAMS = ['handle_set_state', 'handle_exit_connect', 'handle_enter_connect'] as const;
+export const PROGRAMS = ['handle_set_state', 'handle_exit_connect', 'handle_enter_connect'] as const;
+export type TcpConnectProgram = (typeof PROGRAMS)[number];
 
 export class TcpConnectTracer {
   private readonly obj: BpfObject;
@@ -114,7 +120,7 @@ export class TcpConnectTracer {
       for (const port of opts.dports ?? []) this.dportMap.update(u16(port), ONE);
       ring = new MappedRingBuffer(this.obj.map('events').fd, opts.ringBytes ?? DEFAULT_RING_BYTES);
       this.ring = ring;
-      for (const prog of PROGRAMS) this.obj.attach(prog);
+      for (const prog of opts.programs ?? PROGRAMS) this.obj.attach(prog);
     } catch (err) {
       ring?.close();
       this.obj.close();
