@@ -29,6 +29,15 @@ export interface AgentOptions {
   dports?: number[];
   /** One event per edge, repeats counted in the kernel (learn mode). */
   dedupEdges?: boolean;
+  /**
+   * Report connect() calls that fail before any SYN is sent (ENETUNREACH, ...), through the
+   * syscall tracepoints. Default true. Attaching them puts every syscall of the host on the
+   * tracepoint slow path, so learn mode leaves them off: such a connect sends no packet and
+   * changes no policy.
+   */
+  connectErrors?: boolean;
+  /** Longest ring-buffer poll interval while idle, ms (see TracerOptions.idlePollMs). */
+  idlePollMs?: number;
   ringBytes?: number;
   /** Called when the kernel reports newly lost events (ring buffer full). */
   onLost?: (newlyLost: number, totalLost: number) => void;
@@ -76,6 +85,8 @@ export class LocalAgent {
     if (opts.dports) tracerOpts.dports = opts.dports;
     if (opts.dedupEdges) tracerOpts.dedupEdges = true;
     if (opts.ringBytes) tracerOpts.ringBytes = opts.ringBytes;
+    if (opts.idlePollMs) tracerOpts.idlePollMs = opts.idlePollMs;
+    if (opts.connectErrors === false) tracerOpts.programs = ['handle_set_state'];
     const tracer = new TcpConnectTracer(tracerOpts);
     const agent = new LocalAgent(tracer, resolver, opts);
     resolver.cgroupName = (id) => tracer.cgroupName(id);

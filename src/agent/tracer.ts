@@ -42,8 +42,10 @@ export interface TracerOptions {
   ringBytes?: number;
   /** Events handed to the callback per drain before yielding to the event loop. Default 2048. */
   batch?: number;
-  /** Drain interval while events flow, ms. Default 5; it backs off to 50 ms while idle. */
+  /** Drain interval while events flow, ms. Default 5; it backs off to `idlePollMs` while idle. */
   pollMs?: number;
+  /** Longest drain interval while idle, ms. Default 50 (a 4 MiB ring holds ~37,000 events). */
+  idlePollMs?: number;
   /** Path of tcpconnect.bpf.o. Default: bpf/ of this package (or $NETPOL_BPF_DIR). */
   objectPath?: string;
   /**
@@ -85,6 +87,7 @@ export class TcpConnectTracer {
   private readonly cgroupNamesMap: BpfMap;
   private readonly batch: number;
   private readonly pollMs: number;
+  private readonly idlePollMs: number;
   private timer: NodeJS.Timeout | undefined;
   private handler: ((e: ConnectEvent) => void) | undefined;
   private handlerError: unknown;
@@ -100,6 +103,7 @@ export class TcpConnectTracer {
       (opts.cgroups ? FILTER_CGROUP : 0) | (opts.pids ? FILTER_PID : 0) | (opts.netns ? FILTER_NETNS : 0) | (opts.dports ? FILTER_DPORT : 0);
     this.batch = opts.batch ?? 2048;
     this.pollMs = opts.pollMs ?? 5;
+    this.idlePollMs = Math.max(this.pollMs, opts.idlePollMs ?? IDLE_POLL_MS);
     this.obj = BpfObject.load(path, {
       rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false }),
       maxEntries: { events: opts.ringBytes ?? DEFAULT_RING_BYTES },
@@ -147,7 +151,7 @@ export class TcpConnectTracer {
     const before = this.received;
     const more = this.drainOnce();
     // Idle: back off (a 4 MiB ring holds ~37,000 events, over a second of a connect storm).
-    this.idleMs = this.received > before ? this.pollMs : Math.min(Math.max(this.idleMs, this.pollMs) * 2, IDLE_POLL_MS);
+    this.idleMs = this.received > before ? this.pollMs : Math.min(Math.max(this.idleMs, this.pollMs) * 2, this.idlePollMs);
     this.schedule(more ? 0 : this.idleMs);
   }
 

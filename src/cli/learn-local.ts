@@ -9,7 +9,8 @@
  *   pod IPs = the container's addresses.
  * So a container talking to another local container gets a pod selector, anything else an
  * ipBlock /32 (or /128). The kernel de-duplicates edges (container, destination, port, outcome):
- * only the first connect of each edge reaches user space and the recording.
+ * only the first connect of each edge reaches user space and the recording. connect() calls that
+ * fail before sending anything are recorded only with `connectErrors` (see LearnLocalOptions).
  */
 import { hostname } from 'node:os';
 import { LocalAgent, type EnrichedEvent } from '../agent/agent.js';
@@ -40,6 +41,12 @@ export interface LearnLocalOptions extends Partial<SynthesisFlags> {
   output?: 'yaml' | 'json';
   /** Also observe host processes (recorded by address only; they get no policy). */
   host?: boolean;
+  /**
+   * Also record connect() calls that fail before sending anything (outcome error, with errno).
+   * Off by default: it needs the syscall tracepoints, which slow every syscall of the host a
+   * little, and such a connect reaches no peer, so it changes no policy.
+   */
+  connectErrors?: boolean;
 }
 
 export interface LearnLocalIO {
@@ -132,6 +139,9 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
       {
         ...(opts.containername !== undefined ? { containerName: opts.containername } : {}),
         dedupEdges: true,
+        connectErrors: opts.connectErrors ?? false,
+        // Only new edges reach user space: a slow idle poll is enough (lost events are counted).
+        idlePollMs: 200,
         ...(opts.host ? { host: true } : {}),
         onLost: (n, total) => stderr.write(`warning: ${n} connect events lost (ring buffer full; ${total} in total)\n`),
       },
