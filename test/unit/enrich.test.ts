@@ -176,6 +176,30 @@ describe('enrichWithIndex and the seed notation', () => {
     expect(formatDestination(v6.record.dst)).toBe('r/[2001:db8::5]:443');
   });
 
+  it('names a host-network pod by its cgroup, never by the node address it shares', () => {
+    const objects = cluster();
+    objects.pods.push({
+      kind: 'Pod',
+      metadata: { name: 'node-exporter-x', namespace: 'monitoring', uid: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee' },
+      spec: { hostNetwork: true, nodeName: 'n1', containers: [{ name: 'exporter', image: 'x' }] },
+      status: {
+        podIP: '192.0.2.10',
+        podIPs: [{ ip: '192.0.2.10' }],
+        containerStatuses: [{ name: 'exporter', containerID: `cri-o://${'d'.repeat(64)}`, image: 'x', imageID: '', ready: true, restartCount: 0 }],
+      },
+    });
+    const i = buildIndex(objects);
+    const src = byTable({ '5': `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podaaaaaaaa_bbbb_4ccc_8ddd_eeeeeeeeeeee.slice/crio-${'d'.repeat(64)}.scope` });
+    const { record, sourceMatch } = enrichWithIndex({ ...base, cgroupId: 5n, saddr: '192.0.2.10', daddr: '10.0.2.7', dport: 8080 }, i, 'n1', 't', src);
+    expect(sourceMatch).toBe('container-id');
+    expect(formatSource(record.src)).toBe('p/monitoring/node-exporter-x:46779');
+    expect(record.src.container).toBe('exporter');
+    // Connecting to the node address reaches the node (and its host-network pods): r/ with dst.node.
+    const toNode = enrichWithIndex({ ...base, daddr: '192.0.2.10', dport: 9100 }, i, 'n1', 't', sourceOf);
+    expect(formatDestination(toNode.record.dst)).toBe('r/192.0.2.10:9100');
+    expect(toNode.record.dst.node).toBe('n1');
+  });
+
   it('marks a node address and leaves unknown sources as raw addresses', () => {
     const { record } = enrichWithIndex({ ...base, cgroupId: 99n, saddr: '192.0.2.10', daddr: '192.0.2.10', dport: 10250 }, index, 'n1', 't', sourceOf);
     expect(record.dst.node).toBe('n1');
