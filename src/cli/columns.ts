@@ -66,8 +66,20 @@ export function outcomeText(e: ConnectEvent): string {
   return e.outcome === 'error' ? `error:${errnoName(e.errno)}` : e.outcome;
 }
 
+/** ISO 8601 text of a time, memoized per millisecond (a connect storm shares milliseconds). */
+let lastMs = NaN;
+let lastIso = '';
+function isoTime(d: Date): string {
+  const ms = d.getTime();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = d.toISOString();
+  }
+  return lastIso;
+}
+
 export const TCPCONNECT_COLUMNS: ColumnSpec<TraceRow>[] = [
-  { name: 'TIMESTAMP', width: 24, visible: false, text: (r) => r.time.toISOString(), json: { path: 'timestamp', value: (r) => r.time.toISOString() } },
+  { name: 'TIMESTAMP', width: 24, visible: false, text: (r) => isoTime(r.time), json: { path: 'timestamp', value: (r) => isoTime(r.time) } },
   {
     name: 'RUNTIME.CONTAINERNAME',
     width: 42,
