@@ -118,7 +118,7 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
     if (agent?.error) throw agent.error;
 
     const flags = { ...opts, namespace, dns: opts.dns ?? true, ingress: opts.ingress ?? 'observed' } as SynthesisFlags;
-    const outcome = await learnFromFlows(flows, view.index(), synthesisOptions(flags));
+    const outcome = await learnFromFlows(flows, view.freshIndex(), synthesisOptions(flags));
     const policies = outcome.result.policies.map((p) => p.policy);
     if (opts.out) {
       const written = writePolicyTree(opts.out, outcome.result);

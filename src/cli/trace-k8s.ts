@@ -128,7 +128,7 @@ export class ClusterAgent {
       s.chain = s.chain
         .then(async () => {
           const next = queue.shift()!;
-          if (deliver(next, opts.view.index())) return;
+          if (deliver(next, opts.view.freshIndex())) return;
           if (!next.container?.podUid || recentlyGivenUp(next)) return;
           const ok = await opts.view.waitFor((index) => (deliver(next, index) ? true : undefined), holdMs);
           if (!ok) {
