@@ -83,20 +83,24 @@ export interface ClusterAgentOptions {
   onUnresolved?: (e: EnrichedEvent) => void;
 }
 
-export class ClusterAgent {
-  private chain: Promise<void> = Promise.resolve();
-  private held = 0;
-  private failure: unknown;
+/** Connects waiting for their pod, in arrival order. */
+interface HoldQueue {
+  chain: Promise<void>;
+  held: number;
+  failure: unknown;
+}
 
+export class ClusterAgent {
   private constructor(
     private readonly agent: LocalAgent,
     readonly node: string,
+    private readonly holds: HoldQueue,
   ) {}
 
   static async start(opts: ClusterAgentOptions, onConnect: (c: PodConnect) => void): Promise<ClusterAgent> {
     const node = opts.node ?? thisNodeName();
     const holdMs = opts.holdMs ?? 10_000;
-    let self: ClusterAgent | undefined;
+    const s: HoldQueue = { chain: Promise.resolve(), held: 0, failure: undefined };
     const queue: EnrichedEvent[] = [];
     const deliver = (e: EnrichedEvent, index: ClusterIndex): boolean => {
       const found = e.container ? podOfContainer(index, { containerId: e.container.id, podUid: e.container.podUid }) : { match: 'none' as const };
@@ -117,7 +121,6 @@ export class ClusterAgent {
       return at !== undefined && Date.now() - at < 30_000;
     };
     const handle = (e: EnrichedEvent): void => {
-      const s = self!;
       // Fast path: nothing held, pod known.
       if (s.held === 0 && deliver(e, opts.view.index())) return;
       // Not a pod's container (docker, host process), or one already given up on: not ours.
@@ -150,8 +153,7 @@ export class ClusterAgent {
       },
       handle,
     );
-    self = new ClusterAgent(agent, node);
-    return self;
+    return new ClusterAgent(agent, node, s);
   }
 
   get eventsReceived(): number {
@@ -159,13 +161,13 @@ export class ClusterAgent {
   }
 
   get error(): unknown {
-    return this.failure ?? this.agent.error;
+    return this.holds.failure ?? this.agent.error;
   }
 
   /** Stops tracing, then waits for held connects (each at most holdMs). */
   async stop(): Promise<TracerCounters> {
     const counters = await this.agent.stop();
-    await this.chain;
+    await this.holds.chain;
     return counters;
   }
 }
