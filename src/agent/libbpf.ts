@@ -28,6 +28,7 @@ interface LibbpfFunctions {
   bpf_map_get_next_key(fd: number, key: Buffer | null, next: Buffer): number;
   ring_buffer__new(fd: number, cb: Pointer, ctx: Pointer, opts: Pointer): Pointer;
   ring_buffer__consume(rb: Pointer): number;
+  ring_buffer__poll(rb: Pointer, timeoutMs: number): number;
   ring_buffer__free(rb: Pointer): void;
   libbpf_set_print(fn: Pointer): Pointer;
   vsnprintf(buf: Buffer, size: number, fmt: Pointer, ap: Pointer): number;
@@ -78,6 +79,7 @@ export function lib(): { fns: LibbpfFunctions; sampleProto: TypeObject } {
     bpf_map_get_next_key: f('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next)'),
     ring_buffer__new: so.func('ring_buffer__new', 'void *', ['int', koffi.pointer(sampleProto), 'void *', 'void *']),
     ring_buffer__consume: f('int ring_buffer__consume(void *rb)'),
+    ring_buffer__poll: f('int ring_buffer__poll(void *rb, int timeout_ms)'),
     ring_buffer__free: f('void ring_buffer__free(void *rb)'),
     libbpf_set_print: so.func('libbpf_set_print', 'void *', [koffi.pointer(printProto)]),
     vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, void *fmt, void *ap)'),
@@ -277,6 +279,18 @@ export class RingBuffer {
     const rc = lib().fns.ring_buffer__consume(this.rb);
     if (rc === STOP_BATCH) return false;
     if (rc < 0) throw failure(`reading ring buffer ${this.name}`, -rc);
+    return true;
+  }
+
+  /**
+   * Waits up to `timeoutMs` for records (epoll), then drains them. Blocks the calling thread:
+   * the agent never calls it on the event loop (it consumes on timers); it is here for tools and
+   * tests that want to wait for the kernel.
+   */
+  poll(timeoutMs: number): boolean {
+    const rc = lib().fns.ring_buffer__poll(this.rb, timeoutMs);
+    if (rc === STOP_BATCH) return false;
+    if (rc < 0 && rc !== -4 /* EINTR */) throw failure(`polling ring buffer ${this.name}`, -rc);
     return true;
   }
 }
