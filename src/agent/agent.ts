@@ -43,6 +43,8 @@ export interface AgentOptions {
   onLost?: (newlyLost: number, totalLost: number) => void;
   /** Interval of the lost-event check, ms. Default 1000. */
   lostCheckMs?: number;
+  /** Called once if delivering or enriching an event failed; the agent has stopped tracing. */
+  onError?: (err: unknown) => void;
   resolver?: ContainerResolver;
 }
 
@@ -100,7 +102,10 @@ export class LocalAgent {
       };
     }
     const clock = new BootClock();
-    tracer.start((event) => agent.accept(event, clock, onEvent));
+    tracer.start(
+      (event) => agent.accept(event, clock, onEvent),
+      (err) => agent.fail(err),
+    );
     agent.lostTimer = setInterval(() => agent.checkLost(), opts.lostCheckMs ?? 1000);
     return agent;
   }
@@ -126,15 +131,20 @@ export class LocalAgent {
     this.chain = this.chain
       .then(() => resolving)
       .then(deliver)
-      .catch((err: unknown) => {
-        this.failure ??= err;
-      })
+      .catch((err: unknown) => this.fail(err))
       .finally(() => {
         this.queued--;
       });
   }
 
+  private fail(err: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    this.opts.onError?.(err);
+  }
+
   private checkLost(): void {
+    if (this.tracer.closed) return;
     const { lost } = this.tracer.counters();
     if (lost > this.lastLost) {
       this.opts.onLost?.(lost - this.lastLost, lost);
@@ -170,11 +180,13 @@ export class LocalAgent {
     this.stopWatch?.();
     if (this.lostTimer) clearInterval(this.lostTimer);
     try {
-      this.tracer.drain();
-      // Enrichment of queued events may still ask the kernel for cgroup names: keep maps open.
-      await this.chain;
-      this.checkLost();
-      this.finalCounters = this.tracer.counters();
+      if (!this.tracer.closed) {
+        this.tracer.drain();
+        // Enrichment of queued events may still ask the kernel for cgroup names: keep maps open.
+        await this.chain;
+        this.checkLost();
+        this.finalCounters = this.tracer.counters();
+      }
     } finally {
       this.tracer.close();
     }

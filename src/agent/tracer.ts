@@ -133,10 +133,17 @@ export class TcpConnectTracer {
   }
 
   /** Starts delivering events to `onEvent` (from timers on the event loop). */
-  start(onEvent: (e: ConnectEvent) => void): void {
+  /**
+   * `onError` gets what the event callback (or reading the ring) threw; the tracer has then
+   * stopped delivering and detached itself. Without it, the error is thrown from the timer.
+   */
+  start(onEvent: (e: ConnectEvent) => void, onError?: (err: unknown) => void): void {
     this.handler = onEvent;
+    this.onError = onError;
     this.schedule(this.pollMs);
   }
+
+  private onError: ((err: unknown) => void) | undefined;
 
   private schedule(ms: number): void {
     if (this.obj.isClosed) return;
@@ -149,7 +156,16 @@ export class TcpConnectTracer {
     this.timer = undefined;
     if (this.obj.isClosed) return;
     const before = this.received;
-    const more = this.drainOnce();
+    let more: boolean;
+    try {
+      more = this.drainOnce();
+    } catch (err) {
+      this.handler = undefined;
+      this.close();
+      if (!this.onError) throw err;
+      this.onError(err);
+      return;
+    }
     // Idle: back off (a 4 MiB ring holds ~37,000 events, over a second of a connect storm).
     this.idleMs = this.received > before ? this.pollMs : Math.min(Math.max(this.idleMs, this.pollMs) * 2, this.idlePollMs);
     this.schedule(more ? 0 : this.idleMs);

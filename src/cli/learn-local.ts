@@ -134,6 +134,7 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
     writer?.flush();
   };
   let agent: LocalAgent | undefined;
+  const failed = new AbortController();
   try {
     agent = await LocalAgent.start(
       {
@@ -144,6 +145,7 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
         idlePollMs: 200,
         ...(opts.host ? { host: true } : {}),
         onLost: (n, total) => stderr.write(`warning: ${n} connect events lost (ring buffer full; ${total} in total)\n`),
+        onError: () => failed.abort(),
       },
       (e) => {
         if (e.container) seenContainers.set(e.container.name, e.container);
@@ -168,7 +170,7 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
         `${opts.duration ? ` for ${opts.duration / 1000}s` : ''} (Ctrl-C to stop and learn)\n`,
     );
     io.onReady?.();
-    await waitForStop(opts.duration, io.signal);
+    await waitForStop(opts.duration, io.signal ? AbortSignal.any([io.signal, failed.signal]) : failed.signal, io.signal === undefined);
     stopWatch();
     const counters = await agent.stop();
     flush();
@@ -202,7 +204,7 @@ function synthesisDefaults(opts: LearnLocalOptions): SynthesisFlags {
   return { ...opts, dns: opts.dns ?? true, ingress: opts.ingress ?? 'observed' } as SynthesisFlags;
 }
 
-function waitForStop(durationMs: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+function waitForStop(durationMs: number | undefined, signal: AbortSignal | undefined, keys: boolean): Promise<void> {
   return new Promise((resolve) => {
     const finish = () => {
       cleanupKeys();
@@ -219,7 +221,7 @@ function waitForStop(durationMs: number | undefined, signal: AbortSignal | undef
       const k = key.toString();
       if (k === 'q' || k === 'Q' || k === '\u0003') finish();
     };
-    const useKeys = signal === undefined && stdin.isTTY === true;
+    const useKeys = keys && stdin.isTTY === true;
     if (useKeys) {
       stdin.setRawMode(true);
       stdin.on('data', onKey);

@@ -58,11 +58,23 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
   // Output is batched: one write per ring-buffer drain, not one per event.
   let pending: string[] = [];
   let flushScheduled = false;
+  // A closed pipe (`netpol trace ... | head`) ends the trace quietly; other output errors fail it.
+  let outputError: NodeJS.ErrnoException | undefined;
+  const onOutputError = (err: NodeJS.ErrnoException) => {
+    outputError ??= err;
+    stopping?.();
+  };
+  io.stdout.on('error', onOutputError);
   const flush = () => {
     flushScheduled = false;
-    if (pending.length === 0) return;
-    io.stdout.write(pending.join('\n') + '\n');
+    if (pending.length === 0 || outputError) return;
+    const text = pending.join('\n') + '\n';
     pending = [];
+    try {
+      io.stdout.write(text);
+    } catch (err) {
+      onOutputError(err as NodeJS.ErrnoException);
+    }
   };
   const emit = (text: string) => {
     pending.push(text);
@@ -72,19 +84,20 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
     }
   };
   let shown = 0;
+  let stopping: (() => void) | undefined;
   const agent = await LocalAgent.start(
     {
       ...(opts.containername !== undefined ? { containerName: opts.containername } : {}),
       ...(opts.pid ? { pids: opts.pid } : {}),
       host: opts.host ?? false,
       onLost: (n, total) => io.stderr.write(`warning: ${n} events lost (ring buffer full; ${total} in total)\n`),
+      onError: () => stopping?.(),
     },
     (row) => {
       shown++;
       emit(table ? table.row(row) : JSON.stringify(json(row)));
     },
   );
-  let stopping: (() => void) | undefined;
   const done = new Promise<string>((resolve) => {
     stopping = () => resolve('stopped');
   });
@@ -104,10 +117,12 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
     io.signal?.removeEventListener('abort', onSignal);
     const counters = await agent.stop();
     flush();
+    io.stdout.removeListener('error', onOutputError);
     io.onSummary?.({ shown, lost: counters.lost, untracked: counters.untracked, received: agent.eventsReceived });
     io.stderr.write(`${shown} connects traced, ${counters.lost} lost${counters.untracked ? `, ${counters.untracked} not followed (pending map full)` : ''}\n`);
   }
   if (agent.error) throw agent.error;
+  if (outputError && outputError.code !== 'EPIPE') throw outputError;
   return 0;
 }
 

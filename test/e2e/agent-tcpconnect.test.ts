@@ -169,6 +169,20 @@ describe('tcpconnect BPF program', () => {
     }
   });
 
+  it('stops and detaches when handling an event fails, and says why', async () => {
+    let reported: unknown;
+    const agent = await LocalAgent.start({ netns: [client.inode], host: true, onError: (err) => (reported = err) }, () => {
+      throw new Error('disk full');
+    });
+    const nc = ncFromClient(wire.ipv4B, 80);
+    await new Promise((r) => nc.on('exit', r));
+    const deadline = Date.now() + 5000;
+    while (reported === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(String(reported)).toBe('Error: disk full');
+    expect(String(agent.error)).toBe('Error: disk full');
+    expect(await agent.stop()).toEqual({ lost: 0, untracked: 0, deduped: 0 });
+  });
+
   it('filters destination ports in the kernel', async () => {
     const only82 = new TcpConnectTracer({ netns: [client.inode], dports: [82] });
     const seen = new EventLog(only82);
