@@ -11,6 +11,7 @@ import { renderPolicies } from '../policy/render.js';
 import { parseSelector } from '../policy/selector.js';
 import { INGRESS_MODES, type IngressMode, type SynthesisOptions } from '../policy/synthesize.js';
 import { writePolicyTree, type WriteResult } from '../policy/write.js';
+import type { ClusterView } from '../cluster/view.js';
 import { openClusterView, podScope } from './inputs.js';
 import { collect, oneOf, parseDuration, parseIntInRange } from './options.js';
 import { InputError } from '../errors.js';
@@ -105,11 +106,22 @@ export function reportOutcome(outcome: LearnOutcome, written?: WriteResult, outD
 
 async function learnOffline(flags: LearnFlags): Promise<number> {
   const flowFiles = flags.flows ?? [];
-  const view = await openClusterView({ cluster: flags.cluster }, 'snapshot');
+  if (!flags.cluster || flags.cluster.length === 0) await openClusterView({}, 'snapshot'); // says how to make one
+  const options = synthesisOptions(flags);
+  const progress = await startProgress(totalBytes(flowFiles));
+  // Worker threads read the recording while this thread parses the snapshot and builds its index.
+  const aggregation = aggregateFiles(flowFiles, { onProgress: progress?.update });
+  aggregation.catch(() => {}); // awaited below; a snapshot error must not leave it unhandled
+  let view: ClusterView;
   try {
-    const options = synthesisOptions(flags);
-    const progress = await startProgress(totalBytes(flowFiles));
-    const { edges, flows } = await aggregateFiles(flowFiles, { onProgress: progress?.update });
+    view = await openClusterView({ cluster: flags.cluster }, 'snapshot');
+    view.index();
+  } catch (err) {
+    await aggregation.catch(() => {});
+    throw err;
+  }
+  try {
+    const { edges, flows } = await aggregation;
     const outcome = learnFromEdges(edges, flows, view.index(), options);
     progress?.done();
     if (flags.out) {
