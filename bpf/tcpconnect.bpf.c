@@ -3,18 +3,25 @@
  * tcpconnect: every TCP connect of the host (or of the cgroups/pids/netns/ports user space asked
  * for), with who made it, where it went, how long the server took to answer and how it ended.
  *
- * Built on tracepoints only (this kernel has no kprobes):
+ * Built on tracepoints only (this kernel has no kprobes and no function tracer, so no fentry):
  *
- *   syscalls:sys_enter_connect   connecting task, before anything happens: remember the fd's sock
- *                                and the destination the caller asked for (for synchronous errors).
- *   sock:inet_sock_set_state     (as tp_btf) CLOSE -> SYN_SENT runs in the connecting task (tcp_v4/v6_connect):
+ *   syscalls:sys_enter_connect   connecting task, before anything happens: note the call (fd,
+ *                                sockaddr pointer, start time) in a per-thread slot. Nothing is
+ *                                read here: most calls succeed.
+ *   sock:inet_sock_set_state     a BTF raw tracepoint (tp_btf): the socket is read with plain loads.
+ *                                CLOSE -> SYN_SENT runs in the connecting task (tcp_v4/v6_connect):
  *                                take the process identity here. The source port is still 0.
  *                                SYN_SENT -> ESTABLISHED (SYN-ACK) or -> CLOSE (RST, timeout, close)
  *                                runs wherever the answer is processed (often softirq): take ports,
  *                                latency and outcome here and emit the event.
  *   syscalls:sys_exit_connect    connect() failed before any SYN was sent (ENETUNREACH,
- *                                EADDRNOTAVAIL, ...): emit an error event with the errno.
+ *                                EADDRNOTAVAIL, ...): only now look at the fd (a TCP socket?) and
+ *                                the destination, and emit an error event with the errno.
  *                                -EINPROGRESS (nonblocking connect) is not an error.
+ *
+ * The syscall hooks are optional (user space may attach only the state program): without them
+ * synchronous connect() errors are not reported, and every syscall of the host stays off the
+ * tracepoint slow path.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
