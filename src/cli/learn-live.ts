@@ -17,7 +17,8 @@ import { learnFromFlows } from '../policy/learn.js';
 import { renderPolicies } from '../policy/render.js';
 import { writePolicyTree } from '../policy/write.js';
 import { reportOutcome, synthesisOptions, type SynthesisFlags } from './learn.js';
-import { ClusterAgent, podFilter, waitForStop } from './trace-k8s.js';
+import { startLiveLearnView, type LiveLearnView } from './learn-view.js';
+import { ClusterAgent, podFilter } from './trace-k8s.js';
 
 export interface LearnLiveOptions extends Partial<SynthesisFlags> {
   /** -l/--selector: the pods to learn (full label selector syntax). */
@@ -74,6 +75,10 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
     };
     let agent: ClusterAgent | undefined;
     let counters = { lost: 0, untracked: 0, deduped: 0 };
+    const what = `${opts.selector ? `pods matching ${opts.selector}` : 'all pods'} in ${namespace === undefined ? 'all namespaces' : `namespace ${namespace}`}`;
+    const flags = { ...opts, namespace, dns: opts.dns ?? true, ingress: opts.ingress ?? 'observed' } as SynthesisFlags;
+    const synthesis = synthesisOptions(flags);
+    let live: LiveLearnView | undefined;
     try {
       agent = await ClusterAgent.start(
         {
@@ -83,7 +88,10 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
           // Learning waits longer than tracing for pods the view does not know yet (an API server
           // outage): a connect is only dropped if its pod never appears within a minute.
           holdMs: 60_000,
-          onLost: (n, total) => stderr.write(`warning: ${n} connect events lost (ring buffer full; ${total} in total)\n`),
+          onLost: (n, total) => {
+            live?.addLost(n);
+            stderr.write(`warning: ${n} connect events lost (ring buffer full; ${total} in total)\n`);
+          },
           onUnresolved: (e) => {
             unresolved++;
             stderr.write(`warning: a connect to ${e.event.daddr}:${e.event.dport} came from container ${e.container?.id.slice(0, 12)} that the cluster never reported; not learned\n`);
@@ -92,6 +100,7 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
         (c) => {
           if (opts.latency === false) delete c.record.latencyNs;
           flows.push(c.record);
+          live?.push(c.record);
           if (writer) {
             writer.write(c.record);
             if (!flushScheduled) {
@@ -101,12 +110,23 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
           }
         },
       );
-      const what = `${opts.selector ? `pods matching ${opts.selector}` : 'all pods'} in ${namespace === undefined ? 'all namespaces' : `namespace ${namespace}`}`;
       stderr.write(`observing ${what} on ${agent.node} through ${view.description}${opts.duration ? ` for ${opts.duration / 1000}s` : ''} (Ctrl-C to stop and learn)\n`);
+      live = startLiveLearnView({
+        mode: 'cluster',
+        selector: what,
+        index: () => view.freshIndex(),
+        synthesis,
+        out: opts.out,
+        output: opts.output,
+        durationMs: opts.duration,
+        signal: io.signal,
+        stderr: io.stderr,
+      });
       io.onReady?.();
-      await waitForStop(opts.duration, io.signal);
+      await live.until;
     } finally {
       if (agent) counters = await agent.stop();
+      await live?.close();
       flush();
       writer?.close();
     }
@@ -117,8 +137,7 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
     );
     if (agent?.error) throw agent.error;
 
-    const flags = { ...opts, namespace, dns: opts.dns ?? true, ingress: opts.ingress ?? 'observed' } as SynthesisFlags;
-    const outcome = await learnFromFlows(flows, view.freshIndex(), synthesisOptions(flags));
+    const outcome = await learnFromFlows(flows, view.freshIndex(), synthesis);
     const policies = outcome.result.policies.map((p) => p.policy);
     if (opts.out) {
       const written = writePolicyTree(opts.out, outcome.result);

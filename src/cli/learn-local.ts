@@ -13,6 +13,8 @@
  * fail before sending anything are recorded only with `connectErrors` (see LearnLocalOptions).
  */
 import { hostname } from 'node:os';
+import type { ClusterIndex } from '../cluster/lookup.js';
+import { startLiveLearnView, type LiveLearnView } from './learn-view.js';
 import { LocalAgent, type EnrichedEvent } from '../agent/agent.js';
 import type { ContainerInfo } from '../agent/containers.js';
 import { emptyClusterObjects, type ClusterObjects, type V1Pod } from '../cluster/objects.js';
@@ -135,6 +137,16 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
   };
   let agent: LocalAgent | undefined;
   const failed = new AbortController();
+  let live: LiveLearnView | undefined;
+  // The live view's preview resolves flows against this; rebuilt only when containers come or go.
+  let containersChanged = 0;
+  let cachedIndex: { version: number; index: ClusterIndex } | undefined;
+  const localIndex = (): ClusterIndex => {
+    if (cachedIndex?.version !== containersChanged) {
+      cachedIndex = { version: containersChanged, index: buildIndex(localClusterObjects([...seenContainers.values(), ...new Set(peers.values())])) };
+    }
+    return cachedIndex.index;
+  };
   try {
     agent = await LocalAgent.start(
       {
@@ -144,13 +156,20 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
         // Only new edges reach user space: a slow idle poll is enough (lost events are counted).
         idlePollMs: 200,
         ...(opts.host ? { host: true } : {}),
-        onLost: (n, total) => stderr.write(`warning: ${n} connect events lost (ring buffer full; ${total} in total)\n`),
+        onLost: (n, total) => {
+          live?.addLost(n);
+          stderr.write(`warning: ${n} connect events lost (ring buffer full; ${total} in total)\n`);
+        },
         onError: () => failed.abort(),
       },
       (e) => {
-        if (e.container) seenContainers.set(e.container.name, e.container);
+        if (e.container && !seenContainers.has(e.container.name)) {
+          seenContainers.set(e.container.name, e.container);
+          containersChanged++;
+        }
         const rec = flowFromEvent(e, node, peers, opts.latency !== false);
         flows.push(rec);
+        live?.push(rec);
         if (writer) {
           writer.write(rec);
           // Flushed once per ring-buffer batch: a killed process loses nothing it had accepted.
@@ -164,13 +183,25 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
     for (const { info } of await agent.resolver.all()) for (const ip of info.ips) peers.set(ip, info);
     const stopWatch = agent.resolver.watch((_entry, info) => {
       for (const ip of info.ips) peers.set(ip, info);
+      containersChanged++;
     });
     stderr.write(
       `observing ${opts.containername ? `container ${opts.containername}` : 'all containers'} on ${node}` +
         `${opts.duration ? ` for ${opts.duration / 1000}s` : ''} (Ctrl-C to stop and learn)\n`,
     );
+    live = startLiveLearnView({
+      mode: 'local',
+      selector: opts.containername ? `container ${opts.containername}` : 'all containers',
+      index: localIndex,
+      synthesis: synthesisOptions(synthesisDefaults(opts)),
+      out: opts.out,
+      output: opts.output,
+      durationMs: opts.duration,
+      signal: io.signal ? AbortSignal.any([io.signal, failed.signal]) : failed.signal,
+      stderr: io.stderr,
+    });
     io.onReady?.();
-    await waitForStop(opts.duration, io.signal ? AbortSignal.any([io.signal, failed.signal]) : failed.signal, io.signal === undefined);
+    await live.until;
     stopWatch();
     const counters = await agent.stop();
     flush();
@@ -182,6 +213,7 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
     if (agent.error) throw agent.error;
   } finally {
     await agent?.stop();
+    await live?.close();
     writer?.close();
   }
 
@@ -204,38 +236,3 @@ function synthesisDefaults(opts: LearnLocalOptions): SynthesisFlags {
   return { ...opts, dns: opts.dns ?? true, ingress: opts.ingress ?? 'observed' } as SynthesisFlags;
 }
 
-function waitForStop(durationMs: number | undefined, signal: AbortSignal | undefined, keys: boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const finish = () => {
-      cleanupKeys();
-      if (timer) clearTimeout(timer);
-      process.removeListener('SIGINT', finish);
-      process.removeListener('SIGTERM', finish);
-      signal?.removeEventListener('abort', finish);
-      resolve();
-    };
-    const timer = durationMs !== undefined ? setTimeout(finish, durationMs) : undefined;
-    // On a terminal, q (or Ctrl-C in raw mode) ends observation too.
-    const stdin = process.stdin;
-    const onKey = (key: Buffer) => {
-      const k = key.toString();
-      if (k === 'q' || k === 'Q' || k === '\u0003') finish();
-    };
-    const useKeys = keys && stdin.isTTY === true;
-    if (useKeys) {
-      stdin.setRawMode(true);
-      stdin.on('data', onKey);
-      stdin.resume();
-    }
-    const cleanupKeys = () => {
-      if (!useKeys) return;
-      stdin.off('data', onKey);
-      stdin.setRawMode(false);
-      stdin.pause();
-    };
-    process.once('SIGINT', finish);
-    process.once('SIGTERM', finish);
-    if (signal?.aborted) finish();
-    signal?.addEventListener('abort', finish, { once: true });
-  });
-}

@@ -80,6 +80,8 @@ interface LearnFlags extends SynthesisFlags {
   duration?: number;
   record?: string;
   latency?: boolean;
+  host?: boolean;
+  connectErrors?: boolean;
   apply?: boolean;
   kubeconfig?: string;
   context?: string;
@@ -170,7 +172,9 @@ export function learnCommand(): Command {
     .option('-c, --containername <name>', 'with --local: only this container')
     .option('--duration <duration>', 'observe for this long (e.g. 30s, 5m), then write; default until q/Ctrl-C', parseDuration)
     .option('--record <file>', 'append observed flows to this JSONL recording as they arrive')
-    .option('--latency', 'with --local/-l: record connect latency (events appear when the server answers)')
+    .option('--no-latency', 'with --local/-l: leave connect latency out of the recording')
+    .option('--host', 'with --local: also observe host processes (recorded by address; they get no policy)')
+    .option('--connect-errors', 'with --local: also record connect() calls that failed before sending anything (costs every syscall a little)')
     .option('--apply', 'live: apply the learned policies (server-side dry-run first, then apply, showing a diff)')
     .option('--kubeconfig <file>', 'kubeconfig to use (default $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context to use')

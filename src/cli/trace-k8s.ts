@@ -17,7 +17,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { LocalAgent, type EnrichedEvent } from '../agent/agent.js';
 import type { TracerCounters } from '../agent/tracer.js';
 import { enrichWithIndex, flowDestinationNotation, flowSourceNotation, podOfContainer, type PodIdentity } from '../cluster/enrich.js';
-import { LiveClusterView } from '../cluster/live.js';
+// Type-only: the client library loads when cluster mode runs, not with every netpol command.
+import type { LiveClusterView } from '../cluster/live.js';
 import type { ClusterIndex } from '../cluster/lookup.js';
 import type { V1Pod } from '../cluster/objects.js';
 import { InputError } from '../errors.js';
@@ -230,7 +231,7 @@ export async function runTraceK8s(opts: TraceK8sOptions, io: TraceK8sIO): Promis
   const out = parseK8sOutput(opts.output, opts.latency ?? false);
   const table = out.kind === 'table' ? new TableFormatter<TraceRow>(out.layout, K8S_TCPCONNECT_COLUMNS) : undefined;
   const json = compileJson(K8S_TCPCONNECT_COLUMNS);
-  const view = io.view ?? (await LiveClusterView.connect({ kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace }));
+  const view = io.view ?? (await (await import('../cluster/live.js')).LiveClusterView.connect({ kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace }));
   let pending: string[] = [];
   let flushScheduled = false;
   const flush = (): void => {

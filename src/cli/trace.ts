@@ -7,6 +7,7 @@
  * socket is closed or times out, or when connect() fails. Lost events (ring buffer full) are
  * reported on stderr while tracing and in the summary.
  */
+import { addClusterTraceOptions, runTraceK8s, wantsClusterMode, type TraceK8sOptions } from './trace-k8s.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Writable } from 'node:stream';
 import { LocalAgent } from '../agent/agent.js';
@@ -140,7 +141,7 @@ function seconds(value: string): number {
 
 export function traceCommand(): Command {
   const trace = new Command('trace').summary('trace events on this host with eBPF (needs root)');
-  trace.addCommand(
+  const tcpconnect = addClusterTraceOptions(
     new Command('tcpconnect')
       .summary('trace TCP connects: who connected where, how long the answer took and how it ended')
       .description(
@@ -163,9 +164,17 @@ export function traceCommand(): Command {
           '  sudo netpol trace tcpconnect --host -o json --timeout 10 > connects.jsonl\n' +
           '  sudo netpol trace tcpconnect -o columns=runtime.containername,comm,dst,latency,outcome',
       )
-      .action(async (opts: TraceOptions) => {
-        process.exitCode = await runTrace(opts, { stdout: process.stdout, stderr: process.stderr });
-      }),
-  );
+      .addHelpText(
+        'after',
+        '\nIn a cluster (any of -n, -A, --podname, -l, --node, --kubeconfig, --context), pods are named as the\n' +
+          'seed shows them: K8S.NODE K8S.NAMESPACE K8S.POD K8S.CONTAINER PID COMM IP SRC DST, e.g.\n' +
+          '  sudo netpol trace tcpconnect --podname mypod\n' +
+          '  sudo netpol trace tcpconnect -n shop -l app=web --latency',
+      ),
+  ).action(async (opts: TraceOptions & TraceK8sOptions) => {
+    const io = { stdout: process.stdout, stderr: process.stderr };
+    process.exitCode = wantsClusterMode(opts) ? await runTraceK8s(opts, io) : await runTrace(opts, io);
+  });
+  trace.addCommand(tcpconnect);
   return trace;
 }

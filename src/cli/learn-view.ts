@@ -1,0 +1,60 @@
+/**
+ * What a user watches while `learn --local` or `learn -l` observes: the live ink screen on an
+ * interactive terminal (q / Ctrl-C to finish), plain lines on stderr otherwise (pipes and CI; JSON
+ * lines with `-o json`), stdout staying reserved for the policies. The agents push flows into the
+ * returned source; `until` resolves when observation should end (a key, --duration, a signal, or
+ * the caller's AbortSignal).
+ */
+import type { ClusterIndex } from '../cluster/lookup.js';
+import type { FlowRecord } from '../flows/record.js';
+import type { SynthesisOptions } from '../policy/synthesize.js';
+import { PushLearnSource, runLearnPlain, runLearnScreen, type LearnScreenResult } from './views/learn-screen.js';
+
+export interface LiveLearnViewOptions {
+  mode: 'local' | 'cluster';
+  /** The header's description of what is observed. */
+  selector: string;
+  index?: () => ClusterIndex;
+  synthesis?: SynthesisOptions;
+  out?: string;
+  output?: 'yaml' | 'json';
+  durationMs?: number;
+  signal?: AbortSignal;
+  /** Where plain lines go (default process.stderr). A stream given here also means "not a terminal". */
+  stderr?: NodeJS.WritableStream;
+}
+
+export interface LiveLearnView {
+  push(flow: FlowRecord): void;
+  addLost(n: number): void;
+  /** Resolves when observation should stop. */
+  until: Promise<void>;
+  /** Ends the view (stops its source) and waits for its last frame. */
+  close(): Promise<LearnScreenResult>;
+}
+
+export function isInteractive(opts: Pick<LiveLearnViewOptions, 'output' | 'stderr'>): boolean {
+  return opts.stderr === undefined && opts.output !== 'json' && process.stdout.isTTY === true && process.stdin.isTTY === true;
+}
+
+export function startLiveLearnView(opts: LiveLearnViewOptions): LiveLearnView {
+  const source = new PushLearnSource();
+  // The caller writes --out and prints the report once observation ends; the view only shows.
+  const session = { mode: opts.mode, selector: opts.selector, index: opts.index, synthesis: opts.synthesis, out: opts.out, durationMs: opts.durationMs, write: false };
+  const done = isInteractive(opts)
+    ? runLearnScreen(source, session)
+    : runLearnPlain(source, { ...session, stream: opts.stderr ?? process.stderr, output: opts.output === 'json' ? 'json' : 'text' });
+  const aborted = new Promise<void>((resolve) => {
+    if (opts.signal?.aborted) resolve();
+    opts.signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  return {
+    push: (flow) => source.push(flow),
+    addLost: (n) => source.addLost(n),
+    until: Promise.race([done.then(() => undefined), aborted]),
+    close: async () => {
+      source.end();
+      return done;
+    },
+  };
+}
