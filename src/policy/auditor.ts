@@ -9,27 +9,12 @@ import { edgeKey } from '../flows/edges.js';
 import type { LocatedFlow } from '../flows/record.js';
 import type { AuditSummary, FlowAudit } from './audit.js';
 import { judge, type PolicySet } from './evaluate.js';
-import { resolveFlow, type ResolvedFlow } from './traffic.js';
+import { destinationNotation, resolveFlow, sourceName, type ResolvedFlow } from './traffic.js';
 import type { GateResult } from './verdict.js';
 
 type Judged = Omit<FlowAudit, 'id' | 'origin' | 'src' | 'count'>;
 
 const NO_GATE: GateResult = { applies: false, isolated: false, isolatedBy: [], allowedBy: [], allowed: true };
-
-/** The flow's source as the seed names it: the pod, else the raw address. */
-export function sourceName(resolved: ResolvedFlow): EndpointName {
-  const s = resolved.src;
-  return s.kind === 'pod' ? { kind: 'pod', namespace: s.namespace, name: s.name } : { kind: 'raw', ip: s.ip };
-}
-
-/** Seed notation of what was dialled: the Service, the pod, or the raw address. */
-export function destinationNotation(resolved: ResolvedFlow): string {
-  const port = resolved.flow.dst.port;
-  if (resolved.service) return formatEndpoint({ kind: 'service', namespace: resolved.service.namespace, name: resolved.service.name }, port);
-  const target = resolved.targets[0];
-  if (target?.dst.kind === 'pod') return formatEndpoint({ kind: 'pod', namespace: target.dst.namespace, name: target.dst.name }, port);
-  return formatEndpoint({ kind: 'raw', ip: target?.dst.kind === 'external' ? target.dst.ip : resolved.flow.dst.ip }, port);
-}
 
 export function judgeResolved(set: PolicySet, resolved: ResolvedFlow): Judged {
   const judgement = judge(set, resolved);

@@ -12,7 +12,7 @@ import type { PolicySet } from './evaluate.js';
 import { ipBlockMatches, isPolicyPod, type PeerMatcher } from './peer-matcher.js';
 import { resolveNamedPort, type PortMatcher } from './port-matcher.js';
 import type { CompiledRule, Direction, Target } from './target.js';
-import type { Endpoint, PodEndpoint, ResolvedFlow, ServiceRef, Traffic } from './traffic.js';
+import { destinationNotation, sourceName, type Endpoint, type PodEndpoint, type ResolvedFlow, type ServiceRef, type Traffic } from './traffic.js';
 import type { RuleRef, VerdictKind } from './verdict.js';
 
 export interface MatchCheck {
@@ -247,22 +247,12 @@ export function explainTraffic(set: PolicySet, traffic: Traffic): TrafficExplana
   };
 }
 
-function recordedDst(resolved: ResolvedFlow): string {
-  const port = resolved.flow.dst.port;
-  if (resolved.service) return formatEndpoint({ kind: 'service', namespace: resolved.service.namespace, name: resolved.service.name }, port);
-  const t = resolved.targets[0];
-  if (t?.dst.kind === 'pod') return formatEndpoint({ kind: 'pod', namespace: t.dst.namespace, name: t.dst.name }, port);
-  return formatEndpoint({ kind: 'raw', ip: t?.dst.kind === 'external' ? t.dst.ip : resolved.flow.dst.ip }, port);
-}
-
 /** The whole explanation of one resolved flow. */
 export function explainFlow(set: PolicySet, resolved: ResolvedFlow): FlowExplanation {
   const flow = resolved.flow;
   const srcPort = flow.src.port ?? undefined;
-  const src = resolved.src.kind === 'pod'
-    ? formatEndpoint({ kind: 'pod', namespace: resolved.src.namespace, name: resolved.src.name }, srcPort)
-    : formatEndpoint({ kind: 'raw', ip: resolved.src.ip }, srcPort);
-  const dst = recordedDst(resolved);
+  const src = formatEndpoint(sourceName(resolved), srcPort);
+  const dst = destinationNotation(resolved);
   const base = {
     ...(flow.id !== undefined ? { id: flow.id } : {}),
     ...(flow.origin ? { origin: { file: flow.origin.file, line: flow.origin.line } } : {}),

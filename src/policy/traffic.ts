@@ -5,6 +5,7 @@
  * Traffic per backing pod, on the targetPort (DESIGN.md).
  */
 import type { ClusterIndex, Workload } from '../cluster/lookup.js';
+import { formatEndpoint, type EndpointName } from '../cluster/endpoint-notation.js';
 import { canonicalIp } from '../cluster/ip.js';
 import type { V1Pod, V1Service } from '../cluster/objects.js';
 import { InputError } from '../errors.js';
@@ -145,4 +146,19 @@ export function resolveFlow(flow: LocatedFlow, index: ClusterIndex): ResolvedFlo
   const node = index.nodeByIP(dstIp)?.metadata?.name;
   const dst: ExternalEndpoint = node ? { kind: 'external', ip: dstIp, node } : { kind: 'external', ip: dstIp };
   return { flow, src, targets: [{ src, dst, port: flow.dst.port, proto: flow.proto }] };
+}
+
+/** The flow's source as the seed names it: the pod, else the raw address. */
+export function sourceName(resolved: ResolvedFlow): EndpointName {
+  const s = resolved.src;
+  return s.kind === 'pod' ? { kind: 'pod', namespace: s.namespace, name: s.name } : { kind: 'raw', ip: s.ip };
+}
+
+/** Seed notation of what was dialled: the Service, the pod, or the raw address. */
+export function destinationNotation(resolved: ResolvedFlow): string {
+  const port = resolved.flow.dst.port;
+  if (resolved.service) return formatEndpoint({ kind: 'service', namespace: resolved.service.namespace, name: resolved.service.name }, port);
+  const target = resolved.targets[0];
+  if (target?.dst.kind === 'pod') return formatEndpoint({ kind: 'pod', namespace: target.dst.namespace, name: target.dst.name }, port);
+  return formatEndpoint({ kind: 'raw', ip: target?.dst.kind === 'external' ? target.dst.ip : resolved.flow.dst.ip }, port);
 }
