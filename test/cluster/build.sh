@@ -3,7 +3,7 @@
 # test/cluster/go.mod, once per machine: the binaries are cached outside the repository under
 # ${NETPOL_CLUSTER_CACHE:-/var/cache/netpol}/k8s-<version>-etcd-<version>/ and a later run only checks.
 # Prints the directory holding the binaries on stdout. A first build takes minutes on 2 cores (see
-# docs/kubernetes.md for the measured time); later runs take well under a second.
+# README, "The test cluster", for the measured time); later runs take well under a second.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
