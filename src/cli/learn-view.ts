@@ -33,8 +33,13 @@ export interface LiveLearnView {
   close(): Promise<LearnScreenResult>;
 }
 
+/** The CI variables ink reads (is-in-ci): under them ink draws only a last frame, so no live screen. */
+function inCi(): boolean {
+  return ['CI', 'CONTINUOUS_INTEGRATION'].some((k) => k in process.env && process.env[k] !== '0' && process.env[k] !== 'false');
+}
+
 export function isInteractive(opts: Pick<LiveLearnViewOptions, 'output' | 'stderr'>): boolean {
-  return opts.stderr === undefined && opts.output !== 'json' && process.stdout.isTTY === true && process.stdin.isTTY === true;
+  return opts.stderr === undefined && opts.output !== 'json' && process.stdout.isTTY === true && process.stdin.isTTY === true && !inCi();
 }
 
 export function startLiveLearnView(opts: LiveLearnViewOptions): LiveLearnView {

@@ -61,7 +61,8 @@ describe('netpol learn --local on a terminal', () => {
   it('shows the container connection live, and q writes its policy', async () => {
     const out = join(dir, 'policies');
     const exitFile = join(dir, 'exit');
-    tmux('new-session', '-d', '-s', SESSION, '-x', '140', '-y', '40', `node ${CLI} learn --local -c ${NAME} --no-dns --out ${out}; echo "exit=$?" > ${exitFile}; sleep 30`);
+    // A person's terminal: with CI=true (set for the test run) netpol prints plain lines instead.
+    tmux('new-session', '-d', '-s', SESSION, '-x', '140', '-y', '40', `env -u CI -u CONTINUOUS_INTEGRATION node ${CLI} learn --local -c ${NAME} --no-dns --out ${out}; echo "exit=$?" > ${exitFile}; sleep 30`);
     await waitFor('the live screen', (t) => t.includes('netpol learn') && t.includes(`container ${NAME}`));
 
     runContainer({ name: NAME, cmd: ['sh', '-c', `sleep 1 | nc ${wire.ipv4B} 8080`] });

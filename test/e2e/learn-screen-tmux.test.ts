@@ -101,7 +101,8 @@ async function learnInTmux(mode: 'accept' | 'ebpf', title: string): Promise<void
   sessions.push(session);
   const screen = () => tmux('capture-pane', '-p', '-t', session);
   const waitFor = (what: string, cond: (text: string) => boolean, ms?: number) => waitOn(screen, what, cond, ms);
-  const cmd = `cd ${repo} && NETPOL_DRIVER_SOURCE=${mode} npx vite-node ${driver} -- ${join(dir, 'cluster.yaml')} ${out} ${ports}; echo "exit=$?" > ${exitFile}; sleep 30`;
+  // A person's terminal: CI=true (set for the test run) would make ink draw only its last frame.
+  const cmd = `cd ${repo} && env -u CI -u CONTINUOUS_INTEGRATION NETPOL_DRIVER_SOURCE=${mode} npx vite-node ${driver} -- ${join(dir, 'cluster.yaml')} ${out} ${ports}; echo "exit=$?" > ${exitFile}; sleep 30`;
   tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '45', cmd);
 
   // vite-node compiles the driver first: allow a slow first start on a fresh clone.
