@@ -4,4 +4,4 @@ import { aggregateRange } from './parallel.js';
 import type { FileRange } from './jsonl.js';
 
 const { file, range } = workerData as { file: string; range: FileRange };
-parentPort!.postMessage(await aggregateRange(file, range));
+parentPort!.postMessage(aggregateRange(file, range));

@@ -37,30 +37,69 @@ export function compareTimestamps(a: string, b: string): number {
   return Date.parse(a) - Date.parse(b);
 }
 
+/** Destination address → (port, protocol) → edge. */
+type DestinationEdges = Map<string, Map<number, FlowEdge>>;
+
+const PROTOCOL_INDEX: Record<string, number> = { TCP: 0, UDP: 1, SCTP: 2 };
+
+/**
+ * Edges keyed level by level (namespace → pod, or source address; then destination address; then
+ * port and protocol as one number) rather than by one concatenated string: each level hashes a
+ * string JSON.parse already made, and no key string is built per flow. This is the per-flow hot
+ * path of learning from large recordings.
+ */
 export class EdgeAggregator {
-  private readonly edges = new Map<string, FlowEdge>();
+  private readonly byPod = new Map<string, Map<string, DestinationEdges>>();
+  private readonly byAddress = new Map<string, DestinationEdges>();
+  private readonly edges: FlowEdge[] = [];
   flows = 0;
+
+  private destinations(flow: LocatedFlow): DestinationEdges {
+    const src = flow.src;
+    if (typeof src.namespace === 'string' && typeof src.pod === 'string') {
+      let pods = this.byPod.get(src.namespace);
+      if (!pods) this.byPod.set(src.namespace, (pods = new Map()));
+      let dsts = pods.get(src.pod);
+      if (!dsts) pods.set(src.pod, (dsts = new Map()));
+      return dsts;
+    }
+    const ip = String(src.ip);
+    let dsts = this.byAddress.get(ip);
+    if (!dsts) this.byAddress.set(ip, (dsts = new Map()));
+    return dsts;
+  }
 
   add(flow: LocatedFlow): void {
     this.flows++;
-    const key = edgeKey(flow);
-    const edge = this.edges.get(key);
+    const dsts = this.destinations(flow);
+    let ports = dsts.get(flow.dst.ip);
+    if (!ports) dsts.set(flow.dst.ip, (ports = new Map()));
+    const portKey = flow.dst.port * 4 + (PROTOCOL_INDEX[flow.proto] ?? 3);
+    const edge = ports.get(portKey);
     const ts = flow.ts;
     if (!edge) {
-      this.edges.set(key, { sample: flow, count: 1, firstSeen: ts, lastSeen: ts, ids: flow.id ? [flow.id] : [] });
+      const created: FlowEdge = { sample: flow, count: 1, firstSeen: ts, lastSeen: ts, ids: flow.id ? [flow.id] : [] };
+      ports.set(portKey, created);
+      this.edges.push(created);
       return;
     }
     edge.count++;
     if (ts !== undefined) {
-      if (edge.firstSeen === undefined || compareTimestamps(ts, edge.firstSeen) < 0) edge.firstSeen = ts;
-      if (edge.lastSeen === undefined || compareTimestamps(ts, edge.lastSeen) > 0) edge.lastSeen = ts;
+      // Recordings are mostly in time order: a new last is the common case, and then it cannot be
+      // a new first (first <= last).
+      if (edge.lastSeen === undefined || compareTimestamps(ts, edge.lastSeen) > 0) {
+        edge.lastSeen = ts;
+        if (edge.firstSeen === undefined) edge.firstSeen = ts;
+      } else if (edge.firstSeen === undefined || compareTimestamps(ts, edge.firstSeen) < 0) {
+        edge.firstSeen = ts;
+      }
     }
     if (flow.id && edge.ids.length < MAX_IDS_PER_EDGE) edge.ids.push(flow.id);
   }
 
-  /** Edges in first-seen order of their key (deterministic for a given input order). */
+  /** Edges in the order they were first seen (deterministic for a given input order). */
   result(): FlowEdge[] {
-    return [...this.edges.values()];
+    return [...this.edges];
   }
 }
 

@@ -3,7 +3,7 @@
  * in memory) and fails on the first malformed line, naming file and line. Writing is append-only
  * and durable: every batch reaches the file with one write(2), so Ctrl-C loses nothing written.
  */
-import { closeSync, createReadStream, fdatasyncSync, fstatSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fdatasyncSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { InputError } from '../errors.js';
@@ -54,35 +54,63 @@ export interface FileRange {
 }
 
 /**
+ * Turns decoded text chunks into flows, numbering lines across chunks. One place for the line
+ * rules (LF or CRLF, blank lines skipped, a last line without newline) shared by the streaming
+ * reader and the synchronous range reader of the worker threads.
+ */
+class FlowLineSplitter {
+  private rest = '';
+  private readonly decoder = new StringDecoder('utf8');
+  line = 0;
+
+  constructor(private readonly file: string) {}
+
+  /** Parses every complete line of `chunk` into `out`; returns how many flows it added. */
+  push(chunk: Buffer | string, out: LocatedFlow[]): number {
+    const text = this.rest + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
+    const before = out.length;
+    let start = 0;
+    let nl = text.indexOf('\n', start);
+    while (nl >= 0) {
+      this.line++;
+      const flow = parseLine(text.slice(start, nl), this.file, this.line);
+      if (flow) out.push(flow);
+      start = nl + 1;
+      nl = text.indexOf('\n', start);
+    }
+    this.rest = text.slice(start);
+    return out.length - before;
+  }
+
+  /** The last line, when the input does not end with a newline. */
+  end(out: LocatedFlow[]): number {
+    const text = this.rest + this.decoder.end();
+    this.rest = '';
+    if (text.length === 0) return 0;
+    this.line++;
+    const flow = parseLine(text, this.file, this.line);
+    if (!flow) return 0;
+    out.push(flow);
+    return 1;
+  }
+}
+
+/**
  * Flows in batches (one per chunk read), so consumers loop synchronously instead of paying an
  * await per flow. Lines are split on bytes and decoded with a StringDecoder, so a multi-byte
  * character across a chunk boundary stays whole.
  */
-export async function* readFlowBatches(files: string[], options: ReadOptions = {}, range?: FileRange): AsyncGenerator<LocatedFlow[]> {
+export async function* readFlowBatches(files: string[], options: ReadOptions = {}): AsyncGenerator<LocatedFlow[]> {
   const progress: ReadProgress = { bytes: 0, flows: 0 };
   let reported = 0;
   for (const file of files) {
-    let lineNo = 0;
-    let rest = '';
-    const decoder = new StringDecoder('utf8');
-    const input: NodeJS.ReadableStream =
-      range && file !== '-' ? createReadStream(file, { start: range.start, end: range.end - 1, highWaterMark: 1 << 20 }) : openInput(file);
+    const splitter = new FlowLineSplitter(file);
+    const input = openInput(file);
     try {
       for await (const chunk of input as AsyncIterable<Buffer | string>) {
-        const text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
         progress.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
         const batch: LocatedFlow[] = [];
-        let start = 0;
-        let nl = text.indexOf('\n', start);
-        while (nl >= 0) {
-          lineNo++;
-          const flow = parseLine(text.slice(start, nl), file, lineNo);
-          if (flow) batch.push(flow);
-          start = nl + 1;
-          nl = text.indexOf('\n', start);
-        }
-        rest = text.slice(start);
-        progress.flows += batch.length;
+        progress.flows += splitter.push(chunk, batch);
         if (options.onProgress && progress.flows - reported >= 8192) {
           reported = progress.flows;
           options.onProgress(progress);
@@ -94,17 +122,44 @@ export async function* readFlowBatches(files: string[], options: ReadOptions = {
     } finally {
       (input as { destroy?: () => void }).destroy?.();
     }
-    rest += decoder.end();
-    if (rest.length > 0) {
-      lineNo++;
-      const flow = parseLine(rest, file, lineNo);
-      if (flow) {
-        progress.flows++;
-        yield [flow];
-      }
+    const last: LocatedFlow[] = [];
+    if (splitter.end(last) > 0) {
+      progress.flows++;
+      yield last;
     }
   }
   options.onProgress?.(progress);
+}
+
+/**
+ * The flows of one byte range of a plain file, read synchronously (a worker thread has nothing
+ * else to do, and no await per chunk is cheaper), handed to `each` batch by batch. Returns the
+ * number of lines in the range, blank ones included, to number the lines of the next range.
+ */
+export function readRangeSync(file: string, range: FileRange, each: (batch: LocatedFlow[]) => void): number {
+  const splitter = new FlowLineSplitter(file);
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    throw describeReadError(file, err);
+  }
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let pos = range.start; pos < range.end; ) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, range.end - pos), pos);
+      if (n <= 0) break;
+      pos += n;
+      const batch: LocatedFlow[] = [];
+      splitter.push(buf.subarray(0, n), batch);
+      if (batch.length > 0) each(batch);
+    }
+    const last: LocatedFlow[] = [];
+    if (splitter.end(last) > 0) each(last);
+    return splitter.line;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../errors.js';
 import { compareTimestamps, EdgeAggregator, edgeKey, MAX_IDS_PER_EDGE, type FlowEdge } from './edges.js';
-import { readFlowBatches, type FileRange, type ReadOptions } from './jsonl.js';
+import { readFlowBatches, readRangeSync, type FileRange, type ReadOptions } from './jsonl.js';
 
 /** Below this size one thread is faster than starting workers. */
 const DEFAULT_MIN_PARALLEL_BYTES = 32 << 20;
@@ -62,34 +62,19 @@ export function splitAtLines(file: string, size: number, parts: number): FileRan
 }
 
 /** Aggregates one range on this thread (what each worker runs). */
-export async function aggregateRange(file: string, range: FileRange): Promise<RangeResult> {
+export function aggregateRange(file: string, range: FileRange): RangeResult {
   const agg = new EdgeAggregator();
   try {
-    for await (const batch of readFlowBatches([file], {}, range)) for (const flow of batch) agg.add(flow);
+    const lines = readRangeSync(file, range, (batch) => {
+      for (const flow of batch) agg.add(flow);
+    });
+    return { edges: agg.result(), flows: agg.flows, lines };
   } catch (err) {
     if (err instanceof InputError) {
       return { edges: [], flows: 0, lines: 0, error: { detail: err.detail, line: err.line, field: err.field, source: err.source } };
     }
     throw err;
   }
-  return { edges: agg.result(), flows: agg.flows, lines: countNewlines(file, range) };
-}
-
-function countNewlines(file: string, range: FileRange): number {
-  const fd = openSync(file, 'r');
-  let count = 0;
-  try {
-    const buf = Buffer.alloc(1 << 20);
-    for (let pos = range.start; pos < range.end; ) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, range.end - pos), pos);
-      if (n <= 0) break;
-      for (let i = buf.indexOf(10, 0); i >= 0 && i < n; i = buf.indexOf(10, i + 1)) count++;
-      pos += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return count;
 }
 
 function runWorker(file: string, range: FileRange): Promise<RangeResult> {

@@ -60,18 +60,34 @@ export interface ResolvedFlow {
   problem?: string;
 }
 
+/** Endpoints per index and pod, for the pod's own address: resolution meets the same pods over and over. */
+const endpointCache = new WeakMap<ClusterIndex, WeakMap<V1Pod, PodEndpoint>>();
+
+/** A pod as an endpoint. Treat it as immutable: the same object is handed out for every flow of the pod. */
 export function podEndpoint(pod: V1Pod, index: ClusterIndex, ip?: string): PodEndpoint {
+  const own = pod.status?.podIP;
+  const cacheable = ip === undefined || ip === own;
+  let perPod = endpointCache.get(index);
+  if (cacheable) {
+    const hit = perPod?.get(pod);
+    if (hit) return hit;
+  }
   const namespace = pod.metadata?.namespace ?? 'default';
-  return {
+  const endpoint: PodEndpoint = {
     kind: 'pod',
     namespace,
     name: pod.metadata?.name ?? '',
     labels: pod.metadata?.labels ?? {},
     namespaceLabels: index.namespaceLabels(namespace),
-    ip: ip ?? pod.status?.podIP,
+    ip: ip ?? own,
     pod,
     workload: index.workloadOf(pod),
   };
+  if (cacheable) {
+    if (!perPod) endpointCache.set(index, (perPod = new WeakMap()));
+    perPod.set(pod, endpoint);
+  }
+  return endpoint;
 }
 
 function where(flow: LocatedFlow): { file: string; line?: number } {
