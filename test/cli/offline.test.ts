@@ -2,6 +2,7 @@
 import { cpSync, existsSync, symlinkSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, netpol, ROOT } from '../support/cli.js';
@@ -61,6 +62,15 @@ describe('the seed scenario', () => {
     expect(report.flows.find((f: { id: string }) => f.id === 'seed-3').egress.allowedBy).toEqual([{ policy: 'default/mypod', direction: 'egress', rule: 1 }]);
     // Only mypod has a policy here: web → api:9090 is not isolated on either side, so it is allowed.
     expect(report.summary).toEqual({ total: 5, allowed: 4, denied: 1 });
+  });
+});
+
+describe('the README quick start', () => {
+  it('npm run demo prints the learned demo policies', () => {
+    const r = spawnSync('npm', ['run', '--silent', 'demo'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(readFileSync(join(ROOT, 'policies/default/mypod.yaml'), 'utf8').replace(/^/, '---\n') + ['payments/ledger.yaml', 'shop/api.yaml', 'shop/web.yaml'].map((f) => `---\n${readFileSync(join(ROOT, 'policies', f), 'utf8')}`).join(''));
+    expect(r.stderr).toContain('learned 4 policies from 12 flows');
   });
 });
 
