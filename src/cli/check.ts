@@ -3,7 +3,7 @@
  * policies, or when those policies drifted from what `learn` generates from the same recording;
  * writes JUnit, SARIF, GitHub annotations and a Markdown summary on request.
  */
-import { renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
@@ -45,6 +45,7 @@ function writeAtomically(path: string, text: string): void {
     writeFileSync(tmp, text);
     renameSync(tmp, path);
   } catch (err) {
+    rmSync(tmp, { force: true });
     throw new InputError(path, `cannot write report: ${(err as Error).message}`);
   }
 }
@@ -53,7 +54,18 @@ function driftText(drift: DriftEntry[]): string {
   return drift.map((d) => `drift (${d.kind}) ${d.path}\n${d.detail.replace(/^/gm, '    ')}`).join('\n') + '\n';
 }
 
+/** The drift check compares one policy directory: say so before reading a large recording. */
+function requirePolicyDirectory(flags: CheckFlags): void {
+  if (!flags.drift) return;
+  const [dir, ...more] = flags.policies;
+  const isDir = dir !== undefined && existsSync(dir) && statSync(dir).isDirectory();
+  if (more.length > 0 || !isDir) {
+    throw new InputError('--policies', `the drift check compares one policy directory (got ${flags.policies.join(', ')}); give the directory \`learn --out\` wrote, or --no-drift to only judge flows against files`);
+  }
+}
+
 export async function buildCheckReport(flags: CheckFlags): Promise<CheckReport> {
+  requirePolicyDirectory(flags);
   const view = await openClusterView({ cluster: flags.cluster }, 'snapshot');
   try {
     const policies = loadPolicies(flags.policies);
@@ -67,9 +79,6 @@ export async function buildCheckReport(flags: CheckFlags): Promise<CheckReport> 
     }
     let drift: DriftEntry[] = [];
     if (flags.drift) {
-      if (flags.policies.length !== 1) {
-        throw new InputError('--policies', 'the drift check compares one policy directory; give exactly one, or --no-drift');
-      }
       const outcome = learnFromEdges(edges.result(), edges.flows, index, synthesisOptions(flags));
       drift = policyDrift(flags.policies[0]!, outcome.result);
     }

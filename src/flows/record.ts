@@ -2,6 +2,7 @@
  * The flow record, JSONL v1 — the contract between the agent (which writes it) and everything
  * that reads recordings (learn, diff, check, graph). See DESIGN.md "Data formats".
  */
+import { isIP } from 'node:net';
 import { InputError } from '../errors.js';
 
 export const FLOW_VERSION = 1;
@@ -83,6 +84,10 @@ export function parseFlowRecord(value: unknown, file: string, line: number): Flo
   const src = rec.src as Record<string, unknown>;
   const dst = rec.dst as Record<string, unknown>;
   if (typeof dst.ip !== 'string' || dst.ip === '') fail('dst.ip', 'required string');
+  if (isIP(dst.ip as string) === 0) fail('dst.ip', `not an IP address: ${JSON.stringify(dst.ip)}`);
+  if (src.ip !== undefined && src.ip !== null && (typeof src.ip !== 'string' || (src.ip !== '' && isIP(src.ip) === 0))) {
+    fail('src.ip', `not an IP address: ${JSON.stringify(src.ip)}`);
+  }
   if (!isPort(dst.port)) fail('dst.port', `must be an integer 0-65535, got ${JSON.stringify(dst.port)}`);
   const hasSrcIp = typeof src.ip === 'string' && src.ip !== '';
   const hasSrcPod = typeof src.namespace === 'string' && typeof src.pod === 'string';

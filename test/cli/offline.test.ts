@@ -189,6 +189,12 @@ describe('bad input: a clear error naming file and line, exit 2, nothing written
       return ['diff', '--flows', FLOWS, '--policies', p, '--cluster', CLUSTER];
     }, /bad-policy\.yaml:\d+: spec\.egress\[0\]\.ports\[0\]\.endPort/],
     ['an unknown flag', () => ['learn', '--flows', FLOWS, '--clusterr', CLUSTER], /unknown option '--clusterr'/],
+    ['check with a policy file and the drift check on', () => ['check', '--policies', 'policies/default/mypod.yaml', '--flows', FLOWS, '--cluster', CLUSTER], /--policies: the drift check compares one policy directory/],
+    ['a flow address that is no IP', () => {
+      const p = join(tmp, 'badip.jsonl');
+      writeFileSync(p, readFileSync(FLOWS, 'utf8').split('\n')[0]!.replace('"1.1.1.1"', '"1.1.1.999"') + '\n');
+      return ['learn', '--flows', p, '--cluster', CLUSTER];
+    }, /badip\.jsonl:1: dst\.ip: not an IP address: "1\.1\.1\.999"/],
   ])('%s', (_name, args, message) => {
     const out = join(tmp, `never-${Math.random().toString(36).slice(2)}`);
     const argv = args();

@@ -57,6 +57,9 @@ describe('flow JSONL reader', () => {
     [{ ts: 'yesterday' }, 'ts: must be an RFC 3339 timestamp'],
     [{ outcome: 'maybe' }, 'outcome: must be one of'],
     [{ src: { ip: '10.0.0.1', pod: 7 } }, 'src.pod: must be a string or null'],
+    [{ dst: { ip: '1.1.1.999', port: 80 } }, 'dst.ip: not an IP address: "1.1.1.999"'],
+    [{ src: { ip: 'example.com' } }, 'src.ip: not an IP address: "example.com"'],
+    [{ src: { ip: 42, namespace: 'default', pod: 'mypod' } }, 'src.ip: not an IP address: 42'],
   ])('rejects %j with the field named', async (over, message) => {
     const p = file(`bad-${Math.random()}.jsonl`, `${flow()}\n${flow()}\n${flow(over)}\n`);
     const err = await readError(p);
