@@ -18,6 +18,11 @@ export async function main(argv: string[]): Promise<number> {
   // React (under ink) reads NODE_ENV when it loads, and without it runs its slow development build:
   // set it before the command tree (and so ink) is imported.
   process.env.NODE_ENV ??= 'production';
+  // `netpol ... | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   const { buildProgram } = await import('./program.js');
   const program: Command = buildProgram(programName(argv[1]));
   // Subcommands do not inherit exitOverride: set it on the whole tree so usage errors reach us.

@@ -41,7 +41,8 @@ export class Auditor {
   ) {}
 
   add(flow: LocatedFlow): FlowAudit {
-    const key = edgeKey(flow);
+    // The source address is part of the verdict even for a named pod: ipBlock rules match on it.
+    const key = `${edgeKey(flow)}|${flow.src.ip ?? ''}`;
     let entry = this.cache.get(key);
     if (!entry) {
       const resolved = resolveFlow(flow, this.index);
