@@ -28,6 +28,7 @@ export interface SynthesisFlags {
   aggregateCidr?: boolean | number;
   aggregateCidr6?: number;
   portRanges?: boolean | number;
+  includeFailed?: boolean;
 }
 
 export function addSynthesisOptions(cmd: Command): Command {
@@ -45,6 +46,7 @@ export function addSynthesisOptions(cmd: Command): Command {
     )
     .option('--aggregate-cidr [prefix]', 'widen: merge addresses into exact covering CIDRs, and with a prefix (e.g. 24) collapse addresses sharing that IPv4 block (reported)', parseIntInRange(1, 32))
     .option('--aggregate-cidr6 <prefix>', 'widen: IPv6 floor prefix for --aggregate-cidr (e.g. 64)', parseIntInRange(1, 128))
+    .option('--include-failed', 'also learn connects nobody answered (outcome timeout, closed or error); by default they are left out and counted')
     .option('--port-ranges [gap]', 'widen: contiguous ports become port/endPort ranges; with a gap, ranges may bridge that many unobserved ports (reported)', parseIntInRange(0, 65535));
 }
 
@@ -66,6 +68,7 @@ export function synthesisOptions(flags: SynthesisFlags): SynthesisOptions {
     if (flags.aggregateCidr6 !== undefined) floors.floorV6 = flags.aggregateCidr6;
     options.aggregateCidr = Object.keys(floors).length > 0 ? floors : true;
   }
+  if (flags.includeFailed) options.includeFailed = true;
   if (flags.portRanges !== undefined) options.portRanges = typeof flags.portRanges === 'number' ? { gap: flags.portRanges } : true;
   return options;
 }
@@ -92,6 +95,9 @@ export function reportOutcome(outcome: LearnOutcome, written?: WriteResult, outD
   const lines: string[] = [];
   const { result } = outcome;
   lines.push(`learned ${result.policies.length} ${result.policies.length === 1 ? 'policy' : 'policies'} from ${outcome.flows} flows (${outcome.edges} distinct connections)`);
+  if (outcome.unanswered > 0) {
+    lines.push(`left out ${outcome.unanswered} ${outcome.unanswered === 1 ? 'flow' : 'flows'} whose connect nobody answered (timeout, closed or error); --include-failed learns them too`);
+  }
   for (const w of result.widened) {
     lines.push(`widened ${w.policy} ${w.direction} ${w.kind}: ${w.from.join(', ')} → ${w.to} (${w.scope}): ${w.reason}`);
   }

@@ -1,5 +1,5 @@
 /**
- * Aggregation of flows into edges: identical (source, destination address, port, protocol) flows
+ * Aggregation of flows into edges: identical (source, destination address, port, protocol, outcome) flows
  * collapse into one edge with a count and first/last seen, before anything is resolved against a
  * cluster. A million flows of a chatty workload become a handful of edges, so resolution and
  * synthesis cost per edge, not per flow.
@@ -20,11 +20,14 @@ export interface FlowEdge {
 /** Ids kept per edge: enough to point at examples without making memory grow with the input. */
 export const MAX_IDS_PER_EDGE = 16;
 
-/** The identity of an edge: who connected (pod, else address), to which address, port and protocol. */
+/**
+ * The identity of an edge: who connected (pod, else address), to which address, port and protocol,
+ * and how it ended — a connect nobody answered is not the same fact as one that was established.
+ */
 export function edgeKey(flow: LocatedFlow): string {
   const src = flow.src;
   const who = typeof src.namespace === 'string' && typeof src.pod === 'string' ? `p/${src.namespace}/${src.pod}` : `r/${src.ip}`;
-  return `${who}|${flow.dst.ip}|${flow.dst.port}|${flow.proto}`;
+  return `${who}|${flow.dst.ip}|${flow.dst.port}|${flow.proto}|${flow.outcome ?? ''}`;
 }
 
 /**
@@ -37,10 +40,11 @@ export function compareTimestamps(a: string, b: string): number {
   return Date.parse(a) - Date.parse(b);
 }
 
-/** Destination address → (port, protocol) → edge. */
+/** Destination address → (port, protocol, outcome) → edge. */
 type DestinationEdges = Map<string, Map<number, FlowEdge>>;
 
 const PROTOCOL_INDEX: Record<string, number> = { TCP: 0, UDP: 1, SCTP: 2 };
+const OUTCOME_INDEX: Record<string, number> = { established: 1, refused: 2, timeout: 3, closed: 4, error: 5 };
 
 /**
  * Edges keyed level by level (namespace → pod, or source address; then destination address; then
@@ -74,7 +78,8 @@ export class EdgeAggregator {
     const dsts = this.destinations(flow);
     let ports = dsts.get(flow.dst.ip);
     if (!ports) dsts.set(flow.dst.ip, (ports = new Map()));
-    const portKey = flow.dst.port * 4 + (PROTOCOL_INDEX[flow.proto] ?? 3);
+    // Port, protocol and outcome folded into one number: (port × 4 + protocol) × 8 + outcome.
+    const portKey = (flow.dst.port * 4 + (PROTOCOL_INDEX[flow.proto] ?? 3)) * 8 + (flow.outcome === undefined ? 0 : (OUTCOME_INDEX[flow.outcome] ?? 6));
     const edge = ports.get(portKey);
     const ts = flow.ts;
     if (!edge) {

@@ -12,7 +12,18 @@ export interface LearnOutcome {
   result: SynthesisResult;
   flows: number;
   edges: number;
+  /** Flows left out because their connect was never answered (see UNANSWERED). */
+  unanswered: number;
 }
+
+/**
+ * Outcomes of connects that never reached a listening peer: nobody answered the SYN (timeout),
+ * the socket was given up before any answer (closed — what a connect blocked by a policy looks
+ * like), or connect() failed outright (error). Learning them would turn blocked or mistaken
+ * attempts into allow rules, so they are left out unless asked for (`--include-failed`).
+ * A refused connect did reach the peer (it answered RST) and is learned.
+ */
+export const UNANSWERED: ReadonlySet<string> = new Set(['timeout', 'closed', 'error']);
 
 export function resolveEdges(edges: FlowEdge[], index: ClusterIndex): LearnEdge[] {
   return edges.map((e) => {
@@ -24,7 +35,15 @@ export function resolveEdges(edges: FlowEdge[], index: ClusterIndex): LearnEdge[
 }
 
 export function learnFromEdges(edges: FlowEdge[], flows: number, index: ClusterIndex, options: SynthesisOptions): LearnOutcome {
-  return { result: synthesize(resolveEdges(edges, index), index, options), flows, edges: edges.length };
+  let unanswered = 0;
+  const learned = options.includeFailed
+    ? edges
+    : edges.filter((e) => {
+        const skip = e.sample.outcome !== undefined && UNANSWERED.has(e.sample.outcome);
+        if (skip) unanswered += e.count;
+        return !skip;
+      });
+  return { result: synthesize(resolveEdges(learned, index), index, options), flows, edges: learned.length, unanswered };
 }
 
 export async function learnFromFlows(

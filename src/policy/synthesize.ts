@@ -73,6 +73,8 @@ export interface SynthesisOptions {
   aggregateCidr?: boolean | CidrAggregateOptions;
   /** Opt-in: contiguous ports become port/endPort ranges; `gap` missing ports may be bridged. */
   portRanges?: boolean | { gap?: number };
+  /** Read by the learn pipeline (src/policy/learn.ts): also learn connects nobody answered. */
+  includeFailed?: boolean;
 }
 
 export interface GeneratedPolicy {

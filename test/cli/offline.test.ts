@@ -119,6 +119,17 @@ describe('learn', () => {
     expect(list.items[0].spec.egress).toContainEqual({ to: [{ podSelector: { matchLabels: { app: 'api' } } }], ports: [{ protocol: 'TCP', port: 8080 }] });
   });
 
+  it('leaves out connects nobody answered, says so, and learns them with --include-failed', () => {
+    const r = netpol(['learn', '--flows', LATER, '--cluster', CLUSTER, '-l', 'run=mypod']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('1.1.1.1/32');
+    expect(r.stdout).not.toContain('1.0.0.1');
+    expect(r.stderr).toContain('left out 2 flows whose connect nobody answered (timeout, closed or error)'); // seed-5 and web-metrics
+    const all = netpol(['learn', '--flows', LATER, '--cluster', CLUSTER, '-l', 'run=mypod', '--include-failed']);
+    expect(all.stdout).toContain('1.0.0.1/32');
+    expect(all.stderr).not.toContain('left out');
+  });
+
   it('omits DNS with --no-dns and reports widening with --aggregate-cidr', () => {
     const flows = join(tmp, 'wide.jsonl');
     const rows = ['203.0.113.4', '203.0.113.5', '203.0.113.9'].map((ip, i) =>
