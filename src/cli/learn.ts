@@ -29,6 +29,7 @@ export interface SynthesisFlags {
   aggregateCidr6?: number;
   portRanges?: boolean | number;
   includeFailed?: boolean;
+  learnDnsWorkload?: boolean;
 }
 
 export function addSynthesisOptions(cmd: Command): Command {
@@ -46,6 +47,7 @@ export function addSynthesisOptions(cmd: Command): Command {
     )
     .option('--aggregate-cidr [prefix]', 'widen: merge addresses into exact covering CIDRs, and with a prefix (e.g. 24) collapse addresses sharing that IPv4 block (reported)', parseIntInRange(1, 32))
     .option('--aggregate-cidr6 <prefix>', 'widen: IPv6 floor prefix for --aggregate-cidr (e.g. 64)', parseIntInRange(1, 128))
+    .option('--learn-dns-workload', 'also learn a policy for the cluster DNS pods (left out by default: their UDP clients are not observed)')
     .option('--include-failed', 'also learn connects nobody answered (outcome timeout, closed or error); by default they are left out and counted')
     .option('--port-ranges [gap]', 'widen: contiguous ports become port/endPort ranges; with a gap, ranges may bridge that many unobserved ports (reported)', parseIntInRange(0, 65535));
 }
@@ -69,6 +71,7 @@ export function synthesisOptions(flags: SynthesisFlags): SynthesisOptions {
     options.aggregateCidr = Object.keys(floors).length > 0 ? floors : true;
   }
   if (flags.includeFailed) options.includeFailed = true;
+  if (flags.learnDnsWorkload) options.learnDnsWorkload = true;
   if (flags.portRanges !== undefined) options.portRanges = typeof flags.portRanges === 'number' ? { gap: flags.portRanges } : true;
   return options;
 }

@@ -75,6 +75,8 @@ export interface SynthesisOptions {
   portRanges?: boolean | { gap?: number };
   /** Read by the learn pipeline (src/policy/learn.ts): also learn connects nobody answered. */
   includeFailed?: boolean;
+  /** Learn a policy for the cluster DNS workload too (default: left out, with a warning). */
+  learnDnsWorkload?: boolean;
 }
 
 export interface GeneratedPolicy {
@@ -435,9 +437,23 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
     }
   }
 
+  // The cluster DNS serves every pod and node, mostly over UDP, which connect tracing never sees:
+  // a policy learned for it would cut off every client that was not recorded, and its own upstream
+  // resolvers. It is learned only when asked for by name.
+  const dnsTarget = resolveDnsTarget(index, options);
+  const isDnsWorkload = (l: LearnedWorkload): boolean =>
+    l.workload.namespace === dnsTarget.namespace &&
+    index.podsOfWorkload(l.workload).some((p) => selectorMatches(dnsTarget.selector, p.metadata?.labels ?? {}));
+
   // Workloads that cannot be selected safely get no policy at all.
   const selectable = [...learned.values()]
     .filter((l) => {
+      if (!options.learnDnsWorkload && isDnsWorkload(l)) {
+        warnings.add(
+          `no policy for ${workloadLabel(l.workload)}: it is the cluster DNS, whose clients (mostly UDP) connect tracing does not see; a learned policy would cut them off. --learn-dns-workload learns it anyway`,
+        );
+        return false;
+      }
       if (!isEmptySelector(l.workload.selector)) return true;
       warnings.add(
         `no policy for ${workloadLabel(l.workload)}: it has no stable labels to select it by, and a podSelector {} would select every pod in namespace ${l.workload.namespace}; label its pods and learn again`,
@@ -461,7 +477,7 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
   const hasIngress = (l: LearnedWorkload) => opts.ingress === 'strict' || (opts.ingress === 'observed' && l.inbound);
 
   if (opts.dns) {
-    const dns = resolveDnsTarget(index, options);
+    const dns = dnsTarget;
     const dnsPeer = intern(podsPeer(dns.namespace, dns.selector));
     for (const l of selectable) {
       add(l.egress, dnsPeer, 'UDP', 53);

@@ -415,14 +415,24 @@ describe('DNS', () => {
     expect(egress(p)).toEqual([{ to: [DNS_PEER], ports: DNS_PORTS }]);
   });
 
-  it('lets an ingress-isolated DNS workload accept the DNS egress it implies for every learned workload', () => {
+  it('learns no policy for the DNS workload by default, and says why', () => {
+    const coredns = f.deployment('coredns', { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' }, pods: [{ ip: '10.0.0.10' }] });
+    const index = f.cluster(app, coredns);
+    const result = synthesize(f.edges(index, [f.flow(`default/${app.pods[0]!.metadata!.name}`, '10.0.0.10', 53)]), index, {});
+    expect(result.policies.map((p) => p.path)).toEqual(['default/app.yaml']);
+    expect(result.warnings).toEqual([
+      'no policy for Deployment kube-system/coredns: it is the cluster DNS, whose clients (mostly UDP) connect tracing does not see; a learned policy would cut them off. --learn-dns-workload learns it anyway',
+    ]);
+  });
+
+  it('with learnDnsWorkload, lets an ingress-isolated DNS workload accept the DNS egress it implies for every learned workload', () => {
     const coredns = f.deployment('coredns', { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' }, pods: [{ ip: '10.0.0.10' }] });
     const other = f.deployment('other', { namespace: 'team', labels: { app: 'other' }, pods: [{ ip: '10.0.5.1' }] });
     const index = f.cluster(app, other, coredns);
     const result = synthesize(
       f.edges(index, [f.flow(`default/${app.pods[0]!.metadata!.name}`, '10.0.0.10', 53), f.flow(`team/${other.pods[0]!.metadata!.name}`, '192.0.2.9', 443)]),
       index,
-      {},
+      { learnDnsWorkload: true },
     );
     const dns = policyOf(result, 'kube-system/coredns.yaml');
     expect(dns.spec?.policyTypes).toEqual(['Ingress', 'Egress']);
