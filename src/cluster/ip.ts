@@ -8,8 +8,22 @@ import { isIP } from 'node:net';
 export function canonicalIp(ip: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped) return mapped[1]!;
-  if (isIP(ip) === 6) return new URL(`http://[${ip}]`).hostname.slice(1, -1);
-  return ip;
+  if (isIP(ip) !== 6) return ip;
+  const normal = normalIpv6(ip);
+  // Every spelling of an IPv4-mapped address (`0:0:0:0:0:ffff:10.0.0.2`, `::ffff:a00:2`) normalizes
+  // to `::ffff:` and a 32-bit tail.
+  const tail = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(normal);
+  if (tail) {
+    const hi = parseInt(tail[1]!, 16);
+    const lo = parseInt(tail[2]!, 16);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return normal;
+}
+
+/** The WHATWG spelling of an IPv6 address: lower case, zeros compressed, IPv4 tails in hex. */
+function normalIpv6(ip: string): string {
+  return new URL(`http://[${ip}]`).hostname.slice(1, -1);
 }
 
 export function ipFamily(ip: string): 4 | 6 | 0 {
@@ -23,8 +37,14 @@ export function ipToBigInt(ip: string): bigint {
     return ip.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(Number(octet)), 0n);
   }
   if (family === 6) {
-    const canonical = canonicalIp(ip);
-    if (ipFamily(canonical) === 4) return ipToBigInt(canonical);
+    // The 128-bit value, IPv4-mapped addresses included: a family-6 CIDR base must stay family 6.
+    // Canonicalize first where a mapped address should count as its IPv4 value (cidrContains).
+    let canonical = normalIpv6(ip);
+    const v4tail = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(canonical);
+    if (v4tail) {
+      const v = ipToBigInt(v4tail[2]!);
+      canonical = `${v4tail[1]}${(v >> 16n).toString(16)}:${(v & 0xffffn).toString(16)}`;
+    }
     const [head = '', tail = ''] = canonical.split('::');
     const headParts = head ? head.split(':') : [];
     const tailParts = canonical.includes('::') ? (tail ? tail.split(':') : []) : [];
@@ -41,7 +61,8 @@ export function bigIntToIp(value: bigint, family: 4 | 6): string {
   }
   const parts: string[] = [];
   for (let i = 7; i >= 0; i--) parts.push(((value >> BigInt(i * 16)) & 0xffffn).toString(16));
-  return canonicalIp(parts.join(':'));
+  // Not canonicalIp: an IPv6 value stays an IPv6 address even in the IPv4-mapped range.
+  return normalIpv6(parts.join(':'));
 }
 
 export interface Cidr {
@@ -70,7 +91,7 @@ export function cidrContains(cidr: Cidr, ip: string): boolean {
   if (family !== cidr.family) return false;
   const bits = family === 4 ? 32 : 128;
   const shift = BigInt(bits - cidr.prefix);
-  return ipToBigInt(ip) >> shift === cidr.base >> shift;
+  return ipToBigInt(canonicalIp(ip)) >> shift === cidr.base >> shift;
 }
 
 export function formatCidr(cidr: Cidr): string {

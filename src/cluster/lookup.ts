@@ -3,7 +3,7 @@
  * Built once per snapshot (or per change of a live view); every lookup is a Map hit, because the
  * evaluator and the enricher call these per flow.
  */
-import { canonicalIp } from './ip.js';
+import { canonicalIp, ipFamily } from './ip.js';
 import type {
   ClusterObjects,
   V1EndpointSlice,
@@ -13,7 +13,7 @@ import type {
   V1Service,
 } from './objects.js';
 import { namespaceLabels } from './objects.js';
-import { ownerLookup, resolveWorkload, workloadKey, type Workload } from './workload.js';
+import { fallbackLabels, ownerLookup, resolveWorkloadDetailed, workloadKey, type Workload } from './workload.js';
 import type { V1ServicePort } from '@kubernetes/client-node';
 
 export type { Workload } from './workload.js';
@@ -35,16 +35,25 @@ export interface ClusterIndex {
   /** A pod by container id (with or without the `containerd://` style prefix). */
   podByContainerId(id: string): { pod: V1Pod; container: string } | undefined;
   service(namespace: string, name: string): V1Service | undefined;
-  /** A Service by clusterIP(s), externalIPs or load-balancer ingress IP. */
+  /**
+   * A Service by clusterIP(s), externalIPs or load-balancer ingress IP. Several Services may share an
+   * external or load-balancer address (on different ports): prefer serviceByAddress.
+   */
   serviceByIP(ip: string): V1Service | undefined;
+  /** The Service that serves `ip:port/protocol`: the one among those on that address with that port. */
+  serviceByAddress(ip: string, port: number, protocol: string): V1Service | undefined;
   nodeByIP(ip: string): V1Node | undefined;
   namespaceLabels(namespace: string): Record<string, string>;
   workloadOf(pod: V1Pod): Workload;
   podsOfWorkload(workload: Workload): V1Pod[];
   /** The Service port a connection to `port` reaches, matched on port and protocol. */
   servicePort(service: V1Service, port: number, protocol: string): V1ServicePort | undefined;
-  /** Where a Service port really leads, from EndpointSlices, else from the selector and pod ports. */
-  serviceBackends(service: V1Service, servicePort: V1ServicePort): ServiceBackend[];
+  /**
+   * Where a Service port really leads, from EndpointSlices, else from the selector and pod ports.
+   * With `family`, only backends of that address family (what a connect to an address of that family
+   * reaches on a dual-stack Service). Endpoints not ready are left out unless none is ready.
+   */
+  serviceBackends(service: V1Service, servicePort: V1ServicePort, family?: 4 | 6): ServiceBackend[];
   /** NetworkPolicies, all or of one namespace. */
   networkPolicies(namespace?: string): V1NetworkPolicy[];
   /** The numeric port a named container port has on a pod, for a protocol. */
@@ -98,7 +107,7 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
   }
 
   const services = new Map<string, V1Service>();
-  const servicesByIp = new Map<string, V1Service>();
+  const servicesByIp = new Map<string, V1Service[]>();
   for (const svc of objects.services) {
     services.set(podKey(svc.metadata?.namespace ?? 'default', svc.metadata?.name ?? ''), svc);
     const ips = [
@@ -107,7 +116,11 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
       ...(svc.spec?.externalIPs ?? []),
       ...(svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip),
     ];
-    for (const ip of ips) if (ip && ip !== 'None') servicesByIp.set(canonicalIp(ip), svc);
+    for (const ip of new Set(ips.filter((i): i is string => !!i && i !== 'None').map(canonicalIp))) {
+      const list = servicesByIp.get(ip);
+      if (list) list.push(svc);
+      else servicesByIp.set(ip, [svc]);
+    }
   }
 
   const nodesByIp = new Map<string, V1Node>();
@@ -138,17 +151,54 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
   const nsLabelCache = new Map<string, Record<string, string>>();
   const lookupOwner = ownerLookup(objects);
   const workloadCache = new WeakMap<V1Pod, Workload>();
+  let workloadsResolved = false;
+  /**
+   * Resolves every pod's workload at once: where no owner object gave a selector, the selector is
+   * what all pods of that workload share, so it does not depend on which pod is asked first.
+   */
+  function resolveAllWorkloads(): void {
+    workloadsResolved = true;
+    const fromLabels = new Map<string, { workload: Workload; pods: V1Pod[] }>();
+    for (const pod of objects.pods) {
+      const r = resolveWorkloadDetailed(pod, lookupOwner);
+      if (!r.fromPodLabels || r.workload.kind === 'Pod') {
+        workloadCache.set(pod, r.workload);
+        continue;
+      }
+      const key = workloadKey(r.workload);
+      const group = fromLabels.get(key);
+      if (group) group.pods.push(pod);
+      else fromLabels.set(key, { workload: r.workload, pods: [pod] });
+    }
+    for (const { workload, pods: members } of fromLabels.values()) {
+      let common: Record<string, string> | undefined;
+      for (const pod of members) {
+        const labels = fallbackLabels(pod.metadata?.labels);
+        if (!common) common = { ...labels };
+        else for (const [k, v] of Object.entries(common)) if (labels[k] !== v) delete common[k];
+      }
+      const shared = Object.keys(common ?? {}).length > 0;
+      for (const pod of members) {
+        // Nothing in common: each pod keeps its own labels rather than selecting the whole namespace.
+        const matchLabels = shared ? { ...common } : fallbackLabels(pod.metadata?.labels);
+        workloadCache.set(pod, { ...workload, selector: { matchLabels } });
+      }
+    }
+  }
   const podsByWorkload = new Map<string, V1Pod[]>();
   // Asked once per resolved edge; a Service port's backends never change within one index.
-  const backendCache = new WeakMap<V1ServicePort, ServiceBackend[]>();
+  const backendCache = new WeakMap<V1ServicePort, Map<number, ServiceBackend[]>>();
 
-  function findBackends(service: V1Service, servicePort: V1ServicePort): ServiceBackend[] {
+  function findBackends(service: V1Service, servicePort: V1ServicePort, family: 4 | 6 | undefined): ServiceBackend[] {
     const ns = service.metadata?.namespace ?? 'default';
     const protocol = servicePort.protocol ?? 'TCP';
     const slices = slicesByService.get(podKey(ns, service.metadata?.name ?? '')) ?? [];
-    const out: ServiceBackend[] = [];
+    const ready: ServiceBackend[] = [];
+    const notReady: ServiceBackend[] = [];
     if (slices.length > 0) {
       for (const slice of slices) {
+        // A dual-stack Service has one slice per family: a connect reaches the dialled family only.
+        if (family !== undefined && (slice.addressType === 'IPv4' || slice.addressType === 'IPv6') && slice.addressType !== `IPv${family}`) continue;
         // EndpointSlice ports are named after the Service port they serve (unnamed: '' or absent).
         const sp = (slice.ports ?? []).find(
           (p) => (p.name ?? '') === (servicePort.name ?? '') && (p.protocol ?? 'TCP') === protocol,
@@ -157,15 +207,19 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
         for (const ep of slice.endpoints ?? []) {
           const target = ep.targetRef;
           const named = target?.kind === 'Pod' ? pods.get(podKey(target.namespace ?? ns, target.name ?? '')) : undefined;
+          // kube-proxy sends to ready endpoints, and to the others only when none is ready.
+          const into = ep.conditions?.ready === false ? notReady : ready;
           for (const addr of ep.addresses ?? []) {
             // Slices written by hand or by other controllers may omit targetRef: the address still names the pod.
             const ip = canonicalIp(addr);
-            out.push({ ip, port: sp.port, protocol, pod: named ?? podsByIp.get(ip) });
+            if (family !== undefined && ipFamily(ip) !== 0 && ipFamily(ip) !== family) continue;
+            into.push({ ip, port: sp.port, protocol, pod: named ?? podsByIp.get(ip) });
           }
         }
       }
-      return out;
+      return ready.length > 0 ? ready : notReady;
     }
+    const out: ServiceBackend[] = [];
     const selector = service.spec?.selector;
     if (!selector || Object.keys(selector).length === 0) return out;
     for (const pod of podsByNamespace.get(ns) ?? []) {
@@ -173,8 +227,14 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
       const target = servicePort.targetPort ?? servicePort.port;
       const port = typeof target === 'number' ? target : /^\d+$/.test(String(target)) ? Number(target) : index.namedPort(pod, String(target), protocol);
       if (port === undefined) continue;
-      const ip = pod.status?.podIP;
-      out.push({ ip: ip ? canonicalIp(ip) : '', port, protocol, pod });
+      const ips = [pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p) => p.ip)].filter((i): i is string => !!i).map(canonicalIp);
+      let ip = ips[0];
+      if (family !== undefined && ips.length > 0) {
+        ip = ips.find((i) => ipFamily(i) === family);
+        // The pod has no address of the dialled family: that connect never reaches it.
+        if (ip === undefined) continue;
+      }
+      out.push({ ip: ip ?? '', port, protocol, pod });
     }
     return out;
   }
@@ -185,7 +245,12 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
     podByIP: (ip) => podsByIp.get(canonicalIp(ip)),
     podByContainerId: (id) => podsByContainer.get(bareContainerId(id)),
     service: (namespace, name) => services.get(podKey(namespace, name)),
-    serviceByIP: (ip) => servicesByIp.get(canonicalIp(ip)),
+    serviceByIP: (ip) => servicesByIp.get(canonicalIp(ip))?.at(-1),
+    serviceByAddress(ip, port, protocol) {
+      const list = servicesByIp.get(canonicalIp(ip)) ?? [];
+      for (let i = list.length - 1; i >= 0; i--) if (index.servicePort(list[i]!, port, protocol)) return list[i];
+      return undefined;
+    },
     nodeByIP: (ip) => nodesByIp.get(canonicalIp(ip)),
     namespaceLabels(namespace) {
       let labels = nsLabelCache.get(namespace);
@@ -196,9 +261,11 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
       return labels;
     },
     workloadOf(pod) {
+      if (!workloadsResolved) resolveAllWorkloads();
       let w = workloadCache.get(pod);
       if (!w) {
-        w = resolveWorkload(pod, lookupOwner);
+        // A pod object from outside this view.
+        w = resolveWorkloadDetailed(pod, lookupOwner).workload;
         workloadCache.set(pod, w);
       }
       return w;
@@ -217,11 +284,13 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
     servicePort(service, port, protocol) {
       return (service.spec?.ports ?? []).find((p) => p.port === port && (p.protocol ?? 'TCP') === protocol);
     },
-    serviceBackends(service, servicePort) {
-      let cached = backendCache.get(servicePort);
+    serviceBackends(service, servicePort, family) {
+      let perFamily = backendCache.get(servicePort);
+      if (!perFamily) backendCache.set(servicePort, (perFamily = new Map()));
+      let cached = perFamily.get(family ?? 0);
       if (!cached) {
-        cached = findBackends(service, servicePort);
-        backendCache.set(servicePort, cached);
+        cached = findBackends(service, servicePort, family);
+        perFamily.set(family ?? 0, cached);
       }
       return cached;
     },

@@ -6,7 +6,7 @@
  */
 import type { ClusterIndex, Workload } from '../cluster/lookup.js';
 import { formatEndpoint, type EndpointName } from '../cluster/endpoint-notation.js';
-import { canonicalIp } from '../cluster/ip.js';
+import { canonicalIp, ipFamily } from '../cluster/ip.js';
 import type { V1Pod, V1Service } from '../cluster/objects.js';
 import { InputError } from '../errors.js';
 import type { FlowRecord, LocatedFlow, Protocol } from '../flows/record.js';
@@ -125,7 +125,9 @@ function resolveServiceTargets(
   if (!servicePort) {
     return { service: ref, targets: [], problem: `service ${namespace}/${name} has no ${flow.proto} port ${flow.dst.port}` };
   }
-  const backends = index.serviceBackends(service, servicePort);
+  // A dual-stack Service's connect reaches backends of the dialled family only.
+  const family = ipFamily(canonicalIp(flow.dst.ip));
+  const backends = index.serviceBackends(service, servicePort, family === 0 ? undefined : family);
   const targets: Traffic[] = backends.map((b) => ({
     src,
     dst: b.pod ? podEndpoint(b.pod, index, b.ip) : ({ kind: 'external', ip: b.ip } as ExternalEndpoint),
@@ -147,19 +149,26 @@ export function resolveFlow(flow: LocatedFlow, index: ClusterIndex): ResolvedFlo
   if (dstPod) {
     return { flow, src, targets: [{ src, dst: podEndpoint(dstPod, index, dstIp), port: flow.dst.port, proto: flow.proto }] };
   }
-  const service = index.serviceByIP(dstIp);
+  // Load-balancer and external IPs may be shared by Services on different ports, or be a node's own
+  // address (k3s ServiceLB, MetalLB): the Service is the one with the dialled port.
+  const service = index.serviceByAddress(dstIp, flow.dst.port, flow.proto);
   if (service) return { flow, src, ...resolveServiceTargets(src, service, flow, index) };
+  const node = index.nodeByIP(dstIp)?.metadata?.name;
+  const onAddress = index.serviceByIP(dstIp);
+  if (onAddress && !node) {
+    // A Service address without that port, and no node behind it to answer.
+    return { flow, src, ...resolveServiceTargets(src, onAddress, flow, index) };
+  }
   // Records that carry names but an address we do not know (e.g. a snapshot taken later).
   const { namespace, pod: podName, service: svcName } = flow.dst;
   if (typeof namespace === 'string' && typeof podName === 'string') {
     const pod = index.pod(namespace, podName);
     if (pod) return { flow, src, targets: [{ src, dst: podEndpoint(pod, index, dstIp), port: flow.dst.port, proto: flow.proto }] };
   }
-  if (typeof namespace === 'string' && typeof svcName === 'string') {
+  if (typeof namespace === 'string' && typeof svcName === 'string' && !onAddress) {
     const svc = index.service(namespace, svcName);
     if (svc) return { flow, src, ...resolveServiceTargets(src, svc, flow, index) };
   }
-  const node = index.nodeByIP(dstIp)?.metadata?.name;
   const dst: ExternalEndpoint = node ? { kind: 'external', ip: dstIp, node } : { kind: 'external', ip: dstIp };
   return { flow, src, targets: [{ src, dst, port: flow.dst.port, proto: flow.proto }] };
 }
