@@ -331,7 +331,8 @@ export function enrichWithIndex(
     record.dst.namespace = dstPod.metadata?.namespace ?? 'default';
     record.dst.pod = dstPod.metadata?.name ?? null;
   } else {
-    const svc = index.serviceByIP(ev.daddr);
+    // By address and port: LoadBalancer and external IPs may be shared by Services and nodes.
+    const svc = index.serviceByAddress(ev.daddr, ev.dport, 'TCP');
     if (svc) {
       record.dst.namespace = svc.metadata?.namespace ?? 'default';
       record.dst.service = svc.metadata?.name ?? null;
