@@ -2,8 +2,9 @@
  * The evaluator: compiled policies + one Traffic → a Verdict with evidence for both gates.
  *
  * Egress and ingress are separate gates (DESIGN.md). The egress gate exists when the source is a
- * pod NetworkPolicy governs, the ingress gate when the destination is (except for traffic from the
- * destination's own node, which NetworkPolicy cannot block). In each direction the pod is
+ * pod NetworkPolicy governs, the ingress gate when the destination is — except that neither gate
+ * applies to a pod talking to itself, nor to traffic between a pod and its own node, which
+ * NetworkPolicy cannot block (exemptions.ts decides, for explain.ts too). In each direction the pod is
  * isolated when some policy of its namespace selects it and has that direction in its (defaulted)
  * policyTypes; an isolated pod's traffic passes the gate when at least one rule of one of those
  * policies admits it. Traffic is allowed when both gates pass.
@@ -15,9 +16,12 @@
 import type { V1NetworkPolicy, V1Pod } from '../cluster/objects.js';
 import { InputError } from '../errors.js';
 import { isPolicyPod } from './peer-matcher.js';
+import { exemptionReason, gateApplies, gateStatus } from './exemptions.js';
 import { compileTarget, ruleAllows, type CompiledRule, type Direction, type Target } from './target.js';
 import type { Endpoint, PodEndpoint, ResolvedFlow, Traffic } from './traffic.js';
 import type { GateResult, RuleRef, Verdict, VerdictKind } from './verdict.js';
+
+export { fromOwnNode, gateApplies, gateStatus, toOwnNode, type GateStatus } from './exemptions.js';
 
 /** The policies that select one pod, per direction in which they isolate it. */
 export interface SelectingTargets {
@@ -185,25 +189,15 @@ export function evaluate(set: PolicySet, traffic: Traffic): Verdict {
   // One cache hit per pod end answers both "is it governed?" and "which policies select it?".
   const src = traffic.src.kind === 'pod' ? set.selecting(traffic.src) : NOT_GOVERNED;
   const dst = traffic.dst.kind === 'pod' ? set.selecting(traffic.dst) : NOT_GOVERNED;
-  const egress = src.governed ? gate(src.egressRules, src.egressIsolatedBy, src.egressGates, 'egress', traffic, dst.governed) : NO_GATE;
-  const ingress = !dst.governed
-    ? NO_GATE
-    : !src.governed && fromOwnNode(traffic)
-      ? NO_GATE
-      : gate(dst.ingressRules, dst.ingressIsolatedBy, dst.ingressGates, 'ingress', traffic, src.governed);
+  // Whether a gate exists at all (a pod of the cluster, not talking to itself or its own node) is
+  // decided by gateApplies alone, which explain.ts uses too.
+  const egress = gateApplies('egress', traffic)
+    ? gate(src.egressRules, src.egressIsolatedBy, src.egressGates, 'egress', traffic, dst.governed)
+    : NO_GATE;
+  const ingress = gateApplies('ingress', traffic)
+    ? gate(dst.ingressRules, dst.ingressIsolatedBy, dst.ingressGates, 'ingress', traffic, src.governed)
+    : NO_GATE;
   return { verdict: egress.allowed && ingress.allowed ? 'allowed' : 'denied', egress, ingress };
-}
-
-/**
- * True when the source is the destination pod's own node (its address, or a host-network pod on
- * it). The API documents that a pod cannot block traffic from its resident node (kubelet probes,
- * for one), so such traffic has no ingress gate.
- */
-export function fromOwnNode(traffic: Traffic): boolean {
-  const { src, dst } = traffic;
-  if (dst.kind !== 'pod') return false;
-  const srcNode = src.kind === 'external' ? src.node : src.pod.spec?.hostNetwork ? src.pod.spec.nodeName : undefined;
-  return srcNode !== undefined && srcNode === dst.pod.spec?.nodeName;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,12 +232,16 @@ function formatRule(ref: RuleRef): string {
 /** One clause per gate that applies: why it passed or failed. */
 function gateClause(direction: Direction, g: GateResult, traffic: Traffic): string | undefined {
   if (!g.applies) {
-    // Only worth a word when the end is a pod after all: one on the host network, or a pod
-    // reached from its own node.
+    // Only worth a word when the end is a pod after all: one on the host network, a pod talking to
+    // itself, or a pod and its own node.
     const end = direction === 'egress' ? traffic.src : traffic.dst;
     if (end.kind !== 'pod') return undefined;
-    if (direction === 'ingress' && !end.pod.spec?.hostNetwork && fromOwnNode(traffic)) {
-      return `ingress to ${describeEndpoint(end)} from its own node ${end.pod.spec?.nodeName}: NetworkPolicy cannot block it`;
+    const status = gateStatus(direction, traffic);
+    if (status === 'self') return `${describeEndpoint(end)} to itself: ${exemptionReason(status, direction)}`;
+    if (status === 'own-node') {
+      const node = end.pod.spec?.nodeName;
+      if (direction === 'ingress') return `ingress to ${describeEndpoint(end)} from its own node ${node}: NetworkPolicy cannot block it`;
+      return `egress from ${describeEndpoint(end)} to its own node ${node}: ${exemptionReason(status, direction)}`;
     }
     return `${describeEndpoint(end)} uses the host network: no ${direction} gate`;
   }
@@ -263,7 +261,7 @@ export function explainVerdict(traffic: Traffic, verdict: Verdict): string {
   for (const [direction, g] of [['egress', verdict.egress], ['ingress', verdict.ingress]] as const) {
     if (verdict.verdict === 'denied' && g.allowed) continue;
     const c = gateClause(direction, g, traffic);
-    if (c) clauses.push(c);
+    if (c && !clauses.includes(c)) clauses.push(c);
   }
   if (clauses.length === 0) return 'neither end is a pod: NetworkPolicy does not apply';
   return clauses.join('; ');

@@ -9,6 +9,7 @@
 import { formatEndpoint } from '../cluster/endpoint-notation.js';
 import type { Protocol } from '../flows/record.js';
 import type { PolicySet } from './evaluate.js';
+import { exemptionReason, gateStatus } from './exemptions.js';
 import { ipBlockMatches, isPolicyPod, type PeerMatcher } from './peer-matcher.js';
 import { resolveNamedPort, type PortMatcher } from './port-matcher.js';
 import type { CompiledRule, Direction, Target } from './target.js';
@@ -50,10 +51,15 @@ export interface PolicyExplanation {
 
 export interface GateExplanation {
   direction: Direction;
-  /** False when that side is not a pod NetworkPolicy governs. */
+  /**
+   * False when that side is not a pod NetworkPolicy governs, or when the traffic is exempt: a pod
+   * talking to itself, or to or from its own node (then `exemption` says why).
+   */
   applies: boolean;
-  /** The pod the gate belongs to (`ns/name`), when it applies. */
+  /** The pod the gate belongs to (`ns/name`), when it applies or the traffic is exempt. */
   pod?: string;
+  /** Why a pod's gate does not apply: `a pod cannot block traffic to itself`, `traffic to its own node is always allowed`. */
+  exemption?: string;
   isolated: boolean;
   /** Every policy selecting the pod: isolating ones with their rules, and the others for context. */
   policies: PolicyExplanation[];
@@ -189,10 +195,22 @@ function noGate(direction: Direction, endpoint: Endpoint): GateExplanation {
   return { direction, applies: false, isolated: false, policies: [], allowed: true, droppedBy: [], summary: why };
 }
 
+/** A pod's gate that does not apply: the pod talks to itself or to its own node (exemptions.ts). */
+function exemptGate(direction: Direction, pod: PodEndpoint, status: 'self' | 'own-node'): GateExplanation {
+  const podName = `${pod.namespace}/${pod.name}`;
+  const exemption = exemptionReason(status, direction);
+  const node = pod.pod.spec?.nodeName;
+  const what = status === 'self' ? `${direction} of ${podName} ${direction === 'egress' ? 'to' : 'from'} itself` : `${direction} of ${podName} ${direction === 'egress' ? 'to' : 'from'} its own node ${node}`;
+  return { direction, applies: false, pod: podName, isolated: false, policies: [], allowed: true, droppedBy: [], exemption, summary: `${what}: allowed — ${exemption}` };
+}
+
 export function explainGate(set: PolicySet, direction: Direction, traffic: Traffic): GateExplanation {
   const side = direction === 'egress' ? traffic.src : traffic.dst;
-  if (!isPolicyPod(side)) return noGate(direction, side);
+  // The same decision as the evaluator's: whether this gate exists at all.
+  const status = gateStatus(direction, traffic);
+  if (status === 'not-a-pod' || status === 'host-network') return noGate(direction, side);
   const pod = side as PodEndpoint;
+  if (status !== 'applies') return exemptGate(direction, pod, status);
   const policies: PolicyExplanation[] = [];
   for (const t of set.targetsInNamespace(pod.namespace)) {
     if (!t.selects(pod.labels)) continue;
@@ -269,7 +287,7 @@ export function explainFlow(set: PolicySet, resolved: ResolvedFlow): FlowExplana
   const droppedBy = [...new Set(denied.flatMap((t) => t.droppedBy))].sort();
   let summary: string;
   if (denied.length === 0) {
-    const gates = [targets[0]!.egress, targets[0]!.ingress].filter((g) => g.applies).map((g) => g.summary);
+    const gates = [targets[0]!.egress, targets[0]!.ingress].filter((g) => g.applies || g.exemption !== undefined).map((g) => g.summary);
     summary = `allowed${targets.length > 1 ? ` to all ${targets.length} backends` : ''}: ${gates.length > 0 ? gates.join('; ') : 'neither end is a pod NetworkPolicy governs'}`;
   } else {
     const first = denied[0]!;

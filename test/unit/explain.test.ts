@@ -117,6 +117,7 @@ describe('explainFlow', () => {
             expect(ex.egress.allowed).toBe(verdict.egress.allowed);
             expect(ex.ingress.allowed).toBe(verdict.ingress.allowed);
             expect(ex.egress.applies).toBe(verdict.egress.applies);
+            expect(ex.ingress.applies).toBe(verdict.ingress.applies);
             const allowedBy = [ex.egress, ex.ingress].flatMap((g) => g.policies.flatMap((p) => p.rules.filter((r) => r.outcome === 'matches').map((r) => r.ref)));
             expect(allowedBy).toEqual([...verdict.egress.allowedBy, ...verdict.ingress.allowedBy]);
           }

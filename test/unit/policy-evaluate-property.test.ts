@@ -76,6 +76,11 @@ function refGate(policies: V1NetworkPolicy[], direction: 'egress' | 'ingress', t
   const self = direction === 'egress' ? t.src : t.dst;
   const other = direction === 'egress' ? t.dst : t.src;
   if (!governed(self) || self.kind !== 'pod') return 'n/a';
+  // "A pod cannot block access to itself"; "traffic to and from the node where a Pod is running is
+  // always allowed" (the node's address, or a host-network pod on that node).
+  if (other.kind === 'pod' && other.namespace === self.namespace && other.name === self.name) return 'n/a';
+  const otherNode = other.kind === 'external' ? other.node : other.pod.spec?.hostNetwork ? other.pod.spec.nodeName : undefined;
+  if (otherNode !== undefined && otherNode === self.pod.spec?.nodeName) return 'n/a';
   const isolating = policies.filter((p) => {
     const ns = p.metadata?.namespace ?? 'default';
     if (ns !== self.namespace || !refSelects(p.spec?.podSelector, self.labels)) return false;
@@ -112,7 +117,10 @@ const KEYS = ['app', 'tier'];
 const VALUES = ['x', 'y'];
 const PORTS = [53, 80, 8080, 8081, 9090];
 const PROTOS: Protocol[] = ['TCP', 'UDP', 'SCTP'];
-const EXTERNAL = ['1.1.1.1', '1.1.1.200', '10.0.0.9', '2001:db8::1', '2001:db8:1::1'];
+const EXTERNAL = ['1.1.1.1', '1.1.1.200', '10.0.0.9', '2001:db8::1', '2001:db8:1::1', '192.168.0.1', '192.168.0.2'];
+/** Node addresses among EXTERNAL (traffic to and from a pod's own node is exempt). */
+const NODE_OF: Record<string, string> = { '192.168.0.1': 'n1', '192.168.0.2': 'n2' };
+const NODES = ['n1', 'n2', undefined];
 const CIDRS: { cidr: string; except?: string[] }[] = [
   { cidr: '10.0.0.0/24' },
   { cidr: '10.0.0.0/24', except: ['10.0.0.0/30'] },
@@ -121,6 +129,7 @@ const CIDRS: { cidr: string; except?: string[] }[] = [
   { cidr: '2001:db8::/32', except: ['2001:db8:1::/48'] },
   { cidr: '::/0' },
   { cidr: '10.0.0.5/32' },
+  { cidr: '192.168.0.0/24' },
 ];
 
 const labelsArb = fc.dictionary(fc.constantFrom(...KEYS), fc.constantFrom(...VALUES), { maxKeys: 2 });
@@ -182,14 +191,15 @@ const policyArb = (i: number) =>
     )
     .map((p) => makePolicy({ name: `p${i}`, ...p, ...(p.policyTypes ? { policyTypes: p.policyTypes } : {}) }));
 
-const podsArb = fc.array(fc.tuple(fc.constantFrom(...NAMESPACES), labelsArb, fc.boolean()), { minLength: 1, maxLength: 6 }).map((specs) =>
-  specs.map(([namespace, labels, hostNetwork], i): V1Pod =>
+const podsArb = fc.array(fc.tuple(fc.constantFrom(...NAMESPACES), labelsArb, fc.boolean(), fc.constantFrom(...NODES)), { minLength: 1, maxLength: 6 }).map((specs) =>
+  specs.map(([namespace, labels, hostNetwork, nodeName], i): V1Pod =>
     makePod({
       name: `pod${i}`,
       namespace,
       labels,
       ip: i === 5 ? '2001:db8::5' : `10.0.0.${i + 1}`,
       hostNetwork: hostNetwork && i === 4,
+      ...(nodeName ? { nodeName } : {}),
       ports: i % 2 === 0 ? [{ name: 'http', containerPort: 8080 }, { name: 'dns', containerPort: 53, protocol: 'UDP' }] : [{ name: 'http', containerPort: 80 }],
       sidecarPorts: i === 0 ? [{ name: 'metrics', containerPort: 9090 }] : undefined,
     }),
@@ -220,7 +230,8 @@ describe('evaluate agrees with a naive reference', () => {
       fc.property(worldArb, ([pods, policies, flows]) => {
         const index = buildIndex(makeCluster({ namespaces: [makeNamespace('a', { env: 'prod' }), makeNamespace('b')], pods }));
         const endpoints = pods.map((p) => podEndpoint(p, index));
-        const at = (x: number | string): Endpoint => (typeof x === 'number' ? endpoints[x]! : { kind: 'external', ip: x });
+        const at = (x: number | string): Endpoint =>
+          typeof x === 'number' ? endpoints[x]! : NODE_OF[x] ? { kind: 'external', ip: x, node: NODE_OF[x] } : { kind: 'external', ip: x };
         const set = compilePolicies(policies);
         for (const [s, d, port, proto] of flows) {
           const t: Traffic = { src: at(s), dst: at(d), port, proto };

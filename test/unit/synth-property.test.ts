@@ -211,6 +211,8 @@ function oracle(edges: LearnEdge[], options: { ingress: 'observed' | 'strict'; d
     const s = endpointKey(t.src);
     const d = endpointKey(t.dst);
     const key = `${s}|${d}|${t.proto}|${t.port}`;
+    // A pod cannot block traffic to itself: neither gate applies (src/policy/exemptions.ts).
+    if (t.src.kind === 'pod' && t.dst.kind === 'pod' && t.src.namespace === t.dst.namespace && t.src.name === t.dst.name) return true;
     const egressOk = t.src.kind !== 'pod' || !learned.has(s) || egress.has(key) || isDns(t);
     const ingressIsolated = t.dst.kind === 'pod' && learned.has(d) && (options.ingress === 'strict' || inbound.has(d));
     const ingressOk = !ingressIsolated || ingress.has(key) || (isDns(t) && t.src.kind === 'pod' && learned.has(s));
