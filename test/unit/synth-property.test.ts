@@ -191,14 +191,16 @@ function oracle(edges: LearnEdge[], options: { ingress: 'observed' | 'strict'; d
   const ingress = new Set<string>();
   const learned = new Set<string>();
   const inbound = new Set<string>();
+  // The cluster DNS workload is never learned by default (its UDP clients are not observed).
+  const isDnsWorkload = (e: Endpoint) => e.kind === 'pod' && e.namespace === 'kube-system' && e.labels['k8s-app'] === 'kube-dns';
   for (const e of edges) {
-    if (e.src.kind === 'pod') learned.add(endpointKey(e.src));
+    if (e.src.kind === 'pod' && !isDnsWorkload(e.src)) learned.add(endpointKey(e.src));
     for (const t of e.targets) {
       const s = endpointKey(t.src);
       const d = endpointKey(t.dst);
       const key = `${s}|${d}|${t.proto}|${t.port}`;
       if (t.src.kind === 'pod') egress.add(key);
-      if (t.dst.kind === 'pod') {
+      if (t.dst.kind === 'pod' && !isDnsWorkload(t.dst)) {
         learned.add(d);
         inbound.add(d);
         ingress.add(key);
