@@ -27,7 +27,7 @@ describe('renderGithubAnnotations', () => {
     expect(flow.data.split('\n')).toEqual([
       'p/default/mypod:46781 → r/1.0.0.1:80 TCP [seed-3] would be denied: egress of default/mypod is isolated by default/mypod and no rule allows r/1.0.0.1:80 (dropped by default/mypod)',
       'egress: denied (isolated by default/mypod; no rule allows it)',
-      'ingress: no gate (that side is not a pod of the cluster)',
+      'ingress: no gate (that side is not a pod of the cluster, or NetworkPolicy cannot block this traffic: self, own node)',
     ]);
     const changed = parseCommand(lines[1]!);
     expect(changed.props).toEqual({ file: 'policies/default/mypod.yaml', line: '1', title: 'netpol: policy drift (changed)' });

@@ -51,7 +51,7 @@ export function ruleRefText(r: RuleRef): string {
 
 /** One sentence per gate: why that side let the flow through or not. */
 export function describeGate(name: 'egress' | 'ingress', g: GateResult): string {
-  if (!g.applies) return `${name}: no gate (that side is not a pod of the cluster)`;
+  if (!g.applies) return `${name}: no gate (that side is not a pod of the cluster, or NetworkPolicy cannot block this traffic: self, own node)`;
   if (!g.isolated) return `${name}: allowed (no policy isolates the pod for ${name})`;
   if (g.allowedBy.length > 0) return `${name}: allowed by ${g.allowedBy.map(ruleRefText).join(', ')}`;
   return `${name}: denied (isolated by ${g.isolatedBy.join(', ')}; no rule allows it)`;
