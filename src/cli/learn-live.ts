@@ -68,11 +68,6 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
     const writer = opts.record ? new FlowWriter(opts.record) : undefined;
     const flows: FlowRecord[] = [];
     let unresolved = 0;
-    let flushScheduled = false;
-    const flush = (): void => {
-      flushScheduled = false;
-      writer?.flush();
-    };
     let agent: ClusterAgent | undefined;
     let counters = { lost: 0, untracked: 0, deduped: 0 };
     const what = `${opts.selector ? `pods matching ${opts.selector}` : 'all pods'} in ${namespace === undefined ? 'all namespaces' : `namespace ${namespace}`}`;
@@ -101,13 +96,7 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
           if (opts.latency === false) delete c.record.latencyNs;
           flows.push(c.record);
           live?.push(c.record);
-          if (writer) {
-            writer.write(c.record);
-            if (!flushScheduled) {
-              flushScheduled = true;
-              setImmediate(flush);
-            }
-          }
+          writer?.append(c.record);
         },
       );
       stderr.write(`observing ${what} on ${agent.node} through ${view.description}${opts.duration ? ` for ${opts.duration / 1000}s` : ''} (Ctrl-C to stop and learn)\n`);
@@ -127,7 +116,6 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
     } finally {
       if (agent) counters = await agent.stop();
       await live?.close();
-      flush();
       writer?.close();
     }
     io.onSummary?.({ flows: flows.length, lost: counters.lost, deduped: counters.deduped, unresolved });

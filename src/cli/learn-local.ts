@@ -130,11 +130,6 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
   const flows: FlowRecord[] = [];
   const seenContainers = new Map<string, ContainerInfo>();
   const peers = new Map<string, ContainerInfo>();
-  let flushScheduled = false;
-  const flush = () => {
-    flushScheduled = false;
-    writer?.flush();
-  };
   let agent: LocalAgent | undefined;
   const failed = new AbortController();
   let live: LiveLearnView | undefined;
@@ -170,14 +165,7 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
         const rec = flowFromEvent(e, node, peers, opts.latency !== false);
         flows.push(rec);
         live?.push(rec);
-        if (writer) {
-          writer.write(rec);
-          // Flushed once per ring-buffer batch: a killed process loses nothing it had accepted.
-          if (!flushScheduled) {
-            flushScheduled = true;
-            setImmediate(flush);
-          }
-        }
+        writer?.append(rec);
       },
     );
     for (const { info } of await agent.resolver.all()) for (const ip of info.ips) peers.set(ip, info);
@@ -204,7 +192,7 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
     await live.until;
     stopWatch();
     const counters = await agent.stop();
-    flush();
+    writer?.flush();
     io.onSummary?.({ flows: flows.length, received: agent.eventsReceived, ...counters });
     stderr.write(
       `observed ${flows.length} distinct connections (${counters.deduped} repeats counted in the kernel), ${counters.lost} events lost` +

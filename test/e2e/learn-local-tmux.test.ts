@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tmux, waitOn } from './support/tmux.js';
 import { ensureBuilt, CLI } from '../support/cli.js';
 import { busyboxBin, ensureBpfBuilt } from './support/agent-events.js';
 import { ensureBusyboxImage, ensureDockerd, removeContainer, runContainer, waitContainer } from './support/docker.js';
@@ -22,19 +23,8 @@ let wire: Link;
 let bin: string;
 const children: ChildProcess[] = [];
 
-const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
 const screen = () => tmux('capture-pane', '-p', '-t', SESSION);
-
-async function waitFor(what: string, cond: (text: string) => boolean, ms = 60_000): Promise<string> {
-  const end = Date.now() + ms;
-  let text = '';
-  while (Date.now() < end) {
-    text = screen();
-    if (cond(text)) return text;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}; screen:\n${text}`);
-}
+const waitFor = (what: string, cond: (text: string) => boolean, ms?: number) => waitOn(screen, what, cond, ms);
 
 beforeAll(async () => {
   ensureBuilt();

@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tmux, waitOn } from './support/tmux.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'netpol-tmux-'));
@@ -51,21 +52,6 @@ items:
   spec: {containers: [{name: ledger, image: pg}]}
   status: {phase: Running, podIP: 127.0.0.30}
 `;
-
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', args, { encoding: 'utf8' });
-}
-
-async function waitOn(screen: () => string, what: string, cond: (text: string) => boolean, ms = 60_000): Promise<string> {
-  const end = Date.now() + ms;
-  let text = '';
-  while (Date.now() < end) {
-    text = screen();
-    if (cond(text)) return text;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}; screen:\n${text}`);
-}
 
 /** A real TCP connection from one loopback address to another, closed once accepted. */
 function connectFrom(localAddress: string, host: string, port: number): Promise<void> {
