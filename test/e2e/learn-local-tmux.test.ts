@@ -3,7 +3,7 @@
  * connects to a server in this test's own network namespace, the live screen shows its row, q
  * finishes, and the learned policy for the container is written to --out.
  */
-import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@
  * the snapshot gives to pods, reads the screen with capture-pane until the rows for those
  * connections appear, filters with /, then presses q and checks the policies written to --out.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
