@@ -166,10 +166,7 @@ export function learnCommand(): Command {
     .description(
       'Turns connections into one NetworkPolicy per workload: egress to exactly the peers and ports seen\n' +
         '(pods by their workload selector, Services as their backing pods on the targetPort, outside\n' +
-        'addresses as /32 or /128), ingress for observed inbound traffic, and DNS.\n\n' +
-        'Offline:  --flows F... --cluster S        (a recording and a `kubectl get ... -o yaml` snapshot)\n' +
-        'Host:     --local [-c NAME]               (observe this host with eBPF; needs root)\n' +
-        'Cluster:  -l SELECTOR [-n NS]             (observe this node, enrich through the API server)',
+        'addresses as /32 or /128), ingress for observed inbound traffic, and DNS.',
     )
     .option('--flows <file...>', 'recorded flows, JSONL v1 (repeatable; - for stdin; .gz read transparently)', collect)
     .option('--cluster <file...>', 'cluster snapshot YAML (repeatable)', collect)
@@ -189,7 +186,11 @@ export function learnCommand(): Command {
     .option('--context <name>', 'kubeconfig context to use')
     .addHelpText(
       'after',
-      '\nExamples:\n' +
+      '\nModes:\n' +
+        '  offline  --flows F... --cluster S   a recording and a `kubectl get ... -o yaml` snapshot\n' +
+        '  host     --local [-c NAME]          observe this host with eBPF (needs root)\n' +
+        '  cluster  -l SELECTOR [-n NS]        observe this node, enrich through the API server\n' +
+        '\nExamples:\n' +
         '  netpol learn --flows fixtures/demo/flows.jsonl --cluster fixtures/demo/cluster.yaml\n' +
         '  netpol learn --flows rec.jsonl --cluster cluster.yaml -n shop --out policies/\n' +
         '  netpol learn --flows rec.jsonl --cluster cluster.yaml -l run=mypod --no-dns --aggregate-cidr 24\n' +

@@ -24,5 +24,16 @@ export function buildProgram(name = 'netpol'): Command {
   program.addCommand(explainCommand());
   program.addCommand(graphCommand());
   program.addCommand(completionCommand(program));
+  reflowDescriptions(program);
   return program;
+}
+
+/**
+ * Descriptions are written as source-code-wide lines; commander wraps them to the terminal, so a
+ * line break inside a paragraph would leave ragged lines. Paragraphs (blank-line separated) stay.
+ */
+function reflowDescriptions(cmd: Command): void {
+  const text = cmd.description();
+  if (text) cmd.description(text.split(/\n{2,}/).map((p) => p.replace(/\s*\n\s*/g, ' ')).join('\n\n'));
+  cmd.commands.forEach(reflowDescriptions);
 }
