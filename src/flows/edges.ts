@@ -43,8 +43,28 @@ export function compareTimestamps(a: string, b: string): number {
 /** Destination address → (port, protocol, outcome) → edge. */
 type DestinationEdges = Map<string, Map<number, FlowEdge>>;
 
-const PROTOCOL_INDEX: Record<string, number> = { TCP: 0, UDP: 1, SCTP: 2 };
-const OUTCOME_INDEX: Record<string, number> = { established: 1, refused: 2, timeout: 3, closed: 4, error: 5 };
+// Comparisons, not a lookup table: a keyed load with a fresh string per flow is the slower path.
+function protocolIndex(proto: string): number {
+  return proto === 'TCP' ? 0 : proto === 'UDP' ? 1 : proto === 'SCTP' ? 2 : 3;
+}
+
+function outcomeIndex(outcome: string | undefined): number {
+  if (outcome === undefined) return 0;
+  switch (outcome) {
+    case 'established':
+      return 1;
+    case 'refused':
+      return 2;
+    case 'timeout':
+      return 3;
+    case 'closed':
+      return 4;
+    case 'error':
+      return 5;
+    default:
+      return 6;
+  }
+}
 
 /**
  * Edges keyed level by level (namespace → pod, or source address; then destination address; then
@@ -79,7 +99,7 @@ export class EdgeAggregator {
     let ports = dsts.get(flow.dst.ip);
     if (!ports) dsts.set(flow.dst.ip, (ports = new Map()));
     // Port, protocol and outcome folded into one number: (port × 4 + protocol) × 8 + outcome.
-    const portKey = (flow.dst.port * 4 + (PROTOCOL_INDEX[flow.proto] ?? 3)) * 8 + (flow.outcome === undefined ? 0 : (OUTCOME_INDEX[flow.outcome] ?? 6));
+    const portKey = (flow.dst.port * 4 + protocolIndex(flow.proto)) * 8 + outcomeIndex(flow.outcome);
     const edge = ports.get(portKey);
     const ts = flow.ts;
     if (!edge) {

@@ -80,8 +80,8 @@ export function aggregateRange(file: string, range: FileRange): RangeResult {
 function runWorker(file: string, range: FileRange): Promise<RangeResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./edge-worker.js', import.meta.url), { workerData: { file, range } });
-    worker.once('message', (m: RangeResult) => {
-      resolve(m);
+    worker.once('message', (m: string) => {
+      resolve(JSON.parse(m) as RangeResult);
       void worker.terminate();
     });
     worker.once('error', reject);

@@ -57,6 +57,12 @@ export interface FlowOrigin {
 
 export type LocatedFlow = FlowRecord & { readonly origin?: FlowOrigin };
 
+/**
+ * An RFC 3339 date-time (what the agent writes: `2026-11-24T10:00:00.123Z`), fields in range.
+ * Stricter than Date.parse, which also takes `2026-11-24` or `Tue, 24 Nov 2026`, and cheaper.
+ */
+const RFC3339 = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[Tt](?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -94,7 +100,7 @@ export function parseFlowRecord(value: unknown, file: string, line: number): Flo
   if (!hasSrcIp && !hasSrcPod) fail('src', 'needs either src.ip or src.namespace and src.pod');
   if (src.port !== undefined && src.port !== null && !isPort(src.port)) fail('src.port', 'must be an integer 0-65535');
   if (rec.id !== undefined && typeof rec.id !== 'string') fail('id', 'must be a string');
-  if (rec.ts !== undefined && (typeof rec.ts !== 'string' || Number.isNaN(Date.parse(rec.ts)))) {
+  if (rec.ts !== undefined && (typeof rec.ts !== 'string' || !RFC3339.test(rec.ts))) {
     fail('ts', `must be an RFC 3339 timestamp, got ${JSON.stringify(rec.ts)}`);
   }
   if (rec.outcome !== undefined && !OUTCOMES.includes(rec.outcome as Outcome)) {
@@ -111,6 +117,6 @@ export function parseFlowRecord(value: unknown, file: string, line: number): Flo
     const v = dst[key];
     if (v !== undefined && v !== null && typeof v !== 'string') fail(`dst.${key}`, 'must be a string or null');
   }
-  rec.proto = (rec.proto as string).toUpperCase();
+  if (rec.proto !== 'TCP' && rec.proto !== 'UDP' && rec.proto !== 'SCTP') rec.proto = (rec.proto as string).toUpperCase();
   return rec as FlowRecord;
 }
