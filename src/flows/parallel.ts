@@ -138,7 +138,8 @@ export async function aggregateFiles(files: string[], options: AggregateOptions 
     let size = -1;
     if (file !== '-' && !file.endsWith('.gz')) {
       try {
-        size = statSync(file).isFile() ? statSync(file).size : -1;
+        const st = statSync(file);
+        size = st.isFile() ? st.size : -1;
       } catch {
         size = -1; // the reader below reports it with the usual message
       }

@@ -209,12 +209,3 @@ export async function runLearnPlain(source: LearnSource, opts: LearnPlainOptions
     process.off('SIGTERM', onSignal);
   }
 }
-
-/**
- * The right view for where the output goes: the live screen when stdin and stdout are terminals
- * and the output is not JSON, plain lines otherwise (pipes, CI, `-o json`).
- */
-export function runLearnView(source: LearnSource, opts: LearnPlainOptions & Omit<LearnScreenOptions, 'stdout' | 'stdin' | 'stderr'>): Promise<LearnScreenResult> {
-  const interactive = process.stdout.isTTY === true && process.stdin.isTTY === true && opts.output !== 'json' && opts.stream === undefined;
-  return interactive ? runLearnScreen(source, opts) : runLearnPlain(source, opts);
-}
