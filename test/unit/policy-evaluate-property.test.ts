@@ -9,6 +9,7 @@ import type { V1NetworkPolicy, V1Pod } from '../../src/cluster/objects.js';
 import type { Protocol } from '../../src/flows/record.js';
 import { compilePolicies, evaluate } from '../../src/policy/evaluate.js';
 import { podEndpoint, type Endpoint, type Traffic } from '../../src/policy/traffic.js';
+import { verdictClassifier } from '../../src/policy/verdict-class.js';
 import type { GateResult } from '../../src/policy/verdict.js';
 import { makeCluster, makeNamespace, makePod, makePolicy, type PeerInput, type RuleInput } from './support/cluster-factory.js';
 
@@ -243,5 +244,51 @@ describe('evaluate agrees with a naive reference', () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('verdict classes (the synthesizer\'s self-check judges one Traffic per class)', () => {
+  it('give the same verdict to every Traffic of one class, on random clusters, policies and traffic', () => {
+    fc.assert(
+      fc.property(worldArb, ([pods, policies, flows]) => {
+        const index = buildIndex(makeCluster({ namespaces: [makeNamespace('a', { env: 'prod' }), makeNamespace('b')], pods }));
+        const endpoints = pods.map((p) => podEndpoint(p, index));
+        const at = (x: number | string): Endpoint =>
+          typeof x === 'number' ? endpoints[x]! : NODE_OF[x] ? { kind: 'external', ip: x, node: NODE_OF[x] } : { kind: 'external', ip: x };
+        const set = compilePolicies(policies);
+        const classOf = verdictClassifier(set);
+        const seen = new Map<number, { verdict: string; t: Traffic }>();
+        // Every pair of ends, so pods that differ only in name, address or node meet in one class.
+        const ends = [...new Set([...pods.keys(), ...flows.flatMap(([s, d]) => [s, d])])];
+        for (const [, , port, proto] of flows.slice(0, 6)) {
+          for (const s of ends) {
+            for (const d of ends) {
+              const t: Traffic = { src: at(s), dst: at(d), port, proto };
+              const verdict = evaluate(set, t).verdict;
+              const id = classOf(t);
+              const first = seen.get(id);
+              if (first) expect({ id, verdict }).toEqual({ id, verdict: first.verdict });
+              else seen.set(id, { verdict, t });
+            }
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('puts pods alike in all the evaluator reads in one class, and tells an address inside an ipBlock apart', () => {
+    const mk = (name: string, ip: string, nodeName: string) => makePod({ name, namespace: 'a', labels: { app: 'x' }, ip, nodeName });
+    const pods = [mk('p1', '10.0.0.1', 'n1'), mk('p2', '10.0.0.2', 'n2'), mk('p3', '10.0.0.5', 'n1'), makePod({ name: 'c', namespace: 'b', labels: { app: 'c' }, ip: '10.0.1.1' })];
+    const index = buildIndex(makeCluster({ namespaces: [makeNamespace('a'), makeNamespace('b')], pods }));
+    const [p1, p2, p3, c] = pods.map((p) => podEndpoint(p, index)) as [Endpoint, Endpoint, Endpoint, Endpoint];
+    const set = compilePolicies([makePolicy({ name: 'p', namespace: 'b', podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.5/32' } }] }] })]);
+    const classOf = verdictClassifier(set);
+    const t = (src: Endpoint): Traffic => ({ src, dst: c, port: 80, proto: 'TCP' });
+    expect(classOf(t(p1))).toBe(classOf(t(p2)));
+    expect(classOf(t(p3))).not.toBe(classOf(t(p1)));
+    expect(evaluate(set, t(p3)).verdict).toBe('allowed');
+    expect(evaluate(set, t(p1)).verdict).toBe('denied');
+    expect(classOf({ ...t(p1), port: 81 })).not.toBe(classOf(t(p1)));
   });
 });
