@@ -239,19 +239,32 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
     return out;
   }
 
+  // Lookups by address canonicalize it first; flows repeat the same few thousand addresses (each edge
+  // asks for its destination several times), so the spellings seen are remembered (bounded).
+  const canonical = new Map<string, string>();
+  const canon = (ip: string): string => {
+    let c = canonical.get(ip);
+    if (c === undefined) {
+      c = canonicalIp(ip);
+      if (canonical.size >= 100_000) canonical.clear();
+      canonical.set(ip, c);
+    }
+    return c;
+  };
+
   const index: ClusterIndex = {
     objects,
     pod: (namespace, name) => pods.get(podKey(namespace, name)),
-    podByIP: (ip) => podsByIp.get(canonicalIp(ip)),
+    podByIP: (ip) => podsByIp.get(canon(ip)),
     podByContainerId: (id) => podsByContainer.get(bareContainerId(id)),
     service: (namespace, name) => services.get(podKey(namespace, name)),
-    serviceByIP: (ip) => servicesByIp.get(canonicalIp(ip))?.at(-1),
+    serviceByIP: (ip) => servicesByIp.get(canon(ip))?.at(-1),
     serviceByAddress(ip, port, protocol) {
-      const list = servicesByIp.get(canonicalIp(ip)) ?? [];
+      const list = servicesByIp.get(canon(ip)) ?? [];
       for (let i = list.length - 1; i >= 0; i--) if (index.servicePort(list[i]!, port, protocol)) return list[i];
       return undefined;
     },
-    nodeByIP: (ip) => nodesByIp.get(canonicalIp(ip)),
+    nodeByIP: (ip) => nodesByIp.get(canon(ip)),
     namespaceLabels(namespace) {
       let labels = nsLabelCache.get(namespace);
       if (!labels) {

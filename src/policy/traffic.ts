@@ -4,7 +4,7 @@
  * port the connection really reaches. A connect to a ClusterIP is judged after Service DNAT: one
  * Traffic per backing pod, on the targetPort (DESIGN.md).
  */
-import type { ClusterIndex, Workload } from '../cluster/lookup.js';
+import type { ClusterIndex, ServiceBackend, Workload } from '../cluster/lookup.js';
 import { formatEndpoint, type EndpointName } from '../cluster/endpoint-notation.js';
 import { canonicalIp, ipFamily } from '../cluster/ip.js';
 import type { V1Pod, V1Service } from '../cluster/objects.js';
@@ -111,11 +111,29 @@ function resolveSource(flow: LocatedFlow, index: ClusterIndex): Endpoint {
   return node ? { kind: 'external', ip: addr, node } : { kind: 'external', ip: addr };
 }
 
+/**
+ * The destination endpoints of a backend list (index.serviceBackends hands out one list per Service
+ * port and family): made once per list, shared by every flow to that Service like podEndpoint's.
+ */
+const backendEndpoints = new WeakMap<ClusterIndex, WeakMap<readonly ServiceBackend[], Endpoint[]>>();
+
+function endpointsOf(backends: readonly ServiceBackend[], index: ClusterIndex): Endpoint[] {
+  let perIndex = backendEndpoints.get(index);
+  if (!perIndex) backendEndpoints.set(index, (perIndex = new WeakMap()));
+  let list = perIndex.get(backends);
+  if (!list) {
+    list = backends.map((b) => (b.pod ? podEndpoint(b.pod, index, b.ip) : ({ kind: 'external', ip: b.ip } as ExternalEndpoint)));
+    perIndex.set(backends, list);
+  }
+  return list;
+}
+
 function resolveServiceTargets(
   src: Endpoint,
   service: V1Service,
   flow: FlowRecord,
   index: ClusterIndex,
+  dstIp: string,
 ): Pick<ResolvedFlow, 'service' | 'targets' | 'problem'> {
   const namespace = service.metadata?.namespace ?? 'default';
   const name = service.metadata?.name ?? '';
@@ -126,15 +144,11 @@ function resolveServiceTargets(
     return { service: ref, targets: [], problem: `service ${namespace}/${name} has no ${flow.proto} port ${flow.dst.port}` };
   }
   // A dual-stack Service's connect reaches backends of the dialled family only.
-  const family = ipFamily(canonicalIp(flow.dst.ip));
+  const family = ipFamily(dstIp);
   const backends = index.serviceBackends(service, servicePort, family === 0 ? undefined : family);
-  const targets: Traffic[] = backends.map((b) => ({
-    src,
-    dst: b.pod ? podEndpoint(b.pod, index, b.ip) : ({ kind: 'external', ip: b.ip } as ExternalEndpoint),
-    port: b.port,
-    proto: flow.proto,
-    via: ref,
-  }));
+  const dsts = endpointsOf(backends, index);
+  const targets: Traffic[] = new Array(backends.length);
+  for (let i = 0; i < backends.length; i++) targets[i] = { src, dst: dsts[i]!, port: backends[i]!.port, proto: flow.proto, via: ref };
   if (targets.length === 0) {
     return { service: ref, targets, problem: `service ${namespace}/${name} port ${flow.dst.port} has no backends` };
   }
@@ -152,12 +166,12 @@ export function resolveFlow(flow: LocatedFlow, index: ClusterIndex): ResolvedFlo
   // Load-balancer and external IPs may be shared by Services on different ports, or be a node's own
   // address (k3s ServiceLB, MetalLB): the Service is the one with the dialled port.
   const service = index.serviceByAddress(dstIp, flow.dst.port, flow.proto);
-  if (service) return { flow, src, ...resolveServiceTargets(src, service, flow, index) };
+  if (service) return { flow, src, ...resolveServiceTargets(src, service, flow, index, dstIp) };
   const node = index.nodeByIP(dstIp)?.metadata?.name;
   const onAddress = index.serviceByIP(dstIp);
   if (onAddress && !node) {
     // A Service address without that port, and no node behind it to answer.
-    return { flow, src, ...resolveServiceTargets(src, onAddress, flow, index) };
+    return { flow, src, ...resolveServiceTargets(src, onAddress, flow, index, dstIp) };
   }
   // Records that carry names but an address we do not know (e.g. a snapshot taken later).
   const { namespace, pod: podName, service: svcName } = flow.dst;
@@ -167,7 +181,7 @@ export function resolveFlow(flow: LocatedFlow, index: ClusterIndex): ResolvedFlo
   }
   if (typeof namespace === 'string' && typeof svcName === 'string' && !onAddress) {
     const svc = index.service(namespace, svcName);
-    if (svc) return { flow, src, ...resolveServiceTargets(src, svc, flow, index) };
+    if (svc) return { flow, src, ...resolveServiceTargets(src, svc, flow, index, dstIp) };
   }
   const dst: ExternalEndpoint = node ? { kind: 'external', ip: dstIp, node } : { kind: 'external', ip: dstIp };
   return { flow, src, targets: [{ src, dst, port: flow.dst.port, proto: flow.proto }] };

@@ -97,9 +97,24 @@ export function writePolicyTree(outDir: string, result: SynthesisResult): WriteR
   const changes: { path: string; target: string; content: string; previous: string | undefined }[] = [];
   const files: WrittenFile[] = [];
   const foreign: string[] = [];
+  // A directory that does not exist holds no previous file: one stat per directory instead of a
+  // failed read per file (a fresh tree of a large learn is a thousand of them).
+  const missingDirs = new Map<string, boolean>();
+  const dirMissing = (dir: string): boolean => {
+    let missing = missingDirs.get(dir);
+    if (missing === undefined) {
+      try {
+        missing = statSync(dir, { throwIfNoEntry: false }) === undefined;
+      } catch {
+        missing = false; // e.g. ENOTDIR: readIfExists below says what it says for every other case
+      }
+      missingDirs.set(dir, missing);
+    }
+    return missing;
+  };
   for (const [path, content] of wanted) {
     const target = join(outDir, ...path.split('/'));
-    const previous = readIfExists(target);
+    const previous = dirMissing(dirname(target)) ? undefined : readIfExists(target);
     if (previous === content) {
       files.push({ path, status: 'unchanged' });
       continue;
@@ -131,9 +146,14 @@ export function writePolicyTree(outDir: string, result: SynthesisResult): WriteR
   const createdDirs: string[] = [];
   const suffix = `.netpol-tmp-${process.pid}-${Date.now().toString(36)}`;
   try {
+    const ensured = new Set<string>();
     for (const change of changes) {
-      const made = mkdirSync(dirname(change.target), { recursive: true });
-      if (made !== undefined) createdDirs.push(made);
+      const dir = dirname(change.target);
+      if (!ensured.has(dir)) {
+        const made = mkdirSync(dir, { recursive: true });
+        if (made !== undefined) createdDirs.push(made);
+        ensured.add(dir);
+      }
       const temp = `${change.target}${suffix}`;
       writeFileSync(temp, change.content, { flag: 'wx' });
       temps.push({ temp, change });
