@@ -4,6 +4,7 @@
  * cluster. A million flows of a chatty workload become a handful of edges, so resolution and
  * synthesis cost per edge, not per flow.
  */
+import { bytesEqual, latin1, type FlowLineScanner } from './line-scan.js';
 import type { LocatedFlow } from './record.js';
 
 export interface FlowEdge {
@@ -40,9 +41,6 @@ export function compareTimestamps(a: string, b: string): number {
   return Date.parse(a) - Date.parse(b);
 }
 
-/** Destination address → (port, protocol, outcome) → edge. */
-type DestinationEdges = Map<string, Map<number, FlowEdge>>;
-
 // Comparisons, not a lookup table: a keyed load with a fresh string per flow is the slower path.
 function protocolIndex(proto: string): number {
   return proto === 'TCP' ? 0 : proto === 'UDP' ? 1 : proto === 'SCTP' ? 2 : 3;
@@ -67,48 +65,89 @@ function outcomeIndex(outcome: string | undefined): number {
 }
 
 /**
- * Edges keyed level by level (namespace → pod, or source address; then destination address; then
- * port and protocol as one number) rather than by one concatenated string: each level hashes a
- * string JSON.parse already made, and no key string is built per flow. This is the per-flow hot
- * path of learning from large recordings.
+ * One edge in the aggregator's table: its identity spelled out (compared on lookup, so a hash
+ * collision never merges two edges) and the edge.
+ */
+interface Slot {
+  /** Namespace of the source pod, or the source address. */
+  who: string;
+  /** Name of the source pod; null when the source is an address. */
+  pod: string | null;
+  dstIp: string;
+  /** Port, protocol and outcome folded into one number: (port × 4 + protocol) × 8 + outcome. */
+  portKey: number;
+  edge: FlowEdge;
+  /** Next slot with the same hash. */
+  next: Slot | undefined;
+}
+
+// FNV-1a over the identity, the same for a record's strings and a line's bytes (the fast path only
+// accepts ASCII in these fields, where the two agree), folded to a small integer: a number key
+// is what a Map looks up fastest.
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+function hashString(h: number, s: string): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+  return Math.imul(h ^ 0xff, FNV_PRIME);
+}
+
+function hashBytes(h: number, buf: Uint8Array, start: number, end: number): number {
+  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, FNV_PRIME);
+  return Math.imul(h ^ 0xff, FNV_PRIME);
+}
+
+function finishHash(h: number, portKey: number): number {
+  return Math.imul(h ^ portKey, FNV_PRIME) & 0x3fffffff;
+}
+
+/**
+ * Compares a timestamp in a line's bytes with one already kept, like compareTimestamps; in place
+ * for two UTC stamps of the same length (the common case), else through the strings.
+ */
+function compareTimestampBytes(buf: Uint8Array, start: number, end: number, kept: string): number {
+  const len = end - start;
+  if (len === kept.length && buf[end - 1] === 0x5a && kept.charCodeAt(len - 1) === 0x5a) {
+    for (let i = 0; i < len; i++) {
+      const d = buf[start + i]! - kept.charCodeAt(i);
+      if (d !== 0) return d;
+    }
+    return 0;
+  }
+  return compareTimestamps(latin1(buf, start, end), kept);
+}
+
+/**
+ * Edges in one table keyed by a hash of their identity. Records and fast-path lines (see
+ * line-scan.ts) land in the same table, so a recording may mix both. Per flow this costs one hash
+ * over the identity's characters and one lookup by a small integer — no key string is built, and
+ * no string made per flow is hashed into a map (strings cut out of a larger text hash slowly).
+ * This is the per-flow hot path of learning from large recordings.
  */
 export class EdgeAggregator {
-  private readonly byPod = new Map<string, Map<string, DestinationEdges>>();
-  private readonly byAddress = new Map<string, DestinationEdges>();
+  private readonly slots = new Map<number, Slot>();
   private readonly edges: FlowEdge[] = [];
   flows = 0;
 
-  private destinations(flow: LocatedFlow): DestinationEdges {
-    const src = flow.src;
-    if (typeof src.namespace === 'string' && typeof src.pod === 'string') {
-      let pods = this.byPod.get(src.namespace);
-      if (!pods) this.byPod.set(src.namespace, (pods = new Map()));
-      let dsts = pods.get(src.pod);
-      if (!dsts) pods.set(src.pod, (dsts = new Map()));
-      return dsts;
-    }
-    const ip = String(src.ip);
-    let dsts = this.byAddress.get(ip);
-    if (!dsts) this.byAddress.set(ip, (dsts = new Map()));
-    return dsts;
-  }
-
   add(flow: LocatedFlow): void {
     this.flows++;
-    const dsts = this.destinations(flow);
-    let ports = dsts.get(flow.dst.ip);
-    if (!ports) dsts.set(flow.dst.ip, (ports = new Map()));
-    // Port, protocol and outcome folded into one number: (port × 4 + protocol) × 8 + outcome.
+    const src = flow.src;
+    const isPod = typeof src.namespace === 'string' && typeof src.pod === 'string';
+    const who = isPod ? (src.namespace as string) : String(src.ip);
+    const pod = isPod ? (src.pod as string) : null;
     const portKey = (flow.dst.port * 4 + protocolIndex(flow.proto)) * 8 + outcomeIndex(flow.outcome);
-    const edge = ports.get(portKey);
-    const ts = flow.ts;
-    if (!edge) {
-      const created: FlowEdge = { sample: flow, count: 1, firstSeen: ts, lastSeen: ts, ids: flow.id ? [flow.id] : [] };
-      ports.set(portKey, created);
-      this.edges.push(created);
+    let h = hashString(isPod ? FNV_OFFSET : ~FNV_OFFSET, who);
+    if (pod !== null) h = hashString(h, pod);
+    h = finishHash(hashString(h, flow.dst.ip), portKey);
+    let slot = this.slots.get(h);
+    while (slot && !(slot.portKey === portKey && slot.who === who && slot.pod === pod && slot.dstIp === flow.dst.ip)) slot = slot.next;
+    if (!slot) {
+      this.insert(h, flow, who, pod, portKey);
       return;
     }
+    const edge = slot.edge;
     edge.count++;
+    const ts = flow.ts;
     if (ts !== undefined) {
       // Recordings are mostly in time order: a new last is the common case, and then it cannot be
       // a new first (first <= last).
@@ -120,6 +159,57 @@ export class EdgeAggregator {
       }
     }
     if (flow.id && edge.ids.length < MAX_IDS_PER_EDGE) edge.ids.push(flow.id);
+  }
+
+  /**
+   * A line the fast path has accepted (`line` scanned `buf`): the same as `add` of its record,
+   * which is built (`record()`) only when the line starts a new edge and becomes its sample.
+   */
+  addScanned(line: FlowLineScanner, buf: Uint8Array, record: () => LocatedFlow): void {
+    this.flows++;
+    const isPod = line.srcIsPod;
+    const portKey = (line.dstPort * 4 + protocolIndex(line.proto)) * 8 + outcomeIndex(line.outcome);
+    let h: number;
+    if (isPod) h = hashBytes(hashBytes(FNV_OFFSET, buf, line.nsStart, line.nsEnd), buf, line.podStart, line.podEnd);
+    else h = hashBytes(~FNV_OFFSET, buf, line.srcIpStart, line.srcIpEnd);
+    h = finishHash(hashBytes(h, buf, line.dstIpStart, line.dstIpEnd), portKey);
+    let slot = this.slots.get(h);
+    while (slot) {
+      if (
+        slot.portKey === portKey &&
+        bytesEqual(buf, line.dstIpStart, line.dstIpEnd, slot.dstIp) &&
+        (isPod
+          ? slot.pod !== null && bytesEqual(buf, line.podStart, line.podEnd, slot.pod) && bytesEqual(buf, line.nsStart, line.nsEnd, slot.who)
+          : slot.pod === null && bytesEqual(buf, line.srcIpStart, line.srcIpEnd, slot.who))
+      ) {
+        break;
+      }
+      slot = slot.next;
+    }
+    if (!slot) {
+      const flow = record();
+      const src = flow.src;
+      this.insert(h, flow, isPod ? (src.namespace as string) : String(src.ip), isPod ? (src.pod as string) : null, portKey);
+      return;
+    }
+    const edge = slot.edge;
+    edge.count++;
+    if (line.tsStart >= 0) {
+      const { tsStart: s, tsEnd: e } = line;
+      if (edge.lastSeen === undefined || compareTimestampBytes(buf, s, e, edge.lastSeen) > 0) {
+        edge.lastSeen = latin1(buf, s, e);
+        if (edge.firstSeen === undefined) edge.firstSeen = edge.lastSeen;
+      } else if (edge.firstSeen === undefined || compareTimestampBytes(buf, s, e, edge.firstSeen) < 0) {
+        edge.firstSeen = latin1(buf, s, e);
+      }
+    }
+    if (line.idStart >= 0 && line.idEnd > line.idStart && edge.ids.length < MAX_IDS_PER_EDGE) edge.ids.push(latin1(buf, line.idStart, line.idEnd));
+  }
+
+  private insert(hash: number, flow: LocatedFlow, who: string, pod: string | null, portKey: number): void {
+    const edge: FlowEdge = { sample: flow, count: 1, firstSeen: flow.ts, lastSeen: flow.ts, ids: flow.id ? [flow.id] : [] };
+    this.slots.set(hash, { who, pod, dstIp: flow.dst.ip, portKey, edge, next: this.slots.get(hash) });
+    this.edges.push(edge);
   }
 
   /** Edges in the order they were first seen (deterministic for a given input order). */

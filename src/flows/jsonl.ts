@@ -53,46 +53,47 @@ export interface FileRange {
   end: number;
 }
 
+/** One line of a recording: text[start, end), without its newline, numbered from 1. */
+export type LineHandler = (text: string, start: number, end: number, line: number) => void;
+
 /**
- * Turns decoded text chunks into flows, numbering lines across chunks. One place for the line
- * rules (LF or CRLF, blank lines skipped, a last line without newline) shared by the streaming
- * reader and the synchronous range reader of the worker threads.
+ * Turns decoded text chunks into lines, numbering them across chunks. One place for the line
+ * rules (LF or CRLF — the CR is left to the parser, which takes it as white space —, a last line
+ * without newline) shared by the streaming reader and the synchronous range reader of the worker
+ * threads. Lines are handed out as ranges of the chunk's text, so a reader that only looks at a
+ * line does not pay for a string per line.
  */
-class FlowLineSplitter {
+class LineSplitter {
   private rest = '';
   private readonly decoder = new StringDecoder('utf8');
   line = 0;
 
-  constructor(private readonly file: string) {}
-
-  /** Parses every complete line of `chunk` into `out`; returns how many flows it added. */
-  push(chunk: Buffer | string, out: LocatedFlow[]): number {
+  push(chunk: Buffer | string, each: LineHandler): void {
     const text = this.rest + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
-    const before = out.length;
     let start = 0;
     let nl = text.indexOf('\n', start);
     while (nl >= 0) {
-      this.line++;
-      const flow = parseLine(text.slice(start, nl), this.file, this.line);
-      if (flow) out.push(flow);
+      each(text, start, nl, ++this.line);
       start = nl + 1;
       nl = text.indexOf('\n', start);
     }
     this.rest = text.slice(start);
-    return out.length - before;
   }
 
   /** The last line, when the input does not end with a newline. */
-  end(out: LocatedFlow[]): number {
+  end(each: LineHandler): void {
     const text = this.rest + this.decoder.end();
     this.rest = '';
-    if (text.length === 0) return 0;
-    this.line++;
-    const flow = parseLine(text, this.file, this.line);
-    if (!flow) return 0;
-    out.push(flow);
-    return 1;
+    if (text.length > 0) each(text, 0, text.length, ++this.line);
   }
+}
+
+/** A handler that parses each line into `out` (blank lines skipped). */
+function collectFlows(file: string, out: LocatedFlow[]): LineHandler {
+  return (text, start, end, line) => {
+    const flow = parseFlowLine(text.slice(start, end), file, line);
+    if (flow) out.push(flow);
+  };
 }
 
 /**
@@ -104,13 +105,14 @@ export async function* readFlowBatches(files: string[], options: ReadOptions = {
   const progress: ReadProgress = { bytes: 0, flows: 0 };
   let reported = 0;
   for (const file of files) {
-    const splitter = new FlowLineSplitter(file);
+    const splitter = new LineSplitter();
     const input = openInput(file);
     try {
       for await (const chunk of input as AsyncIterable<Buffer | string>) {
         progress.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
         const batch: LocatedFlow[] = [];
-        progress.flows += splitter.push(chunk, batch);
+        splitter.push(chunk, collectFlows(file, batch));
+        progress.flows += batch.length;
         if (options.onProgress && progress.flows - reported >= 8192) {
           reported = progress.flows;
           options.onProgress(progress);
@@ -123,7 +125,8 @@ export async function* readFlowBatches(files: string[], options: ReadOptions = {
       (input as { destroy?: () => void }).destroy?.();
     }
     const last: LocatedFlow[] = [];
-    if (splitter.end(last) > 0) {
+    splitter.end(collectFlows(file, last));
+    if (last.length > 0) {
       progress.flows++;
       yield last;
     }
@@ -131,13 +134,45 @@ export async function* readFlowBatches(files: string[], options: ReadOptions = {
   options.onProgress?.(progress);
 }
 
+/** One line of a recording as bytes: buf[start, end), without its newline, numbered from 1. */
+export type ByteLineHandler = (buf: Buffer, start: number, end: number, line: number) => void;
+
 /**
- * The flows of one byte range of a plain file, read synchronously (a worker thread has nothing
- * else to do, and no await per chunk is cheaper), handed to `each` batch by batch. Returns the
- * number of lines in the range, blank ones included, to number the lines of the next range.
+ * Cuts byte chunks into lines without decoding them (the aggregation fast path reads bytes; see
+ * line-scan.ts), numbering them across chunks; the same line rules as LineSplitter.
  */
-export function readRangeSync(file: string, range: FileRange, each: (batch: LocatedFlow[]) => void): number {
-  const splitter = new FlowLineSplitter(file);
+class ByteLineSplitter {
+  private rest: Buffer | undefined;
+  line = 0;
+
+  push(chunk: Buffer, each: ByteLineHandler): void {
+    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+    let start = 0;
+    let nl = buf.indexOf(10, start);
+    while (nl >= 0) {
+      each(buf, start, nl, ++this.line);
+      start = nl + 1;
+      nl = buf.indexOf(10, start);
+    }
+    // A copy: the reader reuses its buffer for the next chunk.
+    this.rest = start < buf.length ? Buffer.from(buf.subarray(start)) : undefined;
+  }
+
+  /** The last line, when the input does not end with a newline. */
+  end(each: ByteLineHandler): void {
+    const rest = this.rest;
+    this.rest = undefined;
+    if (rest && rest.length > 0) each(rest, 0, rest.length, ++this.line);
+  }
+}
+
+/**
+ * The lines of one byte range of a plain file, read synchronously (a worker thread has nothing
+ * else to do, and no await per chunk is cheaper). Returns the number of lines in the range, blank
+ * ones included, to number the lines of the next range.
+ */
+export function readRangeLinesSync(file: string, range: FileRange, each: ByteLineHandler): number {
+  const splitter = new ByteLineSplitter();
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -150,16 +185,51 @@ export function readRangeSync(file: string, range: FileRange, each: (batch: Loca
       const n = readSync(fd, buf, 0, Math.min(buf.length, range.end - pos), pos);
       if (n <= 0) break;
       pos += n;
-      const batch: LocatedFlow[] = [];
-      splitter.push(buf.subarray(0, n), batch);
-      if (batch.length > 0) each(batch);
+      splitter.push(buf.subarray(0, n), each);
     }
-    const last: LocatedFlow[] = [];
-    if (splitter.end(last) > 0) each(last);
+    splitter.end(each);
     return splitter.line;
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Every line of the given files as bytes, streamed (stdin and .gz too); the handler made for each
+ * file says whether a line was a flow, for progress.
+ */
+export async function eachLine(
+  files: string[],
+  options: ReadOptions,
+  handlerFor: (file: string) => (buf: Buffer, start: number, end: number, line: number) => boolean,
+): Promise<void> {
+  const progress: ReadProgress = { bytes: 0, flows: 0 };
+  let reported = 0;
+  for (const file of files) {
+    const splitter = new ByteLineSplitter();
+    const perLine = handlerFor(file);
+    const counting: ByteLineHandler = (buf, start, end, line) => {
+      if (perLine(buf, start, end, line)) progress.flows++;
+    };
+    const input = openInput(file);
+    try {
+      for await (const chunk of input as AsyncIterable<Buffer | string>) {
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        progress.bytes += bytes.length;
+        splitter.push(bytes, counting);
+        if (options.onProgress && progress.flows - reported >= 8192) {
+          reported = progress.flows;
+          options.onProgress(progress);
+        }
+      }
+      splitter.end(counting);
+    } catch (err) {
+      throw describeReadError(file, err);
+    } finally {
+      (input as { destroy?: () => void }).destroy?.();
+    }
+  }
+  options.onProgress?.(progress);
 }
 
 /**
@@ -170,7 +240,11 @@ export async function* readFlows(files: string[], options: ReadOptions = {}): As
   for await (const batch of readFlowBatches(files, options)) yield* batch;
 }
 
-function parseLine(line: string, file: string, lineNo: number): LocatedFlow | undefined {
+/**
+ * One line as a flow record with its origin; undefined for a blank line; an InputError naming file
+ * and line for anything that is not a v1 flow.
+ */
+export function parseFlowLine(line: string, file: string, lineNo: number): LocatedFlow | undefined {
   const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line;
   if (trimmed.trim() === '') return undefined;
   let value: unknown;

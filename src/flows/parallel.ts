@@ -10,7 +10,9 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../errors.js';
 import { compareTimestamps, EdgeAggregator, edgeKey, MAX_IDS_PER_EDGE, type FlowEdge } from './edges.js';
-import { readFlowBatches, readRangeSync, type FileRange, type ReadOptions } from './jsonl.js';
+import { eachLine, parseFlowLine, readRangeLinesSync, type FileRange, type ReadOptions } from './jsonl.js';
+import { FlowLineScanner } from './line-scan.js';
+import type { LocatedFlow } from './record.js';
 
 /** Below this size one thread is faster than starting workers. */
 const DEFAULT_MIN_PARALLEL_BYTES = 32 << 20;
@@ -61,13 +63,40 @@ export function splitAtLines(file: string, size: number, parts: number): FileRan
   return cuts.map((start, i) => ({ start, end: cuts[i + 1] ?? size }));
 }
 
+/**
+ * Feeds the lines of `file` to `agg`: through the fast path when it vouches for a line (see
+ * line-scan.ts), else as a parsed record, which also raises the error of a bad line. The handler
+ * says whether the line was a flow (blank lines are not).
+ */
+export function aggregateLine(file: string, agg: EdgeAggregator): (buf: Buffer, start: number, end: number, line: number) => boolean {
+  const scanner = new FlowLineScanner();
+  // The line being read, for `record` (one function for all lines, not a closure per line).
+  let buf: Buffer = Buffer.alloc(0);
+  let start = 0;
+  let end = 0;
+  let line = 0;
+  const record = (): LocatedFlow | undefined => parseFlowLine(buf.toString('utf8', start, end), file, line);
+  return (b, s, e, n) => {
+    buf = b;
+    start = s;
+    end = e;
+    line = n;
+    if (scanner.scan(b, s, e)) {
+      agg.addScanned(scanner, b, record as () => LocatedFlow);
+      return true;
+    }
+    const flow = record();
+    if (flow) agg.add(flow);
+    return flow !== undefined;
+  };
+}
+
 /** Aggregates one range on this thread (what each worker runs). */
 export function aggregateRange(file: string, range: FileRange): RangeResult {
   const agg = new EdgeAggregator();
   try {
-    const lines = readRangeSync(file, range, (batch) => {
-      for (const flow of batch) agg.add(flow);
-    });
+    const perLine = aggregateLine(file, agg);
+    const lines = readRangeLinesSync(file, range, (text, start, end, line) => void perLine(text, start, end, line));
     return { edges: agg.result(), flows: agg.flows, lines };
   } catch (err) {
     if (err instanceof InputError) {
@@ -152,7 +181,7 @@ export async function aggregateFiles(files: string[], options: AggregateOptions 
       continue;
     }
     const agg = new EdgeAggregator();
-    for await (const batch of readFlowBatches([file], options)) for (const f of batch) agg.add(f);
+    await eachLine([file], options, (f) => aggregateLine(f, agg));
     mergeEdges(merged, agg.result());
     flows += agg.flows;
   }

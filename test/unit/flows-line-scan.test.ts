@@ -1,0 +1,218 @@
+// The aggregation fast path (src/flows/line-scan.ts) against the ordinary path (decode, JSON.parse,
+// parseFlowRecord): whatever line the scanner accepts, the ordinary path must accept too and read
+// the same fields; and aggregating through either path gives the same edges.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { EdgeAggregator, type FlowEdge } from '../../src/flows/edges.js';
+import { parseFlowLine } from '../../src/flows/jsonl.js';
+import { FlowLineScanner, isRfc3339Bytes, latin1 } from '../../src/flows/line-scan.js';
+import { aggregateLine } from '../../src/flows/parallel.js';
+import { isRfc3339, type LocatedFlow } from '../../src/flows/record.js';
+
+/** What the ordinary path reads from a line, or the error it gives. */
+function ordinary(line: string): LocatedFlow | Error | undefined {
+  try {
+    return parseFlowLine(line, 'f.jsonl', 1);
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+/** The scanner's reading of a line, in the record's terms; undefined when it leaves the line. */
+function scanned(line: string) {
+  const buf = Buffer.from(line, 'utf8');
+  const s = new FlowLineScanner();
+  if (!s.scan(buf, 0, buf.length)) return undefined;
+  const text = (start: number, end: number) => (start < 0 ? undefined : latin1(buf, start, end));
+  return {
+    pod: s.srcIsPod ? `${text(s.nsStart, s.nsEnd)}/${text(s.podStart, s.podEnd)}` : undefined,
+    srcIp: text(s.srcIpStart, s.srcIpEnd),
+    dstIp: text(s.dstIpStart, s.dstIpEnd),
+    dstPort: s.dstPort,
+    proto: s.proto,
+    outcome: s.outcome,
+    ts: text(s.tsStart, s.tsEnd),
+    id: text(s.idStart, s.idEnd),
+  };
+}
+
+/** The same fields taken from a record. */
+function fieldsOf(rec: LocatedFlow) {
+  const src = rec.src;
+  const isPod = typeof src.namespace === 'string' && typeof src.pod === 'string';
+  return {
+    pod: isPod ? `${src.namespace}/${src.pod}` : undefined,
+    srcIp: typeof src.ip === 'string' && src.ip !== '' ? src.ip : undefined,
+    dstIp: rec.dst.ip,
+    dstPort: rec.dst.port,
+    proto: rec.proto,
+    outcome: rec.outcome,
+    ts: rec.ts,
+    id: rec.id,
+  };
+}
+
+/** The property: an accepted line is a valid record with the same fields. */
+function expectAgreement(line: string): boolean {
+  const fast = scanned(line);
+  if (fast === undefined) return false;
+  const rec = ordinary(line);
+  expect(rec, line).not.toBeInstanceOf(Error);
+  expect(rec, line).toBeDefined();
+  expect(fast, line).toEqual(fieldsOf(rec as LocatedFlow));
+  return true;
+}
+
+const AGENT_LINE =
+  '{"v":1,"id":"seed-1","ts":"2026-11-24T10:00:00.123Z","node":"minikube-docker","proto":"TCP","src":{"ip":"10.244.0.12","namespace":"default","pod":"mypod","container":"mypod","pid":2011630,"comm":"wget","port":46779},"dst":{"ip":"1.1.1.1","port":80,"namespace":null,"pod":null,"service":null},"latencyNs":14149828,"outcome":"established"}';
+const BENCH_LINE =
+  '{"v":1,"ts":"2026-11-24T10:00:00.000Z","proto":"TCP","src":{"ip":"10.1.10.169","port":30000,"namespace":"ns22","pod":"app272-h00000110-9"},"dst":{"ip":"203.0.113.32","port":443}}';
+
+describe('flow line scanner', () => {
+  it('takes the lines the agent and the benchmark write, reading what the record holds', () => {
+    for (const line of [AGENT_LINE, BENCH_LINE]) expect(expectAgreement(line), line).toBe(true);
+    expect(expectAgreement(' {"v":1,"proto":"UDP","src":{"ip":"2001:db8::1"},"dst":{"ip":"2001:db8::2","port":53}} \r')).toBe(true);
+    expect(expectAgreement('{"v":1,"proto":"SCTP","src":{"ip":"","namespace":"a","pod":"b"},"dst":{"ip":"198.51.100.1","port":0}}')).toBe(true);
+    expect(
+      expectAgreement(
+        '{"v":1,"proto":"TCP","x":[1,-2.5e+3,true,false,null,{"a":"\\u00e9\\n"}],"src":{"ip":"10.0.0.1","comm":"w\\"get","extra":{}},"dst":{"ip":"10.0.0.2","port":65535,"service":"s"},"outcome":"refused","ts":"2026-11-24t10:00:60.5+05:30"}',
+      ),
+    ).toBe(true);
+  });
+
+  it('leaves to the ordinary path what it does not read exactly', () => {
+    const left = [
+      '', // blank
+      '{}',
+      BENCH_LINE.replace('"v":1', '"v":1.0'), // one, spelled otherwise
+      BENCH_LINE.replace('"v":1', '"v":2'),
+      BENCH_LINE.replace('"pod":"app272-h00000110-9"', '"pod":"app272\\u002dh"'), // escape in a field read
+      BENCH_LINE.replace('"pod":"app272-h00000110-9"', '"pod":"app272-é"'), // non-ASCII in a field read
+      BENCH_LINE.replace('"proto":"TCP"', '"proto":"tcp"'), // the record upper-cases it
+      BENCH_LINE.replace('"proto":"TCP"', '"proto":"TCP","proto":"UDP"'), // duplicate: JSON.parse keeps the last
+      BENCH_LINE.replace('"port":443', '"port":443.0'),
+      BENCH_LINE.replace('"port":443', '"port":65536'),
+      BENCH_LINE.replace('"port":443', '"port":0443'),
+      BENCH_LINE.replace('"203.0.113.32"', '"203.0.113.032"'), // isIP refuses leading zeros
+      BENCH_LINE.replace('"203.0.113.32"', '"203.0.113"'),
+      BENCH_LINE.replace('"203.0.113.32"', '"2001:db8::g"'),
+      BENCH_LINE.replace('2026-11-24T10:00:00.000Z', '2026-11-24 10:00:00Z'),
+      BENCH_LINE.replace('2026-11-24T10:00:00.000Z', '2026-13-24T10:00:00Z'),
+      BENCH_LINE.replace('}}', '}},'), // trailing comma
+      BENCH_LINE + 'x',
+      BENCH_LINE.replace('"src":{"ip":"10.1.10.169",', '"src":{').replace('"namespace":"ns22",', ''), // neither address nor pod
+      BENCH_LINE.replace(',"dst":{"ip":"203.0.113.32","port":443}', ''),
+      BENCH_LINE.replace('"proto":"TCP",', ''),
+      BENCH_LINE.replace('"port":30000', '"port":"30000"'),
+      '\ufeff' + BENCH_LINE, // a byte order mark is not JSON white space
+    ];
+    for (const line of left) expect(scanned(line), line).toBeUndefined();
+  });
+
+  it('accepts nothing the ordinary path would read differently or refuse (mutated lines)', () => {
+    const alphabet = ['"', '\\', '{', '}', '[', ']', ':', ',', '0', '1', '9', '.', '-', 'e', ' ', 'n', 'u', 'l', 't', 'é', '\u0001', 'a', 'Z'];
+    const mutation = fc.oneof(
+      fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 6 }) }),
+      fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.array(fc.constantFrom(...alphabet), { minLength: 1, maxLength: 4 }).map((a) => a.join('')) }),
+      fc.record({ kind: fc.constant('copy' as const), at: fc.nat(), from: fc.nat(), len: fc.integer({ min: 1, max: 30 }) }),
+    );
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.constantFrom(AGENT_LINE, BENCH_LINE), fc.array(mutation, { minLength: 1, maxLength: 3 }), (base, edits) => {
+        let line = base;
+        for (const m of edits) {
+          const at = m.at % (line.length + 1);
+          if (m.kind === 'delete') line = line.slice(0, at) + line.slice(at + m.len);
+          else if (m.kind === 'insert') line = line.slice(0, at) + m.text + line.slice(at);
+          else {
+            const from = m.from % (line.length + 1);
+            line = line.slice(0, at) + line.slice(from, from + m.len) + line.slice(at);
+          }
+        }
+        if (expectAgreement(line)) accepted++;
+      }),
+      { numRuns: 20_000 },
+    );
+    // Some mutations keep the line valid (a digit changed, white space added): those must be read.
+    expect(accepted).toBeGreaterThan(100);
+  });
+
+  it('reads RFC 3339 stamps exactly as the record parser does', () => {
+    const stamp = fc
+      .tuple(
+        fc.stringMatching(/^\d{4}$/),
+        fc.constantFrom('-'),
+        fc.stringMatching(/^[0-9]{2}$/),
+        fc.constantFrom('-', ':'),
+        fc.stringMatching(/^[0-9]{2}$/),
+        fc.constantFrom('T', 't', ' '),
+        fc.stringMatching(/^[0-9]{2}:[0-9]{2}:[0-9]{2}$/),
+        fc.constantFrom('', '.', '.1', '.123456789', '.x'),
+        fc.constantFrom('Z', 'z', '', '+05:30', '-23:59', '+24:00', '+05:60', '+0530', 'ZZ'),
+      )
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(stamp, (s) => {
+        const b = Buffer.from(s, 'latin1');
+        expect(isRfc3339Bytes(b, 0, b.length), s).toBe(isRfc3339(s));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+});
+
+describe('aggregation through the fast path', () => {
+  /** Edges from the lines, each line parsed into a record first. */
+  function viaRecords(lines: string[]): FlowEdge[] {
+    const agg = new EdgeAggregator();
+    lines.forEach((l, i) => {
+      const rec = parseFlowLine(l, 'f.jsonl', i + 1);
+      if (rec) agg.add(rec);
+    });
+    return agg.result();
+  }
+
+  /** Edges from the same lines through the reader's handler (fast path where it can). */
+  function viaLines(lines: string[]): FlowEdge[] {
+    const agg = new EdgeAggregator();
+    const each = aggregateLine('f.jsonl', agg);
+    lines.forEach((l, i) => {
+      const buf = Buffer.from(l, 'utf8');
+      each(buf, 0, buf.length, i + 1);
+    });
+    return agg.result();
+  }
+
+  it('gives the same edges, counts, first/last seen, ids and samples as records do', () => {
+    const line = fc
+      .record({
+        pod: fc.constantFrom('a', 'b', 'c\\u0041', null),
+        ns: fc.constantFrom('default', 'x'),
+        ip: fc.constantFrom('10.0.0.1', '10.0.0.2', '2001:db8::1'),
+        dst: fc.constantFrom('198.51.100.1', '198.51.100.10', '2001:db8::2'),
+        port: fc.constantFrom(80, 443),
+        proto: fc.constantFrom('TCP', 'UDP', 'tcp'),
+        outcome: fc.constantFrom(undefined, 'established', 'refused'),
+        ms: fc.integer({ min: 0, max: 5000 }),
+        zone: fc.constantFrom('Z', '+01:00', '.5Z'),
+        id: fc.constantFrom(undefined, 'i1', 'i2', ''),
+      })
+      .map((r) => {
+        const ts = new Date(Date.UTC(2026, 10, 24, 10, 0, 0, r.ms)).toISOString().replace('Z', r.zone === '.5Z' ? '5Z' : r.zone);
+        const src = r.pod === null ? `{"ip":"${r.ip}"}` : `{"ip":"${r.ip}","namespace":"${r.ns}","pod":"${r.pod}"}`;
+        const outcome = r.outcome ? `,"outcome":"${r.outcome}"` : '';
+        const id = r.id === undefined ? '' : `"id":"${r.id}",`;
+        return `{"v":1,${id}"ts":"${ts}","proto":"${r.proto}","src":${src},"dst":{"ip":"${r.dst}","port":${r.port}}${outcome}}`;
+      });
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 1, maxLength: 60 }), (lines) => {
+        expect(viaLines(lines)).toEqual(viaRecords(lines));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('raises the ordinary error, with the line, for a line that is not a flow', () => {
+    expect(() => viaLines([BENCH_LINE, BENCH_LINE.replace('"v":1', '"v":3')])).toThrow(/f\.jsonl:2: .*version 3/);
+  });
+});
