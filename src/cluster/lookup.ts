@@ -80,9 +80,18 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
   const podsByNamespace = new Map<string, V1Pod[]>();
   const podsByIp = new Map<string, V1Pod>();
   const podsByContainer = new Map<string, { pod: V1Pod; container: string }>();
+  // The same map per namespace, for pod(): no key string built per lookup (asked once or twice per
+  // edge). Used only when no two (namespace, name) pairs share a `namespace/name` key, i.e. always
+  // for valid names (neither may contain `/`); otherwise lookups go through `pods` as they always did.
+  const podsByNsName = new Map<string, Map<string, V1Pod>>();
+  let podCount = 0;
   for (const pod of objects.pods) {
     const ns = pod.metadata?.namespace ?? 'default';
     pods.set(podKey(ns, pod.metadata?.name ?? ''), pod);
+    let named = podsByNsName.get(ns);
+    if (!named) podsByNsName.set(ns, (named = new Map()));
+    if (!named.has(pod.metadata?.name ?? '')) podCount++;
+    named.set(pod.metadata?.name ?? '', pod);
     const inNs = podsByNamespace.get(ns);
     if (inNs) inNs.push(pod);
     else podsByNamespace.set(ns, [pod]);
@@ -105,6 +114,8 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
     ];
     for (const s of statuses) if (s.containerID) podsByContainer.set(bareContainerId(s.containerID), { pod, container: s.name });
   }
+
+  const podsNested = podCount === pods.size;
 
   const services = new Map<string, V1Service>();
   const servicesByIp = new Map<string, V1Service[]>();
@@ -189,6 +200,33 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
   // Asked once per resolved edge; a Service port's backends never change within one index.
   const backendCache = new WeakMap<V1ServicePort, Map<number, ServiceBackend[]>>();
 
+  // Pods per namespace and label (`ns\0key\0value`), built on first use: a Service's selector then
+  // scans only the pods carrying one of its labels instead of its whole namespace.
+  let podsByLabel: Map<string, V1Pod[]> | undefined;
+  /** The pods of `ns` that may match a map selector: a superset, in podsByNamespace order. */
+  function selectorCandidates(ns: string, selector: Record<string, string>): V1Pod[] {
+    if (!podsByLabel) {
+      podsByLabel = new Map();
+      for (const [namespace, list] of podsByNamespace) {
+        for (const pod of list) {
+          for (const [k, v] of Object.entries(pod.metadata?.labels ?? {})) {
+            const key = `${namespace}\u0000${k}\u0000${String(v)}`;
+            const withLabel = podsByLabel.get(key);
+            if (withLabel) withLabel.push(pod);
+            else podsByLabel.set(key, [pod]);
+          }
+        }
+      }
+    }
+    let best = podsByNamespace.get(ns) ?? [];
+    for (const [k, v] of Object.entries(selector)) {
+      // A pod matches only if labels[k] === v, so it is in the list of (k, String(v)).
+      const list = podsByLabel.get(`${ns}\u0000${k}\u0000${String(v)}`) ?? [];
+      if (list.length < best.length) best = list;
+    }
+    return best;
+  }
+
   function findBackends(service: V1Service, servicePort: V1ServicePort, family: 4 | 6 | undefined): ServiceBackend[] {
     const ns = service.metadata?.namespace ?? 'default';
     const protocol = servicePort.protocol ?? 'TCP';
@@ -222,8 +260,8 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
     const out: ServiceBackend[] = [];
     const selector = service.spec?.selector;
     if (!selector || Object.keys(selector).length === 0) return out;
-    for (const pod of podsByNamespace.get(ns) ?? []) {
-      if (!mapLabelsMatch(selector, pod.metadata?.labels)) continue;
+    for (const pod of selectorCandidates(ns, selector)) {
+      if ((pod.metadata?.namespace ?? 'default') !== ns || !mapLabelsMatch(selector, pod.metadata?.labels)) continue;
       const target = servicePort.targetPort ?? servicePort.port;
       const port = typeof target === 'number' ? target : /^\d+$/.test(String(target)) ? Number(target) : index.namedPort(pod, String(target), protocol);
       if (port === undefined) continue;
@@ -254,7 +292,7 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
 
   const index: ClusterIndex = {
     objects,
-    pod: (namespace, name) => pods.get(podKey(namespace, name)),
+    pod: (namespace, name) => (podsNested ? podsByNsName.get(namespace)?.get(name) : pods.get(podKey(namespace, name))),
     podByIP: (ip) => podsByIp.get(canon(ip)),
     podByContainerId: (id) => podsByContainer.get(bareContainerId(id)),
     service: (namespace, name) => services.get(podKey(namespace, name)),
