@@ -130,30 +130,61 @@ export function ipBlockMatchesParsed(m: IpBlockPeerMatcher, v4: number, ip: stri
   return true;
 }
 
-/** Compiles one peer of a rule of a policy living in `policyNamespace`. */
+/**
+ * Compiles one peer of a rule of a policy living in `policyNamespace`. The description (read only
+ * by explanations) is made on first read: learning compiles thousands of peers to check its own
+ * output and never reads one.
+ */
 export function compilePeer(peer: V1NetworkPolicyPeer, policyNamespace: string): PeerMatcher {
   if (peer.ipBlock) {
-    const except = (peer.ipBlock.except ?? []).map(compileCidr);
-    const exceptText = except.length > 0 ? ` except ${except.map((e) => e.text).join(', ')}` : '';
-    return { kind: 'ipBlock', cidr: compileCidr(peer.ipBlock.cidr), except, description: `ipBlock ${peer.ipBlock.cidr}${exceptText}` };
+    const ipBlock = peer.ipBlock;
+    const except = (ipBlock.except ?? []).map(compileCidr);
+    let description: string | undefined;
+    return {
+      kind: 'ipBlock',
+      cidr: compileCidr(ipBlock.cidr),
+      except,
+      get description() {
+        return (description ??= `ipBlock ${ipBlock.cidr}${except.length > 0 ? ` except ${except.map((e) => e.text).join(', ')}` : ''}`);
+      },
+    };
   }
-  const podText = peer.podSelector ? formatSelector(peer.podSelector) : '';
-  const pods = compileSelector(peer.podSelector);
-  const podsWords = podText === '' ? 'all pods' : `pods ${podText}`;
+  const podSelector = peer.podSelector;
+  const pods = compileSelector(podSelector);
+  const podsWords = () => {
+    const podText = podSelector ? formatSelector(podSelector) : '';
+    return podText === '' ? 'all pods' : `pods ${podText}`;
+  };
+  let description: string | undefined;
   if (peer.namespaceSelector) {
-    const nsText = formatSelector(peer.namespaceSelector);
+    const namespaceSelector = peer.namespaceSelector;
+    let nsText: string | undefined;
     return {
       kind: 'pods',
-      namespaces: { kind: 'selector', matches: compileSelector(peer.namespaceSelector), selector: nsText },
+      namespaces: {
+        kind: 'selector',
+        matches: compileSelector(namespaceSelector),
+        get selector() {
+          return (nsText ??= formatSelector(namespaceSelector));
+        },
+      },
       pods,
-      description: `${podsWords} in ${nsText === '' ? 'all namespaces' : `namespaces ${nsText}`}`,
+      get description() {
+        if (description === undefined) {
+          const text = this.namespaces.kind === 'selector' ? this.namespaces.selector : '';
+          description = `${podsWords()} in ${text === '' ? 'all namespaces' : `namespaces ${text}`}`;
+        }
+        return description;
+      },
     };
   }
   return {
     kind: 'pods',
     namespaces: { kind: 'same', namespace: policyNamespace },
     pods,
-    description: `${podsWords} in namespace ${policyNamespace}`,
+    get description() {
+      return (description ??= `${podsWords()} in namespace ${policyNamespace}`);
+    },
   };
 }
 

@@ -96,12 +96,16 @@ export function compileTarget(policy: V1NetworkPolicy): Target {
   const key = `${namespace}/${name}`;
   const types = effectivePolicyTypes(policy);
   const podSelector = policy.spec?.podSelector ?? {};
+  let podSelectorText: string | undefined;
   return {
     key,
     namespace,
     name,
     podSelector,
-    podSelectorText: formatSelector(podSelector),
+    // For explanations only: made on first read.
+    get podSelectorText() {
+      return (podSelectorText ??= formatSelector(podSelector));
+    },
     selects: compileSelector(podSelector),
     isolatesIngress: types.ingress,
     isolatesEgress: types.egress,
