@@ -610,11 +610,28 @@ function warnOverlaps(learned: LearnedWorkload[], index: ClusterIndex, warnings:
     if (list) list.push(pod);
     else map.set(key, [pod]);
   };
+  // Only the (namespace, label key) pairs some learned selector asks about are indexed: the lists
+  // below are the same as indexing every label of every pod, for every key that is looked up.
+  const wantedKeys = new Map<string, string[]>();
+  for (const l of learned) {
+    const keys = Object.keys(l.workload.selector.matchLabels ?? {});
+    if (keys.length === 0) continue;
+    const list = wantedKeys.get(l.workload.namespace);
+    if (!list) wantedKeys.set(l.workload.namespace, [...new Set(keys)]);
+    else for (const k of keys) if (!list.includes(k)) list.push(k);
+  }
+  const hasOwn = Object.prototype.hasOwnProperty;
   for (const pod of index.objects.pods) {
     if (pod.spec?.hostNetwork) continue;
     const ns = pod.metadata?.namespace ?? 'default';
     push(byNamespace, ns, pod);
-    for (const [k, v] of Object.entries(pod.metadata?.labels ?? {})) push(byLabel, `${ns}\u0000${k}\u0000${v}`, pod);
+    const keys = wantedKeys.get(ns);
+    if (!keys) continue;
+    const labels = pod.metadata?.labels ?? {};
+    for (const k of keys) {
+      if (!hasOwn.call(labels, k) || !Object.prototype.propertyIsEnumerable.call(labels, k)) continue;
+      push(byLabel, `${ns}\u0000${k}\u0000${labels[k]}`, pod);
+    }
   }
   for (const l of learned) {
     const { namespace, selector } = l.workload;
