@@ -333,7 +333,12 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
       return podsByWorkload.get(workloadKey(workload)) ?? [];
     },
     servicePort(service, port, protocol) {
-      return (service.spec?.ports ?? []).find((p) => p.port === port && (p.protocol ?? 'TCP') === protocol);
+      const ports = service.spec?.ports ?? [];
+      for (let i = 0; i < ports.length; i++) {
+        const p = ports[i]!;
+        if (p.port === port && (p.protocol ?? 'TCP') === protocol) return p;
+      }
+      return undefined;
     },
     serviceBackends(service, servicePort, family) {
       let perFamily = backendCache.get(servicePort);

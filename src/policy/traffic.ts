@@ -9,7 +9,7 @@ import { formatEndpoint, type EndpointName } from '../cluster/endpoint-notation.
 import { canonicalIp, ipFamily } from '../cluster/ip.js';
 import type { V1Pod, V1Service } from '../cluster/objects.js';
 import { InputError } from '../errors.js';
-import type { FlowRecord, LocatedFlow, Protocol } from '../flows/record.js';
+import type { LocatedFlow, Protocol } from '../flows/record.js';
 
 export interface PodEndpoint {
   kind: 'pod';
@@ -128,20 +128,35 @@ function endpointsOf(backends: readonly ServiceBackend[], index: ClusterIndex): 
   return list;
 }
 
+/** One ServiceRef per Service and dialled port, shared by every flow to it (treat as immutable). */
+const serviceRefs = new WeakMap<V1Service, Map<number, ServiceRef>>();
+
+function serviceRef(service: V1Service, port: number): ServiceRef {
+  let perPort = serviceRefs.get(service);
+  if (!perPort) serviceRefs.set(service, (perPort = new Map()));
+  let ref = perPort.get(port);
+  if (!ref) {
+    const namespace = service.metadata?.namespace ?? 'default';
+    const name = service.metadata?.name ?? '';
+    const selectorless = !service.spec?.selector || Object.keys(service.spec.selector).length === 0;
+    perPort.set(port, (ref = { namespace, name, port, selectorless }));
+  }
+  return ref;
+}
+
+/** The resolution of a flow to a Service address: its backends on the target port. */
 function resolveServiceTargets(
+  flow: LocatedFlow,
   src: Endpoint,
   service: V1Service,
-  flow: FlowRecord,
   index: ClusterIndex,
   dstIp: string,
-): Pick<ResolvedFlow, 'service' | 'targets' | 'problem'> {
-  const namespace = service.metadata?.namespace ?? 'default';
-  const name = service.metadata?.name ?? '';
-  const selectorless = !service.spec?.selector || Object.keys(service.spec.selector).length === 0;
-  const ref: ServiceRef = { namespace, name, port: flow.dst.port, selectorless };
+): ResolvedFlow {
+  const ref = serviceRef(service, flow.dst.port);
+  const { namespace, name } = ref;
   const servicePort = index.servicePort(service, flow.dst.port, flow.proto);
   if (!servicePort) {
-    return { service: ref, targets: [], problem: `service ${namespace}/${name} has no ${flow.proto} port ${flow.dst.port}` };
+    return { flow, src, service: ref, targets: [], problem: `service ${namespace}/${name} has no ${flow.proto} port ${flow.dst.port}` };
   }
   // A dual-stack Service's connect reaches backends of the dialled family only.
   const family = ipFamily(dstIp);
@@ -150,9 +165,9 @@ function resolveServiceTargets(
   const targets: Traffic[] = new Array(backends.length);
   for (let i = 0; i < backends.length; i++) targets[i] = { src, dst: dsts[i]!, port: backends[i]!.port, proto: flow.proto, via: ref };
   if (targets.length === 0) {
-    return { service: ref, targets, problem: `service ${namespace}/${name} port ${flow.dst.port} has no backends` };
+    return { flow, src, service: ref, targets, problem: `service ${namespace}/${name} port ${flow.dst.port} has no backends` };
   }
-  return { service: ref, targets };
+  return { flow, src, service: ref, targets };
 }
 
 /** Resolves one flow against the cluster; throws InputError naming the flow's file and line when it cannot. */
@@ -166,12 +181,12 @@ export function resolveFlow(flow: LocatedFlow, index: ClusterIndex): ResolvedFlo
   // Load-balancer and external IPs may be shared by Services on different ports, or be a node's own
   // address (k3s ServiceLB, MetalLB): the Service is the one with the dialled port.
   const service = index.serviceByAddress(dstIp, flow.dst.port, flow.proto);
-  if (service) return { flow, src, ...resolveServiceTargets(src, service, flow, index, dstIp) };
+  if (service) return resolveServiceTargets(flow, src, service, index, dstIp);
   const node = index.nodeByIP(dstIp)?.metadata?.name;
   const onAddress = index.serviceByIP(dstIp);
   if (onAddress && !node) {
     // A Service address without that port, and no node behind it to answer.
-    return { flow, src, ...resolveServiceTargets(src, onAddress, flow, index, dstIp) };
+    return resolveServiceTargets(flow, src, onAddress, index, dstIp);
   }
   // Records that carry names but an address we do not know (e.g. a snapshot taken later).
   const { namespace, pod: podName, service: svcName } = flow.dst;
@@ -181,7 +196,7 @@ export function resolveFlow(flow: LocatedFlow, index: ClusterIndex): ResolvedFlo
   }
   if (typeof namespace === 'string' && typeof svcName === 'string' && !onAddress) {
     const svc = index.service(namespace, svcName);
-    if (svc) return { flow, src, ...resolveServiceTargets(src, svc, flow, index, dstIp) };
+    if (svc) return resolveServiceTargets(flow, src, svc, index, dstIp);
   }
   const dst: ExternalEndpoint = node ? { kind: 'external', ip: dstIp, node } : { kind: 'external', ip: dstIp };
   return { flow, src, targets: [{ src, dst, port: flow.dst.port, proto: flow.proto }] };
