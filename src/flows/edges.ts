@@ -5,7 +5,7 @@
  * synthesis cost per edge, not per flow.
  */
 import { latin1, type FlowLineScanner } from './line-scan.js';
-import type { LocatedFlow } from './record.js';
+import type { FlowRecord, LocatedFlow } from './record.js';
 
 export interface FlowEdge {
   /** The first flow seen for this edge; resolution and reports use it. */
@@ -29,6 +29,18 @@ export function edgeKey(flow: LocatedFlow): string {
   const src = flow.src;
   const who = typeof src.namespace === 'string' && typeof src.pod === 'string' ? `p/${src.namespace}/${src.pod}` : `r/${src.ip}`;
   return `${who}|${flow.dst.ip}|${flow.dst.port}|${flow.proto}|${flow.outcome ?? ''}`;
+}
+
+/**
+ * The exact identity of a flow's edge as text (the parts with their lengths in front, so no
+ * character inside a part can make two identities equal): what merging edges of several readers
+ * keys on. edgeKey is the readable form.
+ */
+export function edgeIdentity(flow: FlowRecord): string {
+  const src = flow.src;
+  const who = typeof src.namespace === 'string' && typeof src.pod === 'string' ? `p${src.namespace.length}:${src.namespace}${src.pod.length}:${src.pod}` : `r${String(src.ip).length}:${String(src.ip)}`;
+  const portKey = (flow.dst.port * 4 + protocolIndex(flow.proto)) * 8 + outcomeIndex(flow.outcome);
+  return `${who}${flow.dst.ip.length}:${flow.dst.ip}${portKey}`;
 }
 
 /**
@@ -131,6 +143,11 @@ export class EdgeAggregator {
   /** Per edge: the last timestamp as text when `stamps` does not hold it (length byte 0). */
   private readonly lastText: (string | undefined)[] = [];
   flows = 0;
+
+  /** Edges so far. */
+  get size(): number {
+    return this.edges.length;
+  }
 
   add(flow: LocatedFlow): void {
     this.flows++;

@@ -9,7 +9,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../errors.js';
-import { compareTimestamps, EdgeAggregator, edgeKey, MAX_IDS_PER_EDGE, type FlowEdge } from './edges.js';
+import { compareTimestamps, EdgeAggregator, edgeIdentity, MAX_IDS_PER_EDGE, type FlowEdge } from './edges.js';
 import { eachLine, parseFlowLine, readRangeLinesSync, type FileRange, type ReadOptions } from './jsonl.js';
 import { FlowLineScanner } from './line-scan.js';
 import type { LocatedFlow } from './record.js';
@@ -29,12 +29,26 @@ export interface AggregateResult {
   flows: number;
 }
 
-/** What a worker sends back for its range. */
+/**
+ * What a worker sends back for its range, per edge in first-seen order. Compact, because it is
+ * copied to the main thread and read there while the other workers may still run: the sample of
+ * an edge travels as its line's text, and the main thread makes it a record only for an edge no
+ * earlier range has.
+ */
 export interface RangeResult {
-  edges: FlowEdge[];
   flows: number;
   /** Lines in the range, to number the next range's lines. */
   lines: number;
+  /** edgeIdentity of each edge's sample. */
+  keys: string[];
+  counts: number[];
+  firstSeen: (string | null)[];
+  lastSeen: (string | null)[];
+  ids: string[][];
+  /** Line of each sample within the range. */
+  sampleLines: number[];
+  /** The samples' text, one line each. */
+  samples: string[];
   error?: { detail: string; line?: number; field?: string; source: string };
 }
 
@@ -66,41 +80,63 @@ export function splitAtLines(file: string, size: number, parts: number): FileRan
 /**
  * Feeds the lines of `file` to `agg`: through the fast path when it vouches for a line (see
  * line-scan.ts), else as a parsed record, which also raises the error of a bad line. The handler
- * says whether the line was a flow (blank lines are not).
+ * says whether the line was a flow (blank lines are not). With `samples`, the text of each line
+ * that starts an edge is appended to it.
  */
-export function aggregateLine(file: string, agg: EdgeAggregator): (buf: Buffer, start: number, end: number, line: number) => boolean {
+export function aggregateLine(
+  file: string,
+  agg: EdgeAggregator,
+  samples?: string[],
+): (buf: Buffer, start: number, end: number, line: number) => boolean {
   const scanner = new FlowLineScanner();
   // The line being read, for `record` (one function for all lines, not a closure per line).
   let buf: Buffer = Buffer.alloc(0);
   let start = 0;
   let end = 0;
   let line = 0;
-  const record = (): LocatedFlow | undefined => parseFlowLine(buf.toString('utf8', start, end), file, line);
+  let text = '';
+  const record = (): LocatedFlow | undefined => parseFlowLine((text = buf.toString('utf8', start, end)), file, line);
   return (b, s, e, n) => {
     buf = b;
     start = s;
     end = e;
     line = n;
+    const before = agg.size;
     if (scanner.scan(b, s, e)) {
       agg.addScanned(scanner, b, record as () => LocatedFlow);
-      return true;
+    } else {
+      const flow = record();
+      if (!flow) return false;
+      agg.add(flow);
     }
-    const flow = record();
-    if (flow) agg.add(flow);
-    return flow !== undefined;
+    if (samples && agg.size > before) samples.push(text);
+    return true;
   };
 }
 
 /** Aggregates one range on this thread (what each worker runs). */
 export function aggregateRange(file: string, range: FileRange): RangeResult {
   const agg = new EdgeAggregator();
+  const samples: string[] = [];
   try {
-    const perLine = aggregateLine(file, agg);
-    const lines = readRangeLinesSync(file, range, (text, start, end, line) => void perLine(text, start, end, line));
-    return { edges: agg.result(), flows: agg.flows, lines };
+    const perLine = aggregateLine(file, agg, samples);
+    const lines = readRangeLinesSync(file, range, (buf, start, end, line) => void perLine(buf, start, end, line));
+    const edges = agg.result();
+    return {
+      flows: agg.flows,
+      lines,
+      keys: edges.map((e) => edgeIdentity(e.sample)),
+      counts: edges.map((e) => e.count),
+      firstSeen: edges.map((e) => e.firstSeen ?? null),
+      lastSeen: edges.map((e) => e.lastSeen ?? null),
+      ids: edges.map((e) => e.ids),
+      sampleLines: edges.map((e) => e.sample.origin!.line),
+      samples,
+    };
   } catch (err) {
     if (err instanceof InputError) {
-      return { edges: [], flows: 0, lines: 0, error: { detail: err.detail, line: err.line, field: err.field, source: err.source } };
+      const error = { detail: err.detail, line: err.line, field: err.field, source: err.source };
+      return { flows: 0, lines: 0, keys: [], counts: [], firstSeen: [], lastSeen: [], ids: [], sampleLines: [], samples: [], error };
     }
     throw err;
   }
@@ -109,8 +145,8 @@ export function aggregateRange(file: string, range: FileRange): RangeResult {
 function runWorker(file: string, range: FileRange): Promise<RangeResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./edge-worker.js', import.meta.url), { workerData: { file, range } });
-    worker.once('message', (m: string) => {
-      resolve(JSON.parse(m) as RangeResult);
+    worker.once('message', (m: RangeResult) => {
+      resolve(m);
       void worker.terminate();
     });
     worker.once('error', reject);
@@ -120,20 +156,21 @@ function runWorker(file: string, range: FileRange): Promise<RangeResult> {
   });
 }
 
-/** Folds `from` into `into`; `from` comes later in the file, so `into` keeps its sample and ids first. */
-function mergeEdges(into: Map<string, FlowEdge>, from: FlowEdge[]): void {
-  for (const e of from) {
-    const key = edgeKey(e.sample);
-    const have = into.get(key);
-    if (!have) {
-      into.set(key, e);
-      continue;
-    }
-    have.count += e.count;
-    if (e.firstSeen !== undefined && (have.firstSeen === undefined || compareTimestamps(e.firstSeen, have.firstSeen) < 0)) have.firstSeen = e.firstSeen;
-    if (e.lastSeen !== undefined && (have.lastSeen === undefined || compareTimestamps(e.lastSeen, have.lastSeen) > 0)) have.lastSeen = e.lastSeen;
-    for (const id of e.ids) if (have.ids.length < MAX_IDS_PER_EDGE) have.ids.push(id);
+/** Folds `e` into `into`; `e` comes later in the input, so an edge already there keeps its sample and ids first. */
+function mergeEdge(into: Map<string, FlowEdge>, key: string, e: FlowEdge): void {
+  const have = into.get(key);
+  if (!have) {
+    into.set(key, e);
+    return;
   }
+  have.count += e.count;
+  if (e.firstSeen !== undefined && (have.firstSeen === undefined || compareTimestamps(e.firstSeen, have.firstSeen) < 0)) have.firstSeen = e.firstSeen;
+  if (e.lastSeen !== undefined && (have.lastSeen === undefined || compareTimestamps(e.lastSeen, have.lastSeen) > 0)) have.lastSeen = e.lastSeen;
+  for (const id of e.ids) if (have.ids.length < MAX_IDS_PER_EDGE) have.ids.push(id);
+}
+
+function mergeEdges(into: Map<string, FlowEdge>, from: FlowEdge[]): void {
+  for (const e of from) mergeEdge(into, edgeIdentity(e.sample), e);
 }
 
 async function aggregateSplittable(file: string, size: number, threads: number): Promise<{ edges: FlowEdge[]; flows: number }> {
@@ -147,10 +184,18 @@ async function aggregateSplittable(file: string, size: number, threads: number):
       const e = res.error;
       throw new InputError(e.source, e.detail, e.line === undefined ? undefined : e.line + linesBefore, e.field);
     }
-    for (const edge of res.edges) {
-      if (edge.sample.origin) (edge.sample as { origin: { file: string; line: number } }).origin.line += linesBefore;
-    }
-    mergeEdges(merged, res.edges);
+    res.keys.forEach((key, i) => {
+      const have = merged.get(key);
+      const firstSeen = res.firstSeen[i] ?? undefined;
+      const lastSeen = res.lastSeen[i] ?? undefined;
+      if (have) {
+        mergeEdge(merged, key, { sample: have.sample, count: res.counts[i]!, firstSeen, lastSeen, ids: res.ids[i]! });
+        return;
+      }
+      // The same text the worker accepted: it parses again to the record the worker had.
+      const sample = parseFlowLine(res.samples[i]!, file, res.sampleLines[i]! + linesBefore)!;
+      merged.set(key, { sample, count: res.counts[i]!, firstSeen, lastSeen, ids: res.ids[i]! });
+    });
     flows += res.flows;
     linesBefore += res.lines;
   }

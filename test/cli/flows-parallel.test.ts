@@ -11,9 +11,18 @@ const dir = mkdtempSync(join(tmpdir(), 'netpol-par-'));
 const line = (i: number) =>
   JSON.stringify({ v: 1, id: `f${i}`, ts: new Date(Date.UTC(2026, 10, 24, 10, 0, 0, i)).toISOString(), proto: 'TCP', src: { namespace: 'default', pod: 'mypod', ip: '10.244.0.12', port: i % 60000 }, dst: { ip: `203.0.113.${i % 7}`, port: 443 + (i % 3) } });
 
+/** aggregateFiles of the build: worker threads run dist/flows/edge-worker.js. */
+async function aggregateFiles(files: string[], options: { threads?: number; minParallelBytes?: number }) {
+  const built = (await import(join(ROOT, 'dist/flows/parallel.js'))) as typeof import('../../src/flows/parallel.js');
+  return built.aggregateFiles(files, options);
+}
+
 describe('parallel edge aggregation', () => {
   const file = join(dir, 'rec.jsonl');
-  beforeAll(() => writeFileSync(file, Array.from({ length: 5000 }, (_, i) => line(i)).join('\n') + '\n\n'));
+  beforeAll(() => {
+    ensureBuilt();
+    writeFileSync(file, Array.from({ length: 5000 }, (_, i) => line(i)).join('\n') + '\n\n');
+  }, 300_000);
 
   it('cuts files only at line starts', () => {
     const ranges = splitAtLines(file, statSync(file).size, 4);
@@ -26,12 +35,35 @@ describe('parallel edge aggregation', () => {
     const seq = new EdgeAggregator();
     for await (const f of readFlows([file])) seq.add(f);
     const size = statSync(file).size;
-    const parts = await Promise.all(splitAtLines(file, size, 3).map((r) => aggregateRange(file, r)));
+    const parts = splitAtLines(file, size, 3).map((r) => aggregateRange(file, r));
     expect(parts.reduce((n, p) => n + p.flows, 0)).toBe(5000);
     expect(parts.reduce((n, p) => n + p.lines, 0)).toBe(5001);
-    const counts = new Map<string, number>();
-    for (const p of parts) for (const e of p.edges) counts.set(`${e.sample.dst.ip}:${e.sample.dst.port}`, (counts.get(`${e.sample.dst.ip}:${e.sample.dst.port}`) ?? 0) + e.count);
-    expect(Object.fromEntries(counts)).toEqual(Object.fromEntries(seq.result().map((e) => [`${e.sample.dst.ip}:${e.sample.dst.port}`, e.count])));
+    const merged = await aggregateFiles([file], { threads: 3, minParallelBytes: 1 });
+    expect(merged.flows).toBe(5000);
+    expect(merged.edges).toEqual(seq.result());
+  });
+
+  it('gives the same edges as one thread on lines the fast path leaves to JSON.parse, out of time order', async () => {
+    // Every third line spelled so the scanner leaves it (escapes, a duplicate key, an offset stamp).
+    const mixed = join(dir, 'mixed.jsonl');
+    const lines = Array.from({ length: 4000 }, (_, i) => {
+      const base = JSON.parse(line(i)) as Record<string, unknown> & { src: Record<string, unknown> };
+      if (i % 7 === 0) base.ts = new Date(Date.UTC(2026, 10, 24, 9, 0, 0, 4000 - i)).toISOString();
+      if (i % 5 === 0) base.id = `f${i % 3}`;
+      let text = JSON.stringify(base);
+      if (i % 3 === 1) text = text.replace('"pod":"mypod"', '"pod":"my\\u0070od"');
+      if (i % 3 === 2) text = text.replace(/"ts":"([^"]+)Z"/, '"ts":"$1+00:00"');
+      return text;
+    });
+    writeFileSync(mixed, lines.join('\r\n') + '\n');
+    const records = new EdgeAggregator();
+    for await (const f of readFlows([mixed])) records.add(f);
+    const one = await aggregateFiles([mixed], { threads: 1 });
+    const many = await aggregateFiles([mixed], { threads: 4, minParallelBytes: 1 });
+    expect(one.edges).toEqual(records.result());
+    expect(many).toEqual(one);
+    expect(one.flows).toBe(4000);
+    expect(one.edges.reduce((n, e) => n + e.count, 0)).toBe(4000);
   });
 });
 
