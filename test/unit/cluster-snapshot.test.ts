@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SnapshotView, loadSnapshot } from '../../src/cluster/snapshot.js';
+import { parseKubeYaml, parseKubeYamlFast } from '../../src/cluster/yaml-documents.js';
 import { InputError } from '../../src/errors.js';
 
 const demo = new SnapshotView(['fixtures/demo/cluster.yaml']);
@@ -98,5 +99,28 @@ describe('cluster index', () => {
   it('always labels namespaces with kubernetes.io/metadata.name', () => {
     expect(index.namespaceLabels('shop')).toEqual({ 'kubernetes.io/metadata.name': 'shop', team: 'storefront' });
     expect(index.namespaceLabels('unknown')).toEqual({ 'kubernetes.io/metadata.name': 'unknown' });
+  });
+});
+
+describe('snapshot YAML: fast and precise parses agree', () => {
+  it('reads scalars by the YAML 1.2 core schema in both, timestamps staying text', () => {
+    const text = [
+      'apiVersion: v1',
+      'kind: List',
+      'items:',
+      '- apiVersion: v1',
+      '  kind: Pod',
+      '  metadata:',
+      '    name: p',
+      '    creationTimestamp: 2026-11-24T10:00:00Z',
+      '    labels: {a: yes, b: "0x10", c: on, d: 2026-11-24}',
+      '    annotations: {n: ~, i: 0x10, f: 1e3, o: 0o17}',
+    ].join('\n');
+    const fast = parseKubeYamlFast(text, 'f.yaml').map((o) => o.object);
+    const precise = parseKubeYaml(text, 'f.yaml').map((o) => o.object);
+    expect(fast).toEqual(precise);
+    const meta = fast[0]!.metadata as Record<string, Record<string, unknown>>;
+    expect(meta.creationTimestamp).toBe('2026-11-24T10:00:00Z');
+    expect(meta.labels).toEqual({ a: 'yes', b: '0x10', c: 'on', d: '2026-11-24' });
   });
 });
