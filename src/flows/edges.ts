@@ -4,6 +4,7 @@
  * cluster. A million flows of a chatty workload become a handful of edges, so resolution and
  * synthesis cost per edge, not per flow.
  */
+import { parseFlowLine, serializeFlow } from './jsonl.js';
 import { latin1, type FlowLineScanner } from './line-scan.js';
 import type { FlowRecord, LocatedFlow } from './record.js';
 
@@ -29,18 +30,6 @@ export function edgeKey(flow: LocatedFlow): string {
   const src = flow.src;
   const who = typeof src.namespace === 'string' && typeof src.pod === 'string' ? `p/${src.namespace}/${src.pod}` : `r/${src.ip}`;
   return `${who}|${flow.dst.ip}|${flow.dst.port}|${flow.proto}|${flow.outcome ?? ''}`;
-}
-
-/**
- * The exact identity of a flow's edge as text (the parts with their lengths in front, so no
- * character inside a part can make two identities equal): what merging edges of several readers
- * keys on. edgeKey is the readable form.
- */
-export function edgeIdentity(flow: FlowRecord): string {
-  const src = flow.src;
-  const who = typeof src.namespace === 'string' && typeof src.pod === 'string' ? `p${src.namespace.length}:${src.namespace}${src.pod.length}:${src.pod}` : `r${String(src.ip).length}:${String(src.ip)}`;
-  const portKey = (flow.dst.port * 4 + protocolIndex(flow.proto)) * 8 + outcomeIndex(flow.outcome);
-  return `${who}${flow.dst.ip.length}:${flow.dst.ip}${portKey}`;
 }
 
 /**
@@ -119,6 +108,49 @@ const META = 4;
 /** Room per edge for its last timestamp: a length byte, then up to STAMP_ROOM - 1 bytes. */
 const STAMP_ROOM = 40;
 
+/** UTF-16 code units as text (in slices: an argument list has a length limit). */
+function unitsToString(units: Uint16Array, start: number, end: number): string {
+  let text = '';
+  for (let at = start; at < end; at += 4096) text += String.fromCharCode(...units.subarray(at, Math.min(end, at + 4096)));
+  return text;
+}
+
+/** An edge's sample not yet made a record: its line. */
+class SampleLine {
+  constructor(
+    readonly text: string,
+    readonly file: string,
+    readonly line: number,
+  ) {}
+}
+
+/** The edges of an aggregator as flat arrays, cheap to send to another thread (see parallel.ts). */
+export interface EdgeExport {
+  /** edgeIdentity of each edge. */
+  keys: string[];
+  counts: number[];
+  firstSeen: (string | null)[];
+  lastSeen: (string | null)[];
+  ids: string[][];
+  /** Each sample as its line's text (a record made from a record: its JSON), and its line number. */
+  samples: string[];
+  sampleLines: number[];
+}
+
+/**
+ * An edge's identity as text: kind, then each part with its length in front (so no character
+ * inside a part can make two identities equal), then the port key. What merging the edges of
+ * several readers keys on; the same code units the aggregator compares.
+ */
+export function edgeIdentity(flow: FlowRecord): string {
+  const src = flow.src;
+  const isPod = typeof src.namespace === 'string' && typeof src.pod === 'string';
+  const part = (p: string) => String.fromCharCode(p.length & 0xffff, p.length >>> 16) + p;
+  const who = isPod ? part(src.namespace as string) + part(src.pod as string) : part(String(src.ip));
+  const portKey = (flow.dst.port * 4 + protocolIndex(flow.proto)) * 8 + outcomeIndex(flow.outcome);
+  return String.fromCharCode(isPod ? POD : ADDRESS) + who + part(flow.dst.ip) + String.fromCharCode(portKey & 0xffff, portKey >>> 16);
+}
+
 /**
  * Edges in one open-addressing hash table held in typed arrays. Records and fast-path lines (see
  * line-scan.ts) land in the same table, so a recording may mix both.
@@ -127,10 +159,11 @@ const STAMP_ROOM = 40;
  * separate object a lookup touches (a Map bucket, an entry, its key strings, the edge, its
  * timestamp string) was a cache miss — most of the cost of a flow. Here a lookup touches the slot
  * array, one `meta` row, the identity's code units and one timestamp room. An edge's identity
- * (kind, then each part with its length in front, so no character inside a part can make two
- * identities equal) is compared in full, so a hash collision never merges two edges. A fast-path
+ * (see edgeIdentity) is compared in full, so a hash collision never merges two edges. A fast-path
  * line's timestamp is kept as bytes (recordings are in time order, so nearly every flow is a new
- * last seen) and made text once, when the edges are asked for. No string is made per flow.
+ * last seen) and made text once, when the edges are asked for; the line that starts an edge is
+ * kept as text and made a record only when asked for (worker threads send the text instead).
+ * No string is made per flow.
  */
 export class EdgeAggregator {
   /** Open addressing: edge index + 1 per slot, 0 when free. Size a power of two, under half full. */
@@ -139,14 +172,17 @@ export class EdgeAggregator {
   private keys = new Uint16Array(1 << 16);
   private keysUsed = 0;
   private stamps = new Uint8Array(1024 * STAMP_ROOM);
-  private readonly edges: FlowEdge[] = [];
-  /** Per edge: the last timestamp as text when `stamps` does not hold it (length byte 0). */
+  // Per edge, in first-seen order.
+  private readonly samples: (LocatedFlow | SampleLine)[] = [];
+  private readonly firstSeen: (string | undefined)[] = [];
+  /** The last timestamp as text when `stamps` does not hold it (length byte 0). */
   private readonly lastText: (string | undefined)[] = [];
+  private readonly ids: string[][] = [];
   flows = 0;
 
   /** Edges so far. */
   get size(): number {
-    return this.edges.length;
+    return this.samples.length;
   }
 
   add(flow: LocatedFlow): void {
@@ -171,32 +207,44 @@ export class EdgeAggregator {
       }
     }
     if (e < 0) {
-      this.insert(i, h, portKey, flow, isPod, who, pod, dstIp);
+      const at = this.reserveKey(1 + 2 * 3 + who.length + pod.length + dstIp.length);
+      let p = at;
+      const k = this.keys;
+      k[p++] = isPod ? POD : ADDRESS;
+      for (const part of isPod ? [who, pod, dstIp] : [who, dstIp]) {
+        k[p++] = part.length & 0xffff;
+        k[p++] = part.length >>> 16;
+        for (let c = 0; c < part.length; c++) k[p++] = part.charCodeAt(c);
+      }
+      this.keysUsed = p;
+      this.place(i, h, portKey, at, flow, flow.ts, flow.id ? [flow.id] : []);
       return;
     }
     this.meta[e * META + 2]!++;
-    const edge = this.edges[e]!;
     const ts = flow.ts;
     if (ts !== undefined) {
       // Recordings are mostly in time order: a new last is the common case, and then it cannot be
       // a new first (first <= last).
       const last = this.lastOf(e);
+      const first = this.firstSeen[e];
       if (last === undefined || compareTimestamps(ts, last) > 0) {
         this.lastText[e] = ts;
         this.stamps[e * STAMP_ROOM] = 0;
-        if (edge.firstSeen === undefined) edge.firstSeen = ts;
-      } else if (edge.firstSeen === undefined || compareTimestamps(ts, edge.firstSeen) < 0) {
-        edge.firstSeen = ts;
+        if (first === undefined) this.firstSeen[e] = ts;
+      } else if (first === undefined || compareTimestamps(ts, first) < 0) {
+        this.firstSeen[e] = ts;
       }
     }
-    if (flow.id && edge.ids.length < MAX_IDS_PER_EDGE) edge.ids.push(flow.id);
+    const ids = this.ids[e]!;
+    if (flow.id && ids.length < MAX_IDS_PER_EDGE) ids.push(flow.id);
   }
 
   /**
-   * A line the fast path has accepted (`line` scanned `buf`): the same as `add` of its record,
-   * which is built (`record()`) only when the line starts a new edge and becomes its sample.
+   * A line the fast path has accepted: `line` scanned buf[start, end), line `lineNo` of `file`. The
+   * same as `add` of its record; the record is made only if the line starts an edge, and then
+   * only when the edges are asked for.
    */
-  addScanned(line: FlowLineScanner, buf: Uint8Array, record: () => LocatedFlow): void {
+  addScanned(line: FlowLineScanner, buf: Buffer, start: number, end: number, file: string, lineNo: number): void {
     this.flows++;
     const portKey = (line.dstPort * 4 + protocolIndex(line.proto)) * 8 + outcomeIndex(line.outcome);
     const isPod = line.srcIsPod;
@@ -214,19 +262,37 @@ export class EdgeAggregator {
         break;
       }
     }
+    const s = line.tsStart;
     if (e < 0) {
-      const flow = record();
-      const src = flow.src;
-      this.insert(i, h, portKey, flow, isPod, isPod ? (src.namespace as string) : String(src.ip), isPod ? (src.pod as string) : '', flow.dst.ip);
+      const parts = isPod
+        ? [line.nsStart, line.nsEnd, line.podStart, line.podEnd, line.dstIpStart, line.dstIpEnd]
+        : [line.srcIpStart, line.srcIpEnd, line.dstIpStart, line.dstIpEnd];
+      let need = 1;
+      for (let q = 0; q < parts.length; q += 2) need += 2 + parts[q + 1]! - parts[q]!;
+      const at = this.reserveKey(need);
+      let p = at;
+      const k = this.keys;
+      k[p++] = isPod ? POD : ADDRESS;
+      for (let q = 0; q < parts.length; q += 2) {
+        const from = parts[q]!;
+        const to = parts[q + 1]!;
+        k[p++] = (to - from) & 0xffff;
+        k[p++] = (to - from) >>> 16;
+        for (let c = from; c < to; c++) k[p++] = buf[c]!;
+      }
+      this.keysUsed = p;
+      const sample = new SampleLine(buf.toString('utf8', start, end), file, lineNo);
+      const id = line.idStart >= 0 && line.idEnd > line.idStart ? [latin1(buf, line.idStart, line.idEnd)] : [];
+      this.place(i, h, portKey, at, sample, s >= 0 ? latin1(buf, s, line.tsEnd) : undefined, id);
       return;
     }
     this.meta[e * META + 2]!++;
-    const s = line.tsStart;
     if (s >= 0) {
       const end = line.tsEnd;
       const room = e * STAMP_ROOM;
       const kept = this.stamps[room]!;
       const last = kept > 0 ? undefined : this.lastText[e];
+      const first = this.firstSeen[e];
       if ((kept > 0 ? this.compareWithStamp(buf, s, end, room) : last === undefined ? 1 : compareTimestampBytes(buf, s, end, last)) > 0) {
         if (end - s < STAMP_ROOM) {
           this.stamps[room] = end - s;
@@ -235,15 +301,13 @@ export class EdgeAggregator {
           this.stamps[room] = 0;
           this.lastText[e] = latin1(buf, s, end);
         }
-        const edge = this.edges[e]!;
-        if (edge.firstSeen === undefined) edge.firstSeen = latin1(buf, s, end);
-      } else {
-        const edge = this.edges[e]!;
-        if (edge.firstSeen === undefined || compareTimestampBytes(buf, s, end, edge.firstSeen) < 0) edge.firstSeen = latin1(buf, s, end);
+        if (first === undefined) this.firstSeen[e] = latin1(buf, s, end);
+      } else if (first === undefined || compareTimestampBytes(buf, s, end, first) < 0) {
+        this.firstSeen[e] = latin1(buf, s, end);
       }
     }
     if (line.idStart >= 0 && line.idEnd > line.idStart) {
-      const ids = this.edges[e]!.ids;
+      const ids = this.ids[e]!;
       if (ids.length < MAX_IDS_PER_EDGE) ids.push(latin1(buf, line.idStart, line.idEnd));
     }
   }
@@ -311,10 +375,23 @@ export class EdgeAggregator {
     return len === 0 ? this.lastText[e] : latin1(this.stamps, room + 1, room + 1 + len);
   }
 
-  private insert(slot: number, hash: number, portKey: number, flow: LocatedFlow, isPod: boolean, who: string, pod: string, dstIp: string): void {
-    const e = this.edges.length;
-    this.edges.push({ sample: flow, count: 1, firstSeen: flow.ts, lastSeen: undefined, ids: flow.id ? [flow.id] : [] });
-    this.lastText.push(flow.ts);
+  /** Room for an identity of `units` code units at the end of `keys`; its offset. */
+  private reserveKey(units: number): number {
+    if (this.keysUsed + units > this.keys.length) {
+      const keys = new Uint16Array(Math.max(this.keys.length * 2, this.keysUsed + units));
+      keys.set(this.keys);
+      this.keys = keys;
+    }
+    return this.keysUsed;
+  }
+
+  /** A new edge whose identity was just written at `keyAt`, in table slot `slot`. */
+  private place(slot: number, hash: number, portKey: number, keyAt: number, sample: LocatedFlow | SampleLine, ts: string | undefined, ids: string[]): void {
+    const e = this.samples.length;
+    this.samples.push(sample);
+    this.firstSeen.push(ts);
+    this.lastText.push(ts);
+    this.ids.push(ids);
     if ((e + 1) * META > this.meta.length) {
       const meta = new Float64Array(this.meta.length * 2);
       meta.set(this.meta);
@@ -323,27 +400,11 @@ export class EdgeAggregator {
       stamps.set(this.stamps);
       this.stamps = stamps;
     }
-    const need = 1 + 2 * 3 + who.length + pod.length + dstIp.length;
-    if (this.keysUsed + need > this.keys.length) {
-      const keys = new Uint16Array(Math.max(this.keys.length * 2, this.keysUsed + need));
-      keys.set(this.keys);
-      this.keys = keys;
-    }
-    const at = this.keysUsed;
-    const k = this.keys;
-    let p = at;
-    k[p++] = isPod ? POD : ADDRESS;
-    for (const part of isPod ? [who, pod, dstIp] : [who, dstIp]) {
-      k[p++] = part.length & 0xffff;
-      k[p++] = part.length >>> 16;
-      for (let i = 0; i < part.length; i++) k[p++] = part.charCodeAt(i);
-    }
-    this.keysUsed = p;
     const m = e * META;
     this.meta[m] = hash;
     this.meta[m + 1] = portKey;
     this.meta[m + 2] = 1;
-    this.meta[m + 3] = at;
+    this.meta[m + 3] = keyAt;
     this.slots[slot] = e + 1;
     if ((e + 1) * 2 > this.slots.length) this.rehash();
   }
@@ -352,7 +413,7 @@ export class EdgeAggregator {
   private rehash(): void {
     const slots = new Int32Array(this.slots.length * 2);
     const mask = slots.length - 1;
-    for (let e = 0; e < this.edges.length; e++) {
+    for (let e = 0; e < this.samples.length; e++) {
       let i = this.meta[e * META]! & mask;
       while (slots[i] !== 0) i = (i + 1) & mask;
       slots[i] = e + 1;
@@ -360,13 +421,49 @@ export class EdgeAggregator {
     this.slots = slots;
   }
 
+  /** The sample of edge `e` as a record (made from its line the first time). */
+  private sampleOf(e: number): LocatedFlow {
+    const s = this.samples[e]!;
+    if (!(s instanceof SampleLine)) return s;
+    // The fast path accepted this text: it parses.
+    const rec = parseFlowLine(s.text, s.file, s.line)!;
+    this.samples[e] = rec;
+    return rec;
+  }
+
   /** Edges in the order they were first seen (deterministic for a given input order). */
   result(): FlowEdge[] {
-    return this.edges.map((edge, e) => {
-      edge.count = this.meta[e * META + 2]!;
-      edge.lastSeen = this.lastOf(e);
-      return edge;
-    });
+    return this.samples.map((_, e) => ({
+      sample: this.sampleOf(e),
+      count: this.meta[e * META + 2]!,
+      firstSeen: this.firstSeen[e],
+      lastSeen: this.lastOf(e),
+      ids: this.ids[e]!,
+    }));
+  }
+
+  /** The edges as flat arrays for another thread, samples as text (see EdgeExport). */
+  export(): EdgeExport {
+    const n = this.samples.length;
+    const out: EdgeExport = { keys: [], counts: [], firstSeen: [], lastSeen: [], ids: this.ids, samples: [], sampleLines: [] };
+    for (let e = 0; e < n; e++) {
+      const at = this.meta[e * META + 3]!;
+      const end = e + 1 < n ? this.meta[(e + 1) * META + 3]! : this.keysUsed;
+      const portKey = this.meta[e * META + 1]!;
+      out.keys.push(unitsToString(this.keys, at, end) + String.fromCharCode(portKey & 0xffff, portKey >>> 16));
+      out.counts.push(this.meta[e * META + 2]!);
+      out.firstSeen.push(this.firstSeen[e] ?? null);
+      out.lastSeen.push(this.lastOf(e) ?? null);
+      const s = this.samples[e]!;
+      if (s instanceof SampleLine) {
+        out.samples.push(s.text);
+        out.sampleLines.push(s.line);
+      } else {
+        out.samples.push(serializeFlow(s));
+        out.sampleLines.push(s.origin?.line ?? 0);
+      }
+    }
+    return out;
   }
 }
 

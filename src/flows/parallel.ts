@@ -9,10 +9,9 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../errors.js';
-import { compareTimestamps, EdgeAggregator, edgeIdentity, MAX_IDS_PER_EDGE, type FlowEdge } from './edges.js';
+import { compareTimestamps, EdgeAggregator, edgeIdentity, MAX_IDS_PER_EDGE, type EdgeExport, type FlowEdge } from './edges.js';
 import { eachLine, parseFlowLine, readRangeLinesSync, type FileRange, type ReadOptions } from './jsonl.js';
 import { FlowLineScanner } from './line-scan.js';
-import type { LocatedFlow } from './record.js';
 
 /** Below this size one thread is faster than starting workers. */
 const DEFAULT_MIN_PARALLEL_BYTES = 32 << 20;
@@ -30,25 +29,14 @@ export interface AggregateResult {
 }
 
 /**
- * What a worker sends back for its range, per edge in first-seen order. Compact, because it is
- * copied to the main thread and read there while the other workers may still run: the sample of
- * an edge travels as its line's text, and the main thread makes it a record only for an edge no
- * earlier range has.
+ * What a worker sends back for its range: its edges as flat arrays (cheap to copy between threads,
+ * unlike an object per edge), each sample as its line's text — the main thread makes a record
+ * only for an edge no earlier range has.
  */
-export interface RangeResult {
+export interface RangeResult extends EdgeExport {
   flows: number;
   /** Lines in the range, to number the next range's lines. */
   lines: number;
-  /** edgeIdentity of each edge's sample. */
-  keys: string[];
-  counts: number[];
-  firstSeen: (string | null)[];
-  lastSeen: (string | null)[];
-  ids: string[][];
-  /** Line of each sample within the range. */
-  sampleLines: number[];
-  /** The samples' text, one line each. */
-  samples: string[];
   error?: { detail: string; line?: number; field?: string; source: string };
 }
 
@@ -80,36 +68,18 @@ export function splitAtLines(file: string, size: number, parts: number): FileRan
 /**
  * Feeds the lines of `file` to `agg`: through the fast path when it vouches for a line (see
  * line-scan.ts), else as a parsed record, which also raises the error of a bad line. The handler
- * says whether the line was a flow (blank lines are not). With `samples`, the text of each line
- * that starts an edge is appended to it.
+ * says whether the line was a flow (blank lines are not).
  */
-export function aggregateLine(
-  file: string,
-  agg: EdgeAggregator,
-  samples?: string[],
-): (buf: Buffer, start: number, end: number, line: number) => boolean {
+export function aggregateLine(file: string, agg: EdgeAggregator): (buf: Buffer, start: number, end: number, line: number) => boolean {
   const scanner = new FlowLineScanner();
-  // The line being read, for `record` (one function for all lines, not a closure per line).
-  let buf: Buffer = Buffer.alloc(0);
-  let start = 0;
-  let end = 0;
-  let line = 0;
-  let text = '';
-  const record = (): LocatedFlow | undefined => parseFlowLine((text = buf.toString('utf8', start, end)), file, line);
-  return (b, s, e, n) => {
-    buf = b;
-    start = s;
-    end = e;
-    line = n;
-    const before = agg.size;
-    if (scanner.scan(b, s, e)) {
-      agg.addScanned(scanner, b, record as () => LocatedFlow);
-    } else {
-      const flow = record();
-      if (!flow) return false;
-      agg.add(flow);
+  return (buf, start, end, line) => {
+    if (scanner.scan(buf, start, end)) {
+      agg.addScanned(scanner, buf, start, end, file, line);
+      return true;
     }
-    if (samples && agg.size > before) samples.push(text);
+    const flow = parseFlowLine(buf.toString('utf8', start, end), file, line);
+    if (!flow) return false;
+    agg.add(flow);
     return true;
   };
 }
@@ -117,22 +87,10 @@ export function aggregateLine(
 /** Aggregates one range on this thread (what each worker runs). */
 export function aggregateRange(file: string, range: FileRange): RangeResult {
   const agg = new EdgeAggregator();
-  const samples: string[] = [];
   try {
-    const perLine = aggregateLine(file, agg, samples);
+    const perLine = aggregateLine(file, agg);
     const lines = readRangeLinesSync(file, range, (buf, start, end, line) => void perLine(buf, start, end, line));
-    const edges = agg.result();
-    return {
-      flows: agg.flows,
-      lines,
-      keys: edges.map((e) => edgeIdentity(e.sample)),
-      counts: edges.map((e) => e.count),
-      firstSeen: edges.map((e) => e.firstSeen ?? null),
-      lastSeen: edges.map((e) => e.lastSeen ?? null),
-      ids: edges.map((e) => e.ids),
-      sampleLines: edges.map((e) => e.sample.origin!.line),
-      samples,
-    };
+    return { flows: agg.flows, lines, ...agg.export() };
   } catch (err) {
     if (err instanceof InputError) {
       const error = { detail: err.detail, line: err.line, field: err.field, source: err.source };
