@@ -103,17 +103,27 @@ function compareTimestampBytes(buf: Uint8Array, start: number, end: number, kept
 const POD = 1;
 const ADDRESS = 2;
 
-/** Per edge in `meta`: hash, port key, count, offset of the identity in `keys`. */
-const META = 4;
-/** Room per edge for its last timestamp: a length byte, then up to STAMP_ROOM - 1 bytes. */
-const STAMP_ROOM = 40;
-
-/** UTF-16 code units as text (in slices: an argument list has a length limit). */
-function unitsToString(units: Uint16Array, start: number, end: number): string {
-  let text = '';
-  for (let at = start; at < end; at += 4096) text += String.fromCharCode(...units.subarray(at, Math.min(end, at + 4096)));
-  return text;
-}
+/**
+ * The table's rows: one per slot of an open-addressing table, ROW bytes each, so a lookup touches
+ * one row (two cache lines, one page) for everything a flow updates. Offsets in bytes:
+ */
+const ROW = 128;
+/** Edge index + 1; 0 for a free slot (int32). */
+const R_EDGE = 0;
+/** Hash of the identity (int32). */
+const R_HASH = 4;
+/** Port, protocol and outcome folded into one number (int32). */
+const R_PORT = 8;
+/** Length of the identity kept in the row, or -1 when it is kept as text in `longKeys` (int32). */
+const R_KEYLEN = 12;
+/** Flows seen (float64: exact far beyond int32). */
+const R_COUNT = 16;
+/** Length of the last timestamp kept in the row, 0 when `lastText` holds it (uint8), then its bytes. */
+const R_STAMP = 24;
+const STAMP_ROOM = 31;
+/** The identity in the row: kind, then each part as a length byte and its bytes (ASCII only). */
+const R_KEY = 56;
+const KEY_ROOM = ROW - R_KEY;
 
 /** An edge's sample not yet made a record: its line. */
 class SampleLine {
@@ -137,47 +147,72 @@ export interface EdgeExport {
   sampleLines: number[];
 }
 
+function identityPart(p: string): string {
+  return String.fromCharCode(p.length & 0xffff, p.length >>> 16) + p;
+}
+
+/** The identity without its port key: kind, then each part with its length in front. */
+function identityText(isPod: boolean, who: string, pod: string, dstIp: string): string {
+  return String.fromCharCode(isPod ? POD : ADDRESS) + identityPart(who) + (isPod ? identityPart(pod) : '') + identityPart(dstIp);
+}
+
+function portKeyText(portKey: number): string {
+  return String.fromCharCode(portKey & 0xffff, portKey >>> 16);
+}
+
 /**
  * An edge's identity as text: kind, then each part with its length in front (so no character
  * inside a part can make two identities equal), then the port key. What merging the edges of
- * several readers keys on; the same code units the aggregator compares.
+ * several readers keys on.
  */
 export function edgeIdentity(flow: FlowRecord): string {
   const src = flow.src;
   const isPod = typeof src.namespace === 'string' && typeof src.pod === 'string';
-  const part = (p: string) => String.fromCharCode(p.length & 0xffff, p.length >>> 16) + p;
-  const who = isPod ? part(src.namespace as string) + part(src.pod as string) : part(String(src.ip));
   const portKey = (flow.dst.port * 4 + protocolIndex(flow.proto)) * 8 + outcomeIndex(flow.outcome);
-  return String.fromCharCode(isPod ? POD : ADDRESS) + who + part(flow.dst.ip) + String.fromCharCode(portKey & 0xffff, portKey >>> 16);
+  return identityText(isPod, isPod ? (src.namespace as string) : String(src.ip), isPod ? (src.pod as string) : '', flow.dst.ip) + portKeyText(portKey);
+}
+
+/** Whether the parts fit in a row: short, ASCII, lengths under 256. */
+function fitsInRow(parts: readonly string[]): boolean {
+  let size = 1;
+  for (const p of parts) {
+    if (p.length > 255) return false;
+    size += 1 + p.length;
+    for (let i = 0; i < p.length; i++) if (p.charCodeAt(i) > 0x7f) return false;
+  }
+  return size <= KEY_ROOM;
 }
 
 /**
- * Edges in one open-addressing hash table held in typed arrays. Records and fast-path lines (see
+ * Edges in an open-addressing hash table held in one typed array. Records and fast-path lines (see
  * line-scan.ts) land in the same table, so a recording may mix both.
  *
- * Why typed arrays: a large recording hits tens of thousands of edges in random order, and every
+ * Why a typed array: a large recording hits tens of thousands of edges in random order, and every
  * separate object a lookup touches (a Map bucket, an entry, its key strings, the edge, its
- * timestamp string) was a cache miss — most of the cost of a flow. Here a lookup touches the slot
- * array, one `meta` row, the identity's code units and one timestamp room. An edge's identity
- * (see edgeIdentity) is compared in full, so a hash collision never merges two edges. A fast-path
- * line's timestamp is kept as bytes (recordings are in time order, so nearly every flow is a new
- * last seen) and made text once, when the edges are asked for; the line that starts an edge is
- * kept as text and made a record only when asked for (worker threads send the text instead).
- * No string is made per flow.
+ * timestamp string) was a cache and TLB miss — most of the cost of a flow. Here a flow touches one
+ * row: hash, port key, identity, count and last timestamp side by side. The identity is compared in
+ * full, so a hash collision never merges two edges (identities that do not fit in a row are kept
+ * as text and compared as text). A fast-path line's timestamp is kept as bytes (recordings are in
+ * time order, so nearly every flow is a new last seen) and made text once, when the edges are
+ * asked for; the line that starts an edge is kept as text and made a record only when asked for
+ * (worker threads send the text instead). No string is made per flow.
  */
 export class EdgeAggregator {
-  /** Open addressing: edge index + 1 per slot, 0 when free. Size a power of two, under half full. */
-  private slots = new Int32Array(1 << 12);
-  private meta = new Float64Array(1024 * META);
-  private keys = new Uint16Array(1 << 16);
-  private keysUsed = 0;
-  private stamps = new Uint8Array(1024 * STAMP_ROOM);
+  private rows = new ArrayBuffer(ROW << 12);
+  private i32 = new Int32Array(this.rows);
+  private f64 = new Float64Array(this.rows);
+  private u8 = new Uint8Array(this.rows);
+  private mask = (1 << 12) - 1;
   // Per edge, in first-seen order.
+  /** Row of each edge. */
+  private rowOf: number[] = [];
   private readonly samples: (LocatedFlow | SampleLine)[] = [];
   private readonly firstSeen: (string | undefined)[] = [];
-  /** The last timestamp as text when `stamps` does not hold it (length byte 0). */
+  /** The last timestamp as text when the row does not hold it. */
   private readonly lastText: (string | undefined)[] = [];
   private readonly ids: string[][] = [];
+  /** Identities that do not fit in a row (identityText), by edge. */
+  private readonly longKeys = new Map<number, string>();
   flows = 0;
 
   /** Edges so far. */
@@ -196,40 +231,47 @@ export class EdgeAggregator {
     let h = hashString(isPod ? FNV_OFFSET : ~FNV_OFFSET, who);
     if (isPod) h = hashString(h, pod);
     h = finishHash(hashString(h, dstIp), portKey);
-    const mask = this.slots.length - 1;
-    let i = h & mask;
-    let e = -1;
-    for (let n = this.slots[i]!; n !== 0; i = (i + 1) & mask, n = this.slots[i]!) {
-      const m = (n - 1) * META;
-      if (this.meta[m] === h && this.meta[m + 1] === portKey && this.identityIs(this.meta[m + 3]!, isPod, who, pod, dstIp)) {
-        e = n - 1;
-        break;
-      }
+    const parts = isPod ? [who, pod, dstIp] : [who, dstIp];
+    const inRow = fitsInRow(parts);
+    const long = inRow ? '' : identityText(isPod, who, pod, dstIp);
+    const i32 = this.i32;
+    let row = h & this.mask;
+    for (; i32[(row * ROW + R_EDGE) >> 2] !== 0; row = (row + 1) & this.mask) {
+      const at = row * ROW;
+      if (i32[(at + R_HASH) >> 2] !== h || i32[(at + R_PORT) >> 2] !== portKey) continue;
+      const keyLen = i32[(at + R_KEYLEN) >> 2]!;
+      const same = inRow ? keyLen >= 0 && this.rowKeyIs(at, isPod, parts) : keyLen < 0 && this.longKeys.get(i32[(at + R_EDGE) >> 2]! - 1) === long;
+      if (same) break;
     }
-    if (e < 0) {
-      const at = this.reserveKey(1 + 2 * 3 + who.length + pod.length + dstIp.length);
-      let p = at;
-      const k = this.keys;
-      k[p++] = isPod ? POD : ADDRESS;
-      for (const part of isPod ? [who, pod, dstIp] : [who, dstIp]) {
-        k[p++] = part.length & 0xffff;
-        k[p++] = part.length >>> 16;
-        for (let c = 0; c < part.length; c++) k[p++] = part.charCodeAt(c);
+    const at = row * ROW;
+    if (i32[(at + R_EDGE) >> 2] === 0) {
+      if (inRow) {
+        const u8 = this.u8;
+        let p = at + R_KEY;
+        u8[p++] = isPod ? POD : ADDRESS;
+        for (const part of parts) {
+          u8[p++] = part.length;
+          for (let c = 0; c < part.length; c++) u8[p++] = part.charCodeAt(c);
+        }
+        i32[(at + R_KEYLEN) >> 2] = p - at - R_KEY;
+      } else {
+        i32[(at + R_KEYLEN) >> 2] = -1;
+        this.longKeys.set(this.samples.length, long);
       }
-      this.keysUsed = p;
-      this.place(i, h, portKey, at, flow, flow.ts, flow.id ? [flow.id] : []);
+      this.place(row, h, portKey, flow, flow.ts, flow.id ? [flow.id] : []);
       return;
     }
-    this.meta[e * META + 2]!++;
+    const e = i32[(at + R_EDGE) >> 2]! - 1;
+    this.f64[(at + R_COUNT) >> 3]!++;
     const ts = flow.ts;
     if (ts !== undefined) {
       // Recordings are mostly in time order: a new last is the common case, and then it cannot be
       // a new first (first <= last).
-      const last = this.lastOf(e);
+      const last = this.lastOf(e, at);
       const first = this.firstSeen[e];
       if (last === undefined || compareTimestamps(ts, last) > 0) {
         this.lastText[e] = ts;
-        this.stamps[e * STAMP_ROOM] = 0;
+        this.u8[at + R_STAMP] = 0;
         if (first === undefined) this.firstSeen[e] = ts;
       } else if (first === undefined || compareTimestamps(ts, first) < 0) {
         this.firstSeen[e] = ts;
@@ -252,58 +294,40 @@ export class EdgeAggregator {
     if (isPod) h = hashBytes(hashBytes(FNV_OFFSET, buf, line.nsStart, line.nsEnd), buf, line.podStart, line.podEnd);
     else h = hashBytes(~FNV_OFFSET, buf, line.srcIpStart, line.srcIpEnd);
     h = finishHash(hashBytes(h, buf, line.dstIpStart, line.dstIpEnd), portKey);
-    const mask = this.slots.length - 1;
-    let i = h & mask;
-    let e = -1;
-    for (let n = this.slots[i]!; n !== 0; i = (i + 1) & mask, n = this.slots[i]!) {
-      const m = (n - 1) * META;
-      if (this.meta[m] === h && this.meta[m + 1] === portKey && this.lineHasIdentity(this.meta[m + 3]!, line, buf)) {
-        e = n - 1;
-        break;
-      }
+    const i32 = this.i32;
+    let row = h & this.mask;
+    for (; i32[(row * ROW + R_EDGE) >> 2] !== 0; row = (row + 1) & this.mask) {
+      const at = row * ROW;
+      if (i32[(at + R_HASH) >> 2] === h && i32[(at + R_PORT) >> 2] === portKey && this.rowHasLine(at, line, buf)) break;
     }
+    const at = row * ROW;
     const s = line.tsStart;
-    if (e < 0) {
-      const parts = isPod
-        ? [line.nsStart, line.nsEnd, line.podStart, line.podEnd, line.dstIpStart, line.dstIpEnd]
-        : [line.srcIpStart, line.srcIpEnd, line.dstIpStart, line.dstIpEnd];
-      let need = 1;
-      for (let q = 0; q < parts.length; q += 2) need += 2 + parts[q + 1]! - parts[q]!;
-      const at = this.reserveKey(need);
-      let p = at;
-      const k = this.keys;
-      k[p++] = isPod ? POD : ADDRESS;
-      for (let q = 0; q < parts.length; q += 2) {
-        const from = parts[q]!;
-        const to = parts[q + 1]!;
-        k[p++] = (to - from) & 0xffff;
-        k[p++] = (to - from) >>> 16;
-        for (let c = from; c < to; c++) k[p++] = buf[c]!;
-      }
-      this.keysUsed = p;
+    if (i32[(at + R_EDGE) >> 2] === 0) {
+      this.keyFromLine(at, line, buf);
       const sample = new SampleLine(buf.toString('utf8', start, end), file, lineNo);
       const id = line.idStart >= 0 && line.idEnd > line.idStart ? [latin1(buf, line.idStart, line.idEnd)] : [];
-      this.place(i, h, portKey, at, sample, s >= 0 ? latin1(buf, s, line.tsEnd) : undefined, id);
+      this.place(row, h, portKey, sample, s >= 0 ? latin1(buf, s, line.tsEnd) : undefined, id);
       return;
     }
-    this.meta[e * META + 2]!++;
+    const e = i32[(at + R_EDGE) >> 2]! - 1;
+    this.f64[(at + R_COUNT) >> 3]!++;
     if (s >= 0) {
-      const end = line.tsEnd;
-      const room = e * STAMP_ROOM;
-      const kept = this.stamps[room]!;
+      const tsEnd = line.tsEnd;
+      const u8 = this.u8;
+      const kept = u8[at + R_STAMP]!;
       const last = kept > 0 ? undefined : this.lastText[e];
       const first = this.firstSeen[e];
-      if ((kept > 0 ? this.compareWithStamp(buf, s, end, room) : last === undefined ? 1 : compareTimestampBytes(buf, s, end, last)) > 0) {
-        if (end - s < STAMP_ROOM) {
-          this.stamps[room] = end - s;
-          for (let k = s, r = room + 1; k < end; k++, r++) this.stamps[r] = buf[k]!;
+      if ((kept > 0 ? this.compareWithStamp(buf, s, tsEnd, at) : last === undefined ? 1 : compareTimestampBytes(buf, s, tsEnd, last)) > 0) {
+        if (tsEnd - s <= STAMP_ROOM) {
+          u8[at + R_STAMP] = tsEnd - s;
+          for (let k = s, r = at + R_STAMP + 1; k < tsEnd; k++, r++) u8[r] = buf[k]!;
         } else {
-          this.stamps[room] = 0;
-          this.lastText[e] = latin1(buf, s, end);
+          u8[at + R_STAMP] = 0;
+          this.lastText[e] = latin1(buf, s, tsEnd);
         }
-        if (first === undefined) this.firstSeen[e] = latin1(buf, s, end);
-      } else if (first === undefined || compareTimestampBytes(buf, s, end, first) < 0) {
-        this.firstSeen[e] = latin1(buf, s, end);
+        if (first === undefined) this.firstSeen[e] = latin1(buf, s, tsEnd);
+      } else if (first === undefined || compareTimestampBytes(buf, s, tsEnd, first) < 0) {
+        this.firstSeen[e] = latin1(buf, s, tsEnd);
       }
     }
     if (line.idStart >= 0 && line.idEnd > line.idStart) {
@@ -312,113 +336,143 @@ export class EdgeAggregator {
     }
   }
 
-  /** Whether the identity at `at` in `keys` is the one given as strings. */
-  private identityIs(at: number, isPod: boolean, who: string, pod: string, dstIp: string): boolean {
-    const k = this.keys;
-    if (k[at] !== (isPod ? POD : ADDRESS)) return false;
-    let p = this.partIsString(at + 1, who);
-    if (p >= 0 && isPod) p = this.partIsString(p, pod);
-    if (p >= 0) p = this.partIsString(p, dstIp);
-    return p >= 0;
+  /** The byte ranges of a scanned line's identity: [start, end) per part. */
+  private static lineParts(line: FlowLineScanner): number[] {
+    return line.srcIsPod
+      ? [line.nsStart, line.nsEnd, line.podStart, line.podEnd, line.dstIpStart, line.dstIpEnd]
+      : [line.srcIpStart, line.srcIpEnd, line.dstIpStart, line.dstIpEnd];
   }
 
-  private partIsString(at: number, s: string): number {
-    const k = this.keys;
-    if ((k[at]! | (k[at + 1]! << 16)) !== s.length) return -1;
-    at += 2;
-    for (let i = 0; i < s.length; i++, at++) if (k[at] !== s.charCodeAt(i)) return -1;
-    return at;
-  }
-
-  /** Whether the identity at `at` in `keys` is the scanned line's. */
-  private lineHasIdentity(at: number, line: FlowLineScanner, buf: Uint8Array): boolean {
-    let p: number;
-    if (line.srcIsPod) {
-      if (this.keys[at] !== POD) return false;
-      p = this.partIsBytes(at + 1, buf, line.nsStart, line.nsEnd);
-      if (p >= 0) p = this.partIsBytes(p, buf, line.podStart, line.podEnd);
-    } else {
-      if (this.keys[at] !== ADDRESS) return false;
-      p = this.partIsBytes(at + 1, buf, line.srcIpStart, line.srcIpEnd);
+  /** Writes a new row's identity from a scanned line (in the row when it fits, else as text). */
+  private keyFromLine(at: number, line: FlowLineScanner, buf: Buffer): void {
+    const parts = EdgeAggregator.lineParts(line);
+    let size = 1;
+    let fits = true;
+    for (let q = 0; q < parts.length; q += 2) {
+      const len = parts[q + 1]! - parts[q]!;
+      if (len > 255) fits = false;
+      size += 1 + len;
     }
-    if (p >= 0) p = this.partIsBytes(p, buf, line.dstIpStart, line.dstIpEnd);
+    if (fits && size <= KEY_ROOM) {
+      const u8 = this.u8;
+      let p = at + R_KEY;
+      u8[p++] = line.srcIsPod ? POD : ADDRESS;
+      for (let q = 0; q < parts.length; q += 2) {
+        u8[p++] = parts[q + 1]! - parts[q]!;
+        for (let c = parts[q]!; c < parts[q + 1]!; c++) u8[p++] = buf[c]!;
+      }
+      this.i32[(at + R_KEYLEN) >> 2] = p - at - R_KEY;
+      return;
+    }
+    // Lines the fast path accepts are ASCII in these fields: bytes are the characters.
+    const text = (q: number) => latin1(buf, parts[q]!, parts[q + 1]!);
+    const long = line.srcIsPod ? identityText(true, text(0), text(2), text(4)) : identityText(false, text(0), '', text(2));
+    this.i32[(at + R_KEYLEN) >> 2] = -1;
+    this.longKeys.set(this.samples.length, long);
+  }
+
+  /** Whether the row's identity (in the row) is the one given as strings. */
+  private rowKeyIs(at: number, isPod: boolean, parts: readonly string[]): boolean {
+    const u8 = this.u8;
+    let p = at + R_KEY;
+    if (u8[p++] !== (isPod ? POD : ADDRESS)) return false;
+    for (const part of parts) {
+      if (u8[p++] !== part.length) return false;
+      for (let c = 0; c < part.length; c++) if (u8[p++] !== part.charCodeAt(c)) return false;
+    }
+    return true;
+  }
+
+  /** Whether the row's identity is a scanned line's. */
+  private rowHasLine(at: number, line: FlowLineScanner, buf: Uint8Array): boolean {
+    const keyLen = this.i32[(at + R_KEYLEN) >> 2]!;
+    if (keyLen < 0) return this.longKeyHasLine(this.i32[(at + R_EDGE) >> 2]! - 1, line, buf);
+    const u8 = this.u8;
+    let p = at + R_KEY;
+    if (line.srcIsPod) {
+      if (u8[p++] !== POD) return false;
+      p = partInRow(u8, p, buf, line.nsStart, line.nsEnd);
+      if (p >= 0) p = partInRow(u8, p, buf, line.podStart, line.podEnd);
+    } else {
+      if (u8[p++] !== ADDRESS) return false;
+      p = partInRow(u8, p, buf, line.srcIpStart, line.srcIpEnd);
+    }
+    if (p >= 0) p = partInRow(u8, p, buf, line.dstIpStart, line.dstIpEnd);
     return p >= 0;
   }
 
-  private partIsBytes(at: number, buf: Uint8Array, start: number, end: number): number {
-    const k = this.keys;
-    if ((k[at]! | (k[at + 1]! << 16)) !== end - start) return -1;
-    at += 2;
-    for (let i = start; i < end; i++, at++) if (k[at] !== buf[i]) return -1;
-    return at;
+  /** Whether an identity kept as text is a scanned line's. */
+  private longKeyHasLine(e: number, line: FlowLineScanner, buf: Uint8Array): boolean {
+    const key = this.longKeys.get(e)!;
+    const parts = EdgeAggregator.lineParts(line);
+    if (key.charCodeAt(0) !== (line.srcIsPod ? POD : ADDRESS)) return false;
+    let k = 1;
+    for (let q = 0; q < parts.length; q += 2) {
+      const from = parts[q]!;
+      const to = parts[q + 1]!;
+      if ((key.charCodeAt(k) | (key.charCodeAt(k + 1) << 16)) !== to - from) return false;
+      k += 2;
+      for (let c = from; c < to; c++, k++) if (key.charCodeAt(k) !== buf[c]) return false;
+    }
+    return k === key.length;
   }
 
-  /** A line's timestamp against the last one kept as bytes at `room`, like compareTimestamps. */
-  private compareWithStamp(buf: Uint8Array, start: number, end: number, room: number): number {
+  /** A line's timestamp against the last one kept in the row at `at`, like compareTimestamps. */
+  private compareWithStamp(buf: Uint8Array, start: number, end: number, at: number): number {
     const len = end - start;
-    const kept = this.stamps;
-    const keptLen = kept[room]!;
-    if (len === keptLen && buf[end - 1] === 0x5a && kept[room + len] === 0x5a) {
+    const u8 = this.u8;
+    const keptLen = u8[at + R_STAMP]!;
+    const kept = at + R_STAMP + 1;
+    if (len === keptLen && buf[end - 1] === 0x5a && u8[kept + len - 1] === 0x5a) {
       for (let i = 0; i < len; i++) {
-        const d = buf[start + i]! - kept[room + 1 + i]!;
+        const d = buf[start + i]! - u8[kept + i]!;
         if (d !== 0) return d;
       }
       return 0;
     }
-    return compareTimestamps(latin1(buf, start, end), latin1(kept, room + 1, room + 1 + keptLen));
+    return compareTimestamps(latin1(buf, start, end), latin1(u8, kept, kept + keptLen));
   }
 
-  /** The last timestamp of edge `e` as text. */
-  private lastOf(e: number): string | undefined {
-    const room = e * STAMP_ROOM;
-    const len = this.stamps[room]!;
-    return len === 0 ? this.lastText[e] : latin1(this.stamps, room + 1, room + 1 + len);
+  /** The last timestamp of edge `e` (in the row at `at`) as text. */
+  private lastOf(e: number, at: number): string | undefined {
+    const len = this.u8[at + R_STAMP]!;
+    return len === 0 ? this.lastText[e] : latin1(this.u8, at + R_STAMP + 1, at + R_STAMP + 1 + len);
   }
 
-  /** Room for an identity of `units` code units at the end of `keys`; its offset. */
-  private reserveKey(units: number): number {
-    if (this.keysUsed + units > this.keys.length) {
-      const keys = new Uint16Array(Math.max(this.keys.length * 2, this.keysUsed + units));
-      keys.set(this.keys);
-      this.keys = keys;
-    }
-    return this.keysUsed;
-  }
-
-  /** A new edge whose identity was just written at `keyAt`, in table slot `slot`. */
-  private place(slot: number, hash: number, portKey: number, keyAt: number, sample: LocatedFlow | SampleLine, ts: string | undefined, ids: string[]): void {
+  /** A new edge in the row `row`, whose identity is written. */
+  private place(row: number, hash: number, portKey: number, sample: LocatedFlow | SampleLine, ts: string | undefined, ids: string[]): void {
     const e = this.samples.length;
     this.samples.push(sample);
     this.firstSeen.push(ts);
     this.lastText.push(ts);
     this.ids.push(ids);
-    if ((e + 1) * META > this.meta.length) {
-      const meta = new Float64Array(this.meta.length * 2);
-      meta.set(this.meta);
-      this.meta = meta;
-      const stamps = new Uint8Array(this.stamps.length * 2);
-      stamps.set(this.stamps);
-      this.stamps = stamps;
-    }
-    const m = e * META;
-    this.meta[m] = hash;
-    this.meta[m + 1] = portKey;
-    this.meta[m + 2] = 1;
-    this.meta[m + 3] = keyAt;
-    this.slots[slot] = e + 1;
-    if ((e + 1) * 2 > this.slots.length) this.rehash();
+    this.rowOf.push(row);
+    const at = row * ROW;
+    this.i32[(at + R_EDGE) >> 2] = e + 1;
+    this.i32[(at + R_HASH) >> 2] = hash;
+    this.i32[(at + R_PORT) >> 2] = portKey;
+    this.f64[(at + R_COUNT) >> 3] = 1;
+    this.u8[at + R_STAMP] = 0;
+    if ((e + 1) * 2 > this.mask + 1) this.grow();
   }
 
-  /** Doubles the slot array and places every edge again. */
-  private rehash(): void {
-    const slots = new Int32Array(this.slots.length * 2);
-    const mask = slots.length - 1;
-    for (let e = 0; e < this.samples.length; e++) {
-      let i = this.meta[e * META]! & mask;
-      while (slots[i] !== 0) i = (i + 1) & mask;
-      slots[i] = e + 1;
+  /** Doubles the table and places every row again. */
+  private grow(): void {
+    const old = this.u8;
+    const slots = (this.mask + 1) * 2;
+    this.rows = new ArrayBuffer(slots * ROW);
+    this.i32 = new Int32Array(this.rows);
+    this.f64 = new Float64Array(this.rows);
+    this.u8 = new Uint8Array(this.rows);
+    this.mask = slots - 1;
+    const oldI32 = new Int32Array(old.buffer);
+    for (let e = 0; e < this.rowOf.length; e++) {
+      const from = this.rowOf[e]! * ROW;
+      let row = oldI32[(from + R_HASH) >> 2]! & this.mask;
+      while (this.i32[(row * ROW + R_EDGE) >> 2] !== 0) row = (row + 1) & this.mask;
+      this.u8.set(old.subarray(from, from + ROW), row * ROW);
+      this.rowOf[e] = row;
     }
-    this.slots = slots;
   }
 
   /** The sample of edge `e` as a record (made from its line the first time). */
@@ -433,27 +487,27 @@ export class EdgeAggregator {
 
   /** Edges in the order they were first seen (deterministic for a given input order). */
   result(): FlowEdge[] {
-    return this.samples.map((_, e) => ({
-      sample: this.sampleOf(e),
-      count: this.meta[e * META + 2]!,
-      firstSeen: this.firstSeen[e],
-      lastSeen: this.lastOf(e),
-      ids: this.ids[e]!,
-    }));
+    return this.samples.map((_, e) => {
+      const at = this.rowOf[e]! * ROW;
+      return {
+        sample: this.sampleOf(e),
+        count: this.f64[(at + R_COUNT) >> 3]!,
+        firstSeen: this.firstSeen[e],
+        lastSeen: this.lastOf(e, at),
+        ids: this.ids[e]!,
+      };
+    });
   }
 
   /** The edges as flat arrays for another thread, samples as text (see EdgeExport). */
   export(): EdgeExport {
-    const n = this.samples.length;
     const out: EdgeExport = { keys: [], counts: [], firstSeen: [], lastSeen: [], ids: this.ids, samples: [], sampleLines: [] };
-    for (let e = 0; e < n; e++) {
-      const at = this.meta[e * META + 3]!;
-      const end = e + 1 < n ? this.meta[(e + 1) * META + 3]! : this.keysUsed;
-      const portKey = this.meta[e * META + 1]!;
-      out.keys.push(unitsToString(this.keys, at, end) + String.fromCharCode(portKey & 0xffff, portKey >>> 16));
-      out.counts.push(this.meta[e * META + 2]!);
+    for (let e = 0; e < this.samples.length; e++) {
+      const at = this.rowOf[e]! * ROW;
+      out.keys.push(this.identityOf(e, at) + portKeyText(this.i32[(at + R_PORT) >> 2]!));
+      out.counts.push(this.f64[(at + R_COUNT) >> 3]!);
       out.firstSeen.push(this.firstSeen[e] ?? null);
-      out.lastSeen.push(this.lastOf(e) ?? null);
+      out.lastSeen.push(this.lastOf(e, at) ?? null);
       const s = this.samples[e]!;
       if (s instanceof SampleLine) {
         out.samples.push(s.text);
@@ -465,6 +519,28 @@ export class EdgeAggregator {
     }
     return out;
   }
+
+  /** identityText of edge `e`. */
+  private identityOf(e: number, at: number): string {
+    if (this.i32[(at + R_KEYLEN) >> 2]! < 0) return this.longKeys.get(e)!;
+    const u8 = this.u8;
+    let p = at + R_KEY;
+    const kind = u8[p++]!;
+    const parts: string[] = [];
+    for (let n = kind === POD ? 3 : 2; n > 0; n--) {
+      const len = u8[p++]!;
+      parts.push(latin1(u8, p, p + len));
+      p += len;
+    }
+    return kind === POD ? identityText(true, parts[0]!, parts[1]!, parts[2]!) : identityText(false, parts[0]!, '', parts[1]!);
+  }
+}
+
+/** Whether the row's identity part at `p` is buf[start, end); the offset after it, or -1. */
+function partInRow(u8: Uint8Array, p: number, buf: Uint8Array, start: number, end: number): number {
+  if (u8[p++] !== end - start) return -1;
+  for (let i = start; i < end; i++, p++) if (u8[p] !== buf[i]) return -1;
+  return p;
 }
 
 export async function aggregateFlows(flows: AsyncIterable<LocatedFlow> | Iterable<LocatedFlow>): Promise<FlowEdge[]> {

@@ -3,7 +3,7 @@
 // the same fields; and aggregating through either path gives the same edges.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EdgeAggregator, type FlowEdge } from '../../src/flows/edges.js';
+import { EdgeAggregator, edgeIdentity, type FlowEdge } from '../../src/flows/edges.js';
 import { parseFlowLine } from '../../src/flows/jsonl.js';
 import { FlowLineScanner, isRfc3339Bytes, latin1 } from '../../src/flows/line-scan.js';
 import { aggregateLine } from '../../src/flows/parallel.js';
@@ -214,5 +214,32 @@ describe('aggregation through the fast path', () => {
 
   it('raises the ordinary error, with the line, for a line that is not a flow', () => {
     expect(() => viaLines([BENCH_LINE, BENCH_LINE.replace('"v":1', '"v":3')])).toThrow(/f\.jsonl:2: .*version 3/);
+  });
+});
+
+describe('edge table growth and long identities', () => {
+  it('keeps every edge apart through growth, with identities too long or not ASCII for a row', () => {
+    const lines: string[] = [];
+    const long = 'p'.repeat(300);
+    for (let i = 0; i < 5000; i++) {
+      const pod = i % 5 === 0 ? `${long}${i % 50}` : i % 7 === 0 ? `pöd${i % 30}` : `pod-${i % 4000}`;
+      const ts = i % 11 === 0 ? `2026-11-24T10:00:00.${String(i).padStart(40, '0')}Z` : new Date(Date.UTC(2026, 10, 24, 10, 0, 0, (i * 7919) % 5000)).toISOString();
+      lines.push(JSON.stringify({ v: 1, ts, proto: 'TCP', src: { namespace: 'ns', pod, ip: '10.0.0.1' }, dst: { ip: `198.51.100.${i % 3}`, port: 80 + (i % 2) } }));
+    }
+    const records = new EdgeAggregator();
+    lines.forEach((l, i) => records.add(parseFlowLine(l, 'f.jsonl', i + 1)!));
+    const scanned = new EdgeAggregator();
+    const each = aggregateLine('f.jsonl', scanned);
+    lines.forEach((l, i) => {
+      const buf = Buffer.from(l, 'utf8');
+      each(buf, 0, buf.length, i + 1);
+    });
+    const edges = scanned.result();
+    expect(edges).toEqual(records.result());
+    expect(edges.length).toBeGreaterThan(2048);
+    expect(edges.reduce((n, e) => n + e.count, 0)).toBe(5000);
+    // Identities sent between threads name the same edges as edgeIdentity of their samples.
+    expect(scanned.export().keys).toEqual(edges.map((e) => edgeIdentity(e.sample)));
+    expect(new Set(scanned.export().keys).size).toBe(edges.length);
   });
 });
