@@ -456,10 +456,10 @@ export class EdgeAggregator {
     if ((e + 1) * 2 > this.mask + 1) this.grow();
   }
 
-  /** Doubles the table and places every row again. */
+  /** Grows the table (four times while small: fewer copies on large recordings) and places every row again. */
   private grow(): void {
     const old = this.u8;
-    const slots = (this.mask + 1) * 2;
+    const slots = (this.mask + 1) * (this.mask < 1 << 16 ? 4 : 2);
     this.rows = new ArrayBuffer(slots * ROW);
     this.i32 = new Int32Array(this.rows);
     this.f64 = new Float64Array(this.rows);
