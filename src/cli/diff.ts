@@ -112,9 +112,8 @@ function explainDenied(set: PolicySet, index: ClusterIndex, auditor: Auditor, fl
 
 async function runDiff(flags: DiffFlags): Promise<number> {
   if (flags.live) {
-    const { runLiveDiff } = (await import('../cluster/live-diff.js')) as unknown as {
-      runLiveDiff: (flags: DiffFlags) => Promise<number>;
-    };
+    // Loaded on use: it brings the Kubernetes client.
+    const { runLiveDiff } = await import('./diff-live.js');
     return runLiveDiff(flags);
   }
   const view = await openClusterView({ cluster: flags.cluster }, 'optional');

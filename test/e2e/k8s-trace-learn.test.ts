@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { learnLive, type LearnLiveOptions } from '../../src/cli/learn-live.js';
 import { runTraceK8s, type TraceK8sOptions } from '../../src/cli/trace-k8s.js';
-import { runLiveDiff } from '../../src/cluster/live-diff.js';
+import { runLiveDiff } from '../../src/cli/diff-live.js';
 import { LiveClusterView } from '../../src/cluster/live.js';
 import type { V1NetworkPolicy } from '../../src/cluster/objects.js';
 import type { FlowRecord } from '../../src/flows/record.js';
