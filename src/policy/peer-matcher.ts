@@ -14,7 +14,7 @@
  * Pod peers only ever match pods that NetworkPolicy governs (see isPolicyPod): host-network pods
  * share their node's address and are seen as that address, i.e. only by ipBlock.
  */
-import type { V1NetworkPolicyPeer } from '@kubernetes/client-node';
+import type { V1LabelSelector, V1NetworkPolicyPeer } from '@kubernetes/client-node';
 import { canonicalIp, ipToBigInt, type Cidr } from '../cluster/ip.js';
 import { parsePolicyCidr } from './policy-cidr.js';
 import { compileSelector, formatSelector, type LabelPredicate } from './selector.js';
@@ -131,61 +131,66 @@ export function ipBlockMatchesParsed(m: IpBlockPeerMatcher, v4: number, ip: stri
 }
 
 /**
- * Compiles one peer of a rule of a policy living in `policyNamespace`. The description (read only
- * by explanations) is made on first read: learning compiles thousands of peers to check its own
- * output and never reads one.
+ * Descriptions (read only by explanations) are made on first read: learning compiles thousands of
+ * peers to check its own output and never reads one. Classes with the getter on the prototype,
+ * not object literals with their own getters, so every matcher of a kind has one shape: the
+ * evaluator's hot path reads these objects (own getters made the verdict benchmark 25% slower).
  */
+class IpBlockPeer implements IpBlockPeerMatcher {
+  readonly kind = 'ipBlock' as const;
+  private text: string | undefined;
+  constructor(
+    readonly cidr: CompiledCidr,
+    readonly except: CompiledCidr[],
+    private readonly source: string,
+  ) {}
+
+  get description(): string {
+    return (this.text ??= `ipBlock ${this.source}${this.except.length > 0 ? ` except ${this.except.map((e) => e.text).join(', ')}` : ''}`);
+  }
+}
+
+class SelectedNamespaces {
+  readonly kind = 'selector' as const;
+  private text: string | undefined;
+  constructor(
+    readonly matches: LabelPredicate,
+    private readonly spec: V1LabelSelector,
+  ) {}
+
+  get selector(): string {
+    return (this.text ??= formatSelector(this.spec));
+  }
+}
+
+class PodPeer implements PodPeerMatcher {
+  readonly kind = 'pods' as const;
+  private text: string | undefined;
+  constructor(
+    readonly namespaces: NamespaceMatcher,
+    readonly pods: LabelPredicate,
+    private readonly podSelector: V1LabelSelector | undefined,
+  ) {}
+
+  get description(): string {
+    if (this.text === undefined) {
+      const podText = this.podSelector ? formatSelector(this.podSelector) : '';
+      const pods = podText === '' ? 'all pods' : `pods ${podText}`;
+      const ns = this.namespaces;
+      if (ns.kind === 'same') this.text = `${pods} in namespace ${ns.namespace}`;
+      else this.text = `${pods} in ${ns.selector === '' ? 'all namespaces' : `namespaces ${ns.selector}`}`;
+    }
+    return this.text;
+  }
+}
+
+/** Compiles one peer of a rule of a policy living in `policyNamespace`. */
 export function compilePeer(peer: V1NetworkPolicyPeer, policyNamespace: string): PeerMatcher {
-  if (peer.ipBlock) {
-    const ipBlock = peer.ipBlock;
-    const except = (ipBlock.except ?? []).map(compileCidr);
-    let description: string | undefined;
-    return {
-      kind: 'ipBlock',
-      cidr: compileCidr(ipBlock.cidr),
-      except,
-      get description() {
-        return (description ??= `ipBlock ${ipBlock.cidr}${except.length > 0 ? ` except ${except.map((e) => e.text).join(', ')}` : ''}`);
-      },
-    };
-  }
-  const podSelector = peer.podSelector;
-  const pods = compileSelector(podSelector);
-  const podsWords = () => {
-    const podText = podSelector ? formatSelector(podSelector) : '';
-    return podText === '' ? 'all pods' : `pods ${podText}`;
-  };
-  let description: string | undefined;
-  if (peer.namespaceSelector) {
-    const namespaceSelector = peer.namespaceSelector;
-    let nsText: string | undefined;
-    return {
-      kind: 'pods',
-      namespaces: {
-        kind: 'selector',
-        matches: compileSelector(namespaceSelector),
-        get selector() {
-          return (nsText ??= formatSelector(namespaceSelector));
-        },
-      },
-      pods,
-      get description() {
-        if (description === undefined) {
-          const text = this.namespaces.kind === 'selector' ? this.namespaces.selector : '';
-          description = `${podsWords()} in ${text === '' ? 'all namespaces' : `namespaces ${text}`}`;
-        }
-        return description;
-      },
-    };
-  }
-  return {
-    kind: 'pods',
-    namespaces: { kind: 'same', namespace: policyNamespace },
-    pods,
-    get description() {
-      return (description ??= `${podsWords()} in namespace ${policyNamespace}`);
-    },
-  };
+  if (peer.ipBlock) return new IpBlockPeer(compileCidr(peer.ipBlock.cidr), (peer.ipBlock.except ?? []).map(compileCidr), peer.ipBlock.cidr);
+  const namespaces: NamespaceMatcher = peer.namespaceSelector
+    ? new SelectedNamespaces(compileSelector(peer.namespaceSelector), peer.namespaceSelector)
+    : { kind: 'same', namespace: policyNamespace };
+  return new PodPeer(namespaces, compileSelector(peer.podSelector), peer.podSelector);
 }
 
 /** Whether the endpoint on the other side of the traffic is this peer. */

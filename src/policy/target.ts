@@ -90,33 +90,50 @@ export function ingressPeers(rule: V1NetworkPolicyIngressRule): V1NetworkPolicyI
   return rule._from ?? (rule as { from?: V1NetworkPolicyIngressRule['_from'] }).from;
 }
 
+/**
+ * A compiled policy. A class so podSelectorText (explanations only) is made on first read through
+ * a prototype getter, keeping one shape for every target: the evaluator's hot path reads them.
+ */
+class CompiledTarget implements Target {
+  private text: string | undefined;
+  constructor(
+    readonly key: string,
+    readonly namespace: string,
+    readonly name: string,
+    readonly podSelector: V1LabelSelector,
+    readonly selects: LabelPredicate,
+    readonly isolatesIngress: boolean,
+    readonly isolatesEgress: boolean,
+    readonly ingress: CompiledRule[],
+    readonly egress: CompiledRule[],
+    readonly policy: V1NetworkPolicy,
+  ) {}
+
+  get podSelectorText(): string {
+    return (this.text ??= formatSelector(this.podSelector));
+  }
+}
+
 export function compileTarget(policy: V1NetworkPolicy): Target {
   const namespace = policy.metadata?.namespace ?? 'default';
   const name = policy.metadata?.name ?? '';
   const key = `${namespace}/${name}`;
   const types = effectivePolicyTypes(policy);
   const podSelector = policy.spec?.podSelector ?? {};
-  let podSelectorText: string | undefined;
-  return {
+  return new CompiledTarget(
     key,
     namespace,
     name,
     podSelector,
-    // For explanations only: made on first read.
-    get podSelectorText() {
-      return (podSelectorText ??= formatSelector(podSelector));
-    },
-    selects: compileSelector(podSelector),
-    isolatesIngress: types.ingress,
-    isolatesEgress: types.egress,
-    ingress: types.ingress
+    compileSelector(podSelector),
+    types.ingress,
+    types.egress,
+    types.ingress
       ? (policy.spec?.ingress ?? []).map((r, i) => compileRule(r, ingressPeers(r), { policy: key, direction: 'ingress', rule: i }, namespace))
       : [],
-    egress: types.egress
-      ? (policy.spec?.egress ?? []).map((r, i) => compileRule(r, r.to, { policy: key, direction: 'egress', rule: i }, namespace))
-      : [],
+    types.egress ? (policy.spec?.egress ?? []).map((r, i) => compileRule(r, r.to, { policy: key, direction: 'egress', rule: i }, namespace)) : [],
     policy,
-  };
+  );
 }
 
 /**
