@@ -32,14 +32,42 @@ export function edgeKey(flow: LocatedFlow): string {
   return `${who}|${flow.dst.ip}|${flow.dst.port}|${flow.proto}|${flow.outcome ?? ''}`;
 }
 
+const STAMP = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+/** What orders a stamp: its UTC minute, its second (60 for a leap second) and its fraction's digits. */
+function stampKey(stamp: string): { minute: number; second: number; fraction: string } | undefined {
+  const m = STAMP.exec(stamp);
+  if (!m) return undefined;
+  const date = new Date(0);
+  date.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3])); // setUTCFullYear: years below 100 stay as they are
+  date.setUTCHours(Number(m[4]), Number(m[5]));
+  let minute = date.getTime() / 60000;
+  if (m[8]) minute -= (m[8] === '+' ? 1 : -1) * (Number(m[9]) * 60 + Number(m[10]));
+  return { minute, second: Number(m[6]), fraction: (m[7] ?? '').replace(/0+$/, '') };
+}
+
 /**
- * Orders RFC 3339 timestamps as instants. Two UTC (`Z`) stamps of the same length sort as text,
- * which is the common case and much cheaper than Date.parse; anything else (offsets, different
- * fraction lengths) is parsed.
+ * Orders RFC 3339 timestamps (as record.ts validates them) as instants, down to every fraction
+ * digit; a leap second (:60) comes after :59 of its minute; two spellings of the same instant are
+ * ordered by their text. A total order, so first/last seen do not depend on the order flows are
+ * folded in (worker ranges merge in any grouping). Two UTC (`Z`, `T`) stamps of the same length
+ * order as text — the common case, and cheap.
  */
 export function compareTimestamps(a: string, b: string): number {
-  if (a.length === b.length && a.endsWith('Z') && b.endsWith('Z')) return a < b ? -1 : a > b ? 1 : 0;
-  return Date.parse(a) - Date.parse(b);
+  if (a.length === b.length && a.charCodeAt(10) === 0x54 && b.charCodeAt(10) === 0x54 && a.endsWith('Z') && b.endsWith('Z')) return a < b ? -1 : a > b ? 1 : 0;
+  const ka = stampKey(a);
+  const kb = stampKey(b);
+  if (ka && kb) {
+    if (ka.minute !== kb.minute) return ka.minute < kb.minute ? -1 : 1;
+    if (ka.second !== kb.second) return ka.second - kb.second;
+    if (ka.fraction !== kb.fraction) {
+      const len = Math.max(ka.fraction.length, kb.fraction.length);
+      return ka.fraction.padEnd(len, '0') < kb.fraction.padEnd(len, '0') ? -1 : 1;
+    }
+  } else if (ka || kb) {
+    return ka ? -1 : 1; // not a stamp at all (records are validated; only other callers): after every stamp
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 // Comparisons, not a lookup table: a keyed load with a fresh string per flow is the slower path.
@@ -90,7 +118,7 @@ function finishHash(h: number, portKey: number): number {
  */
 function compareTimestampBytes(buf: Uint8Array, start: number, end: number, kept: string): number {
   const len = end - start;
-  if (len === kept.length && buf[end - 1] === 0x5a && kept.charCodeAt(len - 1) === 0x5a) {
+  if (len === kept.length && buf[end - 1] === 0x5a && kept.charCodeAt(len - 1) === 0x5a && buf[start + 10] === 0x54 && kept.charCodeAt(10) === 0x54) {
     for (let i = 0; i < len; i++) {
       const d = buf[start + i]! - kept.charCodeAt(i);
       if (d !== 0) return d;
@@ -211,6 +239,8 @@ export class EdgeAggregator {
   /** The last timestamp as text when the row does not hold it. */
   private readonly lastText: (string | undefined)[] = [];
   private readonly ids: string[][] = [];
+  /** The line of each edge whose sample was added as a record with its text. */
+  private readonly recordTexts = new Map<number, string>();
   /** Identities that do not fit in a row (identityText), by edge. */
   private readonly longKeys = new Map<number, string>();
   flows = 0;
@@ -220,7 +250,11 @@ export class EdgeAggregator {
     return this.samples.length;
   }
 
-  add(flow: LocatedFlow): void {
+  /**
+   * One flow. `text`, the line it was read from, is what export() sends for it when it starts an
+   * edge (JSON of the record is not always the same record again: 1e400 reads as Infinity).
+   */
+  add(flow: LocatedFlow, text?: string): void {
     this.flows++;
     const src = flow.src;
     const isPod = typeof src.namespace === 'string' && typeof src.pod === 'string';
@@ -259,6 +293,7 @@ export class EdgeAggregator {
         this.longKeys.set(this.samples.length, long);
       }
       this.place(row, h, portKey, flow, flow.ts, flow.id ? [flow.id] : []);
+      if (text !== undefined) this.recordTexts.set(this.samples.length - 1, text);
       return;
     }
     const e = i32[(at + R_EDGE) >> 2]! - 1;
@@ -423,7 +458,7 @@ export class EdgeAggregator {
     const u8 = this.u8;
     const keptLen = u8[at + R_STAMP]!;
     const kept = at + R_STAMP + 1;
-    if (len === keptLen && buf[end - 1] === 0x5a && u8[kept + len - 1] === 0x5a) {
+    if (len === keptLen && buf[end - 1] === 0x5a && u8[kept + len - 1] === 0x5a && buf[start + 10] === 0x54 && u8[kept + 10] === 0x54) {
       for (let i = 0; i < len; i++) {
         const d = buf[start + i]! - u8[kept + i]!;
         if (d !== 0) return d;
@@ -513,7 +548,7 @@ export class EdgeAggregator {
         out.samples.push(s.text);
         out.sampleLines.push(s.line);
       } else {
-        out.samples.push(serializeFlow(s));
+        out.samples.push(this.recordTexts.get(e) ?? serializeFlow(s));
         out.sampleLines.push(s.origin?.line ?? 0);
       }
     }

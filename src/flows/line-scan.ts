@@ -15,7 +15,7 @@
  * this against the ordinary path on generated and mutated lines.
  */
 import { isIP } from 'node:net';
-import { OUTCOMES, type Outcome, type Protocol } from './record.js';
+import { daysInMonth, OUTCOMES, type Outcome, type Protocol } from './record.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -113,7 +113,7 @@ export function isRfc3339Bytes(buf: Uint8Array, start: number, end: number): boo
   if (!digitsIn(b, s, 4) || b[s + 4] !== MINUS || !digitsIn(b, s + 5, 2) || b[s + 7] !== MINUS || !digitsIn(b, s + 8, 2)) return false;
   const month = twoDigits(b, s + 5);
   const day = twoDigits(b, s + 8);
-  if (month < 1 || month > 12 || day < 1 || day > 31) return false;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth((b[s]! - ZERO) * 1000 + (b[s + 1]! - ZERO) * 100 + twoDigits(b, s + 2), month)) return false;
   if (b[s + 10] !== 0x54 && b[s + 10] !== 0x74) return false;
   if (!digitsIn(b, s + 11, 2) || b[s + 13] !== COLON || !digitsIn(b, s + 14, 2) || b[s + 16] !== COLON || !digitsIn(b, s + 17, 2)) return false;
   if (twoDigits(b, s + 11) > 23 || twoDigits(b, s + 14) > 59 || twoDigits(b, s + 17) > 60) return false;

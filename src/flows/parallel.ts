@@ -70,11 +70,7 @@ export function splitAtLines(file: string, size: number, parts: number): FileRan
  * line-scan.ts), else as a parsed record, which also raises the error of a bad line. The handler
  * says whether the line was a flow (blank lines are not).
  */
-export function aggregateLine(
-  file: string,
-  agg: EdgeAggregator,
-  onRecordEdge?: (edge: number, text: string) => void,
-): (buf: Buffer, start: number, end: number, line: number) => boolean {
+export function aggregateLine(file: string, agg: EdgeAggregator): (buf: Buffer, start: number, end: number, line: number) => boolean {
   const scanner = new FlowLineScanner();
   return (buf, start, end, line) => {
     if (scanner.scan(buf, start, end)) {
@@ -84,9 +80,7 @@ export function aggregateLine(
     const text = buf.toString('utf8', start, end);
     const flow = parseFlowLine(text, file, line);
     if (!flow) return false;
-    const edges = agg.size;
-    agg.add(flow);
-    if (onRecordEdge && agg.size > edges) onRecordEdge(edges, text);
+    agg.add(flow, text);
     return true;
   };
 }
@@ -94,17 +88,10 @@ export function aggregateLine(
 /** Aggregates one range on this thread (what each worker runs). */
 export function aggregateRange(file: string, range: FileRange): RangeResult {
   const agg = new EdgeAggregator();
-  // The line of each edge whose sample came through the ordinary path: export() would send such a
-  // sample as JSON.stringify of the record, which is not always the same record again (1e400 is
-  // Infinity, sent as null — an invalid latencyNs —; -0 is sent as 0). The line itself parses back
-  // to the very record.
-  const recordLines = new Map<number, string>();
   try {
-    const perLine = aggregateLine(file, agg, (edge, text) => recordLines.set(edge, text));
+    const perLine = aggregateLine(file, agg);
     const lines = readRangeLinesSync(file, range, (buf, start, end, line) => void perLine(buf, start, end, line));
-    const out = agg.export();
-    for (const [edge, text] of recordLines) out.samples[edge] = text;
-    return { flows: agg.flows, lines, ...out };
+    return { flows: agg.flows, lines, ...agg.export() };
   } catch (err) {
     if (err instanceof InputError) {
       const error = { detail: err.detail, line: err.line, field: err.field, source: err.source };

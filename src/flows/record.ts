@@ -64,7 +64,14 @@ export type LocatedFlow = FlowRecord & { readonly origin?: FlowOrigin };
 const RFC3339 = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[Tt](?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
 
 export function isRfc3339(text: string): boolean {
-  return RFC3339.test(text);
+  if (!RFC3339.test(text)) return false;
+  return Number(text.slice(8, 10)) <= daysInMonth(Number(text.slice(0, 4)), Number(text.slice(5, 7)));
+}
+
+/** Days in a month of the proleptic Gregorian calendar (RFC 3339 section 5.7). */
+export function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -104,7 +111,7 @@ export function parseFlowRecord(value: unknown, file: string, line: number): Flo
   if (!hasSrcIp && !hasSrcPod) fail('src', 'needs either src.ip or src.namespace and src.pod');
   if (src.port !== undefined && src.port !== null && !isPort(src.port)) fail('src.port', 'must be an integer 0-65535');
   if (rec.id !== undefined && typeof rec.id !== 'string') fail('id', 'must be a string');
-  if (rec.ts !== undefined && (typeof rec.ts !== 'string' || !RFC3339.test(rec.ts))) {
+  if (rec.ts !== undefined && (typeof rec.ts !== 'string' || !isRfc3339(rec.ts))) {
     fail('ts', `must be an RFC 3339 timestamp, got ${JSON.stringify(rec.ts)}`);
   }
   if (rec.outcome !== undefined && !OUTCOMES.includes(rec.outcome as Outcome)) {

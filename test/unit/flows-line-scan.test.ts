@@ -3,7 +3,7 @@
 // the same fields; and aggregating through either path gives the same edges.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EdgeAggregator, edgeIdentity, type FlowEdge } from '../../src/flows/edges.js';
+import { compareTimestamps, EdgeAggregator, edgeIdentity, type FlowEdge } from '../../src/flows/edges.js';
 import { parseFlowLine } from '../../src/flows/jsonl.js';
 import { FlowLineScanner, isRfc3339Bytes, latin1 } from '../../src/flows/line-scan.js';
 import { aggregateLine } from '../../src/flows/parallel.js';
@@ -241,5 +241,51 @@ describe('edge table growth and long identities', () => {
     // Identities sent between threads name the same edges as edgeIdentity of their samples.
     expect(scanned.export().keys).toEqual(edges.map((e) => edgeIdentity(e.sample)));
     expect(new Set(scanned.export().keys).size).toBe(edges.length);
+  });
+});
+
+describe('timestamp order', () => {
+  it('is a total order consistent with instants, whatever the spelling', () => {
+    const stamp = fc
+      .record({
+        day: fc.integer({ min: 27, max: 31 }),
+        hour: fc.constantFrom(0, 9, 23),
+        minute: fc.constantFrom(0, 59),
+        second: fc.constantFrom(0, 1, 59, 60),
+        fraction: fc.constantFrom('', '.1', '.10', '.1231', '.12345', '.999999999'),
+        t: fc.constantFrom('T', 't'),
+        zone: fc.constantFrom('Z', 'z', '+00:00', '-00:00', '+01:30', '-23:59'),
+      })
+      .map((r) => `2016-12-${String(r.day).padStart(2, '0')}${r.t}${String(r.hour).padStart(2, '0')}:${String(r.minute).padStart(2, '0')}:${String(r.second).padStart(2, '0')}${r.fraction}${r.zone}`);
+    fc.assert(
+      fc.property(stamp, stamp, stamp, (a, b, c) => {
+        const ab = Math.sign(compareTimestamps(a, b));
+        expect(Math.sign(compareTimestamps(b, a))).toBe(-ab || 0);
+        if (ab === 0) expect(a).toBe(b);
+        // transitive
+        if (ab <= 0 && compareTimestamps(b, c) <= 0) expect(compareTimestamps(a, c)).toBeLessThanOrEqual(0);
+        // consistent with the instant, to the millisecond, outside leap seconds
+        if (!/:60/.test(a + b)) {
+          const d = Date.parse(a.replace('t', 'T').replace('z', 'Z')) - Date.parse(b.replace('t', 'T').replace('z', 'Z'));
+          if (d !== 0) expect(ab).toBe(Math.sign(d));
+        }
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('orders a leap second after :59 and before the next minute', () => {
+    expect(compareTimestamps('2016-12-31T23:59:60Z', '2016-12-31T23:59:59.999Z')).toBeGreaterThan(0);
+    expect(compareTimestamps('2016-12-31T23:59:60.5Z', '2017-01-01T00:00:00.2Z')).toBeLessThan(0);
+    expect(compareTimestamps('2016-12-31t23:59:60.5Z', '2017-01-01T00:00:00Z')).toBeLessThan(0);
+  });
+
+  it('refuses days a month does not have', () => {
+    for (const s of ['2026-11-31T00:00:00Z', '2026-02-29T00:00:00Z', '1900-02-29T00:00:00Z']) {
+      expect(isRfc3339(s), s).toBe(false);
+      const b = Buffer.from(s);
+      expect(isRfc3339Bytes(b, 0, b.length), s).toBe(false);
+    }
+    for (const s of ['2024-02-29T00:00:00Z', '2000-02-29T00:00:00Z', '2026-12-31T00:00:00Z']) expect(isRfc3339(s), s).toBe(true);
   });
 });
