@@ -142,27 +142,38 @@ export type ByteLineHandler = (buf: Buffer, start: number, end: number, line: nu
  * line-scan.ts), numbering them across chunks; the same line rules as LineSplitter.
  */
 class ByteLineSplitter {
-  private rest: Buffer | undefined;
+  /** The start of a line not yet ended: copies (readers reuse their buffers), joined once it ends. */
+  private rest: Buffer[] = [];
   line = 0;
 
   push(chunk: Buffer, each: ByteLineHandler): void {
-    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+    let nl = chunk.indexOf(10);
+    if (nl < 0) {
+      // Still inside one (long) line: keep the piece, join when the line ends (no quadratic copying).
+      if (chunk.length > 0) this.rest.push(Buffer.from(chunk));
+      return;
+    }
+    let buf = chunk;
+    if (this.rest.length > 0) {
+      const head = this.rest.reduce((n, b) => n + b.length, 0);
+      buf = Buffer.concat([...this.rest, chunk]);
+      this.rest = [];
+      nl += head;
+    }
     let start = 0;
-    let nl = buf.indexOf(10, start);
     while (nl >= 0) {
       each(buf, start, nl, ++this.line);
       start = nl + 1;
       nl = buf.indexOf(10, start);
     }
-    // A copy: the reader reuses its buffer for the next chunk.
-    this.rest = start < buf.length ? Buffer.from(buf.subarray(start)) : undefined;
+    if (start < buf.length) this.rest.push(Buffer.from(buf.subarray(start)));
   }
 
   /** The last line, when the input does not end with a newline. */
   end(each: ByteLineHandler): void {
-    const rest = this.rest;
-    this.rest = undefined;
-    if (rest && rest.length > 0) each(rest, 0, rest.length, ++this.line);
+    const rest = this.rest.length === 1 ? this.rest[0]! : Buffer.concat(this.rest);
+    this.rest = [];
+    if (rest.length > 0) each(rest, 0, rest.length, ++this.line);
   }
 }
 

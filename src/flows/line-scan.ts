@@ -342,6 +342,7 @@ export class FlowLineScanner {
     const text = latin1(this.buf, start, end);
     if (this.validIPv6.has(text)) return true;
     if (isIP(text) === 0) return false;
+    if (this.validIPv6.size >= 65536) this.validIPv6.clear(); // a cache, not a record of every address
     this.validIPv6.add(text);
     return true;
   }

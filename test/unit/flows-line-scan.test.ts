@@ -289,3 +289,22 @@ describe('timestamp order', () => {
     for (const s of ['2024-02-29T00:00:00Z', '2000-02-29T00:00:00Z', '2026-12-31T00:00:00Z']) expect(isRfc3339(s), s).toBe(true);
   });
 });
+
+describe('lines longer than a read', () => {
+  it('reads a line spanning several 1 MiB reads whole, numbering the lines after it right', async () => {
+    const { mkdtempSync, writeFileSync, statSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { aggregateRange } = await import('../../src/flows/parallel.js');
+    const file = join(mkdtempSync(join(tmpdir(), 'netpol-long-')), 'long.jsonl');
+    const flow = (i: number, extra = '') => `{"v":1,"proto":"TCP","src":{"ip":"10.0.0.${i}"},"dst":{"ip":"198.51.100.1","port":80}${extra}}`;
+    writeFileSync(file, [flow(1), flow(2, `,"pad":"${'é'.repeat(1_700_000)}"`), flow(3), 'not json'].join('\n'));
+    const r = aggregateRange(file, { start: 0, end: statSync(file).size });
+    expect(r.error?.line).toBe(4);
+    const ok = aggregateRange(file, { start: 0, end: statSync(file).size - 'not json'.length - 1 });
+    expect(ok.error).toBeUndefined();
+    expect(ok.lines).toBe(3);
+    expect(ok.counts).toEqual([1, 1, 1]);
+    expect(JSON.parse(ok.samples[1]!).pad.length).toBe(1_700_000);
+  });
+});
