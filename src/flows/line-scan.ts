@@ -130,6 +130,12 @@ export function isRfc3339Bytes(buf: Uint8Array, start: number, end: number): boo
   return twoDigits(b, i + 1) <= 23 && twoDigits(b, i + 4) <= 59;
 }
 
+/** `seen` with member `k` marked (-1 for a name not looked for: nothing), or -1 when it was already. */
+function mark(seen: number, k: number): number {
+  if (k < 0) return seen;
+  return seen & (1 << k) ? -1 : seen | (1 << k);
+}
+
 /**
  * Reads flow lines in place. One scanner per reader: it keeps where the fields of the last line
  * accepted are (no object per line) and remembers the IPv6 addresses it has validated.
@@ -169,18 +175,13 @@ export class FlowLineScanner {
     this.end = end;
     this.nsStart = this.podStart = this.srcIpStart = this.tsStart = this.idStart = -1;
     this.outcome = undefined;
-    this.skipSpace();
-    if (this.peek() !== LBRACE) return false;
-    this.pos++;
+    if (!this.openObject()) return false;
     let seen = 0;
     for (;;) {
       this.skipSpace();
       const k = this.key(TOP_KEYS);
-      if (k === -2) return false;
-      if (k >= 0) {
-        if (seen & (1 << k)) return false; // JSON.parse keeps the last one: not worth following
-        seen |= 1 << k;
-      }
+      // A duplicate: JSON.parse keeps the last one, not worth following here.
+      if (k === -2 || (seen = mark(seen, k)) < 0) return false;
       switch (k) {
         case 0: // v
           if (!this.isOne()) return false;
@@ -218,12 +219,9 @@ export class FlowLineScanner {
         default:
           if (!this.skipValue(0)) return false;
       }
-      this.skipSpace();
-      const c = this.peek();
-      this.pos++;
-      if (c === COMMA) continue;
-      if (c !== RBRACE) return false;
-      break;
+      const more = this.afterMember();
+      if (more < 0) return false;
+      if (more === 0) break;
     }
     this.skipSpace();
     if (this.pos !== this.end) return false;
@@ -233,9 +231,7 @@ export class FlowLineScanner {
   }
 
   private source(): boolean {
-    this.skipSpace();
-    if (this.peek() !== LBRACE) return false;
-    this.pos++;
+    if (!this.openObject()) return false;
     this.skipSpace();
     if (this.peek() === RBRACE) {
       this.pos++;
@@ -245,11 +241,7 @@ export class FlowLineScanner {
     for (;;) {
       this.skipSpace();
       const k = this.key(SRC_KEYS);
-      if (k === -2) return false;
-      if (k >= 0) {
-        if (seen & (1 << k)) return false;
-        seen |= 1 << k;
-      }
+      if (k === -2 || (seen = mark(seen, k)) < 0) return false;
       switch (k) {
         case 0: {
           // ip: an address; "" or null for none
@@ -286,27 +278,18 @@ export class FlowLineScanner {
         default:
           if (!this.skipValue(1)) return false;
       }
-      this.skipSpace();
-      const c = this.peek();
-      this.pos++;
-      if (c === COMMA) continue;
-      return c === RBRACE;
+      const more = this.afterMember();
+      if (more <= 0) return more === 0;
     }
   }
 
   private destination(): boolean {
-    this.skipSpace();
-    if (this.peek() !== LBRACE) return false;
-    this.pos++;
+    if (!this.openObject()) return false;
     let seen = 0;
     for (;;) {
       this.skipSpace();
       const k = this.key(DST_KEYS);
-      if (k === -2) return false;
-      if (k >= 0) {
-        if (seen & (1 << k)) return false;
-        seen |= 1 << k;
-      }
+      if (k === -2 || (seen = mark(seen, k)) < 0) return false;
       switch (k) {
         case 0: {
           const s = this.plainString();
@@ -326,12 +309,9 @@ export class FlowLineScanner {
         default:
           if (!this.skipValue(1)) return false;
       }
-      this.skipSpace();
-      const c = this.peek();
-      this.pos++;
-      if (c === COMMA) continue;
+      const more = this.afterMember();
       // ip and port are required
-      return c === RBRACE && (seen & 0b11) === 0b11;
+      if (more <= 0) return more === 0 && (seen & 0b11) === 0b11;
     }
   }
 
@@ -350,6 +330,22 @@ export class FlowLineScanner {
   /** RFC 3339, checked as parseFlowRecord does (by the same grammar, in place). */
   private isTimestamp(start: number, end: number): boolean {
     return isRfc3339Bytes(this.buf, start, end);
+  }
+
+  /** Past white space and an opening brace; false when something else comes. */
+  private openObject(): boolean {
+    this.skipSpace();
+    if (this.peek() !== LBRACE) return false;
+    this.pos++;
+    return true;
+  }
+
+  /** Past what follows a member's value: 1 for a comma (another member), 0 for the closing brace, -1 else. */
+  private afterMember(): number {
+    this.skipSpace();
+    const c = this.peek();
+    this.pos++;
+    return c === COMMA ? 1 : c === RBRACE ? 0 : -1;
   }
 
   private peek(): number {

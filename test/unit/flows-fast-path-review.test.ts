@@ -11,61 +11,19 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EdgeAggregator, edgeIdentity, MAX_IDS_PER_EDGE, type FlowEdge } from '../../src/flows/edges.js';
 import { eachLine, parseFlowLine, readRangeLinesSync } from '../../src/flows/jsonl.js';
-import { FlowLineScanner, latin1 } from '../../src/flows/line-scan.js';
 import { aggregateLine, aggregateRange } from '../../src/flows/parallel.js';
 import type { LocatedFlow } from '../../src/flows/record.js';
-
-function ordinary(buf: Buffer): LocatedFlow | Error | undefined {
-  try {
-    return parseFlowLine(buf.toString('utf8'), 'f.jsonl', 1);
-  } catch (err) {
-    return err as Error;
-  }
-}
-
-function fieldsOf(rec: LocatedFlow) {
-  const src = rec.src;
-  const isPod = typeof src.namespace === 'string' && typeof src.pod === 'string';
-  return {
-    ns: isPod ? src.namespace : undefined,
-    pod: isPod ? src.pod : undefined,
-    srcIp: isPod ? undefined : String(src.ip),
-    dstIp: rec.dst.ip,
-    dstPort: rec.dst.port,
-    proto: rec.proto,
-    outcome: rec.outcome,
-    ts: rec.ts,
-    id: rec.id,
-  };
-}
-
-/** The scanner's fields of bytes it accepts, in the same terms; undefined when it leaves them. */
-function scannedFields(buf: Buffer, start = 0, end = buf.length) {
-  const s = new FlowLineScanner();
-  if (!s.scan(buf, start, end)) return undefined;
-  const text = (a: number, b: number) => (a < 0 ? undefined : latin1(buf, a, b));
-  return {
-    ns: s.srcIsPod ? text(s.nsStart, s.nsEnd) : undefined,
-    pod: s.srcIsPod ? text(s.podStart, s.podEnd) : undefined,
-    srcIp: s.srcIsPod ? undefined : text(s.srcIpStart, s.srcIpEnd),
-    dstIp: text(s.dstIpStart, s.dstIpEnd),
-    dstPort: s.dstPort,
-    proto: s.proto,
-    outcome: s.outcome,
-    ts: text(s.tsStart, s.tsEnd),
-    id: text(s.idStart, s.idEnd),
-  };
-}
+import { ordinaryRead, recordFields, scannedFields } from './support/flow-fields.js';
 
 /** Accepted bytes must be a record the ordinary path reads with the same fields. */
 function agrees(buf: Buffer): boolean {
   const fast = scannedFields(buf);
   if (fast === undefined) return false;
-  const rec = ordinary(buf);
+  const rec = ordinaryRead(buf);
   const shown = JSON.stringify(buf.toString('latin1'));
   expect(rec, shown).not.toBeInstanceOf(Error);
   expect(rec, shown).toBeDefined();
-  expect(fast, shown).toEqual(fieldsOf(rec as LocatedFlow));
+  expect(fast, shown).toEqual(recordFields(rec as LocatedFlow));
   // Same bytes inside a larger buffer (what the line splitter hands over) read the same.
   const framed = Buffer.concat([Buffer.from('"\\u\n'), buf, Buffer.from('\\"}\n')]);
   expect(scannedFields(framed, 4, 4 + buf.length), shown).toEqual(fast);

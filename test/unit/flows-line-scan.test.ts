@@ -5,61 +5,24 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareTimestamps, EdgeAggregator, edgeIdentity, type FlowEdge } from '../../src/flows/edges.js';
 import { parseFlowLine } from '../../src/flows/jsonl.js';
-import { FlowLineScanner, isRfc3339Bytes, latin1 } from '../../src/flows/line-scan.js';
+import { isRfc3339Bytes } from '../../src/flows/line-scan.js';
 import { aggregateLine } from '../../src/flows/parallel.js';
 import { isRfc3339, type LocatedFlow } from '../../src/flows/record.js';
+import { ordinaryRead, recordFields, scannedFields } from './support/flow-fields.js';
 
-/** What the ordinary path reads from a line, or the error it gives. */
-function ordinary(line: string): LocatedFlow | Error | undefined {
-  try {
-    return parseFlowLine(line, 'f.jsonl', 1);
-  } catch (err) {
-    return err as Error;
-  }
-}
-
-/** The scanner's reading of a line, in the record's terms; undefined when it leaves the line. */
+/** The scanner's reading of a line; undefined when it leaves the line to the ordinary path. */
 function scanned(line: string) {
-  const buf = Buffer.from(line, 'utf8');
-  const s = new FlowLineScanner();
-  if (!s.scan(buf, 0, buf.length)) return undefined;
-  const text = (start: number, end: number) => (start < 0 ? undefined : latin1(buf, start, end));
-  return {
-    pod: s.srcIsPod ? `${text(s.nsStart, s.nsEnd)}/${text(s.podStart, s.podEnd)}` : undefined,
-    srcIp: text(s.srcIpStart, s.srcIpEnd),
-    dstIp: text(s.dstIpStart, s.dstIpEnd),
-    dstPort: s.dstPort,
-    proto: s.proto,
-    outcome: s.outcome,
-    ts: text(s.tsStart, s.tsEnd),
-    id: text(s.idStart, s.idEnd),
-  };
-}
-
-/** The same fields taken from a record. */
-function fieldsOf(rec: LocatedFlow) {
-  const src = rec.src;
-  const isPod = typeof src.namespace === 'string' && typeof src.pod === 'string';
-  return {
-    pod: isPod ? `${src.namespace}/${src.pod}` : undefined,
-    srcIp: typeof src.ip === 'string' && src.ip !== '' ? src.ip : undefined,
-    dstIp: rec.dst.ip,
-    dstPort: rec.dst.port,
-    proto: rec.proto,
-    outcome: rec.outcome,
-    ts: rec.ts,
-    id: rec.id,
-  };
+  return scannedFields(Buffer.from(line, 'utf8'));
 }
 
 /** The property: an accepted line is a valid record with the same fields. */
 function expectAgreement(line: string): boolean {
   const fast = scanned(line);
   if (fast === undefined) return false;
-  const rec = ordinary(line);
+  const rec = ordinaryRead(Buffer.from(line, 'utf8'));
   expect(rec, line).not.toBeInstanceOf(Error);
   expect(rec, line).toBeDefined();
-  expect(fast, line).toEqual(fieldsOf(rec as LocatedFlow));
+  expect(fast, line).toEqual(recordFields(rec as LocatedFlow));
   return true;
 }
 

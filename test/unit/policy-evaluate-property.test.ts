@@ -225,14 +225,18 @@ const worldArb = fc
     ),
   );
 
+/** The endpoint of a world's pod (by index) or of an address (a node's, when it is one). */
+function endpointsOf(pods: V1Pod[]): (x: number | string) => Endpoint {
+  const index = buildIndex(makeCluster({ namespaces: [makeNamespace('a', { env: 'prod' }), makeNamespace('b')], pods }));
+  const endpoints = pods.map((p) => podEndpoint(p, index));
+  return (x) => (typeof x === 'number' ? endpoints[x]! : NODE_OF[x] ? { kind: 'external', ip: x, node: NODE_OF[x] } : { kind: 'external', ip: x });
+}
+
 describe('evaluate agrees with a naive reference', () => {
   it('on random clusters, policies and traffic (verdict, isolation and every allowing rule)', () => {
     fc.assert(
       fc.property(worldArb, ([pods, policies, flows]) => {
-        const index = buildIndex(makeCluster({ namespaces: [makeNamespace('a', { env: 'prod' }), makeNamespace('b')], pods }));
-        const endpoints = pods.map((p) => podEndpoint(p, index));
-        const at = (x: number | string): Endpoint =>
-          typeof x === 'number' ? endpoints[x]! : NODE_OF[x] ? { kind: 'external', ip: x, node: NODE_OF[x] } : { kind: 'external', ip: x };
+        const at = endpointsOf(pods);
         const set = compilePolicies(policies);
         for (const [s, d, port, proto] of flows) {
           const t: Traffic = { src: at(s), dst: at(d), port, proto };
@@ -251,10 +255,7 @@ describe('verdict classes (the synthesizer\'s self-check judges one Traffic per 
   it('give the same verdict to every Traffic of one class, on random clusters, policies and traffic', () => {
     fc.assert(
       fc.property(worldArb, ([pods, policies, flows]) => {
-        const index = buildIndex(makeCluster({ namespaces: [makeNamespace('a', { env: 'prod' }), makeNamespace('b')], pods }));
-        const endpoints = pods.map((p) => podEndpoint(p, index));
-        const at = (x: number | string): Endpoint =>
-          typeof x === 'number' ? endpoints[x]! : NODE_OF[x] ? { kind: 'external', ip: x, node: NODE_OF[x] } : { kind: 'external', ip: x };
+        const at = endpointsOf(pods);
         const set = compilePolicies(policies);
         const classOf = verdictClassifier(set);
         const seen = new Map<number, { verdict: string; t: Traffic }>();
