@@ -14,7 +14,7 @@
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { LocalAgent, type EnrichedEvent } from '../agent/agent.js';
+import type { EnrichedEvent, LocalAgent } from '../agent/agent.js';
 import type { TracerCounters } from '../agent/tracer.js';
 import { enrichWithIndex, flowDestinationNotation, flowSourceNotation, podOfContainer, type PodIdentity } from '../cluster/enrich.js';
 // Type-only: the client library loads when cluster mode runs, not with every netpol command.
@@ -147,6 +147,8 @@ export class ClusterAgent {
           s.held--;
         });
     };
+    // Loaded on use: the agent brings the libbpf binding (a native module).
+    const { LocalAgent } = await import('../agent/agent.js');
     const agent = await LocalAgent.start(
       {
         ...(opts.dedupEdges ? { dedupEdges: true } : {}),

@@ -10,7 +10,6 @@
 import { addClusterTraceOptions, runTraceK8s, wantsClusterMode, type TraceK8sOptions } from './trace-k8s.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Writable } from 'node:stream';
-import { LocalAgent } from '../agent/agent.js';
 import { InputError } from '../errors.js';
 import { type Layout, TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, compileJson, customLayout, defaultLayout } from './columns.js';
 
@@ -86,6 +85,8 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
   };
   let shown = 0;
   let stopping: (() => void) | undefined;
+  // Loaded on use: the agent brings the libbpf binding (a native module), which no other command needs.
+  const { LocalAgent } = await import('../agent/agent.js');
   const agent = await LocalAgent.start(
     {
       ...(opts.containername !== undefined ? { containerName: opts.containername } : {}),

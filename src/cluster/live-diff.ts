@@ -9,7 +9,7 @@
  *
  * A rejection names the policy and the fields the API server complained about.
  */
-import { createTwoFilesPatch } from 'diff';
+import { createTwoFilesPatch } from 'diff/lib/patch/create.js'; // one module of diff, not all of it (CLI start-up)
 import { stringify } from 'yaml';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { EnvironmentError, NetpolError } from '../errors.js';

@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { createTwoFilesPatch } from 'diff';
+import { createTwoFilesPatch } from 'diff/lib/patch/create.js'; // one module of diff, not all of it (CLI start-up)
 import { parseKubeYaml, readText } from '../cluster/yaml-documents.js';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
 import type { DriftEntry } from './audit.js';
