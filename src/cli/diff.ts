@@ -8,7 +8,7 @@ import type { V1NetworkPolicy } from '../cluster/objects.js';
 import { readFlows } from '../flows/jsonl.js';
 import type { AuditSummary, FlowAudit } from '../policy/audit.js';
 import type { ClusterIndex } from '../cluster/lookup.js';
-import { edgeKey } from '../flows/edges.js';
+import { edgeIdentity } from '../flows/edges.js';
 import type { LocatedFlow } from '../flows/record.js';
 import { auditFlows, type Auditor } from '../policy/auditor.js';
 import { compilePolicies, type PolicySet } from '../policy/evaluate.js';
@@ -102,7 +102,7 @@ function explainDenied(set: PolicySet, index: ClusterIndex, auditor: Auditor, fl
   auditor.audits.forEach((a, i) => {
     if (a.verdict !== 'denied') return;
     const flow = flows[i]!;
-    const key = edgeKey(flow);
+    const key = edgeIdentity(flow);
     const seen = byEdge.get(key);
     if (seen) seen.count++;
     else byEdge.set(key, { flow, count: 1 });

@@ -9,7 +9,7 @@ import type { ClusterIndex } from '../cluster/lookup.js';
 import { parseEndpoint } from '../cluster/endpoint-notation.js';
 import { canonicalIp } from '../cluster/ip.js';
 import { InputError } from '../errors.js';
-import { edgeKey } from '../flows/edges.js';
+import { edgeIdentity } from '../flows/edges.js';
 import { readFlows } from '../flows/jsonl.js';
 import { PROTOCOLS, type FlowRecord, type LocatedFlow, type Protocol } from '../flows/record.js';
 import { compilePolicies, type PolicySet } from '../policy/evaluate.js';
@@ -106,7 +106,7 @@ export async function explainRecorded(
   const allowedEdges = new Set<string>();
   for await (const flow of readFlows(files)) {
     if (!selects(sel, flow, files[0])) continue;
-    const key = sel.kind === 'id' || sel.kind === 'line' ? `${flow.origin?.file}:${flow.origin?.line}` : edgeKey(flow);
+    const key = sel.kind === 'id' || sel.kind === 'line' ? `${flow.origin?.file}:${flow.origin?.line}` : edgeIdentity(flow);
     if (allowedEdges.has(key)) continue;
     const seen = byEdge.get(key);
     if (seen) {

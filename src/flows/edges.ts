@@ -1,11 +1,12 @@
 /**
- * Aggregation of flows into edges: identical (source, destination address, port, protocol, outcome) flows
- * collapse into one edge with a count and first/last seen, before anything is resolved against a
- * cluster. A million flows of a chatty workload become a handful of edges, so resolution and
- * synthesis cost per edge, not per flow.
+ * Aggregation of flows into edges: flows alike in everything resolution reads (the source's names
+ * and address, the destination's address and the names it falls back on, port, protocol) and in
+ * how they ended collapse into one edge with a count and first/last seen, before anything is
+ * resolved against a cluster. A million flows of a chatty workload become a handful of edges, so
+ * resolution and synthesis cost per edge, not per flow.
  */
 import { parseFlowLine, serializeFlow } from './jsonl.js';
-import { latin1, type FlowLineScanner } from './line-scan.js';
+import { IDENTITY_PARTS, latin1, type FlowLineScanner } from './line-scan.js';
 import type { FlowRecord, LocatedFlow } from './record.js';
 
 export interface FlowEdge {
@@ -21,16 +22,6 @@ export interface FlowEdge {
 
 /** Ids kept per edge: enough to point at examples without making memory grow with the input. */
 export const MAX_IDS_PER_EDGE = 16;
-
-/**
- * The identity of an edge: who connected (pod, else address), to which address, port and protocol,
- * and how it ended — a connect nobody answered is not the same fact as one that was established.
- */
-export function edgeKey(flow: LocatedFlow): string {
-  const src = flow.src;
-  const who = typeof src.namespace === 'string' && typeof src.pod === 'string' ? `p/${src.namespace}/${src.pod}` : `r/${src.ip}`;
-  return `${who}|${flow.dst.ip}|${flow.dst.port}|${flow.proto}|${flow.outcome ?? ''}`;
-}
 
 const STAMP = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 
@@ -93,22 +84,38 @@ function outcomeIndex(outcome: string | undefined): number {
   }
 }
 
-// FNV-1a over the identity, the same for a record's strings and a line's bytes (the fast path only
-// accepts ASCII in these fields, where the two agree).
+// FNV-1a over the identity's parts, the same for a record's strings and a line's bytes (the fast
+// path only accepts ASCII in these fields, where the two agree); an absent part mixes in a value
+// no character gives.
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
+const ABSENT_HASH = 0x1ff;
 
-function hashString(h: number, s: string): number {
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
-  return Math.imul(h ^ 0xff, FNV_PRIME);
+function hashParts(parts: readonly (string | undefined)[], portKey: number): number {
+  let h = FNV_OFFSET;
+  for (const part of parts) {
+    if (part === undefined) {
+      h = Math.imul(h ^ ABSENT_HASH, FNV_PRIME);
+      continue;
+    }
+    for (let i = 0; i < part.length; i++) h = Math.imul(h ^ part.charCodeAt(i), FNV_PRIME);
+    h = Math.imul(h ^ 0xff, FNV_PRIME);
+  }
+  return Math.imul(h ^ portKey, FNV_PRIME) | 0;
 }
 
-function hashBytes(h: number, buf: Uint8Array, start: number, end: number): number {
-  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, FNV_PRIME);
-  return Math.imul(h ^ 0xff, FNV_PRIME);
-}
-
-function finishHash(h: number, portKey: number): number {
+function hashLine(line: FlowLineScanner, buf: Uint8Array, portKey: number): number {
+  const ranges = line.parts;
+  let h = FNV_OFFSET;
+  for (let q = 0; q < ranges.length; q += 2) {
+    const start = ranges[q]!;
+    if (start < 0) {
+      h = Math.imul(h ^ ABSENT_HASH, FNV_PRIME);
+      continue;
+    }
+    for (let i = start, end = ranges[q + 1]!; i < end; i++) h = Math.imul(h ^ buf[i]!, FNV_PRIME);
+    h = Math.imul(h ^ 0xff, FNV_PRIME);
+  }
   return Math.imul(h ^ portKey, FNV_PRIME) | 0;
 }
 
@@ -128,14 +135,11 @@ function compareTimestampBytes(buf: Uint8Array, start: number, end: number, kept
   return compareTimestamps(latin1(buf, start, end), kept);
 }
 
-const POD = 1;
-const ADDRESS = 2;
-
 /**
  * The table's rows: one per slot of an open-addressing table, ROW bytes each, so a lookup touches
  * one row (two cache lines, one page) for everything a flow updates. Offsets in bytes:
  */
-const ROW = 128;
+const ROW = 192;
 /** Edge index + 1; 0 for a free slot (int32). */
 const R_EDGE = 0;
 /** Hash of the identity (int32). */
@@ -149,9 +153,10 @@ const R_COUNT = 16;
 /** Length of the last timestamp kept in the row, 0 when `lastText` holds it (uint8), then its bytes. */
 const R_STAMP = 24;
 const STAMP_ROOM = 31;
-/** The identity in the row: kind, then each part as a length byte and its bytes (ASCII only). */
+/** The identity in the row: each part as a length byte (ABSENT_PART when absent) and its bytes (ASCII only). */
 const R_KEY = 56;
 const KEY_ROOM = ROW - R_KEY;
+const ABSENT_PART = 255;
 
 /** An edge's sample not yet made a record: its line. */
 class SampleLine {
@@ -175,37 +180,45 @@ export interface EdgeExport {
   sampleLines: number[];
 }
 
-function identityPart(p: string): string {
-  return String.fromCharCode(p.length & 0xffff, p.length >>> 16) + p;
+/** The identity's parts of a record (see IDENTITY_PARTS): each string field, undefined when it is not one. */
+function identityOf(flow: FlowRecord): (string | undefined)[] {
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const { src, dst } = flow;
+  return [str(src.namespace), str(src.pod), str(src.ip), dst.ip, str(dst.namespace), str(dst.pod), str(dst.service)];
 }
 
-/** The identity without its port key: kind, then each part with its length in front. */
-function identityText(isPod: boolean, who: string, pod: string, dstIp: string): string {
-  return String.fromCharCode(isPod ? POD : ADDRESS) + identityPart(who) + (isPod ? identityPart(pod) : '') + identityPart(dstIp);
+/** The parts as one text: each with its length in front, or a length no string has when absent. */
+function identityText(parts: readonly (string | undefined)[]): string {
+  let text = '';
+  for (const p of parts) text += p === undefined ? '\uffff\uffff' : String.fromCharCode(p.length & 0xffff, p.length >>> 16) + p;
+  return text;
 }
 
 function portKeyText(portKey: number): string {
   return String.fromCharCode(portKey & 0xffff, portKey >>> 16);
 }
 
-/**
- * An edge's identity as text: kind, then each part with its length in front (so no character
- * inside a part can make two identities equal), then the port key. What merging the edges of
- * several readers keys on.
- */
-export function edgeIdentity(flow: FlowRecord): string {
-  const src = flow.src;
-  const isPod = typeof src.namespace === 'string' && typeof src.pod === 'string';
-  const portKey = (flow.dst.port * 4 + protocolIndex(flow.proto)) * 8 + outcomeIndex(flow.outcome);
-  return identityText(isPod, isPod ? (src.namespace as string) : String(src.ip), isPod ? (src.pod as string) : '', flow.dst.ip) + portKeyText(portKey);
+function portKeyOf(flow: FlowRecord): number {
+  return (flow.dst.port * 4 + protocolIndex(flow.proto)) * 8 + outcomeIndex(flow.outcome);
 }
 
-/** Whether the parts fit in a row: short, ASCII, lengths under 256. */
-function fitsInRow(parts: readonly string[]): boolean {
-  let size = 1;
+/**
+ * A flow's edge identity as text: every field resolution reads (IDENTITY_PARTS), then port,
+ * protocol and outcome. Two flows have the same identity exactly when they are the same edge: what
+ * merging the edges of several readers keys on, and what caches of resolved flows key on.
+ */
+export function edgeIdentity(flow: FlowRecord): string {
+  return identityText(identityOf(flow)) + portKeyText(portKeyOf(flow));
+}
+
+/** Whether the parts fit in a row: short, ASCII. */
+function fitsInRow(parts: readonly (string | undefined)[]): boolean {
+  let size = 0;
   for (const p of parts) {
-    if (p.length > 255) return false;
-    size += 1 + p.length;
+    size++;
+    if (p === undefined) continue;
+    if (p.length >= ABSENT_PART) return false;
+    size += p.length;
     for (let i = 0; i < p.length; i++) if (p.charCodeAt(i) > 0x7f) return false;
   }
   return size <= KEY_ROOM;
@@ -256,25 +269,18 @@ export class EdgeAggregator {
    */
   add(flow: LocatedFlow, text?: string): void {
     this.flows++;
-    const src = flow.src;
-    const isPod = typeof src.namespace === 'string' && typeof src.pod === 'string';
-    const who = isPod ? (src.namespace as string) : String(src.ip);
-    const pod = isPod ? (src.pod as string) : '';
-    const dstIp = flow.dst.ip;
-    const portKey = (flow.dst.port * 4 + protocolIndex(flow.proto)) * 8 + outcomeIndex(flow.outcome);
-    let h = hashString(isPod ? FNV_OFFSET : ~FNV_OFFSET, who);
-    if (isPod) h = hashString(h, pod);
-    h = finishHash(hashString(h, dstIp), portKey);
-    const parts = isPod ? [who, pod, dstIp] : [who, dstIp];
+    const parts = identityOf(flow);
+    const portKey = portKeyOf(flow);
+    const h = hashParts(parts, portKey);
     const inRow = fitsInRow(parts);
-    const long = inRow ? '' : identityText(isPod, who, pod, dstIp);
+    const long = inRow ? '' : identityText(parts);
     const i32 = this.i32;
     let row = h & this.mask;
     for (; i32[(row * ROW + R_EDGE) >> 2] !== 0; row = (row + 1) & this.mask) {
       const at = row * ROW;
       if (i32[(at + R_HASH) >> 2] !== h || i32[(at + R_PORT) >> 2] !== portKey) continue;
       const keyLen = i32[(at + R_KEYLEN) >> 2]!;
-      const same = inRow ? keyLen >= 0 && this.rowKeyIs(at, isPod, parts) : keyLen < 0 && this.longKeys.get(i32[(at + R_EDGE) >> 2]! - 1) === long;
+      const same = inRow ? keyLen >= 0 && this.rowKeyIs(at, parts) : keyLen < 0 && this.longKeys.get(i32[(at + R_EDGE) >> 2]! - 1) === long;
       if (same) break;
     }
     const at = row * ROW;
@@ -282,8 +288,11 @@ export class EdgeAggregator {
       if (inRow) {
         const u8 = this.u8;
         let p = at + R_KEY;
-        u8[p++] = isPod ? POD : ADDRESS;
         for (const part of parts) {
+          if (part === undefined) {
+            u8[p++] = ABSENT_PART;
+            continue;
+          }
           u8[p++] = part.length;
           for (let c = 0; c < part.length; c++) u8[p++] = part.charCodeAt(c);
         }
@@ -324,11 +333,7 @@ export class EdgeAggregator {
   addScanned(line: FlowLineScanner, buf: Buffer, start: number, end: number, file: string, lineNo: number): void {
     this.flows++;
     const portKey = (line.dstPort * 4 + protocolIndex(line.proto)) * 8 + outcomeIndex(line.outcome);
-    const isPod = line.srcIsPod;
-    let h: number;
-    if (isPod) h = hashBytes(hashBytes(FNV_OFFSET, buf, line.nsStart, line.nsEnd), buf, line.podStart, line.podEnd);
-    else h = hashBytes(~FNV_OFFSET, buf, line.srcIpStart, line.srcIpEnd);
-    h = finishHash(hashBytes(h, buf, line.dstIpStart, line.dstIpEnd), portKey);
+    const h = hashLine(line, buf, portKey);
     const i32 = this.i32;
     let row = h & this.mask;
     for (; i32[(row * ROW + R_EDGE) >> 2] !== 0; row = (row + 1) & this.mask) {
@@ -371,47 +376,50 @@ export class EdgeAggregator {
     }
   }
 
-  /** The byte ranges of a scanned line's identity: [start, end) per part. */
-  private static lineParts(line: FlowLineScanner): number[] {
-    return line.srcIsPod
-      ? [line.nsStart, line.nsEnd, line.podStart, line.podEnd, line.dstIpStart, line.dstIpEnd]
-      : [line.srcIpStart, line.srcIpEnd, line.dstIpStart, line.dstIpEnd];
-  }
-
   /** Writes a new row's identity from a scanned line (in the row when it fits, else as text). */
   private keyFromLine(at: number, line: FlowLineScanner, buf: Buffer): void {
-    const parts = EdgeAggregator.lineParts(line);
-    let size = 1;
+    const ranges = line.parts;
+    let size = 0;
     let fits = true;
-    for (let q = 0; q < parts.length; q += 2) {
-      const len = parts[q + 1]! - parts[q]!;
-      if (len > 255) fits = false;
-      size += 1 + len;
+    for (let q = 0; q < ranges.length; q += 2) {
+      size++;
+      if (ranges[q]! < 0) continue;
+      const len = ranges[q + 1]! - ranges[q]!;
+      if (len >= ABSENT_PART) fits = false;
+      size += len;
     }
     if (fits && size <= KEY_ROOM) {
       const u8 = this.u8;
       let p = at + R_KEY;
-      u8[p++] = line.srcIsPod ? POD : ADDRESS;
-      for (let q = 0; q < parts.length; q += 2) {
-        u8[p++] = parts[q + 1]! - parts[q]!;
-        for (let c = parts[q]!; c < parts[q + 1]!; c++) u8[p++] = buf[c]!;
+      for (let q = 0; q < ranges.length; q += 2) {
+        const start = ranges[q]!;
+        if (start < 0) {
+          u8[p++] = ABSENT_PART;
+          continue;
+        }
+        const end = ranges[q + 1]!;
+        u8[p++] = end - start;
+        for (let c = start; c < end; c++) u8[p++] = buf[c]!;
       }
       this.i32[(at + R_KEYLEN) >> 2] = p - at - R_KEY;
       return;
     }
     // Lines the fast path accepts are ASCII in these fields: bytes are the characters.
-    const text = (q: number) => latin1(buf, parts[q]!, parts[q + 1]!);
-    const long = line.srcIsPod ? identityText(true, text(0), text(2), text(4)) : identityText(false, text(0), '', text(2));
+    const parts: (string | undefined)[] = [];
+    for (let q = 0; q < ranges.length; q += 2) parts.push(ranges[q]! < 0 ? undefined : latin1(buf, ranges[q]!, ranges[q + 1]!));
     this.i32[(at + R_KEYLEN) >> 2] = -1;
-    this.longKeys.set(this.samples.length, long);
+    this.longKeys.set(this.samples.length, identityText(parts));
   }
 
   /** Whether the row's identity (in the row) is the one given as strings. */
-  private rowKeyIs(at: number, isPod: boolean, parts: readonly string[]): boolean {
+  private rowKeyIs(at: number, parts: readonly (string | undefined)[]): boolean {
     const u8 = this.u8;
     let p = at + R_KEY;
-    if (u8[p++] !== (isPod ? POD : ADDRESS)) return false;
     for (const part of parts) {
+      if (part === undefined) {
+        if (u8[p++] !== ABSENT_PART) return false;
+        continue;
+      }
       if (u8[p++] !== part.length) return false;
       for (let c = 0; c < part.length; c++) if (u8[p++] !== part.charCodeAt(c)) return false;
     }
@@ -420,34 +428,35 @@ export class EdgeAggregator {
 
   /** Whether the row's identity is a scanned line's. */
   private rowHasLine(at: number, line: FlowLineScanner, buf: Uint8Array): boolean {
-    const keyLen = this.i32[(at + R_KEYLEN) >> 2]!;
-    if (keyLen < 0) return this.longKeyHasLine(this.i32[(at + R_EDGE) >> 2]! - 1, line, buf);
+    if (this.i32[(at + R_KEYLEN) >> 2]! < 0) return this.longKeyHasLine(this.i32[(at + R_EDGE) >> 2]! - 1, line, buf);
     const u8 = this.u8;
+    const ranges = line.parts;
     let p = at + R_KEY;
-    if (line.srcIsPod) {
-      if (u8[p++] !== POD) return false;
-      p = partInRow(u8, p, buf, line.nsStart, line.nsEnd);
-      if (p >= 0) p = partInRow(u8, p, buf, line.podStart, line.podEnd);
-    } else {
-      if (u8[p++] !== ADDRESS) return false;
-      p = partInRow(u8, p, buf, line.srcIpStart, line.srcIpEnd);
+    for (let q = 0; q < ranges.length; q += 2) {
+      const start = ranges[q]!;
+      if (start < 0) {
+        if (u8[p++] !== ABSENT_PART) return false;
+        continue;
+      }
+      const end = ranges[q + 1]!;
+      if (u8[p++] !== end - start) return false;
+      for (let i = start; i < end; i++, p++) if (u8[p] !== buf[i]) return false;
     }
-    if (p >= 0) p = partInRow(u8, p, buf, line.dstIpStart, line.dstIpEnd);
-    return p >= 0;
+    return true;
   }
 
   /** Whether an identity kept as text is a scanned line's. */
   private longKeyHasLine(e: number, line: FlowLineScanner, buf: Uint8Array): boolean {
     const key = this.longKeys.get(e)!;
-    const parts = EdgeAggregator.lineParts(line);
-    if (key.charCodeAt(0) !== (line.srcIsPod ? POD : ADDRESS)) return false;
-    let k = 1;
-    for (let q = 0; q < parts.length; q += 2) {
-      const from = parts[q]!;
-      const to = parts[q + 1]!;
-      if ((key.charCodeAt(k) | (key.charCodeAt(k + 1) << 16)) !== to - from) return false;
+    const ranges = line.parts;
+    let k = 0;
+    for (let q = 0; q < ranges.length; q += 2) {
+      const start = ranges[q]!;
+      const len = start < 0 ? -1 : ranges[q + 1]! - start;
+      const keptLen = key.charCodeAt(k) | (key.charCodeAt(k + 1) << 16); // -1 for an absent part
       k += 2;
-      for (let c = from; c < to; c++, k++) if (key.charCodeAt(k) !== buf[c]) return false;
+      if (keptLen !== len) return false;
+      for (let i = 0; i < len; i++, k++) if (key.charCodeAt(k) !== buf[start + i]) return false;
     }
     return k === key.length;
   }
@@ -494,7 +503,7 @@ export class EdgeAggregator {
   /** Grows the table (four times while small: fewer copies on large recordings) and places every row again. */
   private grow(): void {
     const old = this.u8;
-    const slots = (this.mask + 1) * (this.mask < 1 << 16 ? 4 : 2);
+    const slots = (this.mask + 1) * (this.mask + 1 < 1 << 15 ? 4 : 2);
     this.rows = new ArrayBuffer(slots * ROW);
     this.i32 = new Int32Array(this.rows);
     this.f64 = new Float64Array(this.rows);
@@ -539,7 +548,7 @@ export class EdgeAggregator {
     const out: EdgeExport = { keys: [], counts: [], firstSeen: [], lastSeen: [], ids: this.ids, samples: [], sampleLines: [] };
     for (let e = 0; e < this.samples.length; e++) {
       const at = this.rowOf[e]! * ROW;
-      out.keys.push(this.identityOf(e, at) + portKeyText(this.i32[(at + R_PORT) >> 2]!));
+      out.keys.push(this.identityTextOf(e, at) + portKeyText(this.i32[(at + R_PORT) >> 2]!));
       out.counts.push(this.f64[(at + R_COUNT) >> 3]!);
       out.firstSeen.push(this.firstSeen[e] ?? null);
       out.lastSeen.push(this.lastOf(e, at) ?? null);
@@ -556,26 +565,23 @@ export class EdgeAggregator {
   }
 
   /** identityText of edge `e`. */
-  private identityOf(e: number, at: number): string {
+  private identityTextOf(e: number, at: number): string {
     if (this.i32[(at + R_KEYLEN) >> 2]! < 0) return this.longKeys.get(e)!;
     const u8 = this.u8;
     let p = at + R_KEY;
-    const kind = u8[p++]!;
-    const parts: string[] = [];
-    for (let n = kind === POD ? 3 : 2; n > 0; n--) {
+    const parts: (string | undefined)[] = [];
+    for (let n = 0; n < IDENTITY_PARTS.length; n++) {
       const len = u8[p++]!;
+      if (len === ABSENT_PART) {
+        parts.push(undefined);
+        continue;
+      }
       parts.push(latin1(u8, p, p + len));
       p += len;
     }
-    return kind === POD ? identityText(true, parts[0]!, parts[1]!, parts[2]!) : identityText(false, parts[0]!, '', parts[1]!);
+    return identityText(parts);
   }
-}
 
-/** Whether the row's identity part at `p` is buf[start, end); the offset after it, or -1. */
-function partInRow(u8: Uint8Array, p: number, buf: Uint8Array, start: number, end: number): number {
-  if (u8[p++] !== end - start) return -1;
-  for (let i = start; i < end; i++, p++) if (u8[p] !== buf[i]) return -1;
-  return p;
 }
 
 export async function aggregateFlows(flows: AsyncIterable<LocatedFlow> | Iterable<LocatedFlow>): Promise<FlowEdge[]> {

@@ -31,6 +31,19 @@ const DOT = 0x2e;
 const ZERO = 0x30;
 const NINE = 0x39;
 
+/**
+ * The fields that make a flow's edge: everything resolution reads (the source's names and address,
+ * the destination's address and the names it falls back on). Order of FlowLineScanner.parts.
+ */
+export const IDENTITY_PARTS = ['src.namespace', 'src.pod', 'src.ip', 'dst.ip', 'dst.namespace', 'dst.pod', 'dst.service'] as const;
+export const SRC_NAMESPACE = 0;
+export const SRC_POD = 1;
+export const SRC_IP = 2;
+export const DST_IP = 3;
+export const DST_NAMESPACE = 4;
+export const DST_POD = 5;
+export const DST_SERVICE = 6;
+
 /** Nesting deeper than this in fields the scanner skips is left to JSON.parse. */
 const MAX_DEPTH = 32;
 
@@ -141,15 +154,12 @@ function mark(seen: number, k: number): number {
  * accepted are (no object per line) and remembers the IPv6 addresses it has validated.
  */
 export class FlowLineScanner {
-  // Where the last accepted line's fields are: [start, end) byte offsets, -1 when absent.
-  nsStart = -1;
-  nsEnd = -1;
-  podStart = -1;
-  podEnd = -1;
-  srcIpStart = -1;
-  srcIpEnd = -1;
-  dstIpStart = 0;
-  dstIpEnd = 0;
+  /**
+   * Where the identity's parts are (see IDENTITY_PARTS): [start, end) byte offsets per part at
+   * 2 × part, -1 when the field is absent or null.
+   */
+  readonly parts = new Int32Array(2 * IDENTITY_PARTS.length);
+  // Where the last accepted line's other fields are: [start, end), -1 when absent.
   tsStart = -1;
   tsEnd = -1;
   idStart = -1;
@@ -165,7 +175,13 @@ export class FlowLineScanner {
 
   /** Whether the source is a pod (namespace and pod given) rather than an address. */
   get srcIsPod(): boolean {
-    return this.nsStart >= 0 && this.podStart >= 0;
+    return this.parts[2 * SRC_NAMESPACE]! >= 0 && this.parts[2 * SRC_POD]! >= 0;
+  }
+
+  /** Notes a part's range: the plain string that was just read. */
+  private note(part: number, start: number): void {
+    this.parts[2 * part] = start;
+    this.parts[2 * part + 1] = this.pos - 1;
   }
 
   /** Whether buf[start, end) is a v1 flow the fast path vouches for; its fields are then noted. */
@@ -173,7 +189,8 @@ export class FlowLineScanner {
     this.buf = buf;
     this.pos = start;
     this.end = end;
-    this.nsStart = this.podStart = this.srcIpStart = this.tsStart = this.idStart = -1;
+    this.parts.fill(-1);
+    this.tsStart = this.idStart = -1;
     this.outcome = undefined;
     if (!this.openObject()) return false;
     let seen = 0;
@@ -227,7 +244,7 @@ export class FlowLineScanner {
     if (this.pos !== this.end) return false;
     // v, proto, src and dst are required; a source needs an address or a namespace and a pod.
     if ((seen & 0b111001) !== 0b111001) return false;
-    return this.srcIpStart >= 0 || this.srcIsPod;
+    return this.parts[2 * SRC_IP + 1]! > this.parts[2 * SRC_IP]! || this.srcIsPod;
   }
 
   private source(): boolean {
@@ -247,28 +264,19 @@ export class FlowLineScanner {
           // ip: an address; "" or null for none
           if (this.null()) break;
           const s = this.plainString();
-          if (s < 0) return false;
-          const e = this.pos - 1;
-          if (e > s) {
-            if (!this.isAddress(s, e)) return false;
-            this.srcIpStart = s;
-            this.srcIpEnd = e;
-          }
+          if (s < 0 || (this.pos - 1 > s && !this.isAddress(s, this.pos - 1))) return false;
+          this.note(SRC_IP, s);
           break;
         }
         case 1:
           if (!this.null() && this.port() < 0) return false;
           break;
         case 2:
-          if (!this.null()) {
-            if ((this.nsStart = this.plainString()) < 0) return false;
-            this.nsEnd = this.pos - 1;
-          }
-          break;
         case 3:
           if (!this.null()) {
-            if ((this.podStart = this.plainString()) < 0) return false;
-            this.podEnd = this.pos - 1;
+            const s = this.plainString();
+            if (s < 0) return false;
+            this.note(k === 2 ? SRC_NAMESPACE : SRC_POD, s);
           }
           break;
         case 4:
@@ -294,8 +302,7 @@ export class FlowLineScanner {
         case 0: {
           const s = this.plainString();
           if (s < 0 || !this.isAddress(s, this.pos - 1)) return false;
-          this.dstIpStart = s;
-          this.dstIpEnd = this.pos - 1;
+          this.note(DST_IP, s);
           break;
         }
         case 1:
@@ -304,7 +311,12 @@ export class FlowLineScanner {
         case 2:
         case 3:
         case 4:
-          if (!this.null() && !this.skipString()) return false;
+          // Names of the destination: resolution falls back on them for an address it does not know.
+          if (!this.null()) {
+            const s = this.plainString();
+            if (s < 0) return false;
+            this.note(k === 2 ? DST_NAMESPACE : k === 3 ? DST_POD : DST_SERVICE, s);
+          }
           break;
         default:
           if (!this.skipValue(1)) return false;

@@ -5,7 +5,7 @@
  */
 import type { ClusterIndex } from '../cluster/lookup.js';
 import { formatEndpoint, type EndpointName } from '../cluster/endpoint-notation.js';
-import { edgeKey } from '../flows/edges.js';
+import { edgeIdentity } from '../flows/edges.js';
 import type { LocatedFlow } from '../flows/record.js';
 import type { AuditSummary, FlowAudit } from './audit.js';
 import { judge, type PolicySet } from './evaluate.js';
@@ -41,8 +41,8 @@ export class Auditor {
   ) {}
 
   add(flow: LocatedFlow): FlowAudit {
-    // The source address is part of the verdict even for a named pod: ipBlock rules match on it.
-    const key = `${edgeKey(flow)}|${flow.src.ip ?? ''}`;
+    // Everything resolution reads, the source address and the destination's names included.
+    const key = edgeIdentity(flow);
     let entry = this.cache.get(key);
     if (!entry) {
       const resolved = resolveFlow(flow, this.index);

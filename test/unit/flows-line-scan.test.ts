@@ -9,6 +9,10 @@ import { isRfc3339Bytes } from '../../src/flows/line-scan.js';
 import { aggregateLine } from '../../src/flows/parallel.js';
 import { isRfc3339, type LocatedFlow } from '../../src/flows/record.js';
 import { ordinaryRead, recordFields, scannedFields } from './support/flow-fields.js';
+import { buildIndex } from '../../src/cluster/lookup.js';
+import { auditFlows } from '../../src/policy/auditor.js';
+import { compilePolicies } from '../../src/policy/evaluate.js';
+import { makeCluster, makeFlow, makePod, makePolicy } from './support/cluster-factory.js';
 
 /** The scanner's reading of a line; undefined when it leaves the line to the ordinary path. */
 function scanned(line: string) {
@@ -269,5 +273,48 @@ describe('lines longer than a read', () => {
     expect(ok.lines).toBe(3);
     expect(ok.counts).toEqual([1, 1, 1]);
     expect(JSON.parse(ok.samples[1]!).pad.length).toBe(1_700_000);
+  });
+});
+
+describe('edge identity: everything resolution reads', () => {
+  // A recording can outlive its addresses: pods restarted elsewhere, a snapshot taken later. Where
+  // the snapshot does not know an address, resolution goes by the names the record carries; flows
+  // to one address under different names are different facts.
+  const cluster = () =>
+    buildIndex(
+      makeCluster({
+        pods: [
+          makePod({ name: 'client', ip: '10.0.0.1', labels: { app: 'client' } }),
+          makePod({ name: 'a', ip: '10.0.0.10', labels: { app: 'a' } }),
+          makePod({ name: 'b', ip: '10.0.0.11', labels: { app: 'b' } }),
+        ],
+        networkPolicies: [makePolicy({ name: 'only-a', podSelector: { matchLabels: { app: 'client' } }, egress: [{ to: [{ podSelector: { matchLabels: { app: 'a' } } }] }] })],
+      }),
+    );
+  const toOldAddress = (pod: string) => makeFlow('10.0.0.1', '10.0.9.9', 80, 'TCP', { src: { namespace: 'default', pod: 'client' }, dst: { namespace: 'default', pod } });
+
+  it('keeps flows to one unknown address under different names apart, through both paths', () => {
+    const lines = [toOldAddress('a'), toOldAddress('b'), toOldAddress('a'), makeFlow('10.0.0.2', '10.0.9.9', 80, 'TCP', { src: { namespace: 'default', pod: 'client' } })].map((f) => JSON.stringify(f));
+    const scanned = new EdgeAggregator();
+    const each = aggregateLine('f.jsonl', scanned);
+    const records = new EdgeAggregator();
+    lines.forEach((l, i) => {
+      const buf = Buffer.from(l);
+      each(buf, 0, buf.length, i + 1);
+      records.add(parseFlowLine(l, 'f.jsonl', i + 1)!);
+    });
+    const edges = scanned.result();
+    expect(edges).toEqual(records.result());
+    expect(edges.map((e) => [e.sample.dst.pod ?? null, e.sample.src.ip, e.count])).toEqual([
+      ['a', '10.0.0.1', 2],
+      ['b', '10.0.0.1', 1],
+      [null, '10.0.0.2', 1],
+    ]);
+  });
+
+  it('judges each of them by its own names in diff', async () => {
+    const index = cluster();
+    const auditor = await auditFlows([toOldAddress('a'), toOldAddress('b')], compilePolicies(index.objects.networkPolicies), index);
+    expect(auditor.audits.map((a) => a.verdict)).toEqual(['allowed', 'denied']);
   });
 });

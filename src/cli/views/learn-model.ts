@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import type { ClusterIndex } from '../../cluster/lookup.js';
 import { formatEndpoint } from '../../cluster/endpoint-notation.js';
 import type { V1NetworkPolicy } from '../../cluster/objects.js';
-import { EdgeAggregator, edgeKey, type FlowEdge } from '../../flows/edges.js';
+import { EdgeAggregator, edgeIdentity, type FlowEdge } from '../../flows/edges.js';
 import type { FlowRecord, LocatedFlow, Protocol } from '../../flows/record.js';
 import { resolveEdges } from '../../policy/learn.js';
 import { loadPolicies } from '../../policy/load.js';
@@ -200,7 +200,7 @@ export class LearnModel {
       this.resolved.clear();
       this.resolvedWith = index;
     }
-    const k = edgeKey(flow);
+    const k = edgeIdentity(flow);
     let key = this.resolved.get(k);
     if (!key) {
       key = index ? resolvedKey(flow, index) : unresolvedKey(flow);

@@ -1,7 +1,7 @@
 // The fields the aggregation fast path reads, taken two ways: from the bytes the scanner accepts,
 // and from the ordinary path's record. Tests compare the two.
 import { parseFlowLine } from '../../../src/flows/jsonl.js';
-import { FlowLineScanner, latin1 } from '../../../src/flows/line-scan.js';
+import { FlowLineScanner, IDENTITY_PARTS, latin1 } from '../../../src/flows/line-scan.js';
 import type { LocatedFlow } from '../../../src/flows/record.js';
 
 /** The ordinary path's reading of a line: the record, undefined for a blank line, or the error. */
@@ -13,15 +13,11 @@ export function ordinaryRead(buf: Buffer): LocatedFlow | Error | undefined {
   }
 }
 
-/** What aggregation reads from a record. */
+/** What aggregation reads from a record: the identity's parts (strings, else undefined) and the rest. */
 export function recordFields(rec: LocatedFlow) {
-  const src = rec.src;
-  const isPod = typeof src.namespace === 'string' && typeof src.pod === 'string';
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   return {
-    ns: isPod ? src.namespace : undefined,
-    pod: isPod ? src.pod : undefined,
-    srcIp: isPod ? undefined : String(src.ip),
-    dstIp: rec.dst.ip,
+    identity: [str(rec.src.namespace), str(rec.src.pod), str(rec.src.ip), rec.dst.ip, str(rec.dst.namespace), str(rec.dst.pod), str(rec.dst.service)],
     dstPort: rec.dst.port,
     proto: rec.proto,
     outcome: rec.outcome,
@@ -36,10 +32,7 @@ export function scannedFields(buf: Buffer, start = 0, end = buf.length) {
   if (!s.scan(buf, start, end)) return undefined;
   const text = (a: number, b: number) => (a < 0 ? undefined : latin1(buf, a, b));
   return {
-    ns: s.srcIsPod ? text(s.nsStart, s.nsEnd) : undefined,
-    pod: s.srcIsPod ? text(s.podStart, s.podEnd) : undefined,
-    srcIp: s.srcIsPod ? undefined : text(s.srcIpStart, s.srcIpEnd),
-    dstIp: text(s.dstIpStart, s.dstIpEnd),
+    identity: IDENTITY_PARTS.map((_, i) => text(s.parts[2 * i]!, s.parts[2 * i + 1]!)),
     dstPort: s.dstPort,
     proto: s.proto,
     outcome: s.outcome,
