@@ -44,6 +44,10 @@ export const DST_NAMESPACE = 4;
 export const DST_POD = 5;
 export const DST_SERVICE = 6;
 
+/** Bytes a plain string may hold as they are: printable ASCII but the quote and the backslash. */
+const PLAIN = new Uint8Array(256);
+for (let c = 0x20; c <= 0x7e; c++) PLAIN[c] = c === 0x22 || c === 0x5c ? 0 : 1;
+
 /** Nesting deeper than this in fields the scanner skips is left to JSON.parse. */
 const MAX_DEPTH = 32;
 
@@ -156,7 +160,7 @@ function mark(seen: number, k: number): number {
 export class FlowLineScanner {
   /**
    * Where the identity's parts are (see IDENTITY_PARTS): [start, end) byte offsets per part at
-   * 2 × part, -1 when the field is absent or null.
+   * 2 × part; start -1 when the field is absent or null (and then end means nothing).
    */
   readonly parts = new Int32Array(2 * IDENTITY_PARTS.length);
   // Where the last accepted line's other fields are: [start, end), -1 when absent.
@@ -189,7 +193,8 @@ export class FlowLineScanner {
     this.buf = buf;
     this.pos = start;
     this.end = end;
-    this.parts.fill(-1);
+    const parts = this.parts;
+    for (let q = 0; q < parts.length; q += 2) parts[q] = -1;
     this.tsStart = this.idStart = -1;
     this.outcome = undefined;
     if (!this.openObject()) return false;
@@ -244,7 +249,8 @@ export class FlowLineScanner {
     if (this.pos !== this.end) return false;
     // v, proto, src and dst are required; a source needs an address or a namespace and a pod.
     if ((seen & 0b111001) !== 0b111001) return false;
-    return this.parts[2 * SRC_IP + 1]! > this.parts[2 * SRC_IP]! || this.srcIsPod;
+    const ip = this.parts[2 * SRC_IP]!;
+    return (ip >= 0 && this.parts[2 * SRC_IP + 1]! > ip) || this.srcIsPod;
   }
 
   private source(): boolean {
@@ -405,15 +411,12 @@ export class FlowLineScanner {
     const b = this.buf;
     if (this.peek() !== QUOTE) return -1;
     const start = this.pos + 1;
-    for (let i = start; i < this.end; i++) {
-      const c = b[i]!;
-      if (c === QUOTE) {
-        this.pos = i + 1;
-        return start;
-      }
-      if (c === BACKSLASH || c < 0x20 || c > 0x7e) return -1;
-    }
-    return -1;
+    const end = this.end;
+    let i = start;
+    while (i < end && PLAIN[b[i]!] === 1) i++;
+    if (i === end || b[i] !== QUOTE) return -1;
+    this.pos = i + 1;
+    return start;
   }
 
   /** Which of `names` the next value is (a plain string equal to one of them), or -1. */
