@@ -136,25 +136,21 @@ function compareTimestampBytes(buf: Uint8Array, start: number, end: number, kept
 }
 
 /**
- * The table's rows: one per slot of an open-addressing table, ROW bytes each, so a lookup touches
- * one row (two cache lines, one page) for everything a flow updates. Offsets in bytes:
+ * An edge's row: everything a flow updates or compares, side by side (ROW bytes, in first-seen
+ * order, so the rows a recording touches are packed together). Offsets in bytes:
  */
-const ROW = 192;
-/** Edge index + 1; 0 for a free slot (int32). */
-const R_EDGE = 0;
-/** Hash of the identity (int32). */
-const R_HASH = 4;
+const ROW = 184;
 /** Port, protocol and outcome folded into one number (int32). */
-const R_PORT = 8;
+const R_PORT = 0;
 /** Length of the identity kept in the row, or -1 when it is kept as text in `longKeys` (int32). */
-const R_KEYLEN = 12;
+const R_KEYLEN = 4;
 /** Flows seen (float64: exact far beyond int32). */
-const R_COUNT = 16;
+const R_COUNT = 8;
 /** Length of the last timestamp kept in the row, 0 when `lastText` holds it (uint8), then its bytes. */
-const R_STAMP = 24;
+const R_STAMP = 16;
 const STAMP_ROOM = 31;
 /** The identity in the row: each part as a length byte (ABSENT_PART when absent) and its bytes (ASCII only). */
-const R_KEY = 56;
+const R_KEY = 48;
 const KEY_ROOM = ROW - R_KEY;
 const ABSENT_PART = 255;
 
@@ -225,28 +221,33 @@ function fitsInRow(parts: readonly (string | undefined)[]): boolean {
 }
 
 /**
- * Edges in an open-addressing hash table held in one typed array. Records and fast-path lines (see
+ * Edges in an open-addressing hash table over typed arrays. Records and fast-path lines (see
  * line-scan.ts) land in the same table, so a recording may mix both.
  *
- * Why a typed array: a large recording hits tens of thousands of edges in random order, and every
+ * Why typed arrays: a large recording hits tens of thousands of edges in random order, and every
  * separate object a lookup touches (a Map bucket, an entry, its key strings, the edge, its
- * timestamp string) was a cache and TLB miss — most of the cost of a flow. Here a flow touches one
- * row: hash, port key, identity, count and last timestamp side by side. The identity is compared in
- * full, so a hash collision never merges two edges (identities that do not fit in a row are kept
- * as text and compared as text). A fast-path line's timestamp is kept as bytes (recordings are in
- * time order, so nearly every flow is a new last seen) and made text once, when the edges are
- * asked for; the line that starts an edge is kept as text and made a record only when asked for
+ * timestamp string) was a cache and TLB miss — most of the cost of a flow. Here a flow reads a
+ * small dense slot array (edge and hash) and then one row: port key, identity, count and last
+ * timestamp side by side, rows packed in first-seen order. The identity is compared in full, so a
+ * hash collision never merges two edges (identities that do not fit in a row are kept as text and
+ * compared as text). A fast-path line's timestamp is kept as bytes (recordings are in time order,
+ * so nearly every flow is a new last seen) and made text once, when the edges are asked for; the
+ * line that starts an edge is kept as text and made a record only when asked for
  * (worker threads send the text instead). No string is made per flow.
  */
 export class EdgeAggregator {
-  private rows = new ArrayBuffer(ROW << 12);
+  /**
+   * Open addressing over pairs (edge + 1, hash of its identity), 0 for a free slot: a probe reads
+   * this small dense array and touches a row only for a hash that matches. A power of two in
+   * size, at most half full.
+   */
+  private slots = new Int32Array(2 << 12);
+  private mask = (1 << 12) - 1;
+  // Per edge, in first-seen order: its row (see ROW) and the rest.
+  private rows = new ArrayBuffer(ROW << 10);
   private i32 = new Int32Array(this.rows);
   private f64 = new Float64Array(this.rows);
   private u8 = new Uint8Array(this.rows);
-  private mask = (1 << 12) - 1;
-  // Per edge, in first-seen order.
-  /** Row of each edge. */
-  private rowOf: number[] = [];
   private readonly samples: (LocatedFlow | SampleLine)[] = [];
   private readonly firstSeen: (string | undefined)[] = [];
   /** The last timestamp as text when the row does not hold it. */
@@ -274,17 +275,22 @@ export class EdgeAggregator {
     const h = hashParts(parts, portKey);
     const inRow = fitsInRow(parts);
     const long = inRow ? '' : identityText(parts);
-    const i32 = this.i32;
-    let row = h & this.mask;
-    for (; i32[(row * ROW + R_EDGE) >> 2] !== 0; row = (row + 1) & this.mask) {
-      const at = row * ROW;
-      if (i32[(at + R_HASH) >> 2] !== h || i32[(at + R_PORT) >> 2] !== portKey) continue;
-      const keyLen = i32[(at + R_KEYLEN) >> 2]!;
-      const same = inRow ? keyLen >= 0 && this.rowKeyIs(at, parts) : keyLen < 0 && this.longKeys.get(i32[(at + R_EDGE) >> 2]! - 1) === long;
-      if (same) break;
+    const slots = this.slots;
+    let slot = h & this.mask;
+    let e = -1;
+    for (let n = slots[2 * slot]!; n !== 0; slot = (slot + 1) & this.mask, n = slots[2 * slot]!) {
+      if (slots[2 * slot + 1] !== h) continue;
+      const at = (n - 1) * ROW;
+      if (this.i32[(at + R_PORT) >> 2] !== portKey) continue;
+      const keyLen = this.i32[(at + R_KEYLEN) >> 2]!;
+      if (inRow ? keyLen >= 0 && this.rowKeyIs(at, parts) : keyLen < 0 && this.longKeys.get(n - 1) === long) {
+        e = n - 1;
+        break;
+      }
     }
-    const at = row * ROW;
-    if (i32[(at + R_EDGE) >> 2] === 0) {
+    if (e < 0) {
+      const at = this.newRow();
+      const i32 = this.i32;
       if (inRow) {
         const u8 = this.u8;
         let p = at + R_KEY;
@@ -301,11 +307,11 @@ export class EdgeAggregator {
         i32[(at + R_KEYLEN) >> 2] = -1;
         this.longKeys.set(this.samples.length, long);
       }
-      this.place(row, h, portKey, flow, flow.ts, flow.id ? [flow.id] : []);
+      this.place(slot, h, at, portKey, flow, flow.ts, flow.id ? [flow.id] : []);
       if (text !== undefined) this.recordTexts.set(this.samples.length - 1, text);
       return;
     }
-    const e = i32[(at + R_EDGE) >> 2]! - 1;
+    const at = e * ROW;
     this.f64[(at + R_COUNT) >> 3]!++;
     const ts = flow.ts;
     if (ts !== undefined) {
@@ -334,22 +340,25 @@ export class EdgeAggregator {
     this.flows++;
     const portKey = (line.dstPort * 4 + protocolIndex(line.proto)) * 8 + outcomeIndex(line.outcome);
     const h = hashLine(line, buf, portKey);
-    const i32 = this.i32;
-    let row = h & this.mask;
-    for (; i32[(row * ROW + R_EDGE) >> 2] !== 0; row = (row + 1) & this.mask) {
-      const at = row * ROW;
-      if (i32[(at + R_HASH) >> 2] === h && i32[(at + R_PORT) >> 2] === portKey && this.rowHasLine(at, line, buf)) break;
+    const slots = this.slots;
+    let slot = h & this.mask;
+    let e = -1;
+    for (let n = slots[2 * slot]!; n !== 0; slot = (slot + 1) & this.mask, n = slots[2 * slot]!) {
+      if (slots[2 * slot + 1] === h && this.i32[((n - 1) * ROW + R_PORT) >> 2] === portKey && this.rowHasLine(n - 1, line, buf)) {
+        e = n - 1;
+        break;
+      }
     }
-    const at = row * ROW;
     const s = line.tsStart;
-    if (i32[(at + R_EDGE) >> 2] === 0) {
+    if (e < 0) {
+      const at = this.newRow();
       this.keyFromLine(at, line, buf);
       const sample = new SampleLine(buf.toString('utf8', start, end), file, lineNo);
       const id = line.idStart >= 0 && line.idEnd > line.idStart ? [latin1(buf, line.idStart, line.idEnd)] : [];
-      this.place(row, h, portKey, sample, s >= 0 ? latin1(buf, s, line.tsEnd) : undefined, id);
+      this.place(slot, h, at, portKey, sample, s >= 0 ? latin1(buf, s, line.tsEnd) : undefined, id);
       return;
     }
-    const e = i32[(at + R_EDGE) >> 2]! - 1;
+    const at = e * ROW;
     this.f64[(at + R_COUNT) >> 3]!++;
     if (s >= 0) {
       const tsEnd = line.tsEnd;
@@ -427,8 +436,9 @@ export class EdgeAggregator {
   }
 
   /** Whether the row's identity is a scanned line's. */
-  private rowHasLine(at: number, line: FlowLineScanner, buf: Uint8Array): boolean {
-    if (this.i32[(at + R_KEYLEN) >> 2]! < 0) return this.longKeyHasLine(this.i32[(at + R_EDGE) >> 2]! - 1, line, buf);
+  private rowHasLine(e: number, line: FlowLineScanner, buf: Uint8Array): boolean {
+    const at = e * ROW;
+    if (this.i32[(at + R_KEYLEN) >> 2]! < 0) return this.longKeyHasLine(e, line, buf);
     const u8 = this.u8;
     const ranges = line.parts;
     let p = at + R_KEY;
@@ -483,40 +493,50 @@ export class EdgeAggregator {
     return len === 0 ? this.lastText[e] : latin1(this.u8, at + R_STAMP + 1, at + R_STAMP + 1 + len);
   }
 
-  /** A new edge in the row `row`, whose identity is written. */
-  private place(row: number, hash: number, portKey: number, sample: LocatedFlow | SampleLine, ts: string | undefined, ids: string[]): void {
+  /** The row of the next edge (its offset), the rows grown when full. */
+  private newRow(): number {
+    const at = this.samples.length * ROW;
+    if (at + ROW > this.rows.byteLength) {
+      const old = this.u8;
+      this.rows = new ArrayBuffer(this.rows.byteLength * 2);
+      this.i32 = new Int32Array(this.rows);
+      this.f64 = new Float64Array(this.rows);
+      this.u8 = new Uint8Array(this.rows);
+      this.u8.set(old);
+    }
+    return at;
+  }
+
+  /** A new edge in row `at` (its identity written), entered in table slot `slot`. */
+  private place(slot: number, hash: number, at: number, portKey: number, sample: LocatedFlow | SampleLine, ts: string | undefined, ids: string[]): void {
     const e = this.samples.length;
     this.samples.push(sample);
     this.firstSeen.push(ts);
     this.lastText.push(ts);
     this.ids.push(ids);
-    this.rowOf.push(row);
-    const at = row * ROW;
-    this.i32[(at + R_EDGE) >> 2] = e + 1;
-    this.i32[(at + R_HASH) >> 2] = hash;
     this.i32[(at + R_PORT) >> 2] = portKey;
     this.f64[(at + R_COUNT) >> 3] = 1;
     this.u8[at + R_STAMP] = 0;
-    if ((e + 1) * 2 > this.mask + 1) this.grow();
+    this.slots[2 * slot] = e + 1;
+    this.slots[2 * slot + 1] = hash;
+    if ((e + 1) * 2 > this.mask + 1) this.rehash();
   }
 
-  /** Grows the table (four times while small: fewer copies on large recordings) and places every row again. */
-  private grow(): void {
-    const old = this.u8;
-    const slots = (this.mask + 1) * (this.mask + 1 < 1 << 15 ? 4 : 2);
-    this.rows = new ArrayBuffer(slots * ROW);
-    this.i32 = new Int32Array(this.rows);
-    this.f64 = new Float64Array(this.rows);
-    this.u8 = new Uint8Array(this.rows);
-    this.mask = slots - 1;
-    const oldI32 = new Int32Array(old.buffer);
-    for (let e = 0; e < this.rowOf.length; e++) {
-      const from = this.rowOf[e]! * ROW;
-      let row = oldI32[(from + R_HASH) >> 2]! & this.mask;
-      while (this.i32[(row * ROW + R_EDGE) >> 2] !== 0) row = (row + 1) & this.mask;
-      this.u8.set(old.subarray(from, from + ROW), row * ROW);
-      this.rowOf[e] = row;
+  /** Doubles the slot array (fourfold while small) and enters every edge again. */
+  private rehash(): void {
+    const old = this.slots;
+    const size = (this.mask + 1) * (this.mask + 1 < 1 << 15 ? 4 : 2);
+    const slots = new Int32Array(2 * size);
+    const mask = size - 1;
+    for (let q = 0; q < old.length; q += 2) {
+      if (old[q] === 0) continue;
+      let slot = old[q + 1]! & mask;
+      while (slots[2 * slot] !== 0) slot = (slot + 1) & mask;
+      slots[2 * slot] = old[q]!;
+      slots[2 * slot + 1] = old[q + 1]!;
     }
+    this.slots = slots;
+    this.mask = mask;
   }
 
   /** The sample of edge `e` as a record (made from its line the first time). */
@@ -532,7 +552,7 @@ export class EdgeAggregator {
   /** Edges in the order they were first seen (deterministic for a given input order). */
   result(): FlowEdge[] {
     return this.samples.map((_, e) => {
-      const at = this.rowOf[e]! * ROW;
+      const at = e * ROW;
       return {
         sample: this.sampleOf(e),
         count: this.f64[(at + R_COUNT) >> 3]!,
@@ -547,7 +567,7 @@ export class EdgeAggregator {
   export(): EdgeExport {
     const out: EdgeExport = { keys: [], counts: [], firstSeen: [], lastSeen: [], ids: this.ids, samples: [], sampleLines: [] };
     for (let e = 0; e < this.samples.length; e++) {
-      const at = this.rowOf[e]! * ROW;
+      const at = e * ROW;
       out.keys.push(this.identityTextOf(e, at) + portKeyText(this.i32[(at + R_PORT) >> 2]!));
       out.counts.push(this.f64[(at + R_COUNT) >> 3]!);
       out.firstSeen.push(this.firstSeen[e] ?? null);
