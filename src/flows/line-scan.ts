@@ -3,8 +3,8 @@
  * reading the same few thousand connections again and again; building a record object per line
  * (decoding, JSON.parse, validation, then hashing its fresh strings into maps) cost several times
  * more than the reading. The scanner reads a line's bytes in place, checks them as strictly as
- * JSON.parse + parseFlowRecord would, and notes where the fields aggregation keys on (source,
- * destination, port, protocol, outcome) and keeps (time, id) are, without making a string.
+ * JSON.parse + parseFlowRecord would, and notes where the fields aggregation keys on (the
+ * identity's parts below, port, protocol, outcome) and keeps (time, id) are, without making a string.
  *
  * It is conservative by construction: whatever it is not sure about — an escape or a non-ASCII
  * byte in a field it reads, a number it would have to convert, a duplicate key, a field of an
