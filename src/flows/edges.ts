@@ -154,12 +154,16 @@ const R_KEY = 48;
 const KEY_ROOM = ROW - R_KEY;
 const ABSENT_PART = 255;
 
-/** An edge's sample not yet made a record: its line. */
+/**
+ * An edge's sample as its line: what export() sends (JSON of a record is not always the same record
+ * again: 1e400 reads as Infinity), made a record the first time the edges are asked for.
+ */
 class SampleLine {
   constructor(
     readonly text: string,
     readonly file: string,
     readonly line: number,
+    public record?: LocatedFlow,
   ) {}
 }
 
@@ -253,8 +257,6 @@ export class EdgeAggregator {
   /** The last timestamp as text when the row does not hold it. */
   private readonly lastText: (string | undefined)[] = [];
   private readonly ids: string[][] = [];
-  /** The line of each edge whose sample was added as a record with its text. */
-  private readonly recordTexts = new Map<number, string>();
   /** Identities that do not fit in a row (identityText), by edge. */
   private readonly longKeys = new Map<number, string>();
   flows = 0;
@@ -307,8 +309,8 @@ export class EdgeAggregator {
         i32[(at + R_KEYLEN) >> 2] = -1;
         this.longKeys.set(this.samples.length, long);
       }
-      this.place(slot, h, at, portKey, flow, flow.ts, flow.id ? [flow.id] : []);
-      if (text !== undefined) this.recordTexts.set(this.samples.length - 1, text);
+      const sample = text === undefined ? flow : new SampleLine(text, flow.origin?.file ?? '', flow.origin?.line ?? 0, flow);
+      this.place(slot, h, at, portKey, sample, flow.ts, flow.id ? [flow.id] : []);
       return;
     }
     const at = e * ROW;
@@ -544,9 +546,7 @@ export class EdgeAggregator {
     const s = this.samples[e]!;
     if (!(s instanceof SampleLine)) return s;
     // The fast path accepted this text: it parses.
-    const rec = parseFlowLine(s.text, s.file, s.line)!;
-    this.samples[e] = rec;
-    return rec;
+    return (s.record ??= parseFlowLine(s.text, s.file, s.line)!);
   }
 
   /** Edges in the order they were first seen (deterministic for a given input order). */
@@ -577,7 +577,7 @@ export class EdgeAggregator {
         out.samples.push(s.text);
         out.sampleLines.push(s.line);
       } else {
-        out.samples.push(this.recordTexts.get(e) ?? serializeFlow(s));
+        out.samples.push(serializeFlow(s));
         out.sampleLines.push(s.origin?.line ?? 0);
       }
     }

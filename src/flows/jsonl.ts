@@ -4,7 +4,6 @@
  * and durable: every batch reaches the file with one write(2), so Ctrl-C loses nothing written.
  */
 import { closeSync, createReadStream, fdatasyncSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { InputError } from '../errors.js';
 import { parseFlowRecord, type FlowOrigin, type FlowRecord, type LocatedFlow } from './record.js';
@@ -53,85 +52,67 @@ export interface FileRange {
   end: number;
 }
 
-/** One line of a recording: text[start, end), without its newline, numbered from 1. */
-export type LineHandler = (text: string, start: number, end: number, line: number) => void;
-
 /**
- * Turns decoded text chunks into lines, numbering them across chunks. One place for the line
- * rules (LF or CRLF — the CR is left to the parser, which takes it as white space —, a last line
- * without newline) shared by the streaming reader and the synchronous range reader of the worker
- * threads. Lines are handed out as ranges of the chunk's text, so a reader that only looks at a
- * line does not pay for a string per line.
+ * The bytes of a recording (a file, stdin, a .gz) chunk by chunk; a failure to read names the file.
  */
-class LineSplitter {
-  private rest = '';
-  private readonly decoder = new StringDecoder('utf8');
-  line = 0;
-
-  push(chunk: Buffer | string, each: LineHandler): void {
-    const text = this.rest + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
-    let start = 0;
-    let nl = text.indexOf('\n', start);
-    while (nl >= 0) {
-      each(text, start, nl, ++this.line);
-      start = nl + 1;
-      nl = text.indexOf('\n', start);
-    }
-    this.rest = text.slice(start);
-  }
-
-  /** The last line, when the input does not end with a newline. */
-  end(each: LineHandler): void {
-    const text = this.rest + this.decoder.end();
-    this.rest = '';
-    if (text.length > 0) each(text, 0, text.length, ++this.line);
+async function* chunksOf(file: string): AsyncGenerator<Buffer> {
+  const input = openInput(file);
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer | string>) yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+  } catch (err) {
+    throw describeReadError(file, err);
+  } finally {
+    (input as { destroy?: () => void }).destroy?.();
   }
 }
 
-/** A handler that parses each line into `out` (blank lines skipped). */
-function collectFlows(file: string, out: LocatedFlow[]): LineHandler {
-  return (text, start, end, line) => {
-    const flow = parseFlowLine(text.slice(start, end), file, line);
-    if (flow) out.push(flow);
+/** Progress across the files of one read, reported every few thousand flows. */
+function progressOf(options: ReadOptions): { progress: ReadProgress; tick: () => void; done: () => void } {
+  const progress: ReadProgress = { bytes: 0, flows: 0 };
+  let reported = 0;
+  return {
+    progress,
+    tick: () => {
+      if (options.onProgress && progress.flows - reported >= 8192) {
+        reported = progress.flows;
+        options.onProgress(progress);
+      }
+    },
+    done: () => options.onProgress?.(progress),
   };
 }
 
 /**
  * Flows in batches (one per chunk read), so consumers loop synchronously instead of paying an
- * await per flow. Lines are split on bytes and decoded with a StringDecoder, so a multi-byte
- * character across a chunk boundary stays whole.
+ * await per flow. Lines are cut as bytes (ByteLineSplitter, as for aggregation) and each decoded
+ * whole, so a multi-byte character across a chunk boundary stays whole.
  */
 export async function* readFlowBatches(files: string[], options: ReadOptions = {}): AsyncGenerator<LocatedFlow[]> {
-  const progress: ReadProgress = { bytes: 0, flows: 0 };
-  let reported = 0;
+  const { progress, tick, done } = progressOf(options);
   for (const file of files) {
-    const splitter = new LineSplitter();
-    const input = openInput(file);
-    try {
-      for await (const chunk of input as AsyncIterable<Buffer | string>) {
-        progress.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-        const batch: LocatedFlow[] = [];
-        splitter.push(chunk, collectFlows(file, batch));
-        progress.flows += batch.length;
-        if (options.onProgress && progress.flows - reported >= 8192) {
-          reported = progress.flows;
-          options.onProgress(progress);
-        }
-        if (batch.length > 0) yield batch;
+    const splitter = new ByteLineSplitter();
+    let batch: LocatedFlow[] = [];
+    const collect: ByteLineHandler = (buf, start, end, line) => {
+      const flow = parseFlowLine(buf.toString('utf8', start, end), file, line);
+      if (flow) batch.push(flow);
+    };
+    for await (const chunk of chunksOf(file)) {
+      progress.bytes += chunk.length;
+      splitter.push(chunk, collect);
+      progress.flows += batch.length;
+      tick();
+      if (batch.length > 0) {
+        yield batch;
+        batch = [];
       }
-    } catch (err) {
-      throw describeReadError(file, err);
-    } finally {
-      (input as { destroy?: () => void }).destroy?.();
     }
-    const last: LocatedFlow[] = [];
-    splitter.end(collectFlows(file, last));
-    if (last.length > 0) {
-      progress.flows++;
-      yield last;
+    splitter.end(collect);
+    if (batch.length > 0) {
+      progress.flows += batch.length;
+      yield batch;
     }
   }
-  options.onProgress?.(progress);
+  done();
 }
 
 /** One line of a recording as bytes: buf[start, end), without its newline, numbered from 1. */
@@ -139,7 +120,8 @@ export type ByteLineHandler = (buf: Buffer, start: number, end: number, line: nu
 
 /**
  * Cuts byte chunks into lines without decoding them (the aggregation fast path reads bytes; see
- * line-scan.ts), numbering them across chunks; the same line rules as LineSplitter.
+ * line-scan.ts), numbering them across chunks. The line rules: LF or CRLF (the CR is left to the
+ * parser, which takes it as white space), a last line without newline.
  */
 class ByteLineSplitter {
   /** The start of a line not yet ended: copies (readers reuse their buffers), joined once it ends. */
@@ -214,33 +196,21 @@ export async function eachLine(
   options: ReadOptions,
   handlerFor: (file: string) => (buf: Buffer, start: number, end: number, line: number) => boolean,
 ): Promise<void> {
-  const progress: ReadProgress = { bytes: 0, flows: 0 };
-  let reported = 0;
+  const { progress, tick, done } = progressOf(options);
   for (const file of files) {
     const splitter = new ByteLineSplitter();
     const perLine = handlerFor(file);
     const counting: ByteLineHandler = (buf, start, end, line) => {
       if (perLine(buf, start, end, line)) progress.flows++;
     };
-    const input = openInput(file);
-    try {
-      for await (const chunk of input as AsyncIterable<Buffer | string>) {
-        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        progress.bytes += bytes.length;
-        splitter.push(bytes, counting);
-        if (options.onProgress && progress.flows - reported >= 8192) {
-          reported = progress.flows;
-          options.onProgress(progress);
-        }
-      }
-      splitter.end(counting);
-    } catch (err) {
-      throw describeReadError(file, err);
-    } finally {
-      (input as { destroy?: () => void }).destroy?.();
+    for await (const chunk of chunksOf(file)) {
+      progress.bytes += chunk.length;
+      splitter.push(chunk, counting);
+      tick();
     }
+    splitter.end(counting);
   }
-  options.onProgress?.(progress);
+  done();
 }
 
 /**

@@ -132,10 +132,13 @@ function mergeEdges(into: Map<string, FlowEdge>, from: FlowEdge[]): void {
   for (const e of from) mergeEdge(into, edgeIdentity(e.sample), e);
 }
 
-async function aggregateSplittable(file: string, size: number, threads: number): Promise<{ edges: FlowEdge[]; flows: number }> {
+/**
+ * Aggregates `file` on worker threads into `merged` (the edges of earlier files, by edgeIdentity:
+ * the workers' keys are the same); returns the number of flows.
+ */
+async function aggregateSplittable(file: string, size: number, threads: number, merged: Map<string, FlowEdge>): Promise<number> {
   const ranges = splitAtLines(file, size, threads);
   const results = await Promise.all(ranges.map((r) => runWorker(file, r)));
-  const merged = new Map<string, FlowEdge>();
   let flows = 0;
   let linesBefore = 0;
   for (const res of results) {
@@ -158,7 +161,7 @@ async function aggregateSplittable(file: string, size: number, threads: number):
     flows += res.flows;
     linesBefore += res.lines;
   }
-  return { edges: [...merged.values()], flows };
+  return flows;
 }
 
 /** Edges of all files, in file order; large plain files on all cores. */
@@ -178,9 +181,7 @@ export async function aggregateFiles(files: string[], options: AggregateOptions 
       }
     }
     if (threads > 1 && size >= minBytes) {
-      const part = await aggregateSplittable(file, size, threads);
-      mergeEdges(merged, part.edges);
-      flows += part.flows;
+      flows += await aggregateSplittable(file, size, threads, merged);
       options.onProgress?.({ bytes: size, flows });
       continue;
     }
