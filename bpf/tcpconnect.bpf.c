@@ -19,6 +19,13 @@
  *                                the destination, and emit an error event with the errno.
  *                                -EINPROGRESS (nonblocking connect) is not an error.
  *
+ *   sockops (cgroup v2 root)     BPF_SOCK_OPS_TCP_CONNECT_CB runs in tcp_connect(), in the
+ *                                connecting task, after the source port was chosen and before the
+ *                                SYN leaves: with report_connects, the connect is reported here,
+ *                                as it is made (a connect to a host that drops SYNs is seen at once,
+ *                                not when the kernel gives up minutes later). The only hook that
+ *                                sees the source port before any answer, without kprobes.
+ *
  * The syscall hooks are optional (user space may attach only the state program): without them
  * synchronous connect() errors are not reported, and every syscall of the host stays off the
  * tracepoint slow path.
@@ -64,6 +71,8 @@ struct pending_connect {
 	__u32 pid, tid, uid, gid;
 	__u32 mntns, netns;
 	char comm[TASK_COMM_LEN];
+	__u8 announced; /* report_connects: reported when the SYN went out; the answer is not */
+	__u8 _pad[7];
 };
 
 /* A connect() in flight in one thread, keyed by tid. */
@@ -225,44 +234,50 @@ static __always_inline __u32 sock_netns(const struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-/* learn mode: true when this edge was reported before (and count it). */
-static __always_inline bool edge_seen(const struct tcpconnect_event *e)
+static __always_inline void edge_key(const struct tcpconnect_event *e, struct tcpconnect_edge *key)
 {
-	struct tcpconnect_edge key = {};
-	__u64 one = 1, *n;
-
-	if (!cfg.dedup_edges)
-		return false;
-	key.cgroup_id = e->cgroup_id;
-	key.netns = e->netns;
-	key.family = e->family;
-	key.dport = e->dport;
-	__builtin_memcpy(key.daddr, e->daddr, sizeof(key.daddr));
-	key.outcome = e->outcome;
-	n = bpf_map_lookup_elem(&edges, &key);
-	if (n) {
-		*n += 1; /* this CPU's slot */
-		count(COUNTER_DEDUPED);
-		return true;
-	}
-	bpf_map_update_elem(&edges, &key, &one, BPF_NOEXIST);
-	return false;
+	key->cgroup_id = e->cgroup_id;
+	key->netns = e->netns;
+	key->family = e->family;
+	key->dport = e->dport;
+	__builtin_memcpy(key->daddr, e->daddr, sizeof(key->daddr));
+	key->outcome = e->outcome;
 }
 
-static __always_inline void emit(const struct tcpconnect_event *e)
+/*
+ * Sends one event. In learn mode (dedup_edges) an edge already reported is only counted. An edge is
+ * marked reported only once its event is in the ring buffer: marking it before the reserve would,
+ * when the buffer is full, count the event lost and then suppress the edge forever, so `learn`
+ * would never see it. Unmarked, the next connect of the edge tries again.
+ */
+static __always_inline bool emit(const struct tcpconnect_event *e)
 {
+	struct tcpconnect_edge key = {};
 	struct tcpconnect_event *out;
+	__u64 one = 1, *n;
 
-	if (edge_seen(e))
-		return;
+	if (cfg.dedup_edges) {
+		edge_key(e, &key);
+		n = bpf_map_lookup_elem(&edges, &key);
+		if (n) {
+			*n += 1; /* this CPU's slot */
+			count(COUNTER_DEDUPED);
+			return true;
+		}
+	}
 	out = bpf_ringbuf_reserve(&events, sizeof(*out), 0);
 	if (!out) {
 		count(COUNTER_LOST);
-		return;
+		return false;
 	}
+	/* Two CPUs may both get here for a new edge: both events go out (user space merges edges);
+	 * BPF_NOEXIST keeps the first count. */
+	if (cfg.dedup_edges)
+		bpf_map_update_elem(&edges, &key, &one, BPF_NOEXIST);
 	__builtin_memcpy(out, e, sizeof(*out));
 	/* Nobody sleeps in epoll: user space drains on a timer, so skip the wakeup. */
 	bpf_ringbuf_submit(out, BPF_RB_NO_WAKEUP);
+	return true;
 }
 
 SEC("tracepoint/syscalls/sys_enter_connect")
@@ -427,6 +442,11 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 
 	if (!p)
 		return 0;
+	if (p->announced) {
+		/* Reported when the SYN went out (report_connects): nothing more to say. */
+		bpf_map_delete_elem(&pending, &skaddr);
+		return 0;
+	}
 	e.ts_ns = p->ts_ns;
 	e.latency_ns = bpf_ktime_get_boot_ns() - p->ts_ns;
 	e.cgroup_id = p->cgroup_id;
@@ -481,6 +501,77 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	}
 	emit(&e);
 	return 0;
+}
+
+/*
+ * The connect as it is made (report_connects): tcp_connect() calls this in the connecting task
+ * once the source port is chosen, just before the SYN is sent. The task's identity was taken at
+ * CLOSE -> SYN_SENT (pending); the addresses and ports come from the sockops context. Attached to
+ * the cgroup v2 root, it sees the sockets of every cgroup.
+ */
+/* One 32-bit load of a sockops context field at its constant offset. The verifier rewrites context
+ * loads by offset and refuses a load through a moved context pointer, which clang emits when it
+ * shares an address computation between neighbouring fields. */
+#define CTX_U32(ctx, field)                                                                    \
+	({                                                                                     \
+		__u32 __v;                                                                     \
+		asm volatile("%0 = *(u32 *)(%1 + %2)"                                          \
+			     : "=r"(__v)                                                       \
+			     : "r"(ctx), "i"(__builtin_offsetof(struct bpf_sock_ops, field))); \
+		__v;                                                                           \
+	})
+
+SEC("sockops")
+int handle_sockops(struct bpf_sock_ops *ctx)
+{
+	struct tcpconnect_event e = {};
+	struct pending_connect *p;
+	struct bpf_sock *sk;
+	__u64 skaddr;
+
+	if (!cfg.report_connects || ctx->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
+		return 1;
+	sk = ctx->sk;
+	if (!sk)
+		return 1;
+	/* ctx->sk is the struct sock the state tracepoint keyed its pending entry by. */
+	skaddr = (__u64)sk;
+	p = bpf_map_lookup_elem(&pending, &skaddr);
+	if (!p)
+		return 1; /* not selected by the filters, or not followed (pending map full) */
+	e.ts_ns = p->ts_ns;
+	e.cgroup_id = p->cgroup_id;
+	e.pid = p->pid;
+	e.tid = p->tid;
+	e.uid = p->uid;
+	e.gid = p->gid;
+	e.mntns = p->mntns;
+	e.netns = p->netns;
+	__builtin_memcpy(e.comm, p->comm, sizeof(e.comm));
+	e.family = CTX_U32(ctx, family);
+	e.sport = (__u16)CTX_U32(ctx, local_port);
+	e.dport = (__u16)bpf_ntohl(CTX_U32(ctx, remote_port));
+	if (e.family == AF_INET) {
+		*(__u32 *)e.saddr = CTX_U32(ctx, local_ip4);
+		*(__u32 *)e.daddr = CTX_U32(ctx, remote_ip4);
+	} else {
+		__u32 *s = (__u32 *)e.saddr, *d = (__u32 *)e.daddr;
+
+		s[0] = CTX_U32(ctx, local_ip6[0]);
+		s[1] = CTX_U32(ctx, local_ip6[1]);
+		s[2] = CTX_U32(ctx, local_ip6[2]);
+		s[3] = CTX_U32(ctx, local_ip6[3]);
+		d[0] = CTX_U32(ctx, remote_ip6[0]);
+		d[1] = CTX_U32(ctx, remote_ip6[1]);
+		d[2] = CTX_U32(ctx, remote_ip6[2]);
+		d[3] = CTX_U32(ctx, remote_ip6[3]);
+	}
+	e.outcome = OUTCOME_CONNECTING;
+	e.source = SOURCE_CONNECT;
+	/* Lost (ring buffer full): leave it unannounced, so the answer still reports it. */
+	if (emit(&e))
+		p->announced = 1;
+	return 1;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

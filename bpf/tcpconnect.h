@@ -16,12 +16,14 @@ enum tcpconnect_outcome {
 	OUTCOME_TIMEOUT = 3,     /* SYN_SENT -> CLOSE with sk_err ETIMEDOUT: SYN retries exhausted */
 	OUTCOME_CLOSED = 4,      /* SYN_SENT -> CLOSE with no error: closed before any answer */
 	OUTCOME_ERROR = 5,       /* connect() failed (errno), or the handshake died of another error (ICMP) */
+	OUTCOME_CONNECTING = 6,  /* the SYN is going out now; no answer yet (report_connects only) */
 };
 
 /* Where the event was produced (which hook decided the outcome). */
 enum tcpconnect_source {
 	SOURCE_STATE = 1,   /* sock:inet_sock_set_state */
 	SOURCE_SYSCALL = 2, /* syscalls:sys_exit_connect (synchronous error, no SYN sent) */
+	SOURCE_CONNECT = 3, /* sockops BPF_SOCK_OPS_TCP_CONNECT_CB: the connect as it is made */
 };
 
 /* Filter flags in tcpconnect_config.filters. */
@@ -42,6 +44,10 @@ struct tcpconnect_config {
 	/* 1: drop an event whose edge (cgroup, netns, family, daddr, dport, outcome) was already
 	 * reported; only the counter in the edges map grows. Used by `netpol learn`. */
 	__u32 dedup_edges;
+	/* 1: report each connect when its SYN goes out (OUTCOME_CONNECTING, from the sockops
+	 * program), as `ig trace tcpconnect` does without --latency; the answer is then not reported
+	 * again. 0: report each connect once its outcome is known. */
+	__u32 report_connects;
 };
 
 struct tcpconnect_event {

@@ -29,6 +29,8 @@ export interface AgentOptions {
   dports?: number[];
   /** One event per edge, repeats counted in the kernel (learn mode). */
   dedupEdges?: boolean;
+  /** Report each connect as it is made, not when answered (see TracerOptions.reportConnects). */
+  reportConnects?: boolean;
   /**
    * Report connect() calls that fail before any SYN is sent (ENETUNREACH, ...), through the
    * syscall tracepoints. Default true. Attaching them puts every syscall of the host on the
@@ -86,6 +88,7 @@ export class LocalAgent {
     if (opts.netns) tracerOpts.netns = opts.netns;
     if (opts.dports) tracerOpts.dports = opts.dports;
     if (opts.dedupEdges) tracerOpts.dedupEdges = true;
+    if (opts.reportConnects) tracerOpts.reportConnects = true;
     if (opts.ringBytes) tracerOpts.ringBytes = opts.ringBytes;
     if (opts.idlePollMs) tracerOpts.idlePollMs = opts.idlePollMs;
     if (opts.connectErrors === false) tracerOpts.programs = ['handle_set_state'];
@@ -158,6 +161,11 @@ export class LocalAgent {
 
   get eventsReceived(): number {
     return this.tracer.eventsReceived;
+  }
+
+  /** reportConnects: whether connects are reported as made (else when answered, and why). */
+  get connectReporting(): { reported: boolean; problem?: string } {
+    return { reported: this.tracer.connectsReported, ...(this.tracer.connectsProblem ? { problem: this.tracer.connectsProblem } : {}) };
   }
 
   /** learn mode: every edge seen in the kernel with its connect count. */

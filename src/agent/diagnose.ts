@@ -2,16 +2,17 @@
  * Turns "libbpf failed with errno N" into something a user can act on, and checks the usual
  * suspects up front (root / capabilities, kernel BTF, tracefs, the BPF filesystem).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { EnvironmentError } from '../errors.js';
+import { BPFFS_PATH, TRACEFS_PATH, isMounted, mountKernelFs, tracefsDir } from './mounts.js';
 
 const CAP_SYS_ADMIN = 21n;
 const CAP_PERFMON = 38n;
 const CAP_BPF = 39n;
 
 export const BTF_PATH = '/sys/kernel/btf/vmlinux';
-export const BPFFS_PATH = '/sys/fs/bpf';
+export { BPFFS_PATH };
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
 
@@ -38,11 +39,23 @@ export function canLoadBpf(caps = effectiveCaps()): boolean {
   return hasCap(caps, CAP_SYS_ADMIN) || (hasCap(caps, CAP_BPF) && hasCap(caps, CAP_PERFMON));
 }
 
+/** True when this process may mount filesystems (tracefs, bpffs) itself. */
+export function canMount(caps = effectiveCaps()): boolean {
+  return hasCap(caps, CAP_SYS_ADMIN);
+}
+
 const NOT_PRIVILEGED_HINT =
   'run as root (sudo netpol ...), or grant CAP_BPF and CAP_PERFMON (setcap cap_bpf,cap_perfmon+ep on node, or securityContext.capabilities.add in a pod)';
 
-/** Throws the first missing prerequisite as an EnvironmentError that says what to do. */
-export function preflight(opts: { requireBpffs?: boolean } = {}): void {
+/**
+ * Throws the first missing prerequisite as an EnvironmentError that says what to do. As root, a
+ * tracefs or BPF filesystem that is not mounted is mounted (and said on stderr): a fresh machine has
+ * neither, and the fix is the same every time. Without CAP_SYS_ADMIN the error names the permission
+ * that is missing rather than blaming the filesystem: with CAP_BPF and CAP_PERFMON alone tracefs is
+ * mounted but root-only (mode 700), and libbpf cannot read the tracepoint ids in it.
+ */
+export function preflight(opts: { requireBpffs?: boolean; notice?: (text: string) => void } = {}): void {
+  const notice = opts.notice ?? ((text: string) => process.stderr.write(`netpol: ${text}\n`));
   if (!canLoadBpf()) {
     throw new EnvironmentError('netpol needs privileges to load eBPF programs', NOT_PRIVILEGED_HINT);
   }
@@ -52,28 +65,47 @@ export function preflight(opts: { requireBpffs?: boolean } = {}): void {
       'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (all major distributions since 2020 ship one)',
     );
   }
-  if (!existsSync('/sys/kernel/tracing/events') && !existsSync('/sys/kernel/debug/tracing/events')) {
-    throw new EnvironmentError(
-      'tracefs is not available, so tracepoints cannot be attached',
-      'mount it: mount -t tracefs tracefs /sys/kernel/tracing',
-    );
+  let tracing = tracefsDir();
+  if (!tracing) {
+    if (!canMount()) {
+      throw new EnvironmentError(
+        `tracefs is not mounted at ${TRACEFS_PATH}, and this process lacks CAP_SYS_ADMIN to mount it`,
+        `mount it once as root: mount -t tracefs tracefs ${TRACEFS_PATH} (or run netpol as root, which mounts it)`,
+      );
+    }
+    try {
+      mountKernelFs('tracefs', TRACEFS_PATH);
+    } catch (err) {
+      throw new EnvironmentError(`tracefs is not mounted and mounting it at ${TRACEFS_PATH} failed: ${(err as Error).message}`, `mount it: mount -t tracefs tracefs ${TRACEFS_PATH}`);
+    }
+    notice(`mounted tracefs at ${TRACEFS_PATH} (it was not mounted; tracepoints are attached through it)`);
+    tracing = TRACEFS_PATH;
+  }
+  try {
+    accessSync(`${tracing}/events`, fsConstants.R_OK | fsConstants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new EnvironmentError(
+        `permission denied reading ${tracing}/events: tracefs is root-only, and CAP_BPF with CAP_PERFMON does not open it (libbpf reads tracepoint ids there)`,
+        'run as root, or also grant CAP_DAC_READ_SEARCH (setcap cap_bpf,cap_perfmon,cap_dac_read_search+ep, or add it to the pod\'s securityContext.capabilities)',
+      );
+    }
+    throw new EnvironmentError(`tracefs at ${tracing} has no events directory (${code ?? 'unknown error'})`, 'this kernel may lack CONFIG_FTRACE_SYSCALLS / tracepoints');
   }
   if (opts.requireBpffs && !isBpffsMounted()) {
-    throw new EnvironmentError(`the BPF filesystem is not mounted at ${BPFFS_PATH}`, `mount it: mount -t bpf bpf ${BPFFS_PATH}`);
+    if (!canMount()) throw new EnvironmentError(`the BPF filesystem is not mounted at ${BPFFS_PATH}`, `mount it: mount -t bpf bpf ${BPFFS_PATH}`);
+    try {
+      mountKernelFs('bpf', BPFFS_PATH);
+    } catch (err) {
+      throw new EnvironmentError(`the BPF filesystem is not mounted and mounting it at ${BPFFS_PATH} failed: ${(err as Error).message}`, `mount it: mount -t bpf bpf ${BPFFS_PATH}`);
+    }
+    notice(`mounted the BPF filesystem at ${BPFFS_PATH} (it was not mounted)`);
   }
 }
 
 export function isBpffsMounted(): boolean {
-  try {
-    return readFileSync('/proc/self/mounts', 'utf8')
-      .split('\n')
-      .some((l) => {
-        const [, mnt, type] = l.split(' ');
-        return mnt === BPFFS_PATH && type === 'bpf';
-      });
-  } catch {
-    return false;
-  }
+  return isMounted(BPFFS_PATH, 'bpf');
 }
 
 /** Message and hint for a failed libbpf call. */
@@ -91,8 +123,8 @@ export function hintFor(what: string, errno: number): { message: string; hint?: 
       if (!existsSync(BTF_PATH)) {
         return { message, hint: 'the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y is needed for CO-RE programs)' };
       }
-      if (!existsSync('/sys/kernel/tracing/events')) {
-        return { message, hint: 'tracefs is not mounted: mount -t tracefs tracefs /sys/kernel/tracing' };
+      if (!tracefsDir()) {
+        return { message, hint: `tracefs is not mounted: mount -t tracefs tracefs ${TRACEFS_PATH}` };
       }
       return { message, hint: 'the BPF object does not exist or names a tracepoint this kernel lacks; rebuild it with make -C bpf' };
     case constants.errno.ESRCH:

@@ -9,17 +9,26 @@ import type { Outcome } from '../flows/record.js';
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 
+/**
+ * How a connect ended, or `connecting`: the event reports the connect as it is made (the SYN is
+ * going out; report_connects mode, without --latency), before any answer.
+ */
+export type ConnectOutcome = Outcome | 'connecting';
+
 /** enum tcpconnect_outcome */
-export const OUTCOME_BY_CODE: Readonly<Record<number, Outcome>> = {
+export const OUTCOME_BY_CODE: Readonly<Record<number, ConnectOutcome>> = {
   1: 'established',
   2: 'refused',
   3: 'timeout',
   4: 'closed',
   5: 'error',
+  6: 'connecting',
 };
 
-/** enum tcpconnect_source */
-export type EventSource = 'state' | 'syscall';
+/** enum tcpconnect_source: the hook that produced the event. */
+export type EventSource = 'state' | 'syscall' | 'connect';
+const SOURCE_BY_CODE: Readonly<Record<number, EventSource>> = { 1: 'state', 2: 'syscall', 3: 'connect' };
+const CODE_BY_SOURCE: Readonly<Record<EventSource, number>> = { state: 1, syscall: 2, connect: 3 };
 
 /** FILTER_* flags of struct tcpconnect_config. */
 export const FILTER_CGROUP = 1 << 0;
@@ -50,7 +59,7 @@ export const EVENT_LAYOUT = {
 } as const;
 const EV = EVENT_LAYOUT;
 export const EVENT_SIZE = 112;
-export const CONFIG_SIZE = 8;
+export const CONFIG_SIZE = 12;
 export const EDGE_KEY_SIZE = 40;
 
 /** A decoded struct tcpconnect_event. */
@@ -70,7 +79,7 @@ export interface ConnectEvent {
   daddr: string;
   sport: number;
   dport: number;
-  outcome: Outcome;
+  outcome: ConnectOutcome;
   source: EventSource;
   /** errno of the failure (0 when established). */
   errno: number;
@@ -162,7 +171,7 @@ export function decodeEventAt(v: DataView, b: Uint8Array, off: number): ConnectE
     sport: v.getUint16(off + EV.sport, true),
     dport: v.getUint16(off + EV.dport, true),
     outcome,
-    source: v.getUint8(off + EV.source) === 2 ? 'syscall' : 'state',
+    source: SOURCE_BY_CODE[v.getUint8(off + EV.source)] ?? 'state',
     errno: v.getInt32(off + EV.err, true),
     comm: commAt(b, off + EV.comm),
   };
@@ -187,7 +196,7 @@ export function encodeEvent(e: ConnectEvent): Buffer {
   b.writeUInt16LE(e.family === 6 ? AF_INET6 : AF_INET, EV.family);
   const code = Object.entries(OUTCOME_BY_CODE).find(([, o]) => o === e.outcome)?.[0];
   b.writeUInt8(Number(code), EV.outcome);
-  b.writeUInt8(e.source === 'syscall' ? 2 : 1, EV.source);
+  b.writeUInt8(CODE_BY_SOURCE[e.source], EV.source);
   b.writeInt32LE(e.errno, EV.err);
   Buffer.from(e.comm, 'utf8').subarray(0, 15).copy(b, EV.comm);
   return b;
@@ -215,10 +224,11 @@ export function addressBytes(ip: string, family: 4 | 6): Buffer {
 }
 
 /** struct tcpconnect_config */
-export function encodeConfig(cfg: { filters: number; dedupEdges: boolean }): Buffer {
+export function encodeConfig(cfg: { filters: number; dedupEdges: boolean; reportConnects?: boolean }): Buffer {
   const b = Buffer.alloc(CONFIG_SIZE);
   b.writeUInt32LE(cfg.filters, 0);
   b.writeUInt32LE(cfg.dedupEdges ? 1 : 0, 4);
+  b.writeUInt32LE(cfg.reportConnects ? 1 : 0, 8);
   return b;
 }
 
@@ -232,6 +242,12 @@ export interface EdgeKey {
   outcome: Outcome;
 }
 
+/** Edges are keyed by final outcomes only (learn mode never reports connects as they are made). */
+function edgeOutcome(code: number): Outcome {
+  const o = OUTCOME_BY_CODE[code];
+  return o === undefined || o === 'connecting' ? 'error' : o;
+}
+
 export function decodeEdgeKey(b: Buffer): EdgeKey {
   const family = b.readUInt16LE(12);
   return {
@@ -240,6 +256,6 @@ export function decodeEdgeKey(b: Buffer): EdgeKey {
     family: family === AF_INET6 ? 6 : 4,
     dport: b.readUInt16LE(14),
     daddr: formatAddress(b.subarray(16, 32), family),
-    outcome: OUTCOME_BY_CODE[b.readUInt8(32)] ?? 'error',
+    outcome: edgeOutcome(b.readUInt8(32)),
   };
 }

@@ -21,6 +21,8 @@ interface LibbpfFunctions {
   bpf_map__set_initial_value(map: Pointer, data: Buffer, size: number): number;
   bpf_map__value_size(map: Pointer): number;
   bpf_program__attach(prog: Pointer): Pointer;
+  bpf_program__attach_cgroup(prog: Pointer, cgroupFd: number): Pointer;
+  bpf_program__set_autoload(prog: Pointer, autoload: boolean): number;
   bpf_link__destroy(link: Pointer): number;
   bpf_map_update_elem(fd: number, key: Buffer, value: Buffer, flags: number): number;
   bpf_map_lookup_elem(fd: number, key: Buffer, value: Buffer): number;
@@ -72,6 +74,8 @@ export function lib(): { fns: LibbpfFunctions; sampleProto: TypeObject } {
     bpf_map__set_initial_value: f('int bpf_map__set_initial_value(void *map, const void *data, size_t size)'),
     bpf_map__value_size: f('uint32_t bpf_map__value_size(void *map)'),
     bpf_program__attach: f('void *bpf_program__attach(void *prog)'),
+    bpf_program__attach_cgroup: f('void *bpf_program__attach_cgroup(void *prog, int cgroup_fd)'),
+    bpf_program__set_autoload: f('int bpf_program__set_autoload(void *prog, bool autoload)'),
     bpf_link__destroy: f('int bpf_link__destroy(void *link)'),
     bpf_map_update_elem: f('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
     bpf_map_lookup_elem: f('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)'),
@@ -162,6 +166,11 @@ export interface OpenOptions {
   maxEntries?: Record<string, number>;
   /** Bytes of the object's .rodata (its `const volatile` tunables), applied before load. */
   rodata?: Buffer;
+  /**
+   * Programs not to load at all: a program that is not wanted must not be handed to the verifier
+   * either (a sockops program, for one, needs CAP_NET_ADMIN to load).
+   */
+  skipPrograms?: readonly string[];
 }
 
 /** An opened and loaded BPF object with its attached programs. Close it exactly once. */
@@ -197,6 +206,10 @@ export class BpfObject {
         const rc = fns.bpf_map__set_initial_value(map, opts.rodata, opts.rodata.length);
         if (rc < 0) throw failure('setting the BPF program configuration', -rc);
       }
+      for (const name of opts.skipPrograms ?? []) {
+        const rc = fns.bpf_program__set_autoload(self.findProgram(name), false);
+        if (rc < 0) throw failure(`leaving BPF program ${name} out`, -rc);
+      }
       const rc = fns.bpf_object__load(obj);
       if (rc < 0) throw failure(`loading BPF object ${path}`, -rc);
     } catch (err) {
@@ -218,13 +231,27 @@ export class BpfObject {
     return new BpfMap(name, fd);
   }
 
+  private findProgram(name: string): Pointer {
+    const prog = lib().fns.bpf_object__find_program_by_name(this.obj, name);
+    if (isNull(prog)) throw new EnvironmentError(`${this.path}: no BPF program named ${name} (rebuild: make -C bpf)`);
+    return prog;
+  }
+
   /** Attaches a program where its SEC() says (tracepoint/<category>/<name>). */
   attach(programName: string): void {
-    const { fns } = lib();
-    const prog = fns.bpf_object__find_program_by_name(this.obj, programName);
-    if (isNull(prog)) throw new EnvironmentError(`${this.path}: no BPF program named ${programName}`);
-    const link = fns.bpf_program__attach(prog);
+    const link = lib().fns.bpf_program__attach(this.findProgram(programName));
     if (isNull(link)) throw failure(`attaching BPF program ${programName}`, koffi.errno());
+    this.links.push(link);
+  }
+
+  /**
+   * Attaches a cgroup program (sockops, ...) to the cgroup v2 directory `cgroupDirFd` as a BPF
+   * link: links are multi-attach, so programs others attached to the same cgroup keep running, and
+   * the link goes away with close() (or with the process).
+   */
+  attachCgroup(programName: string, cgroupDirFd: number): void {
+    const link = lib().fns.bpf_program__attach_cgroup(this.findProgram(programName), cgroupDirFd);
+    if (isNull(link)) throw failure(`attaching BPF program ${programName} to the cgroup v2 root`, koffi.errno());
     this.links.push(link);
   }
 

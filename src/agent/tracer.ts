@@ -4,12 +4,13 @@
  * the event loop for long. Lost events (ring buffer full) are counted in the kernel; read them
  * with counters(). Always call close() (it is idempotent); closeOnExit() wires it to signals.
  */
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../errors.js';
 import { BpfObject, type BpfMap, MappedRingBuffer, possibleCpus } from './libbpf.js';
 import { preflight } from './diagnose.js';
+import { cgroup2Root } from './mounts.js';
 import {
   type ConnectEvent,
   type EdgeKey,
@@ -38,6 +39,13 @@ export interface TracerOptions {
   dports?: Iterable<number>;
   /** learn mode: one event per edge (cgroup, netns, daddr, dport, outcome); repeats only counted. */
   dedupEdges?: boolean;
+  /**
+   * Report each connect as it is made (outcome `connecting`, from the sockops program on the cgroup
+   * v2 root) instead of when it is answered, as `ig trace tcpconnect` does without --latency. When
+   * the sockops program cannot be attached, connects are reported when answered, as without this
+   * option: `connectsReported` says which happened and `connectsProblem` why.
+   */
+  reportConnects?: boolean;
   /** Ring buffer size in bytes (power of two, ≥ 4096). Default 4 MiB. */
   ringBytes?: number;
   /** Events handed to the callback per drain before yielding to the event loop. Default 2048. */
@@ -74,6 +82,8 @@ const DEFAULT_RING_BYTES = 4 * 1024 * 1024;
 const IDLE_POLL_MS = 50;
 export const PROGRAMS = ['handle_set_state', 'handle_exit_connect', 'handle_enter_connect'] as const;
 export type TcpConnectProgram = (typeof PROGRAMS)[number];
+/** Reports connects as they are made (TracerOptions.reportConnects); loaded only then. */
+const SOCKOPS_PROGRAM = 'handle_sockops';
 
 export class TcpConnectTracer {
   private readonly obj: BpfObject;
@@ -92,6 +102,10 @@ export class TcpConnectTracer {
   private handler: ((e: ConnectEvent) => void) | undefined;
   private handlerError: unknown;
   private received = 0;
+  /** reportConnects: true once the sockops program is attached (connects reported as made). */
+  readonly connectsReported: boolean = false;
+  /** reportConnects: why connects are reported when answered after all. */
+  readonly connectsProblem: string | undefined;
 
   constructor(opts: TracerOptions = {}) {
     preflight();
@@ -105,8 +119,9 @@ export class TcpConnectTracer {
     this.pollMs = opts.pollMs ?? 5;
     this.idlePollMs = Math.max(this.pollMs, opts.idlePollMs ?? IDLE_POLL_MS);
     this.obj = BpfObject.load(path, {
-      rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false }),
+      rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false }),
       maxEntries: { events: opts.ringBytes ?? DEFAULT_RING_BYTES },
+      ...(opts.reportConnects ? {} : { skipPrograms: [SOCKOPS_PROGRAM] }),
     });
     let ring: MappedRingBuffer | undefined;
     try {
@@ -125,10 +140,35 @@ export class TcpConnectTracer {
       ring = new MappedRingBuffer(this.obj.map('events').fd, opts.ringBytes ?? DEFAULT_RING_BYTES);
       this.ring = ring;
       for (const prog of opts.programs ?? PROGRAMS) this.obj.attach(prog);
+      if (opts.reportConnects) {
+        const problem = this.attachSockops();
+        this.connectsReported = problem === undefined;
+        this.connectsProblem = problem;
+      }
     } catch (err) {
       ring?.close();
       this.obj.close();
       throw err;
+    }
+  }
+
+  /** Attaches the sockops program to the cgroup v2 root; returns why it could not, or undefined. */
+  private attachSockops(): string | undefined {
+    const root = cgroup2Root();
+    if (!root) return 'no cgroup v2 hierarchy is mounted (the sockops hook attaches to its root)';
+    let fd: number;
+    try {
+      fd = openSync(root, 'r');
+    } catch (err) {
+      return `cannot open the cgroup v2 root ${root}: ${(err as Error).message}`;
+    }
+    try {
+      this.obj.attachCgroup(SOCKOPS_PROGRAM, fd);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      closeSync(fd);
     }
   }
 

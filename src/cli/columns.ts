@@ -116,7 +116,15 @@ export const TCPCONNECT_COLUMNS: ColumnSpec<TraceRow>[] = [
     text: (r) => endpoint(r.event.daddr, r.event.dport, r.event.family),
     json: { path: 'dst', value: (r) => ({ addr: r.event.daddr, port: r.event.dport }) },
   },
-  { name: 'LATENCY', width: 13, align: 'right', visible: false, text: (r) => formatDuration(r.event.latencyNs), json: { path: 'latency', value: (r) => r.event.latencyNs } },
+  {
+    name: 'LATENCY',
+    width: 13,
+    align: 'right',
+    visible: false,
+    // A connect reported as it is made has no answer yet: no latency to show.
+    text: (r) => (r.event.outcome === 'connecting' ? '' : formatDuration(r.event.latencyNs)),
+    json: { path: 'latency', value: (r) => (r.event.outcome === 'connecting' ? null : r.event.latencyNs) },
+  },
   { name: 'OUTCOME', width: 20, text: (r) => outcomeText(r.event), json: { path: 'outcome', value: (r) => r.event.outcome } },
   {
     name: 'ERRNO',
@@ -127,10 +135,14 @@ export const TCPCONNECT_COLUMNS: ColumnSpec<TraceRow>[] = [
   },
 ];
 
-/** Seed layouts of `ig trace tcpconnect`, plus our OUTCOME column at the end. */
+/**
+ * Seed layouts of `ig trace tcpconnect`. Without --latency a connect is shown as it is made, so the
+ * layout is exactly the seed's; with --latency it is shown when answered, and our OUTCOME column
+ * follows LATENCY.
+ */
 export function defaultLayout(latency: boolean, columns: ColumnSpec<TraceRow>[] = TCPCONNECT_COLUMNS): Layout {
   const visible = columns.filter((c) => c.visible !== false).map((c) => c.name);
-  if (!latency) return { columns: visible };
+  if (!latency) return { columns: visible.filter((name) => name !== 'OUTCOME') };
   const at = visible.indexOf('DST') + 1;
   return {
     columns: [...visible.slice(0, at), 'LATENCY', ...visible.slice(at)],
@@ -273,6 +285,14 @@ export const K8S_TCPCONNECT_COLUMNS: ColumnSpec<TraceRow>[] = [
  * The seed's cluster-mode layouts, byte for byte: K8S.NODE K8S.NAMESPACE K8S.POD K8S.CONTAINER PID
  * COMM IP SRC DST, and with --latency the narrower widths of the seed's latency example.
  */
+/** Columns that only an answered connect can fill: a layout with any of them waits for the answer. */
+export const ANSWER_COLUMNS: ReadonlySet<string> = new Set(['LATENCY', 'OUTCOME', 'ERRNO']);
+
+/** True when rows of this layout need the connect's answer (so connects are shown when answered). */
+export function needsAnswer(layout: Layout): boolean {
+  return layout.columns.some((name) => ANSWER_COLUMNS.has(name));
+}
+
 export function k8sLayout(latency: boolean): Layout {
   const columns = ['K8S.NODE', 'K8S.NAMESPACE', 'K8S.POD', 'K8S.CONTAINER', 'PID', 'COMM', 'IP', 'SRC', 'DST'];
   if (!latency) return { columns };

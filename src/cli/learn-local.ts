@@ -115,7 +115,8 @@ export function flowFromEvent(e: EnrichedEvent, node: string, peers: Map<string,
       comm: event.comm,
     },
     dst: { ip: event.daddr, port: event.dport, ...(dstPeer ? { namespace: LOCAL_NAMESPACE, pod: dstPeer.name } : {}) },
-    outcome: event.outcome,
+    // learn never asks the kernel for connects as they are made, only for their outcomes.
+    ...(event.outcome !== 'connecting' ? { outcome: event.outcome } : {}),
   };
   if (withLatency) rec.latencyNs = event.latencyNs;
   if (event.outcome === 'error') rec.errno = event.errno;

@@ -24,7 +24,7 @@ import type { V1Pod } from '../cluster/objects.js';
 import { InputError } from '../errors.js';
 import type { FlowRecord } from '../flows/record.js';
 import { compileSelector, parseSelector } from '../policy/selector.js';
-import { compileJson, customLayout, k8sLayout, K8S_TCPCONNECT_COLUMNS, TableFormatter, type K8sRowInfo, type Layout, type TraceRow } from './columns.js';
+import { compileJson, customLayout, k8sLayout, K8S_TCPCONNECT_COLUMNS, needsAnswer, TableFormatter, type K8sRowInfo, type Layout, type TraceRow } from './columns.js';
 
 /** Which pods a cluster-mode command is about. */
 export interface PodFilterOptions {
@@ -77,6 +77,8 @@ export interface ClusterAgentOptions {
   node?: string;
   /** One event per edge, repeats counted in the kernel (learn). */
   dedupEdges?: boolean;
+  /** Report each connect as it is made, not when answered (trace without --latency). */
+  reportConnects?: boolean;
   /** How long a connect from an unknown kubelet container waits for the view (default 10 s). */
   holdMs?: number;
   onLost?: (newlyLost: number, totalLost: number) => void;
@@ -152,6 +154,7 @@ export class ClusterAgent {
     const agent = await LocalAgent.start(
       {
         ...(opts.dedupEdges ? { dedupEdges: true } : {}),
+        ...(opts.reportConnects ? { reportConnects: true } : {}),
         ...(opts.onLost ? { onLost: opts.onLost } : {}),
       },
       handle,
@@ -161,6 +164,10 @@ export class ClusterAgent {
 
   get eventsReceived(): number {
     return this.agent.eventsReceived;
+  }
+
+  get connectReporting(): { reported: boolean; problem?: string } {
+    return this.agent.connectReporting;
   }
 
   get error(): unknown {
@@ -233,6 +240,8 @@ export async function runTraceK8s(opts: TraceK8sOptions, io: TraceK8sIO): Promis
   const out = parseK8sOutput(opts.output, opts.latency ?? false);
   const table = out.kind === 'table' ? new TableFormatter<TraceRow>(out.layout, K8S_TCPCONNECT_COLUMNS) : undefined;
   const json = compileJson(K8S_TCPCONNECT_COLUMNS);
+  // As the seed: shown as made without --latency, when answered with it.
+  const asMade = !opts.latency && (out.kind === 'json' || !needsAnswer(out.layout));
   const view = io.view ?? (await (await import('../cluster/live.js')).LiveClusterView.connect({ kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace }));
   let pending: string[] = [];
   let flushScheduled = false;
@@ -250,6 +259,7 @@ export async function runTraceK8s(opts: TraceK8sOptions, io: TraceK8sIO): Promis
       {
         view,
         filter: podFilter(opts, view.namespace),
+        reportConnects: asMade,
         onLost: (n, total) => io.stderr.write(`warning: ${n} events lost (ring buffer full; ${total} in total)\n`),
         onUnresolved: () => unresolved++,
       },
@@ -263,6 +273,9 @@ export async function runTraceK8s(opts: TraceK8sOptions, io: TraceK8sIO): Promis
         }
       },
     );
+    if (asMade && !agent.connectReporting.reported) {
+      io.stderr.write(`warning: connects are shown when answered, not as they are made: ${agent.connectReporting.problem ?? 'the sockops hook is not attached'}\n`);
+    }
     if (table) io.stdout.write(table.header() + '\n');
     io.onReady?.();
     await waitForStop(opts.timeout !== undefined ? opts.timeout * 1000 : undefined, io.signal);

@@ -3,15 +3,17 @@
  * (same columns, same --latency formatting), plus how each connect ended (established, refused,
  * timeout, closed before an answer, or the connect() errno). Needs root (eBPF).
  *
- * Events are shown when the outcome is known: when the server answers (SYN-ACK or RST), when the
- * socket is closed or times out, or when connect() fails. Lost events (ring buffer full) are
- * reported on stderr while tracing and in the summary.
+ * Without --latency a connect is shown as it is made (when its SYN goes out), as `ig` does: a
+ * connect to a host that drops SYNs appears at once, not when the kernel gives up minutes later.
+ * With --latency (or a column that needs the answer: LATENCY, OUTCOME, ERRNO) it is shown when the
+ * server answers (SYN-ACK or RST), when the socket is closed or times out, or when connect() fails.
+ * Lost events (ring buffer full) are reported on stderr while tracing and in the summary.
  */
 import { addClusterTraceOptions, runTraceK8s, wantsClusterMode, type TraceK8sOptions } from './trace-k8s.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Writable } from 'node:stream';
 import { InputError } from '../errors.js';
-import { type Layout, TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, compileJson, customLayout, defaultLayout } from './columns.js';
+import { type Layout, TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, compileJson, customLayout, defaultLayout, needsAnswer } from './columns.js';
 
 export interface TraceOptions {
   latency?: boolean;
@@ -36,6 +38,22 @@ export interface TraceIO {
 }
 
 type View = { kind: 'table'; layout: Layout } | { kind: 'json' };
+
+/**
+ * Whether connects are shown as they are made (the seed's default) or when answered: answered with
+ * --latency, or when the table shows a column only the answer fills. JSON without --latency is
+ * written as connects are made (outcome "connecting", latency null).
+ */
+export function showsConnectsAsMade(view: View, latency: boolean): boolean {
+  return !latency && (view.kind === 'json' || !needsAnswer(view.layout));
+}
+
+/** Says on stderr when connects had to be shown as answered although asked for as made. */
+export function warnIfConnectsAnswered(reporting: { reported: boolean; problem?: string }, stderr: Writable): void {
+  if (!reporting.reported) {
+    stderr.write(`warning: connects are shown when answered, not as they are made: ${reporting.problem ?? 'the sockops hook is not attached'}\n`);
+  }
+}
 
 export function parseOutput(output: string | undefined, latency: boolean): View {
   if (output === undefined || output === 'columns') return { kind: 'table', layout: defaultLayout(latency) };
@@ -92,6 +110,7 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
       ...(opts.containername !== undefined ? { containerName: opts.containername } : {}),
       ...(opts.pid ? { pids: opts.pid } : {}),
       host: opts.host ?? false,
+      reportConnects: showsConnectsAsMade(view, opts.latency ?? false),
       onLost: (n, total) => io.stderr.write(`warning: ${n} events lost (ring buffer full; ${total} in total)\n`),
       onError: () => stopping?.(),
     },
@@ -100,6 +119,7 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
       emit(table ? table.row(row) : JSON.stringify(json(row)));
     },
   );
+  if (showsConnectsAsMade(view, opts.latency ?? false)) warnIfConnectsAnswered(agent.connectReporting, io.stderr);
   const done = new Promise<string>((resolve) => {
     stopping = () => resolve('stopped');
   });
@@ -147,9 +167,10 @@ export function traceCommand(): Command {
       .summary('trace TCP connects: who connected where, how long the answer took and how it ended')
       .description(
         'Shows every TCP connect of containers on this host (with --host also of host processes), with the\n' +
-          'columns of `ig trace tcpconnect` and an OUTCOME column: established, refused (RST), timeout,\n' +
-          'closed (the socket went away before any answer) or error:ERRNO (connect() failed).\n' +
-          'A connect is shown once its outcome is known.',
+          'columns of `ig trace tcpconnect`. A connect is shown as it is made (when its SYN goes out), so a\n' +
+          'connect that is never answered is seen at once. With --latency it is shown when answered, with\n' +
+          'LATENCY and an OUTCOME column: established, refused (RST), timeout, closed (the socket went away\n' +
+          'before any answer) or error:ERRNO (connect() failed); so is any -o columns= with latency, outcome or errno.',
       )
       .option('--latency', 'show the LATENCY column: time from SYN to the answer (SYN-ACK or RST) or to the socket closing')
       .option('-c, --containername <name>', 'only this container')

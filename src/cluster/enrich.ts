@@ -195,7 +195,8 @@ export interface ConnectFacts {
   daddr: string;
   dport: number;
   latencyNs: number;
-  outcome: Outcome;
+  /** `connecting`: reported as the connect was made; no answer, latency or outcome yet. */
+  outcome: Outcome | 'connecting';
 }
 
 export interface PodIdentity {
@@ -323,8 +324,7 @@ export function enrichWithIndex(
       comm: ev.comm,
     },
     dst: { ip: ev.daddr, port: ev.dport, namespace: null, pod: null, service: null },
-    latencyNs: ev.latencyNs,
-    outcome: ev.outcome,
+    ...(ev.outcome !== 'connecting' ? { latencyNs: ev.latencyNs, outcome: ev.outcome } : {}),
   };
   const dstPod = index.podByIP(ev.daddr);
   if (dstPod) {
