@@ -113,6 +113,38 @@ describe('tcpconnect BPF program', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
   });
 
+  it('reports a connect as it is made (reportConnects): a SYN that is never answered is seen at once, with its source port', async () => {
+    const asMade = new TcpConnectTracer({ netns: [client.inode], reportConnects: true });
+    const seen = new EventLog(asMade);
+    try {
+      expect(asMade.connectsReported).toBe(true);
+      const started = Date.now();
+      const nc = ncFromClient(wire.ipv4B, 81, 5);
+      const e = await seen.waitFor((x) => x.pid === nc.pid, 3000);
+      // Seen while the kernel still retries the SYN (the first retry is 1 s after it).
+      expect(Date.now() - started).toBeLessThan(1000);
+      expectCommon(e, nc.pid);
+      expect(e).toMatchObject({ family: 4, saddr: wire.ipv4A, daddr: wire.ipv4B, dport: 81, outcome: 'connecting', errno: 0, source: 'connect' });
+      // The source port is the half-open socket's, as the kernel lists it.
+      const synSent = client.exec(['ss', '-tnH', 'state', 'syn-sent']);
+      expect(synSent).toContain(`${wire.ipv4A}:${e.sport} `);
+      expect(e.sport).toBeGreaterThanOrEqual(portLow);
+      // Refused over IPv6: one event, as made; the answer is not reported again.
+      const nc6 = ncFromClient(wire.ipv6B, 82);
+      await new Promise((r) => nc6.on('exit', r));
+      await new Promise((r) => setTimeout(r, 100));
+      asMade.drain();
+      expect(seen.events.filter((x) => x.pid === nc6.pid)).toMatchObject([{ family: 6, saddr: wire.ipv6A, daddr: wire.ipv6B, dport: 82, outcome: 'connecting', source: 'connect' }]);
+      nc.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 100));
+      asMade.drain();
+      expect(seen.events.filter((x) => x.pid === nc.pid)).toHaveLength(1);
+      expect(asMade.counters()).toMatchObject({ lost: 0, untracked: 0 });
+    } finally {
+      asMade.close();
+    }
+  });
+
   it('reports a synchronous connect() error with its errno', async () => {
     // No route to 203.0.113.77 in the client namespace: connect() fails with ENETUNREACH and no
     // packet is ever sent.
@@ -164,6 +196,31 @@ describe('tcpconnect BPF program', () => {
           { daddr: wire.ipv4B, dport: 80, outcome: 'established', connects: 1, netns: client.inode, family: 4 },
         ]),
       );
+    } finally {
+      dedup.close();
+    }
+  });
+
+  it('learn mode: an edge whose event was lost (ring buffer full) is reported by its next connect', async () => {
+    // A 4 KiB ring holds 34 events. Nothing drains it during the first round of 60 connects to 60
+    // closed ports (60 edges), so some are lost; before the fix those edges were already marked
+    // reported and stayed suppressed for good, so learn never saw them.
+    const dedup = new TcpConnectTracer({ netns: [client.inode], dedupEdges: true, ringBytes: 4096 });
+    const ports = Array.from({ length: 60 }, (_, i) => 2000 + i);
+    const script = `for p in ${ports.join(' ')}; do ${join(bin, 'nc')} ${wire.ipv4B} $p </dev/null 2>/dev/null; done; true`;
+    try {
+      execFileSync('nsenter', [`--net=/run/netns/${client.name}`, '--', join(bin, 'sh'), '-c', script]);
+      const lostFirst = dedup.counters().lost;
+      expect(lostFirst).toBeGreaterThan(0);
+      const seen = new EventLog(dedup);
+      dedup.drain();
+      expect(seen.events.length + lostFirst).toBe(60);
+      execFileSync('nsenter', [`--net=/run/netns/${client.name}`, '--', join(bin, 'sh'), '-c', script]);
+      await new Promise((r) => setTimeout(r, 200));
+      dedup.drain();
+      const reported = new Set(seen.events.map((x) => x.dport));
+      expect(ports.filter((p) => !reported.has(p))).toEqual([]);
+      expect(dedup.counters().lost).toBe(lostFirst);
     } finally {
       dedup.close();
     }

@@ -1,7 +1,7 @@
 /** The trace output views against the seed's `ig trace tcpconnect` lines, byte for byte. */
 import { describe, expect, it } from 'vitest';
 import type { ConnectEvent } from '../../src/agent/event.js';
-import { TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, customLayout, defaultLayout, formatDuration, toJson } from '../../src/cli/columns.js';
+import { TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, compileJson, customLayout, defaultLayout, formatDuration, needsAnswer, toJson } from '../../src/cli/columns.js';
 import { parseOutput } from '../../src/cli/trace.js';
 
 function row(container: string, pid: number, comm: string, src: string, sport: number, dst: string, dport: number, latencyNs: number, outcome: ConnectEvent['outcome'] = 'established', errno = 0): TraceRow {
@@ -41,10 +41,20 @@ describe('trace tcpconnect columns', () => {
     expect(t.row(row('c', 1, 'nc', '10.0.0.1', 1, '198.51.100.1', 81, 1_000_000_000, 'error', 113))).toMatch(/ 1s error:EHOSTUNREACH$/);
   });
 
-  it('default table without --latency: the seed columns then OUTCOME', () => {
-    const t = new TableFormatter(defaultLayout(false), TCPCONNECT_COLUMNS);
-    expect(t.header()).toBe(`RUNTIME.CONTAINERNAME                      PID        COMM             IP SRC                                        DST${' '.repeat(39)} OUTCOME`);
-    expect(t.row(row('', 7, 'curl', '10.0.0.1', 5, '10.0.0.2', 80, 1, 'refused', 111))).toMatch(/^ {43}7 {10}curl {13}4  10\.0\.0\.1:5 +10\.0\.0\.2:80 +refused$/);
+  it('default table without --latency: exactly the seed columns (a connect is shown as it is made, before any outcome)', () => {
+    const layout = defaultLayout(false);
+    const t = new TableFormatter(layout, TCPCONNECT_COLUMNS);
+    expect(t.header()).toBe('RUNTIME.CONTAINERNAME                      PID        COMM             IP SRC                                        DST');
+    expect(t.row(row('', 7, 'curl', '10.0.0.1', 5, '10.0.0.2', 80, 0, 'connecting'))).toMatch(/^ {43}7 {10}curl {13}4  10\.0\.0\.1:5 +10\.0\.0\.2:80$/);
+    expect(needsAnswer(layout)).toBe(false);
+    // A layout that shows the answer waits for it.
+    expect(needsAnswer(defaultLayout(true))).toBe(true);
+    expect(needsAnswer(customLayout('pid,dst,outcome'))).toBe(true);
+    expect(needsAnswer(customLayout('pid,dst'))).toBe(false);
+    // A connect reported as made has no latency yet: blank, and null in JSON.
+    const made = row('', 7, 'curl', '10.0.0.1', 5, '10.0.0.2', 80, 0, 'connecting');
+    expect(new TableFormatter(customLayout('pid,latency'), TCPCONNECT_COLUMNS).row(made)).toBe('7');
+    expect(compileJson(TCPCONNECT_COLUMNS)(made)).toMatchObject({ latency: null, outcome: 'connecting' });
   });
 
   it('formats latency like Go time.Duration', () => {
