@@ -7,6 +7,7 @@ import { constants } from 'node:os';
 import { EnvironmentError } from '../errors.js';
 import { BPFFS_PATH, TRACEFS_PATH, isMounted, mountKernelFs, tracefsDir } from './mounts.js';
 
+const CAP_NET_ADMIN = 12n;
 const CAP_SYS_ADMIN = 21n;
 const CAP_PERFMON = 38n;
 const CAP_BPF = 39n;
@@ -37,6 +38,11 @@ function hasCap(caps: bigint, cap: bigint): boolean {
 /** True when this process may load tracing BPF programs (root, or CAP_BPF + CAP_PERFMON). */
 export function canLoadBpf(caps = effectiveCaps()): boolean {
   return hasCap(caps, CAP_SYS_ADMIN) || (hasCap(caps, CAP_BPF) && hasCap(caps, CAP_PERFMON));
+}
+
+/** True when this process may load and attach networking cgroup programs (sockops). */
+export function canLoadNetPrograms(caps = effectiveCaps()): boolean {
+  return hasCap(caps, CAP_SYS_ADMIN) || hasCap(caps, CAP_NET_ADMIN);
 }
 
 /** True when this process may mount filesystems (tracefs, bpffs) itself. */

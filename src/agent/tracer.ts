@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../errors.js';
 import { BpfObject, type BpfMap, MappedRingBuffer, possibleCpus } from './libbpf.js';
-import { preflight } from './diagnose.js';
+import { canLoadNetPrograms, preflight } from './diagnose.js';
 import { cgroup2Root } from './mounts.js';
 import {
   type ConnectEvent,
@@ -118,10 +118,12 @@ export class TcpConnectTracer {
     this.batch = opts.batch ?? 2048;
     this.pollMs = opts.pollMs ?? 5;
     this.idlePollMs = Math.max(this.pollMs, opts.idlePollMs ?? IDLE_POLL_MS);
+    // The sockops program needs CAP_NET_ADMIN to load; without it, connects are reported when answered.
+    const sockops = (opts.reportConnects ?? false) && canLoadNetPrograms();
     this.obj = BpfObject.load(path, {
       rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false }),
       maxEntries: { events: opts.ringBytes ?? DEFAULT_RING_BYTES },
-      ...(opts.reportConnects ? {} : { skipPrograms: [SOCKOPS_PROGRAM] }),
+      ...(sockops ? {} : { skipPrograms: [SOCKOPS_PROGRAM] }),
     });
     let ring: MappedRingBuffer | undefined;
     try {
@@ -141,7 +143,7 @@ export class TcpConnectTracer {
       this.ring = ring;
       for (const prog of opts.programs ?? PROGRAMS) this.obj.attach(prog);
       if (opts.reportConnects) {
-        const problem = this.attachSockops();
+        const problem = sockops ? this.attachSockops() : 'the sockops hook needs CAP_NET_ADMIN (or root)';
         this.connectsReported = problem === undefined;
         this.connectsProblem = problem;
       }
