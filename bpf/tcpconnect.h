@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
 /*
  * tcpconnect: the event shared by the kernel program (tcpconnect.bpf.c) and user space
  * (src/agent/event.ts mirrors it field by field, offsets included — change both together).

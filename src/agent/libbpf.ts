@@ -4,7 +4,7 @@
  * returning int return a negative errno. Every failure becomes an EnvironmentError with a hint
  * the user can act on (see diagnose.ts); libbpf's own log is captured for the message.
  */
-import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
+import koffi, { type LibraryHandle } from 'koffi';
 import { EnvironmentError } from '../errors.js';
 import { hintFor } from './diagnose.js';
 
@@ -28,16 +28,12 @@ interface LibbpfFunctions {
   bpf_map_lookup_elem(fd: number, key: Buffer, value: Buffer): number;
   bpf_map_delete_elem(fd: number, key: Buffer): number;
   bpf_map_get_next_key(fd: number, key: Buffer | null, next: Buffer): number;
-  ring_buffer__new(fd: number, cb: Pointer, ctx: Pointer, opts: Pointer): Pointer;
-  ring_buffer__consume(rb: Pointer): number;
-  ring_buffer__poll(rb: Pointer, timeoutMs: number): number;
-  ring_buffer__free(rb: Pointer): void;
   libbpf_set_print(fn: Pointer): Pointer;
   vsnprintf(buf: Buffer, size: number, fmt: Pointer, ap: Pointer): number;
   libbpf_num_possible_cpus(): number;
 }
 
-let bound: { fns: LibbpfFunctions; sampleProto: TypeObject } | undefined;
+let bound: { fns: LibbpfFunctions } | undefined;
 /** libbpf's log lines since the last clear (warnings and the verifier's output). */
 const logLines: string[] = [];
 let printCallback: unknown;
@@ -47,7 +43,7 @@ function call<T extends keyof LibbpfFunctions>(name: T): LibbpfFunctions[T] {
 }
 
 /** Loads libbpf.so.1 once; throws EnvironmentError when it is missing. */
-export function lib(): { fns: LibbpfFunctions; sampleProto: TypeObject } {
+export function lib(): { fns: LibbpfFunctions } {
   if (bound) return bound;
   let so: LibraryHandle;
   let libc: LibraryHandle;
@@ -62,7 +58,6 @@ export function lib(): { fns: LibbpfFunctions; sampleProto: TypeObject } {
   }
   const f = (decl: string) => so.func(decl);
   const printProto = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *ap)');
-  const sampleProto = koffi.proto('int ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
   const fns: LibbpfFunctions = {
     bpf_object__open_file: f('void *bpf_object__open_file(const char *path, void *opts)'),
     bpf_object__load: f('int bpf_object__load(void *obj)'),
@@ -81,15 +76,11 @@ export function lib(): { fns: LibbpfFunctions; sampleProto: TypeObject } {
     bpf_map_lookup_elem: f('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)'),
     bpf_map_delete_elem: f('int bpf_map_delete_elem(int fd, const void *key)'),
     bpf_map_get_next_key: f('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next)'),
-    ring_buffer__new: so.func('ring_buffer__new', 'void *', ['int', koffi.pointer(sampleProto), 'void *', 'void *']),
-    ring_buffer__consume: f('int ring_buffer__consume(void *rb)'),
-    ring_buffer__poll: f('int ring_buffer__poll(void *rb, int timeout_ms)'),
-    ring_buffer__free: f('void ring_buffer__free(void *rb)'),
     libbpf_set_print: so.func('libbpf_set_print', 'void *', [koffi.pointer(printProto)]),
     vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, void *fmt, void *ap)'),
     libbpf_num_possible_cpus: f('int libbpf_num_possible_cpus(void)'),
   };
-  bound = { fns, sampleProto };
+  bound = { fns };
   // Capture libbpf's log (it is printf-style with a va_list: format it with the C library).
   const scratch = Buffer.alloc(1 << 20); // the verifier log arrives as one string
   printCallback = koffi.register((level: number, fmt: unknown, ap: unknown) => {
@@ -102,10 +93,6 @@ export function lib(): { fns: LibbpfFunctions; sampleProto: TypeObject } {
   }, koffi.pointer(printProto));
   fns.libbpf_set_print(printCallback);
   return bound;
-}
-
-export function libbpfLog(): readonly string[] {
-  return logLines;
 }
 
 function failure(what: string, errno: number): EnvironmentError {
@@ -176,7 +163,6 @@ export interface OpenOptions {
 /** An opened and loaded BPF object with its attached programs. Close it exactly once. */
 export class BpfObject {
   private links: Pointer[] = [];
-  private rings: Array<{ rb: Pointer; cb: unknown }> = [];
   private closed = false;
 
   private constructor(
@@ -255,70 +241,17 @@ export class BpfObject {
     this.links.push(link);
   }
 
-  /**
-   * A ring buffer over the named map. `onSample` gets a view of the record that is valid only
-   * during the call (copy what you keep). Return false from it to stop this consume() early.
-   */
-  ringBuffer(mapName: string, onSample: (data: ArrayBuffer) => boolean): RingBuffer {
-    const { fns, sampleProto } = lib();
-    const fd = this.map(mapName).fd;
-    const cb = koffi.register((_ctx: unknown, data: unknown, size: number) => {
-      return onSample(koffi.view(data, size)) ? 0 : STOP_BATCH;
-    }, koffi.pointer(sampleProto));
-    const rb = fns.ring_buffer__new(fd, cb, null, null);
-    if (isNull(rb)) {
-      koffi.unregister(cb as bigint);
-      throw failure(`opening ring buffer ${mapName}`, koffi.errno());
-    }
-    this.rings.push({ rb, cb });
-    return new RingBuffer(rb, mapName);
-  }
-
-  /** Detaches every program, frees ring buffers and closes the object (idempotent). */
+  /** Detaches every program and closes the object (idempotent). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     const { fns } = lib();
     for (const link of this.links.splice(0)) fns.bpf_link__destroy(link);
-    for (const { rb, cb } of this.rings.splice(0)) {
-      fns.ring_buffer__free(rb);
-      koffi.unregister(cb as bigint);
-    }
     fns.bpf_object__close(this.obj);
   }
 
   get isClosed(): boolean {
     return this.closed;
-  }
-}
-
-/** Returned by a sample callback to end one consume() early; not an error. */
-const STOP_BATCH = -1_000_001;
-
-export class RingBuffer {
-  constructor(
-    private rb: Pointer,
-    private name: string,
-  ) {}
-
-  /** Drains what is available without blocking; returns false when a batch limit stopped it. */
-  consume(): boolean {
-    const rc = lib().fns.ring_buffer__consume(this.rb);
-    if (rc === STOP_BATCH) return false;
-    if (rc < 0) throw failure(`reading ring buffer ${this.name}`, -rc);
-    return true;
-  }
-
-  /**
-   * Waits up to `timeoutMs` for records (epoll), then drains them. Blocks the calling thread:
-   * the agent never calls it on the event loop (it consumes on timers); it is here for tools and
-   * tests that want to wait for the kernel.
-   */
-  poll(timeoutMs: number): boolean {
-    const rc = lib().fns.ring_buffer__poll(this.rb, timeoutMs);
-    if (rc === STOP_BATCH) return false;
-    if (rc < 0 && rc !== -4 /* EINTR */) throw failure(`polling ring buffer ${this.name}`, -rc);
-    return true;
   }
 }
 

@@ -13,7 +13,7 @@
  */
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Command } from 'commander';
 import type { EnrichedEvent, LocalAgent } from '../agent/agent.js';
 import type { TracerCounters } from '../agent/tracer.js';
 import { enrichWithIndex, flowDestinationNotation, flowSourceNotation, podOfContainer, type PodIdentity } from '../cluster/enrich.js';
@@ -315,12 +315,6 @@ export function wantsClusterMode(opts: Partial<TraceK8sOptions>): boolean {
   return [opts.namespace, opts.allNamespaces, opts.podname, opts.selector, opts.node, opts.kubeconfig, opts.context].some((v) => v !== undefined);
 }
 
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`not a number of seconds: ${value}`);
-  return n;
-}
-
 /** Adds the cluster-mode flags to a `trace tcpconnect` command. */
 export function addClusterTraceOptions(cmd: Command): Command {
   return cmd
@@ -331,18 +325,4 @@ export function addClusterTraceOptions(cmd: Command): Command {
     .option('--node <name>', 'cluster mode: only pods scheduled to this node')
     .option('--kubeconfig <file>', 'cluster mode: kubeconfig (default $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'cluster mode: kubeconfig context');
-}
-
-/** A standalone `tcpconnect` command in cluster mode (for callers that do not merge it into trace.ts). */
-export function traceK8sCommand(): Command {
-  const cmd = new Command('tcpconnect')
-    .summary('trace TCP connects of Kubernetes pods on this node')
-    .option('--latency', 'show the LATENCY column')
-    .option('-c, --containername <name>', 'only this container (name in the pod spec)')
-    .addOption(new Option('-o, --output <format>', 'columns, json, or columns=a,b').default('columns'))
-    .option('--timeout <seconds>', 'stop after this many seconds (default: until Ctrl-C)', seconds);
-  addClusterTraceOptions(cmd);
-  return cmd.action(async (opts: TraceK8sOptions) => {
-    process.exitCode = await runTraceK8s(opts, { stdout: process.stdout, stderr: process.stderr });
-  });
 }

@@ -16,8 +16,6 @@
  * Some distributions nest all of that under a prefix (kind: /kubelet.slice/kubelet-kubepods.slice/…,
  * or a container's own cgroup namespace root), so the parser looks at path segments, not prefixes.
  */
-import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { FlowRecord, Outcome } from '../flows/record.js';
 import { formatEndpoint } from './endpoint-notation.js';
 import type { ClusterIndex } from './lookup.js';
@@ -105,84 +103,6 @@ export function parseKubeletCgroupPath(path: string): KubeletCgroup | undefined 
   return out;
 }
 
-/** The cgroup v2 mount: /sys/fs/cgroup on a pure v2 host, /sys/fs/cgroup/unified on a hybrid one. */
-export function detectCgroup2Root(): string | undefined {
-  for (const dir of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified']) {
-    if (existsSync(join(dir, 'cgroup.controllers')) || existsSync(join(dir, 'cgroup.procs'))) {
-      try {
-        if (readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.includes(` ${dir} `) && l.includes(' - cgroup2 '))) {
-          return dir;
-        }
-      } catch {
-        return dir;
-      }
-    }
-  }
-  return undefined;
-}
-
-/**
- * cgroup id (what bpf_get_current_cgroup_id() returns: the inode of the cgroup2 directory) → path
- * relative to the cgroup2 root. Asks /proc/<pid>/cgroup first (cheap, right while the process
- * lives), then a scan of the hierarchy, which is cached and redone at most once a second on a miss.
- */
-export class CgroupResolver {
-  private byId = new Map<bigint, string>();
-  private lastScan = 0;
-
-  constructor(readonly root: string | undefined = detectCgroup2Root()) {}
-
-  pathOf(cgroupId: bigint, pid?: number): string | undefined {
-    if (!this.root) return undefined;
-    const known = this.byId.get(cgroupId);
-    if (known !== undefined) return known;
-    if (pid !== undefined) {
-      const fromProc = this.fromProc(pid, cgroupId);
-      if (fromProc !== undefined) return fromProc;
-    }
-    if (Date.now() - this.lastScan >= 1000) {
-      this.scan();
-      return this.byId.get(cgroupId);
-    }
-    return undefined;
-  }
-
-  private fromProc(pid: number, cgroupId: bigint): string | undefined {
-    try {
-      const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
-        .split('\n')
-        .find((l) => l.startsWith('0::'));
-      if (!line) return undefined;
-      const path = line.slice(3);
-      if (BigInt(statSync(join(this.root!, path), { bigint: true }).ino) !== cgroupId) return undefined;
-      this.byId.set(cgroupId, path);
-      return path;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Walks the hierarchy (directories only). Kubelet trees are a few thousand directories at most. */
-  scan(): void {
-    this.lastScan = Date.now();
-    if (!this.root) return;
-    const byId = new Map<bigint, string>();
-    const walk = (rel: string, depth: number): void => {
-      const abs = join(this.root!, rel);
-      try {
-        byId.set(BigInt(statSync(abs, { bigint: true }).ino), rel === '' ? '/' : rel);
-        if (depth > 12) return;
-        for (const entry of readdirSync(abs, { withFileTypes: true })) {
-          if (entry.isDirectory()) walk(`${rel}/${entry.name}`, depth + 1);
-        }
-      } catch {
-        /* cgroups come and go while we walk */
-      }
-    };
-    walk('', 0);
-    this.byId = byId;
-  }
-}
 
 /** What enrichment needs of an agent event; the agent's ConnectEvent has all of it. */
 export interface ConnectFacts {
@@ -264,43 +184,7 @@ export interface EnrichedConnect {
   cgroupPath?: string;
 }
 
-export interface EnricherOptions {
-  /** The node this agent runs on (K8S.NODE, record.node). */
-  node: string;
-  cgroups?: CgroupResolver;
-}
-
-/** Turns agent events into enriched flow records against the current index of a cluster view. */
-export class Enricher {
-  readonly node: string;
-  readonly cgroups: CgroupResolver;
-
-  constructor(
-    private readonly view: { index(): ClusterIndex },
-    opts: EnricherOptions,
-  ) {
-    this.node = opts.node;
-    this.cgroups = opts.cgroups ?? new CgroupResolver();
-  }
-
-  /** The source pod of an event: by cgroup first (exact), else by source address. */
-  sourceOf(ev: Pick<ConnectFacts, 'cgroupId' | 'pid' | 'saddr'>, index = this.view.index()): { identity?: PodIdentity; match: SourceMatch; cgroupPath?: string } {
-    const cgroupPath = this.cgroups.pathOf(ev.cgroupId, ev.pid);
-    if (cgroupPath) {
-      const byCgroup = podOfCgroup(index, cgroupPath);
-      if (byCgroup.identity) return { ...byCgroup, cgroupPath };
-    }
-    const byIp = ev.saddr ? index.podByIP(ev.saddr) : undefined;
-    if (byIp) return { identity: identity(byIp), match: 'pod-ip', cgroupPath };
-    return { match: 'none', cgroupPath };
-  }
-
-  enrich(ev: ConnectFacts, ts: string = new Date().toISOString()): EnrichedConnect {
-    return enrichWithIndex(ev, this.view.index(), this.node, ts, (e, i) => this.sourceOf(e, i));
-  }
-}
-
-/** Pure core of Enricher.enrich, with the source lookup injected (tests pass a table). */
+/** A connect as a flow record, its source found by `sourceOf` (cgroup, container id or address). */
 export function enrichWithIndex(
   ev: ConnectFacts,
   index: ClusterIndex,

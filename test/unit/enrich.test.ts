@@ -1,9 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  CgroupResolver,
   enrichWithIndex,
   parseKubeletCgroupPath,
   podOfCgroup,
@@ -207,17 +203,4 @@ describe('enrichWithIndex and the seed notation', () => {
     expect(formatDestination(record.dst)).toBe('r/192.0.2.10:10250');
   });
 
-});
-
-describe('CgroupResolver', () => {
-  const root = mkdtempSync(join(tmpdir(), 'netpol-cgroup-'));
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
-  it('maps a directory inode (the cgroup id) to its path by scanning', () => {
-    const rel = `/kubepods/besteffort/pod${UID}/${ID}`;
-    mkdirSync(join(root, rel), { recursive: true });
-    const resolver = new CgroupResolver(root);
-    const ino = BigInt(statSync(join(root, rel), { bigint: true }).ino);
-    expect(resolver.pathOf(ino)).toBe(rel);
-    expect(resolver.pathOf(123456789n)).toBeUndefined();
-  });
 });
