@@ -280,6 +280,20 @@ static __always_inline bool emit(const struct tcpconnect_event *e)
 	return true;
 }
 
+/* The connecting task's identity, taken at CLOSE -> SYN_SENT, into an event. */
+static __always_inline void take_identity(struct tcpconnect_event *e, const struct pending_connect *p)
+{
+	e->ts_ns = p->ts_ns;
+	e->cgroup_id = p->cgroup_id;
+	e->pid = p->pid;
+	e->tid = p->tid;
+	e->uid = p->uid;
+	e->gid = p->gid;
+	e->mntns = p->mntns;
+	e->netns = p->netns;
+	__builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
+}
+
 SEC("tracepoint/syscalls/sys_enter_connect")
 int handle_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
@@ -447,16 +461,8 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 		bpf_map_delete_elem(&pending, &skaddr);
 		return 0;
 	}
-	e.ts_ns = p->ts_ns;
+	take_identity(&e, p);
 	e.latency_ns = bpf_ktime_get_boot_ns() - p->ts_ns;
-	e.cgroup_id = p->cgroup_id;
-	e.pid = p->pid;
-	e.tid = p->tid;
-	e.uid = p->uid;
-	e.gid = p->gid;
-	e.mntns = p->mntns;
-	e.netns = p->netns;
-	__builtin_memcpy(e.comm, p->comm, sizeof(e.comm));
 	bpf_map_delete_elem(&pending, &skaddr);
 
 	e.family = sk->__sk_common.skc_family;
@@ -539,15 +545,7 @@ int handle_sockops(struct bpf_sock_ops *ctx)
 	p = bpf_map_lookup_elem(&pending, &skaddr);
 	if (!p)
 		return 1; /* not selected by the filters, or not followed (pending map full) */
-	e.ts_ns = p->ts_ns;
-	e.cgroup_id = p->cgroup_id;
-	e.pid = p->pid;
-	e.tid = p->tid;
-	e.uid = p->uid;
-	e.gid = p->gid;
-	e.mntns = p->mntns;
-	e.netns = p->netns;
-	__builtin_memcpy(e.comm, p->comm, sizeof(e.comm));
+	take_identity(&e, p);
 	e.family = CTX_U32(ctx, family);
 	e.sport = (__u16)CTX_U32(ctx, local_port);
 	e.dport = (__u16)bpf_ntohl(CTX_U32(ctx, remote_port));
