@@ -40,6 +40,7 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
 #define SOCK_STREAM 1
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
@@ -515,17 +516,18 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
  * CLOSE -> SYN_SENT (pending); the addresses and ports come from the sockops context. Attached to
  * the cgroup v2 root, it sees the sockets of every cgroup.
  */
-/* One 32-bit load of a sockops context field at its constant offset. The verifier rewrites context
- * loads by offset and refuses a load through a moved context pointer, which clang emits when it
- * shares an address computation between neighbouring fields. */
-#define CTX_U32(ctx, field)                                                                    \
-	({                                                                                     \
-		__u32 __v;                                                                     \
-		asm volatile("%0 = *(u32 *)(%1 + %2)"                                          \
-			     : "=r"(__v)                                                       \
-			     : "r"(ctx), "i"(__builtin_offsetof(struct bpf_sock_ops, field))); \
-		__v;                                                                           \
+/* One 32-bit load of a context field at its constant offset. The verifier rewrites context loads
+ * by offset and refuses a load through a moved context pointer, which clang emits when it shares
+ * an address computation between neighbouring fields. */
+#define CTX_FIELD(ctx, type, field)                                                 \
+	({                                                                          \
+		__u32 __v;                                                          \
+		asm volatile("%0 = *(u32 *)(%1 + %2)"                               \
+			     : "=r"(__v)                                            \
+			     : "r"(ctx), "i"(__builtin_offsetof(type, field)));     \
+		__v;                                                                \
 	})
+#define CTX_U32(ctx, field) CTX_FIELD(ctx, struct bpf_sock_ops, field)
 
 SEC("sockops")
 int handle_sockops(struct bpf_sock_ops *ctx)
@@ -569,6 +571,124 @@ int handle_sockops(struct bpf_sock_ops *ctx)
 	/* Lost (ring buffer full): leave it unannounced, so the answer still reports it. */
 	if (emit(&e))
 		p->announced = 1;
+	return 1;
+}
+
+/*
+ * UDP: a socket's first datagram to each destination. cgroup/connect4|6 sees connect() of a UDP
+ * socket (resolvers and most clients connect, then send); cgroup/sendmsg4|6 sees sendto()/sendmsg()
+ * with an address on an unconnected socket. Both run in the sending task, before the kernel routes
+ * the datagram, on the cgroup v2 root (so for every cgroup). They only observe: they return 1
+ * (let it through) on every path. The source port is the socket's (0 while it is not bound yet).
+ */
+struct udp_send_key {
+	__u64 cookie; /* the socket (bpf_get_socket_cookie) */
+	__u8 daddr[16];
+	__u16 dport;
+	__u16 family;
+	__u32 _pad;
+};
+
+/* Destinations each UDP socket already sent to: a socket's repeats are not reported again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct udp_send_key);
+	__type(value, __u8);
+} udp_sends SEC(".maps");
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+#define ADDR_U32(ctx, field) CTX_FIELD(ctx, struct bpf_sock_addr, field)
+
+/* `family` is a constant per program: a v4 hook may not even read the v6 fields of its context. */
+static __always_inline void udp_send(struct bpf_sock_addr *ctx, const __u16 family)
+{
+	struct tcpconnect_event e = {};
+	struct udp_send_key key = {};
+	__u64 pid_tgid, uid_gid;
+	struct bpf_sock *bsk;
+	struct sock *sk;
+	__u8 one = 1;
+
+	if (ADDR_U32(ctx, protocol) != IPPROTO_UDP)
+		return;
+	pid_tgid = bpf_get_current_pid_tgid();
+	e.cgroup_id = bpf_get_current_cgroup_id();
+	e.pid = pid_tgid >> 32;
+	if (!task_selected(e.cgroup_id, e.pid))
+		return;
+	bsk = ctx->sk;
+	if (!bsk)
+		return;
+	/* The netns inode, as the TCP events carry it: read through a read-only BTF view of the sock. */
+	sk = bpf_rdonly_cast(bsk, bpf_core_type_id_kernel(struct sock));
+	e.netns = sk->__sk_common.skc_net.net->ns.inum;
+	e.family = family;
+	e.dport = bpf_ntohs((__u16)ADDR_U32(ctx, user_port));
+	if (!dest_selected(e.netns, e.dport))
+		return;
+	if (family == AF_INET) {
+		*(__u32 *)e.daddr = ADDR_U32(ctx, user_ip4);
+		*(__u32 *)e.saddr = bsk->src_ip4;
+	} else {
+		__u32 *d = (__u32 *)e.daddr, *s = (__u32 *)e.saddr;
+
+		d[0] = ADDR_U32(ctx, user_ip6[0]);
+		d[1] = ADDR_U32(ctx, user_ip6[1]);
+		d[2] = ADDR_U32(ctx, user_ip6[2]);
+		d[3] = ADDR_U32(ctx, user_ip6[3]);
+		s[0] = bsk->src_ip6[0];
+		s[1] = bsk->src_ip6[1];
+		s[2] = bsk->src_ip6[2];
+		s[3] = bsk->src_ip6[3];
+	}
+	key.cookie = bpf_get_socket_cookie(ctx);
+	__builtin_memcpy(key.daddr, e.daddr, sizeof(key.daddr));
+	key.dport = e.dport;
+	key.family = e.family;
+	if (bpf_map_lookup_elem(&udp_sends, &key))
+		return;
+	uid_gid = bpf_get_current_uid_gid();
+	e.ts_ns = bpf_ktime_get_boot_ns();
+	e.tid = (__u32)pid_tgid;
+	e.uid = (__u32)uid_gid;
+	e.gid = uid_gid >> 32;
+	e.sport = (__u16)bsk->src_port;
+	e.outcome = OUTCOME_SENT;
+	e.source = SOURCE_UDP;
+	e.proto = IPPROTO_UDP;
+	bpf_get_current_comm(e.comm, sizeof(e.comm));
+	/* Marked only once reported, like a learn edge: a lost event is retried by the next send. */
+	if (emit(&e))
+		bpf_map_update_elem(&udp_sends, &key, &one, BPF_ANY);
+}
+
+SEC("cgroup/connect4")
+int handle_udp_connect4(struct bpf_sock_addr *ctx)
+{
+	udp_send(ctx, AF_INET);
+	return 1;
+}
+
+SEC("cgroup/connect6")
+int handle_udp_connect6(struct bpf_sock_addr *ctx)
+{
+	udp_send(ctx, AF_INET6);
+	return 1;
+}
+
+SEC("cgroup/sendmsg4")
+int handle_udp_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	udp_send(ctx, AF_INET);
+	return 1;
+}
+
+SEC("cgroup/sendmsg6")
+int handle_udp_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	udp_send(ctx, AF_INET6);
 	return 1;
 }
 

@@ -17,6 +17,7 @@ enum tcpconnect_outcome {
 	OUTCOME_CLOSED = 4,      /* SYN_SENT -> CLOSE with no error: closed before any answer */
 	OUTCOME_ERROR = 5,       /* connect() failed (errno), or the handshake died of another error (ICMP) */
 	OUTCOME_CONNECTING = 6,  /* the SYN is going out now; no answer yet (report_connects only) */
+	OUTCOME_SENT = 7,        /* UDP: a datagram was sent (or a UDP socket connected) to this destination */
 };
 
 /* Where the event was produced (which hook decided the outcome). */
@@ -24,6 +25,7 @@ enum tcpconnect_source {
 	SOURCE_STATE = 1,   /* sock:inet_sock_set_state */
 	SOURCE_SYSCALL = 2, /* syscalls:sys_exit_connect (synchronous error, no SYN sent) */
 	SOURCE_CONNECT = 3, /* sockops BPF_SOCK_OPS_TCP_CONNECT_CB: the connect as it is made */
+	SOURCE_UDP = 4,     /* cgroup/connect4|6, cgroup/sendmsg4|6: a UDP socket's first datagram to a peer */
 };
 
 /* Filter flags in tcpconnect_config.filters. */
@@ -68,7 +70,8 @@ struct tcpconnect_event {
 	__u8 outcome;     /* 86: enum tcpconnect_outcome */
 	__u8 source;      /* 87: enum tcpconnect_source */
 	__s32 err;        /* 88: errno (positive) of the failure, 0 when established */
-	__u32 _pad;       /* 92 */
+	__u8 proto;       /* 92: IPPROTO_UDP (17) for UDP; TCP events leave 0 */
+	__u8 _pad[3];     /* 93 */
 	char comm[TASK_COMM_LEN]; /* 96 */
 };                        /* 112 bytes */
 

@@ -31,6 +31,10 @@ export interface AgentOptions {
   dedupEdges?: boolean;
   /** Report each connect as it is made, not when answered (see TracerOptions.reportConnects). */
   reportConnects?: boolean;
+  /** TCP connects (default true). */
+  tcp?: boolean;
+  /** UDP: each socket's first datagram to each destination (see TracerOptions.udp). */
+  udp?: boolean;
   /**
    * Report connect() calls that fail before any SYN is sent (ENETUNREACH, ...), through the
    * syscall tracepoints. Default true. Attaching them puts every syscall of the host on the
@@ -89,9 +93,11 @@ export class LocalAgent {
     if (opts.dports) tracerOpts.dports = opts.dports;
     if (opts.dedupEdges) tracerOpts.dedupEdges = true;
     if (opts.reportConnects) tracerOpts.reportConnects = true;
+    if (opts.udp) tracerOpts.udp = true;
     if (opts.ringBytes) tracerOpts.ringBytes = opts.ringBytes;
     if (opts.idlePollMs) tracerOpts.idlePollMs = opts.idlePollMs;
     if (opts.connectErrors === false) tracerOpts.programs = ['handle_set_state'];
+    if (opts.tcp === false) tracerOpts.programs = [];
     const tracer = new TcpConnectTracer(tracerOpts);
     const agent = new LocalAgent(tracer, resolver, opts);
     resolver.cgroupName = (id) => tracer.cgroupName(id);

@@ -13,7 +13,7 @@ export const AF_INET6 = 10;
  * How a connect ended, or `connecting`: the event reports the connect as it is made (the SYN is
  * going out; report_connects mode, without --latency), before any answer.
  */
-export type ConnectOutcome = Outcome | 'connecting';
+export type ConnectOutcome = Outcome | 'connecting' | 'sent';
 
 /** enum tcpconnect_outcome */
 export const OUTCOME_BY_CODE: Readonly<Record<number, ConnectOutcome>> = {
@@ -23,12 +23,14 @@ export const OUTCOME_BY_CODE: Readonly<Record<number, ConnectOutcome>> = {
   4: 'closed',
   5: 'error',
   6: 'connecting',
+  7: 'sent',
 };
 
 /** enum tcpconnect_source: the hook that produced the event. */
-export type EventSource = 'state' | 'syscall' | 'connect';
-const SOURCE_BY_CODE: Readonly<Record<number, EventSource>> = { 1: 'state', 2: 'syscall', 3: 'connect' };
-const CODE_BY_SOURCE: Readonly<Record<EventSource, number>> = { state: 1, syscall: 2, connect: 3 };
+export type EventSource = 'state' | 'syscall' | 'connect' | 'udp';
+const SOURCE_BY_CODE: Readonly<Record<number, EventSource>> = { 1: 'state', 2: 'syscall', 3: 'connect', 4: 'udp' };
+const CODE_BY_SOURCE: Readonly<Record<EventSource, number>> = { state: 1, syscall: 2, connect: 3, udp: 4 };
+const IPPROTO_UDP = 17;
 
 /** FILTER_* flags of struct tcpconnect_config. */
 export const FILTER_CGROUP = 1 << 0;
@@ -55,6 +57,7 @@ export const EVENT_LAYOUT = {
   outcome: 86,
   source: 87,
   err: 88,
+  proto: 92,
   comm: 96,
 } as const;
 const EV = EVENT_LAYOUT;
@@ -81,6 +84,8 @@ export interface ConnectEvent {
   dport: number;
   outcome: ConnectOutcome;
   source: EventSource;
+  /** TCP connects, or a UDP socket's first datagram to a destination (outcome `sent`). */
+  proto: 'TCP' | 'UDP';
   /** errno of the failure (0 when established). */
   errno: number;
   comm: string;
@@ -172,6 +177,7 @@ export function decodeEventAt(v: DataView, b: Uint8Array, off: number): ConnectE
     dport: v.getUint16(off + EV.dport, true),
     outcome,
     source: SOURCE_BY_CODE[v.getUint8(off + EV.source)] ?? 'state',
+    proto: v.getUint8(off + EV.proto) === IPPROTO_UDP ? 'UDP' : 'TCP',
     errno: v.getInt32(off + EV.err, true),
     comm: commAt(b, off + EV.comm),
   };
@@ -198,6 +204,7 @@ export function encodeEvent(e: ConnectEvent): Buffer {
   b.writeUInt8(Number(code), EV.outcome);
   b.writeUInt8(CODE_BY_SOURCE[e.source], EV.source);
   b.writeInt32LE(e.errno, EV.err);
+  b.writeUInt8(e.proto === 'UDP' ? IPPROTO_UDP : 0, EV.proto);
   Buffer.from(e.comm, 'utf8').subarray(0, 15).copy(b, EV.comm);
   return b;
 }
@@ -245,7 +252,7 @@ export interface EdgeKey {
 /** Edges are keyed by final outcomes only (learn mode never reports connects as they are made). */
 function edgeOutcome(code: number): Outcome {
   const o = OUTCOME_BY_CODE[code];
-  return o === undefined || o === 'connecting' ? 'error' : o;
+  return o === undefined || o === 'connecting' || o === 'sent' ? 'error' : o;
 }
 
 export function decodeEdgeKey(b: Buffer): EdgeKey {

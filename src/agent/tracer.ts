@@ -46,6 +46,11 @@ export interface TracerOptions {
    * option: `connectsReported` says which happened and `connectsProblem` why.
    */
   reportConnects?: boolean;
+  /**
+   * Also report UDP: each socket's first datagram to each destination (outcome `sent`, proto UDP),
+   * from cgroup/connect4|6 and cgroup/sendmsg4|6 on the cgroup v2 root. Needs CAP_NET_ADMIN.
+   */
+  udp?: boolean;
   /** Ring buffer size in bytes (power of two, ≥ 4096). Default 4 MiB. */
   ringBytes?: number;
   /** Events handed to the callback per drain before yielding to the event loop. Default 2048. */
@@ -84,6 +89,8 @@ export const PROGRAMS = ['handle_set_state', 'handle_exit_connect', 'handle_ente
 export type TcpConnectProgram = (typeof PROGRAMS)[number];
 /** Reports connects as they are made (TracerOptions.reportConnects); loaded only then. */
 const SOCKOPS_PROGRAM = 'handle_sockops';
+/** UDP sends (TracerOptions.udp); loaded only then. */
+const UDP_PROGRAMS = ['handle_udp_connect4', 'handle_udp_connect6', 'handle_udp_sendmsg4', 'handle_udp_sendmsg6'] as const;
 
 export class TcpConnectTracer {
   private readonly obj: BpfObject;
@@ -120,10 +127,13 @@ export class TcpConnectTracer {
     this.idlePollMs = Math.max(this.pollMs, opts.idlePollMs ?? IDLE_POLL_MS);
     // The sockops program needs CAP_NET_ADMIN to load; without it, connects are reported when answered.
     const sockops = (opts.reportConnects ?? false) && canLoadNetPrograms();
+    if (opts.udp && !canLoadNetPrograms()) {
+      throw new EnvironmentError('tracing UDP needs CAP_NET_ADMIN (its hooks are cgroup programs)', 'run as root, or also grant CAP_NET_ADMIN');
+    }
     this.obj = BpfObject.load(path, {
       rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false }),
       maxEntries: { events: opts.ringBytes ?? DEFAULT_RING_BYTES },
-      ...(sockops ? {} : { skipPrograms: [SOCKOPS_PROGRAM] }),
+      skipPrograms: [...(sockops ? [] : [SOCKOPS_PROGRAM]), ...(opts.udp ? [] : UDP_PROGRAMS)],
     });
     let ring: MappedRingBuffer | undefined;
     try {
@@ -147,6 +157,12 @@ export class TcpConnectTracer {
         this.connectsReported = problem === undefined;
         this.connectsProblem = problem;
       }
+      if (opts.udp) {
+        for (const prog of UDP_PROGRAMS) {
+          const problem = this.attachToCgroupRoot(prog);
+          if (problem) throw new EnvironmentError(`cannot trace UDP: ${problem}`);
+        }
+      }
     } catch (err) {
       ring?.close();
       this.obj.close();
@@ -154,8 +170,12 @@ export class TcpConnectTracer {
     }
   }
 
-  /** Attaches the sockops program to the cgroup v2 root; returns why it could not, or undefined. */
   private attachSockops(): string | undefined {
+    return this.attachToCgroupRoot(SOCKOPS_PROGRAM);
+  }
+
+  /** Attaches a cgroup program to the cgroup v2 root; returns why it could not, or undefined. */
+  private attachToCgroupRoot(program: string): string | undefined {
     const root = cgroup2Root();
     if (!root) return 'no cgroup v2 hierarchy is mounted (the sockops hook attaches to its root)';
     let fd: number;
@@ -165,7 +185,7 @@ export class TcpConnectTracer {
       return `cannot open the cgroup v2 root ${root}: ${(err as Error).message}`;
     }
     try {
-      this.obj.attachCgroup(SOCKOPS_PROGRAM, fd);
+      this.obj.attachCgroup(program, fd);
       return undefined;
     } catch (err) {
       return (err as Error).message;

@@ -106,7 +106,7 @@ export function flowFromEvent(e: EnrichedEvent, node: string, peers: Map<string,
     v: 1,
     ts: e.time.toISOString(),
     node,
-    proto: 'TCP',
+    proto: event.proto,
     src: {
       ip: event.saddr,
       port: event.sport,
@@ -115,8 +115,9 @@ export function flowFromEvent(e: EnrichedEvent, node: string, peers: Map<string,
       comm: event.comm,
     },
     dst: { ip: event.daddr, port: event.dport, ...(dstPeer ? { namespace: LOCAL_NAMESPACE, pod: dstPeer.name } : {}) },
-    // learn never asks the kernel for connects as they are made, only for their outcomes.
-    ...(event.outcome !== 'connecting' ? { outcome: event.outcome } : {}),
+    // learn never asks the kernel for connects as they are made, only for their outcomes; a UDP
+    // datagram has none.
+    ...(event.outcome !== 'connecting' && event.outcome !== 'sent' ? { outcome: event.outcome } : {}),
   };
   if (withLatency) rec.latencyNs = event.latencyNs;
   if (event.outcome === 'error') rec.errno = event.errno;

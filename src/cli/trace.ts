@@ -11,11 +11,14 @@
  */
 import { addClusterTraceOptions, runTraceK8s, wantsClusterMode, type TraceK8sOptions } from './trace-k8s.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { traceUdpCommand } from './trace-udp.js';
 import type { Writable } from 'node:stream';
 import { InputError } from '../errors.js';
 import { type Layout, TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, compileJson, customLayout, defaultLayout, needsAnswer } from './columns.js';
 
 export interface TraceOptions {
+  /** tcp (the tcpconnect gadget, default) or udp (the udp gadget). */
+  proto?: 'tcp' | 'udp';
   latency?: boolean;
   containername?: string;
   pid?: number[];
@@ -110,7 +113,7 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
       ...(opts.containername !== undefined ? { containerName: opts.containername } : {}),
       ...(opts.pid ? { pids: opts.pid } : {}),
       host: opts.host ?? false,
-      reportConnects: showsConnectsAsMade(view, opts.latency ?? false),
+      ...(opts.proto === 'udp' ? { tcp: false, udp: true } : { reportConnects: showsConnectsAsMade(view, opts.latency ?? false) }),
       onLost: (n, total) => io.stderr.write(`warning: ${n} events lost (ring buffer full; ${total} in total)\n`),
       onError: () => stopping?.(),
     },
@@ -119,7 +122,7 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
       emit(table ? table.row(row) : JSON.stringify(json(row)));
     },
   );
-  if (showsConnectsAsMade(view, opts.latency ?? false)) warnIfConnectsAnswered(agent.connectReporting, io.stderr);
+  if (opts.proto !== 'udp' && showsConnectsAsMade(view, opts.latency ?? false)) warnIfConnectsAnswered(agent.connectReporting, io.stderr);
   const done = new Promise<string>((resolve) => {
     stopping = () => resolve('stopped');
   });
@@ -141,7 +144,7 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
     flush();
     io.stdout.removeListener('error', onOutputError);
     io.onSummary?.({ shown, lost: counters.lost, untracked: counters.untracked, received: agent.eventsReceived });
-    io.stderr.write(`${shown} connects traced, ${counters.lost} lost${counters.untracked ? `, ${counters.untracked} not followed (pending map full)` : ''}\n`);
+    io.stderr.write(`${shown} ${opts.proto === 'udp' ? 'UDP destinations' : 'connects'} traced, ${counters.lost} lost${counters.untracked ? `, ${counters.untracked} not followed (pending map full)` : ''}\n`);
   }
   if (agent.error) throw agent.error;
   if (outputError && outputError.code !== 'EPIPE') throw outputError;
@@ -198,5 +201,6 @@ export function traceCommand(): Command {
     process.exitCode = wantsClusterMode(opts) ? await runTraceK8s(opts, io) : await runTrace(opts, io);
   });
   trace.addCommand(tcpconnect);
+  trace.addCommand(traceUdpCommand(runTrace));
   return trace;
 }

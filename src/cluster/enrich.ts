@@ -115,8 +115,13 @@ export interface ConnectFacts {
   daddr: string;
   dport: number;
   latencyNs: number;
-  /** `connecting`: reported as the connect was made; no answer, latency or outcome yet. */
-  outcome: Outcome | 'connecting';
+  /**
+   * `connecting`: reported as the connect was made, no answer, latency or outcome yet; `sent`: a
+   * UDP datagram, which has no answer to wait for.
+   */
+  outcome: Outcome | 'connecting' | 'sent';
+  /** Default TCP. */
+  proto?: 'TCP' | 'UDP';
 }
 
 export interface PodIdentity {
@@ -197,7 +202,7 @@ export function enrichWithIndex(
     v: 1,
     ts,
     node,
-    proto: 'TCP',
+    proto: ev.proto ?? 'TCP',
     src: {
       ip: ev.saddr,
       port: ev.sport,
@@ -208,7 +213,7 @@ export function enrichWithIndex(
       comm: ev.comm,
     },
     dst: { ip: ev.daddr, port: ev.dport, namespace: null, pod: null, service: null },
-    ...(ev.outcome !== 'connecting' ? { latencyNs: ev.latencyNs, outcome: ev.outcome } : {}),
+    ...(ev.outcome !== 'connecting' && ev.outcome !== 'sent' ? { latencyNs: ev.latencyNs, outcome: ev.outcome } : {}),
   };
   const dstPod = index.podByIP(ev.daddr);
   if (dstPod) {
@@ -216,7 +221,7 @@ export function enrichWithIndex(
     record.dst.pod = dstPod.metadata?.name ?? null;
   } else {
     // By address and port: LoadBalancer and external IPs may be shared by Services and nodes.
-    const svc = index.serviceByAddress(ev.daddr, ev.dport, 'TCP');
+    const svc = index.serviceByAddress(ev.daddr, ev.dport, ev.proto ?? 'TCP');
     if (svc) {
       record.dst.namespace = svc.metadata?.namespace ?? 'default';
       record.dst.service = svc.metadata?.name ?? null;

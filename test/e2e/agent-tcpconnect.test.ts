@@ -145,6 +145,49 @@ describe('tcpconnect BPF program', () => {
     }
   });
 
+  it('UDP: reports each socket\'s first datagram to each destination (sendto and connected sockets, IPv4 and IPv6)', async () => {
+    const udp = new TcpConnectTracer({ netns: [client.inode], udp: true, programs: [] });
+    const seen = new EventLog(udp);
+    try {
+      // One process: an unconnected socket sends twice to port 53 and once to 5353; a connected IPv6
+      // socket sends twice. It prints its pid and the ports the kernel bound.
+      const script = `
+        const dgram = require('node:dgram');
+        const a = dgram.createSocket('udp4');
+        const b = dgram.createSocket('udp6');
+        const send = (s, ...args) => new Promise((r) => s.send(Buffer.from('x'), ...args, r));
+        (async () => {
+          await send(a, 53, '${wire.ipv4B}');
+          await send(a, 53, '${wire.ipv4B}');
+          await send(a, 5353, '${wire.ipv4B}');
+          await new Promise((r) => b.connect(53, '${wire.ipv6B}', r));
+          await send(b);
+          await send(b);
+          console.log(JSON.stringify({ pid: process.pid, a: a.address().port }));
+          a.close(); b.close();
+        })();`;
+      const out = execFileSync('nsenter', [`--net=/run/netns/${client.name}`, '--', process.execPath, '-e', script], { encoding: 'utf8' });
+      const { pid, a } = JSON.parse(out) as { pid: number; a: number };
+      await new Promise((r) => setTimeout(r, 100));
+      udp.drain();
+      const mine = seen.events.filter((x) => x.pid === pid);
+      expect(mine.map((x) => [x.proto, x.family, x.daddr, x.dport, x.outcome, x.source])).toEqual([
+        ['UDP', 4, wire.ipv4B, 53, 'sent', 'udp'],
+        ['UDP', 4, wire.ipv4B, 5353, 'sent', 'udp'],
+        ['UDP', 6, wire.ipv6B, 53, 'sent', 'udp'],
+      ]);
+      expect(mine[0]?.sport).toBe(a);
+      for (const e of mine) {
+        expect(e.netns).toBe(client.inode);
+        expect(e.comm).toBe('node');
+        expect(e.cgroupId).toBeGreaterThan(0n);
+      }
+      expect(udp.counters()).toMatchObject({ lost: 0 });
+    } finally {
+      udp.close();
+    }
+  });
+
   it('reports a synchronous connect() error with its errno', async () => {
     // No route to 203.0.113.77 in the client namespace: connect() fails with ENETUNREACH and no
     // packet is ever sent.

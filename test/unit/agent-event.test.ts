@@ -56,8 +56,9 @@ describe('event decoder mirrors bpf/tcpconnect.h', () => {
         d6: ipv6,
         sport: fc.integer({ min: 0, max: 65535 }),
         dport: fc.integer({ min: 0, max: 65535 }),
-        outcome: fc.constantFrom(...OUTCOMES),
-        source: fc.constantFrom('state' as const, 'syscall' as const),
+        outcome: fc.constantFrom(...OUTCOMES, 'connecting' as const, 'sent' as const),
+        source: fc.constantFrom('state' as const, 'syscall' as const, 'connect' as const, 'udp' as const),
+        proto: fc.constantFrom('TCP' as const, 'UDP' as const),
         errno: fc.integer({ min: 0, max: 200 }),
         comm: fc.stringMatching(/^[a-z0-9-]{0,15}$/),
       })
@@ -87,6 +88,7 @@ describe('event decoder mirrors bpf/tcpconnect.h', () => {
       dport: 80,
       outcome: 'established',
       source: 'state',
+      proto: 'TCP',
       errno: 0,
       comm: 'wget',
     };
