@@ -3,8 +3,8 @@
 import { appendFileSync } from 'node:fs';
 import { expect, vi } from 'vitest';
 
-vi.mock('../../../src/policy/synthesize.js', async (importOriginal) => {
-  const mod = await importOriginal<typeof import('../../../src/policy/synthesize.js')>();
+vi.mock('../../../src/policy/synthesize/index.js', async (importOriginal) => {
+  const mod = await importOriginal<typeof import('../../../src/policy/synthesize/index.js')>();
   const out = process.env.NETPOL_CAPTURE_POLICIES;
   return {
     ...mod,
