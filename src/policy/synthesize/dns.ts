@@ -8,13 +8,11 @@ import type { LabelSelector, V1Pod } from '../../cluster/objects.js';
 import { isEmptySelector, selectorMatches } from '../selector.js';
 import { cmp } from './compare.js';
 import { intern } from './endpoint-peers.js';
+import { DEFAULT_DNS_NAMESPACE, DEFAULT_DNS_SELECTOR } from './options.js';
 import { addObserved } from './peer-ports.js';
 import { canonicalSelector, podsPeer } from './peers.js';
 import { isIngressIsolated, type LearnedWorkload, type SynthesisState } from './state.js';
 import type { SynthesisOptions } from './types.js';
-
-export const DEFAULT_DNS_NAMESPACE = 'kube-system';
-export const DEFAULT_DNS_SELECTOR: LabelSelector = { matchLabels: { 'k8s-app': 'kube-dns' } };
 
 export interface DnsTarget {
   namespace: string;

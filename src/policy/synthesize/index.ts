@@ -37,7 +37,8 @@ import { createState, isIngressIsolated, type LearnedWorkload, type SynthesisSta
 import type { GeneratedPolicy, LearnEdge, SynthesisOptions, SynthesisResult, Widening } from './types.js';
 
 export { INGRESS_MODES, type GeneratedPolicy, type IngressMode, type LearnEdge, type SynthesisOptions, type SynthesisResult, type Widening } from './types.js';
-export { DEFAULT_DNS_NAMESPACE, DEFAULT_DNS_SELECTOR, resolveDnsTarget } from './dns.js';
+export { resolveDnsTarget } from './dns.js';
+export { DEFAULT_DNS_NAMESPACE, DEFAULT_DNS_SELECTOR } from './options.js';
 export { MANAGED_BY_LABEL, MANAGED_BY_VALUE, WORKLOAD_ANNOTATION } from './render.js';
 export { canonicalSelector } from './peers.js';
 export { policyNameFor } from './naming.js';

@@ -8,8 +8,10 @@ import type { LabelSelector, V1Pod } from '../../cluster/objects.js';
 import { NetpolError } from '../../errors.js';
 import { validateCidrAggregateOptions, type CidrAggregateOptions } from '../cidr-aggregate.js';
 import { validatePortGap } from '../port-ranges.js';
-import { DEFAULT_DNS_NAMESPACE } from './dns.js';
 import { INGRESS_MODES, type IngressMode, type SynthesisOptions } from './types.js';
+
+export const DEFAULT_DNS_NAMESPACE = 'kube-system';
+export const DEFAULT_DNS_SELECTOR: LabelSelector = { matchLabels: { 'k8s-app': 'kube-dns' } };
 
 export interface NormalizedOptions {
   ingress: IngressMode;
