@@ -1,8 +1,9 @@
 /**
  * The one place that mirrors bpf/tcpconnect.h: struct tcpconnect_event, struct
- * tcpconnect_config and struct tcpconnect_edge, field by field with their offsets.
- * Change this file and the header together (test/unit/agent-event.test.ts checks the sizes
- * against the compiled object's BTF).
+ * tcpconnect_config and struct tcpconnect_edge, field by field with their offsets (the *_LAYOUT
+ * tables below, which every encoder and decoder here reads). Change this file and the header
+ * together: test/unit/agent-event.test.ts compiles the header with clang and checks every field
+ * offset and each struct's size against clang's record layout (-fdump-record-layouts).
  */
 import type { Outcome } from '../flows/record.js';
 
@@ -38,7 +39,10 @@ export const FILTER_PID = 1 << 1;
 export const FILTER_NETNS = 1 << 2;
 export const FILTER_DPORT = 1 << 3;
 
-/** Offsets of struct tcpconnect_event (test/unit/agent-event.test.ts checks them against clang's layout). */
+/**
+ * Offsets of every field of struct tcpconnect_event, padding included, so the table is the whole
+ * struct (test/unit/agent-event.test.ts checks it field for field against clang's layout).
+ */
 export const EVENT_LAYOUT = {
   ts_ns: 0,
   latency_ns: 8,
@@ -58,11 +62,31 @@ export const EVENT_LAYOUT = {
   source: 87,
   err: 88,
   proto: 92,
+  _pad: 93,
   comm: 96,
 } as const;
 const EV = EVENT_LAYOUT;
 export const EVENT_SIZE = 112;
+
+/** Offsets of every field of struct tcpconnect_config (checked like EVENT_LAYOUT). */
+export const CONFIG_LAYOUT = {
+  filters: 0,
+  dedup_edges: 4,
+  report_connects: 8,
+} as const;
 export const CONFIG_SIZE = 12;
+
+/** Offsets of every field of struct tcpconnect_edge, the edges map key (checked like EVENT_LAYOUT). */
+export const EDGE_KEY_LAYOUT = {
+  cgroup_id: 0,
+  netns: 8,
+  family: 12,
+  dport: 14,
+  daddr: 16,
+  outcome: 32,
+  _pad: 33,
+} as const;
+const EK = EDGE_KEY_LAYOUT;
 export const EDGE_KEY_SIZE = 40;
 
 /** A decoded struct tcpconnect_event. */
@@ -233,9 +257,9 @@ export function addressBytes(ip: string, family: 4 | 6): Buffer {
 /** struct tcpconnect_config */
 export function encodeConfig(cfg: { filters: number; dedupEdges: boolean; reportConnects?: boolean }): Buffer {
   const b = Buffer.alloc(CONFIG_SIZE);
-  b.writeUInt32LE(cfg.filters, 0);
-  b.writeUInt32LE(cfg.dedupEdges ? 1 : 0, 4);
-  b.writeUInt32LE(cfg.reportConnects ? 1 : 0, 8);
+  b.writeUInt32LE(cfg.filters, CONFIG_LAYOUT.filters);
+  b.writeUInt32LE(cfg.dedupEdges ? 1 : 0, CONFIG_LAYOUT.dedup_edges);
+  b.writeUInt32LE(cfg.reportConnects ? 1 : 0, CONFIG_LAYOUT.report_connects);
   return b;
 }
 
@@ -256,13 +280,13 @@ function edgeOutcome(code: number): Outcome {
 }
 
 export function decodeEdgeKey(b: Buffer): EdgeKey {
-  const family = b.readUInt16LE(12);
+  const family = b.readUInt16LE(EK.family);
   return {
-    cgroupId: b.readBigUInt64LE(0),
-    netns: b.readUInt32LE(8),
+    cgroupId: b.readBigUInt64LE(EK.cgroup_id),
+    netns: b.readUInt32LE(EK.netns),
     family: family === AF_INET6 ? 6 : 4,
-    dport: b.readUInt16LE(14),
-    daddr: formatAddress(b.subarray(16, 32), family),
-    outcome: edgeOutcome(b.readUInt8(32)),
+    dport: b.readUInt16LE(EK.dport),
+    daddr: formatAddress(b.subarray(EK.daddr, EK.daddr + 16), family),
+    outcome: edgeOutcome(b.readUInt8(EK.outcome)),
   };
 }

@@ -7,7 +7,7 @@
  */
 import type { ClusterIndex } from '../cluster/lookup.js';
 import type { FlowRecord } from '../flows/record.js';
-import type { SynthesisOptions } from '../policy/synthesize.js';
+import type { SynthesisOptions } from '../policy/synthesize/index.js';
 import { PushLearnSource, runLearnPlain, runLearnScreen, type LearnScreenResult } from './views/learn-screen.js';
 
 export interface LiveLearnViewOptions {

@@ -9,7 +9,7 @@ import { aggregateFiles } from '../flows/parallel.js';
 import { learnFromEdges, type LearnOutcome } from '../policy/learn.js';
 import { renderPolicies } from '../policy/render.js';
 import { parseSelector } from '../policy/selector.js';
-import { INGRESS_MODES, type IngressMode, type SynthesisOptions } from '../policy/synthesize.js';
+import { INGRESS_MODES, type IngressMode, type SynthesisOptions } from '../policy/synthesize/index.js';
 import { writePolicyTree, type WriteResult } from '../policy/write.js';
 import type { ClusterView } from '../cluster/view.js';
 import { openClusterView, podScope } from './inputs.js';

@@ -10,7 +10,7 @@ import { parseKubeYaml, readText } from '../cluster/yaml-documents.js';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
 import type { DriftEntry } from './audit.js';
 import { renderKustomization, renderPolicies } from './render.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type SynthesisResult } from './synthesize.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type SynthesisResult } from './synthesize/index.js';
 import { KUSTOMIZATION_FILE } from './write.js';
 
 function yamlFilesUnder(dir: string): string[] {

@@ -5,7 +5,7 @@
 import type { ClusterIndex } from '../cluster/lookup.js';
 import { EdgeAggregator, type FlowEdge } from '../flows/edges.js';
 import type { LocatedFlow } from '../flows/record.js';
-import { synthesize, type LearnEdge, type SynthesisOptions, type SynthesisResult } from './synthesize.js';
+import { synthesize, type LearnEdge, type SynthesisOptions, type SynthesisResult } from './synthesize/index.js';
 import { resolveFlow } from './traffic.js';
 
 export interface LearnOutcome {

@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { NetpolError } from '../errors.js';
 import { KUSTOMIZATION_HEADER, renderKustomization, renderPolicy } from './render.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type SynthesisResult } from './synthesize.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type SynthesisResult } from './synthesize/index.js';
 
 export type WriteStatus = 'written' | 'unchanged';
 

@@ -16,7 +16,7 @@ import type { V1NetworkPolicy } from '../../src/cluster/objects.js';
 import { SnapshotView } from '../../src/cluster/snapshot.js';
 import { readFlows } from '../../src/flows/jsonl.js';
 import { learnFromFlows } from '../../src/policy/learn.js';
-import type { SynthesisOptions } from '../../src/policy/synthesize.js';
+import type { SynthesisOptions } from '../../src/policy/synthesize/index.js';
 import { ensureCluster, type TestCluster } from './support/cluster.js';
 
 const run = promisify(execFile);

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_SIZE, EDGE_KEY_SIZE, EVENT_LAYOUT, EVENT_SIZE, addressBytes, decodeEdgeKey, decodeEvent, encodeConfig, encodeEvent, formatIPv6, type ConnectEvent } from '../../src/agent/event.js';
+import { CONFIG_LAYOUT, CONFIG_SIZE, EDGE_KEY_LAYOUT, EDGE_KEY_SIZE, EVENT_LAYOUT, EVENT_SIZE, addressBytes, decodeEdgeKey, decodeEvent, encodeConfig, encodeEvent, formatIPv6, type ConnectEvent } from '../../src/agent/event.js';
 import { OUTCOMES } from '../../src/flows/record.js';
 
 /** clang's layout of the structs in bpf/tcpconnect.h: name → { field → offset, sizeof }. */
@@ -26,13 +26,19 @@ function clangLayouts(): Map<string, { fields: Map<string, number>; size: number
 }
 
 describe('event decoder mirrors bpf/tcpconnect.h', () => {
-  it('has the offsets and sizes clang gives the C structs', () => {
-    const layouts = clangLayouts();
-    const ev = layouts.get('tcpconnect_event');
-    expect(ev?.size).toBe(EVENT_SIZE);
-    for (const [name, offset] of Object.entries(EVENT_LAYOUT)) expect([name, ev?.fields.get(name)]).toEqual([name, offset]);
-    expect(layouts.get('tcpconnect_edge')?.size).toBe(EDGE_KEY_SIZE);
-    expect(layouts.get('tcpconnect_config')?.size).toBe(CONFIG_SIZE);
+  // Each struct as one table: every field clang lays out (padding included) with its offset, and
+  // the size. A field added to, removed from or moved in the header, or a table entry that no
+  // longer names a field, fails here.
+  const mirrored = [
+    { struct: 'tcpconnect_event', layout: EVENT_LAYOUT, size: EVENT_SIZE },
+    { struct: 'tcpconnect_config', layout: CONFIG_LAYOUT, size: CONFIG_SIZE },
+    { struct: 'tcpconnect_edge', layout: EDGE_KEY_LAYOUT, size: EDGE_KEY_SIZE },
+  ];
+  it.each(mirrored)('has every field offset and the size clang gives struct $struct', ({ struct, layout, size }) => {
+    const clang = clangLayouts().get(struct);
+    expect(clang, `clang laid out no struct ${struct}`).toBeDefined();
+    expect(Object.fromEntries(clang!.fields)).toEqual(layout);
+    expect(clang!.size).toBe(size);
   });
 
   it('round-trips any event', () => {

@@ -21,7 +21,7 @@ import type { LocatedFlow, Protocol } from '../../src/flows/record.js';
 import { compilePolicies, evaluate, judge } from '../../src/policy/evaluate.js';
 import { parse } from 'yaml';
 import { renderPolicies, renderPolicy } from '../../src/policy/render.js';
-import { synthesize, type LearnEdge, type SynthesisOptions } from '../../src/policy/synthesize.js';
+import { synthesize, type LearnEdge, type SynthesisOptions } from '../../src/policy/synthesize/index.js';
 import { podEndpoint, type Endpoint, type Traffic } from '../../src/policy/traffic.js';
 import { validateNetworkPolicy } from '../../src/policy/validate.js';
 import * as f from './support/synth-factory.js';

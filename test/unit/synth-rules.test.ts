@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { V1NetworkPolicy } from '../../src/cluster/objects.js';
 import { compilePolicies, judge } from '../../src/policy/evaluate.js';
 import { renderPolicies } from '../../src/policy/render.js';
-import { synthesize, type GeneratedPolicy, type SynthesisResult } from '../../src/policy/synthesize.js';
+import { synthesize, type GeneratedPolicy, type SynthesisResult } from '../../src/policy/synthesize/index.js';
 import * as f from './support/synth-factory.js';
 
 type Rule = { to?: Record<string, unknown>[]; from?: Record<string, unknown>[]; ports?: { protocol: string; port: number; endPort?: number }[] };

@@ -1,7 +1,7 @@
 // Warnings that keep learning honest about what the recording could not show.
 import { describe, expect, it } from 'vitest';
 import { buildIndex } from '../../src/cluster/lookup.js';
-import { synthesize } from '../../src/policy/synthesize.js';
+import { synthesize } from '../../src/policy/synthesize/index.js';
 import { resolveFlow } from '../../src/policy/traffic.js';
 import * as f from './support/synth-factory.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCidr, formatCidr, type Cidr } from '../../src/cluster/ip.js';
 import { aggregateAddresses, exactCover } from '../../src/policy/cidr-aggregate.js';
 import { compressPorts } from '../../src/policy/port-ranges.js';
-import { synthesize } from '../../src/policy/synthesize.js';
+import { synthesize } from '../../src/policy/synthesize/index.js';
 import * as f from './support/synth-factory.js';
 
 const cidrs = (...list: string[]): Cidr[] => list.map((c) => parseCidr(c)!);

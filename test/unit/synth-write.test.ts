@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { renderPolicy } from '../../src/policy/render.js';
-import { synthesize, type SynthesisResult } from '../../src/policy/synthesize.js';
+import { synthesize, type SynthesisResult } from '../../src/policy/synthesize/index.js';
 import { writePolicyTree } from '../../src/policy/write.js';
 import * as f from './support/synth-factory.js';
 

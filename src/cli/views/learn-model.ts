@@ -13,7 +13,7 @@ import type { FlowRecord, LocatedFlow, Protocol } from '../../flows/record.js';
 import { resolveEdges } from '../../policy/learn.js';
 import { loadPolicies } from '../../policy/load.js';
 import { semanticDiff } from '../../policy/semantic-diff.js';
-import { synthesize, type SynthesisOptions, type SynthesisResult } from '../../policy/synthesize.js';
+import { synthesize, type SynthesisOptions, type SynthesisResult } from '../../policy/synthesize/index.js';
 import { resolveFlow } from '../../policy/traffic.js';
 
 /** One observed connection as the agent hands it over. */

@@ -6,7 +6,7 @@
  */
 import type { FlowEdge } from '../../flows/edges.js';
 import type { FlowRecord } from '../../flows/record.js';
-import type { SynthesisResult } from '../../policy/synthesize.js';
+import type { SynthesisResult } from '../../policy/synthesize/index.js';
 import { writePolicyTree, type WriteResult } from '../../policy/write.js';
 import { LearnModel, type LearnModelOptions, type LearnRow, type LearnSource, type PolicyPreview } from './learn-model.js';
 

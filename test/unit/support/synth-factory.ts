@@ -5,7 +5,7 @@
 import { buildIndex, type ClusterIndex } from '../../../src/cluster/lookup.js';
 import { emptyClusterObjects, type ClusterObjects, type OwnerObject, type V1EndpointSlice, type V1Namespace, type V1Pod, type V1Service } from '../../../src/cluster/objects.js';
 import type { LocatedFlow, Protocol } from '../../../src/flows/record.js';
-import type { LearnEdge } from '../../../src/policy/synthesize.js';
+import type { LearnEdge } from '../../../src/policy/synthesize/index.js';
 import { resolveFlow } from '../../../src/policy/traffic.js';
 
 export interface ContainerPortSpec {

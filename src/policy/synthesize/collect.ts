@@ -1,0 +1,91 @@
+/**
+ * Edge collection: each edge's traffic becomes observed ports on the egress side of its source
+ * workload and the ingress side of its destination workload. What cannot become a rule (a bad
+ * port, no pod on either side, a peer that cannot be named) is counted in a warning, never dropped
+ * silently; what did become rules is kept for the self-check against the evaluator.
+ */
+import { workloadKey } from '../../cluster/workload.js';
+import type { PodEndpoint } from '../traffic.js';
+import { peerOf } from './endpoint-peers.js';
+import { addObserved } from './peer-ports.js';
+import type { LearnedWorkload, SynthesisState } from './state.js';
+import type { LearnEdge } from './types.js';
+import { workloadLabel } from './warnings.js';
+
+/** Adds every edge to the learned workloads of the state. */
+export function collectEdges(state: SynthesisState, edges: LearnEdge[]): void {
+  const { warnings } = state;
+  for (const edge of edges) {
+    if (edge.problem !== undefined || edge.targets.length === 0) {
+      // The source was still seen: it is learned (its egress isolated), only this flow is not allowed.
+      if (edge.src.kind === 'pod') {
+        const owner = learnedFor(state, edge.src);
+        if (owner) owner.outbound = true;
+      }
+      warnings.add(`skipped: ${edge.problem ?? 'flow resolved to nothing to judge'}`, edge.count);
+      continue;
+    }
+    for (const t of edge.targets) {
+      if (t.port < 1 || t.port > 65535) {
+        warnings.add(`skipped: flows to port ${t.port} (a NetworkPolicy port must be 1-65535)`, edge.count);
+        continue;
+      }
+      if (t.src.kind === 'external' && t.dst.kind === 'external') {
+        warnings.add('skipped: flows with no pod on either side (nothing a NetworkPolicy selects)', edge.count);
+        continue;
+      }
+      let named = true;
+      if (t.src.kind === 'pod') {
+        const owner = learnedFor(state, t.src);
+        if (owner) owner.outbound = true;
+        const peer = owner ? peerOf(state, t.dst) : undefined;
+        if (owner && peer) addObserved(owner.egress, peer, t.proto, t.port);
+        else if (owner) {
+          named = false;
+          warnings.add(`not allowed: egress of ${workloadLabel(owner.workload)} to a peer that cannot be named`, edge.count);
+        }
+      }
+      if (t.dst.kind === 'pod') {
+        const owner = learnedFor(state, t.dst);
+        if (owner) owner.inbound = true;
+        const peer = owner ? peerOf(state, t.src) : undefined;
+        if (owner && peer) addObserved(owner.ingress, peer, t.proto, t.port);
+        else if (owner) {
+          named = false;
+          warnings.add(`not allowed: ingress of ${workloadLabel(owner.workload)} from a peer that cannot be named`, edge.count);
+        }
+      }
+      if (named) {
+        state.verifyTraffic.push(t);
+        state.verifyCount.push(edge.count);
+      }
+    }
+  }
+}
+
+/** The learned entry of a pod's workload, or undefined when it gets no policy (cached per pod). */
+function learnedFor(state: SynthesisState, ep: PodEndpoint): LearnedWorkload | undefined {
+  const cached = state.learnedByPod.get(ep.pod);
+  if (cached !== undefined) return cached ?? undefined;
+  const entry = learnedEntry(state, ep);
+  state.learnedByPod.set(ep.pod, entry ?? null);
+  return entry;
+}
+
+/** Out of scope or in the host network: no policy (the latter said once). Else its entry, made on first sight. */
+function learnedEntry(state: SynthesisState, ep: PodEndpoint): LearnedWorkload | undefined {
+  const { scope } = state.options;
+  if (scope && !scope(ep.pod, ep.workload)) return undefined;
+  const w = ep.workload;
+  const key = workloadKey(w);
+  if (ep.pod.spec?.hostNetwork) {
+    state.warnings.addOnce(`host:${key}`, `${workloadLabel(w)} runs in the host network; NetworkPolicy does not apply to it, no policy generated`);
+    return undefined;
+  }
+  let entry = state.learned.get(key);
+  if (!entry) {
+    entry = { workload: w, key, egress: new Map(), ingress: new Map(), inbound: false, outbound: false };
+    state.learned.set(key, entry);
+  }
+  return entry;
+}
