@@ -6,7 +6,7 @@ import { parseOutput } from '../../src/cli/trace.js';
 
 function row(container: string, pid: number, comm: string, src: string, sport: number, dst: string, dport: number, latencyNs: number, outcome: ConnectEvent['outcome'] = 'established', errno = 0): TraceRow {
   return {
-    event: { tsNs: 1n, latencyNs, cgroupId: 158n, pid, tid: pid, uid: 0, gid: 0, mntns: 1, netns: 2, family: 4, saddr: src, daddr: dst, sport, dport, outcome, source: 'state', errno, comm },
+    event: { tsNs: 1n, latencyNs, cgroupId: 158n, pid, tid: pid, uid: 0, gid: 0, mntns: 1, netns: 2, family: 4, saddr: src, daddr: dst, sport, dport, outcome, source: 'state', proto: 'TCP', errno, comm },
     container: { id: 'f'.repeat(64), name: container, image: 'busybox', labels: {}, runtime: 'docker', ips: [src] },
     time: new Date('2026-11-25T10:00:00.123Z'),
   };

@@ -60,7 +60,7 @@ describe('learn --local model', () => {
   it('writes valid v1 flow records', () => {
     const rec = flowFromEvent(
       {
-        event: { tsNs: 1n, latencyNs: 5, cgroupId: 9n, pid: 7, tid: 7, uid: 0, gid: 0, mntns: 1, netns: 2, family: 4, saddr: '172.17.0.2', daddr: '172.17.0.3', sport: 4784, dport: 80, outcome: 'error', source: 'syscall', errno: 101, comm: 'nc' },
+        event: { tsNs: 1n, latencyNs: 5, cgroupId: 9n, pid: 7, tid: 7, uid: 0, gid: 0, mntns: 1, netns: 2, family: 4, saddr: '172.17.0.2', daddr: '172.17.0.3', sport: 4784, dport: 80, outcome: 'error', source: 'syscall', proto: 'TCP', errno: 101, comm: 'nc' },
         container: { ...web, name: 'client', ips: ['172.17.0.2'] },
         time: new Date('2026-11-25T10:00:00Z'),
       },

@@ -38,6 +38,7 @@ function connect(over: { pod: V1Pod; comm: string; pid: number; sport: number; d
     dport: over.dport,
     outcome: 'established',
     source: 'state',
+    proto: 'TCP',
     errno: 0,
     comm: over.comm,
   } as ConnectEvent;

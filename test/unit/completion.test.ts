@@ -50,7 +50,7 @@ describe.skipIf(!has('bash'))('bash', () => {
   it('completes commands, nested commands, options, choices and files', () => {
     expect(bashComplete('netpol ')).toEqual(['check', 'completion', 'diff', 'explain', 'graph', 'help', 'learn', 'trace']);
     expect(bashComplete('netpol gr')).toEqual(['graph']);
-    expect(bashComplete('netpol trace ')).toEqual(['tcpconnect']);
+    expect(bashComplete('netpol trace ')).toEqual(['tcpconnect', 'udp']);
     expect(bashComplete('netpol graph --o')).toEqual(['--out', '--output']);
     expect(bashComplete('netpol graph -o ')).toEqual(['dot', 'html', 'json', 'mermaid']);
     expect(bashComplete('netpol explain --proto ')).toEqual(['SCTP', 'TCP', 'UDP']);
@@ -82,7 +82,7 @@ describe.skipIf(!has('fish'))('fish', () => {
 
   it('completes commands, nested commands, options and choices', () => {
     expect(fishComplete('netpol ')).toEqual(['check', 'completion', 'diff', 'explain', 'graph', 'help', 'learn', 'trace']);
-    expect(fishComplete('netpol trace ')).toEqual(['tcpconnect']);
+    expect(fishComplete('netpol trace ')).toEqual(['tcpconnect', 'udp']);
     expect(fishComplete('netpol graph --output ')).toEqual(['dot', 'html', 'json', 'mermaid']);
     expect(fishComplete('netpol graph --ou')).toEqual(['--out', '--output']);
     expect(fishComplete('kubectl-netpol gr')).toEqual(['graph']);
