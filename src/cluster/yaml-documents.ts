@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { CORE_SCHEMA, loadAll } from 'js-yaml';
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
 import { InputError } from '../errors.js';
 
 export interface LocatedObject {
@@ -23,6 +23,40 @@ export function readText(file: string): string {
   }
 }
 
+/**
+ * Alias expansions a YAML document may make. kubectl never writes anchors; hand-written files use a
+ * few. An alias bomb (`&a [*b, *b, ...]` nested) expands exponentially: 624 bytes made 2.45 GB.
+ */
+export const MAX_YAML_ALIASES = 100;
+
+/**
+ * The document as plain data, aliases bounded. An alias that names no anchor, or aliases expanding
+ * past MAX_YAML_ALIASES, are input errors at the alias's line (the library throws a bare
+ * ReferenceError for both).
+ */
+export function documentToJS(doc: Document.Parsed, lineCounter: LineCounter, file: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    if (!(err instanceof ReferenceError)) throw err;
+    let undefinedAlias: { source: string; line: number } | undefined;
+    let firstAliasLine: number | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        const line = node.range ? lineCounter.linePos(node.range[0]).line : undefined;
+        firstAliasLine ??= line;
+        if (!node.resolve(doc)) {
+          undefinedAlias = { source: node.source, line: line ?? 1 };
+          return visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+    if (undefinedAlias) throw new InputError(file, `invalid YAML: alias *${undefinedAlias.source} names no anchor defined before it`, undefinedAlias.line);
+    throw new InputError(file, `invalid YAML: aliases expand to too many nodes (at most ${MAX_YAML_ALIASES} alias expansions per document)`, firstAliasLine);
+  }
+}
+
 /** Every Kubernetes object in a YAML text, Lists flattened; a YAML error names file and line. */
 export function parseKubeYaml(text: string, file: string): LocatedObject[] {
   const lineCounter = new LineCounter();
@@ -35,7 +69,7 @@ export function parseKubeYaml(text: string, file: string): LocatedObject[] {
       throw new InputError(file, `invalid YAML: ${firstError.message.split('\n')[0]}`, line);
     }
     const startLine = doc.contents ? lineCounter.linePos(doc.contents.range[0]).line : 1;
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    const value = documentToJS(doc, lineCounter, file);
     if (value === null || value === undefined) continue; // empty document between ---
     if (typeof value !== 'object' || Array.isArray(value)) {
       throw new InputError(file, 'expected a Kubernetes object (a YAML mapping with apiVersion and kind)', startLine);
@@ -63,6 +97,15 @@ export function parseKubeYaml(text: string, file: string): LocatedObject[] {
 }
 
 /**
+ * js-yaml resolves aliases without any limit. kubectl output has no anchors, so the fast path refuses
+ * the first one and leaves the file to parseKubeYaml, which bounds alias expansion.
+ */
+function refuseAnchors(event: string, state: object): void {
+  // `anchor` is loader state the typings leave out: the anchor of the node just read, if any.
+  if (event === 'close' && (state as { anchor?: string | null }).anchor != null) throw new Error('YAML anchors: left to the bounded parser');
+}
+
+/**
  * The same objects without line numbers (line 0), several times faster: JSON (`kubectl -o json`)
  * through JSON.parse, YAML through js-yaml. Large snapshots go through here first; only when they
  * turn out to be wrong are they parsed again with parseKubeYaml to point at the line.
@@ -72,7 +115,9 @@ export function parseKubeYamlFast(text: string, file: string): LocatedObject[] {
   // The YAML 1.2 core schema, as parseKubeYaml's parser reads by default: timestamps stay strings
   // (the API's own form) and scalars are not tried against the timestamp and merge types, which
   // was a sixth of the parse on large snapshots.
-  const docs: unknown[] = trimmed.startsWith('{') ? [JSON.parse(text)] : loadAll(text, undefined, { json: true, schema: CORE_SCHEMA });
+  // No `&`, no anchor: the listener (a call per node) is only paid where an anchor could be.
+  const options = { json: true, schema: CORE_SCHEMA, ...(text.includes('&') ? { listener: refuseAnchors } : {}) };
+  const docs: unknown[] = trimmed.startsWith('{') ? [JSON.parse(text)] : loadAll(text, undefined, options);
   const out: LocatedObject[] = [];
   for (const value of docs) {
     if (value === null || value === undefined) continue;

@@ -8,7 +8,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
-import { parseKubeYaml, readText } from '../cluster/yaml-documents.js';
+import { MAX_YAML_ALIASES, parseKubeYaml, readText } from '../cluster/yaml-documents.js';
 import { InputError } from '../errors.js';
 import { validateNetworkPolicy, type FieldPath } from './validate.js';
 
@@ -87,7 +87,7 @@ function objectNodes(text: string): { nodes: YamlNode[]; lineCounter: LineCounte
   const lineCounter = new LineCounter();
   const nodes: YamlNode[] = [];
   for (const doc of parseAllDocuments(text, { lineCounter })) {
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    const value: unknown = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
     if (value === null || value === undefined) continue;
     const kind = (value as { kind?: unknown }).kind;
     if (typeof kind === 'string' && (kind === 'List' || kind.endsWith('List'))) {
