@@ -6,6 +6,7 @@ import { InputError } from '../errors.js';
 import { buildIndex, type ClusterIndex } from './lookup.js';
 import { emptyClusterObjects, OWNER_KINDS, type ClusterObjects, type OwnerObject } from './objects.js';
 import type { ClusterView } from './view.js';
+import { checkSnapshotObject } from './snapshot-shape.js';
 import { withLocatedObjects, type LocatedObject } from './yaml-documents.js';
 
 /** Kinds a snapshot may hold that netpol has no use for; they are accepted and ignored, by name. */
@@ -24,6 +25,7 @@ export function collectObjects(located: LocatedObject[], into: ClusterObjects = 
     const kind = item.object.kind as string;
     if (IGNORED_KINDS.has(kind)) continue;
     requireMetadata(item);
+    checkSnapshotObject(item, (OWNER_KINDS as readonly string[]).includes(kind));
     const obj = item.object as never;
     switch (kind) {
       case 'Namespace':

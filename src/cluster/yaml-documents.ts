@@ -4,13 +4,42 @@
  */
 import { readFileSync } from 'node:fs';
 import { CORE_SCHEMA, loadAll } from 'js-yaml';
-import { LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
 import { InputError } from '../errors.js';
 
 export interface LocatedObject {
   object: Record<string, unknown>;
   file: string;
+  /** Line the object starts on; 0 when read without line numbers (parseKubeYamlFast). */
   line: number;
+  /** The line of a field inside the object (`['spec', 'ports', 0]`), when the YAML nodes were kept. */
+  lineOf?: (path: (string | number)[]) => number | undefined;
+}
+
+/** Line of the deepest node of `path` that exists under `root` (a mapping key's own line). */
+function lineOfPath(root: unknown, path: (string | number)[], lineCounter: LineCounter): number | undefined {
+  let node: unknown = root;
+  const lineAt = (n: unknown): number | undefined => {
+    const range = (n as { range?: [number, number, number] } | null)?.range;
+    return range ? lineCounter.linePos(range[0]).line : undefined;
+  };
+  let line = lineAt(node);
+  for (const seg of path) {
+    if (typeof seg === 'number' && isSeq(node)) {
+      const item: unknown = node.items[seg];
+      if (item === undefined) break;
+      node = item;
+      line = lineAt(item) ?? line;
+    } else if (typeof seg === 'string' && isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === seg);
+      if (!pair) break;
+      line = lineAt(pair.key) ?? line;
+      node = pair.value;
+    } else {
+      break;
+    }
+  }
+  return line;
 }
 
 export function readText(file: string): string {
@@ -82,15 +111,17 @@ export function parseKubeYaml(text: string, file: string): LocatedObject[] {
       // Lines of list items: find each item's node for an accurate line number.
       const itemsNode = (doc.get('items', true) as { items?: { range?: [number, number, number] }[] } | undefined)?.items ?? [];
       items.forEach((item, i) => {
-        const range = itemsNode[i]?.range;
+        const node = itemsNode[i];
+        const range = node?.range;
         const line = range ? lineCounter.linePos(range[0]).line : startLine;
         if (typeof item !== 'object' || item === null || Array.isArray(item)) {
           throw new InputError(file, 'list item is not an object', line, `items[${i}]`);
         }
-        out.push({ object: item as Record<string, unknown>, file, line });
+        out.push({ object: item as Record<string, unknown>, file, line, ...(node ? { lineOf: (path) => lineOfPath(node, path, lineCounter) } : {}) });
       });
     } else {
-      out.push({ object: obj, file, line: startLine });
+      const node = doc.contents;
+      out.push({ object: obj, file, line: startLine, lineOf: (path) => lineOfPath(node, path, lineCounter) });
     }
   }
   return out;

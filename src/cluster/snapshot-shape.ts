@@ -1,0 +1,196 @@
+/**
+ * The types of the snapshot fields netpol reads, checked where a snapshot is read, so a hand-edited
+ * or corrupted file is an error naming file, line and field (exit 2) instead of a TypeError deep in
+ * the index (`ownerReferences` as a mapping, `podIPs: 30`, `labels: run`, an IPv6 zone id in a
+ * podIP). Only fields netpol reads are described; anything else is left alone, and `null` counts as
+ * absent, as the code reading these fields treats it (`?? []`).
+ */
+import { isIP } from 'node:net';
+import { InputError } from '../errors.js';
+import type { LocatedObject } from './yaml-documents.js';
+
+export type ShapePath = (string | number)[];
+
+/** What a field must hold. `fields` lists the members netpol reads, `required` those that must be there. */
+type Shape =
+  | 'string'
+  | 'integer'
+  | 'boolean'
+  | 'ip'
+  | 'ipOrNone'
+  | 'address'
+  | 'intOrString'
+  | { list: Shape }
+  | { map: Shape }
+  | { fields: Record<string, Shape>; required?: readonly string[] };
+
+const labels: Shape = { map: 'string' };
+const selector: Shape = {
+  fields: {
+    matchLabels: labels,
+    matchExpressions: { list: { fields: { key: 'string', operator: 'string', values: { list: 'string' } } } },
+  },
+};
+const metadata: Shape = {
+  fields: {
+    name: 'string',
+    namespace: 'string',
+    labels,
+    annotations: { map: 'string' },
+    ownerReferences: { list: { fields: { kind: 'string', name: 'string', controller: 'boolean' }, required: ['kind', 'name'] } },
+  },
+};
+const containers: Shape = {
+  list: {
+    fields: {
+      name: 'string',
+      ports: { list: { fields: { containerPort: 'integer', name: 'string', protocol: 'string' } } },
+    },
+  },
+};
+const containerStatuses: Shape = { list: { fields: { name: 'string', containerID: 'string' } } };
+const template: Shape = { fields: { metadata: { fields: { labels } } } };
+
+const SHAPES: Record<string, Shape> = {
+  Namespace: { fields: { metadata } },
+  Pod: {
+    fields: {
+      metadata,
+      spec: { fields: { hostNetwork: 'boolean', nodeName: 'string', containers, initContainers: containers, ephemeralContainers: containers } },
+      status: {
+        fields: {
+          phase: 'string',
+          podIP: 'ip',
+          podIPs: { list: { fields: { ip: 'ip' } } },
+          containerStatuses,
+          initContainerStatuses: containerStatuses,
+          ephemeralContainerStatuses: containerStatuses,
+        },
+      },
+    },
+  },
+  Service: {
+    fields: {
+      metadata,
+      spec: {
+        fields: {
+          type: 'string',
+          clusterIP: 'ipOrNone',
+          clusterIPs: { list: 'ipOrNone' },
+          externalIPs: { list: 'ip' },
+          selector: labels,
+          ports: { list: { fields: { name: 'string', port: 'integer', targetPort: 'intOrString', protocol: 'string' } } },
+        },
+      },
+      status: { fields: { loadBalancer: { fields: { ingress: { list: { fields: { ip: 'ip' } } } } } } },
+    },
+  },
+  EndpointSlice: {
+    fields: {
+      metadata,
+      addressType: 'string',
+      endpoints: {
+        list: {
+          fields: {
+            addresses: { list: 'address' },
+            conditions: { fields: { ready: 'boolean' } },
+            targetRef: { fields: { kind: 'string', name: 'string', namespace: 'string' } },
+          },
+        },
+      },
+      ports: { list: { fields: { name: 'string', port: 'integer', protocol: 'string' } } },
+    },
+  },
+  Node: { fields: { metadata, status: { fields: { addresses: { list: { fields: { type: 'string', address: 'address' } } } } } } },
+  NetworkPolicy: { fields: { metadata, spec: { fields: { podSelector: selector } } } },
+};
+const OWNER: Shape = {
+  fields: {
+    metadata,
+    spec: { fields: { selector, template, jobTemplate: { fields: { spec: { fields: { template } } } } } },
+  },
+};
+
+function typeName(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `a string (${v.length > 60 ? `${JSON.stringify(v.slice(0, 60))}…` : JSON.stringify(v)})`;
+  return `a ${typeof v} (${String(v)})`;
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Why `value` does not fit `shape` at `path`, or undefined; the first problem only. */
+function problem(value: unknown, shape: Shape, path: ShapePath): { path: ShapePath; detail: string } | undefined {
+  if (value === undefined || value === null) return undefined;
+  const wrong = (expected: string) => ({ path, detail: `must be ${expected}, got ${typeName(value)}` });
+  if (typeof shape === 'string') {
+    switch (shape) {
+      case 'string':
+        return typeof value === 'string' ? undefined : wrong('a string');
+      case 'boolean':
+        return typeof value === 'boolean' ? undefined : wrong('true or false');
+      case 'integer':
+        return Number.isInteger(value) ? undefined : wrong('an integer');
+      case 'intOrString':
+        return Number.isInteger(value) || typeof value === 'string' ? undefined : wrong('a port number or name');
+      case 'address':
+      case 'ip':
+      case 'ipOrNone': {
+        if (typeof value !== 'string') return wrong('an IP address (a string)');
+        // A zone id names one host's interface: the address alone is what pods and flows carry.
+        if (value.includes('%')) return { path, detail: `an IPv6 zone id is not allowed in an address: ${JSON.stringify(value.slice(0, 60))}` };
+        if (shape === 'address' || value === '' || (shape === 'ipOrNone' && value === 'None')) return undefined;
+        return isIP(value) === 0 ? wrong('an IP address') : undefined;
+      }
+    }
+  }
+  if ('list' in shape) {
+    if (!Array.isArray(value)) return wrong('a list');
+    for (let i = 0; i < value.length; i++) {
+      const p = problem(value[i], shape.list, [...path, i]);
+      if (p) return p;
+    }
+    return undefined;
+  }
+  if (!isMapping(value)) return wrong('a mapping');
+  if ('map' in shape) {
+    for (const [k, v] of Object.entries(value)) {
+      const p = problem(v, shape.map, [...path, k]);
+      if (p) return p;
+    }
+    return undefined;
+  }
+  for (const key of shape.required ?? []) {
+    if (value[key] === undefined || value[key] === null || value[key] === '') return { path: [...path, key], detail: 'required' };
+  }
+  for (const [key, sub] of Object.entries(shape.fields)) {
+    const p = problem(value[key], sub, [...path, key]);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+export function formatShapePath(path: ShapePath): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? p : `.${p}`;
+  return out;
+}
+
+/**
+ * Throws an InputError naming file, line (the field's own line when the YAML gave one) and field
+ * when a field netpol reads has the wrong type. `isOwner` for the controller kinds.
+ */
+export function checkSnapshotObject(located: LocatedObject, isOwner: boolean): void {
+  const kind = located.object.kind as string;
+  const shape = isOwner ? OWNER : SHAPES[kind];
+  if (!shape) return;
+  const p = problem(located.object, shape, []);
+  if (!p) return;
+  const line = located.lineOf?.(p.path) ?? located.line;
+  const meta = located.object.metadata as { name?: unknown; namespace?: unknown } | undefined;
+  const name = typeof meta?.namespace === 'string' ? `${meta.namespace}/${String(meta.name)}` : String(meta?.name);
+  throw new InputError(located.file, `${p.detail} (in ${kind} ${name})`, line, formatShapePath(p.path));
+}
