@@ -111,7 +111,18 @@ const OWNER: Shape = {
   },
 };
 
+const SCALAR_NAMES: Record<Extract<Shape, string>, string> = {
+  string: 'a string',
+  integer: 'an integer',
+  boolean: 'true or false',
+  ip: 'an IP address',
+  ipOrNone: 'an IP address',
+  address: 'an address',
+  intOrString: 'a port number or name',
+};
+
 function typeName(v: unknown): string {
+  if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   if (typeof v === 'string') return `a string (${v.length > 60 ? `${JSON.stringify(v.slice(0, 60))}…` : JSON.stringify(v)})`;
@@ -124,8 +135,11 @@ function isMapping(v: unknown): v is Record<string, unknown> {
 
 /** Why `value` does not fit `shape` at `path`, or undefined; the first problem only. */
 function problem(value: unknown, shape: Shape, path: ShapePath): { path: ShapePath; detail: string } | undefined {
-  if (value === undefined || value === null) return undefined;
+  if (value === undefined) return undefined;
   const wrong = (expected: string) => ({ path, detail: `must be ${expected}, got ${typeName(value)}` });
+  // An empty `labels:` is null: a list or mapping that is null is absent (the code reads `?? []`),
+  // a null scalar is not (`address: null` reaches canonicalIp).
+  if (value === null) return typeof shape === 'string' ? wrong(SCALAR_NAMES[shape]) : undefined;
   if (typeof shape === 'string') {
     switch (shape) {
       case 'string':
@@ -150,6 +164,7 @@ function problem(value: unknown, shape: Shape, path: ShapePath): { path: ShapePa
   if ('list' in shape) {
     if (!Array.isArray(value)) return wrong('a list');
     for (let i = 0; i < value.length; i++) {
+      if (value[i] === null || value[i] === undefined) return { path: [...path, i], detail: 'a list item must not be null' };
       const p = problem(value[i], shape.list, [...path, i]);
       if (p) return p;
     }
@@ -185,7 +200,8 @@ export function formatShapePath(path: ShapePath): string {
  */
 export function checkSnapshotObject(located: LocatedObject, isOwner: boolean): void {
   const kind = located.object.kind as string;
-  const shape = isOwner ? OWNER : SHAPES[kind];
+  // Own properties only: a kind named `constructor` or `__proto__` is no shape.
+  const shape = isOwner ? OWNER : Object.hasOwn(SHAPES, kind) ? SHAPES[kind] : undefined;
   if (!shape) return;
   const p = problem(located.object, shape, []);
   if (!p) return;
