@@ -92,7 +92,7 @@ function mutateStructured(text, kind, r) {
   }
   const json = text.trimStart().startsWith('{');
   try {
-    const docs = parseAllDocuments(text).map((d) => d.toJS({ maxAliasCount: 100 }));
+    const docs = parseAllDocuments(text, { logLevel: 'error' }).map((d) => d.toJS({ maxAliasCount: 100 }));
     const i = Math.floor(r() * docs.length);
     docs[i] = mutateValue(docs[i], r);
     if (json && docs.length === 1) return JSON.stringify(docs[0], null, 1);

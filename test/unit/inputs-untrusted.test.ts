@@ -128,6 +128,18 @@ describe('wrongly typed snapshot fields are input errors naming file, line and f
     expect(thrown(() => loadSnapshot([p])).message).toBe(`${p}:11: status.podIPs[1].ip: must be an IP address (a string), got a list (in Pod a)`);
   });
 
+  it('found by the fuzzer: null list items, null addresses, kinds named after Object properties', () => {
+    const nullRef = file('null-ref.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  ownerReferences:\n  - null\n');
+    expect(thrown(() => loadSnapshot([nullRef])).message).toBe(`${nullRef}:6: metadata.ownerReferences[0]: a list item must not be null (in Pod p)`);
+    const nullAddress = file('null-address.yaml', 'apiVersion: v1\nkind: Node\nmetadata: {name: n}\nstatus:\n  addresses:\n  - {type: InternalIP, address: null}\n');
+    expect(thrown(() => loadSnapshot([nullAddress])).message).toBe(`${nullAddress}:6: status.addresses[0].address: must be an address, got null (in Node n)`);
+    const ctor = file('ctor.yaml', 'apiVersion: v1\nkind: constructor\nmetadata: {name: x}\n');
+    expect(thrown(() => loadSnapshot([ctor])).message).toContain(`${ctor}:1: kind: unsupported kind constructor`);
+    // An empty `labels:` (null) is still no labels.
+    const empty = file('empty-labels.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:\n');
+    expect(loadSnapshot([empty]).pods).toHaveLength(1);
+  });
+
   it('a zone id is not an address to the IP helpers (no URL parser TypeError)', () => {
     expect(ipFamily('fe80::1%eth0')).toBe(0);
     expect(canonicalIp('fe80::1%eth0')).toBe('fe80::1%eth0');
