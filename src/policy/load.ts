@@ -7,7 +7,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
-import { parseKubeYaml, readText } from '../cluster/yaml-documents.js';
+import { parseKubeYaml, readText, type LocatedObject } from '../cluster/yaml-documents.js';
 import { InputError } from '../errors.js';
 import { validateNetworkPolicy } from './validate.js';
 
@@ -107,4 +107,14 @@ export function loadPolicyFiles(paths: string[], options: LoadOptions = {}): Loa
 /** Every NetworkPolicy of the given files and directories, validated, in file order. */
 export function loadPolicies(paths: string[], options: LoadOptions = {}): V1NetworkPolicy[] {
   return loadPolicyFiles(paths, options).map((p) => p.policy);
+}
+
+/**
+ * Validates a NetworkPolicy read from a cluster snapshot as loadPolicyFiles validates policy files
+ * (SnapshotOptions.checkNetworkPolicy). `status` is dropped first: what `kubectl get` prints for
+ * clusters that had the (alpha, since removed) NetworkPolicy status is no error of the file.
+ */
+export function checkSnapshotPolicy(located: LocatedObject): void {
+  const { status: _status, ...policy } = located.object;
+  validateNetworkPolicy(policy, { file: located.file, line: located.line, ...(located.lineOf ? { lineOf: located.lineOf } : {}) });
 }

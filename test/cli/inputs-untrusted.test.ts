@@ -42,6 +42,8 @@ const cases: [string, string[], string][] = [
   ['c-podips-num.yaml', ['learn', '--flows', FLOWS, '--cluster'], ':4: status.podIPs: must be a list'],
   ['c-eps-ports-map.yaml', ['diff', '--flows', FLOWS, '--cluster'], ':15: ports: must be a list'],
   ['c-podip-zone.yaml', ['diff', '--flows', FLOWS, '--cluster'], ':4: status.podIP: an IPv6 zone id is not allowed'],
+  // Was exit 0, every flow "allowed by" the policy: a rule's `to` as a mapping read as "to anywhere".
+  ['c-np-badrule.yaml', ['diff', '--flows', FLOWS, '--cluster'], ':15: spec.egress[0].to: NetworkPolicy deny-egress: must be a list'],
   ['p-undef-alias.yaml', ['diff', '--flows', FLOWS, '--cluster', CLUSTER, '--policies'], ':4: invalid YAML: alias *nope names no anchor'],
   ['p-redos.yaml', ['diff', '--flows', FLOWS, '--cluster', CLUSTER, '--policies'], ':7: spec.egress[0].ports[0].port: '],
   ['f-zone.jsonl', ['learn', '--cluster', CLUSTER, '--flows'], ':1: dst.ip: an IPv6 zone id is not allowed'],

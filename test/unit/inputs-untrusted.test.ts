@@ -10,7 +10,7 @@ import { InputError } from '../../src/errors.js';
 import { FlowWriter, readAllFlows, TornTailError } from '../../src/flows/jsonl.js';
 import { aggregateFiles } from '../../src/flows/parallel.js';
 import { portNameErrors } from '../../src/policy/k8s-names.js';
-import { loadPolicyFiles } from '../../src/policy/load.js';
+import { checkSnapshotPolicy, loadPolicyFiles } from '../../src/policy/load.js';
 
 const REPRO = new URL('../../fixtures/repro/', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'netpol-untrusted-'));
@@ -138,6 +138,16 @@ describe('wrongly typed snapshot fields are input errors naming file, line and f
     // An empty `labels:` (null) is still no labels.
     const empty = file('empty-labels.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:\n');
     expect(loadSnapshot([empty]).pods).toHaveLength(1);
+  });
+
+  it('NetworkPolicies in a snapshot are validated as policy files are (a mistyped rule is no allow-all)', () => {
+    const p = join(REPRO, 'c-np-badrule.yaml');
+    expect(thrown(() => loadSnapshot([p], { checkNetworkPolicy: checkSnapshotPolicy })).message).toBe(
+      `${p}:15: spec.egress[0].to: NetworkPolicy deny-egress: must be a list, got a mapping`,
+    );
+    // What kubectl prints for a valid policy, status included, passes.
+    const ok = file('np-ok.yaml', 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a, namespace: default, resourceVersion: "1", uid: x, generation: 1, creationTimestamp: "2026-01-01T00:00:00Z"}\nspec: {podSelector: {}, policyTypes: [Ingress]}\nstatus: {}\n');
+    expect(loadSnapshot([ok], { checkNetworkPolicy: checkSnapshotPolicy }).networkPolicies).toHaveLength(1);
   });
 
   it('a zone id is not an address to the IP helpers (no URL parser TypeError)', () => {
