@@ -101,7 +101,9 @@ const SHAPES: Record<string, Shape> = {
       ports: { list: { fields: { name: 'string', port: 'integer', protocol: 'string' } } },
     },
   },
-  Node: { fields: { metadata, status: { fields: { addresses: { list: { fields: { type: 'string', address: 'address' } } } } } } },
+  Node: {
+    fields: { metadata, status: { fields: { addresses: { list: { fields: { type: 'string', address: 'address' }, required: ['type', 'address'] } } } } },
+  },
   NetworkPolicy: { fields: { metadata, spec: { fields: { podSelector: selector } } } },
 };
 const OWNER: Shape = {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { CORE_SCHEMA, loadAll } from 'js-yaml';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document, type EmptyStream } from 'yaml';
 import { InputError } from '../errors.js';
 
 export interface LocatedObject {
@@ -86,10 +86,36 @@ export function documentToJS(doc: Document.Parsed, lineCounter: LineCounter, fil
   }
 }
 
+/** The line with the most nesting indicators (`[`, `{`, `- `, indentation): where a nesting bomb is. */
+function mostNestedLine(text: string): number {
+  let best = 1;
+  let bestScore = -1;
+  let line = 1;
+  let score = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (i === text.length || c === 10) {
+      if (score > bestScore) [best, bestScore] = [line, score];
+      line++;
+      score = 0;
+    } else if (c === 91 || c === 123 || c === 45 || c === 32) {
+      score++;
+    }
+  }
+  return best;
+}
+
 /** Every Kubernetes object in a YAML text, Lists flattened; a YAML error names file and line. */
 export function parseKubeYaml(text: string, file: string): LocatedObject[] {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
+  let docs: Document.Parsed[] | EmptyStream;
+  try {
+    docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
+  } catch (err) {
+    // The parser recurses per nesting level: `- - - - …` a few thousand deep exhausts the stack.
+    if (err instanceof RangeError) throw new InputError(file, 'invalid YAML: nested too deeply to read', mostNestedLine(text));
+    throw err;
+  }
   const out: LocatedObject[] = [];
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
     const firstError = doc.errors[0];

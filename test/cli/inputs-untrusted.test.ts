@@ -44,6 +44,10 @@ const cases: [string, string[], string][] = [
   ['c-podip-zone.yaml', ['diff', '--flows', FLOWS, '--cluster'], ':4: status.podIP: an IPv6 zone id is not allowed'],
   // Was exit 0, every flow "allowed by" the policy: a rule's `to` as a mapping read as "to anywhere".
   ['c-np-badrule.yaml', ['diff', '--flows', FLOWS, '--cluster'], ':15: spec.egress[0].to: NetworkPolicy deny-egress: must be a list'],
+  // Found by bench/fuzz.mjs (seed 1): the YAML parser's own stack; a node address without address.
+  ['c-fuzz-deep-seq.yaml', ['learn', '--flows', FLOWS, '--cluster'], ':7: invalid YAML: nested too deeply to read'],
+  ['c-fuzz-deep-seq-2.yaml', ['diff', '--flows', FLOWS, '--cluster'], ':12: invalid YAML: nested too deeply to read'],
+  ['c-fuzz-node-noaddress.yaml', ['learn', '--flows', FLOWS, '--cluster'], ':30: status.addresses[0].address: required'],
   ['p-undef-alias.yaml', ['diff', '--flows', FLOWS, '--cluster', CLUSTER, '--policies'], ':4: invalid YAML: alias *nope names no anchor'],
   ['p-redos.yaml', ['diff', '--flows', FLOWS, '--cluster', CLUSTER, '--policies'], ':7: spec.egress[0].ports[0].port: '],
   ['f-zone.jsonl', ['learn', '--cluster', CLUSTER, '--flows'], ':1: dst.ip: an IPv6 zone id is not allowed'],
