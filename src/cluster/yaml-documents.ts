@@ -67,6 +67,8 @@ export function documentToJS(doc: Document.Parsed, lineCounter: LineCounter, fil
   try {
     return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
   } catch (err) {
+    // toJS recurses per level like the parser: a document the parser just managed may still be too deep.
+    if (err instanceof RangeError) throw new InputError(file, 'invalid YAML: nested too deeply to read', lineCounter.linePos(doc.range[0]).line);
     if (!(err instanceof ReferenceError)) throw err;
     let undefinedAlias: { source: string; line: number } | undefined;
     let firstAliasLine: number | undefined;
