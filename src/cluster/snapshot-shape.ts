@@ -135,57 +135,77 @@ function isMapping(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Why `value` does not fit `shape` at `path`, or undefined; the first problem only. */
-function problem(value: unknown, shape: Shape, path: ShapePath): { path: ShapePath; detail: string } | undefined {
+interface Problem {
+  /** Field path below the value checked, built on the way back up (nothing allocated when all is well). */
+  path: ShapePath;
+  detail: string;
+}
+
+function wrong(value: unknown, expected: string): Problem {
+  return { path: [], detail: `must be ${expected}, got ${typeName(value)}` };
+}
+
+/** Why `value` does not fit `shape`, or undefined; the first problem only. Runs on every object of a snapshot. */
+function problem(value: unknown, shape: Shape): Problem | undefined {
   if (value === undefined) return undefined;
-  const wrong = (expected: string) => ({ path, detail: `must be ${expected}, got ${typeName(value)}` });
   // An empty `labels:` is null: a list or mapping that is null is absent (the code reads `?? []`),
   // a null scalar is not (`address: null` reaches canonicalIp).
-  if (value === null) return typeof shape === 'string' ? wrong(SCALAR_NAMES[shape]) : undefined;
+  if (value === null) return typeof shape === 'string' ? wrong(value, SCALAR_NAMES[shape]) : undefined;
   if (typeof shape === 'string') {
     switch (shape) {
       case 'string':
-        return typeof value === 'string' ? undefined : wrong('a string');
+        return typeof value === 'string' ? undefined : wrong(value, 'a string');
       case 'boolean':
-        return typeof value === 'boolean' ? undefined : wrong('true or false');
+        return typeof value === 'boolean' ? undefined : wrong(value, 'true or false');
       case 'integer':
-        return Number.isInteger(value) ? undefined : wrong('an integer');
+        return Number.isInteger(value) ? undefined : wrong(value, 'an integer');
       case 'intOrString':
-        return Number.isInteger(value) || typeof value === 'string' ? undefined : wrong('a port number or name');
+        return Number.isInteger(value) || typeof value === 'string' ? undefined : wrong(value, 'a port number or name');
       case 'address':
       case 'ip':
       case 'ipOrNone': {
-        if (typeof value !== 'string') return wrong('an IP address (a string)');
+        if (typeof value !== 'string') return wrong(value, 'an IP address (a string)');
         // A zone id names one host's interface: the address alone is what pods and flows carry.
-        if (value.includes('%')) return { path, detail: `an IPv6 zone id is not allowed in an address: ${JSON.stringify(value.slice(0, 60))}` };
+        if (value.includes('%')) return { path: [], detail: `an IPv6 zone id is not allowed in an address: ${JSON.stringify(value.slice(0, 60))}` };
         if (shape === 'address' || value === '' || (shape === 'ipOrNone' && value === 'None')) return undefined;
-        return isIP(value) === 0 ? wrong('an IP address') : undefined;
+        return isIP(value) === 0 ? wrong(value, 'an IP address') : undefined;
       }
     }
   }
   if ('list' in shape) {
-    if (!Array.isArray(value)) return wrong('a list');
+    if (!Array.isArray(value)) return wrong(value, 'a list');
     for (let i = 0; i < value.length; i++) {
-      if (value[i] === null || value[i] === undefined) return { path: [...path, i], detail: 'a list item must not be null' };
-      const p = problem(value[i], shape.list, [...path, i]);
-      if (p) return p;
+      const item: unknown = value[i];
+      const p = item === null || item === undefined ? { path: [], detail: 'a list item must not be null' } : problem(item, shape.list);
+      if (p) {
+        p.path.unshift(i);
+        return p;
+      }
     }
     return undefined;
   }
-  if (!isMapping(value)) return wrong('a mapping');
+  if (!isMapping(value)) return wrong(value, 'a mapping');
   if ('map' in shape) {
-    for (const [k, v] of Object.entries(value)) {
-      const p = problem(v, shape.map, [...path, k]);
-      if (p) return p;
+    for (const key in value) {
+      const p = problem(value[key], shape.map);
+      if (p) {
+        p.path.unshift(key);
+        return p;
+      }
     }
     return undefined;
   }
-  for (const key of shape.required ?? []) {
-    if (value[key] === undefined || value[key] === null || value[key] === '') return { path: [...path, key], detail: 'required' };
+  if (shape.required) {
+    for (const key of shape.required) {
+      if (value[key] === undefined || value[key] === null || value[key] === '') return { path: [key], detail: 'required' };
+    }
   }
-  for (const [key, sub] of Object.entries(shape.fields)) {
-    const p = problem(value[key], sub, [...path, key]);
-    if (p) return p;
+  for (const key in shape.fields) {
+    const p = problem(value[key], shape.fields[key]!);
+    if (p) {
+      p.path.unshift(key);
+      return p;
+    }
   }
   return undefined;
 }
@@ -205,7 +225,7 @@ export function checkSnapshotObject(located: LocatedObject, isOwner: boolean): v
   // Own properties only: a kind named `constructor` or `__proto__` is no shape.
   const shape = isOwner ? OWNER : Object.hasOwn(SHAPES, kind) ? SHAPES[kind] : undefined;
   if (!shape) return;
-  const p = problem(located.object, shape, []);
+  const p = problem(located.object, shape);
   if (!p) return;
   const line = located.lineOf?.(p.path) ?? located.line;
   const meta = located.object.metadata as { name?: unknown; namespace?: unknown } | undefined;

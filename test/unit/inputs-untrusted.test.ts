@@ -132,7 +132,9 @@ describe('wrongly typed snapshot fields are input errors naming file, line and f
     const nullRef = file('null-ref.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  ownerReferences:\n  - null\n');
     expect(thrown(() => loadSnapshot([nullRef])).message).toBe(`${nullRef}:6: metadata.ownerReferences[0]: a list item must not be null (in Pod p)`);
     const nullAddress = file('null-address.yaml', 'apiVersion: v1\nkind: Node\nmetadata: {name: n}\nstatus:\n  addresses:\n  - {type: InternalIP, address: null}\n');
-    expect(thrown(() => loadSnapshot([nullAddress])).message).toBe(`${nullAddress}:6: status.addresses[0].address: must be an address, got null (in Node n)`);
+    expect(thrown(() => loadSnapshot([nullAddress])).message).toBe(`${nullAddress}:6: status.addresses[0].address: required (in Node n)`);
+    const nullPort = file('null-port.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports:\n  - {port: null}\n');
+    expect(thrown(() => loadSnapshot([nullPort])).message).toBe(`${nullPort}:6: spec.ports[0].port: must be an integer, got null (in Service s)`);
     const ctor = file('ctor.yaml', 'apiVersion: v1\nkind: constructor\nmetadata: {name: x}\n');
     expect(thrown(() => loadSnapshot([ctor])).message).toContain(`${ctor}:1: kind: unsupported kind constructor`);
     // An empty `labels:` (null) is still no labels.
