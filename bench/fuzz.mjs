@@ -24,7 +24,7 @@ if (process.env.NETPOL_FUZZ_WORKER) {
   // Worker: runs inputs [first, first + count) of one kind, reporting before each and at the end.
   const { kind, seed, first, count, dir, saveDir } = JSON.parse(process.env.NETPOL_FUZZ_WORKER);
   const run = await inProcessRunner();
-  const result = await fuzzKind({ kind, seed, first, count, run, dir, saveDir, onInput: (i) => process.send({ at: i }) });
+  const result = await fuzzKind({ kind, seed, first, count, run, dir, saveDir, onInput: (i, phase) => process.send({ at: i, phase }) });
   process.send({ result }, () => process.exit(0));
 } else {
   const { values } = parseArgs({
@@ -62,7 +62,7 @@ if (process.env.NETPOL_FUZZ_WORKER) {
         const saved = join(values.save, `${kind}-seed${seed}-${r.at}-${r.why}`);
         rmSync(saved, { force: true });
         writeFileSync(saved, text);
-        total.hangs.push({ i: r.at, why: r.why, saved });
+        (r.why === 'slow-mutator' ? (total.slowMutators ??= []) : total.hangs).push({ i: r.at, why: r.why, saved });
         total.inputs += r.at - first + 1;
         first = r.at + 1;
       }
@@ -94,6 +94,7 @@ function runWorker(job) {
       execArgv: ['--max-old-space-size=1536'],
     });
     let at = job.first;
+    let phase = 'make';
     let last = performance.now();
     let settled = false;
     const finish = (value) => {
@@ -105,12 +106,14 @@ function runWorker(job) {
     const watchdog = setInterval(() => {
       if (performance.now() - last > HANG_MS) {
         child.kill('SIGKILL');
-        finish({ at, why: 'hang' });
+        // Only a slow netpol counts as a hang; a slow mutator is reported apart.
+        finish({ at, why: phase === 'run' ? 'hang' : 'slow-mutator' });
       }
     }, 500);
     child.on('message', (m) => {
       if (m.at !== undefined) {
         at = m.at;
+        phase = m.phase;
         last = performance.now();
       }
       if (m.result) finish({ result: m.result });
