@@ -6,6 +6,7 @@ import { SnapshotView } from '../cluster/snapshot.js';
 import type { ClusterView } from '../cluster/view.js';
 import { InputError } from '../errors.js';
 import type { V1Pod } from '../cluster/objects.js';
+import { checkSnapshotPolicy } from '../policy/load.js';
 import { parseSelector, selectorMatches } from '../policy/selector.js';
 
 export interface ClusterInputOptions {
@@ -17,7 +18,7 @@ export interface ClusterInputOptions {
 
 /** A snapshot when files are given, else the live cluster when asked for (or required). */
 export async function openClusterView(opts: ClusterInputOptions, required: 'snapshot' | 'snapshot-or-live' | 'optional'): Promise<ClusterView> {
-  if (opts.cluster && opts.cluster.length > 0) return new SnapshotView(opts.cluster);
+  if (opts.cluster && opts.cluster.length > 0) return new SnapshotView(opts.cluster, undefined, { checkNetworkPolicy: checkSnapshotPolicy });
   if (opts.live || required === 'snapshot-or-live') {
     const { LiveClusterView } = await import('../cluster/live.js');
     return LiveClusterView.connect({ kubeconfig: opts.kubeconfig, context: opts.context });

@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 export function canonicalIp(ip: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped) return mapped[1]!;
-  if (isIP(ip) !== 6) return ip;
+  if (ipFamily(ip) !== 6) return ip;
   const normal = normalIpv6(ip);
   // Every spelling of an IPv4-mapped address (`0:0:0:0:0:ffff:10.0.0.2`, `::ffff:a00:2`) normalizes
   // to `::ffff:` and a 32-bit tail.
@@ -26,7 +26,13 @@ function normalIpv6(ip: string): string {
   return new URL(`http://[${ip}]`).hostname.slice(1, -1);
 }
 
+/**
+ * 0 for anything but a plain address: isIP also takes a zone id (`fe80::1%eth0`), which names an
+ * interface of one host, not an address netpol can match (and the URL parser behind normalIpv6
+ * throws on it). Inputs refuse zones at the boundary; here they are simply not addresses.
+ */
 export function ipFamily(ip: string): 4 | 6 | 0 {
+  if (ip.includes('%')) return 0;
   return isIP(ip) as 4 | 6 | 0;
 }
 

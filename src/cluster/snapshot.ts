@@ -6,6 +6,7 @@ import { InputError } from '../errors.js';
 import { buildIndex, type ClusterIndex } from './lookup.js';
 import { emptyClusterObjects, OWNER_KINDS, type ClusterObjects, type OwnerObject } from './objects.js';
 import type { ClusterView } from './view.js';
+import { checkSnapshotObject } from './snapshot-shape.js';
 import { withLocatedObjects, type LocatedObject } from './yaml-documents.js';
 
 /** Kinds a snapshot may hold that netpol has no use for; they are accepted and ignored, by name. */
@@ -18,12 +19,22 @@ function requireMetadata(located: LocatedObject): void {
   }
 }
 
+export interface SnapshotOptions {
+  /**
+   * Checks each NetworkPolicy where it is read (file, line, field). The validator lives in the
+   * policy layer, which the cluster layer does not import: the CLI passes it. Without it a
+   * wrongly typed policy in a snapshot (`ingress: [[...]]`) would be judged as whatever it reads as.
+   */
+  checkNetworkPolicy?: (located: LocatedObject) => void;
+}
+
 /** Sorts located objects into ClusterObjects; unknown kinds are an error so a typo is not silently dropped. */
-export function collectObjects(located: LocatedObject[], into: ClusterObjects = emptyClusterObjects()): ClusterObjects {
+export function collectObjects(located: LocatedObject[], into: ClusterObjects = emptyClusterObjects(), options: SnapshotOptions = {}): ClusterObjects {
   for (const item of located) {
     const kind = item.object.kind as string;
     if (IGNORED_KINDS.has(kind)) continue;
     requireMetadata(item);
+    checkSnapshotObject(item, (OWNER_KINDS as readonly string[]).includes(kind));
     const obj = item.object as never;
     switch (kind) {
       case 'Namespace':
@@ -39,6 +50,7 @@ export function collectObjects(located: LocatedObject[], into: ClusterObjects = 
         into.endpointSlices.push(obj);
         break;
       case 'NetworkPolicy':
+        options.checkNetworkPolicy?.(item);
         into.networkPolicies.push(obj);
         break;
       case 'Node':
@@ -70,11 +82,11 @@ function normalize(objects: ClusterObjects): ClusterObjects {
   return objects;
 }
 
-export function loadSnapshot(files: string[]): ClusterObjects {
+export function loadSnapshot(files: string[], options: SnapshotOptions = {}): ClusterObjects {
   const objects = emptyClusterObjects();
   for (const file of files) {
     // collectObjects appends: collect each file apart so a retry with line numbers starts clean.
-    const part = withLocatedObjects(file, (located) => collectObjects(located));
+    const part = withLocatedObjects(file, (located) => collectObjects(located, emptyClusterObjects(), options));
     for (const key of Object.keys(objects) as (keyof ClusterObjects)[]) (objects[key] as unknown[]).push(...part[key]);
   }
   return normalize(objects);
@@ -85,9 +97,9 @@ export class SnapshotView implements ClusterView {
   private readonly data: ClusterObjects;
   private cached?: ClusterIndex;
 
-  constructor(files: string[], objects?: ClusterObjects) {
+  constructor(files: string[], objects?: ClusterObjects, options: SnapshotOptions = {}) {
     this.description = files.length > 0 ? `snapshot ${files.join(', ')}` : 'empty cluster';
-    this.data = objects ?? loadSnapshot(files);
+    this.data = objects ?? loadSnapshot(files, options);
   }
 
   objects(): ClusterObjects {

@@ -78,6 +78,24 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * A value for an error message, bounded: a wrong field may hold a 100 MB string or a list nested
+ * 100,000 deep (JSON.stringify of that overflows the stack), so containers are named, not printed.
+ */
+export function shownValue(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object' && v !== null) return 'an object';
+  if (typeof v === 'string') return v.length > 80 ? `${JSON.stringify(v.slice(0, 80))}… (${v.length} characters)` : JSON.stringify(v);
+  return String(v);
+}
+
+/** An IP address netpol can match flows by: isIP also takes `fe80::1%eth0`, whose zone names a host's interface. */
+function ipProblem(ip: string): string | undefined {
+  if (ip.includes('%')) return `an IPv6 zone id is not allowed (${shownValue(ip)}): addresses are matched without the interface`;
+  if (isIP(ip) === 0) return `not an IP address: ${shownValue(ip)}`;
+  return undefined;
+}
+
 function isPort(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535;
 }
@@ -92,27 +110,30 @@ export function parseFlowRecord(value: unknown, file: string, line: number): Flo
   };
   if (!isObject(value)) fail('(record)', 'a flow record must be a JSON object');
   const rec = value as Record<string, unknown>;
-  if (rec.v !== FLOW_VERSION) fail('v', `unsupported flow record version ${JSON.stringify(rec.v)} (this netpol reads v1)`);
+  if (rec.v !== FLOW_VERSION) fail('v', `unsupported flow record version ${shownValue(rec.v)} (this netpol reads v1)`);
   if (typeof rec.proto !== 'string' || !PROTOCOLS.includes(rec.proto.toUpperCase() as Protocol)) {
-    fail('proto', `must be one of ${PROTOCOLS.join(', ')}, got ${JSON.stringify(rec.proto)}`);
+    fail('proto', `must be one of ${PROTOCOLS.join(', ')}, got ${shownValue(rec.proto)}`);
   }
   if (!isObject(rec.src)) fail('src', 'missing or not an object');
   if (!isObject(rec.dst)) fail('dst', 'missing or not an object');
   const src = rec.src as Record<string, unknown>;
   const dst = rec.dst as Record<string, unknown>;
   if (typeof dst.ip !== 'string' || dst.ip === '') fail('dst.ip', 'required string');
-  if (isIP(dst.ip as string) === 0) fail('dst.ip', `not an IP address: ${JSON.stringify(dst.ip)}`);
-  if (src.ip !== undefined && src.ip !== null && (typeof src.ip !== 'string' || (src.ip !== '' && isIP(src.ip) === 0))) {
-    fail('src.ip', `not an IP address: ${JSON.stringify(src.ip)}`);
+  const dstIpProblem = ipProblem(dst.ip as string);
+  if (dstIpProblem) fail('dst.ip', dstIpProblem);
+  if (src.ip !== undefined && src.ip !== null) {
+    if (typeof src.ip !== 'string') fail('src.ip', `not an IP address: ${shownValue(src.ip)}`);
+    const srcIpProblem = src.ip === '' ? undefined : ipProblem(src.ip as string);
+    if (srcIpProblem) fail('src.ip', srcIpProblem);
   }
-  if (!isPort(dst.port)) fail('dst.port', `must be an integer 0-65535, got ${JSON.stringify(dst.port)}`);
+  if (!isPort(dst.port)) fail('dst.port', `must be an integer 0-65535, got ${shownValue(dst.port)}`);
   const hasSrcIp = typeof src.ip === 'string' && src.ip !== '';
   const hasSrcPod = typeof src.namespace === 'string' && typeof src.pod === 'string';
   if (!hasSrcIp && !hasSrcPod) fail('src', 'needs either src.ip or src.namespace and src.pod');
   if (src.port !== undefined && src.port !== null && !isPort(src.port)) fail('src.port', 'must be an integer 0-65535');
   if (rec.id !== undefined && typeof rec.id !== 'string') fail('id', 'must be a string');
   if (rec.ts !== undefined && (typeof rec.ts !== 'string' || !isRfc3339(rec.ts))) {
-    fail('ts', `must be an RFC 3339 timestamp, got ${JSON.stringify(rec.ts)}`);
+    fail('ts', `must be an RFC 3339 timestamp, got ${shownValue(rec.ts)}`);
   }
   if (rec.outcome !== undefined && !OUTCOMES.includes(rec.outcome as Outcome)) {
     fail('outcome', `must be one of ${OUTCOMES.join(', ')}`);

@@ -6,11 +6,10 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
-import { parseKubeYaml, readText } from '../cluster/yaml-documents.js';
+import { parseKubeYaml, readText, type LocatedObject } from '../cluster/yaml-documents.js';
 import { InputError } from '../errors.js';
-import { validateNetworkPolicy, type FieldPath } from './validate.js';
+import { validateNetworkPolicy } from './validate.js';
 
 export interface LoadedPolicy {
   policy: V1NetworkPolicy;
@@ -77,56 +76,6 @@ export function policyFiles(paths: string[]): string[] {
   });
 }
 
-type YamlNode = unknown;
-
-/**
- * The YAML node of each object parseKubeYaml returns, in the same order (documents, List items
- * flattened), so validation errors can point at the line of the offending field.
- */
-function objectNodes(text: string): { nodes: YamlNode[]; lineCounter: LineCounter } {
-  const lineCounter = new LineCounter();
-  const nodes: YamlNode[] = [];
-  for (const doc of parseAllDocuments(text, { lineCounter })) {
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
-    if (value === null || value === undefined) continue;
-    const kind = (value as { kind?: unknown }).kind;
-    if (typeof kind === 'string' && (kind === 'List' || kind.endsWith('List'))) {
-      const items = doc.get('items', true);
-      if (isSeq(items)) nodes.push(...items.items);
-    } else {
-      nodes.push(doc.contents);
-    }
-  }
-  return { nodes, lineCounter };
-}
-
-/** Line of the deepest node of `path` that exists under `root` (a mapping key's own line). */
-function lineOfPath(root: YamlNode, path: FieldPath, lineCounter: LineCounter): number | undefined {
-  let node: YamlNode = root;
-  let line: number | undefined;
-  const lineAt = (n: unknown): number | undefined => {
-    const range = (n as { range?: [number, number, number] } | null)?.range;
-    return range ? lineCounter.linePos(range[0]).line : undefined;
-  };
-  line = lineAt(node);
-  for (const seg of path) {
-    if (typeof seg === 'number' && isSeq(node)) {
-      const item: unknown = node.items[seg];
-      if (item === undefined) break;
-      node = item;
-      line = lineAt(item) ?? line;
-    } else if (typeof seg === 'string' && isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === seg);
-      if (!pair) break;
-      line = lineAt(pair.key) ?? line;
-      node = pair.value;
-    } else {
-      break;
-    }
-  }
-  return line;
-}
-
 /** Every NetworkPolicy of the given files and directories, validated, with where each came from. */
 export function loadPolicyFiles(paths: string[], options: LoadOptions = {}): LoadedPolicy[] {
   const defaultNamespace = options.defaultNamespace ?? 'default';
@@ -135,19 +84,12 @@ export function loadPolicyFiles(paths: string[], options: LoadOptions = {}): Loa
   for (const file of policyFiles(paths)) {
     const text = readText(file);
     const located = parseKubeYaml(text, file);
-    const { nodes, lineCounter } = objectNodes(text);
-    const nodesLineUp = nodes.length === located.length;
-    located.forEach((item, i) => {
+    located.forEach((item) => {
       const kind = item.object.kind;
       if (kind !== 'NetworkPolicy') {
         throw new InputError(file, `expected only NetworkPolicy objects, found kind ${String(kind)}`, item.line, 'kind');
       }
-      const node = nodesLineUp ? nodes[i] : undefined;
-      const policy = validateNetworkPolicy(item.object, {
-        file,
-        line: item.line,
-        ...(node ? { lineOf: (path: FieldPath) => lineOfPath(node, path, lineCounter) } : {}),
-      });
+      const policy = validateNetworkPolicy(item.object, { file, line: item.line, ...(item.lineOf ? { lineOf: item.lineOf } : {}) });
       policy.metadata!.namespace ||= defaultNamespace;
       const key = `${policy.metadata!.namespace}/${policy.metadata!.name}`;
       const before = seen.get(key);
@@ -165,4 +107,14 @@ export function loadPolicyFiles(paths: string[], options: LoadOptions = {}): Loa
 /** Every NetworkPolicy of the given files and directories, validated, in file order. */
 export function loadPolicies(paths: string[], options: LoadOptions = {}): V1NetworkPolicy[] {
   return loadPolicyFiles(paths, options).map((p) => p.policy);
+}
+
+/**
+ * Validates a NetworkPolicy read from a cluster snapshot as loadPolicyFiles validates policy files
+ * (SnapshotOptions.checkNetworkPolicy). `status` is dropped first: what `kubectl get` prints for
+ * clusters that had the (alpha, since removed) NetworkPolicy status is no error of the file.
+ */
+export function checkSnapshotPolicy(located: LocatedObject): void {
+  const { status: _status, ...policy } = located.object;
+  validateNetworkPolicy(policy, { file: located.file, line: located.line, ...(located.lineOf ? { lineOf: located.lineOf } : {}) });
 }

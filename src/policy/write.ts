@@ -15,6 +15,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { MAX_YAML_ALIASES } from '../cluster/yaml-documents.js';
 import { NetpolError } from '../errors.js';
 import { KUSTOMIZATION_HEADER, renderKustomization, renderPolicy } from './render.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type SynthesisResult } from './synthesize/index.js';
@@ -44,7 +45,7 @@ function isNetpolGenerated(text: string): boolean {
     let seen = 0;
     for (const doc of docs) {
       if (doc.errors.length > 0) return false;
-      const obj = doc.toJS() as { kind?: unknown; metadata?: { labels?: Record<string, unknown> } } | null;
+      const obj = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) as { kind?: unknown; metadata?: { labels?: Record<string, unknown> } } | null;
       if (obj === null || obj === undefined) continue;
       if (obj.kind !== 'NetworkPolicy' || obj.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return false;
       seen++;

@@ -151,7 +151,8 @@ describe('fast path vs ordinary path, JSON grammar corners', () => {
     fc.assert(
       fc.property(address, (ip) => {
         const buf = Buffer.from(`{"v":1,"proto":"TCP","src":{"ip":"10.0.0.1"},"dst":{"ip":"${ip}","port":80}}`);
-        expect(scannedFields(buf) !== undefined, ip).toBe(isIP(ip) !== 0);
+        // A zone id (`fe80::1%eth0`) passes isIP but is refused by parseFlowRecord (issue 9): the scanner leaves it to it.
+        expect(scannedFields(buf) !== undefined, ip).toBe(isIP(ip) !== 0 && !ip.includes('%'));
         agrees(buf);
       }),
       { numRuns: 20_000 },
@@ -213,7 +214,7 @@ const flowLine = fc
     kind: fc.constantFrom('pod', 'ip', 'ipAndPod', 'nsOnly', 'emptyPod', 'emptyIpPod', 'nullIpPod'),
     ns: fc.constantFrom('a', 'ab', ''),
     pod: fc.constantFrom('bc', 'c', '', 'ab'),
-    ip: fc.constantFrom('10.0.0.1', '::1', 'fe80::1%eth0', '::ffff:10.0.0.1'),
+    ip: fc.constantFrom('10.0.0.1', '::1', 'fe80::1', '::ffff:10.0.0.1'),
     dst: fc.constantFrom('10.0.0.2', '2001:db8::2', '0.0.0.0'),
     port: fc.constantFrom(0, 80, 8080, 65535),
     proto: fc.constantFrom('TCP', 'UDP', 'SCTP', 'udp'),
