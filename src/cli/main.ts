@@ -8,6 +8,7 @@
 import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { NetpolError } from '../errors.js';
+import { exitQuietlyOnClosedPipe, exitWhenDrained } from './exit.js';
 
 function programName(argv1: string | undefined): string {
   const bin = basename(argv1 ?? 'netpol').replace(/\.js$/, '');
@@ -19,10 +20,8 @@ export async function main(argv: string[]): Promise<number> {
   // set it before the command tree (and so ink) is imported.
   process.env.NODE_ENV ??= 'production';
   // `netpol ... | head` closes the pipe early: that is the reader's choice, not an error.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
-  });
+  exitQuietlyOnClosedPipe(process.stdout);
+  exitQuietlyOnClosedPipe(process.stderr);
   const { buildProgram } = await import('./program.js');
   const program: Command = buildProgram(programName(argv[1]));
   // Subcommands do not inherit exitOverride: set it on the whole tree so usage errors reach us.
@@ -50,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const code = await main(process.argv);
-// Let streams drain; some commands (trace) keep handles we deliberately close ourselves.
-process.exitCode = code;
-if (process.env.NETPOL_NO_FORCE_EXIT !== '1') setImmediate(() => process.exit(code));
+// Exit only once stdout and stderr reached the OS (a pipe's reader may be slow); the explicit exit
+// then ends handles some commands (trace) leave behind.
+if (process.env.NETPOL_NO_FORCE_EXIT !== '1') await exitWhenDrained(code);
+else process.exitCode = code;
