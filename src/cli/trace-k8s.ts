@@ -13,7 +13,8 @@
  */
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { DURATION_SYNTAX, parseDurationSeconds } from './duration.js';
 import type { EnrichedEvent, LocalAgent } from '../agent/agent.js';
 import type { TracerCounters } from '../agent/tracer.js';
 import { enrichWithIndex, flowDestinationNotation, flowSourceNotation, podOfContainer, type PodIdentity } from '../cluster/enrich.js';
@@ -302,11 +303,6 @@ export function wantsClusterMode(opts: Partial<TraceK8sOptions>): boolean {
   return [opts.namespace, opts.allNamespaces, opts.podname, opts.selector, opts.node, opts.kubeconfig, opts.context].some((v) => v !== undefined);
 }
 
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`not a number of seconds: ${value}`);
-  return n;
-}
 
 /** Adds the cluster-mode flags to a `trace tcpconnect` command. */
 export function addClusterTraceOptions(cmd: Command): Command {
@@ -327,7 +323,7 @@ export function traceK8sCommand(): Command {
     .option('--latency', 'show the LATENCY column')
     .option('-c, --containername <name>', 'only this container (name in the pod spec)')
     .addOption(new Option('-o, --output <format>', 'columns, json, or columns=a,b').default('columns'))
-    .option('--timeout <seconds>', 'stop after this many seconds (default: until Ctrl-C)', seconds);
+    .option('--timeout <duration>', `stop after this long (${DURATION_SYNTAX}; default: until Ctrl-C)`, parseDurationSeconds);
   addClusterTraceOptions(cmd);
   return cmd.action(async (opts: TraceK8sOptions) => {
     process.exitCode = await runTraceK8s(opts, { stdout: process.stdout, stderr: process.stderr });
