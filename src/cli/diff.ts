@@ -19,7 +19,7 @@ import { loadPolicies } from '../policy/load.js';
 import type { GateResult } from '../policy/verdict.js';
 import { openClusterView } from './inputs.js';
 import { collect } from './options.js';
-import { FLOW_AUDIT_COLUMNS, selectColumns, textTable } from './report/columns.js';
+import { DEFAULT_AUDIT_COLUMNS, FLOW_AUDIT_COLUMNS, groupedTextTable, selectColumns } from './report/columns.js';
 
 interface DiffFlags {
   flows?: string[];
@@ -58,10 +58,10 @@ export function auditJson(audits: FlowAudit[], summary: AuditSummary): object {
   };
 }
 
-export const DEFAULT_AUDIT_COLUMNS = ['verdict', 'src', 'dst', 'proto', 'reason'];
+export { DEFAULT_AUDIT_COLUMNS };
 
 export function auditTable(audits: FlowAudit[], columns: string[] = DEFAULT_AUDIT_COLUMNS): string {
-  return textTable(audits, selectColumns(FLOW_AUDIT_COLUMNS, columns)) + '\n';
+  return groupedTextTable(audits, selectColumns(FLOW_AUDIT_COLUMNS, columns)) + '\n';
 }
 
 /** `table`, `json` or `columns=verdict,src,dst,...` (the names of FLOW_AUDIT_COLUMNS). */
