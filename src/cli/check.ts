@@ -18,6 +18,7 @@ import { loadPolicies } from '../policy/load.js';
 import { auditJson, auditTable, summaryLine } from './diff.js';
 import { openClusterView } from './inputs.js';
 import { addSynthesisOptions, synthesisOptions, type SynthesisFlags } from './learn.js';
+import { printable, printableLines } from './escape.js';
 import { collect } from './options.js';
 import { renderGithubAnnotations } from './report/github.js';
 import { renderJUnit } from './report/junit.js';
@@ -51,7 +52,7 @@ function writeAtomically(path: string, text: string): void {
 }
 
 function driftText(drift: DriftEntry[]): string {
-  return drift.map((d) => `drift (${d.kind}) ${d.path}\n${d.detail.replace(/^/gm, '    ')}`).join('\n') + '\n';
+  return printableLines(drift.map((d) => `drift (${d.kind}) ${printable(d.path)}\n${d.detail.replace(/^/gm, '    ')}`).join('\n')) + '\n';
 }
 
 /** The drift check compares one policy directory: say so before reading a large recording. */

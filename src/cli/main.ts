@@ -8,6 +8,7 @@
 import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { NetpolError } from '../errors.js';
+import { printableLines } from './escape.js';
 import { exitQuietlyOnClosedPipe, exitWhenDrained } from './exit.js';
 
 function programName(argv1: string | undefined): string {
@@ -40,7 +41,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (err instanceof NetpolError) {
-      process.stderr.write(`error: ${err.message}\n`);
+      // Messages quote input (names, lines of a file): its control characters are shown, not sent.
+      process.stderr.write(`error: ${printableLines(err.message)}\n`);
       return err.exitCode;
     }
     process.stderr.write(`netpol: internal error: ${(err as Error)?.stack ?? String(err)}\n`);

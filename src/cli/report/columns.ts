@@ -4,6 +4,7 @@
  */
 import type { FlowAudit } from '../../policy/audit.js';
 import { droppedBy } from './common.js';
+import { markdownCell, printable } from '../escape.js';
 
 export interface Column<T> {
   /** Key for `-o columns=a,b`. */
@@ -44,15 +45,8 @@ export function selectColumns<T>(spec: readonly Column<T>[], names: readonly str
   });
 }
 
-/** Markdown cell text: pipes escaped, newlines as <br>, no stray HTML. */
-export function markdownCell(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\|/g, '\\|')
-    .replace(/\r?\n/g, '<br>');
-}
+// The escaping lives with every other escaping of output (../escape.ts); re-exported for callers.
+export { markdownCell };
 
 export function markdownTable<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
   const head = `| ${columns.map((c) => markdownCell(c.header)).join(' | ')} |`;
@@ -63,7 +57,8 @@ export function markdownTable<T>(rows: readonly T[], columns: readonly Column<T>
 
 /** Plain aligned text table, kubectl style (two spaces between columns, no trailing blanks). */
 export function textTable<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
-  const cells = [columns.map((c) => c.header), ...rows.map((r) => columns.map((c) => c.value(r)))];
+  // Cells hold input (names, ids, reasons): control characters shown as escapes, never raw.
+  const cells = [columns.map((c) => c.header), ...rows.map((r) => columns.map((c) => printable(c.value(r))))];
   // A loop, not Math.max(...cells): spreading 200,000 rows as arguments overflows the call stack.
   const widths = columns.map(() => 0);
   for (const row of cells) row.forEach((cell, i) => (widths[i] = Math.max(widths[i]!, cell.length)));
