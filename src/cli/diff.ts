@@ -3,7 +3,7 @@
  * (with --live) drift between the cluster's NetworkPolicies and the files. Exit 0 when nothing is
  * denied, 1 when something is, 2 on bad input — like `kubectl diff`.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
 import { readFlows } from '../flows/jsonl.js';
 import type { AuditSummary, FlowAudit } from '../policy/audit.js';
@@ -149,7 +149,11 @@ export function diffCommand(): Command {
     .option('--live', 'compare with the live cluster: its NetworkPolicies vs --policies files (drift), and flows either would deny')
     .option('--kubeconfig <file>', 'kubeconfig for --live')
     .option('--context <name>', 'kubeconfig context for --live')
-    .option('-o, --output <format>', `table, json, or columns=a,b (${FLOW_AUDIT_COLUMNS.map((c) => c.name).join(', ')})`, parseAuditOutput, parseAuditOutput('table'))
+    .addOption(
+      new Option('-o, --output <format>', `table, json, or columns=a,b (${FLOW_AUDIT_COLUMNS.map((c) => c.name).join(', ')}); the table groups a connection's flows into one row with their COUNT, JSON lists every flow`)
+        .argParser(parseAuditOutput)
+        .default(parseAuditOutput('table'), 'table'),
+    )
     .option('--denied-only', 'print only denied flows (the summary still counts all)')
     .option('--explain', 'after the table, explain each denied connection: every gate, policy and rule, and why it did not match')
     .addHelpText(

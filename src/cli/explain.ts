@@ -226,7 +226,7 @@ With no --id, --line, --src/--dst or --all, every denied flow is explained.
 
 Examples:
   # Why is the seed's third connection denied?
-  netpol explain --flows fixtures/demo/flows.jsonl --cluster fixtures/demo/cluster.yaml --policies policies/ --id seed-3
+  netpol explain --flows fixtures/demo/flows-later.jsonl --cluster fixtures/demo/cluster.yaml --policies policies/ --id seed-3
 
   # The flow on line 7
   netpol explain --flows flows.jsonl --cluster cluster.yaml --policies policies/ --line 7
