@@ -25,6 +25,13 @@ export async function main(argv: string[]): Promise<number> {
   exitQuietlyOnClosedPipe(process.stderr);
   const { buildProgram } = await import('./program.js');
   const program: Command = buildProgram(programName(argv[1]));
+  // `netpol __complete <words...>`: dynamic completion for the shell scripts (cobra's protocol).
+  if (argv[2] === '__complete') {
+    const { complete, formatCompletion } = await import('./complete.js');
+    const words = argv.slice(3);
+    process.stdout.write(formatCompletion(await complete(program, words.length > 0 ? words : [''])));
+    return 0;
+  }
   // Subcommands do not inherit exitOverride: set it on the whole tree so usage errors reach us.
   const override = (c: Command): void => {
     c.exitOverride();

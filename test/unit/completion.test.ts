@@ -41,7 +41,7 @@ describe('completion model', () => {
     const graph = model.find((c) => c.path.join(' ') === 'graph')!;
     expect(graph.options.find((o) => o.long === '--output')).toMatchObject({ short: '-o', arg: { kind: 'choices', choices: ['mermaid', 'dot', 'html', 'json'] } });
     expect(graph.options.find((o) => o.long === '--flows')).toMatchObject({ arg: { kind: 'file' }, repeatable: true });
-    expect(graph.options.find((o) => o.long === '--namespace')).toMatchObject({ arg: { kind: 'value' } });
+    expect(graph.options.find((o) => o.long === '--namespace')).toMatchObject({ arg: { kind: 'dynamic' } });
     expect(model.find((c) => c.path.join(' ') === 'completion')!.subcommands.map((s) => s.name)).toEqual(['bash', 'zsh', 'fish']);
   });
 });
