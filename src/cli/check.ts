@@ -3,7 +3,7 @@
  * policies, or when those policies drifted from what `learn` generates from the same recording;
  * writes JUnit, SARIF, GitHub annotations and a Markdown summary on request.
  */
-import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
@@ -18,7 +18,9 @@ import { loadPolicies } from '../policy/load.js';
 import { auditJson, auditTable, summaryLine } from './diff.js';
 import { openClusterView } from './inputs.js';
 import { addSynthesisOptions, synthesisOptions, type SynthesisFlags } from './learn.js';
+import { printable, printableLines } from './escape.js';
 import { collect } from './options.js';
+import { writeReportFile } from './report-file.js';
 import { renderGithubAnnotations } from './report/github.js';
 import { renderJUnit } from './report/junit.js';
 import { renderMarkdownSummary } from './report/markdown.js';
@@ -38,20 +40,8 @@ interface CheckFlags extends SynthesisFlags {
   output: 'text' | 'json';
 }
 
-/** Reports are written whole or not at all: a CI system must never read half a file. */
-function writeAtomically(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw new InputError(path, `cannot write report: ${(err as Error).message}`);
-  }
-}
-
 function driftText(drift: DriftEntry[]): string {
-  return drift.map((d) => `drift (${d.kind}) ${d.path}\n${d.detail.replace(/^/gm, '    ')}`).join('\n') + '\n';
+  return printableLines(drift.map((d) => `drift (${d.kind}) ${printable(d.path)}\n${d.detail.replace(/^/gm, '    ')}`).join('\n')) + '\n';
 }
 
 /** The drift check compares one policy directory: say so before reading a large recording. */
@@ -96,9 +86,9 @@ export async function buildCheckReport(flags: CheckFlags): Promise<CheckReport> 
 async function runCheck(flags: CheckFlags): Promise<number> {
   const report = await buildCheckReport(flags);
   const opts = { baseDir: process.cwd(), toolVersion: pkg.version };
-  if (flags.junit) writeAtomically(flags.junit, renderJUnit(report, opts));
-  if (flags.sarif) writeAtomically(flags.sarif, JSON.stringify(renderSarif(report, opts), null, 2) + '\n');
-  if (flags.markdown) writeAtomically(flags.markdown, renderMarkdownSummary(report, opts));
+  if (flags.junit) writeReportFile(flags.junit, renderJUnit(report, opts));
+  if (flags.sarif) writeReportFile(flags.sarif, JSON.stringify(renderSarif(report, opts), null, 2) + '\n');
+  if (flags.markdown) writeReportFile(flags.markdown, renderMarkdownSummary(report, opts));
   if (flags.github) process.stdout.write(renderGithubAnnotations(report, opts));
   if (flags.output === 'json') {
     process.stdout.write(JSON.stringify({ ...(auditJson(report.flows, report.summary) as object), drift: report.drift, summary: report.summary }, null, 2) + '\n');

@@ -10,6 +10,7 @@
 import type { ConnectEvent } from '../agent/event.js';
 import type { ContainerInfo } from '../agent/containers.js';
 import { errnoName } from '../agent/diagnose.js';
+import { printable } from './escape.js';
 
 /** One event with what enrichment found out about it. */
 export interface TraceRow {
@@ -180,7 +181,9 @@ function line(cells: Array<{ text: string; width: number; align: 'left' | 'right
   let out = '';
   cells.forEach((c, i) => {
     const last = i === cells.length - 1;
-    const padded = c.align === 'right' ? c.text.padStart(c.width) : last ? c.text : c.text.padEnd(c.width);
+    // Container and process names are input (a process may name itself with an ESC sequence).
+    const text = printable(c.text);
+    const padded = c.align === 'right' ? text.padStart(c.width) : last ? text : text.padEnd(c.width);
     out += (i > 0 ? ' ' : '') + padded;
   });
   return out.replace(/\s+$/, '');

@@ -6,11 +6,13 @@
  */
 import { Argument, Command, Option } from 'commander';
 import { InputError } from '../errors.js';
+import { dynamicKind } from './complete.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];
 
-export type ArgKind = { kind: 'none' } | { kind: 'file' } | { kind: 'choices'; choices: string[] } | { kind: 'value' };
+/** `dynamic`: looked up when completing (namespaces, contexts, pods, containers, nodes) through `netpol __complete`. */
+export type ArgKind = { kind: 'none' } | { kind: 'file' } | { kind: 'choices'; choices: string[] } | { kind: 'value' } | { kind: 'dynamic' };
 
 export interface CompletionOption {
   short?: string;
@@ -35,6 +37,7 @@ function argKind(o: Option): ArgKind {
   if (!o.required && !o.optional) return { kind: 'none' };
   if (o.argChoices && o.argChoices.length > 0) return { kind: 'choices', choices: [...o.argChoices] };
   if (FILE_PLACEHOLDER.test(o.flags)) return { kind: 'file' };
+  if (dynamicKind(o)) return { kind: 'dynamic' };
   return { kind: 'value' };
 }
 
@@ -130,6 +133,10 @@ ${fn}() {
     file) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
     choices:*) COMPREPLY=($(compgen -W "\${kind#choices:}" -- "$cur")); return 0 ;;
     value) COMPREPLY=(); return 0 ;;
+    dynamic)
+      # Asked of the cluster by the CLI itself (short timeout; nothing when there is no cluster).
+      COMPREPLY=($(compgen -W "$("\${COMP_WORDS[0]}" __complete "\${COMP_WORDS[@]:1:COMP_CWORD-1}" "$cur" 2>/dev/null | grep -v '^:' | cut -f1)" -- "$cur"))
+      return 0 ;;
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$(${fn}_options "$path")" -- "$cur"))
@@ -223,6 +230,7 @@ export function fishCompletion(program: Command, names: string[]): string {
       if (o.arg.kind === 'file') parts.push('-r -F');
       else if (o.arg.kind === 'choices') parts.push(`-x -a ${sq(o.arg.choices.join(' '))}`);
       else if (o.arg.kind === 'value') parts.push('-x');
+      else if (o.arg.kind === 'dynamic') parts.push(`-x -a ${sq(`(${prog} __complete (commandline -opc)[2..-1] (commandline -ct) 2>/dev/null | string match -v ':*' | string replace -r '\\t.*' '')`)}`);
       parts.push(`-d ${sq(oneLine(o.description))}`);
       out.push(parts.join(' '));
     }

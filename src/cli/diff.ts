@@ -3,7 +3,7 @@
  * (with --live) drift between the cluster's NetworkPolicies and the files. Exit 0 when nothing is
  * denied, 1 when something is, 2 on bad input — like `kubectl diff`.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
 import { readFlows } from '../flows/jsonl.js';
 import type { AuditSummary, FlowAudit } from '../policy/audit.js';
@@ -19,7 +19,7 @@ import { loadPolicies } from '../policy/load.js';
 import type { GateResult } from '../policy/verdict.js';
 import { openClusterView } from './inputs.js';
 import { collect } from './options.js';
-import { FLOW_AUDIT_COLUMNS, selectColumns, textTable } from './report/columns.js';
+import { DEFAULT_AUDIT_COLUMNS, FLOW_AUDIT_COLUMNS, groupedTextTable, selectColumns } from './report/columns.js';
 
 interface DiffFlags {
   flows?: string[];
@@ -58,10 +58,10 @@ export function auditJson(audits: FlowAudit[], summary: AuditSummary): object {
   };
 }
 
-export const DEFAULT_AUDIT_COLUMNS = ['verdict', 'src', 'dst', 'proto', 'reason'];
+export { DEFAULT_AUDIT_COLUMNS };
 
 export function auditTable(audits: FlowAudit[], columns: string[] = DEFAULT_AUDIT_COLUMNS): string {
-  return textTable(audits, selectColumns(FLOW_AUDIT_COLUMNS, columns)) + '\n';
+  return groupedTextTable(audits, selectColumns(FLOW_AUDIT_COLUMNS, columns)) + '\n';
 }
 
 /** `table`, `json` or `columns=verdict,src,dst,...` (the names of FLOW_AUDIT_COLUMNS). */
@@ -149,7 +149,11 @@ export function diffCommand(): Command {
     .option('--live', 'compare with the live cluster: its NetworkPolicies vs --policies files (drift), and flows either would deny')
     .option('--kubeconfig <file>', 'kubeconfig for --live')
     .option('--context <name>', 'kubeconfig context for --live')
-    .option('-o, --output <format>', `table, json, or columns=a,b (${FLOW_AUDIT_COLUMNS.map((c) => c.name).join(', ')})`, parseAuditOutput, parseAuditOutput('table'))
+    .addOption(
+      new Option('-o, --output <format>', `table, json, or columns=a,b (${FLOW_AUDIT_COLUMNS.map((c) => c.name).join(', ')}); the table groups a connection's flows into one row with their COUNT, JSON lists every flow`)
+        .argParser(parseAuditOutput)
+        .default(parseAuditOutput('table'), 'table'),
+    )
     .option('--denied-only', 'print only denied flows (the summary still counts all)')
     .option('--explain', 'after the table, explain each denied connection: every gate, policy and rule, and why it did not match')
     .addHelpText(

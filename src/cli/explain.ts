@@ -4,6 +4,7 @@
  * on that side, each rule and why it matched or not. Exit 0 when everything explained is allowed,
  * 1 when something is denied (like diff), 2 on bad input.
  */
+import { printable } from './escape.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ClusterIndex } from '../cluster/lookup.js';
 import { parseEndpoint } from '../cluster/endpoint-notation.js';
@@ -157,14 +158,15 @@ export function explanationText(e: FlowExplanation, count = 1): string {
   out.push(`${title}${where}${count > 1 ? `  (and ${count - 1} more like it)` : ''}`);
   out.push(`  ${e.src} → ${e.dst} ${e.proto}`);
   out.push(`  ${e.verdict === 'denied' ? 'DENIED' : 'ALLOWED'}: ${e.summary}`);
-  if (e.problem) return out.join('\n') + '\n';
+  if (e.problem) return out.map(printable).join('\n') + '\n';
   for (const t of e.targets) {
     out.push('');
     if (e.targets.length > 1 || t.via) out.push(` ${t.via ? `via ${t.via} ` : ''}to ${t.dst} ${t.proto}: ${t.verdict}`);
     out.push(...gateLines(t.egress));
     out.push(...gateLines(t.ingress));
   }
-  return out.join('\n') + '\n';
+  // Names and ids are input: each line's control characters shown as escapes.
+  return out.map(printable).join('\n') + '\n';
 }
 
 export async function runExplain(flags: ExplainFlags): Promise<number> {
@@ -224,7 +226,7 @@ With no --id, --line, --src/--dst or --all, every denied flow is explained.
 
 Examples:
   # Why is the seed's third connection denied?
-  netpol explain --flows fixtures/demo/flows.jsonl --cluster fixtures/demo/cluster.yaml --policies policies/ --id seed-3
+  netpol explain --flows fixtures/demo/flows-later.jsonl --cluster fixtures/demo/cluster.yaml --policies policies/ --id seed-3
 
   # The flow on line 7
   netpol explain --flows flows.jsonl --cluster cluster.yaml --policies policies/ --line 7

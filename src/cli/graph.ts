@@ -3,7 +3,7 @@
  * HTML page (inline SVG, zoom/pan, search). With --policies, each edge is coloured by the verdict
  * those policies give its connections.
  */
-import { writeFileSync } from 'node:fs';
+import { writeReportFile } from './report-file.js';
 import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { EdgeAggregator } from '../flows/edges.js';
@@ -105,7 +105,7 @@ Examples:
       const text = renderGraph(graph, format, subtitle);
       if (flags.out) {
         try {
-          writeFileSync(flags.out, text);
+          writeReportFile(flags.out, text);
         } catch (err) {
           throw new InputError(flags.out, `cannot write: ${(err as Error).message}`);
         }

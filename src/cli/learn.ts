@@ -13,7 +13,8 @@ import { INGRESS_MODES, type IngressMode, type SynthesisOptions } from '../polic
 import { writePolicyTree, type WriteResult } from '../policy/write.js';
 import type { ClusterView } from '../cluster/view.js';
 import { openClusterView, podScope } from './inputs.js';
-import { collect, oneOf, parseDuration, parseIntInRange } from './options.js';
+import { DURATION_SYNTAX, parseDuration } from './duration.js';
+import { collect, oneOf, parseIntInRange } from './options.js';
 import { InputError } from '../errors.js';
 
 /** Flags that shape synthesis; `check` accepts the same ones so its drift check regenerates alike. */
@@ -176,7 +177,7 @@ export function learnCommand(): Command {
     .addOption(new Option('-o, --output <format>', 'printed format when --out is not given').choices(['yaml', 'json']).default('yaml'))
     .option('--local', 'observe connections on this host (containers and processes) with eBPF')
     .option('-c, --containername <name>', 'with --local: only this container')
-    .option('--duration <duration>', 'observe for this long (e.g. 30s, 5m), then write; default until q/Ctrl-C', parseDuration)
+    .option('--duration <duration>', `observe for this long (${DURATION_SYNTAX}), then write; default until q/Ctrl-C`, parseDuration)
     .option('--record <file>', 'append observed flows to this JSONL recording as they arrive')
     .option('--no-latency', 'with --local/-l: leave connect latency out of the recording')
     .option('--host', 'with --local: also observe host processes (recorded by address; they get no policy)')

@@ -8,6 +8,8 @@
 import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { NetpolError } from '../errors.js';
+import { printableLines } from './escape.js';
+import { exitQuietlyOnClosedPipe, exitWhenDrained } from './exit.js';
 
 function programName(argv1: string | undefined): string {
   const bin = basename(argv1 ?? 'netpol').replace(/\.js$/, '');
@@ -19,12 +21,17 @@ export async function main(argv: string[]): Promise<number> {
   // set it before the command tree (and so ink) is imported.
   process.env.NODE_ENV ??= 'production';
   // `netpol ... | head` closes the pipe early: that is the reader's choice, not an error.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
-  });
+  exitQuietlyOnClosedPipe(process.stdout);
+  exitQuietlyOnClosedPipe(process.stderr);
   const { buildProgram } = await import('./program.js');
   const program: Command = buildProgram(programName(argv[1]));
+  // `netpol __complete <words...>`: dynamic completion for the shell scripts (cobra's protocol).
+  if (argv[2] === '__complete') {
+    const { complete, formatCompletion } = await import('./complete.js');
+    const words = argv.slice(3);
+    process.stdout.write(formatCompletion(await complete(program, words.length > 0 ? words : [''])));
+    return 0;
+  }
   // Subcommands do not inherit exitOverride: set it on the whole tree so usage errors reach us.
   const override = (c: Command): void => {
     c.exitOverride();
@@ -41,7 +48,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (err instanceof NetpolError) {
-      process.stderr.write(`error: ${err.message}\n`);
+      // Messages quote input (names, lines of a file): its control characters are shown, not sent.
+      process.stderr.write(`error: ${printableLines(err.message)}\n`);
       return err.exitCode;
     }
     process.stderr.write(`netpol: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
@@ -50,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const code = await main(process.argv);
-// Let streams drain; some commands (trace) keep handles we deliberately close ourselves.
-process.exitCode = code;
-if (process.env.NETPOL_NO_FORCE_EXIT !== '1') setImmediate(() => process.exit(code));
+// Exit only once stdout and stderr reached the OS (a pipe's reader may be slow); the explicit exit
+// then ends handles some commands (trace) leave behind.
+if (process.env.NETPOL_NO_FORCE_EXIT !== '1') await exitWhenDrained(code);
+else process.exitCode = code;

@@ -15,21 +15,8 @@ export function oneOf<T extends string>(allowed: readonly T[]) {
   };
 }
 
-/** `30s`, `5m`, `1h30m`, `250ms` or plain seconds → milliseconds. */
-export function parseDuration(value: string): number {
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let rest = value;
-  const re = /^(\d+(?:\.\d+)?)(ms|s|m|h)/;
-  while (rest.length > 0) {
-    const m = re.exec(rest);
-    if (!m) throw new InvalidArgumentError(`not a duration: ${value} (use e.g. 30s, 5m, 1h30m)`);
-    total += Number(m[1]) * units[m[2]!]!;
-    rest = rest.slice(m[0].length);
-  }
-  return total;
-}
+/** Durations have one parser for every option: see duration.ts. */
+export { parseDuration, parseDurationSeconds } from './duration.js';
 
 export function parseIntInRange(min: number, max: number) {
   return (value: string): number => {

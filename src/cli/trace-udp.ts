@@ -7,13 +7,8 @@
  * socket is not bound yet (the kernel binds it when the datagram leaves).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DURATION_SYNTAX, parseDurationSeconds } from './duration.js';
 import type { runTrace, TraceOptions } from './trace.js';
-
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`not a number of seconds: ${value}`);
-  return n;
-}
 
 function pidList(value: string, previous: number[] | undefined): number[] {
   const pid = Number(value);
@@ -34,8 +29,8 @@ export function traceUdpCommand(run: typeof runTrace): Command {
     .option('--pid <pid>', 'only this process (repeatable)', pidList)
     .option('--host', 'also trace host processes, not only containers')
     .addOption(new Option('-o, --output <format>', 'columns, json, or columns=a,b (e.g. columns=comm,src,dst)').default('columns'))
-    .option('--timeout <seconds>', 'stop after this many seconds (default: until Ctrl-C)', seconds)
-    .addHelpText('after', '\nExamples:\n  sudo netpol trace udp --host --timeout 10\n  sudo netpol trace udp -c test-tcp-connect -o json')
+    .option('--timeout <duration>', `stop after this long (${DURATION_SYNTAX}; default: until Ctrl-C)`, parseDurationSeconds)
+    .addHelpText('after', '\nExamples:\n  sudo netpol trace udp --host --timeout 10s\n  sudo netpol trace udp -c test-tcp-connect -o json')
     .action(async (opts: TraceOptions) => {
       process.exitCode = await run({ ...opts, proto: 'udp' }, { stdout: process.stdout, stderr: process.stderr });
     });

@@ -12,6 +12,7 @@
 import { addClusterTraceOptions, runTraceK8s, wantsClusterMode, type TraceK8sOptions } from './trace-k8s.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { traceUdpCommand } from './trace-udp.js';
+import { DURATION_SYNTAX, parseDurationSeconds } from './duration.js';
 import type { Writable } from 'node:stream';
 import { InputError } from '../errors.js';
 import { type Layout, TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, compileJson, customLayout, defaultLayout, needsAnswer } from './columns.js';
@@ -157,11 +158,6 @@ function pidList(value: string, previous: number[] | undefined): number[] {
   return [...(previous ?? []), pid];
 }
 
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`not a number of seconds: ${value}`);
-  return n;
-}
 
 export function traceCommand(): Command {
   const trace = new Command('trace').summary('trace events on this host with eBPF (needs root)');
@@ -180,13 +176,13 @@ export function traceCommand(): Command {
       .option('--pid <pid>', 'only this process (repeatable)', pidList)
       .option('--host', 'also trace host processes, not only containers')
       .addOption(new Option('-o, --output <format>', 'columns, json, or columns=a,b (e.g. columns=runtime.containername,pid,dst,outcome)').default('columns'))
-      .option('--timeout <seconds>', 'stop after this many seconds (default: until Ctrl-C)', seconds)
+      .option('--timeout <duration>', `stop after this long (${DURATION_SYNTAX}; default: until Ctrl-C)`, parseDurationSeconds)
       .addHelpText(
         'after',
         '\nExamples:\n' +
           '  sudo netpol trace tcpconnect -c test-tcp-connect\n' +
           '  sudo netpol trace tcpconnect --latency --host\n' +
-          '  sudo netpol trace tcpconnect --host -o json --timeout 10 > connects.jsonl\n' +
+          '  sudo netpol trace tcpconnect --host -o json --timeout 10s > connects.jsonl\n' +
           '  sudo netpol trace tcpconnect -o columns=runtime.containername,comm,dst,latency,outcome',
       )
       .addHelpText(

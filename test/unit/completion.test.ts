@@ -41,14 +41,14 @@ describe('completion model', () => {
     const graph = model.find((c) => c.path.join(' ') === 'graph')!;
     expect(graph.options.find((o) => o.long === '--output')).toMatchObject({ short: '-o', arg: { kind: 'choices', choices: ['mermaid', 'dot', 'html', 'json'] } });
     expect(graph.options.find((o) => o.long === '--flows')).toMatchObject({ arg: { kind: 'file' }, repeatable: true });
-    expect(graph.options.find((o) => o.long === '--namespace')).toMatchObject({ arg: { kind: 'value' } });
+    expect(graph.options.find((o) => o.long === '--namespace')).toMatchObject({ arg: { kind: 'dynamic' } });
     expect(model.find((c) => c.path.join(' ') === 'completion')!.subcommands.map((s) => s.name)).toEqual(['bash', 'zsh', 'fish']);
   });
 });
 
 describe.skipIf(!has('bash'))('bash', () => {
   it('completes commands, nested commands, options, choices and files', () => {
-    expect(bashComplete('netpol ')).toEqual(['check', 'completion', 'diff', 'explain', 'graph', 'help', 'learn', 'trace']);
+    expect(bashComplete('netpol ')).toEqual(['check', 'completion', 'diff', 'explain', 'graph', 'help', 'learn', 'trace', 'version']);
     expect(bashComplete('netpol gr')).toEqual(['graph']);
     expect(bashComplete('netpol trace ')).toEqual(['tcpconnect', 'udp']);
     expect(bashComplete('netpol graph --o')).toEqual(['--out', '--output']);
@@ -81,7 +81,7 @@ describe.skipIf(!has('fish'))('fish', () => {
   }
 
   it('completes commands, nested commands, options and choices', () => {
-    expect(fishComplete('netpol ')).toEqual(['check', 'completion', 'diff', 'explain', 'graph', 'help', 'learn', 'trace']);
+    expect(fishComplete('netpol ')).toEqual(['check', 'completion', 'diff', 'explain', 'graph', 'help', 'learn', 'trace', 'version']);
     expect(fishComplete('netpol trace ')).toEqual(['tcpconnect', 'udp']);
     expect(fishComplete('netpol graph --output ')).toEqual(['dot', 'html', 'json', 'mermaid']);
     expect(fishComplete('netpol graph --ou')).toEqual(['--out', '--output']);

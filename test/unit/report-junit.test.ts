@@ -46,7 +46,7 @@ describe('renderJUnit', () => {
     const evil = seedReport({ flows: [deniedSeedFlow({ id: 'a"<b>&\'c\u0001', reason: 'x]]>y\n<z>' })], drift: [] });
     const xml = renderJUnit(evil);
     expect(await validate(xml)).toEqual([]);
-    expect(xml).toContain('[a&quot;&lt;b&gt;&amp;&apos;c\uFFFD]');
+    expect(xml).toContain('[a&quot;&lt;b&gt;&amp;&apos;c\\x01]');
     expect(xml).toContain('x]]&gt;y&#10;&lt;z&gt;');
     expect(xmlEscape('a&b')).toBe('a&amp;b');
   });

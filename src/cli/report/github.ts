@@ -15,16 +15,10 @@ import {
   reportPath,
   type ReportOptions,
 } from './common.js';
+import { escapeData, escapeProperty } from '../escape.js';
 
-/** Escaping of a command's message (GitHub's `escapeData`). */
-export function escapeData(text: string): string {
-  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-}
-
-/** Escaping of a command's property values (GitHub's `escapeProperty`): also `:` and `,`. */
-export function escapeProperty(text: string): string {
-  return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
-}
+// The escaping lives with every other escaping of output (../escape.ts); re-exported for callers.
+export { escapeData, escapeProperty };
 
 export type AnnotationLevel = 'error' | 'warning' | 'notice';
 

@@ -4,21 +4,11 @@
  * flow is a failure) and one per drifted policy file, so "what broke" reads like a failed test.
  */
 import type { CheckReport, DriftEntry, FlowAudit } from '../../policy/audit.js';
+import { xmlEscape } from '../escape.js';
 import { describeGates, driftPath, DRIFT_TITLES, droppedBy, flowName, flowWhere, type ReportOptions } from './common.js';
 
-/** Characters XML 1.0 cannot carry at all (control characters other than tab, LF, CR). */
-// eslint-disable-next-line no-control-regex
-const INVALID_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
-
-export function xmlEscape(text: string): string {
-  return text
-    .replace(INVALID_XML, '\uFFFD')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
-}
+// The escaping lives with every other escaping of output (../escape.ts); re-exported for callers.
+export { xmlEscape };
 
 /** Attribute values also keep their newlines and tabs (otherwise parsers normalize them to spaces). */
 function attr(text: string): string {

@@ -4,6 +4,7 @@
  * policy file with its difference folded in a <details> block.
  */
 import type { CheckReport } from '../../policy/audit.js';
+import { printable, printableLines } from '../escape.js';
 import { FLOW_AUDIT_COLUMNS, markdownCell, markdownTable, selectColumns } from './columns.js';
 import { deniedFlows, describeGates, driftPath, DRIFT_TITLES, flowLabel, reportFailed, reportPath, type ReportOptions } from './common.js';
 
@@ -14,7 +15,7 @@ export interface MarkdownOptions extends ReportOptions {
 
 /** Mermaid text inside `"..."`. */
 function mermaidText(text: string): string {
-  return text.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+  return printable(text).replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
 }
 
 /**
@@ -52,7 +53,7 @@ function fence(text: string): string {
   // A fence longer than any run of backticks inside, so a diff cannot close it early.
   const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
   const f = '`'.repeat(longest + 1);
-  return `${f}diff\n${text.replace(/\n$/, '')}\n${f}`;
+  return `${f}diff\n${printableLines(text).replace(/\n$/, '')}\n${f}`;
 }
 
 export function renderMarkdownSummary(report: CheckReport, opts: MarkdownOptions = {}): string {

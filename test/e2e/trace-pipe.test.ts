@@ -1,0 +1,68 @@
+/**
+ * `trace -o json` through a slow pipe reader on the real kernel: the reader, which starts only after the trace ended, gets every record the
+ * summary counts, none torn. Before the CLI waited for stdout to drain, the last 64 KiB in the pipe
+ * were lost at exit and the last record was cut mid-line.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
+import { CLI, ensureBuilt } from '../support/cli.js';
+import { ensureBpfBuilt } from './support/agent-events.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'netpol-trace-pipe-'));
+const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+beforeAll(() => {
+  ensureBuilt();
+  ensureBpfBuilt();
+}, 300_000);
+
+/** A loopback port nothing listens on: every connect to it is refused at once (one record each). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function refusedConnect(port: number): Promise<void> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => resolve());
+    s.on('connect', () => {
+      s.destroy();
+      resolve();
+    });
+  });
+}
+
+it('trace -o json through a slow reader: every record the summary counts arrives whole', async () => {
+  const out = join(dir, 'out.jsonl');
+  const err = join(dir, 'err');
+  // Own mount namespace: tracefs is mounted there when the host has not mounted it, and the host's
+  // mounts are left alone.
+  const script =
+    'mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing; ' +
+    `${sq(process.execPath)} ${sq(CLI)} trace tcpconnect --host -o json --timeout 6s 2> ${sq(err)} | (sleep 8; cat > ${sq(out)})`;
+  const child = spawn('unshare', ['-m', 'bash', '-c', script], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  // Give the tracer time to attach, then make a few thousand refused loopback connects.
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  const port = await closedPort();
+  for (let i = 0; i < 3000; i += 50) await Promise.all(Array.from({ length: 50 }, () => refusedConnect(port)));
+  expect(await exited).toBe(0);
+  const summary = /^(\d+) connects traced/m.exec(readFileSync(err, 'utf8'));
+  expect(summary).not.toBeNull();
+  const text = readFileSync(out, 'utf8');
+  expect(text.length).toBeGreaterThan(256 << 10);
+  expect(text.endsWith('\n')).toBe(true);
+  const lines = text.slice(0, -1).split('\n');
+  expect(lines.length).toBe(Number(summary![1]));
+  // Each record whole: parses, and the refused connects to our port are all there.
+  const records = lines.map((l) => JSON.parse(l) as { dst: { port: number }; outcome: string });
+  expect(records.filter((r) => r.dst.port === port && r.outcome === 'refused').length).toBe(3000);
+}, 60_000);
