@@ -7,6 +7,7 @@ import { EdgeAggregator, type FlowEdge } from '../flows/edges.js';
 import type { LocatedFlow } from '../flows/record.js';
 import { synthesize, type LearnEdge, type SynthesisOptions, type SynthesisResult } from './synthesize.js';
 import { resolveFlow } from './traffic.js';
+import { policyFilePath } from './write.js';
 
 export interface LearnOutcome {
   result: SynthesisResult;
@@ -46,7 +47,11 @@ export function learnFromEdges(edges: FlowEdge[], flows: number, index: ClusterI
         if (skip) unanswered += e.count;
         return !skip;
       });
-  return { result: synthesize(resolveEdges(learned, index), index, options), flows, edges: learned.length, unanswered };
+  const result = synthesize(resolveEdges(learned, index), index, options);
+  // The path every consumer (write, the drift check, the live preview) sees is the one written.
+  for (const p of result.policies) p.path = policyFilePath(p.path);
+  result.policies.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { result, flows, edges: learned.length, unanswered };
 }
 
 export async function learnFromFlows(
