@@ -13,6 +13,7 @@ import { INGRESS_MODES, type IngressMode, type SynthesisOptions } from '../polic
 import { writePolicyTree, type WriteResult } from '../policy/write.js';
 import type { ClusterView } from '../cluster/view.js';
 import { openClusterView, podScope } from './inputs.js';
+import { clusterFilesFor } from './recorded-cluster.js';
 import { collect, oneOf, parseDuration, parseIntInRange } from './options.js';
 import { InputError } from '../errors.js';
 
@@ -117,7 +118,8 @@ export function reportOutcome(outcome: LearnOutcome, written?: WriteResult, outD
 
 async function learnOffline(flags: LearnFlags): Promise<number> {
   const flowFiles = flags.flows ?? [];
-  if (!flags.cluster || flags.cluster.length === 0) await openClusterView({}, 'snapshot'); // says how to make one
+  const cluster = clusterFilesFor(flags.cluster, flowFiles);
+  if (!cluster) await openClusterView({}, 'snapshot'); // says how to make one
   const options = synthesisOptions(flags);
   const progress = await startProgress(totalBytes(flowFiles));
   // Worker threads read the recording while this thread parses the snapshot and builds its index.
@@ -125,7 +127,7 @@ async function learnOffline(flags: LearnFlags): Promise<number> {
   aggregation.catch(() => {}); // awaited below; a snapshot error must not leave it unhandled
   let view: ClusterView;
   try {
-    view = await openClusterView({ cluster: flags.cluster }, 'snapshot');
+    view = await openClusterView({ cluster }, 'snapshot');
     view.index();
   } catch (err) {
     await aggregation.catch(() => {});

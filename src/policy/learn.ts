@@ -47,7 +47,14 @@ export function learnFromEdges(edges: FlowEdge[], flows: number, index: ClusterI
         if (skip) unanswered += e.count;
         return !skip;
       });
-  const result = synthesize(resolveEdges(learned, index), index, options);
+  const resolved = resolveEdges(learned, index);
+  const result = synthesize(resolved, index, options);
+  const unidentified = resolved.filter((e) => e.unidentified !== undefined);
+  if (unidentified.length > 0) {
+    // Learned from their addresses alone (what the synthesizer can do), but never silently.
+    const flowsOf = unidentified.reduce((n, e) => n + e.count, 0);
+    result.warnings.push(`${unidentified.length} connection(s) (${flowsOf} flows) name a pod or Service the cluster view does not hold, learned by address only; first: ${unidentified[0]!.unidentified}`);
+  }
   // The path every consumer (write, the drift check, the live preview) sees is the one written.
   for (const p of result.policies) p.path = policyFilePath(p.path);
   result.policies.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
