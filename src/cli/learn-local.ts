@@ -25,6 +25,13 @@ import { learnFromFlows } from '../policy/learn.js';
 import { renderPolicies } from '../policy/render.js';
 import { writePolicyTree } from '../policy/write.js';
 import { reportOutcome, synthesisOptions, type SynthesisFlags } from './learn.js';
+import { canonicalIp } from '../cluster/ip.js';
+import type { LearnRow } from './views/learn-model.js';
+
+/** The kernel's edge key (bpf dedup map) of a connect, as text: how its repeat count is found. */
+function kernelEdgeKey(k: { cgroupId: bigint; netns: number; daddr: string; dport: number; outcome: string }): string {
+  return `${k.cgroupId}|${k.netns}|${canonicalIp(k.daddr)}|${k.dport}|${k.outcome}`;
+}
 
 export const LOCAL_NAMESPACE = 'local';
 
@@ -58,8 +65,11 @@ export interface LearnLocalIO {
   signal?: AbortSignal;
   /** Called once the programs are attached. */
   onReady?: () => void;
-  /** Called with the kernel's counters when observation ends. */
-  onSummary?: (s: { flows: number; lost: number; deduped: number; untracked: number; received: number }) => void;
+  /**
+   * Called with the kernel's counters when observation ends, and the rows the screen showed last
+   * (their COUNTs are the kernel's connect counts).
+   */
+  onSummary?: (s: { flows: number; lost: number; deduped: number; untracked: number; received: number; rows: LearnRow[] }) => void;
 }
 
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -133,6 +143,20 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
   let agent: LocalAgent | undefined;
   const failed = new AbortController();
   let live: LiveLearnView | undefined;
+  let rows: LearnRow[] = [];
+  // Each edge reaches user space once; the kernel counts its repeats. The screen's COUNT shows them.
+  const byKernelEdge = new Map<string, { flow: FlowRecord; connects: number }>();
+  const showKernelCounts = (): void => {
+    if (!agent || !live) return;
+    for (const k of agent.edges()) {
+      const seen = byKernelEdge.get(kernelEdgeKey(k));
+      if (seen && k.connects !== seen.connects) {
+        seen.connects = k.connects;
+        live.pushConnects(seen.flow, k.connects);
+      }
+    }
+  };
+  let countTimer: NodeJS.Timeout | undefined;
   // The live view's preview resolves flows against this; rebuilt only when containers come or go.
   let containersChanged = 0;
   let cachedIndex: { version: number; index: ClusterIndex } | undefined;
@@ -163,6 +187,7 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
           containersChanged++;
         }
         const rec = flowFromEvent(e, node, peers, opts.latency !== false);
+        byKernelEdge.set(kernelEdgeKey(e.event), { flow: rec, connects: 1 });
         flows.push(rec);
         live?.push(rec);
         writer?.append(rec);
@@ -188,18 +213,23 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
       signal: io.signal ? AbortSignal.any([io.signal, failed.signal]) : failed.signal,
       stderr: io.stderr,
     });
+    countTimer = setInterval(showKernelCounts, 1000);
     io.onReady?.();
     await live.until;
     stopWatch();
+    clearInterval(countTimer);
+    showKernelCounts();
     const counters = await agent.stop();
     writer?.flush();
-    io.onSummary?.({ flows: flows.length, received: agent.eventsReceived, ...counters });
+    rows = (await live.close()).rows;
+    io.onSummary?.({ flows: flows.length, received: agent.eventsReceived, ...counters, rows });
     stderr.write(
       `observed ${flows.length} distinct connections (${counters.deduped} repeats counted in the kernel), ${counters.lost} events lost` +
         `${writer ? `; recorded to ${opts.record}` : ''}\n`,
     );
     if (agent.error) throw agent.error;
   } finally {
+    clearInterval(countTimer);
     await agent?.stop();
     await live?.close();
     writer?.close();

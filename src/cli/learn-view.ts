@@ -26,6 +26,8 @@ export interface LiveLearnViewOptions {
 
 export interface LiveLearnView {
   push(flow: FlowRecord): void;
+  /** The kernel's count of connects of the edge a pushed flow stands for (learn mode dedups in the kernel). */
+  pushConnects(flow: FlowRecord, connects: number): void;
   addLost(n: number): void;
   /** Resolves when observation should stop. */
   until: Promise<void>;
@@ -55,6 +57,7 @@ export function startLiveLearnView(opts: LiveLearnViewOptions): LiveLearnView {
   });
   return {
     push: (flow) => source.push(flow),
+    pushConnects: (flow, connects) => source.pushConnects(flow, connects),
     addLost: (n) => source.addLost(n),
     until: Promise.race([done.then(() => undefined), aborted]),
     close: async () => {
