@@ -19,7 +19,10 @@ import { LocalAgent, type EnrichedEvent } from '../agent/agent.js';
 import type { ContainerInfo } from '../agent/containers.js';
 import { emptyClusterObjects, type ClusterObjects, type V1Pod } from '../cluster/objects.js';
 import { buildIndex } from '../cluster/lookup.js';
-import { FlowWriter } from '../flows/jsonl.js';
+import { existsSync } from 'node:fs';
+import { recordedSnapshotPath, writeRecordedSnapshot } from '../cluster/recorded-snapshot.js';
+import { loadSnapshot, SnapshotView } from '../cluster/snapshot.js';
+import { FlowWriter, readAllFlows, readFlows } from '../flows/jsonl.js';
 import type { FlowRecord } from '../flows/record.js';
 import { learnFromFlows } from '../policy/learn.js';
 import { renderPolicies } from '../policy/render.js';
@@ -96,6 +99,19 @@ export function containerAsPod(c: ContainerInfo): V1Pod {
   };
 }
 
+/**
+ * The local objects of this session over those recorded beside the recording by earlier sessions
+ * (pods by name, this session's winning): what the recording's flows resolve against.
+ */
+function withRecorded(recorded: ClusterObjects | undefined, current: ClusterObjects): ClusterObjects {
+  if (!recorded) return current;
+  const names = new Set(current.pods.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`));
+  const merged = emptyClusterObjects();
+  merged.namespaces.push(...current.namespaces, ...recorded.namespaces.filter((n) => !current.namespaces.some((c) => c.metadata?.name === n.metadata?.name)));
+  merged.pods.push(...current.pods, ...recorded.pods.filter((p) => !names.has(`${p.metadata?.namespace}/${p.metadata?.name}`)));
+  return merged;
+}
+
 export function localClusterObjects(containers: Iterable<ContainerInfo>): ClusterObjects {
   const objects = emptyClusterObjects();
   objects.namespaces.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: LOCAL_NAMESPACE, labels: { 'kubernetes.io/metadata.name': LOCAL_NAMESPACE } } });
@@ -136,6 +152,11 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const node = hostname();
+  // A recording this session appends to: its earlier flows are learned from too (the policy written
+  // is what `learn --flows REC` gives), with the containers earlier sessions recorded beside it.
+  const prior = opts.record && existsSync(opts.record) ? await readAllFlows([opts.record]) : [];
+  const recordedPath = opts.record ? recordedSnapshotPath(opts.record) : undefined;
+  const recorded = recordedPath && existsSync(recordedPath) ? loadSnapshot([recordedPath]) : undefined;
   const writer = opts.record ? new FlowWriter(opts.record) : undefined;
   const flows: FlowRecord[] = [];
   const seenContainers = new Map<string, ContainerInfo>();
@@ -157,12 +178,20 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
     }
   };
   let countTimer: NodeJS.Timeout | undefined;
+  // The snapshot beside the recording: written at the start, when containers come, and at the end,
+  // so that even a killed session leaves what its recorded flows need to be judged offline.
+  let snapshotVersion = -1;
+  const recordSnapshot = (extra: Iterable<ContainerInfo> = []): void => {
+    if (!opts.record || snapshotVersion === containersChanged) return;
+    snapshotVersion = containersChanged;
+    writeRecordedSnapshot(opts.record, localClusterObjects([...seenContainers.values(), ...new Set(peers.values()), ...extra]));
+  };
   // The live view's preview resolves flows against this; rebuilt only when containers come or go.
   let containersChanged = 0;
   let cachedIndex: { version: number; index: ClusterIndex } | undefined;
   const localIndex = (): ClusterIndex => {
     if (cachedIndex?.version !== containersChanged) {
-      cachedIndex = { version: containersChanged, index: buildIndex(localClusterObjects([...seenContainers.values(), ...new Set(peers.values())])) };
+      cachedIndex = { version: containersChanged, index: buildIndex(withRecorded(recorded, localClusterObjects([...seenContainers.values(), ...new Set(peers.values())]))) };
     }
     return cachedIndex.index;
   };
@@ -208,12 +237,17 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
       index: localIndex,
       synthesis: synthesisOptions(synthesisDefaults(opts)),
       out: opts.out,
+      prior,
       output: opts.output,
       durationMs: opts.duration,
       signal: io.signal ? AbortSignal.any([io.signal, failed.signal]) : failed.signal,
       stderr: io.stderr,
     });
-    countTimer = setInterval(showKernelCounts, 1000);
+    recordSnapshot();
+    countTimer = setInterval(() => {
+      showKernelCounts();
+      recordSnapshot();
+    }, 1000);
     io.onReady?.();
     await live.until;
     stopWatch();
@@ -237,8 +271,18 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
 
   // Containers that connected (even if gone now) plus those running now, as pods of `local`.
   const current = agent ? (await agent.resolver.all()).map((x) => x.info) : [];
-  const index = buildIndex(localClusterObjects([...seenContainers.values(), ...current]));
-  const outcome = await learnFromFlows(flows, index, synthesisOptions(synthesisDefaults(opts)));
+  let outcome;
+  if (opts.record && recordedPath) {
+    // Learn what `learn --flows REC` learns offline: the whole recording, against the snapshot
+    // recorded beside it — one result, whichever way it is asked for.
+    snapshotVersion = -1;
+    recordSnapshot(current);
+    const view = new SnapshotView([recordedPath]);
+    outcome = await learnFromFlows(readFlows([opts.record]), view.index(), synthesisOptions(synthesisDefaults(opts)));
+  } else {
+    const index = buildIndex(localClusterObjects([...seenContainers.values(), ...current]));
+    outcome = await learnFromFlows(flows, index, synthesisOptions(synthesisDefaults(opts)));
+  }
   if (opts.out) {
     const written = writePolicyTree(opts.out, outcome.result);
     stderr.write(reportOutcome(outcome, written, opts.out));

@@ -17,6 +17,8 @@ export interface LiveLearnViewOptions {
   index?: () => ClusterIndex;
   synthesis?: SynthesisOptions;
   out?: string;
+  /** Earlier flows of the recording this session appends to (see LearnModelOptions.prior). */
+  prior?: readonly FlowRecord[];
   output?: 'yaml' | 'json';
   durationMs?: number;
   signal?: AbortSignal;
@@ -47,7 +49,7 @@ export function isInteractive(opts: Pick<LiveLearnViewOptions, 'output' | 'stder
 export function startLiveLearnView(opts: LiveLearnViewOptions): LiveLearnView {
   const source = new PushLearnSource();
   // The caller writes --out and prints the report once observation ends; the view only shows.
-  const session = { mode: opts.mode, selector: opts.selector, index: opts.index, synthesis: opts.synthesis, out: opts.out, durationMs: opts.durationMs, write: false };
+  const session = { mode: opts.mode, selector: opts.selector, index: opts.index, synthesis: opts.synthesis, out: opts.out, prior: opts.prior, durationMs: opts.durationMs, write: false };
   const done = isInteractive(opts)
     ? runLearnScreen(source, session)
     : runLearnPlain(source, { ...session, stream: opts.stderr ?? process.stderr, output: opts.output === 'json' ? 'json' : 'text' });

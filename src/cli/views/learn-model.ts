@@ -159,6 +159,11 @@ export interface LearnModelOptions {
   synthesis?: SynthesisOptions;
   /** --out: the generated policies are compared with the files there. */
   out?: string;
+  /**
+   * Flows of earlier sessions in the recording this one appends to: learned from (the preview is
+   * what the final write learns from the whole recording), but not shown as rows of this session.
+   */
+  prior?: readonly FlowRecord[];
   now?: () => number;
 }
 
@@ -171,6 +176,8 @@ interface RowKey {
 
 export class LearnModel {
   readonly edges = new EdgeAggregator();
+  /** The recording's earlier flows plus this session's: what the preview learns from. */
+  private readonly learned?: EdgeAggregator;
   private readonly rows = new Map<string, LearnRow>();
   /** Per edge: its row, the flows that arrived for it and what the kernel counted (see setConnects). */
   private readonly edgeCounts = new Map<string, { row: LearnRow; flows: number; connects: number }>();
@@ -183,6 +190,10 @@ export class LearnModel {
   constructor(private readonly opts: LearnModelOptions = {}) {
     this.now = opts.now ?? Date.now;
     this.startedAt = this.now();
+    if (opts.prior && opts.prior.length > 0) {
+      this.learned = new EdgeAggregator();
+      for (const f of opts.prior) this.learned.add(f as LocatedFlow);
+    }
   }
 
   get flows(): number {
@@ -193,6 +204,7 @@ export class LearnModel {
   add(flow: FlowRecord): { row: LearnRow; isNew: boolean } {
     const located = flow as LocatedFlow;
     this.edges.add(located);
+    this.learned?.add(located);
     const key = this.rowKeyOf(located);
     const id = `${key.workload}\u0000${key.peer}\u0000${flow.proto}`;
     const ts = flow.ts !== undefined ? Date.parse(flow.ts) : NaN;
@@ -262,7 +274,8 @@ export class LearnModel {
     try {
       // The same pipeline as the final write (learnFromEdges): connects nobody answered are left out
       // unless --include-failed, file paths as written — the preview never shows a rule the write drops.
-      result = learnFromEdges(this.edges.result(), this.edges.flows, index, this.opts.synthesis ?? {}).result;
+      const from = this.learned ?? this.edges;
+      result = learnFromEdges(from.result(), from.flows, index, this.opts.synthesis ?? {}).result;
     } catch (err) {
       return { policies: [], error: (err as Error).message };
     }
