@@ -2,22 +2,30 @@
  * Writes a learned policy set as a tree: `<outDir>/<namespace>/<workload>.yaml` per policy plus
  * `<outDir>/kustomization.yaml` listing them, ready for `kubectl apply -k <outDir>`.
  *
- * All or nothing: every file is first written to a temporary file beside its target, and only when
- * all of them are on disk are they renamed into place. If anything fails, the temporary files are
- * removed and targets already renamed are restored, so a failed `learn` never leaves a
- * half-updated tree. Files whose content would not change are not touched (their mtime stays).
+ * All or nothing, even under SIGKILL: the complete new tree is built in a sibling directory
+ * (`.<out>.netpol-new-<pid>-<n>`: files that do not change are hard links to the current ones, so
+ * their inode and mtime stay; every other file of the tree, stale policies and files netpol did not
+ * write included, comes along the same way), then swapped with `outDir` in one step —
+ * renameat2(RENAME_EXCHANGE), see dir-exchange.ts — and the old tree, now under the sibling name,
+ * removed. `outDir` stays a real directory (git, editors and `kubectl apply -k` see no symlink).
+ * Where the file system cannot exchange, two renames (out → `.<out>.netpol-old-…`, new → out) with
+ * a window in which `outDir` is absent — never mixed — that the next run repairs by putting the old
+ * tree back. Every run first removes what a killed run left: sibling `.netpol-new-`/`.netpol-old-`
+ * directories of dead processes, and `*.netpol-tmp-*` files of the per-file writer netpol used before.
+ * A symlinked `outDir` is refused (netpol never makes one, so one is someone else's).
  *
  * netpol never deletes: a policy file it generated earlier for a workload that is no longer learned
  * is reported as `stale` (and left out of the kustomization), and it refuses to overwrite a file it
  * did not generate (a policy without the `app.kubernetes.io/managed-by: netpol` label, or a
  * kustomization.yaml without netpol's header).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { NetpolError } from '../errors.js';
 import { KUSTOMIZATION_HEADER, renderKustomization, renderPolicy } from './render.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type SynthesisResult } from './synthesize.js';
+import { cleanLeftovers, swapInNewTree } from './tree-swap.js';
 
 export type WriteStatus = 'written' | 'unchanged';
 
@@ -97,9 +105,15 @@ function readIfExists(path: string): string | undefined {
 
 /** Writes the tree for `result` under outDir; see the module comment for the guarantees. */
 export function writePolicyTree(outDir: string, result: SynthesisResult): WriteResult {
-  if (existsSync(outDir) && !statSync(outDir).isDirectory()) {
+  const st = lstatSync(outDir, { throwIfNoEntry: false });
+  if (st?.isSymbolicLink()) {
+    throw new NetpolError(`${outDir}: is a symbolic link; netpol writes --out as a real directory and never follows a link there (give the directory it points to)`);
+  }
+  if (st && !st.isDirectory()) {
     throw new NetpolError(`${outDir}: exists and is not a directory`);
   }
+  // What a killed run left (and, only where directories cannot be exchanged, the old tree put back).
+  cleanLeftovers(outDir);
   const wanted = new Map<string, string>();
   const paths: string[] = [];
   for (const generated of result.policies) {
@@ -161,42 +175,7 @@ export function writePolicyTree(outDir: string, result: SynthesisResult): WriteR
     }
   }
 
-  const temps: { temp: string; change: (typeof changes)[number] }[] = [];
-  const renamed: (typeof changes)[number][] = [];
-  const createdDirs: string[] = [];
-  const suffix = `.netpol-tmp-${process.pid}-${Date.now().toString(36)}`;
-  try {
-    const ensured = new Set<string>();
-    for (const change of changes) {
-      const dir = dirname(change.target);
-      if (!ensured.has(dir)) {
-        const made = mkdirSync(dir, { recursive: true });
-        if (made !== undefined) createdDirs.push(made);
-        ensured.add(dir);
-      }
-      const temp = `${change.target}${suffix}`;
-      writeFileSync(temp, change.content, { flag: 'wx' });
-      temps.push({ temp, change });
-    }
-    for (const { temp, change } of temps) {
-      renameSync(temp, change.target);
-      renamed.push(change);
-    }
-  } catch (err) {
-    for (const { temp } of temps) rmSync(temp, { force: true });
-    for (const change of renamed) {
-      try {
-        if (change.previous === undefined) rmSync(change.target, { force: true });
-        else writeFileSync(change.target, change.previous);
-      } catch {
-        // Best effort: the original error below is what the user needs to see.
-      }
-    }
-    // Directories this call created hold nothing but what it wrote and has just removed.
-    for (const dir of createdDirs.reverse()) rmSync(dir, { recursive: true, force: true });
-    throw new NetpolError(`could not write policies to ${outDir}: ${(err as Error).message}`, { cause: err });
-  }
-
+  if (changes.length > 0) swapInNewTree(outDir, changes.map(({ path, content }) => ({ path, content })));
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { files, stale: stale.sort() };
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -144,5 +144,19 @@ describe('writePolicyTree', () => {
     const out2 = join(dir, 'k2');
     writePolicyTree(out2, raw);
     expect(Object.keys(tree(out2)).sort()).toEqual(['kustomization.yaml', 'shop/kustomization_networkpolicy.yaml']);
+  });
+
+  it('puts the old tree back when a run died between the two renames of the no-exchange fallback', () => {
+    const out = join(dir, 'p');
+    writePolicyTree(out, learn());
+    const before = tree(out);
+    // What such a run leaves: the old tree under the sibling name, no out, the new tree beside it.
+    renameSync(out, join(dir, '.p.netpol-old-999999999-x'));
+    mkdirSync(join(dir, '.p.netpol-new-999999999-x', 'default'), { recursive: true });
+    writeFileSync(join(dir, '.p.netpol-new-999999999-x', 'default', 'web.yaml'), 'half');
+    const again = writePolicyTree(out, learn());
+    expect(again.files.every((x) => x.status === 'unchanged')).toBe(true);
+    expect(tree(out)).toEqual(before);
+    expect(readdirSync(dir)).toEqual(['p']);
   });
 });
