@@ -142,9 +142,14 @@ export function swapInNewTree(outDir: string, changes: readonly TreeChange[]): v
       chmodSync(temp, statSync(abs).mode & 0o7777);
       carryOver(abs, temp, '', new Set(changes.map((c) => c.path)));
     }
+    const made = new Set<string>();
     for (const change of changes) {
       const target = join(temp, ...change.path.split('/'));
-      mkdirSync(dirname(target), { recursive: true });
+      const dir = dirname(target);
+      if (!made.has(dir)) {
+        mkdirSync(dir, { recursive: true });
+        made.add(dir);
+      }
       writeFileSync(target, change.content, { flag: 'wx' });
       step();
     }
