@@ -244,9 +244,16 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
       stderr: io.stderr,
     });
     recordSnapshot();
+    let snapshotFailed = false;
     countTimer = setInterval(() => {
       showKernelCounts();
-      recordSnapshot();
+      try {
+        recordSnapshot();
+      } catch (err) {
+        // Said once; the final write at the end reports it as the error it is.
+        if (!snapshotFailed) stderr.write(`warning: ${(err as Error).message}\n`);
+        snapshotFailed = true;
+      }
     }, 1000);
     io.onReady?.();
     await live.until;
