@@ -9,13 +9,14 @@ import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { EdgeAggregator } from '../flows/edges.js';
 import { readFlows } from '../flows/jsonl.js';
-import type { CheckReport, DriftEntry } from '../policy/audit.js';
+import { auditExitCode, type CheckReport, type DriftEntry } from '../policy/audit.js';
 import { Auditor } from '../policy/auditor.js';
 import { policyDrift } from '../policy/drift.js';
 import { compilePolicies } from '../policy/evaluate.js';
 import { learnFromEdges } from '../policy/learn.js';
 import { loadPolicies } from '../policy/load.js';
 import { auditJson, auditTable, summaryLine } from './diff.js';
+import { clusterFilesFor, requireClusterForAudit } from './recorded-cluster.js';
 import { openClusterView } from './inputs.js';
 import { addSynthesisOptions, synthesisOptions, type SynthesisFlags } from './learn.js';
 import { printable, printableLines } from './escape.js';
@@ -56,7 +57,9 @@ function requirePolicyDirectory(flags: CheckFlags): void {
 
 export async function buildCheckReport(flags: CheckFlags): Promise<CheckReport> {
   requirePolicyDirectory(flags);
-  const view = await openClusterView({ cluster: flags.cluster }, 'snapshot');
+  const cluster = clusterFilesFor(flags.cluster, flags.flows);
+  if (!cluster) requireClusterForAudit('check');
+  const view = await openClusterView({ cluster }, 'snapshot');
   try {
     const policies = loadPolicies(flags.policies);
     const index = view.index();
@@ -93,13 +96,14 @@ async function runCheck(flags: CheckFlags): Promise<number> {
   if (flags.output === 'json') {
     process.stdout.write(JSON.stringify({ ...(auditJson(report.flows, report.summary) as object), drift: report.drift, summary: report.summary }, null, 2) + '\n');
   } else {
-    const denied = report.flows.filter((f) => f.verdict === 'denied');
-    if (denied.length > 0) process.stdout.write(auditTable(denied) + '\n');
+    // Unjudged flows are listed with the denied ones: a gate passes only on what it judged.
+    const failing = report.flows.filter((f) => f.verdict !== 'allowed');
+    if (failing.length > 0) process.stdout.write(auditTable(failing) + '\n');
     if (report.drift.length > 0) process.stdout.write(driftText(report.drift) + '\n');
-    const verdict = denied.length === 0 && report.drift.length === 0 ? 'PASS' : 'FAIL';
+    const verdict = failing.length === 0 && report.drift.length === 0 ? 'PASS' : 'FAIL';
     process.stdout.write(`${verdict}: ${summaryLine(report.summary)}; ${report.drift.length} drifted file(s)\n`);
   }
-  return report.summary.denied > 0 || report.drift.length > 0 ? 1 : 0;
+  return auditExitCode(report.summary) !== 0 || report.drift.length > 0 ? 1 : 0;
 }
 
 export function checkCommand(): Command {

@@ -6,6 +6,7 @@ import type { V1NetworkPolicy } from '../cluster/objects.js';
 import { liveDiff } from '../cluster/live-diff.js';
 import { formatSemanticDiff } from '../policy/semantic-diff.js';
 import { auditJson, auditTable, summaryLine } from './diff.js';
+import { auditExitCode } from '../policy/audit.js';
 
 /** The flags `netpol diff --live` passes (src/cli/diff.ts's DiffFlags). */
 export interface LiveDiffFlags {
@@ -23,7 +24,7 @@ export interface LiveDiffFlags {
 /**
  * `netpol diff --live`: drift between the cluster's NetworkPolicies and the files (semantic), then
  * every recorded flow judged by the cluster's policies and, when files are given, by the files.
- * Exit 1 when there is drift or anything is denied, 0 otherwise.
+ * Exit 1 when there is drift or anything is denied or unjudged, 0 otherwise.
  */
 export async function runLiveDiff(flags: LiveDiffFlags, io: { stdout?: NodeJS.WritableStream } = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
@@ -53,7 +54,7 @@ export async function runLiveDiff(flags: LiveDiffFlags, io: { stdout?: NodeJS.Wr
       const json: Record<string, unknown> = {};
       if (drift) json.drift = { namespaces: drift.namespaces, added: drift.added, removed: drift.removed, changed: drift.changed };
       for (const j of judged) {
-        const shown = j.auditor.sorted().filter((a) => !flags.deniedOnly || a.verdict === 'denied');
+        const shown = j.auditor.sorted().filter((a) => !flags.deniedOnly || a.verdict !== 'allowed');
         json[j.key] = auditJson(shown, j.auditor.summary);
       }
       stdout.write(JSON.stringify(json, null, 2) + '\n');
@@ -67,13 +68,14 @@ export async function runLiveDiff(flags: LiveDiffFlags, io: { stdout?: NodeJS.Wr
         );
       }
       for (const j of judged) {
-        const shown = j.auditor.sorted().filter((a) => !flags.deniedOnly || a.verdict === 'denied');
+        const shown = j.auditor.sorted().filter((a) => !flags.deniedOnly || a.verdict !== 'allowed');
         stdout.write(`\n${j.title}:\n`);
         if (shown.length > 0) stdout.write(auditTable(shown, flags.output.columns));
         stdout.write(`${summaryLine(j.auditor.summary)}\n`);
       }
     }
-    const denied = judged.some((j) => j.auditor.summary.denied > 0);
+    // Unjudged flows fail like denied ones: never a pass for what was not judged.
+    const denied = judged.some((j) => auditExitCode(j.auditor.summary) !== 0);
     return hasDrift || denied ? 1 : 0;
   } finally {
     await view.close();

@@ -10,6 +10,7 @@ import type { AuditSummary, FlowAudit } from '../policy/audit.js';
 import type { ClusterIndex } from '../cluster/lookup.js';
 import { edgeIdentity } from '../flows/edges.js';
 import type { LocatedFlow } from '../flows/record.js';
+import { auditExitCode } from '../policy/audit.js';
 import { auditFlows, type Auditor } from '../policy/auditor.js';
 import { compilePolicies, type PolicySet } from '../policy/evaluate.js';
 import { explainFlow } from '../policy/explain.js';
@@ -18,6 +19,7 @@ import { explanationText } from './explain.js';
 import { loadPolicies } from '../policy/load.js';
 import type { GateResult } from '../policy/verdict.js';
 import { openClusterView } from './inputs.js';
+import { clusterFilesFor, requireClusterForAudit } from './recorded-cluster.js';
 import { collect } from './options.js';
 import { DEFAULT_AUDIT_COLUMNS, FLOW_AUDIT_COLUMNS, groupedTextTable, selectColumns } from './report/columns.js';
 
@@ -80,7 +82,8 @@ export function parseAuditOutput(value: string): { format: 'table' | 'json'; col
 }
 
 export function summaryLine(s: AuditSummary): string {
-  return `${s.total} ${s.total === 1 ? 'flow' : 'flows'}: ${s.allowed} allowed, ${s.denied} denied`;
+  const unjudged = s.unjudged > 0 ? `, ${s.unjudged} unjudged (the cluster view does not know what they reached)` : '';
+  return `${s.total} ${s.total === 1 ? 'flow' : 'flows'}: ${s.allowed} allowed, ${s.denied} denied${unjudged}`;
 }
 
 /** The policies to judge with: the files when given, else the cluster's own. */
@@ -116,12 +119,14 @@ async function runDiff(flags: DiffFlags): Promise<number> {
     const { runLiveDiff } = await import('./diff-live.js');
     return runLiveDiff(flags);
   }
-  const view = await openClusterView({ cluster: flags.cluster }, 'optional');
+  const cluster = clusterFilesFor(flags.cluster, flags.flows ?? []);
+  if (!cluster) requireClusterForAudit('diff');
+  const view = await openClusterView({ cluster }, 'snapshot');
   try {
     const set = compilePolicies(policiesFor(flags.policies, view.objects().networkPolicies));
     const flows: LocatedFlow[] = [];
     const auditor = await auditFlows(keepDenied(readFlows(flags.flows ?? []), flows, flags.explain === true), set, view.index());
-    const shown = auditor.sorted().filter((a) => !flags.deniedOnly || a.verdict === 'denied');
+    const shown = auditor.sorted().filter((a) => !flags.deniedOnly || a.verdict !== 'allowed');
     if (flags.output.format === 'json') {
       process.stdout.write(JSON.stringify(auditJson(shown, auditor.summary), null, 2) + '\n');
     } else {
@@ -129,7 +134,7 @@ async function runDiff(flags: DiffFlags): Promise<number> {
       if (flags.explain) process.stdout.write(explainDenied(set, view.index(), auditor, flows));
       process.stdout.write(`\n${summaryLine(auditor.summary)}\n`);
     }
-    return auditor.summary.denied > 0 ? 1 : 0;
+    return auditExitCode(auditor.summary);
   } finally {
     await view.close();
   }

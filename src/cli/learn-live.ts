@@ -11,7 +11,8 @@
 import { applyPolicies, formatApplyOutcomes } from '../cluster/live-diff.js';
 import { LiveClusterView } from '../cluster/live.js';
 import { InputError } from '../errors.js';
-import { FlowWriter } from '../flows/jsonl.js';
+import { existsSync } from 'node:fs';
+import { FlowWriter, readAllFlows, readFlows } from '../flows/jsonl.js';
 import type { FlowRecord } from '../flows/record.js';
 import { learnFromFlows } from '../policy/learn.js';
 import { renderPolicies } from '../policy/render.js';
@@ -65,6 +66,8 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
   try {
     const namespace = opts.allNamespaces ? undefined : (opts.namespace ?? view.namespace);
     const filter = podFilter({ ...opts, namespace, allNamespaces: opts.allNamespaces }, view.namespace);
+    // Earlier sessions' flows in the recording this one appends to are learned from too (see learn-local.ts).
+    const prior = opts.record && existsSync(opts.record) ? await readAllFlows([opts.record]) : [];
     const writer = opts.record ? new FlowWriter(opts.record) : undefined;
     const flows: FlowRecord[] = [];
     let unresolved = 0;
@@ -106,6 +109,7 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
         index: () => view.freshIndex(),
         synthesis,
         out: opts.out,
+        prior,
         output: opts.output,
         durationMs: opts.duration,
         signal: io.signal,
@@ -125,7 +129,8 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
     );
     if (agent?.error) throw agent.error;
 
-    const outcome = await learnFromFlows(flows, view.freshIndex(), synthesis);
+    // With --record: the whole recording, as `learn --flows REC` would (never narrower than it).
+    const outcome = await learnFromFlows(opts.record ? readFlows([opts.record]) : flows, view.freshIndex(), synthesis);
     const policies = outcome.result.policies.map((p) => p.policy);
     if (opts.out) {
       const written = writePolicyTree(opts.out, outcome.result);

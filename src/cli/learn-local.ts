@@ -19,12 +19,22 @@ import { LocalAgent, type EnrichedEvent } from '../agent/agent.js';
 import type { ContainerInfo } from '../agent/containers.js';
 import { emptyClusterObjects, type ClusterObjects, type V1Pod } from '../cluster/objects.js';
 import { buildIndex } from '../cluster/lookup.js';
-import { FlowWriter } from '../flows/jsonl.js';
+import { existsSync } from 'node:fs';
+import { recordedSnapshotPath, writeRecordedSnapshot } from '../cluster/recorded-snapshot.js';
+import { loadSnapshot, SnapshotView } from '../cluster/snapshot.js';
+import { FlowWriter, readAllFlows, readFlows } from '../flows/jsonl.js';
 import type { FlowRecord } from '../flows/record.js';
 import { learnFromFlows } from '../policy/learn.js';
 import { renderPolicies } from '../policy/render.js';
 import { writePolicyTree } from '../policy/write.js';
 import { reportOutcome, synthesisOptions, type SynthesisFlags } from './learn.js';
+import { canonicalIp } from '../cluster/ip.js';
+import type { LearnRow } from './views/learn-model.js';
+
+/** The kernel's edge key (bpf dedup map) of a connect, as text: how its repeat count is found. */
+function kernelEdgeKey(k: { cgroupId: bigint; netns: number; daddr: string; dport: number; outcome: string }): string {
+  return `${k.cgroupId}|${k.netns}|${canonicalIp(k.daddr)}|${k.dport}|${k.outcome}`;
+}
 
 export const LOCAL_NAMESPACE = 'local';
 
@@ -58,8 +68,11 @@ export interface LearnLocalIO {
   signal?: AbortSignal;
   /** Called once the programs are attached. */
   onReady?: () => void;
-  /** Called with the kernel's counters when observation ends. */
-  onSummary?: (s: { flows: number; lost: number; deduped: number; untracked: number; received: number }) => void;
+  /**
+   * Called with the kernel's counters when observation ends, and the rows the screen showed last
+   * (their COUNTs are the kernel's connect counts).
+   */
+  onSummary?: (s: { flows: number; lost: number; deduped: number; untracked: number; received: number; rows: LearnRow[] }) => void;
 }
 
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -84,6 +97,19 @@ export function containerAsPod(c: ContainerInfo): V1Pod {
     spec: { containers: [{ name: c.name, image: c.image }] },
     status: { phase: 'Running', ...(ips[0] ? { podIP: ips[0] } : {}), podIPs: ips.map((ip) => ({ ip })) },
   };
+}
+
+/**
+ * The local objects of this session over those recorded beside the recording by earlier sessions
+ * (pods by name, this session's winning): what the recording's flows resolve against.
+ */
+function withRecorded(recorded: ClusterObjects | undefined, current: ClusterObjects): ClusterObjects {
+  if (!recorded) return current;
+  const names = new Set(current.pods.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`));
+  const merged = emptyClusterObjects();
+  merged.namespaces.push(...current.namespaces, ...recorded.namespaces.filter((n) => !current.namespaces.some((c) => c.metadata?.name === n.metadata?.name)));
+  merged.pods.push(...current.pods, ...recorded.pods.filter((p) => !names.has(`${p.metadata?.namespace}/${p.metadata?.name}`)));
+  return merged;
 }
 
 export function localClusterObjects(containers: Iterable<ContainerInfo>): ClusterObjects {
@@ -128,6 +154,11 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const node = hostname();
+  // A recording this session appends to: its earlier flows are learned from too (the policy written
+  // is what `learn --flows REC` gives), with the containers earlier sessions recorded beside it.
+  const prior = opts.record && existsSync(opts.record) ? await readAllFlows([opts.record]) : [];
+  const recordedPath = opts.record ? recordedSnapshotPath(opts.record) : undefined;
+  const recorded = recordedPath && existsSync(recordedPath) ? loadSnapshot([recordedPath]) : undefined;
   const writer = opts.record ? new FlowWriter(opts.record) : undefined;
   const flows: FlowRecord[] = [];
   const seenContainers = new Map<string, ContainerInfo>();
@@ -135,12 +166,34 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
   let agent: LocalAgent | undefined;
   const failed = new AbortController();
   let live: LiveLearnView | undefined;
+  let rows: LearnRow[] = [];
+  // Each edge reaches user space once; the kernel counts its repeats. The screen's COUNT shows them.
+  const byKernelEdge = new Map<string, { flow: FlowRecord; connects: number }>();
+  const showKernelCounts = (): void => {
+    if (!agent || !live) return;
+    for (const k of agent.edges()) {
+      const seen = byKernelEdge.get(kernelEdgeKey(k));
+      if (seen && k.connects !== seen.connects) {
+        seen.connects = k.connects;
+        live.pushConnects(seen.flow, k.connects);
+      }
+    }
+  };
+  let countTimer: NodeJS.Timeout | undefined;
+  // The snapshot beside the recording: written at the start, when containers come, and at the end,
+  // so that even a killed session leaves what its recorded flows need to be judged offline.
+  let snapshotVersion = -1;
+  const recordSnapshot = (extra: Iterable<ContainerInfo> = []): void => {
+    if (!opts.record || snapshotVersion === containersChanged) return;
+    snapshotVersion = containersChanged;
+    writeRecordedSnapshot(opts.record, localClusterObjects([...seenContainers.values(), ...new Set(peers.values()), ...extra]));
+  };
   // The live view's preview resolves flows against this; rebuilt only when containers come or go.
   let containersChanged = 0;
   let cachedIndex: { version: number; index: ClusterIndex } | undefined;
   const localIndex = (): ClusterIndex => {
     if (cachedIndex?.version !== containersChanged) {
-      cachedIndex = { version: containersChanged, index: buildIndex(localClusterObjects([...seenContainers.values(), ...new Set(peers.values())])) };
+      cachedIndex = { version: containersChanged, index: buildIndex(withRecorded(recorded, localClusterObjects([...seenContainers.values(), ...new Set(peers.values())]))) };
     }
     return cachedIndex.index;
   };
@@ -165,6 +218,7 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
           containersChanged++;
         }
         const rec = flowFromEvent(e, node, peers, opts.latency !== false);
+        byKernelEdge.set(kernelEdgeKey(e.event), { flow: rec, connects: 1 });
         flows.push(rec);
         live?.push(rec);
         writer?.append(rec);
@@ -185,23 +239,40 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
       index: localIndex,
       synthesis: synthesisOptions(synthesisDefaults(opts)),
       out: opts.out,
+      prior,
       output: opts.output,
       durationMs: opts.duration,
       signal: io.signal ? AbortSignal.any([io.signal, failed.signal]) : failed.signal,
       stderr: io.stderr,
     });
+    recordSnapshot();
+    let snapshotFailed = false;
+    countTimer = setInterval(() => {
+      showKernelCounts();
+      try {
+        recordSnapshot();
+      } catch (err) {
+        // Said once; the final write at the end reports it as the error it is.
+        if (!snapshotFailed) stderr.write(`warning: ${(err as Error).message}\n`);
+        snapshotFailed = true;
+      }
+    }, 1000);
     io.onReady?.();
     await live.until;
     stopWatch();
+    clearInterval(countTimer);
+    showKernelCounts();
     const counters = await agent.stop();
     writer?.flush();
-    io.onSummary?.({ flows: flows.length, received: agent.eventsReceived, ...counters });
+    rows = (await live.close()).rows;
+    io.onSummary?.({ flows: flows.length, received: agent.eventsReceived, ...counters, rows });
     stderr.write(
       `observed ${flows.length} distinct connections (${counters.deduped} repeats counted in the kernel), ${counters.lost} events lost` +
         `${writer ? `; recorded to ${opts.record}` : ''}\n`,
     );
     if (agent.error) throw agent.error;
   } finally {
+    clearInterval(countTimer);
     await agent?.stop();
     await live?.close();
     writer?.close();
@@ -209,8 +280,18 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
 
   // Containers that connected (even if gone now) plus those running now, as pods of `local`.
   const current = agent ? (await agent.resolver.all()).map((x) => x.info) : [];
-  const index = buildIndex(localClusterObjects([...seenContainers.values(), ...current]));
-  const outcome = await learnFromFlows(flows, index, synthesisOptions(synthesisDefaults(opts)));
+  let outcome;
+  if (opts.record && recordedPath) {
+    // Learn what `learn --flows REC` learns offline: the whole recording, against the snapshot
+    // recorded beside it — one result, whichever way it is asked for.
+    snapshotVersion = -1;
+    recordSnapshot(current);
+    const view = new SnapshotView([recordedPath]);
+    outcome = await learnFromFlows(readFlows([opts.record]), view.index(), synthesisOptions(synthesisDefaults(opts)));
+  } else {
+    const index = buildIndex(localClusterObjects([...seenContainers.values(), ...current]));
+    outcome = await learnFromFlows(flows, index, synthesisOptions(synthesisDefaults(opts)));
+  }
   if (opts.out) {
     const written = writePolicyTree(opts.out, outcome.result);
     stderr.write(reportOutcome(outcome, written, opts.out));

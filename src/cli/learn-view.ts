@@ -17,6 +17,8 @@ export interface LiveLearnViewOptions {
   index?: () => ClusterIndex;
   synthesis?: SynthesisOptions;
   out?: string;
+  /** Earlier flows of the recording this session appends to (see LearnModelOptions.prior). */
+  prior?: readonly FlowRecord[];
   output?: 'yaml' | 'json';
   durationMs?: number;
   signal?: AbortSignal;
@@ -26,6 +28,8 @@ export interface LiveLearnViewOptions {
 
 export interface LiveLearnView {
   push(flow: FlowRecord): void;
+  /** The kernel's count of connects of the edge a pushed flow stands for (learn mode dedups in the kernel). */
+  pushConnects(flow: FlowRecord, connects: number): void;
   addLost(n: number): void;
   /** Resolves when observation should stop. */
   until: Promise<void>;
@@ -45,7 +49,7 @@ export function isInteractive(opts: Pick<LiveLearnViewOptions, 'output' | 'stder
 export function startLiveLearnView(opts: LiveLearnViewOptions): LiveLearnView {
   const source = new PushLearnSource();
   // The caller writes --out and prints the report once observation ends; the view only shows.
-  const session = { mode: opts.mode, selector: opts.selector, index: opts.index, synthesis: opts.synthesis, out: opts.out, durationMs: opts.durationMs, write: false };
+  const session = { mode: opts.mode, selector: opts.selector, index: opts.index, synthesis: opts.synthesis, out: opts.out, prior: opts.prior, durationMs: opts.durationMs, write: false };
   const done = isInteractive(opts)
     ? runLearnScreen(source, session)
     : runLearnPlain(source, { ...session, stream: opts.stderr ?? process.stderr, output: opts.output === 'json' ? 'json' : 'text' });
@@ -55,6 +59,7 @@ export function startLiveLearnView(opts: LiveLearnViewOptions): LiveLearnView {
   });
   return {
     push: (flow) => source.push(flow),
+    pushConnects: (flow, connects) => source.pushConnects(flow, connects),
     addLost: (n) => source.addLost(n),
     until: Promise.race([done.then(() => undefined), aborted]),
     close: async () => {

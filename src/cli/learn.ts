@@ -14,6 +14,7 @@ import { writePolicyTree, type WriteResult } from '../policy/write.js';
 import type { ClusterView } from '../cluster/view.js';
 import { openClusterView, podScope } from './inputs.js';
 import { DURATION_SYNTAX, parseDuration } from './duration.js';
+import { clusterFilesFor } from './recorded-cluster.js';
 import { collect, oneOf, parseIntInRange } from './options.js';
 import { InputError } from '../errors.js';
 
@@ -118,7 +119,8 @@ export function reportOutcome(outcome: LearnOutcome, written?: WriteResult, outD
 
 async function learnOffline(flags: LearnFlags): Promise<number> {
   const flowFiles = flags.flows ?? [];
-  if (!flags.cluster || flags.cluster.length === 0) await openClusterView({}, 'snapshot'); // says how to make one
+  const cluster = clusterFilesFor(flags.cluster, flowFiles);
+  if (!cluster) await openClusterView({}, 'snapshot'); // says how to make one
   const options = synthesisOptions(flags);
   const progress = await startProgress(totalBytes(flowFiles));
   // Worker threads read the recording while this thread parses the snapshot and builds its index.
@@ -126,7 +128,7 @@ async function learnOffline(flags: LearnFlags): Promise<number> {
   aggregation.catch(() => {}); // awaited below; a snapshot error must not leave it unhandled
   let view: ClusterView;
   try {
-    view = await openClusterView({ cluster: flags.cluster }, 'snapshot');
+    view = await openClusterView({ cluster }, 'snapshot');
     view.index();
   } catch (err) {
     await aggregation.catch(() => {});

@@ -46,6 +46,14 @@ export interface ClusterIndex {
   namespaceLabels(namespace: string): Record<string, string>;
   workloadOf(pod: V1Pod): Workload;
   podsOfWorkload(workload: Workload): V1Pod[];
+  /**
+   * A pod the view no longer holds (replaced by a rollout: new name, new address), found by the name
+   * a record gave it: the workload of the namespace whose generated pod names it follows
+   * (`<deployment>-<hash>-<x>`, `<statefulset>-<n>`, `<daemonset>-<x>`, ...). Returns a stand-in pod
+   * of that name with the labels its workload's pods carry now (what policies select), on no node;
+   * undefined when no workload fits.
+   */
+  formerPod(namespace: string, name: string): V1Pod | undefined;
   /** The Service port a connection to `port` reaches, matched on port and protocol. */
   servicePort(service: V1Service, port: number, protocol: string): V1ServicePort | undefined;
   /**
@@ -59,6 +67,13 @@ export interface ClusterIndex {
   /** The numeric port a named container port has on a pod, for a protocol. */
   namedPort(pod: V1Pod, name: string, protocol: string): number | undefined;
 }
+
+/**
+ * What a controller appends to its name to name a pod: a ReplicaSet's `<hash>-<x>` under a
+ * Deployment, `<x>` (5 characters) for a ReplicaSet, DaemonSet or Job, `<n>` for a StatefulSet,
+ * `<n>-<x>` for a CronJob's Job. One pattern for all: the kind a name came from is not in a record.
+ */
+const GENERATED_SUFFIX = /^(?:\d+|[a-z0-9]{5}|[a-z0-9]{1,10}-[a-z0-9]{5}|\d+-[a-z0-9]{5})$/;
 
 function podKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
@@ -197,6 +212,29 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
     }
   }
   const podsByWorkload = new Map<string, V1Pod[]>();
+  // Stand-ins for pods gone from the view, one object per name (evaluate.ts caches per pod object).
+  const formerPods = new Map<string, V1Pod | null>();
+  function findFormerPod(namespace: string, name: string): V1Pod | null {
+    let best: { pod: V1Pod; workload: Workload } | undefined;
+    for (const pod of podsByNamespace.get(namespace) ?? []) {
+      const w = index.workloadOf(pod);
+      if (w.kind === 'Pod' || !name.startsWith(`${w.name}-`)) continue;
+      if (!GENERATED_SUFFIX.test(name.slice(w.name.length + 1))) continue;
+      const better = !best || w.name.length > best.workload.name.length || (w.name === best.workload.name && (pod.metadata?.name ?? '') < (best.pod.metadata?.name ?? ''));
+      if (better) best = { pod, workload: w };
+    }
+    if (!best) return null;
+    const { pod, workload } = best;
+    const standIn: V1Pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace, labels: { ...(pod.metadata?.labels ?? {}) }, ...(pod.metadata?.ownerReferences ? { ownerReferences: pod.metadata.ownerReferences } : {}), annotations: { 'netpol.io/judged-as': `${workload.kind} ${namespace}/${workload.name}` } },
+      // Its node is unknown: no own-node exemption is assumed for it.
+      spec: { containers: pod.spec?.containers ?? [], ...(pod.spec?.hostNetwork ? { hostNetwork: true } : {}) },
+    };
+    workloadCache.set(standIn, workload);
+    return standIn;
+  }
   // Asked once per resolved edge; a Service port's backends never change within one index.
   const backendCache = new WeakMap<V1ServicePort, Map<number, ServiceBackend[]>>();
 
@@ -320,6 +358,15 @@ export function buildIndex(objects: ClusterObjects): ClusterIndex {
         workloadCache.set(pod, w);
       }
       return w;
+    },
+    formerPod(namespace, name) {
+      const key = podKey(namespace, name);
+      let found = formerPods.get(key);
+      if (found === undefined) {
+        found = findFormerPod(namespace, name);
+        formerPods.set(key, found);
+      }
+      return found ?? undefined;
     },
     podsOfWorkload(workload) {
       if (podsByWorkload.size === 0) {

@@ -15,15 +15,21 @@ import type { GateResult } from './verdict.js';
 type Judged = Omit<FlowAudit, 'id' | 'origin' | 'src' | 'count'>;
 
 const NO_GATE: GateResult = { applies: false, isolated: false, isolatedBy: [], allowedBy: [], allowed: true };
+/** The gates of an unjudged flow: not known to apply, and not passed — nothing was judged. */
+const UNJUDGED_GATE: GateResult = { applies: false, isolated: false, isolatedBy: [], allowedBy: [], allowed: false };
 
 export function judgeResolved(set: PolicySet, resolved: ResolvedFlow): Judged {
+  if (resolved.unidentified !== undefined) {
+    // Judging the addresses alone would call a pod an outside address: a false verdict either way.
+    return { dst: destinationNotation(resolved), proto: resolved.flow.proto, verdict: 'unjudged', reason: resolved.unidentified, egress: UNJUDGED_GATE, ingress: UNJUDGED_GATE };
+  }
   const judgement = judge(set, resolved);
   const shown = judgement.targets.find((t) => t.verdict.verdict === 'denied') ?? judgement.targets[0];
   return {
     dst: destinationNotation(resolved),
     proto: resolved.flow.proto,
     verdict: judgement.verdict,
-    reason: judgement.reason,
+    reason: resolved.identityNote !== undefined ? `${judgement.reason} (${resolved.identityNote})` : judgement.reason,
     egress: shown?.verdict.egress ?? NO_GATE,
     ingress: shown?.verdict.ingress ?? NO_GATE,
   };
@@ -33,7 +39,7 @@ export class Auditor {
   /** Per edge: its verdict and the source's name (the same for every flow of the edge). */
   private readonly cache = new Map<string, { judged: Judged; source: EndpointName }>();
   readonly audits: FlowAudit[] = [];
-  readonly summary: AuditSummary = { total: 0, allowed: 0, denied: 0 };
+  readonly summary: AuditSummary = { total: 0, allowed: 0, denied: 0, unjudged: 0 };
 
   constructor(
     private readonly set: PolicySet,
@@ -59,9 +65,13 @@ export class Auditor {
     return audit;
   }
 
-  /** Denied first (what the user must act on), each group in input order. */
+  /** Denied first (what the user must act on), then unjudged, then allowed, each group in input order. */
   sorted(): FlowAudit[] {
-    return [...this.audits.filter((a) => a.verdict === 'denied'), ...this.audits.filter((a) => a.verdict === 'allowed')];
+    return [
+      ...this.audits.filter((a) => a.verdict === 'denied'),
+      ...this.audits.filter((a) => a.verdict === 'unjudged'),
+      ...this.audits.filter((a) => a.verdict === 'allowed'),
+    ];
   }
 }
 

@@ -7,6 +7,7 @@ import { EdgeAggregator, type FlowEdge } from '../flows/edges.js';
 import type { LocatedFlow } from '../flows/record.js';
 import { synthesize, type LearnEdge, type SynthesisOptions, type SynthesisResult } from './synthesize/index.js';
 import { resolveFlow } from './traffic.js';
+import { policyFilePath } from './write.js';
 
 export interface LearnOutcome {
   result: SynthesisResult;
@@ -46,7 +47,18 @@ export function learnFromEdges(edges: FlowEdge[], flows: number, index: ClusterI
         if (skip) unanswered += e.count;
         return !skip;
       });
-  return { result: synthesize(resolveEdges(learned, index), index, options), flows, edges: learned.length, unanswered };
+  const resolved = resolveEdges(learned, index);
+  const result = synthesize(resolved, index, options);
+  const unidentified = resolved.filter((e) => e.unidentified !== undefined);
+  if (unidentified.length > 0) {
+    // Learned from their addresses alone (what the synthesizer can do), but never silently.
+    const flowsOf = unidentified.reduce((n, e) => n + e.count, 0);
+    result.warnings.push(`${unidentified.length} connection(s) (${flowsOf} flows) name a pod or Service the cluster view does not hold, learned by address only; first: ${unidentified[0]!.unidentified}`);
+  }
+  // The path every consumer (write, the drift check, the live preview) sees is the one written.
+  for (const p of result.policies) p.path = policyFilePath(p.path);
+  result.policies.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { result, flows, edges: learned.length, unanswered };
 }
 
 export async function learnFromFlows(

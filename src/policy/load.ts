@@ -2,10 +2,14 @@
  * Loading NetworkPolicies from files and directories (`--policies FILE|DIR`): every YAML document,
  * `List`s flattened, each object validated as the API server would (validate.ts), errors naming file,
  * line and field. Directories are walked recursively in sorted order, so the result does not depend
- * on the file system; `kustomization.yaml` (which `learn` writes beside the policies) is skipped.
+ * on the file system. What is skipped is decided by content, not by file name: a `kind: Kustomization`
+ * document (the `kustomization.yaml` that `learn` writes beside the policies, or one of the user's)
+ * and a kind-less kustomization file (kustomize accepts one without apiVersion and kind); a
+ * NetworkPolicy is loaded whatever its file is called, and any other kind is an error.
  */
 import { readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { isMap, parseAllDocuments } from 'yaml';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
 import { parseKubeYaml, readText, type LocatedObject } from '../cluster/yaml-documents.js';
 import { InputError } from '../errors.js';
@@ -25,8 +29,35 @@ export interface LoadOptions {
 
 const KUSTOMIZATION_FILES = new Set(['kustomization.yaml', 'kustomization.yml', 'Kustomization']);
 
+/** Kinds kustomize reads from a kustomization file; such a document holds no policy. */
+const KUSTOMIZE_KINDS = new Set(['Kustomization', 'Component']);
+
 function isYamlFile(name: string): boolean {
-  return name.endsWith('.yaml') || name.endsWith('.yml');
+  return name.endsWith('.yaml') || name.endsWith('.yml') || KUSTOMIZATION_FILES.has(name);
+}
+
+/**
+ * A file kustomize reads as a kustomization written without apiVersion and kind (which kustomize
+ * allows): by name AND content — every document a mapping with neither field. Such a file cannot
+ * hold a NetworkPolicy (that needs a kind); anything else in it is judged as in any other file.
+ */
+function isKindlessKustomization(file: string, text: string): boolean {
+  if (!KUSTOMIZATION_FILES.has(basename(file))) return false;
+  let docs;
+  try {
+    docs = parseAllDocuments(text);
+  } catch {
+    return false;
+  }
+  let seen = 0;
+  for (const doc of Array.isArray(docs) ? docs : [docs]) {
+    if (doc.errors.length > 0) return false;
+    const contents = doc.contents;
+    if (contents === null) continue;
+    if (!isMap(contents) || contents.has('kind') || contents.has('apiVersion')) return false;
+    seen++;
+  }
+  return seen > 0;
 }
 
 function byCodePoint(a: string, b: string): number {
@@ -46,7 +77,7 @@ function walk(dir: string, out: string[]): void {
     const st = statSync(path, { throwIfNoEntry: false });
     if (!st) continue; // a dangling symlink
     if (st.isDirectory()) walk(path, out);
-    else if (st.isFile() && isYamlFile(name) && !KUSTOMIZATION_FILES.has(name)) out.push(path);
+    else if (st.isFile() && isYamlFile(name)) out.push(path);
   }
 }
 
@@ -83,9 +114,11 @@ export function loadPolicyFiles(paths: string[], options: LoadOptions = {}): Loa
   const seen = new Map<string, LoadedPolicy>();
   for (const file of policyFiles(paths)) {
     const text = readText(file);
+    if (isKindlessKustomization(file, text)) continue;
     const located = parseKubeYaml(text, file);
     located.forEach((item) => {
       const kind = item.object.kind;
+      if (typeof kind === 'string' && KUSTOMIZE_KINDS.has(kind) && String(item.object.apiVersion ?? 'kustomize.config.k8s.io/').startsWith('kustomize.config.k8s.io/')) return;
       if (kind !== 'NetworkPolicy') {
         throw new InputError(file, `expected only NetworkPolicy objects, found kind ${String(kind)}`, item.line, 'kind');
       }

@@ -58,6 +58,38 @@ export interface ResolvedFlow {
   targets: Traffic[];
   /** Why nothing could be judged (a Service with no ready backends on that port). */
   problem?: string;
+  /**
+   * Set when the record names a pod or Service the cluster view does not hold and no workload of
+   * that name does either: what the flow reached is unknown, so it cannot be judged (an audit
+   * reports it as unjudged; learn warns). The endpoints above are then only what its addresses say.
+   */
+  unidentified?: string;
+  /** Set when a recorded pod was found only through its workload (a rollout replaced it): said in the reason. */
+  identityNote?: string;
+}
+
+/** What resolving one flow learned about the names its record carries. */
+interface Identity {
+  unidentified?: string;
+  notes?: string[];
+}
+
+/**
+ * A pod a record names, from the view: the pod itself, else a stand-in of its workload when a
+ * rollout replaced it (ClusterIndex.formerPod), with a note saying so; undefined when neither.
+ */
+function recordedPod(namespace: string, name: string, side: 'source' | 'destination', index: ClusterIndex, id: Identity, ip?: string): PodEndpoint | undefined {
+  const pod = index.pod(namespace, name);
+  if (pod) return podEndpoint(pod, index, ip);
+  const former = index.formerPod(namespace, name);
+  if (!former) return undefined;
+  const w = index.workloadOf(former);
+  (id.notes ??= []).push(`${side} pod ${namespace}/${name} is no longer in the cluster view: judged as a pod of ${w.kind} ${namespace}/${w.name}`);
+  return podEndpoint(former, index, ip);
+}
+
+function unidentified(id: Identity, what: string, ip: string | undefined): void {
+  id.unidentified ??= `${what} is not in the cluster view, nor any workload it could belong to: cannot be judged${ip ? ` (its recorded address ${ip} may belong to something else by now)` : ''}`;
 }
 
 /** Endpoints per index and pod, for the pod's own address: resolution meets the same pods over and over. */
@@ -94,15 +126,16 @@ function where(flow: LocatedFlow): { file: string; line?: number } {
   return { file: flow.origin?.file ?? '(flow)', line: flow.origin?.line };
 }
 
-function resolveSource(flow: LocatedFlow, index: ClusterIndex): Endpoint {
+function resolveSource(flow: LocatedFlow, index: ClusterIndex, id: Identity): Endpoint {
   const { namespace, pod: podName, ip } = flow.src;
   if (typeof namespace === 'string' && typeof podName === 'string') {
-    const pod = index.pod(namespace, podName);
-    if (pod) return podEndpoint(pod, index, ip);
+    const pod = recordedPod(namespace, podName, 'source', index, id, ip);
+    if (pod) return pod;
     if (!ip) {
       const at = where(flow);
       throw new InputError(at.file, `source pod ${namespace}/${podName} is not in the cluster view and the flow has no src.ip`, at.line, 'src.pod');
     }
+    unidentified(id, `source pod ${namespace}/${podName}`, ip);
   }
   const pod = ip ? index.podByIP(ip) : undefined;
   if (pod) return podEndpoint(pod, index, ip);
@@ -172,8 +205,24 @@ function resolveServiceTargets(
 
 /** Resolves one flow against the cluster; throws InputError naming the flow's file and line when it cannot. */
 export function resolveFlow(flow: LocatedFlow, index: ClusterIndex): ResolvedFlow {
-  const src = resolveSource(flow, index);
+  const id: Identity = {};
+  const resolved = resolveTargets(flow, index, id);
+  if (id.unidentified !== undefined) resolved.unidentified = id.unidentified;
+  if (id.notes) resolved.identityNote = id.notes.join('; ');
+  return resolved;
+}
+
+function resolveTargets(flow: LocatedFlow, index: ClusterIndex, id: Identity): ResolvedFlow {
+  const src = resolveSource(flow, index, id);
   const dstIp = canonicalIp(flow.dst.ip);
+  const { namespace, pod: podName, service: svcName } = flow.dst;
+  const namesPod = typeof namespace === 'string' && typeof podName === 'string' && podName !== '';
+  if (namesPod) {
+    // The record's names were fixed when the connect happened; an address may have been reused since.
+    const pod = recordedPod(namespace, podName, 'destination', index, id, dstIp);
+    if (pod) return { flow, src, targets: [{ src, dst: pod, port: flow.dst.port, proto: flow.proto }] };
+    unidentified(id, `destination pod ${namespace}/${podName}`, dstIp);
+  }
   const dstPod = index.podByIP(dstIp);
   if (dstPod) {
     return { flow, src, targets: [{ src, dst: podEndpoint(dstPod, index, dstIp), port: flow.dst.port, proto: flow.proto }] };
@@ -189,14 +238,10 @@ export function resolveFlow(flow: LocatedFlow, index: ClusterIndex): ResolvedFlo
     return resolveServiceTargets(flow, src, onAddress, index, dstIp);
   }
   // Records that carry names but an address we do not know (e.g. a snapshot taken later).
-  const { namespace, pod: podName, service: svcName } = flow.dst;
-  if (typeof namespace === 'string' && typeof podName === 'string') {
-    const pod = index.pod(namespace, podName);
-    if (pod) return { flow, src, targets: [{ src, dst: podEndpoint(pod, index, dstIp), port: flow.dst.port, proto: flow.proto }] };
-  }
-  if (typeof namespace === 'string' && typeof svcName === 'string' && !onAddress) {
+  if (typeof namespace === 'string' && typeof svcName === 'string' && svcName !== '' && !onAddress) {
     const svc = index.service(namespace, svcName);
     if (svc) return resolveServiceTargets(flow, src, svc, index, dstIp);
+    unidentified(id, `destination service ${namespace}/${svcName}`, dstIp);
   }
   const dst: ExternalEndpoint = node ? { kind: 'external', ip: dstIp, node } : { kind: 'external', ip: dstIp };
   return { flow, src, targets: [{ src, dst, port: flow.dst.port, proto: flow.proto }] };

@@ -61,7 +61,7 @@ describe('the seed scenario', () => {
     expect(byId).toMatchObject({ 'seed-3': 'allowed', 'seed-4': 'allowed' });
     expect(report.flows.find((f: { id: string }) => f.id === 'seed-3').egress.allowedBy).toEqual([{ policy: 'default/mypod', direction: 'egress', rule: 1 }]);
     // Only mypod has a policy here: web → api:9090 is not isolated on either side, so it is allowed.
-    expect(report.summary).toEqual({ total: 5, allowed: 4, denied: 1 });
+    expect(report.summary).toEqual({ total: 5, allowed: 4, denied: 1, unjudged: 0 });
   });
 });
 

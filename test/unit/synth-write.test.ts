@@ -1,10 +1,12 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { renderPolicy } from '../../src/policy/render.js';
 import { synthesize, type SynthesisResult } from '../../src/policy/synthesize/index.js';
 import { writePolicyTree } from '../../src/policy/write.js';
+import { learnFromFlows } from '../../src/policy/learn.js';
+import { loadPolicies } from '../../src/policy/load.js';
 import * as f from './support/synth-factory.js';
 
 function learn(extra = false): SynthesisResult {
@@ -125,5 +127,36 @@ describe('writePolicyTree', () => {
     const bad = learn();
     bad.policies[0] = { ...bad.policies[0]!, path: '../evil.yaml' };
     expect(() => writePolicyTree(join(dir, 'p'), bad)).toThrow(/outside/);
+  });
+
+  it('never writes a policy to a file kustomize would read as a kustomization, and diff/check load it back', async () => {
+    const w = f.deployment('kustomization', { namespace: 'shop', labels: { app: 'k' }, pods: [{ ip: '10.0.1.1' }] });
+    const index = f.cluster(w);
+    const outcome = await learnFromFlows([f.flow(`shop/${w.pods[0]!.metadata!.name}`, '198.51.100.7', 443)], index, {});
+    expect(outcome.result.policies.map((p) => p.path)).toEqual(['shop/kustomization_networkpolicy.yaml']);
+    const out = join(dir, 'k');
+    writePolicyTree(out, outcome.result);
+    expect(Object.keys(tree(out)).sort()).toEqual(['kustomization.yaml', 'shop/kustomization_networkpolicy.yaml']);
+    expect(tree(out)['kustomization.yaml']).toContain('- shop/kustomization_networkpolicy.yaml');
+    expect(loadPolicies([out]).map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`)).toEqual(['shop/kustomization']);
+    // A result synthesized without the learn pipeline gets the same name from the writer.
+    const raw = synthesize(f.edges(index, [f.flow(`shop/${w.pods[0]!.metadata!.name}`, '198.51.100.7', 443)]), index, {});
+    const out2 = join(dir, 'k2');
+    writePolicyTree(out2, raw);
+    expect(Object.keys(tree(out2)).sort()).toEqual(['kustomization.yaml', 'shop/kustomization_networkpolicy.yaml']);
+  });
+
+  it('puts the old tree back when a run died between the two renames of the no-exchange fallback', () => {
+    const out = join(dir, 'p');
+    writePolicyTree(out, learn());
+    const before = tree(out);
+    // What such a run leaves: the old tree under the sibling name, no out, the new tree beside it.
+    renameSync(out, join(dir, '.p.netpol-old-999999999-x'));
+    mkdirSync(join(dir, '.p.netpol-new-999999999-x', 'default'), { recursive: true });
+    writeFileSync(join(dir, '.p.netpol-new-999999999-x', 'default', 'web.yaml'), 'half');
+    const again = writePolicyTree(out, learn());
+    expect(again.files.every((x) => x.status === 'unchanged')).toBe(true);
+    expect(tree(out)).toEqual(before);
+    expect(readdirSync(dir)).toEqual(['p']);
   });
 });

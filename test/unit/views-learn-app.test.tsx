@@ -8,6 +8,7 @@ import { LearnApp, runLearnPlain } from '../../src/cli/views/learn-screen.js';
 import { LearnSession } from '../../src/cli/views/learn-session.js';
 import { createProgress, progressLine } from '../../src/cli/views/progress.js';
 import { renderPolicies } from '../../src/policy/render.js';
+import { learnFromFlows } from '../../src/policy/learn.js';
 import { FLOWS, screensIndex } from './support/screens-fixture.js';
 
 const dirs: string[] = [];
@@ -72,6 +73,45 @@ describe('LearnModel', () => {
     const changed = m2.preview().policies[0]!;
     expect(changed.status).toBe('changed');
     expect(changed.details.join('\n')).toContain('198.51.100.7/32');
+  });
+});
+
+describe('LearnModel agrees with the final write and the kernel (issue 9)', () => {
+  const timedOut = { v: 1 as const, proto: 'TCP' as const, src: { ip: '10.244.0.12', namespace: 'default', pod: 'mypod' }, dst: { ip: '198.51.100.9', port: 25 }, outcome: 'timeout' as const };
+
+  it('previews exactly what learn writes: a connect nobody answered gets no rule', async () => {
+    const m = new LearnModel({ index: () => index, synthesis: { dns: false } });
+    const flows = [...FLOWS.filter((f) => f.src.pod === 'mypod'), timedOut];
+    for (const f of flows) m.add(f);
+    const preview = renderPolicies(m.preview().result!.policies.map((g) => g.policy));
+    const written = renderPolicies((await learnFromFlows(flows, index, { dns: false })).result.policies.map((g) => g.policy));
+    expect(preview).not.toContain('198.51.100.9');
+    expect(preview).toBe(written);
+  });
+
+  it("counts what the kernel counted for an edge delivered once, never less than the flows that arrived", () => {
+    const m = new LearnModel({ index: () => index, synthesis: { dns: false } });
+    const f = FLOWS.find((x) => x.src.pod === 'mypod')!;
+    m.add(f);
+    const row = () => m.snapshot().find((r) => r.workload === 'default/mypod' && r.peer.endsWith(`:${f.dst.port}`) && r.peer.includes(f.dst.ip))!;
+    expect(row().count).toBe(1);
+    m.setConnects(f, 5);
+    expect(row().count).toBe(5);
+    m.setConnects(f, 7);
+    expect(row().count).toBe(7);
+    m.add(f); // a record the kernel had already counted
+    expect(row().count).toBe(7);
+  });
+
+  it('a session applies the counts a source pushes', async () => {
+    const src = new PushLearnSource();
+    const session = new LearnSession(src, { mode: 'local', index: () => index, synthesis: { dns: false } });
+    const f = FLOWS.find((x) => x.src.pod === 'mypod')!;
+    src.push(f);
+    src.pushConnects(f, 4);
+    src.end();
+    const result = await session.done;
+    expect(result.rows.filter((r) => r.workload === 'default/mypod').map((r) => r.count)).toEqual([4]);
   });
 });
 

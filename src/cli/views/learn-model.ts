@@ -10,15 +10,20 @@ import { formatEndpoint } from '../../cluster/endpoint-notation.js';
 import type { V1NetworkPolicy } from '../../cluster/objects.js';
 import { EdgeAggregator, edgeIdentity, type FlowEdge } from '../../flows/edges.js';
 import type { FlowRecord, LocatedFlow, Protocol } from '../../flows/record.js';
-import { resolveEdges } from '../../policy/learn.js';
+import { learnFromEdges } from '../../policy/learn.js';
 import { loadPolicies } from '../../policy/load.js';
 import { semanticDiff } from '../../policy/semantic-diff.js';
-import { synthesize, type SynthesisOptions, type SynthesisResult } from '../../policy/synthesize/index.js';
+import type { SynthesisOptions, SynthesisResult } from '../../policy/synthesize/index.js';
 import { resolveFlow } from '../../policy/traffic.js';
 
-/** One observed connection as the agent hands it over. */
+/**
+ * One observed connection as the agent hands it over, or — with `connects` — the kernel's count of
+ * connects of an edge already delivered (learn mode delivers an edge once and counts its repeats
+ * in the kernel): the row's COUNT then shows what the kernel counted, not the one record.
+ */
 export interface LearnEvent {
   flow: FlowRecord;
+  connects?: number;
 }
 
 /**
@@ -56,6 +61,13 @@ export class PushLearnSource implements LearnSource {
 
   addLost(n: number): void {
     this.lost += n;
+  }
+
+  /** The kernel counted `connects` connects of the edge `flow` (pushed before) stands for. */
+  pushConnects(flow: FlowRecord, connects: number): void {
+    if (this.ended) return;
+    this.queue.push({ flow, connects });
+    this.wake();
   }
 
   /** No more events (a --duration ran out, or the agent stopped). */
@@ -147,6 +159,11 @@ export interface LearnModelOptions {
   synthesis?: SynthesisOptions;
   /** --out: the generated policies are compared with the files there. */
   out?: string;
+  /**
+   * Flows of earlier sessions in the recording this one appends to: learned from (the preview is
+   * what the final write learns from the whole recording), but not shown as rows of this session.
+   */
+  prior?: readonly FlowRecord[];
   now?: () => number;
 }
 
@@ -159,7 +176,11 @@ interface RowKey {
 
 export class LearnModel {
   readonly edges = new EdgeAggregator();
+  /** The recording's earlier flows plus this session's: what the preview learns from. */
+  private readonly learned?: EdgeAggregator;
   private readonly rows = new Map<string, LearnRow>();
+  /** Per edge: its row, the flows that arrived for it and what the kernel counted (see setConnects). */
+  private readonly edgeCounts = new Map<string, { row: LearnRow; flows: number; connects: number }>();
   private readonly resolved = new Map<string, RowKey>();
   private resolvedWith?: ClusterIndex;
   private existing?: { policies: V1NetworkPolicy[] } | { error: string };
@@ -169,6 +190,10 @@ export class LearnModel {
   constructor(private readonly opts: LearnModelOptions = {}) {
     this.now = opts.now ?? Date.now;
     this.startedAt = this.now();
+    if (opts.prior && opts.prior.length > 0) {
+      this.learned = new EdgeAggregator();
+      for (const f of opts.prior) this.learned.add(f as LocatedFlow);
+    }
   }
 
   get flows(): number {
@@ -179,6 +204,7 @@ export class LearnModel {
   add(flow: FlowRecord): { row: LearnRow; isNew: boolean } {
     const located = flow as LocatedFlow;
     this.edges.add(located);
+    this.learned?.add(located);
     const key = this.rowKeyOf(located);
     const id = `${key.workload}\u0000${key.peer}\u0000${flow.proto}`;
     const ts = flow.ts !== undefined ? Date.parse(flow.ts) : NaN;
@@ -189,9 +215,31 @@ export class LearnModel {
       row = { ...key, proto: flow.proto, count: 0, lastSeen: seen };
       this.rows.set(id, row);
     }
-    row.count++;
+    const edgeId = edgeIdentity(located);
+    const edge = this.edgeCounts.get(edgeId);
+    if (!edge) {
+      this.edgeCounts.set(edgeId, { row, flows: 1, connects: 0 });
+      row.count++;
+    } else {
+      edge.flows++;
+      // A flow beyond what the kernel already counted adds one.
+      if (edge.flows > edge.connects) row.count++;
+    }
     if (seen > row.lastSeen) row.lastSeen = seen;
     return { row, isNew };
+  }
+
+  /**
+   * The kernel's count of connects for the edge of `flow` (delivered once, repeats counted in the
+   * kernel): the row counts max(flows that arrived, connects the kernel counted) per edge, so it
+   * agrees with the kernel instead of showing 1 per edge.
+   */
+  setConnects(flow: FlowRecord, connects: number): void {
+    const edge = this.edgeCounts.get(edgeIdentity(flow as LocatedFlow));
+    if (!edge) return;
+    const before = Math.max(edge.flows, edge.connects);
+    edge.connects = Math.max(edge.connects, connects);
+    edge.row.count += Math.max(edge.flows, edge.connects) - before;
   }
 
   private rowKeyOf(flow: LocatedFlow): RowKey {
@@ -224,7 +272,10 @@ export class LearnModel {
     if (!index) return { policies: [], error: 'no cluster view: policies are generated when the flows are resolved against a cluster' };
     let result: SynthesisResult;
     try {
-      result = synthesize(resolveEdges(this.edges.result(), index), index, this.opts.synthesis ?? {});
+      // The same pipeline as the final write (learnFromEdges): connects nobody answered are left out
+      // unless --include-failed, file paths as written — the preview never shows a rule the write drops.
+      const from = this.learned ?? this.edges;
+      result = learnFromEdges(from.result(), from.flows, index, this.opts.synthesis ?? {}).result;
     } catch (err) {
       return { policies: [], error: (err as Error).message };
     }

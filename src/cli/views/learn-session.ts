@@ -96,6 +96,11 @@ export class LearnSession {
   private async consume(): Promise<void> {
     try {
       for await (const ev of this.source) {
+        if (ev.connects !== undefined) {
+          this.model.setConnects(ev.flow, ev.connects);
+          this.emit();
+          continue;
+        }
         const { row, isNew } = this.model.add(ev.flow);
         this.opts.onFlow?.(ev.flow);
         if (isNew) for (const fn of this.rowListeners) fn(row);
