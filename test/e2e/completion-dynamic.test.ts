@@ -91,6 +91,21 @@ describe('through the shells and kubectl', () => {
     expect(r.stdout.split('\n')).toContain(ns);
   });
 
+  it('the zsh script asks the cluster for namespaces', () => {
+    const script = join(dir, '_netpol');
+    writeFileSync(script, run('netpol', ['completion', 'zsh']).stdout);
+    // compadd stubbed to print what it is given: the values the script would offer.
+    const r = run('zsh', ['-f', '-c', `source ${script} 2>/dev/null; compadd() { shift; print -l -- \${(P)1}; }; words=(netpol learn -n ''); CURRENT=4; _netpol_dynamic`]);
+    expect(r.stdout.split('\n')).toContain(ns);
+  });
+
+  it('the fish script asks the cluster for namespaces', () => {
+    const script = join(dir, 'netpol.fish');
+    writeFileSync(script, run('netpol', ['completion', 'fish']).stdout);
+    const r = run('fish', ['--no-config', '-c', `source ${script}; complete -C 'netpol learn -n '`]);
+    expect(r.stdout.split('\n').map((l) => l.split('\t')[0])).toContain(ns);
+  });
+
   it('kubectl completes the plugin through kubectl_complete-netpol', () => {
     const r = run('kubectl', ['__complete', 'netpol', 'trace', 'tcpconnect', '-n', ns, '--podname', 'web', '-c', '']);
     expect(r.code).toBe(0);
