@@ -243,7 +243,7 @@ export async function fuzzKind({ kind, seed, first = 0, count, run, dir, saveDir
   const ext = kind === 'flows' ? 'jsonl' : 'yaml';
   for (let i = first; i < first + count; i++) {
     // The supervisor's watchdog times netpol, not the mutators: it is told which phase runs.
-    onInput(i, 'make');
+    onInput(i, 'make', result);
     const text = makeInput(kind, seed, i, allSeeds);
     const file = join(dir, `input-${kind}.${ext}`);
     writeFileSync(file, text);
