@@ -1,6 +1,6 @@
 // Issue 9: an audit never reports "allowed" for what it could not judge — diff without a cluster,
 // records naming pods a rollout replaced, records naming pods nobody knows.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -124,5 +124,25 @@ describe('diff and check never pass what they did not judge', () => {
     expect(check.code).toBe(1);
     expect(check.stdout).toMatch(/^FAIL: /m);
     expect(check.stdout).toMatch(/unjudged/);
+  });
+
+  it('every report of check fails an unjudged flow: JUnit failure, SARIF result, GitHub annotation, Markdown section', () => {
+    const cluster = write('c4.yaml', CLUSTER);
+    const policies = write('p4.yaml', POLICIES);
+    const flows = write('ghost4.jsonl', flow({ id: 'ghost', src: { namespace: 'default', pod: 'ghost', ip: '10.0.0.66' }, dst: { ip: '203.0.113.5', port: 443 } }) + '\n');
+    const [junit, sarif, markdown] = ['r.xml', 'r.sarif', 'r.md'].map((n) => join(tmp, n)) as [string, string, string];
+    const r = netpol(['check', '--flows', flows, '--policies', policies, '--cluster', cluster, '--no-drift', '--github', '--junit', junit, '--sarif', sarif, '--markdown', markdown]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^::error .*line=1,title=netpol%3A unjudged .*\[ghost\] could not be judged: source pod default\/ghost is not in the cluster view/m);
+    const xml = readFileSync(junit, 'utf8');
+    expect(xml).toMatch(/<testsuite name="flows" tests="1" failures="1"/);
+    expect(xml).toMatch(/<failure message="could not be judged: [^"]*" type="unjudged">/);
+    const log = JSON.parse(readFileSync(sarif, 'utf8'));
+    expect(log.runs[0].results.map((x: { ruleId: string; level: string }) => [x.ruleId, x.level])).toEqual([['NP1002', 'error']]);
+    expect(log.runs[0].tool.driver.rules.map((x: { id: string }) => x.id)).toContain('NP1002');
+    const md = readFileSync(markdown, 'utf8');
+    expect(md).toMatch(/^## netpol check: ❌ failed/);
+    expect(md).toMatch(/1 observed flow could not be judged/);
+    expect(md).toMatch(/### Flows that could not be judged/);
   });
 });

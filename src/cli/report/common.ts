@@ -75,6 +75,21 @@ export function deniedFlows(report: CheckReport): FlowAudit[] {
   return report.flows.filter((f) => f.verdict === 'denied');
 }
 
+/**
+ * The flows a gate fails on: denied ones, and unjudged ones (the cluster view did not know what they
+ * reached). Every report lists both: a report never shows as passing what netpol could not judge.
+ */
+export function failingFlows(report: CheckReport): FlowAudit[] {
+  return report.flows.filter((f) => f.verdict === 'denied' || f.verdict === 'unjudged');
+}
+
+/** One sentence on why a failing flow fails, the same in every report. */
+export function flowProblem(f: FlowAudit): string {
+  if (f.verdict === 'unjudged') return `${flowLabel(f)} could not be judged: ${f.reason}`;
+  const by = droppedBy(f);
+  return `${flowLabel(f)} would be denied: ${f.reason}${by.length > 0 ? ` (dropped by ${by.join(', ')})` : ''}`;
+}
+
 export const DRIFT_TITLES: Record<DriftEntry['kind'], string> = {
   missing: 'learn generates this file but it is not committed',
   extra: 'committed file that learn no longer generates',
@@ -88,7 +103,7 @@ export function driftPath(report: CheckReport, d: DriftEntry, baseDir?: string):
   return reportPath(joined, baseDir);
 }
 
-/** True when check should fail: something denied or something drifted. */
+/** True when check should fail: something denied, unjudged or drifted. */
 export function reportFailed(report: CheckReport): boolean {
-  return report.summary.denied > 0 || report.summary.drifted > 0;
+  return report.summary.denied > 0 || report.summary.unjudged > 0 || report.summary.drifted > 0;
 }

@@ -9,11 +9,11 @@ import {
   describeGates,
   driftPath,
   DRIFT_TITLES,
-  droppedBy,
-  flowLabel,
   reportFailed,
   reportPath,
   type ReportOptions,
+  failingFlows,
+  flowProblem,
 } from './common.js';
 import { escapeData, escapeProperty } from '../escape.js';
 
@@ -39,15 +39,14 @@ export function formatAnnotation(a: Annotation): string {
 }
 
 function flowAnnotation(report: CheckReport, f: FlowAudit, opts: ReportOptions): Annotation {
-  const by = droppedBy(f);
   const file = f.origin?.file ?? report.inputs.flows[0];
   return {
     level: 'error',
     ...(file ? { file: reportPath(file, opts.baseDir) } : {}),
     ...(f.origin ? { line: f.origin.line } : {}),
-    title: `netpol: denied ${f.src} → ${f.dst}`,
+    title: `netpol: ${f.verdict} ${f.src} → ${f.dst}`,
     message: [
-      `${flowLabel(f)} would be denied: ${f.reason}${by.length > 0 ? ` (dropped by ${by.join(', ')})` : ''}`,
+      flowProblem(f),
       ...(f.count > 1 ? [`seen ${f.count} times`] : []),
       ...describeGates(f),
     ].join('\n'),
@@ -67,14 +66,14 @@ function driftAnnotation(report: CheckReport, d: DriftEntry, opts: ReportOptions
 }
 
 export function annotationsOf(report: CheckReport, opts: ReportOptions = {}): Annotation[] {
-  const { total, allowed, denied, drifted } = report.summary;
+  const { total, allowed, denied, unjudged, drifted } = report.summary;
   return [
-    ...report.flows.filter((f) => f.verdict === 'denied').map((f) => flowAnnotation(report, f, opts)),
+    ...failingFlows(report).map((f) => flowAnnotation(report, f, opts)),
     ...report.drift.map((d) => driftAnnotation(report, d, opts)),
     {
       level: 'notice',
       title: reportFailed(report) ? 'netpol check failed' : 'netpol check passed',
-      message: `${total} flows: ${allowed} allowed, ${denied} denied; ${drifted} policy files drifted`,
+      message: `${total} flows: ${allowed} allowed, ${denied} denied${unjudged > 0 ? `, ${unjudged} unjudged` : ''}; ${drifted} policy files drifted`,
     },
   ];
 }

@@ -5,7 +5,7 @@
  */
 import type { CheckReport, DriftEntry, FlowAudit } from '../../policy/audit.js';
 import { xmlEscape } from '../escape.js';
-import { describeGates, driftPath, DRIFT_TITLES, droppedBy, flowName, flowWhere, type ReportOptions } from './common.js';
+import { describeGates, driftPath, DRIFT_TITLES, droppedBy, failingFlows, flowName, flowWhere, type ReportOptions } from './common.js';
 
 // The escaping lives with every other escaping of output (../escape.ts); re-exported for callers.
 export { xmlEscape };
@@ -31,12 +31,12 @@ function flowCase(f: FlowAudit, opts: ReportOptions): string {
     ...describeGates(f),
   ];
   const out = lines.map(xmlEscape).join('\n');
-  if (f.verdict === 'denied') {
+  if (f.verdict === 'denied' || f.verdict === 'unjudged') {
     const by = droppedBy(f);
-    const message = by.length > 0 ? `${f.reason} (dropped by ${by.join(', ')})` : f.reason;
+    const message = f.verdict === 'unjudged' ? `could not be judged: ${f.reason}` : by.length > 0 ? `${f.reason} (dropped by ${by.join(', ')})` : f.reason;
     return (
       `    <testcase name="${name}" classname="${classname}" time="0">\n` +
-      `      <failure message="${attr(message)}" type="denied">${out}</failure>\n` +
+      `      <failure message="${attr(message)}" type="${f.verdict}">${out}</failure>\n` +
       `    </testcase>\n`
     );
   }
@@ -68,7 +68,7 @@ function suite(name: string, tests: number, failures: number, props: [string, st
 /** JUnit XML for a check report: suite `flows` (one case per flow) and suite `drift`. */
 export function renderJUnit(report: CheckReport, opts: ReportOptions = {}): string {
   const flowsBody = report.flows.map((f) => flowCase(f, opts)).join('');
-  const denied = report.flows.filter((f) => f.verdict === 'denied').length;
+  const denied = failingFlows(report).length;
   const props: [string, string][] = [
     ...report.inputs.flows.map((f): [string, string] => ['flows', f]),
     ...report.inputs.policies.map((p): [string, string] => ['policies', p]),

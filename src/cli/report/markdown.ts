@@ -6,7 +6,7 @@
 import type { CheckReport } from '../../policy/audit.js';
 import { printable, printableLines } from '../escape.js';
 import { FLOW_AUDIT_COLUMNS, markdownCell, markdownTable, selectColumns } from './columns.js';
-import { deniedFlows, describeGates, driftPath, DRIFT_TITLES, flowLabel, reportFailed, reportPath, type ReportOptions } from './common.js';
+import { deniedFlows, describeGates, failingFlows, driftPath, DRIFT_TITLES, flowLabel, reportFailed, reportPath, type ReportOptions } from './common.js';
 
 export interface MarkdownOptions extends ReportOptions {
   /** Denied flows listed in the table before "… and N more" (the step summary is capped at 1 MiB). */
@@ -58,19 +58,27 @@ function fence(text: string): string {
 
 export function renderMarkdownSummary(report: CheckReport, opts: MarkdownOptions = {}): string {
   const maxRows = opts.maxRows ?? 200;
-  const { total, allowed, denied, drifted } = report.summary;
+  const { total, allowed, denied, unjudged, drifted } = report.summary;
   const failed = reportFailed(report);
   const out: string[] = [];
   out.push(`## netpol check: ${failed ? '❌ failed' : '✅ passed'}`);
   out.push('');
   const problems: string[] = [];
   if (denied > 0) problems.push(`${denied} observed flow${denied === 1 ? '' : 's'} would be denied`);
+  if (unjudged > 0) problems.push(`${unjudged} observed flow${unjudged === 1 ? '' : 's'} could not be judged (the cluster snapshot does not know what ${unjudged === 1 ? 'it' : 'they'} reached)`);
   if (drifted > 0) problems.push(`${drifted} policy file${drifted === 1 ? '' : 's'} drifted from what \`netpol learn\` generates`);
   out.push(failed ? `${problems.join('; ')}.` : 'Every observed flow is allowed and the committed policies match what `netpol learn` generates.');
   out.push('');
-  out.push('| flows | allowed | denied | drifted files |');
-  out.push('| ---: | ---: | ---: | ---: |');
-  out.push(`| ${total} | ${allowed} | ${denied} | ${drifted} |`);
+  // The unjudged column appears when there is something in it (most reports have none).
+  if (unjudged > 0) {
+    out.push('| flows | allowed | denied | unjudged | drifted files |');
+    out.push('| ---: | ---: | ---: | ---: | ---: |');
+    out.push(`| ${total} | ${allowed} | ${denied} | ${unjudged} | ${drifted} |`);
+  } else {
+    out.push('| flows | allowed | denied | drifted files |');
+    out.push('| ---: | ---: | ---: | ---: |');
+    out.push(`| ${total} | ${allowed} | ${denied} | ${drifted} |`);
+  }
   out.push('');
   const inputs = [
     ...report.inputs.flows.map((f) => `flows \`${markdownCell(reportPath(f, opts.baseDir))}\``),
@@ -78,6 +86,15 @@ export function renderMarkdownSummary(report: CheckReport, opts: MarkdownOptions
     `cluster ${markdownCell(report.inputs.cluster)}`,
   ];
   out.push(`<sub>${inputs.join(' · ')}</sub>`);
+
+  const unjudgedList = failingFlows(report).filter((f) => f.verdict === 'unjudged');
+  if (unjudgedList.length > 0) {
+    out.push('');
+    out.push('### Flows that could not be judged');
+    out.push('');
+    out.push(markdownTable(unjudgedList.slice(0, maxRows), selectColumns(FLOW_AUDIT_COLUMNS, ['src', 'dst', 'proto', 'count', 'reason', 'where'])));
+    if (unjudgedList.length > maxRows) out.push(`\n… and ${unjudgedList.length - maxRows} more (see the JUnit or SARIF report).`);
+  }
 
   const deniedList = deniedFlows(report);
   if (deniedList.length > 0) {

@@ -13,9 +13,10 @@ import {
   driftPath,
   DRIFT_TITLES,
   droppedBy,
-  flowLabel,
   reportPath,
   type ReportOptions,
+  failingFlows,
+  flowProblem,
 } from './common.js';
 
 export const SARIF_SCHEMA_URI = 'https://json.schemastore.org/sarif-2.1.0.json';
@@ -43,6 +44,20 @@ export const SARIF_RULES: readonly SarifRule[] = [
       text: 'Run `netpol explain` on the flow to see which policy isolates the pod and why no rule matches, then re-run `netpol learn` or widen the policy on purpose.',
       markdown:
         'Run `netpol explain --line N` on the flow to see which policy isolates the pod and why no rule matches; then re-run `netpol learn --out DIR` or widen the policy on purpose.',
+    },
+    defaultConfiguration: { level: 'error' },
+    properties: { tags: ['networkpolicy', 'connectivity'] },
+  },
+  {
+    id: 'NP1002',
+    name: 'UnjudgedFlow',
+    shortDescription: { text: 'An observed connection could not be judged against the NetworkPolicies' },
+    fullDescription: {
+      text: 'The flow names a pod or Service the cluster snapshot does not hold, so whether the policies allow it is unknown; a gate does not pass on it.',
+    },
+    help: {
+      text: 'Give a cluster snapshot taken while the workloads of the recording existed (--cluster), or record again.',
+      markdown: 'Give a cluster snapshot taken while the workloads of the recording existed (`--cluster`), or record again.',
     },
     defaultConfiguration: { level: 'error' },
     properties: { tags: ['networkpolicy', 'connectivity'] },
@@ -111,11 +126,12 @@ function location(uri: string, line?: number): object {
 
 function flowResult(report: CheckReport, f: FlowAudit, opts: ReportOptions): object {
   const by = droppedBy(f);
-  const text = `${flowLabel(f)} would be denied: ${f.reason}${by.length > 0 ? ` (dropped by ${by.join(', ')})` : ''}.`;
+  const text = `${flowProblem(f)}.`;
   const file = f.origin?.file ?? report.inputs.flows[0];
+  const rule = f.verdict === 'unjudged' ? 'NP1002' : 'NP1001';
   return {
-    ruleId: 'NP1001',
-    ruleIndex: ruleIndex('NP1001'),
+    ruleId: rule,
+    ruleIndex: ruleIndex(rule),
     level: 'error',
     message: { text },
     ...(file ? { locations: [location(reportPath(file, opts.baseDir), f.origin?.line)] } : {}),
@@ -149,7 +165,7 @@ function driftResult(report: CheckReport, d: DriftEntry, opts: ReportOptions): o
 /** SARIF 2.1.0 log (a plain JSON object; write it with JSON.stringify). */
 export function renderSarif(report: CheckReport, opts: ReportOptions = {}): object {
   const results = [
-    ...report.flows.filter((f) => f.verdict === 'denied').map((f) => flowResult(report, f, opts)),
+    ...failingFlows(report).map((f) => flowResult(report, f, opts)),
     ...report.drift.map((d) => driftResult(report, d, opts)),
   ];
   return {
