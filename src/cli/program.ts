@@ -7,6 +7,7 @@ import { diffCommand } from './diff.js';
 import { explainCommand } from './explain.js';
 import { graphCommand } from './graph.js';
 import { learnCommand } from './learn.js';
+import { probeCommand } from './probe.js';
 import { traceCommand } from './trace.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -23,6 +24,7 @@ export function buildProgram(name = 'netpol'): Command {
   program.addCommand(checkCommand());
   program.addCommand(explainCommand());
   program.addCommand(graphCommand());
+  program.addCommand(probeCommand());
   program.addCommand(completionCommand(program));
   reflowDescriptions(program);
   return program;
