@@ -5,7 +5,7 @@
  * verdicts are the CLI's business (src/cli/probe.ts); this module only measures.
  *
  * In the source container the probe runs `/tcpserver -probe` when the image has it (netpol's probe
- * image, test/node/images), else busybox/netcat `nc -w` under a hard `timeout`. With nc a target
+ * image, test/node/images), else busybox/netcat `nc` under a hard `timeout`. With nc a target
  * that accepts but never closes reads as "timeout": probe such ports from the probe image.
  */
 import { PassThrough } from 'node:stream';
@@ -17,7 +17,7 @@ export interface ProbeTarget {
 }
 
 export interface ProbeResult extends ProbeTarget {
-  /** True when the TCP handshake completed. */
+  /** True when the packets got through: the handshake completed, or the pod refused (nothing listens). */
   connected: boolean;
   /** What the source reported (for disagreements): "open", "refused", "timeout", … */
   detail: string;
@@ -31,7 +31,8 @@ export function probeScript(targets: readonly ProbeTarget[], timeoutSeconds: num
     `if [ -x /tcpserver ]; then exec /tcpserver -probe -timeout ${t}s ${list}; fi`,
     `for target in ${list}; do`,
     `  ip=\${target%:*}; port=\${target##*:}`,
-    `  timeout ${t + 1} nc -w ${t} "$ip" "$port" </dev/null >/dev/null 2>&1; code=$?`,
+    // No nc -w: busybox nc exits 1 on its own timeout, like a refusal; timeout(1) exits ≥ 124.
+    `  timeout ${t} nc "$ip" "$port" </dev/null >/dev/null 2>&1; code=$?`,
     `  if [ $code -eq 0 ]; then echo "$ip $port open"; elif [ $code -ge 124 ]; then echo "$ip $port timeout"; else echo "$ip $port refused"; fi`,
     `done`,
   ].join('\n');
@@ -46,7 +47,10 @@ export function parseProbeOutput(text: string, targets: readonly ProbeTarget[]):
   }
   return targets.map((t) => {
     const detail = seen.get(`${t.ip}:${t.port}`) ?? 'no answer from the probe';
-    return { ...t, connected: detail === 'open', detail };
+    // Refused: the SYN reached the pod, which answered with a reset (nothing listens there), so the
+    // network let it through. Dataplanes that enforce NetworkPolicy drop (kube-network-policies
+    // does); one that rejected with resets instead would read as reachable here.
+    return { ...t, connected: detail === 'open' || detail === 'refused', detail };
   });
 }
 
