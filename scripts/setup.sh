@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(clang llvm libbpf-dev bpftool docker.io iproute2 busybox-static nftables tmux chromium make openssl curl libbpf-tools zsh fish graphviz)
+APT_PACKAGES=(clang llvm libbpf-dev bpftool docker.io iproute2 busybox-static nftables tmux chromium make openssl curl libbpf-tools zsh fish graphviz containerd runc containernetworking-plugins)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

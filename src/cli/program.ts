@@ -6,6 +6,7 @@ import { diffCommand } from './diff.js';
 import { explainCommand } from './explain.js';
 import { graphCommand } from './graph.js';
 import { learnCommand } from './learn.js';
+import { probeCommand } from './probe.js';
 import { traceCommand } from './trace.js';
 import { CLIENT_VERSION, versionCommand } from './version.js';
 
@@ -20,6 +21,7 @@ export function buildProgram(name = 'netpol'): Command {
   program.addCommand(checkCommand());
   program.addCommand(explainCommand());
   program.addCommand(graphCommand());
+  program.addCommand(probeCommand());
   program.addCommand(completionCommand(program));
   program.addCommand(versionCommand());
   reflowDescriptions(program);
