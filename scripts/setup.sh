@@ -26,3 +26,4 @@ fi
 npm run --silent build
 if [ -f bpf/Makefile ]; then make -s -C bpf; fi
 bash test/cluster/build.sh > /dev/null  # kube-apiserver + etcd for the e2e tests, cached by version (minutes the first time)
+bash test/node/build.sh > /dev/null     # the real node (kubelet, kube-proxy, CoreDNS, kube-network-policies, registry) and its images, cached by version (about 20 min the first time)

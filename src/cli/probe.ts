@@ -7,6 +7,7 @@
  * The connects are made from inside each source pod through pod exec (src/cluster/probe.ts). A pod
  * is not probed against itself (NetworkPolicy never applies there).
  */
+import { DURATION_SYNTAX, parseDurationSeconds } from './duration.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { V1Pod } from '../cluster/objects.js';
 import { InputError } from '../errors.js';
@@ -193,14 +194,21 @@ export function probeCommand(): Command {
     .option('-p, --port <port>', 'a TCP port to probe on every pod (repeatable)', (v: string, prev: number[] = []) => [...prev, port(v)])
     .option('--to <ip[:port]>', 'an outside address to probe from every pod (repeatable; without :port, every --port)', outside)
     .option('--policies <path>', 'predict with these policy files instead of the cluster\'s (repeatable)', collect)
-    .option('--timeout <seconds>', 'connect timeout of each probe', (v: string) => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0 || n > 60) throw new InvalidArgumentError(`"${v}" is not a timeout in seconds (0-60]`);
+    .option('--timeout <duration>', `connect timeout of each probe, at most 60s (${DURATION_SYNTAX})`, (v: string) => {
+      const n = parseDurationSeconds(v);
+      if (n > 60) throw new InvalidArgumentError(`"${v}" is longer than 60s`);
       return n;
     }, 2)
     .addOption(new Option('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table'))
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  netpol probe -n shop -p 80 -p 8080\n' +
+        '  netpol probe -A -l app=web -p 443 --to 203.0.113.10:80 -o json\n' +
+        '  netpol probe -n shop -p 8080 --policies policies/ --timeout 1s',
+    )
     .action(async (o: { namespace?: string; allNamespaces?: boolean; selector?: string; port?: number[]; to?: Array<{ ip: string; port?: number }>; policies?: string[]; timeout: number; output: 'table' | 'json'; kubeconfig?: string; context?: string }) => {
       process.exitCode = await runProbe(
         { ...o, ports: o.port ?? [], to: o.to ?? [] },
