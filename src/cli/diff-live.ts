@@ -5,7 +5,7 @@
 import type { V1NetworkPolicy } from '../cluster/objects.js';
 import { liveDiff } from '../cluster/live-diff.js';
 import { formatSemanticDiff } from '../policy/semantic-diff.js';
-import { auditJson, auditTable, summaryLine } from './diff.js';
+import { auditJson, auditTable, summaryLine } from './shared/audit-output.js';
 import { auditExitCode } from '../policy/audit.js';
 
 /** The flags `netpol diff --live` passes (src/cli/diff.ts's DiffFlags). */

@@ -3,10 +3,9 @@
  * (with --live) drift between the cluster's NetworkPolicies and the files. Exit 0 when nothing is
  * denied, 1 when something is, 2 on bad input — like `kubectl diff`.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
 import { readFlows } from '../flows/jsonl.js';
-import type { AuditSummary, FlowAudit } from '../policy/audit.js';
 import type { ClusterIndex } from '../cluster/lookup.js';
 import { edgeIdentity } from '../flows/edges.js';
 import type { LocatedFlow } from '../flows/record.js';
@@ -15,13 +14,13 @@ import { auditFlows, type Auditor } from '../policy/auditor.js';
 import { compilePolicies, type PolicySet } from '../policy/evaluate.js';
 import { explainFlow } from '../policy/explain.js';
 import { resolveFlow } from '../policy/traffic.js';
-import { explanationText } from './explain.js';
+import { explanationText } from './shared/explanation-text.js';
 import { loadPolicies } from '../policy/load.js';
-import type { GateResult } from '../policy/verdict.js';
 import { openClusterView } from './inputs.js';
 import { clusterFilesFor, requireClusterForAudit } from './recorded-cluster.js';
 import { collect } from './options.js';
-import { DEFAULT_AUDIT_COLUMNS, FLOW_AUDIT_COLUMNS, groupedTextTable, selectColumns } from './report/columns.js';
+import { FLOW_AUDIT_COLUMNS } from './report/columns.js';
+import { auditJson, auditTable, parseAuditOutput, summaryLine } from './shared/audit-output.js';
 
 interface DiffFlags {
   flows?: string[];
@@ -33,57 +32,6 @@ interface DiffFlags {
   output: { format: 'table' | 'json'; columns: string[] };
   deniedOnly?: boolean;
   explain?: boolean;
-}
-
-/** The JSON shape documented in the README: flows (denied first) and a summary. */
-export function auditJson(audits: FlowAudit[], summary: AuditSummary): object {
-  const gate = (g: GateResult) => ({
-    applies: g.applies,
-    isolated: g.isolated,
-    isolatedBy: g.isolatedBy,
-    allowedBy: g.allowedBy,
-    allowed: g.allowed,
-  });
-  return {
-    flows: audits.map((a) => ({
-      ...(a.id !== undefined ? { id: a.id } : {}),
-      src: a.src,
-      dst: a.dst,
-      proto: a.proto,
-      verdict: a.verdict,
-      reason: a.reason,
-      egress: gate(a.egress),
-      ingress: gate(a.ingress),
-      ...(a.origin ? { file: a.origin.file, line: a.origin.line } : {}),
-    })),
-    summary,
-  };
-}
-
-export { DEFAULT_AUDIT_COLUMNS };
-
-export function auditTable(audits: FlowAudit[], columns: string[] = DEFAULT_AUDIT_COLUMNS): string {
-  return groupedTextTable(audits, selectColumns(FLOW_AUDIT_COLUMNS, columns)) + '\n';
-}
-
-/** `table`, `json` or `columns=verdict,src,dst,...` (the names of FLOW_AUDIT_COLUMNS). */
-export function parseAuditOutput(value: string): { format: 'table' | 'json'; columns: string[] } {
-  if (value === 'table' || value === 'json') return { format: value, columns: DEFAULT_AUDIT_COLUMNS };
-  if (value.startsWith('columns=')) {
-    const columns = value.slice('columns='.length).split(',').filter(Boolean);
-    try {
-      selectColumns(FLOW_AUDIT_COLUMNS, columns);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
-    return { format: 'table', columns };
-  }
-  throw new InvalidArgumentError('expected table, json or columns=a,b,...');
-}
-
-export function summaryLine(s: AuditSummary): string {
-  const unjudged = s.unjudged > 0 ? `, ${s.unjudged} unjudged (the cluster view does not know what they reached)` : '';
-  return `${s.total} ${s.total === 1 ? 'flow' : 'flows'}: ${s.allowed} allowed, ${s.denied} denied${unjudged}`;
 }
 
 /** The policies to judge with: the files when given, else the cluster's own. */

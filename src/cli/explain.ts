@@ -4,7 +4,6 @@
  * on that side, each rule and why it matched or not. Exit 0 when everything explained is allowed,
  * 1 when something is denied (like diff), 2 on bad input.
  */
-import { printable } from './escape.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ClusterIndex } from '../cluster/lookup.js';
 import { parseEndpoint } from '../cluster/endpoint-notation.js';
@@ -14,11 +13,12 @@ import { edgeIdentity } from '../flows/edges.js';
 import { readFlows } from '../flows/jsonl.js';
 import { PROTOCOLS, type FlowRecord, type LocatedFlow, type Protocol } from '../flows/record.js';
 import { compilePolicies, type PolicySet } from '../policy/evaluate.js';
-import { explainFlow, type FlowExplanation, type GateExplanation, type MatchCheck } from '../policy/explain.js';
+import { explainFlow, type FlowExplanation } from '../policy/explain.js';
 import { loadPolicies } from '../policy/load.js';
 import { resolveFlow } from '../policy/traffic.js';
 import { openClusterView } from './inputs.js';
 import { collect } from './options.js';
+import { explanationText } from './shared/explanation-text.js';
 
 interface ExplainFlags {
   flows?: string[];
@@ -123,50 +123,6 @@ export async function explainRecorded(
     if (sel.kind === 'line') break;
   }
   return [...byEdge.values()];
-}
-
-const mark = (ok: boolean) => (ok ? '✓' : '✗');
-
-function checkLines(label: string, checks: MatchCheck[] | null, indent: string): string[] {
-  if (checks === null) return [`${indent}${label}: any`];
-  return checks.map((c, i) => `${indent}${i === 0 ? `${label}:` : ' '.repeat(label.length + 1)} ${mark(c.matched)} ${c.entry} — ${c.why}`);
-}
-
-function gateLines(g: GateExplanation): string[] {
-  const out = [`  ${mark(g.allowed)} ${g.summary}`];
-  for (const p of g.policies) {
-    const sel = p.podSelector === '' ? 'all pods' : p.podSelector;
-    if (!p.isolates) {
-      out.push(`      policy ${p.policy} (podSelector ${sel}) selects the pod but does not isolate ${g.direction}`);
-      continue;
-    }
-    out.push(`      policy ${p.policy} (podSelector ${sel}): ${p.rules.length === 0 ? `no ${g.direction} rules — allows nothing` : p.allows ? 'allows' : 'no rule matches'}`);
-    for (const r of p.rules) {
-      out.push(`        ${mark(r.outcome === 'matches')} ${r.summary}`);
-      out.push(...checkLines('peers', r.peers, '            '));
-      out.push(...checkLines('ports', r.ports, '            '));
-    }
-  }
-  return out;
-}
-
-/** The text view of one explanation. */
-export function explanationText(e: FlowExplanation, count = 1): string {
-  const out: string[] = [];
-  const where = e.origin ? `  ${e.origin.file}:${e.origin.line}` : '';
-  const title = e.id !== undefined ? `flow ${e.id}` : e.origin ? 'flow' : 'hypothetical connection';
-  out.push(`${title}${where}${count > 1 ? `  (and ${count - 1} more like it)` : ''}`);
-  out.push(`  ${e.src} → ${e.dst} ${e.proto}`);
-  out.push(`  ${e.verdict === 'denied' ? 'DENIED' : 'ALLOWED'}: ${e.summary}`);
-  if (e.problem) return out.map(printable).join('\n') + '\n';
-  for (const t of e.targets) {
-    out.push('');
-    if (e.targets.length > 1 || t.via) out.push(` ${t.via ? `via ${t.via} ` : ''}to ${t.dst} ${t.proto}: ${t.verdict}`);
-    out.push(...gateLines(t.egress));
-    out.push(...gateLines(t.ingress));
-  }
-  // Names and ids are input: each line's control characters shown as escapes.
-  return out.map(printable).join('\n') + '\n';
 }
 
 export async function runExplain(flags: ExplainFlags): Promise<number> {

@@ -17,9 +17,11 @@ import type { FlowRecord } from '../flows/record.js';
 import { learnFromFlows } from '../policy/learn.js';
 import { renderPolicies } from '../policy/render.js';
 import { writePolicyTree } from '../policy/write.js';
-import { reportOutcome, synthesisOptions, type SynthesisFlags } from './learn.js';
+import { reportOutcome } from './shared/learn-report.js';
+import { synthesisOptions, type SynthesisFlags } from './shared/synthesis-flags.js';
 import { startLiveLearnView, type LiveLearnView } from './learn-view.js';
-import { ClusterAgent, podFilter } from './trace-k8s.js';
+import { ClusterAgent } from '../cluster/cluster-agent.js';
+import { podFilter } from './shared/pod-filter.js';
 
 export interface LearnLiveOptions extends Partial<SynthesisFlags> {
   /** -l/--selector: the pods to learn (full label selector syntax). */

@@ -27,7 +27,8 @@ import type { FlowRecord } from '../flows/record.js';
 import { learnFromFlows } from '../policy/learn.js';
 import { renderPolicies } from '../policy/render.js';
 import { writePolicyTree } from '../policy/write.js';
-import { reportOutcome, synthesisOptions, type SynthesisFlags } from './learn.js';
+import { reportOutcome } from './shared/learn-report.js';
+import { synthesisOptions, type SynthesisFlags } from './shared/synthesis-flags.js';
 import { canonicalIp } from '../cluster/ip.js';
 import type { LearnRow } from './views/learn-model.js';
 

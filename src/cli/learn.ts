@@ -6,77 +6,17 @@
 import { Command, Option } from 'commander';
 import { totalBytes } from '../flows/jsonl.js';
 import { aggregateFiles } from '../flows/parallel.js';
-import { learnFromEdges, type LearnOutcome } from '../policy/learn.js';
+import { learnFromEdges } from '../policy/learn.js';
 import { renderPolicies } from '../policy/render.js';
-import { parseSelector } from '../policy/selector.js';
-import { INGRESS_MODES, type IngressMode, type SynthesisOptions } from '../policy/synthesize/index.js';
-import { writePolicyTree, type WriteResult } from '../policy/write.js';
+import { writePolicyTree } from '../policy/write.js';
 import type { ClusterView } from '../cluster/view.js';
-import { openClusterView, podScope } from './inputs.js';
+import { openClusterView } from './inputs.js';
 import { DURATION_SYNTAX, parseDuration } from './duration.js';
 import { clusterFilesFor } from './recorded-cluster.js';
-import { collect, oneOf, parseIntInRange } from './options.js';
+import { reportOutcome } from './shared/learn-report.js';
+import { addSynthesisOptions, synthesisOptions, type SynthesisFlags } from './shared/synthesis-flags.js';
+import { collect } from './options.js';
 import { InputError } from '../errors.js';
-
-/** Flags that shape synthesis; `check` accepts the same ones so its drift check regenerates alike. */
-export interface SynthesisFlags {
-  namespace?: string;
-  allNamespaces?: boolean;
-  selector?: string;
-  dns: boolean;
-  dnsNamespace?: string;
-  dnsSelector?: string;
-  ingress: IngressMode;
-  aggregateCidr?: boolean | number;
-  aggregateCidr6?: number;
-  portRanges?: boolean | number;
-  includeFailed?: boolean;
-  learnDnsWorkload?: boolean;
-}
-
-export function addSynthesisOptions(cmd: Command): Command {
-  return cmd
-    .option('-n, --namespace <ns>', 'only learn policies for workloads in this namespace (default: all namespaces)')
-    .option('-A, --all-namespaces', 'learn policies for workloads in every namespace (the default offline)')
-    .option('-l, --selector <selector>', 'only learn policies for pods matching this label selector (e.g. run=mypod, app in (a,b))')
-    .option('--no-dns', 'do not allow egress to the cluster DNS pods on UDP/TCP 53')
-    .option('--dns-namespace <ns>', 'namespace of the cluster DNS pods', 'kube-system')
-    .option('--dns-selector <selector>', 'label selector of the cluster DNS pods (default: found from the kube-dns Service, else k8s-app=kube-dns)')
-    .addOption(
-      new Option('--ingress <mode>', 'observed: Ingress only for workloads with observed inbound traffic; strict: every workload (no inbound observed = none allowed); none: egress only')
-        .choices(INGRESS_MODES as string[])
-        .default('observed'),
-    )
-    .option('--aggregate-cidr [prefix]', 'widen: merge addresses into exact covering CIDRs, and with a prefix (e.g. 24) collapse addresses sharing that IPv4 block (reported)', parseIntInRange(1, 32))
-    .option('--aggregate-cidr6 <prefix>', 'widen: IPv6 floor prefix for --aggregate-cidr (e.g. 64)', parseIntInRange(1, 128))
-    .option('--learn-dns-workload', 'also learn a policy for the cluster DNS pods (left out by default: their UDP clients are not observed)')
-    .option('--include-failed', 'also learn connects nobody answered (outcome timeout, closed or error); by default they are left out and counted')
-    .option('--port-ranges [gap]', 'widen: contiguous ports become port/endPort ranges; with a gap, ranges may bridge that many unobserved ports (reported)', parseIntInRange(0, 65535));
-}
-
-export function synthesisOptions(flags: SynthesisFlags): SynthesisOptions {
-  const scope = podScope(flags);
-  const options: SynthesisOptions = {
-    ingress: flags.ingress,
-    dns: flags.dns,
-    scope: (pod) => scope(pod),
-  };
-  if (flags.dnsNamespace) options.dnsNamespace = flags.dnsNamespace;
-  if (flags.dnsSelector) options.dnsSelector = parseSelector(flags.dnsSelector, '--dns-selector');
-  if (flags.aggregateCidr6 !== undefined && flags.aggregateCidr === undefined) {
-    throw new InputError('--aggregate-cidr6', 'needs --aggregate-cidr');
-  }
-  if (flags.aggregateCidr !== undefined) {
-    const floors: { floorV4?: number; floorV6?: number } = {};
-    if (typeof flags.aggregateCidr === 'number') floors.floorV4 = flags.aggregateCidr;
-    if (flags.aggregateCidr6 !== undefined) floors.floorV6 = flags.aggregateCidr6;
-    options.aggregateCidr = Object.keys(floors).length > 0 ? floors : true;
-  }
-  if (flags.includeFailed) options.includeFailed = true;
-  if (flags.learnDnsWorkload) options.learnDnsWorkload = true;
-  if (flags.portRanges !== undefined) options.portRanges = typeof flags.portRanges === 'number' ? { gap: flags.portRanges } : true;
-  return options;
-}
 
 interface LearnFlags extends SynthesisFlags {
   flows?: string[];
@@ -93,28 +33,6 @@ interface LearnFlags extends SynthesisFlags {
   apply?: boolean;
   kubeconfig?: string;
   context?: string;
-}
-
-/** Human summary of a learn run, on stderr so stdout stays the policy YAML. */
-export function reportOutcome(outcome: LearnOutcome, written?: WriteResult, outDir?: string): string {
-  const lines: string[] = [];
-  const { result } = outcome;
-  lines.push(`learned ${result.policies.length} ${result.policies.length === 1 ? 'policy' : 'policies'} from ${outcome.flows} flows (${outcome.edges} distinct connections)`);
-  if (outcome.unanswered > 0) {
-    lines.push(`left out ${outcome.unanswered} ${outcome.unanswered === 1 ? 'flow' : 'flows'} whose connect nobody answered (timeout, closed or error); --include-failed learns them too`);
-  }
-  for (const w of result.widened) {
-    lines.push(`widened ${w.policy} ${w.direction} ${w.kind}: ${w.from.join(', ')} → ${w.to} (${w.scope}): ${w.reason}`);
-  }
-  for (const w of result.warnings) lines.push(`warning: ${w}`);
-  if (written) {
-    const prefix = outDir ? `${outDir.replace(/\/+$/, '')}/` : '';
-    for (const f of written.files) if (f.status === 'written') lines.push(`wrote ${prefix}${f.path}`);
-    const unchanged = written.files.filter((f) => f.status === 'unchanged').length;
-    if (unchanged > 0) lines.push(`${unchanged} file(s) unchanged`);
-    for (const f of written.stale) lines.push(`stale: ${prefix}${f} was generated by netpol before but is no longer learned (left in place; delete it if the workload is gone)`);
-  }
-  return lines.join('\n') + '\n';
 }
 
 async function learnOffline(flags: LearnFlags): Promise<number> {
