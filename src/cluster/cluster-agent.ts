@@ -1,6 +1,6 @@
 /**
  * ClusterAgent: the node agent's core, shared by `netpol trace tcpconnect` in cluster mode and
- * `netpol learn -l` (src/cli/trace-k8s.ts, src/cli/learn-live.ts): the eBPF
+ * `netpol learn -l` (src/cli/commands/trace/cluster.ts, src/cli/commands/learn/live.ts): the eBPF
  * agent (src/agent/agent.ts) sees every container's connects on this node; each one is matched to
  * its pod through the live cluster view (container id → status.containerStatuses, else the pod UID
  * of the kubelet cgroup). A connect from a pod the view does not know yet (just created, or the

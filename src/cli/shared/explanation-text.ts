@@ -1,6 +1,6 @@
 /** The text view of a flow explanation (src/policy/explain.ts), shared by `explain` and `diff --explain`. */
 import type { FlowExplanation, GateExplanation, MatchCheck } from '../../policy/explain.js';
-import { printable } from '../escape.js';
+import { printable } from '../output/escape.js';
 
 const mark = (ok: boolean) => (ok ? '✓' : '✗');
 

@@ -4,8 +4,8 @@ import { Option } from 'commander';
 import { InputError } from '../../errors.js';
 import { parseSelector } from '../../policy/selector.js';
 import { INGRESS_MODES, type IngressMode, type SynthesisOptions } from '../../policy/synthesize/index.js';
-import { podScope } from '../inputs.js';
-import { parseIntInRange } from '../options.js';
+import { podScope } from './inputs.js';
+import { parseIntInRange } from './options.js';
 
 /** Flags that shape synthesis; `check` accepts the same ones so its drift check regenerates alike. */
 export interface SynthesisFlags {
