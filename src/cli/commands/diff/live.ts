@@ -1,9 +1,9 @@
 /**
  * `netpol diff --live`: the cluster's NetworkPolicies against the files (semantic drift, from
- * src/cluster/live-diff.ts) and the recorded flows judged by each, printed as `netpol diff` prints.
+ * src/policy/live-diff.ts) and the recorded flows judged by each, printed as `netpol diff` prints.
  */
 import type { V1NetworkPolicy } from '../../../cluster/objects.js';
-import { liveDiff } from '../../../cluster/live-diff.js';
+import { liveDiff } from '../../../policy/live-diff.js';
 import { formatSemanticDiff } from '../../../policy/semantic-diff.js';
 import { auditJson, auditTable, summaryLine } from '../../shared/audit-output.js';
 import { auditExitCode } from '../../../policy/audit.js';

@@ -8,7 +8,7 @@
  * view keeps its last state and resumes its watches, and connects from pods it does not know yet
  * wait for it (ClusterAgent in trace-k8s.ts), so nothing observed is lost.
  */
-import { applyPolicies, formatApplyOutcomes } from '../../../cluster/live-diff.js';
+import { applyPolicies, formatApplyOutcomes } from '../../../policy/live-diff.js';
 import { LiveClusterView } from '../../../cluster/live.js';
 import { InputError } from '../../../errors.js';
 import { existsSync } from 'node:fs';

@@ -5,7 +5,10 @@
  *                   server accepts all of them), then server-side apply with field manager
  *                   "netpol"; each result says created / configured / unchanged with a diff.
  *   liveDiff        the cluster's NetworkPolicies against policy files, compared semantically
- *                   (src/policy/semantic-diff.ts).
+ *                   (./semantic-diff.ts).
+ *
+ * In src/policy, not src/cluster: both halves judge policies by their meaning (semantic diff,
+ * describeChange), and src/cluster must not import src/policy.
  *
  * A rejection names the policy and the fields the API server complained about.
  */
@@ -13,9 +16,9 @@ import { createTwoFilesPatch } from 'diff/lib/patch/create.js'; // one module of
 import { stringify } from 'yaml';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { EnvironmentError, NetpolError } from '../errors.js';
-import type { V1NetworkPolicy } from './objects.js';
-import { ApiStatusError, rawRequest, type ApiStatusCause } from './live.js';
-import { describeChange, normalizePolicy, semanticDiff, type SemanticDiff } from '../policy/semantic-diff.js';
+import type { V1NetworkPolicy } from '../cluster/objects.js';
+import { ApiStatusError, rawRequest, type ApiStatusCause } from '../cluster/live.js';
+import { describeChange, normalizePolicy, semanticDiff, type SemanticDiff } from './semantic-diff.js';
 
 export const FIELD_MANAGER = 'netpol';
 
