@@ -16,8 +16,8 @@ import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { learnLocal } from '../src/cli/learn-local.js';
-import { runTrace } from '../src/cli/trace.js';
+import { learnLocal } from '../src/cli/commands/learn/local.js';
+import { runTrace } from '../src/cli/commands/trace/local.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: number) => {

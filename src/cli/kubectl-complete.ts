@@ -4,7 +4,7 @@
  * as `kubectl_complete-netpol __complete <words...>` and reading cobra's completion protocol.
  * Installed next to `kubectl-netpol` (package.json bin).
  */
-import { complete, formatCompletion } from './complete.js';
+import { complete, formatCompletion } from './commands/completion/complete.js';
 import { exitWhenDrained } from './exit.js';
 
 process.env.NODE_ENV ??= 'production';

@@ -8,7 +8,7 @@
 import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { NetpolError } from '../errors.js';
-import { printableLines } from './escape.js';
+import { printableLines } from './output/escape.js';
 import { exitQuietlyOnClosedPipe, exitWhenDrained } from './exit.js';
 
 function programName(argv1: string | undefined): string {
@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   const program: Command = buildProgram(programName(argv[1]));
   // `netpol __complete <words...>`: dynamic completion for the shell scripts (cobra's protocol).
   if (argv[2] === '__complete') {
-    const { complete, formatCompletion } = await import('./complete.js');
+    const { complete, formatCompletion } = await import('./commands/completion/complete.js');
     const words = argv.slice(3);
     process.stdout.write(formatCompletion(await complete(program, words.length > 0 ? words : [''])));
     return 0;

@@ -1,14 +1,14 @@
 /** The command tree: one file per command, assembled here (kept apart from main.ts so tests and completion can build it). */
 import { Command, type Option } from 'commander';
-import { checkCommand } from './check.js';
-import { completionCommand } from './completion.js';
-import { diffCommand } from './diff.js';
-import { explainCommand } from './explain.js';
-import { graphCommand } from './graph.js';
-import { learnCommand } from './learn.js';
-import { probeCommand } from './probe.js';
-import { traceCommand } from './trace.js';
-import { CLIENT_VERSION, versionCommand } from './version.js';
+import { checkCommand } from './commands/check/index.js';
+import { completionCommand } from './commands/completion/index.js';
+import { diffCommand } from './commands/diff/index.js';
+import { explainCommand } from './commands/explain/index.js';
+import { graphCommand } from './commands/graph/index.js';
+import { learnCommand } from './commands/learn/index.js';
+import { probeCommand } from './commands/probe/index.js';
+import { traceCommand } from './commands/trace/index.js';
+import { CLIENT_VERSION, versionCommand } from './commands/version/index.js';
 
 export function buildProgram(name = 'netpol'): Command {
   const program = new Command(name)

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { escapeData, escapeProperty, markdownCell, printable, printableLines, xmlEscape } from '../../src/cli/escape.js';
+import { escapeData, escapeProperty, markdownCell, printable, printableLines, xmlEscape } from '../../src/cli/output/escape.js';
 import { ensureBuilt, netpol, ROOT } from '../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netpol-escape-'));

@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeReportFile } from '../../src/cli/report-file.js';
+import { writeReportFile } from '../../src/cli/output/report-file.js';
 import { ensureBuilt, netpol, ROOT } from '../support/cli.js';
 
 const CLUSTER = join(ROOT, 'fixtures/demo/cluster.yaml');

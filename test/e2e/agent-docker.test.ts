@@ -9,7 +9,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runTrace } from '../../src/cli/trace.js';
+import { runTrace } from '../../src/cli/commands/trace/local.js';
 import { busyboxBin, ensureBpfBuilt } from './support/agent-events.js';
 import { BUSYBOX_IMAGE, ensureBusyboxImage, ensureDockerd, inspect, removeContainer, runContainer, waitContainer } from './support/docker.js';
 import { type Link, Netns, destroyAll, link, waitListening } from './support/netns.js';

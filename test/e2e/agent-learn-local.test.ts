@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { learnLocal, type LearnLocalOptions } from '../../src/cli/learn-local.js';
+import { learnLocal, type LearnLocalOptions } from '../../src/cli/commands/learn/local.js';
 import type { LearnRow } from '../../src/cli/views/learn-model.js';
 import { ensureBuilt, netpol } from '../support/cli.js';
 import { parseFlowRecord } from '../../src/flows/record.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyPolicies, PolicyRejectedError } from '../../src/cluster/live-diff.js';
+import { applyPolicies, PolicyRejectedError } from '../../src/policy/live-diff.js';
 import type { V1NetworkPolicy } from '../../src/cluster/objects.js';
 import { SnapshotView } from '../../src/cluster/snapshot.js';
 import { readFlows } from '../../src/flows/jsonl.js';

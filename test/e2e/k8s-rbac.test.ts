@@ -6,7 +6,7 @@ import { AuthorizationV1Api, KubeConfig, type V1ClusterRole } from '@kubernetes/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { LiveClusterView, WATCHED_KINDS } from '../../src/cluster/live.js';
-import { applyPolicies } from '../../src/cluster/live-diff.js';
+import { applyPolicies } from '../../src/policy/live-diff.js';
 import { EnvironmentError } from '../../src/errors.js';
 import { createNamespace, ensureCluster, type TestCluster } from './support/cluster.js';
 

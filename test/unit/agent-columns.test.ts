@@ -1,8 +1,8 @@
 /** The trace output views against the seed's `ig trace tcpconnect` lines, byte for byte. */
 import { describe, expect, it } from 'vitest';
 import type { ConnectEvent } from '../../src/agent/event.js';
-import { TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, compileJson, customLayout, defaultLayout, formatDuration, needsAnswer, toJson } from '../../src/cli/columns.js';
-import { parseOutput } from '../../src/cli/trace.js';
+import { TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, compileJson, customLayout, defaultLayout, formatDuration, needsAnswer, toJson } from '../../src/cli/output/columns.js';
+import { parseOutput } from '../../src/cli/commands/trace/local.js';
 
 function row(container: string, pid: number, comm: string, src: string, sport: number, dst: string, dport: number, latencyNs: number, outcome: ConnectEvent['outcome'] = 'established', errno = 0): TraceRow {
   return {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCgroupPath } from '../../src/agent/containers.js';
 import { errnoName, hintFor } from '../../src/agent/diagnose.js';
 import type { ContainerInfo } from '../../src/agent/containers.js';
-import { containerAsPod, flowFromEvent, localClusterObjects } from '../../src/cli/learn-local.js';
+import { containerAsPod, flowFromEvent, localClusterObjects } from '../../src/cli/commands/learn/local.js';
 import { parseFlowRecord } from '../../src/flows/record.js';
 
 const ID = '0123456789abcdef'.repeat(4);

@@ -1,6 +1,6 @@
 // One duration syntax for every option that takes a time.
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseDurationSeconds } from '../../src/cli/duration.js';
+import { parseDuration, parseDurationSeconds } from '../../src/cli/shared/duration.js';
 import { buildProgram } from '../../src/cli/program.js';
 import type { Command } from 'commander';
 

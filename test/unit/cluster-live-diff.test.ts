@@ -1,6 +1,6 @@
 // Semantic policy diff (src/policy/semantic-diff.ts) and the live diff's scoping (src/cluster/live-diff.ts).
 import { describe, expect, it } from 'vitest';
-import { liveDiff, policyYaml } from '../../src/cluster/live-diff.js';
+import { liveDiff, policyYaml } from '../../src/policy/live-diff.js';
 import type { V1NetworkPolicy } from '../../src/cluster/objects.js';
 import { formatSemanticDiff, normalizePolicy, semanticDiff } from '../../src/policy/semantic-diff.js';
 

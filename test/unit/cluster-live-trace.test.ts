@@ -2,8 +2,10 @@
 // kernel or an API server: rows are built from enriched connects as trace-k8s.ts builds them.
 import { describe, expect, it } from 'vitest';
 import type { ConnectEvent } from '../../src/agent/event.js';
-import { K8S_TCPCONNECT_COLUMNS, TableFormatter, compileJson, k8sLayout } from '../../src/cli/columns.js';
-import { k8sRow, podFilter, wantsClusterMode, type PodConnect } from '../../src/cli/trace-k8s.js';
+import { K8S_TCPCONNECT_COLUMNS, TableFormatter, compileJson, k8sLayout } from '../../src/cli/output/columns.js';
+import { k8sRow, wantsClusterMode } from '../../src/cli/commands/trace/cluster.js';
+import { podFilter } from '../../src/cli/shared/pod-filter.js';
+import type { PodConnect } from '../../src/cluster/cluster-agent.js';
 import type { V1NetworkPolicy, V1Pod } from '../../src/cluster/objects.js';
 import { normalizePolicy } from '../../src/policy/semantic-diff.js';
 

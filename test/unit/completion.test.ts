@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { completionCommand, completionModel, completionScript } from '../../src/cli/completion.js';
+import { completionCommand, completionModel, completionScript } from '../../src/cli/commands/completion/index.js';
 import { buildProgram } from '../../src/cli/program.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netpol-completion-'));

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { explainCommand } from '../../src/cli/explain.js';
+import { explainCommand } from '../../src/cli/commands/explain/index.js';
 import { writeScreensFixture } from './support/screens-fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netpol-explain-'));

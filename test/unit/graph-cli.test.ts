@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { graphCommand } from '../../src/cli/graph.js';
-import type { ConnectivityGraph } from '../../src/cli/graph/model.js';
+import { graphCommand } from '../../src/cli/commands/graph/index.js';
+import type { ConnectivityGraph } from '../../src/cli/commands/graph/model.js';
 import { writeScreensFixture } from './support/screens-fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netpol-graph-cli-'));

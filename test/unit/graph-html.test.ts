@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { renderHtml } from '../../src/cli/graph/html.js';
-import { layoutGraph } from '../../src/cli/graph/layout.js';
-import { buildGraph } from '../../src/cli/graph/model.js';
+import { renderHtml } from '../../src/cli/commands/graph/html.js';
+import { layoutGraph } from '../../src/cli/commands/graph/layout.js';
+import { buildGraph } from '../../src/cli/commands/graph/model.js';
 import { buildIndex } from '../../src/cluster/lookup.js';
 import { collectObjects } from '../../src/cluster/snapshot.js';
 import { parseKubeYaml } from '../../src/cluster/yaml-documents.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildGraph, edgeLabel } from '../../src/cli/graph/model.js';
-import { renderDot } from '../../src/cli/graph/dot.js';
-import { renderMermaid } from '../../src/cli/graph/mermaid.js';
+import { buildGraph, edgeLabel } from '../../src/cli/commands/graph/model.js';
+import { renderDot } from '../../src/cli/commands/graph/dot.js';
+import { renderMermaid } from '../../src/cli/commands/graph/mermaid.js';
 import { EdgeAggregator } from '../../src/flows/edges.js';
 import { compilePolicies, evaluate } from '../../src/policy/evaluate.js';
 import { locatedFlows, screensEdges, screensIndex, screensPolicies } from './support/screens-fixture.js';

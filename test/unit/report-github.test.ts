@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeData, escapeProperty, formatAnnotation, renderGithubAnnotations } from '../../src/cli/report/github.js';
+import { escapeData, escapeProperty, formatAnnotation, renderGithubAnnotations } from '../../src/cli/output/report/github.js';
 import { cleanReport, deniedSeedFlow, seedReport } from './support/check-report.js';
 
 /** Parses one workflow command line the way the runner does: `::cmd k=v,k=v::data`. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateXML } from 'xmllint-wasm';
 import { describe, expect, it } from 'vitest';
-import { renderJUnit, xmlEscape } from '../../src/cli/report/junit.js';
+import { renderJUnit, xmlEscape } from '../../src/cli/output/report/junit.js';
 import { cleanReport, deniedSeedFlow, seedReport } from './support/check-report.js';
 
 const xsd = readFileSync(join(import.meta.dirname, '../fixtures-schema/junit.xsd'), 'utf8');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FLOW_AUDIT_COLUMNS, markdownTable, selectColumns, textTable } from '../../src/cli/report/columns.js';
-import { renderMarkdownSummary } from '../../src/cli/report/markdown.js';
+import { FLOW_AUDIT_COLUMNS, markdownTable, selectColumns, textTable } from '../../src/cli/output/report/columns.js';
+import { renderMarkdownSummary } from '../../src/cli/output/report/markdown.js';
 import { allowedSeedFlow, cleanReport, deniedSeedFlow, seedReport } from './support/check-report.js';
 
 describe('renderMarkdownSummary', () => {

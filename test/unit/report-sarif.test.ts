@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Ajv from 'ajv-draft-04';
 import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
-import { renderSarif, sarifUri } from '../../src/cli/report/sarif.js';
+import { renderSarif, sarifUri } from '../../src/cli/output/report/sarif.js';
 import { allowedSeedFlow, cleanReport, deniedSeedFlow, seedReport } from './support/check-report.js';
 
 const schema = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures-schema/sarif-2.1.0-rtm.5.json'), 'utf8'));

@@ -2,8 +2,8 @@
  * Runs `learn --local` or `trace tcpconnect` in a process of its own (for tests that send it
  * signals): agent-main.ts learn|trace '<options as JSON>'. Exits with the command's exit code.
  */
-import { learnLocal } from '../../../src/cli/learn-local.js';
-import { runTrace } from '../../../src/cli/trace.js';
+import { learnLocal } from '../../../src/cli/commands/learn/local.js';
+import { runTrace } from '../../../src/cli/commands/trace/local.js';
 import { NetpolError } from '../../../src/errors.js';
 
 const [command, json] = process.argv.slice(2);

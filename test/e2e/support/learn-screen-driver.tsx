@@ -57,7 +57,7 @@ for (const ip of listenOn) {
 let stopAgent: (() => Promise<unknown>) | undefined;
 if (mode === 'ebpf') {
   const { LocalAgent } = await import('../../../src/agent/agent.js');
-  const { flowFromEvent } = await import('../../../src/cli/learn-local.js');
+  const { flowFromEvent } = await import('../../../src/cli/commands/learn/local.js');
   const agent = await LocalAgent.start(
     { host: true, dports: Object.values(ports), onLost: (n) => source.addLost(n) },
     (e) => source.push(flowFromEvent(e, hostname(), new Map(), true)),

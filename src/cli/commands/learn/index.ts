@@ -1,0 +1,86 @@
+/**
+ * `netpol learn`: recorded (or observed) connections → least-privilege NetworkPolicy.
+ * Offline from a recording and a snapshot (./offline.ts); `--local` observes this host (./local.ts);
+ * `-l/--selector` without `--flows` observes a live cluster's pods (./live.ts).
+ */
+import { Command, Option } from 'commander';
+import { DURATION_SYNTAX, parseDuration } from '../../shared/duration.js';
+import { addSynthesisOptions } from '../../shared/synthesis-flags.js';
+import { learnOffline, type OfflineLearnFlags } from './offline.js';
+import { collect } from '../../shared/options.js';
+import { InputError } from '../../../errors.js';
+
+interface LearnFlags extends OfflineLearnFlags {
+  local?: boolean;
+  containername?: string;
+  duration?: number;
+  record?: string;
+  latency?: boolean;
+  host?: boolean;
+  connectErrors?: boolean;
+  apply?: boolean;
+  kubeconfig?: string;
+  context?: string;
+}
+
+export function learnCommand(): Command {
+  const cmd = new Command('learn')
+    .summary('learn least-privilege NetworkPolicy from observed connections')
+    .description(
+      'Turns connections into one NetworkPolicy per workload: egress to exactly the peers and ports seen\n' +
+        '(pods by their workload selector, Services as their backing pods on the targetPort, outside\n' +
+        'addresses as /32 or /128), ingress for observed inbound traffic, and DNS.',
+    )
+    .option('--flows <file...>', 'recorded flows, JSONL v1 (repeatable; - for stdin; .gz read transparently)', collect)
+    .option('--cluster <file...>', 'cluster snapshot YAML (repeatable)', collect)
+    .option('--out <dir>', 'write <dir>/<namespace>/<workload>.yaml and kustomization.yaml (atomically) instead of printing');
+  addSynthesisOptions(cmd);
+  cmd
+    .addOption(new Option('-o, --output <format>', 'printed format when --out is not given').choices(['yaml', 'json']).default('yaml'))
+    .option('--local', 'observe connections on this host (containers and processes) with eBPF')
+    .option('-c, --containername <name>', 'with --local: only this container')
+    .option('--duration <duration>', `observe for this long (${DURATION_SYNTAX}), then write; default until q/Ctrl-C`, parseDuration)
+    .option('--record <file>', 'append observed flows to this JSONL recording as they arrive')
+    .option('--no-latency', 'with --local/-l: leave connect latency out of the recording')
+    .option('--host', 'with --local: also observe host processes (recorded by address; they get no policy)')
+    .option('--connect-errors', 'with --local: also record connect() calls that failed before sending anything (costs every syscall a little)')
+    .option('--apply', 'live: apply the learned policies (server-side dry-run first, then apply, showing a diff)')
+    .option('--kubeconfig <file>', 'kubeconfig to use (default $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context to use')
+    .addHelpText(
+      'after',
+      '\nModes:\n' +
+        '  offline  --flows F... --cluster S   a recording and a `kubectl get ... -o yaml` snapshot\n' +
+        '  host     --local [-c NAME]          observe this host with eBPF (needs root)\n' +
+        '  cluster  -l SELECTOR [-n NS]        observe this node, enrich through the API server\n' +
+        '\nExamples:\n' +
+        '  netpol learn --flows fixtures/demo/flows.jsonl --cluster fixtures/demo/cluster.yaml\n' +
+        '  netpol learn --flows rec.jsonl --cluster cluster.yaml -n shop --out policies/\n' +
+        '  netpol learn --flows rec.jsonl --cluster cluster.yaml -l run=mypod --no-dns --aggregate-cidr 24\n' +
+        '  sudo netpol learn --local -c test-tcp-connect --duration 30s --record rec.jsonl --out policies/\n' +
+        '  netpol learn -l run=mypod -n default --duration 5m --out policies/ --apply',
+    )
+    .action(async (flags: LearnFlags) => {
+      process.exitCode = await runLearn(flags);
+    });
+  return cmd;
+}
+
+async function runLearn(flags: LearnFlags): Promise<number> {
+  if (flags.local) {
+    if (flags.flows) throw new InputError('--local', 'observes this host; it cannot be combined with --flows');
+    const { learnLocal } = await import('./local.js');
+    return learnLocal(flags);
+  }
+  if (flags.flows && flags.flows.length > 0) {
+    if (flags.apply) throw new InputError('--apply', 'applies to live learning (-l without --flows); apply offline results with `kubectl apply -k DIR`');
+    return learnOffline(flags);
+  }
+  if (flags.selector || flags.namespace || flags.kubeconfig || flags.context) {
+    // Loaded lazily: the live path pulls in @kubernetes/client-node, which offline runs never need.
+    const live = './live.js';
+    const { learnLive } = (await import(live)) as { learnLive: (f: LearnFlags) => Promise<number> };
+    return learnLive(flags);
+  }
+  throw new InputError('learn', 'nothing to learn from: give --flows F --cluster S (offline), --local (this host) or -l SELECTOR (live cluster); see `netpol learn --help`');
+}

@@ -1,0 +1,162 @@
+/**
+ * Cluster mode of `netpol trace tcpconnect` (the seed's `kubectl gadget trace tcpconnect`): the
+ * node agent's connects, enriched through the API server into K8S.NODE K8S.NAMESPACE K8S.POD
+ * K8S.CONTAINER PID COMM IP SRC DST (+ LATENCY), SRC/DST in the seed notation (p/ns/pod:port,
+ * s/ns/svc:port, r/ip:port), filtered by -n/-A, --podname, -l/--selector, -c and --node.
+ *
+ * The connects come from ClusterAgent (src/cluster/cluster-agent.ts), shared with `netpol learn -l`.
+ */
+import type { Writable } from 'node:stream';
+import type { Command } from 'commander';
+import { ClusterAgent, type PodConnect } from '../../../cluster/cluster-agent.js';
+import { flowDestinationNotation, flowSourceNotation } from '../../../cluster/enrich.js';
+// Type-only: the client library loads when cluster mode runs, not with every netpol command.
+import type { LiveClusterView } from '../../../cluster/live.js';
+import { InputError } from '../../../errors.js';
+import { podFilter, type PodFilterOptions } from '../../shared/pod-filter.js';
+import { compileJson, customLayout, k8sLayout, K8S_TCPCONNECT_COLUMNS, needsAnswer, TableFormatter, type K8sRowInfo, type Layout, type TraceRow } from '../../output/columns.js';
+
+export interface TraceK8sOptions extends PodFilterOptions {
+  latency?: boolean;
+  /** columns (default), json, or columns=a,b */
+  output?: string;
+  /** Stop after this many seconds. */
+  timeout?: number;
+  kubeconfig?: string;
+  context?: string;
+}
+
+export interface TraceK8sIO {
+  stdout: Writable;
+  stderr: Writable;
+  signal?: AbortSignal;
+  /** Called once the programs are attached and the cluster view is synced. */
+  onReady?: () => void;
+  onSummary?: (s: { shown: number; lost: number; unresolved: number; received: number }) => void;
+  /** A cluster view to use instead of connecting one (tests, or a caller that has one already). */
+  view?: LiveClusterView;
+}
+
+type View = { kind: 'table'; layout: Layout } | { kind: 'json' };
+
+export function parseK8sOutput(output: string | undefined, latency: boolean): View {
+  if (output === undefined || output === 'columns') return { kind: 'table', layout: k8sLayout(latency) };
+  if (output === 'json') return { kind: 'json' };
+  if (output.startsWith('columns=')) {
+    try {
+      return { kind: 'table', layout: customLayout(output.slice('columns='.length), K8S_TCPCONNECT_COLUMNS) };
+    } catch (err) {
+      throw new InputError('-o', (err as Error).message);
+    }
+  }
+  throw new InputError('-o', `unknown output "${output}"; use columns, json or columns=a,b`);
+}
+
+/** The row the K8S columns read. */
+export function k8sRow(c: PodConnect): TraceRow {
+  const { record } = c;
+  const dstKind: K8sRowInfo['dstKind'] = record.dst.service ? 'svc' : record.dst.pod ? 'pod' : 'raw';
+  const k8s: K8sRowInfo = {
+    node: c.node,
+    namespace: c.source.namespace,
+    pod: c.source.name,
+    container: c.source.container ?? '',
+    src: flowSourceNotation(record.src),
+    dst: flowDestinationNotation(record.dst),
+    dstKind,
+    ...(dstKind !== 'raw' ? { dstNamespace: record.dst.namespace ?? undefined, dstName: (record.dst.service ?? record.dst.pod) ?? undefined } : {}),
+  };
+  return { event: c.event, container: null, time: c.time, extra: { k8s } };
+}
+
+/** Runs a cluster-mode trace until --timeout, the signal or Ctrl-C; returns the exit code. */
+export async function runTraceK8s(opts: TraceK8sOptions, io: TraceK8sIO): Promise<number> {
+  const out = parseK8sOutput(opts.output, opts.latency ?? false);
+  const table = out.kind === 'table' ? new TableFormatter<TraceRow>(out.layout, K8S_TCPCONNECT_COLUMNS) : undefined;
+  const json = compileJson(K8S_TCPCONNECT_COLUMNS);
+  // As the seed: shown as made without --latency, when answered with it.
+  const asMade = !opts.latency && (out.kind === 'json' || !needsAnswer(out.layout));
+  const view = io.view ?? (await (await import('../../../cluster/live.js')).LiveClusterView.connect({ kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace }));
+  let pending: string[] = [];
+  let flushScheduled = false;
+  const flush = (): void => {
+    flushScheduled = false;
+    if (pending.length === 0) return;
+    io.stdout.write(pending.join('\n') + '\n');
+    pending = [];
+  };
+  let shown = 0;
+  let unresolved = 0;
+  let agent: ClusterAgent | undefined;
+  try {
+    agent = await ClusterAgent.start(
+      {
+        view,
+        filter: podFilter(opts, view.namespace),
+        reportConnects: asMade,
+        onLost: (n, total) => io.stderr.write(`warning: ${n} events lost (ring buffer full; ${total} in total)\n`),
+        onUnresolved: () => unresolved++,
+      },
+      (c) => {
+        shown++;
+        const row = k8sRow(c);
+        pending.push(table ? table.row(row) : JSON.stringify(json(row)));
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      },
+    );
+    if (asMade && !agent.connectReporting.reported) {
+      io.stderr.write(`warning: connects are shown when answered, not as they are made: ${agent.connectReporting.problem ?? 'the sockops hook is not attached'}\n`);
+    }
+    if (table) io.stdout.write(table.header() + '\n');
+    io.onReady?.();
+    await waitForStop(opts.timeout !== undefined ? opts.timeout * 1000 : undefined, io.signal);
+  } finally {
+    const counters = agent ? await agent.stop() : { lost: 0, untracked: 0 };
+    flush();
+    if (!io.view) await view.close();
+    io.onSummary?.({ shown, lost: counters.lost, unresolved, received: agent?.eventsReceived ?? 0 });
+    io.stderr.write(
+      `${shown} connects traced, ${counters.lost} lost${unresolved ? `, ${unresolved} from containers the cluster never reported` : ''}\n`,
+    );
+  }
+  if (agent?.error) throw agent.error;
+  return 0;
+}
+
+/** Resolves after `ms` (if given), on SIGINT/SIGTERM, or when the signal aborts. */
+export function waitForStop(ms: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const finish = (): void => {
+      if (timer) clearTimeout(timer);
+      process.removeListener('SIGINT', finish);
+      process.removeListener('SIGTERM', finish);
+      signal?.removeEventListener('abort', finish);
+      resolve();
+    };
+    const timer = ms !== undefined ? setTimeout(finish, ms) : undefined;
+    process.once('SIGINT', finish);
+    process.once('SIGTERM', finish);
+    if (signal?.aborted) finish();
+    signal?.addEventListener('abort', finish, { once: true });
+  });
+}
+
+/** True when trace flags ask for cluster mode (the dispatcher in trace.ts asks this). */
+export function wantsClusterMode(opts: Partial<TraceK8sOptions>): boolean {
+  return [opts.namespace, opts.allNamespaces, opts.podname, opts.selector, opts.node, opts.kubeconfig, opts.context].some((v) => v !== undefined);
+}
+
+/** Adds the cluster-mode flags to a `trace tcpconnect` command. */
+export function addClusterTraceOptions(cmd: Command): Command {
+  return cmd
+    .option('-n, --namespace <ns>', 'cluster mode: pods of this namespace (default: the kubeconfig context\'s)')
+    .option('-A, --all-namespaces', 'cluster mode: pods of every namespace')
+    .option('--podname <name>', 'cluster mode: only this pod')
+    .option('-l, --selector <selector>', 'cluster mode: only pods matching this label selector (e.g. run=mypod, app in (a,b), !canary)')
+    .option('--node <name>', 'cluster mode: only pods scheduled to this node')
+    .option('--kubeconfig <file>', 'cluster mode: kubeconfig (default $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'cluster mode: kubeconfig context');
+}

@@ -1,0 +1,57 @@
+/**
+ * `netpol trace`: the command group and `trace tcpconnect`'s flags. The modes: this host
+ * (./local.ts), a cluster's pods (./cluster.ts), and `trace udp` (./udp.ts).
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DURATION_SYNTAX, parseDurationSeconds } from '../../shared/duration.js';
+import { addClusterTraceOptions, runTraceK8s, wantsClusterMode, type TraceK8sOptions } from './cluster.js';
+import { runTrace, type TraceOptions } from './local.js';
+import { traceUdpCommand } from './udp.js';
+
+function pidList(value: string, previous: number[] | undefined): number[] {
+  const pid = Number(value);
+  if (!Number.isInteger(pid) || pid <= 0) throw new InvalidArgumentError(`not a pid: ${value}`);
+  return [...(previous ?? []), pid];
+}
+
+export function traceCommand(): Command {
+  const trace = new Command('trace').summary('trace events on this host with eBPF (needs root)');
+  const tcpconnect = addClusterTraceOptions(
+    new Command('tcpconnect')
+      .summary('trace TCP connects: who connected where, how long the answer took and how it ended')
+      .description(
+        'Shows every TCP connect of containers on this host (with --host also of host processes), with the\n' +
+          'columns of `ig trace tcpconnect`. A connect is shown as it is made (when its SYN goes out), so a\n' +
+          'connect that is never answered is seen at once. With --latency it is shown when answered, with\n' +
+          'LATENCY and an OUTCOME column: established, refused (RST), timeout, closed (the socket went away\n' +
+          'before any answer) or error:ERRNO (connect() failed); so is any -o columns= with latency, outcome or errno.',
+      )
+      .option('--latency', 'show the LATENCY column: time from SYN to the answer (SYN-ACK or RST) or to the socket closing')
+      .option('-c, --containername <name>', 'only this container')
+      .option('--pid <pid>', 'only this process (repeatable)', pidList)
+      .option('--host', 'also trace host processes, not only containers')
+      .addOption(new Option('-o, --output <format>', 'columns, json, or columns=a,b (e.g. columns=runtime.containername,pid,dst,outcome)').default('columns'))
+      .option('--timeout <duration>', `stop after this long (${DURATION_SYNTAX}; default: until Ctrl-C)`, parseDurationSeconds)
+      .addHelpText(
+        'after',
+        '\nExamples:\n' +
+          '  sudo netpol trace tcpconnect -c test-tcp-connect\n' +
+          '  sudo netpol trace tcpconnect --latency --host\n' +
+          '  sudo netpol trace tcpconnect --host -o json --timeout 10s > connects.jsonl\n' +
+          '  sudo netpol trace tcpconnect -o columns=runtime.containername,comm,dst,latency,outcome',
+      )
+      .addHelpText(
+        'after',
+        '\nIn a cluster (any of -n, -A, --podname, -l, --node, --kubeconfig, --context), pods are named as the\n' +
+          'seed shows them: K8S.NODE K8S.NAMESPACE K8S.POD K8S.CONTAINER PID COMM IP SRC DST, e.g.\n' +
+          '  sudo netpol trace tcpconnect --podname mypod\n' +
+          '  sudo netpol trace tcpconnect -n shop -l app=web --latency',
+      ),
+  ).action(async (opts: TraceOptions & TraceK8sOptions) => {
+    const io = { stdout: process.stdout, stderr: process.stderr };
+    process.exitCode = wantsClusterMode(opts) ? await runTraceK8s(opts, io) : await runTrace(opts, io);
+  });
+  trace.addCommand(tcpconnect);
+  trace.addCommand(traceUdpCommand(runTrace));
+  return trace;
+}

@@ -1,0 +1,149 @@
+/**
+ * `netpol trace tcpconnect`: every TCP connect on this host, as `ig trace tcpconnect` shows it
+ * (same columns, same --latency formatting), plus how each connect ended (established, refused,
+ * timeout, closed before an answer, or the connect() errno). Needs root (eBPF).
+ *
+ * Without --latency a connect is shown as it is made (when its SYN goes out), as `ig` does: a
+ * connect to a host that drops SYNs appears at once, not when the kernel gives up minutes later.
+ * With --latency (or a column that needs the answer: LATENCY, OUTCOME, ERRNO) it is shown when the
+ * server answers (SYN-ACK or RST), when the socket is closed or times out, or when connect() fails.
+ * Lost events (ring buffer full) are reported on stderr while tracing and in the summary.
+ */
+import type { Writable } from 'node:stream';
+import { InputError } from '../../../errors.js';
+import { type Layout, TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, compileJson, customLayout, defaultLayout, needsAnswer } from '../../output/columns.js';
+
+export interface TraceOptions {
+  /** tcp (the tcpconnect gadget, default) or udp (the udp gadget). */
+  proto?: 'tcp' | 'udp';
+  latency?: boolean;
+  containername?: string;
+  pid?: number[];
+  host?: boolean;
+  /** columns (default), json, or columns=a,b */
+  output?: string;
+  /** Stop after this many seconds. */
+  timeout?: number;
+}
+
+export interface TraceIO {
+  stdout: Writable;
+  stderr: Writable;
+  /** Aborting stops the trace like Ctrl-C does. */
+  signal?: AbortSignal;
+  /** Called once the programs are attached (tests start their traffic then). */
+  onReady?: () => void;
+  /** Called with the counts when tracing ends. */
+  onSummary?: (s: { shown: number; lost: number; untracked: number; received: number }) => void;
+}
+
+type View = { kind: 'table'; layout: Layout } | { kind: 'json' };
+
+/**
+ * Whether connects are shown as they are made (the seed's default) or when answered: answered with
+ * --latency, or when the table shows a column only the answer fills. JSON without --latency is
+ * written as connects are made (outcome "connecting", latency null).
+ */
+export function showsConnectsAsMade(view: View, latency: boolean): boolean {
+  return !latency && (view.kind === 'json' || !needsAnswer(view.layout));
+}
+
+/** Says on stderr when connects had to be shown as answered although asked for as made. */
+export function warnIfConnectsAnswered(reporting: { reported: boolean; problem?: string }, stderr: Writable): void {
+  if (!reporting.reported) {
+    stderr.write(`warning: connects are shown when answered, not as they are made: ${reporting.problem ?? 'the sockops hook is not attached'}\n`);
+  }
+}
+
+export function parseOutput(output: string | undefined, latency: boolean): View {
+  if (output === undefined || output === 'columns') return { kind: 'table', layout: defaultLayout(latency) };
+  if (output === 'json') return { kind: 'json' };
+  if (output.startsWith('columns=')) {
+    try {
+      return { kind: 'table', layout: customLayout(output.slice('columns='.length)) };
+    } catch (err) {
+      throw new InputError('-o', (err as Error).message);
+    }
+  }
+  throw new InputError('-o', `unknown output "${output}"; use columns, json or columns=a,b`);
+}
+
+/** Runs one trace until timeout, signal or Ctrl-C; returns the exit code. */
+export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number> {
+  const view = parseOutput(opts.output, opts.latency ?? false);
+  const table = view.kind === 'table' ? new TableFormatter<TraceRow>(view.layout, TCPCONNECT_COLUMNS) : undefined;
+  const json = compileJson(TCPCONNECT_COLUMNS);
+  // Output is batched: one write per ring-buffer drain, not one per event.
+  let pending: string[] = [];
+  let flushScheduled = false;
+  // A closed pipe (`netpol trace ... | head`) ends the trace quietly; other output errors fail it.
+  let outputError: NodeJS.ErrnoException | undefined;
+  const onOutputError = (err: NodeJS.ErrnoException) => {
+    outputError ??= err;
+    stopping?.();
+  };
+  io.stdout.on('error', onOutputError);
+  const flush = () => {
+    flushScheduled = false;
+    if (pending.length === 0 || outputError) return;
+    const text = pending.join('\n') + '\n';
+    pending = [];
+    try {
+      io.stdout.write(text);
+    } catch (err) {
+      onOutputError(err as NodeJS.ErrnoException);
+    }
+  };
+  const emit = (text: string) => {
+    pending.push(text);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+  };
+  let shown = 0;
+  let stopping: (() => void) | undefined;
+  // Loaded on use: the agent brings the libbpf binding (a native module), which no other command needs.
+  const { LocalAgent } = await import('../../../agent/agent.js');
+  const agent = await LocalAgent.start(
+    {
+      ...(opts.containername !== undefined ? { containerName: opts.containername } : {}),
+      ...(opts.pid ? { pids: opts.pid } : {}),
+      host: opts.host ?? false,
+      ...(opts.proto === 'udp' ? { tcp: false, udp: true } : { reportConnects: showsConnectsAsMade(view, opts.latency ?? false) }),
+      onLost: (n, total) => io.stderr.write(`warning: ${n} events lost (ring buffer full; ${total} in total)\n`),
+      onError: () => stopping?.(),
+    },
+    (row) => {
+      shown++;
+      emit(table ? table.row(row) : JSON.stringify(json(row)));
+    },
+  );
+  if (opts.proto !== 'udp' && showsConnectsAsMade(view, opts.latency ?? false)) warnIfConnectsAnswered(agent.connectReporting, io.stderr);
+  const done = new Promise<string>((resolve) => {
+    stopping = () => resolve('stopped');
+  });
+  const onSignal = () => stopping?.();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  io.signal?.addEventListener('abort', onSignal, { once: true });
+  const timer = opts.timeout !== undefined ? setTimeout(onSignal, opts.timeout * 1000) : undefined;
+  try {
+    if (table) io.stdout.write(table.header() + '\n');
+    io.onReady?.();
+    await done;
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    io.signal?.removeEventListener('abort', onSignal);
+    const counters = await agent.stop();
+    flush();
+    io.stdout.removeListener('error', onOutputError);
+    io.onSummary?.({ shown, lost: counters.lost, untracked: counters.untracked, received: agent.eventsReceived });
+    io.stderr.write(`${shown} ${opts.proto === 'udp' ? 'UDP destinations' : 'connects'} traced, ${counters.lost} lost${counters.untracked ? `, ${counters.untracked} not followed (pending map full)` : ''}\n`);
+  }
+  if (agent.error) throw agent.error;
+  if (outputError && outputError.code !== 'EPIPE') throw outputError;
+  return 0;
+}

@@ -1,0 +1,145 @@
+/**
+ * ClusterAgent: the node agent's core, shared by `netpol trace tcpconnect` in cluster mode and
+ * `netpol learn -l` (src/cli/commands/trace/cluster.ts, src/cli/commands/learn/live.ts): the eBPF
+ * agent (src/agent/agent.ts) sees every container's connects on this node; each one is matched to
+ * its pod through the live cluster view (container id → status.containerStatuses, else the pod UID
+ * of the kubelet cgroup). A connect from a pod the view does not know yet (just created, or the
+ * API server is away) is held — in order — until the view knows it or `holdMs` passes, so an API
+ * server restart delays output but loses nothing.
+ */
+import { hostname } from 'node:os';
+import type { EnrichedEvent, LocalAgent } from '../agent/agent.js';
+import type { TracerCounters } from '../agent/tracer.js';
+import type { FlowRecord } from '../flows/record.js';
+import { enrichWithIndex, podOfContainer, type PodIdentity } from './enrich.js';
+// Type-only: the client library loads when cluster mode runs, not with every netpol command.
+import type { LiveClusterView } from './live.js';
+import type { ClusterIndex } from './lookup.js';
+import type { V1Pod } from './objects.js';
+
+/** The node this agent runs on: $NETPOL_NODE_NAME, $NODE_NAME (the downward API's usual name), else the hostname. */
+export function thisNodeName(): string {
+  return process.env.NETPOL_NODE_NAME || process.env.NODE_NAME || hostname();
+}
+
+/** A connect from a pod the filters selected, enriched. */
+export interface PodConnect {
+  event: EnrichedEvent['event'];
+  time: Date;
+  record: FlowRecord;
+  source: PodIdentity;
+  /** K8S.NODE: the pod's node (spec.nodeName), else this node. */
+  node: string;
+}
+
+export interface ClusterAgentOptions {
+  view: LiveClusterView;
+  filter: (pod: V1Pod, container: string | undefined) => boolean;
+  /** This node's name (record.node for pods without spec.nodeName). */
+  node?: string;
+  /** One event per edge, repeats counted in the kernel (learn). */
+  dedupEdges?: boolean;
+  /** Report each connect as it is made, not when answered (trace without --latency). */
+  reportConnects?: boolean;
+  /** How long a connect from an unknown kubelet container waits for the view (default 10 s). */
+  holdMs?: number;
+  onLost?: (newlyLost: number, totalLost: number) => void;
+  /** A connect given up on: its container never showed up in the cluster view. */
+  onUnresolved?: (e: EnrichedEvent) => void;
+}
+
+/** Connects waiting for their pod, in arrival order. */
+interface HoldQueue {
+  chain: Promise<void>;
+  held: number;
+  failure: unknown;
+}
+
+export class ClusterAgent {
+  private constructor(
+    private readonly agent: LocalAgent,
+    readonly node: string,
+    private readonly holds: HoldQueue,
+  ) {}
+
+  static async start(opts: ClusterAgentOptions, onConnect: (c: PodConnect) => void): Promise<ClusterAgent> {
+    const node = opts.node ?? thisNodeName();
+    const holdMs = opts.holdMs ?? 10_000;
+    const s: HoldQueue = { chain: Promise.resolve(), held: 0, failure: undefined };
+    const queue: EnrichedEvent[] = [];
+    const deliver = (e: EnrichedEvent, index: ClusterIndex): boolean => {
+      const found = e.container ? podOfContainer(index, { containerId: e.container.id, podUid: e.container.podUid }) : { match: 'none' as const };
+      if (!found.identity) return false;
+      const identity = found.identity;
+      if (!opts.filter(identity.pod, identity.container)) return true;
+      const podNode = identity.pod.spec?.nodeName ?? node;
+      const { record } = enrichWithIndex(e.event, index, podNode, e.time.toISOString(), () => ({ identity, match: found.match }));
+      if (e.event.outcome === 'error') record.errno = e.event.errno;
+      onConnect({ event: e.event, time: e.time, record, source: identity, node: podNode });
+      return true;
+    };
+    // Containers given up on (never reported by the API server within holdMs): their later events
+    // are not held again for a while, so one stray container cannot stall everything behind it.
+    const givenUp = new Map<string, number>();
+    const recentlyGivenUp = (e: EnrichedEvent): boolean => {
+      const at = e.container ? givenUp.get(e.container.id) : undefined;
+      return at !== undefined && Date.now() - at < 30_000;
+    };
+    const handle = (e: EnrichedEvent): void => {
+      // Fast path: nothing held, pod known.
+      if (s.held === 0 && deliver(e, opts.view.index())) return;
+      // Not a pod's container (docker, host process), or one already given up on: not ours.
+      if (s.held === 0 && (!e.container?.podUid || recentlyGivenUp(e))) return;
+      // A kubelet container we cannot place yet: hold it (and everything after it, to keep order).
+      s.held++;
+      queue.push(e);
+      s.chain = s.chain
+        .then(async () => {
+          const next = queue.shift()!;
+          if (deliver(next, opts.view.freshIndex())) return;
+          if (!next.container?.podUid || recentlyGivenUp(next)) return;
+          const ok = await opts.view.waitFor((index) => (deliver(next, index) ? true : undefined), holdMs);
+          if (!ok) {
+            givenUp.set(next.container.id, Date.now());
+            opts.onUnresolved?.(next);
+          }
+        })
+        .catch((err: unknown) => {
+          s.failure ??= err;
+        })
+        .finally(() => {
+          s.held--;
+        });
+    };
+    // Loaded on use: the agent brings the libbpf binding (a native module).
+    const { LocalAgent } = await import('../agent/agent.js');
+    const agent = await LocalAgent.start(
+      {
+        ...(opts.dedupEdges ? { dedupEdges: true } : {}),
+        ...(opts.reportConnects ? { reportConnects: true } : {}),
+        ...(opts.onLost ? { onLost: opts.onLost } : {}),
+      },
+      handle,
+    );
+    return new ClusterAgent(agent, node, s);
+  }
+
+  get eventsReceived(): number {
+    return this.agent.eventsReceived;
+  }
+
+  get connectReporting(): { reported: boolean; problem?: string } {
+    return this.agent.connectReporting;
+  }
+
+  get error(): unknown {
+    return this.holds.failure ?? this.agent.error;
+  }
+
+  /** Stops tracing, then waits for held connects (each at most holdMs). */
+  async stop(): Promise<TracerCounters> {
+    const counters = await this.agent.stop();
+    await this.holds.chain;
+    return counters;
+  }
+}
