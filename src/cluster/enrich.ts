@@ -77,16 +77,7 @@ export function podOfContainer(index: ClusterIndex, c: { containerId?: string; p
 /** The pod (and container) a cgroup path belongs to, through the index. */
 export function podOfCgroup(index: ClusterIndex, path: string): { identity?: PodIdentity; match: SourceMatch } {
   const parsed = parseKubeletCgroupPath(path);
-  if (!parsed) return { match: 'none' };
-  if (parsed.containerId) {
-    const hit = index.podByContainerId(parsed.containerId);
-    if (hit) return { identity: identity(hit.pod, hit.container), match: 'container-id' };
-  }
-  if (parsed.podUid) {
-    const pod = podByUid(index, parsed.podUid);
-    if (pod) return { identity: identity(pod), match: 'pod-uid' };
-  }
-  return { match: 'none' };
+  return parsed ? podOfContainer(index, parsed) : { match: 'none' };
 }
 
 export interface EnrichedConnect {
