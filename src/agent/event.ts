@@ -6,7 +6,7 @@
  * offset and each struct's size against clang's record layout (-fdump-record-layouts).
  */
 import type { Outcome } from '../flows/record.js';
-import { addressBytes, formatIPv6 } from '../cluster/ip.js';
+import { addressBytes, formatIPv6 } from '../flows/ip.js';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;

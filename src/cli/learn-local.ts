@@ -28,7 +28,7 @@ import { learnFromFlows } from '../policy/learn.js';
 import { renderPolicies } from '../policy/render.js';
 import { writePolicyTree } from '../policy/write.js';
 import { reportOutcome, synthesisOptions, type SynthesisFlags } from './learn.js';
-import { canonicalIp } from '../cluster/ip.js';
+import { canonicalIp } from '../flows/ip.js';
 import type { LearnRow } from './views/learn-model.js';
 
 /** The kernel's edge key (bpf dedup map) of a connect, as text: how its repeat count is found. */

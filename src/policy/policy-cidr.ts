@@ -9,7 +9,7 @@
  * never sees IPv4 packets), it does not match IPv4 addresses, and netpol spells every IPv4-mapped
  * address as plain IPv4 (canonicalIp), so such a block matches no traffic at all.
  */
-import { ipFamily, ipToBigInt, type Cidr } from '../cluster/ip.js';
+import { ipFamily, ipToBigInt, type Cidr } from '../flows/ip.js';
 
 const SLOPPY_V4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/;
 

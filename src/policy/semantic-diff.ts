@@ -9,7 +9,7 @@
  * spellings and `10.0.0.1/32` vs `10.0.0.1/32 ` all compare equal. A pair that an "any peer" or
  * "any port" pair already allows is dropped, so adding a redundant rule is no change either.
  */
-import { canonicalIp, formatCidr, parseCidr } from '../cluster/ip.js';
+import { canonicalIp, formatCidr, parseCidr } from '../flows/ip.js';
 import { ingressPeers, type V1LabelSelector, type V1NetworkPolicy } from '../cluster/objects.js';
 import { formatSelector } from './selector.js';
 import type { V1NetworkPolicyPeer, V1NetworkPolicyPort } from '@kubernetes/client-node';

@@ -1,10 +1,11 @@
 /**
  * IP addresses, the one module: canonical spelling, family, the address as bytes, bigint and text,
- * and CIDRs, shared by the agent's event codec, the cluster index, the evaluator and the
- * synthesizer. Text is parsed by ipaddr.js (after node:net's isIP has said it is an address);
- * formatIPv6 stays by hand because the agent formats every IPv6 event with it. Not here on
- * purpose: the flow scanner's cached isIP (flows/line-scan.ts, measured) and the API server's
- * sloppy ipBlock rules (policy/policy-cidr.ts, which reads what `kubectl apply` takes).
+ * and CIDRs. In flows, the lowest layer that holds addresses, so the agent's event codec, the
+ * cluster index, the evaluator and the synthesizer all import it downward. Text is parsed by
+ * ipaddr.js (after node:net's isIP has said it is an address); formatIPv6 stays by hand because
+ * the agent formats every IPv6 event with it. Not here on purpose: the flow scanner's in-place
+ * checks (line-scan.ts, measured) and the API server's sloppy ipBlock rules (policy/policy-cidr.ts,
+ * which reads what `kubectl apply` takes).
  */
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
