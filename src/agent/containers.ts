@@ -9,23 +9,19 @@
  *   /sys/fs/cgroup/kubepods.slice/kubepods-besteffort.slice/
  *       kubepods-besteffort-pod<uid>.slice/cri-containerd-<id>.scope     kubelet + containerd
  *   /sys/fs/cgroup/kubepods/besteffort/pod<uid>/<id>   kubelet, cgroupfs driver
- * so a walk of the cgroup2 tree maps inode → container id (and pod uid for kubelet layouts).
+ * so a walk of the cgroup2 tree maps inode → container id (and pod uid for kubelet layouts);
+ * cgroup-path.ts reads the paths.
  * Names and images come from the runtime's own API: Docker's socket with plain node:http.
  * A host process (no container) keeps only its process name (comm) from the event.
  */
 import { type FSWatcher, readdirSync, readFileSync, statSync, watch, existsSync } from 'node:fs';
 import { request } from 'node:http';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
+import { isContainerDirName, parseCgroupPath, type ContainerCgroup, type Runtime } from './cgroup-path.js';
 
-export type Runtime = 'docker' | 'containerd' | 'cri-o' | 'podman' | 'unknown';
 
-export interface CgroupEntry {
+export interface CgroupEntry extends ContainerCgroup {
   cgroupId: bigint;
-  path: string;
-  containerId: string;
-  runtime: Runtime;
-  /** Pod UID for kubelet-managed cgroups. */
-  podUid?: string;
 }
 
 export interface ContainerInfo {
@@ -42,8 +38,6 @@ export interface ContainerInfo {
 }
 
 const NEGATIVE_TTL_MS = 5000;
-const CONTAINER_DIR = /^(?:(docker|cri-containerd|crio|libpod)-)?([0-9a-f]{64})(?:\.scope)?$/;
-const POD_SEGMENT = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})/;
 
 /** Mount point of the cgroup v2 hierarchy (/sys/fs/cgroup or /sys/fs/cgroup/unified). */
 export function cgroup2Root(): string | undefined {
@@ -56,19 +50,6 @@ export function cgroup2Root(): string | undefined {
     /* no /proc */
   }
   return undefined;
-}
-
-export function parseCgroupPath(path: string): Omit<CgroupEntry, 'cgroupId'> | undefined {
-  const m = CONTAINER_DIR.exec(basename(path));
-  if (!m?.[2]) return undefined;
-  const prefix = m[1];
-  const pod = POD_SEGMENT.exec(path)?.[1]?.replaceAll('_', '-');
-  let runtime: Runtime = 'unknown';
-  if (prefix === 'docker' || (!prefix && /\/docker\//.test(path))) runtime = 'docker';
-  else if (prefix === 'cri-containerd') runtime = 'containerd';
-  else if (prefix === 'crio') runtime = 'cri-o';
-  else if (prefix === 'libpod') runtime = 'podman';
-  return { path, containerId: m[2], runtime, ...(pod ? { podUid: pod } : {}) };
 }
 
 /** cgroup id → container, by walking the cgroup v2 tree; refreshed on misses and on inotify. */
@@ -117,7 +98,7 @@ export class CgroupIndex {
     return added;
   }
 
-  private entryFor(path: string, parsed: Omit<CgroupEntry, 'cgroupId'>): CgroupEntry | undefined {
+  private entryFor(path: string, parsed: ContainerCgroup): CgroupEntry | undefined {
     try {
       return { ...parsed, cgroupId: statSync(path, { bigint: true }).ino };
     } catch {
@@ -157,7 +138,7 @@ export class CgroupIndex {
     for (const d of dirs) {
       try {
         const w = watch(d, { persistent: false }, (_type, name) => {
-          if (name && (CONTAINER_DIR.test(name.toString()) || name.toString() === 'docker')) {
+          if (name && (isContainerDirName(name.toString()) || name.toString() === 'docker')) {
             fire();
             if (name.toString() === 'docker') this.watchDir(join(d, 'docker'), fire);
           }

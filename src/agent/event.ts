@@ -6,6 +6,7 @@
  * offset and each struct's size against clang's record layout (-fdump-record-layouts).
  */
 import type { Outcome } from '../flows/record.js';
+import { addressBytes, formatIPv6 } from '../flows/ip.js';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -120,33 +121,6 @@ export function formatAddress(bytes: Uint8Array, family: number): string {
   return formatIPv6(bytes);
 }
 
-/** RFC 5952 text form: lower case, longest run of zero groups compressed, v4-mapped kept dotted. */
-export function formatIPv6(b: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((b[i] ?? 0) << 8) | (b[i + 1] ?? 0));
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  }
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
 function cString(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
   return Buffer.from(bytes.buffer, bytes.byteOffset, end < 0 ? bytes.length : end).toString('utf8');
@@ -231,27 +205,6 @@ export function encodeEvent(e: ConnectEvent): Buffer {
   b.writeUInt8(e.proto === 'UDP' ? IPPROTO_UDP : 0, EV.proto);
   Buffer.from(e.comm, 'utf8').subarray(0, 15).copy(b, EV.comm);
   return b;
-}
-
-/** 16 bytes in network order (IPv4 in the first four). */
-export function addressBytes(ip: string, family: 4 | 6): Buffer {
-  const out = Buffer.alloc(16);
-  if (family === 4) {
-    ip.split('.').forEach((part, i) => out.writeUInt8(Number(part), i));
-    return out;
-  }
-  let text = ip;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4?.[1]) {
-    const [a, b, c, d] = v4[1].split('.').map(Number);
-    text = `${text.slice(0, -v4[1].length)}${(((a ?? 0) << 8) | (b ?? 0)).toString(16)}:${(((c ?? 0) << 8) | (d ?? 0)).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
 }
 
 /** struct tcpconnect_config */

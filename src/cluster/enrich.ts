@@ -5,104 +5,12 @@
  *           to the pod UID in the path (sandbox/pause, conmon) and then to the source IP;
  *   dest    pod IP (any of status.podIPs) → pod; ClusterIP/externalIPs/LB IP → Service;
  *           node InternalIP/ExternalIP → node (host-network pods share it).
- *
- * The kubelet's cgroup layouts, by cgroup driver and runtime (cgroup v2 paths, relative to the
- * unified hierarchy's root; v1 names are the same below the controller's mount):
- *
- *   systemd   /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid_with_underscores>.slice/cri-containerd-<id>.scope
- *             …/crio-<id>.scope  (CRI-O; crio-conmon-<id>.scope holds its conmon)   …/docker-<id>.scope (cri-dockerd)
- *   cgroupfs  /kubepods/burstable/pod<uid>/<id>       (Guaranteed pods sit directly in /kubepods/pod<uid>/)
- *
- * Some distributions nest all of that under a prefix (kind: /kubelet.slice/kubelet-kubepods.slice/…,
- * or a container's own cgroup namespace root), so the parser looks at path segments, not prefixes.
  */
 import type { FlowRecord, Outcome } from '../flows/record.js';
 import { formatEndpoint } from './endpoint-notation.js';
 import type { ClusterIndex } from './lookup.js';
 import type { V1Pod } from './objects.js';
-
-export type ContainerRuntime = 'containerd' | 'cri-o' | 'docker';
-export type QosClass = 'guaranteed' | 'burstable' | 'besteffort';
-
-export interface KubeletCgroup {
-  driver: 'systemd' | 'cgroupfs';
-  /** Pod UID in its API form (dashes), when the path is below a pod's cgroup. */
-  podUid?: string;
-  qos?: QosClass;
-  /** 64-hex container id, when the path is a container's cgroup (or below it). */
-  containerId?: string;
-  /** Known from systemd scope names; cgroupfs paths do not say which runtime made them. */
-  runtime?: ContainerRuntime;
-  /** True for CRI-O's conmon scope: the pod's, but no container's. */
-  conmon?: boolean;
-}
-
-const SCOPE = /^(cri-containerd|crio|docker|cri-dockerd|containerd)-(conmon-)?([0-9a-f]{64})\.scope$/;
-const RUNTIME_BY_PREFIX: Record<string, ContainerRuntime> = {
-  'cri-containerd': 'containerd',
-  containerd: 'containerd',
-  crio: 'cri-o',
-  docker: 'docker',
-  'cri-dockerd': 'docker',
-};
-const SYSTEMD_POD = /^(?:[a-z0-9_-]*-)?kubepods(?:-(besteffort|burstable))?-pod([0-9a-f_]{32,36})\.slice$/;
-const CGROUPFS_POD = /^pod([0-9a-f-]{32,36})$/;
-const BARE_ID = /^[0-9a-f]{64}$/;
-
-/** Reads a kubelet-made cgroup path; undefined when the path is not below a kubepods cgroup. */
-export function parseKubeletCgroupPath(path: string): KubeletCgroup | undefined {
-  const segments = path.split('/').filter((s) => s !== '');
-  const kubepods = segments.findIndex((s) => s === 'kubepods' || /(^|-)kubepods\.slice$/.test(s));
-  if (kubepods < 0) return undefined;
-  const driver = segments[kubepods]!.endsWith('.slice') ? 'systemd' : 'cgroupfs';
-  const out: KubeletCgroup = { driver };
-  for (const seg of segments.slice(kubepods + 1)) {
-    if (driver === 'systemd') {
-      const qosSlice = /(?:^|-)kubepods-(besteffort|burstable)\.slice$/.exec(seg);
-      if (qosSlice) {
-        out.qos = qosSlice[1] as QosClass;
-        continue;
-      }
-      const pod = SYSTEMD_POD.exec(seg);
-      if (pod) {
-        out.podUid = pod[2]!.replaceAll('_', '-');
-        out.qos ??= (pod[1] as QosClass | undefined) ?? 'guaranteed';
-        continue;
-      }
-      const scope = SCOPE.exec(seg);
-      if (scope && out.podUid && !out.containerId) {
-        out.runtime = RUNTIME_BY_PREFIX[scope[1]!];
-        if (scope[2]) out.conmon = true;
-        else out.containerId = scope[3];
-      }
-    } else {
-      if (seg === 'besteffort' || seg === 'burstable') {
-        out.qos = seg;
-        continue;
-      }
-      const pod = CGROUPFS_POD.exec(seg);
-      if (pod) {
-        out.podUid = pod[1];
-        out.qos ??= 'guaranteed';
-        continue;
-      }
-      if (out.podUid && !out.containerId) {
-        if (BARE_ID.test(seg)) out.containerId = seg;
-        else {
-          // cgroupfs driver with a systemd-style scope name (some runtimes do this).
-          const scope = SCOPE.exec(seg);
-          if (scope) {
-            out.runtime = RUNTIME_BY_PREFIX[scope[1]!];
-            if (scope[2]) out.conmon = true;
-            else out.containerId = scope[3];
-          }
-        }
-      }
-    }
-  }
-  return out;
-}
-
+import { parseKubeletCgroupPath } from '../agent/cgroup-path.js';
 
 /** What enrichment needs of an agent event; the agent's ConnectEvent has all of it. */
 export interface ConnectFacts {
@@ -169,16 +77,7 @@ export function podOfContainer(index: ClusterIndex, c: { containerId?: string; p
 /** The pod (and container) a cgroup path belongs to, through the index. */
 export function podOfCgroup(index: ClusterIndex, path: string): { identity?: PodIdentity; match: SourceMatch } {
   const parsed = parseKubeletCgroupPath(path);
-  if (!parsed) return { match: 'none' };
-  if (parsed.containerId) {
-    const hit = index.podByContainerId(parsed.containerId);
-    if (hit) return { identity: identity(hit.pod, hit.container), match: 'container-id' };
-  }
-  if (parsed.podUid) {
-    const pod = podByUid(index, parsed.podUid);
-    if (pod) return { identity: identity(pod), match: 'pod-uid' };
-  }
-  return { match: 'none' };
+  return parsed ? podOfContainer(index, parsed) : { match: 'none' };
 }
 
 export interface EnrichedConnect {

@@ -3,7 +3,7 @@
  * Built once per snapshot (or per change of a live view); every lookup is a Map hit, because the
  * evaluator and the enricher call these per flow.
  */
-import { canonicalIp, ipFamily } from './ip.js';
+import { canonicalIp, ipFamily } from '../flows/ip.js';
 import type {
   ClusterObjects,
   V1EndpointSlice,

@@ -11,6 +11,7 @@ import type {
   V1LabelSelector,
   V1Namespace,
   V1NetworkPolicy,
+  V1NetworkPolicyPeer,
   V1Node,
   V1Pod,
   V1ReplicaSet,
@@ -33,6 +34,16 @@ export type {
   V1Service,
   V1StatefulSet,
 };
+
+/**
+ * An ingress rule's peers under either name: YAML (and the policies netpol builds) say `from`,
+ * @kubernetes/client-node's deserializer says `_from`. Every reader of a rule's peers asks here;
+ * the only other place the alias appears is render.ts, which writes `from`.
+ */
+export function ingressPeers(rule: object): V1NetworkPolicyPeer[] | undefined {
+  const r = rule as { _from?: V1NetworkPolicyPeer[]; from?: V1NetworkPolicyPeer[] };
+  return r._from ?? r.from;
+}
 
 /** Controllers that own pods, directly or through a ReplicaSet/Job. */
 export type OwnerObject =

@@ -7,9 +7,10 @@
  * Sessions appending to one recording accumulate: a pod of an earlier session stays (its flows
  * are still in the recording), one seen again takes its newest labels and addresses.
  */
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { stringify } from 'yaml';
+import { writeFileAtomic } from '../atomic-file.js';
 import { NetpolError } from '../errors.js';
 import type { ClusterObjects, V1Namespace, V1Pod } from './objects.js';
 import { loadSnapshot } from './snapshot.js';
@@ -48,7 +49,7 @@ function key(o: { metadata?: { namespace?: string; name?: string } }): string {
 }
 
 /**
- * Writes (atomically: temp file, then rename) the snapshot for `recording`, merged with the one
+ * Writes (atomically: atomic-file.ts) the snapshot for `recording`, merged with the one
  * already there: namespaces and pods by name, the new objects winning.
  */
 export function writeRecordedSnapshot(recording: string, objects: Pick<ClusterObjects, 'namespaces' | 'pods'>): string {
@@ -65,12 +66,9 @@ export function writeRecordedSnapshot(recording: string, objects: Pick<ClusterOb
   const sorted = <T extends { metadata?: { namespace?: string; name?: string } }>(m: Map<string, T>): T[] =>
     [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
   const list = { apiVersion: 'v1', kind: 'List', items: [...sorted(namespaces), ...sorted(pods)] };
-  const tmp = `${path}.netpol-tmp-${process.pid}`;
   try {
-    writeFileSync(tmp, HEADER + stringify(list, { lineWidth: 0 }), { flag: 'w' });
-    renameSync(tmp, path);
+    writeFileAtomic(path, HEADER + stringify(list, { lineWidth: 0 }));
   } catch (err) {
-    rmSync(tmp, { force: true });
     throw new NetpolError(`cannot write the recorded snapshot ${path}: ${(err as Error).message}`, { cause: err });
   }
   return path;

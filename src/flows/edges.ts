@@ -8,6 +8,7 @@
 import { parseFlowLine, serializeFlow } from './jsonl.js';
 import { IDENTITY_PARTS, latin1, type FlowLineScanner } from './line-scan.js';
 import type { FlowRecord, LocatedFlow } from './record.js';
+import { compareTimestamps, compareUtcStampWithBytes, compareUtcStampWithText } from './timestamp.js';
 
 export interface FlowEdge {
   /** The first flow seen for this edge; resolution and reports use it. */
@@ -22,44 +23,6 @@ export interface FlowEdge {
 
 /** Ids kept per edge: enough to point at examples without making memory grow with the input. */
 export const MAX_IDS_PER_EDGE = 16;
-
-const STAMP = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
-
-/** What orders a stamp: its UTC minute, its second (60 for a leap second) and its fraction's digits. */
-function stampKey(stamp: string): { minute: number; second: number; fraction: string } | undefined {
-  const m = STAMP.exec(stamp);
-  if (!m) return undefined;
-  const date = new Date(0);
-  date.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3])); // setUTCFullYear: years below 100 stay as they are
-  date.setUTCHours(Number(m[4]), Number(m[5]));
-  let minute = date.getTime() / 60000;
-  if (m[8]) minute -= (m[8] === '+' ? 1 : -1) * (Number(m[9]) * 60 + Number(m[10]));
-  return { minute, second: Number(m[6]), fraction: (m[7] ?? '').replace(/0+$/, '') };
-}
-
-/**
- * Orders RFC 3339 timestamps (as record.ts validates them) as instants, down to every fraction
- * digit; a leap second (:60) comes after :59 of its minute; two spellings of the same instant are
- * ordered by their text. A total order, so first/last seen do not depend on the order flows are
- * folded in (worker ranges merge in any grouping). Two UTC (`Z`, `T`) stamps of the same length
- * order as text — the common case, and cheap.
- */
-export function compareTimestamps(a: string, b: string): number {
-  if (a.length === b.length && a.charCodeAt(10) === 0x54 && b.charCodeAt(10) === 0x54 && a.endsWith('Z') && b.endsWith('Z')) return a < b ? -1 : a > b ? 1 : 0;
-  const ka = stampKey(a);
-  const kb = stampKey(b);
-  if (ka && kb) {
-    if (ka.minute !== kb.minute) return ka.minute < kb.minute ? -1 : 1;
-    if (ka.second !== kb.second) return ka.second - kb.second;
-    if (ka.fraction !== kb.fraction) {
-      const len = Math.max(ka.fraction.length, kb.fraction.length);
-      return ka.fraction.padEnd(len, '0') < kb.fraction.padEnd(len, '0') ? -1 : 1;
-    }
-  } else if (ka || kb) {
-    return ka ? -1 : 1; // not a stamp at all (records are validated; only other callers): after every stamp
-  }
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 // Comparisons, not a lookup table: a keyed load with a fresh string per flow is the slower path.
 function protocolIndex(proto: string): number {
@@ -125,14 +88,7 @@ function hashLine(line: FlowLineScanner, buf: Uint8Array, portKey: number): numb
  */
 function compareTimestampBytes(buf: Uint8Array, start: number, end: number, kept: string): number {
   const len = end - start;
-  if (len === kept.length && buf[end - 1] === 0x5a && kept.charCodeAt(len - 1) === 0x5a && buf[start + 10] === 0x54 && kept.charCodeAt(10) === 0x54) {
-    for (let i = 0; i < len; i++) {
-      const d = buf[start + i]! - kept.charCodeAt(i);
-      if (d !== 0) return d;
-    }
-    return 0;
-  }
-  return compareTimestamps(latin1(buf, start, end), kept);
+  return (len === kept.length ? compareUtcStampWithText(buf, start, kept, len) : undefined) ?? compareTimestamps(latin1(buf, start, end), kept);
 }
 
 /**
@@ -479,15 +435,9 @@ export class EdgeAggregator {
     const u8 = this.u8;
     const keptLen = u8[at + R_STAMP]!;
     const kept = at + R_STAMP + 1;
-    if (len === keptLen && buf[end - 1] === 0x5a && u8[kept + len - 1] === 0x5a && buf[start + 10] === 0x54 && u8[kept + 10] === 0x54) {
-      for (let i = 0; i < len; i++) {
-        const d = buf[start + i]! - u8[kept + i]!;
-        if (d !== 0) return d;
-      }
-      return 0;
-    }
-    return compareTimestamps(latin1(buf, start, end), latin1(u8, kept, kept + keptLen));
+    return (len === keptLen ? compareUtcStampWithBytes(buf, start, u8, kept, len) : undefined) ?? compareTimestamps(latin1(buf, start, end), latin1(u8, kept, kept + keptLen));
   }
+
 
   /** The last timestamp of edge `e` (in the row at `at`) as text. */
   private lastOf(e: number, at: number): string | undefined {

@@ -9,9 +9,10 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../errors.js';
-import { compareTimestamps, EdgeAggregator, edgeIdentity, MAX_IDS_PER_EDGE, type EdgeExport, type FlowEdge } from './edges.js';
+import { EdgeAggregator, edgeIdentity, MAX_IDS_PER_EDGE, type EdgeExport, type FlowEdge } from './edges.js';
 import { eachLine, parseFlowLine, readRangeLinesSync, type FileRange, type ReadOptions } from './jsonl.js';
 import { FlowLineScanner } from './line-scan.js';
+import { compareTimestamps } from './timestamp.js';
 
 /** Below this size one thread is faster than starting workers. */
 const DEFAULT_MIN_PARALLEL_BYTES = 32 << 20;

@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { InputError } from '../errors.js';
+import { isRfc3339 } from './timestamp.js';
 
 export const FLOW_VERSION = 1;
 
@@ -56,23 +57,6 @@ export interface FlowOrigin {
 }
 
 export type LocatedFlow = FlowRecord & { readonly origin?: FlowOrigin };
-
-/**
- * An RFC 3339 date-time (what the agent writes: `2026-11-24T10:00:00.123Z`), fields in range.
- * Stricter than Date.parse, which also takes `2026-11-24` or `Tue, 24 Nov 2026`, and cheaper.
- */
-const RFC3339 = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[Tt](?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
-
-export function isRfc3339(text: string): boolean {
-  if (!RFC3339.test(text)) return false;
-  return Number(text.slice(8, 10)) <= daysInMonth(Number(text.slice(0, 4)), Number(text.slice(5, 7)));
-}
-
-/** Days in a month of the proleptic Gregorian calendar (RFC 3339 section 5.7). */
-export function daysInMonth(year: number, month: number): number {
-  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -11,7 +11,7 @@
  * than one observed address as a widening.
  */
 import { NetpolError } from '../errors.js';
-import { canonicalIp, ipFamily, ipToBigInt, type Cidr, formatCidr } from '../cluster/ip.js';
+import { canonicalIp, ipFamily, ipToBigInt, type Cidr, formatCidr } from '../flows/ip.js';
 
 export interface CidrAggregateOptions {
   /** IPv4 floor prefix (1-32); absent: exact cover only. */

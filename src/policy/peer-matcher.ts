@@ -15,7 +15,7 @@
  * share their node's address and are seen as that address, i.e. only by ipBlock.
  */
 import type { V1LabelSelector, V1NetworkPolicyPeer } from '@kubernetes/client-node';
-import { canonicalIp, ipToBigInt, type Cidr } from '../cluster/ip.js';
+import { canonicalIp, ipToBigInt, type Cidr } from '../flows/ip.js';
 import { parsePolicyCidr } from './policy-cidr.js';
 import { compileSelector, formatSelector, type LabelPredicate } from './selector.js';
 import type { Endpoint, PodEndpoint } from './traffic.js';

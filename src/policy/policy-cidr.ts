@@ -9,11 +9,9 @@
  * never sees IPv4 packets), it does not match IPv4 addresses, and netpol spells every IPv4-mapped
  * address as plain IPv4 (canonicalIp), so such a block matches no traffic at all.
  */
-import { isIP } from 'node:net';
-import { ipToBigInt, type Cidr } from '../cluster/ip.js';
+import { ipFamily, ipToBigInt, type Cidr } from '../flows/ip.js';
 
 const SLOPPY_V4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/;
-const MAPPED_V4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 
 function sloppyIpv4Value(text: string): bigint | undefined {
   const m = SLOPPY_V4.exec(text);
@@ -41,11 +39,10 @@ export function parsePolicyCidr(text: string): Cidr | undefined {
   if (v4 !== undefined) {
     family = 4;
     value = v4;
-  } else if (!addr.includes('%') && isIP(addr) === 6) {
+  } else if (ipFamily(addr) === 6) {
     family = 6;
-    const mapped = MAPPED_V4.exec(addr);
-    // ipToBigInt would fold ::ffff:a.b.c.d into its IPv4 value; keep the 128-bit one.
-    value = mapped ? (0xffffn << 32n) | (sloppyIpv4Value(mapped[1]!) ?? 0n) : ipToBigInt(addr);
+    // The 128-bit value: an IPv4-mapped block (`::ffff:10.0.0.0/104`) stays an IPv6 block.
+    value = ipToBigInt(addr);
   } else {
     return undefined;
   }

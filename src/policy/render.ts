@@ -63,7 +63,8 @@ export function canonicalPolicyObject(policy: V1NetworkPolicy): Plain {
     spec: (s: Plain) =>
       ordered(s, ['podSelector', 'policyTypes', 'ingress', 'egress'], {
         podSelector: selector,
-        // client-node names an ingress rule's peers `_from` when it deserializes; YAML says `from`.
+        // client-node names an ingress rule's peers `_from` when it deserializes; YAML says `from`
+        // (the writing side of the alias; readers use cluster/objects.ts ingressPeers).
         ingress: (rules: Plain[]) =>
           rules.map((r) => {
             const { _from, ...rest } = r;

@@ -9,8 +9,8 @@
  * spellings and `10.0.0.1/32` vs `10.0.0.1/32 ` all compare equal. A pair that an "any peer" or
  * "any port" pair already allows is dropped, so adding a redundant rule is no change either.
  */
-import { canonicalIp, formatCidr, parseCidr } from '../cluster/ip.js';
-import type { V1LabelSelector, V1NetworkPolicy } from '../cluster/objects.js';
+import { canonicalIp, formatCidr, parseCidr } from '../flows/ip.js';
+import { ingressPeers, type V1LabelSelector, type V1NetworkPolicy } from '../cluster/objects.js';
 import { formatSelector } from './selector.js';
 import type { V1NetworkPolicyPeer, V1NetworkPolicyPort } from '@kubernetes/client-node';
 
@@ -106,7 +106,7 @@ function allowedPairs(np: V1NetworkPolicy, direction: Direction): string[] {
   const rules = direction === 'ingress' ? (np.spec?.ingress ?? []) : (np.spec?.egress ?? []);
   const pairs = new Set<string>();
   for (const rule of rules) {
-    const peerList = direction === 'ingress' ? (rule as { _from?: V1NetworkPolicyPeer[] })._from ?? (rule as { from?: V1NetworkPolicyPeer[] }).from : (rule as { to?: V1NetworkPolicyPeer[] }).to;
+    const peerList = direction === 'ingress' ? ingressPeers(rule) : (rule as { to?: V1NetworkPolicyPeer[] }).to;
     const peers = peerList && peerList.length > 0 ? peerList.map((p) => normalPeer(p, namespace)) : [ANY];
     const ports = rule.ports && rule.ports.length > 0 ? rule.ports.map(normalPort) : [ANY];
     for (const peer of peers) for (const port of ports) pairs.add(`${peer}\u0000${port}`);

@@ -8,7 +8,7 @@
  * When policyTypes is given, it alone decides; rules of a direction not listed are ignored.
  */
 import type { V1NetworkPolicyEgressRule, V1NetworkPolicyIngressRule } from '@kubernetes/client-node';
-import type { V1LabelSelector, V1NetworkPolicy } from '../cluster/objects.js';
+import { ingressPeers, type V1LabelSelector, type V1NetworkPolicy } from '../cluster/objects.js';
 import type { Protocol } from '../flows/record.js';
 import { compilePeer, ipBlockMatchesParsed, isPolicyPod, parseIpv4ForMatch, podPeerMatches, type PeerMatcher } from './peer-matcher.js';
 import { compilePort, portMatches, type PortMatcher } from './port-matcher.js';
@@ -83,11 +83,6 @@ function compileRule(
     portTo: numeric.map((p) => (p.kind === 'range' ? p.to : 65535)),
     namedPorts: (ports ?? []).filter((p) => p.kind === 'named'),
   };
-}
-
-/** `from` as it appears in YAML, or `_from` as @kubernetes/client-node names it after deserializing. */
-export function ingressPeers(rule: V1NetworkPolicyIngressRule): V1NetworkPolicyIngressRule['_from'] {
-  return rule._from ?? (rule as { from?: V1NetworkPolicyIngressRule['_from'] }).from;
 }
 
 /**

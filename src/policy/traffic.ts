@@ -6,7 +6,7 @@
  */
 import type { ClusterIndex, ServiceBackend, Workload } from '../cluster/lookup.js';
 import { formatEndpoint, type EndpointName } from '../cluster/endpoint-notation.js';
-import { canonicalIp, ipFamily } from '../cluster/ip.js';
+import { canonicalIp, ipFamily } from '../flows/ip.js';
 import type { V1Pod, V1Service } from '../cluster/objects.js';
 import { InputError } from '../errors.js';
 import type { LocatedFlow, Protocol } from '../flows/record.js';

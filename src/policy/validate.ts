@@ -18,7 +18,7 @@
  * test/e2e/policy-validate-apiserver.test.ts checks every case of the unit table against a real
  * kube-apiserver.
  */
-import type { Cidr } from '../cluster/ip.js';
+import type { Cidr } from '../flows/ip.js';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
 import { InputError } from '../errors.js';
 import {

@@ -1,6 +1,6 @@
 /** Pure parts of local enrichment, errors and the local learn model. */
 import { describe, expect, it } from 'vitest';
-import { parseCgroupPath } from '../../src/agent/containers.js';
+import { parseCgroupPath } from '../../src/agent/cgroup-path.js';
 import { errnoName, hintFor } from '../../src/agent/diagnose.js';
 import type { ContainerInfo } from '../../src/agent/containers.js';
 import { containerAsPod, flowFromEvent, localClusterObjects } from '../../src/cli/commands/learn/local.js';

@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_LAYOUT, CONFIG_SIZE, EDGE_KEY_LAYOUT, EDGE_KEY_SIZE, EVENT_LAYOUT, EVENT_SIZE, addressBytes, decodeEdgeKey, decodeEvent, encodeConfig, encodeEvent, formatIPv6, type ConnectEvent } from '../../src/agent/event.js';
+import { CONFIG_LAYOUT, CONFIG_SIZE, EDGE_KEY_LAYOUT, EDGE_KEY_SIZE, EVENT_LAYOUT, EVENT_SIZE, decodeEdgeKey, decodeEvent, encodeConfig, encodeEvent, type ConnectEvent } from '../../src/agent/event.js';
+import { addressBytes, formatIPv6 } from '../../src/flows/ip.js';
 import { OUTCOMES } from '../../src/flows/record.js';
 
 /** clang's layout of the structs in bpf/tcpconnect.h: name → { field → offset, sizeof }. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildIndex } from '../../src/cluster/lookup.js';
-import { canonicalIp, cidrContains, formatCidr, parseCidr } from '../../src/cluster/ip.js';
+import { canonicalIp, cidrContains, formatCidr, parseCidr } from '../../src/flows/ip.js';
 import { emptyClusterObjects, type ClusterObjects } from '../../src/cluster/objects.js';
 import { resolveFlow } from '../../src/policy/traffic.js';
 import type { LocatedFlow } from '../../src/flows/record.js';

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   enrichWithIndex,
-  parseKubeletCgroupPath,
   podOfCgroup,
   flowDestinationNotation as formatDestination,
   flowSourceNotation as formatSource,
   type ConnectFacts,
 } from '../../src/cluster/enrich.js';
+import { parseKubeletCgroupPath } from '../../src/agent/cgroup-path.js';
 import { buildIndex } from '../../src/cluster/lookup.js';
 import { emptyClusterObjects, type ClusterObjects } from '../../src/cluster/objects.js';
 

@@ -3,11 +3,12 @@
 // the same fields; and aggregating through either path gives the same edges.
 import fc from 'fast-check';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { compareTimestamps, EdgeAggregator, edgeIdentity, type FlowEdge } from '../../src/flows/edges.js';
+import { EdgeAggregator, edgeIdentity, type FlowEdge } from '../../src/flows/edges.js';
 import { parseFlowLine } from '../../src/flows/jsonl.js';
 import { isRfc3339Bytes } from '../../src/flows/line-scan.js';
 import { aggregateLine } from '../../src/flows/parallel.js';
-import { isRfc3339, type LocatedFlow } from '../../src/flows/record.js';
+import type { LocatedFlow } from '../../src/flows/record.js';
+import { compareTimestamps, isRfc3339 } from '../../src/flows/timestamp.js';
 import { ordinaryRead, recordFields, scannedFields } from './support/flow-fields.js';
 import { buildIndex } from '../../src/cluster/lookup.js';
 import { auditFlows } from '../../src/policy/auditor.js';

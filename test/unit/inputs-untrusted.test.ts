@@ -4,7 +4,7 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, symlinkSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ipFamily, canonicalIp } from '../../src/cluster/ip.js';
+import { ipFamily, canonicalIp } from '../../src/flows/ip.js';
 import { loadSnapshot } from '../../src/cluster/snapshot.js';
 import { InputError } from '../../src/errors.js';
 import { FlowWriter, readAllFlows, TornTailError } from '../../src/flows/jsonl.js';

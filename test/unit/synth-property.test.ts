@@ -14,7 +14,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ClusterIndex } from '../../src/cluster/lookup.js';
-import { canonicalIp } from '../../src/cluster/ip.js';
+import { canonicalIp } from '../../src/flows/ip.js';
 import type { V1Pod } from '../../src/cluster/objects.js';
 import { workloadKey } from '../../src/cluster/workload.js';
 import type { LocatedFlow, Protocol } from '../../src/flows/record.js';

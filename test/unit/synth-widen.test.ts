@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCidr, formatCidr, type Cidr } from '../../src/cluster/ip.js';
+import { parseCidr, formatCidr, type Cidr } from '../../src/flows/ip.js';
 import { aggregateAddresses, exactCover } from '../../src/policy/cidr-aggregate.js';
 import { compressPorts } from '../../src/policy/port-ranges.js';
 import { synthesize } from '../../src/policy/synthesize/index.js';

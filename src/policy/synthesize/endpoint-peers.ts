@@ -3,7 +3,7 @@
  * outside address as a /32 or /128, and a pod that cannot be selected (host network, no stable
  * labels) by its address, said in a warning. Peers are interned in the state's peer table.
  */
-import { hostCidr, ipFamily } from '../../cluster/ip.js';
+import { hostCidr, ipFamily } from '../../flows/ip.js';
 import { workloadKey } from '../../cluster/workload.js';
 import type { Endpoint } from '../traffic.js';
 import { isEmptySelector } from '../selector.js';

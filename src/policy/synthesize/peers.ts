@@ -3,7 +3,7 @@
  * its canonical selector) or one address block. Every peer has a key (equal peers, equal keys) and
  * a sort key that fixes where it appears in a rule, so output never depends on input order.
  */
-import { parseCidr } from '../../cluster/ip.js';
+import { parseCidr } from '../../flows/ip.js';
 import type { LabelSelector } from '../../cluster/objects.js';
 import { cmp } from './compare.js';
 

@@ -3,7 +3,7 @@
  * gains a port it was not seen on beyond what the floor implies), and a peer's ports merged into
  * port/endPort ranges. Nothing here runs unless asked for (--aggregate-cidr, --port-ranges).
  */
-import { hostCidr } from '../../cluster/ip.js';
+import { hostCidr } from '../../flows/ip.js';
 import { aggregateAddresses, type CidrAggregateOptions } from '../cidr-aggregate.js';
 import { compressPorts } from '../port-ranges.js';
 import { cmp } from './compare.js';

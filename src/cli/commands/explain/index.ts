@@ -7,7 +7,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ClusterIndex } from '../../../cluster/lookup.js';
 import { parseEndpoint } from '../../../cluster/endpoint-notation.js';
-import { canonicalIp } from '../../../cluster/ip.js';
+import { canonicalIp } from '../../../flows/ip.js';
 import { InputError } from '../../../errors.js';
 import { edgeIdentity } from '../../../flows/edges.js';
 import { readFlows } from '../../../flows/jsonl.js';

@@ -29,7 +29,7 @@ import { renderPolicies } from '../../../policy/render.js';
 import { writePolicyTree } from '../../../policy/write.js';
 import { reportOutcome } from '../../shared/learn-report.js';
 import { synthesisOptions, type SynthesisFlags } from '../../shared/synthesis-flags.js';
-import { canonicalIp } from '../../../cluster/ip.js';
+import { canonicalIp } from '../../../flows/ip.js';
 import type { LearnRow } from '../../views/learn-model.js';
 
 /** The kernel's edge key (bpf dedup map) of a connect, as text: how its repeat count is found. */
