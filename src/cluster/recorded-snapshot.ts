@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { stringify } from 'yaml';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../flows/atomic-file.js';
 import { NetpolError } from '../errors.js';
 import type { ClusterObjects, V1Namespace, V1Pod } from './objects.js';
 import { loadSnapshot } from './snapshot.js';

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../src/atomic-file.js';
+import { writeFileAtomic } from '../../src/flows/atomic-file.js';
 
 let dir = '';
 afterEach(() => {
