@@ -70,7 +70,9 @@ export class ClusterAgent {
     const deliver = (e: EnrichedEvent, index: ClusterIndex): boolean => {
       const found = e.container ? podOfContainer(index, { containerId: e.container.id, podUid: e.container.podUid }) : { match: 'none' as const };
       if (!found.identity) return false;
-      const identity = found.identity;
+      // Matched by the pod's UID only (the kubelet has not published the container's ID yet, as in
+      // a container's first moments): the runtime's own annotations name the container.
+      const identity = found.identity.container === undefined && e.container?.pod ? { ...found.identity, container: e.container.name } : found.identity;
       if (!opts.filter(identity.pod, identity.container)) return true;
       const podNode = identity.pod.spec?.nodeName ?? node;
       const { record } = enrichWithIndex(e.event, index, podNode, e.time.toISOString(), () => ({ identity, match: found.match }));

@@ -47,7 +47,7 @@ it('trace -o json through a slow reader: every record the summary counts arrives
   // mounts are left alone.
   const script =
     'mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing; ' +
-    `${sq(process.execPath)} ${sq(CLI)} trace tcpconnect --host -o json --timeout 6s 2> ${sq(err)} | (sleep 8; cat > ${sq(out)})`;
+    `${sq(process.execPath)} ${sq(CLI)} trace tcpconnect --host --latency -o json --timeout 6s 2> ${sq(err)} | (sleep 8; cat > ${sq(out)})`;
   const child = spawn('unshare', ['-m', 'bash', '-c', script], { stdio: 'ignore' });
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   // Give the tracer time to attach, then make a few thousand refused loopback connects.
@@ -62,6 +62,7 @@ it('trace -o json through a slow reader: every record the summary counts arrives
   expect(text.endsWith('\n')).toBe(true);
   const lines = text.slice(0, -1).split('\n');
   expect(lines.length).toBe(Number(summary![1]));
+  // (--latency: each record is written when answered, with its outcome.)
   // Each record whole: parses, and the refused connects to our port are all there.
   const records = lines.map((l) => JSON.parse(l) as { dst: { port: number }; outcome: string });
   expect(records.filter((r) => r.dst.port === port && r.outcome === 'refused').length).toBe(3000);
