@@ -70,9 +70,7 @@ export class ClusterAgent {
     const deliver = (e: EnrichedEvent, index: ClusterIndex): boolean => {
       const found = e.container ? podOfContainer(index, { containerId: e.container.id, podUid: e.container.podUid }) : { match: 'none' as const };
       if (!found.identity) return false;
-      // Matched by the pod's UID only (the kubelet has not published the container's ID yet, as in
-      // a container's first moments): the runtime's own annotations name the container.
-      const identity = found.identity.container === undefined && e.container?.pod ? { ...found.identity, container: e.container.name } : found.identity;
+      const identity = withContainerName(found.identity, e.container);
       if (!opts.filter(identity.pod, identity.container)) return true;
       const podNode = identity.pod.spec?.nodeName ?? node;
       const { record } = enrichWithIndex(e.event, index, podNode, e.time.toISOString(), () => ({ identity, match: found.match }));
@@ -144,4 +142,20 @@ export class ClusterAgent {
     await this.holds.chain;
     return counters;
   }
+}
+
+/**
+ * A pod matched by its UID only (the kubelet has not published the container's ID yet, as in a
+ * container's first moments) gets its container's name from the runtime's own annotations, or,
+ * without them, from a pod that has a single container and no init containers (nothing else could
+ * have connected).
+ */
+function withContainerName(identity: PodIdentity, container: EnrichedEvent['container']): PodIdentity {
+  if (identity.container !== undefined) return identity;
+  if (container?.pod) return { ...identity, container: container.name };
+  const spec = identity.pod.spec;
+  if (spec?.containers?.length === 1 && !spec.initContainers?.length && !spec.ephemeralContainers?.length) {
+    return { ...identity, container: spec.containers[0]!.name };
+  }
+  return identity;
 }
