@@ -5,6 +5,7 @@
  * connection to a Service is drawn to the workloads behind it, on the targetPort, the way
  * NetworkPolicy sees it. Mermaid, DOT and HTML are views of this model.
  */
+import { printable } from '../../output/escape.js';
 import type { ClusterIndex } from '../../../cluster/lookup.js';
 import type { FlowEdge } from '../../../flows/edges.js';
 import type { Protocol } from '../../../flows/record.js';
@@ -73,9 +74,9 @@ export interface GraphOptions {
 function endpointNode(e: Endpoint): GraphNode {
   if (e.kind === 'pod') {
     const w = e.workload;
-    return { id: `w/${w.namespace}/${w.kind}/${w.name}`, kind: 'workload', namespace: w.namespace, label: w.name, detail: w.kind };
+    return { id: `w/${w.namespace}/${w.kind}/${w.name}`, kind: 'workload', namespace: printable(w.namespace), label: printable(w.name), detail: w.kind };
   }
-  return { id: `x/${e.ip}`, kind: 'external', label: e.ip, detail: e.node ? `node ${e.node}` : 'outside the cluster' };
+  return { id: `x/${e.ip}`, kind: 'external', label: printable(e.ip), detail: e.node ? `node ${printable(e.node)}` : 'outside the cluster' };
 }
 
 function statusOf(ports: PortStat[], judged: boolean): EdgeStatus {
@@ -116,7 +117,7 @@ export function buildGraph(flowEdges: readonly FlowEdge[], index: ClusterIndex, 
     if (resolved.targets.length === 0 && resolved.service) {
       // A Service with no backends on that port: draw the Service itself; nothing can answer, so denied.
       const s = resolved.service;
-      const to: GraphNode = { id: `s/${s.namespace}/${s.name}`, kind: 'service', namespace: s.namespace, label: s.name, detail: 'service without backends' };
+      const to: GraphNode = { id: `s/${s.namespace}/${s.name}`, kind: 'service', namespace: printable(s.namespace), label: printable(s.name), detail: 'service without backends' };
       drawn = addEdge(from, to, s.port, fe.sample.proto, fe.count, judged ? 'denied' : undefined, `s/${s.namespace}/${s.name}:${s.port}`);
     }
     // One edge per distinct destination workload (a Service's backends often share one), on the
