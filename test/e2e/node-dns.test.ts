@@ -3,7 +3,8 @@
 // from what it observes on the node, the learned policies are applied with kubectl, and then
 // everything still works — name resolution included — while a client nobody observed is refused
 // by the real dataplane exactly where `netpol probe` predicted.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { netpolAsync } from '../support/cli.js';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,16 +17,8 @@ const repo = resolve(import.meta.dirname, '..', '..');
 const MAIN = join(repo, 'dist', 'cli', 'main.js');
 const SERVICE_NAME = 'web.shop-web.svc.cluster.local';
 
-function netpol(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => done({ code, stdout, stderr }));
-  });
-}
+/** The real `netpol` binary run on the host (as a user's shell would). */
+const netpol = netpolAsync;
 
 describe('a Deployment calling a Service in another namespace by name, learned and enforced', () => {
   let node: RealNode;

@@ -3,7 +3,8 @@
 // outside address) must match netpol's predicted verdict — exit 0, no disagreement. And the probe
 // can fail: predicting with files that differ from what the cluster enforces lists disagreements
 // and exits 1.
-import { execFileSync, spawn } from 'node:child_process';
+import { netpolAsync } from '../support/cli.js';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,16 +18,8 @@ const NS = 'probe-x';
 const OTHER_NS = 'probe-y';
 const OUTSIDE = '198.51.100.20'; // HTTP on 80 in the node's "internet"
 
-function netpol(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => done({ code, stdout, stderr }));
-  });
-}
+/** The real `netpol` binary run on the host (as a user's shell would). */
+const netpol = netpolAsync;
 
 type Policy = Record<string, unknown>;
 const np = (name: string, spec: Record<string, unknown>, namespace = NS): Policy => ({

@@ -9,7 +9,8 @@
 //   the pod changed to 198.51.100.20                             → failed, traced, and netpol diff flags it
 //
 // netpol runs as its node agent would: in the node's network and mount namespaces, the real binary.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { netpolAsync } from '../support/cli.js';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -66,17 +67,8 @@ class NetpolOnNode {
   }
 }
 
-/** Runs the real `netpol` binary on the host (as a user's shell would, with the node's kubeconfig). */
-function netpol(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => done({ code, stdout, stderr }));
-  });
-}
+/** The real `netpol` binary run on the host (as a user's shell would). */
+const netpol = netpolAsync;
 
 function policiesIn(dir: string): Array<{ file: string; policy: V1NetworkPolicy }> {
   const out: Array<{ file: string; policy: V1NetworkPolicy }> = [];

@@ -2,7 +2,7 @@
  * Runs the real CLI (dist/cli/main.js, built from src when out of date) as a child process, the
  * way a user or CI runs it: exit codes, stdout and stderr are what the tests assert on.
  */
-import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -41,4 +41,19 @@ export function netpol(args: string[], opts: { cwd?: string; input?: string; env
   });
   if (res.error) throw res.error;
   return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
+}
+
+/**
+ * The real CLI as a child process that does not block the test's event loop (for tests that talk to
+ * a cluster or a node meanwhile); resolves with its exit code and output.
+ */
+export function netpolAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => done({ code, stdout, stderr }));
+  });
 }
