@@ -1,0 +1,48 @@
+/**
+ * The node agent's plug points (`netpol agent`, the DaemonSet process in src/daemon/). The agent
+ * attributes every connect on its node once (src/cluster/cluster-agent.ts) and hands it, in order,
+ * to each sink: the live stream for `kubectl netpol trace`, the traffic-profile writer, the live
+ * judge of `kubectl netpol audit`. A sink never blocks the agent: it buffers, and whatever it has
+ * to give up on it counts and shows in its status, never drops silently.
+ *
+ * Layers: src/daemon sits above src/policy and src/cluster (it wires them); nothing below imports it.
+ */
+import type { PodConnect } from '../cluster/cluster-agent.js';
+import type { LiveClusterView } from '../cluster/live.js';
+
+/** What a sink is given when the agent starts. */
+export interface SinkContext {
+  /** This node's name (spec.nodeName of the pods it sees). */
+  readonly node: string;
+  /** The agent's informer-backed view of the cluster: pods, services, policies, owners. */
+  readonly view: LiveClusterView;
+}
+
+/** A figure in /v1/status and `kubectl netpol status`; numbers are totals since start unless named per second. */
+export type StatusFigures = Record<string, number | string | boolean>;
+
+/** One Prometheus metric family, rendered by the agent's /metrics endpoint. */
+export interface MetricFamily {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge';
+  samples: { labels?: Record<string, string>; value: number }[];
+}
+
+export interface ConnectSink {
+  /** Short name: the key of this sink's figures in the status document. */
+  readonly name: string;
+  /** Every attributed connect of this node, in order. Must return quickly and never throw. */
+  accept(connect: PodConnect): void;
+  /** Figures for the status document (backlog, written, lost, …). */
+  status(): StatusFigures;
+  /** Metric families for /metrics. */
+  metrics?(): MetricFamily[];
+  /** Ready to serve (e.g. its first write to the API server succeeded)? A reason when not. */
+  readiness?(): { ready: boolean; reason?: string };
+  /** Flush what is buffered, within the deadline; called on SIGTERM. */
+  close(deadline: Date): Promise<void>;
+}
+
+/** Makes a sink once the agent knows its node and has a synced cluster view. */
+export type SinkFactory = (ctx: SinkContext) => ConnectSink | Promise<ConnectSink>;
