@@ -1,5 +1,5 @@
 /**
- * The shape of src/: layers point one way (cli → policy → cluster/agent → flows; errors.ts is a
+ * The shape of src/: layers point one way (cli → daemon → policy → cluster/agent → flows; errors.ts is a
  * leaf anyone may import), no command imports another command's folder, and no import circle.
  * Every import counts: static, type-only, dynamic `import()`, and any string naming a relative
  * `.js` module that exists (learn reaches its live mode through such a string, so the bundler-free
@@ -42,7 +42,7 @@ export function importsOf(file: string, text: string): string[] {
 export function layerOf(path: string): { name: string; rank: number } | undefined {
   if (path === 'errors.ts') return undefined; // the leaf every layer may import
   const top = path.split('/')[0]!;
-  const ranks: Record<string, number> = { cli: 4, policy: 3, cluster: 2, agent: 2, flows: 1 };
+  const ranks: Record<string, number> = { cli: 5, daemon: 4, policy: 3, cluster: 2, agent: 2, flows: 1 };
   const rank = ranks[top];
   if (rank === undefined) throw new Error(`src/${path}: in no known layer; add its folder to layerOf`);
   return { name: top, rank };
