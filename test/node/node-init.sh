@@ -5,14 +5,29 @@
 # mounts) stays in that namespace and is gone once its last process exits. Starts the daemons in
 # the background, records their pids in DIR/pids/, then stays as the namespace's holder process.
 # Usage (by up.sh only): node-init.sh DIR BIN CLUSTER_BIN NODE_NAME NODE_IP CGROUP_ROOT XT_QUEUE
+# The environment picks the node's part (defaults: the single node as it always was):
+#   NODE_ROLE=control-plane|worker  control-plane also runs the registry, etcd, the API server, the
+#                                   controller-manager and the scheduler; a worker only containerd,
+#                                   kubelet, kube-proxy and kube-network-policies
+#   POD_CIDR      this node's pods (the CNI bridge's range)              default 10.244.0.0/24
+#   CLUSTER_CIDR  every node's pods (kube-proxy, kube-network-policies)  default POD_CIDR
+#   REGISTRY      where containerd's mirror is                           default 127.0.0.1:5000
+#   NAME_PREFIX   prefix of DIR/pids/*.pid and DIR/logs/*.log names (a second node: "n2-")
+#   NO_MASQ_TO    other nodes' pod ranges (space-separated): traffic to them keeps the pod's source
+#                 address (the bridge plugin's ipMasq would hide it behind the node's)
 set -euo pipefail
 dir="$1" bin="$2" cbin="$3" node="$4" node_ip="$5" cgroot="$6" xt_queue="$7"
+role="${NODE_ROLE:-control-plane}" pod_cidr="${POD_CIDR:-10.244.0.0/24}" registry="${REGISTRY:-127.0.0.1:5000}"
+cluster_cidr="${CLUSTER_CIDR:-$pod_cidr}" prefix="${NAME_PREFIX:-}"
 here="$(cd "$(dirname "$0")" && pwd)"
 state=/run/netpol  # short paths: unix sockets live here
 
 # /run: a fresh tmpfs, so containerd's state, the pods' network namespaces and the CNI's address
 # book never mix with the host's (the host's /run/netns stays untouched).
 mount -t tmpfs -o mode=755 tmpfs /run
+# containerd's CNI library caches every pod's network result in /var/lib/cni: kept in this mount
+# namespace too, or a node stopped with its pods running leaves those files on the host's disk.
+mkdir -p /var/lib/cni && mount -t tmpfs -o mode=700 tmpfs /var/lib/cni
 mkdir -p "$state"/{cni/net.d,cni/ipam,certs.d/docker.io,certs.d/registry.k8s.io,kubelet,pod-logs,registry,containerd,containerd-state} /run/netns
 
 # kubelet rewrites these host-wide sysctls unless they already hold its values: show it files with
@@ -37,14 +52,14 @@ sysctl -q -w net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.brid
 cat > "$state/cni/net.d/10-netpol.conflist" <<JSON
 {"cniVersion": "0.4.0", "name": "netpol-pods", "plugins": [
   {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}],
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$pod_cidr"}]], "routes": [{"dst": "0.0.0.0/0"}],
             "dataDir": "$state/cni/ipam"}},
   {"type": "portmap", "capabilities": {"portMappings": true}}]}
 JSON
 # The local registry mirrors both public registries: kubelet's pulls of busybox or pause resolve
 # exactly as on a real cluster, only from here.
 for pair in docker.io=https://registry-1.docker.io registry.k8s.io=https://registry.k8s.io; do
-  printf 'server = "%s"\n\n[host."http://127.0.0.1:5000"]\n  capabilities = ["pull", "resolve"]\n' "${pair#*=}" > "$state/certs.d/${pair%%=*}/hosts.toml"
+  printf 'server = "%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "${pair#*=}" "$registry" > "$state/certs.d/${pair%%=*}/hosts.toml"
 done
 cat > "$state/containerd.toml" <<TOML
 version = 2
@@ -83,11 +98,12 @@ YAML
 
 start() { # name command…: detached, output to DIR/logs/name.log, pid to DIR/pids/name.pid
   local name="$1"; shift
-  setsid "$@" > "$dir/logs/$name.log" 2>&1 < /dev/null &
-  echo $! > "$dir/pids/$name.pid"
+  setsid "$@" > "$dir/logs/$prefix$name.log" 2>&1 < /dev/null &
+  echo $! > "$dir/pids/$prefix$name.pid"
 }
 pki="$dir/pki" kc="$dir/admin.kubeconfig"
 start containerd containerd --config "$state/containerd.toml"
+if [ "$role" = control-plane ]; then
 start registry "$bin/registry" serve "$state/registry.yml"
 start etcd "$cbin/etcd" --name netpol-node --data-dir "$state/etcd" \
   --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
@@ -112,6 +128,12 @@ start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$kc" 
   --cluster-cidr 10.244.0.0/24 --service-cluster-ip-range 10.96.0.0/16 --profiling=false \
   --bind-address 127.0.0.1 --secure-port 10257
 start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$kc" --leader-elect=false --bind-address 127.0.0.1 --secure-port 10259
+fi
+# Pod to pod across nodes keeps the pod's address (NetworkPolicy selects by it): inserted ahead of
+# the bridge plugin's per-pod masquerade rules, which it appends to the same chain.
+for peer in ${NO_MASQ_TO:-}; do
+  iptables -t nat -I POSTROUTING 1 -s "$pod_cidr" -d "$peer" -m comment --comment "netpol test node: pod to pod across nodes" -j RETURN
+done
 cat > "$state/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -149,15 +171,15 @@ kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $kc}
 hostnameOverride: $node
 mode: iptables
-clusterCIDR: 10.244.0.0/24
+clusterCIDR: $cluster_cidr
 # nf_conntrack_max is host-wide: leave it and the timeouts alone.
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 YAML
 start kube-proxy "$bin/kube-proxy" --config "$state/kube-proxy.yaml"
-knp_flags=(--kubeconfig "$kc" --hostname-override "$node" --disable-nri --queue-all --pod-cidr 10.244.0.0/24
+knp_flags=(--kubeconfig "$kc" --hostname-override "$node" --disable-nri --queue-all --pod-cidr "$cluster_cidr"
   --netfilter-bug-1766-fix=false --metrics-bind-address 127.0.0.1:9080)
 [ "$xt_queue" = 1 ] && knp_flags+=(--xtables-nfqueue)
 start kube-network-policies "$bin/kube-network-policies" "${knp_flags[@]}"
-echo started > "$dir/init.done"
+echo started > "$dir/${prefix}init.done"
 # The holder: keeps the namespaces reachable (nsenter --target) even between daemons.
 exec sleep infinity

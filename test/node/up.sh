@@ -13,10 +13,18 @@
 #   DIR/kubeconfig  admin, usable from the host shell      DIR/env  KUBECONFIG=…, node name, addresses
 #   DIR/logs/*.log  every daemon's output                   DIR/pids/*.pid  what down.sh stops
 # With NETPOL_NODE_OWNER_PID=<pid> the node stops itself once that process is gone.
+# With NETPOL_NODES=2 a second node (a worker: containerd, kubelet, kube-proxy and
+# kube-network-policies; node name netpol-node-2, address 198.51.100.11, pods 10.244.1.0/24) runs
+# in network and mount namespaces of its own, linked to the first node's namespace by a veth pair
+# that carries the routes between the two pod ranges; pod to pod across nodes keeps the pods'
+# addresses. Both nodes are Ready and CoreDNS answers from both before up.sh returns; DIR/env then
+# also has NETPOL_NODE_2_NAME, NETPOL_NODE_2_IP, NETPOL_NODE_2_NETNS, NETPOL_NODE_2_HOLDER_PID.
 # Stop with test/node/down.sh DIR. Needs root and what scripts/setup.sh installs.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-[ $# -eq 1 ] || { echo "usage: test/node/up.sh DIR" >&2; exit 2; }
+[ $# -eq 1 ] || { echo "usage: [NETPOL_NODES=1|2] test/node/up.sh DIR" >&2; exit 2; }
+nodes="${NETPOL_NODES:-1}"
+case "$nodes" in 1|2) ;; *) echo "test/node/up.sh: NETPOL_NODES must be 1 or 2 (got \"$nodes\")" >&2; exit 2;; esac
 dir="$(realpath -m "$1")"
 t0=$(date +%s%N)
 ms() { echo $(( ($(date +%s%N) - t0) / 1000000 )); }
@@ -24,6 +32,8 @@ ms() { echo $(( ($(date +%s%N) - t0) / 1000000 )); }
 NODE=netpol-node NODE_IP=198.51.100.10 HOST_IP=198.51.100.9 GW_IP=198.51.100.1
 OUT_HTTPS=203.0.113.10 OUT_HTTP=198.51.100.20
 CGROUP_ROOT=/netpol-node
+NODE2=netpol-node-2 NODE2_IP=198.51.100.11 CGROUP_ROOT_2=/netpol-node-2
+POD_CIDR=10.244.0.0/24 POD_CIDR_2=10.244.1.0/24 CLUSTER_CIDR=10.244.0.0/16
 
 fail() { echo "test/node/up.sh: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || fail "needs root"
@@ -49,6 +59,8 @@ trap 'status=$?; if [ $status -ne 0 ]; then echo "test/node/up.sh: failed; logs 
 id="$(printf '%s' "$dir" | sha256sum | cut -c1-6)"
 node_ns="netpol-node-$id" inet_ns="netpol-inet-$id" host_if="npn-$id"
 printf 'NODE_NS=%s\nINET_NS=%s\nHOST_IF=%s\nCGROUP_ROOT=%s\n' "$node_ns" "$inet_ns" "$host_if" "$CGROUP_ROOT" > "$dir/made"
+node2_ns="netpol-node2-$id"
+[ "$nodes" = 2 ] && printf 'NODE2_NS=%s\nCGROUP_ROOT_2=%s\n' "$node2_ns" "$CGROUP_ROOT_2" >> "$dir/made"
 
 # --- certificates (EC keys: fast to make): a CA, the API server's serving cert, an admin client
 # (system:masters; also what the other components use), the service account signing key.
@@ -96,6 +108,24 @@ ip link set "$host_if" up
 ip route add "$NODE_IP/32" dev "$host_if" src "$HOST_IP"
 in_node ip link set host0 up
 in_node ip route add "$HOST_IP/32" dev host0
+if [ "$nodes" = 2 ]; then
+  # The second node: a veth pair between the two node namespaces (node1's "node2" end, node2's eth0)
+  # with /32 routes for the node addresses and a route for each node's pod range via the other.
+  # Node 2 reaches the internet through node 1 (which forwards); the internet answers node 2's
+  # (masqueraded) address through node 1.
+  ip netns add "$node2_ns"
+  in_node2() { ip netns exec "$node2_ns" "$@"; }
+  in_node2 ip link set lo up
+  ip -n "$node_ns" link add node2 type veth peer name eth0 netns "$node2_ns"
+  in_node ip link set node2 up
+  in_node ip route add "$NODE2_IP/32" dev node2 src "$NODE_IP"
+  in_node ip route add "$POD_CIDR_2" via "$NODE2_IP" dev node2
+  in_node2 ip addr add "$NODE2_IP/32" dev eth0
+  in_node2 ip link set eth0 up
+  in_node2 ip route add "$NODE_IP/32" dev eth0
+  in_node2 ip route add default via "$NODE_IP" dev eth0 src "$NODE2_IP"
+  in_inet ip route add "$NODE2_IP/32" via "$NODE_IP"
+fi
 
 # --- the internet's servers (images/cmd/webserver): HTTPS on 203.0.113.10:443, its port 80
 # redirecting there (as 1.1.1.1 does), plain HTTP on 198.51.100.20:80.
@@ -109,13 +139,16 @@ serve https "$bin/webserver" -listen "$OUT_HTTPS:443" -tls
 serve http-plain "$bin/webserver" -listen "$OUT_HTTP:80"
 
 # --- cgroups: kubelet's root, made beforehand in every hierarchy (cgroupfs driver, v1 beside v2).
-for h in /sys/fs/cgroup/*/; do
-  mountpoint -q "$h" || continue
-  mkdir -p "$h${CGROUP_ROOT#/}"
-  if [ -f "$h/cpuset.cpus" ]; then
-    cat "$h/cpuset.cpus" > "$h${CGROUP_ROOT#/}/cpuset.cpus"
-    cat "$h/cpuset.mems" > "$h${CGROUP_ROOT#/}/cpuset.mems"
-  fi
+cgroup_roots=("$CGROUP_ROOT"); [ "$nodes" = 2 ] && cgroup_roots+=("$CGROUP_ROOT_2")
+for root in "${cgroup_roots[@]}"; do
+  for h in /sys/fs/cgroup/*/; do
+    mountpoint -q "$h" || continue
+    mkdir -p "$h${root#/}"
+    if [ -f "$h/cpuset.cpus" ]; then
+      cat "$h/cpuset.cpus" > "$h${root#/}/cpuset.cpus"
+      cat "$h/cpuset.mems" > "$h${root#/}/cpuset.mems"
+    fi
+  done
 done
 
 # --- does this kernel take nft's queue statement? (not without CONFIG_NFT_QUEUE): probe in a scratch namespace.
@@ -128,11 +161,25 @@ then xt_queue=0; fi
 ip netns del "$scratch"
 
 # --- the node's inside (node-init.sh): its own mount namespace, daemons, then a holder process.
+# With two nodes each node's pods reach the other's with their own addresses (NO_MASQ_TO) and
+# kube-proxy and kube-network-policies know the whole pod range (CLUSTER_CIDR).
+init_env=()
+[ "$nodes" = 2 ] && init_env=(CLUSTER_CIDR="$CLUSTER_CIDR" NO_MASQ_TO="$POD_CIDR_2")
 setsid nsenter --net="/run/netns/$node_ns" -- unshare --mount --propagation private -- \
-  bash "$here/node-init.sh" "$dir" "$bin" "$cbin" "$NODE" "$NODE_IP" "$CGROUP_ROOT" "$xt_queue" \
+  env "${init_env[@]}" bash "$here/node-init.sh" "$dir" "$bin" "$cbin" "$NODE" "$NODE_IP" "$CGROUP_ROOT" "$xt_queue" \
   > "$dir/logs/node-init.log" 2>&1 < /dev/null &
 echo $! > "$dir/pids/holder.pid"
 holder="$(cat "$dir/pids/holder.pid")"
+holders=("$holder")
+if [ "$nodes" = 2 ]; then
+  # The worker pulls through the first node's registry; its kubelet waits for the API server itself.
+  setsid nsenter --net="/run/netns/$node2_ns" -- unshare --mount --propagation private -- \
+    env NODE_ROLE=worker POD_CIDR="$POD_CIDR_2" CLUSTER_CIDR="$CLUSTER_CIDR" REGISTRY="$NODE_IP:5000" NAME_PREFIX=n2- NO_MASQ_TO="$POD_CIDR" \
+    bash "$here/node-init.sh" "$dir" "$bin" "$cbin" "$NODE2" "$NODE2_IP" "$CGROUP_ROOT_2" "$xt_queue" \
+    > "$dir/logs/n2-node-init.log" 2>&1 < /dev/null &
+  echo $! > "$dir/pids/n2-holder.pid"
+  holders+=("$(cat "$dir/pids/n2-holder.pid")")
+fi
 if [ -n "${NETPOL_NODE_OWNER_PID:-}" ]; then
   setsid bash -c 'owner="$1" dir="$2" down="$3"
     while kill -0 "$owner" 2>/dev/null && [ -f "$dir/pids/holder.pid" ]; do sleep 1; done
@@ -144,7 +191,9 @@ deadline=$(( $(date +%s) + ${NETPOL_NODE_START_TIMEOUT:-180} ))
 wait_for() { # description command…
   local what="$1"; shift
   until "$@" > /dev/null 2>&1; do
-    kill -0 "$holder" 2>/dev/null || { tail -n 20 "$dir/logs/node-init.log" >&2; fail "the node's init exited while waiting for $what"; }
+    for h in "${holders[@]}"; do
+      kill -0 "$h" 2>/dev/null || { tail -n 20 "$dir/logs/node-init.log" "$dir/logs/n2-node-init.log" 2>/dev/null >&2; fail "a node's init exited while waiting for $what"; }
+    done
     [ "$(date +%s)" -lt "$deadline" ] || fail "timed out waiting for $what (logs in $dir/logs)"
     sleep 0.2
   done
@@ -174,11 +223,13 @@ for layout in "$bin"/images/*/; do push "${layout%/}"; done
 echo "test/node/up.sh: images pushed at +$(ms)ms" >&2
 
 wait_for "the API server" kubectl get --raw /readyz
-node_ready() { [ "$(kubectl get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
-wait_for "node $NODE Ready" node_ready
+node_ready() { [ "$(kubectl get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
+wait_for "node $NODE Ready" node_ready "$NODE"
+[ "$nodes" = 2 ] && wait_for "node $NODE2 Ready" node_ready "$NODE2"
 kubectl apply -f "$here/manifests/coredns.yaml" > /dev/null
-dns_answers() { nsenter --net="/run/netns/$node_ns" -- busybox nslookup kubernetes.default.svc.cluster.local 10.96.0.10 | grep -q 10.96.0.1; }
-wait_for "CoreDNS answering" dns_answers
+dns_answers() { nsenter --net="/run/netns/$1" -- busybox nslookup kubernetes.default.svc.cluster.local 10.96.0.10 | grep -q 10.96.0.1; }
+wait_for "CoreDNS answering" dns_answers "$node_ns"
+[ "$nodes" = 2 ] && wait_for "CoreDNS answering on $NODE2" dns_answers "$node2_ns"
 # The default ServiceAccount (made by the controller-manager) must exist before pods can be created.
 wait_for "the default ServiceAccount" kubectl get serviceaccount default -n default
 
@@ -194,6 +245,17 @@ wait_for "the default ServiceAccount" kubectl get serviceaccount default -n defa
   echo "NETPOL_OUTSIDE_HTTPS=$OUT_HTTPS"
   echo "NETPOL_OUTSIDE_HTTP=$OUT_HTTP"
   echo "NETPOL_NODE_REGISTRY=$NODE_IP:5000"
+  if [ "$nodes" = 2 ]; then
+    echo "NETPOL_NODE_NAMES=$NODE,$NODE2"
+    echo "NETPOL_NODE_2_NAME=$NODE2"
+    echo "NETPOL_NODE_2_IP=$NODE2_IP"
+    echo "NETPOL_NODE_2_NETNS=$node2_ns"
+    echo "NETPOL_NODE_2_HOLDER_PID=${holders[1]}"
+    echo "NETPOL_NODE_2_CGROUP_ROOT=$CGROUP_ROOT_2"
+  else
+    echo "NETPOL_NODE_NAMES=$NODE"
+  fi
 } > "$dir/env"
 trap - EXIT
-echo "test/node/up.sh: node $NODE ready in $(ms)ms; KUBECONFIG=$dir/kubeconfig" >&2
+if [ "$nodes" = 2 ]; then names="nodes $NODE and $NODE2"; else names="node $NODE"; fi
+echo "test/node/up.sh: $names ready in $(ms)ms; KUBECONFIG=$dir/kubeconfig" >&2
