@@ -23,6 +23,13 @@ export interface NodeEnv {
   NETPOL_NODE_BIN: string;
   NETPOL_OUTSIDE_HTTPS: string;
   NETPOL_OUTSIDE_HTTP: string;
+  /** Every node's name, comma-separated. */
+  NETPOL_NODE_NAMES: string;
+  /** With { nodes: 2 }: the second node (a worker). */
+  NETPOL_NODE_2_NAME?: string;
+  NETPOL_NODE_2_IP?: string;
+  NETPOL_NODE_2_NETNS?: string;
+  NETPOL_NODE_2_HOLDER_PID?: string;
 }
 
 export class RealNode {
@@ -33,12 +40,13 @@ export class RealNode {
     readonly startMs: number,
   ) {}
 
-  static async start(): Promise<RealNode> {
+  /** Starts the node (with { nodes: 2 }, two: NETPOL_NODES=2 test/node/up.sh). */
+  static async start(opts: { nodes?: 1 | 2 } = {}): Promise<RealNode> {
     const dir = mkdtempSync(join(tmpdir(), 'netpol-node-'));
     const t0 = Date.now();
     try {
       await run('bash', [join(NODE_DIR, 'up.sh'), dir], {
-        env: { ...process.env, NETPOL_NODE_OWNER_PID: String(ownerPid()) },
+        env: { ...process.env, NETPOL_NODE_OWNER_PID: String(ownerPid()), NETPOL_NODES: String(opts.nodes ?? 1) },
         maxBuffer: 1 << 24,
       });
     } catch (e) {

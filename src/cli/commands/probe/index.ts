@@ -4,12 +4,14 @@
  * by the cluster's NetworkPolicies, or by --policies files (applied nowhere). Prints one matrix per
  * port (observed/predicted), then every disagreement; exit 1 when there is one. -o json for machines.
  *
- * The connects are made from inside each source pod through pod exec (src/cluster/probe.ts). A pod
- * is not probed against itself (NetworkPolicy never applies there).
+ * The connects are made from inside each source pod through pod exec (--via exec, the default), or
+ * from a short-lived probe pod per source with the source's namespace, labels and node (--via
+ * pods): src/cluster/probe.ts. A pod is not probed against itself (NetworkPolicy never applies there).
  */
 import { DURATION_SYNTAX, parseDurationSeconds } from '../../shared/duration.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { V1Pod } from '../../../cluster/objects.js';
+import { DEFAULT_PROBE_IMAGE } from '../../../cluster/probe.js';
 import { InputError } from '../../../errors.js';
 import { compilePolicies, evaluate } from '../../../policy/evaluate.js';
 import { loadPolicies } from '../../../policy/load.js';
@@ -29,6 +31,12 @@ export interface ProbeOptions {
   output: 'table' | 'json';
   kubeconfig?: string;
   context?: string;
+  /** exec: from inside each source pod (pod exec); pods: from a probe pod standing in for each source. */
+  via?: 'exec' | 'pods';
+  /** The probe pods' image (--via pods). */
+  probeImage?: string;
+  /** How long a probe pod may take to start, in seconds (--via pods). */
+  probePodTimeout?: number;
 }
 
 export interface ProbeRow {
@@ -40,6 +48,8 @@ export interface ProbeRow {
   predicted: 'allowed' | 'denied';
   agree: boolean;
   why: string;
+  /** --via pods: the probe pod that made the connect in the source's stead. */
+  probePod?: string;
 }
 
 function port(value: string): number {
@@ -87,7 +97,10 @@ const podName = (p: V1Pod): string => `${p.metadata?.namespace ?? 'default'}/${p
 export async function runProbe(opts: ProbeOptions, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
   if (opts.namespace && opts.allNamespaces) throw new InputError('-n/-A', 'give either --namespace or --all-namespaces, not both');
   if (opts.ports.length === 0 && !opts.to.some((t) => t.port !== undefined)) throw new InputError('--port', 'give at least one port to probe (-p 80)');
-  const [{ LiveClusterView }, { probeFromPod }] = await Promise.all([import('../../../cluster/live.js'), import('../../../cluster/probe.js')]);
+  const via = opts.via ?? 'exec';
+  if (via !== 'pods' && opts.probeImage !== undefined) throw new InputError('--probe-image', 'probe pods are made only with --via pods');
+  if (via !== 'pods' && opts.probePodTimeout !== undefined) throw new InputError('--probe-pod-timeout', 'probe pods are made only with --via pods');
+  const [{ LiveClusterView }, { probeFromPod, probeFromProbePod }] = await Promise.all([import('../../../cluster/live.js'), import('../../../cluster/probe.js')]);
   const view = await LiveClusterView.connect({ kubeconfig: opts.kubeconfig, context: opts.context });
   try {
     const index = view.index();
@@ -124,9 +137,24 @@ export async function runProbe(opts: ProbeOptions, io: { stdout: NodeJS.Writable
     // sources run side by side, a few at a time.
     const perSource = await mapLimit(pods, 4, async (src) => {
       const targets = targetsFor(src);
-      const container = src.spec?.containers?.[0]?.name ?? '';
-      const results = await probeFromPod(view.kc, { namespace: src.metadata?.namespace ?? 'default', pod: src.metadata?.name ?? '', container }, targets, opts.timeout);
-      const srcEndpoint = podEndpoint(src, index);
+      let results;
+      let srcEndpoint: Endpoint;
+      let probePod: string | undefined;
+      if (via === 'pods') {
+        const r = await probeFromProbePod(view.kc, src, targets, opts.timeout, {
+          image: opts.probeImage ?? DEFAULT_PROBE_IMAGE,
+          startTimeoutMs: (opts.probePodTimeout ?? 60) * 1000,
+        });
+        results = r.results;
+        // Predicted for the connect that was made: from the probe pod (the source's labels and
+        // namespace, its own address).
+        srcEndpoint = podEndpoint(r.pod, index);
+        probePod = `${r.pod.metadata?.namespace ?? 'default'}/${r.pod.metadata?.name ?? ''}`;
+      } else {
+        const container = src.spec?.containers?.[0]?.name ?? '';
+        results = await probeFromPod(view.kc, { namespace: src.metadata?.namespace ?? 'default', pod: src.metadata?.name ?? '', container }, targets, opts.timeout);
+        srcEndpoint = podEndpoint(src, index);
+      }
       return results.map((r, i): ProbeRow => {
         const t = targets[i]!;
         const verdict = evaluate(set, { src: srcEndpoint, dst: t.endpoint, port: t.port, proto: 'TCP' });
@@ -140,6 +168,7 @@ export async function runProbe(opts: ProbeOptions, io: { stdout: NodeJS.Writable
           predicted: verdict.verdict,
           agree: (observed === 'reachable') === (verdict.verdict === 'allowed'),
           why: why(verdict),
+          ...(probePod !== undefined ? { probePod } : {}),
         };
       });
     });
@@ -147,9 +176,9 @@ export async function runProbe(opts: ProbeOptions, io: { stdout: NodeJS.Writable
     const disagreements = rows.filter((r) => !r.agree);
     const source = opts.policies && opts.policies.length > 0 ? `the policy files (${opts.policies.join(', ')})` : `the cluster's NetworkPolicies (${view.description})`;
     if (opts.output === 'json') {
-      io.stdout.write(JSON.stringify({ predictedBy: source, probes: rows, summary: { probes: rows.length, agree: rows.length - disagreements.length, disagree: disagreements.length } }, null, 2) + '\n');
+      io.stdout.write(JSON.stringify({ predictedBy: source, via, probes: rows, summary: { probes: rows.length, agree: rows.length - disagreements.length, disagree: disagreements.length } }, null, 2) + '\n');
     } else {
-      io.stdout.write(matrices(rows, source));
+      io.stdout.write(matrices(rows, source, via));
       if (disagreements.length > 0) {
         io.stdout.write(`\ndisagreements (observed ≠ predicted):\n`);
         for (const d of disagreements) {
@@ -165,8 +194,9 @@ export async function runProbe(opts: ProbeOptions, io: { stdout: NodeJS.Writable
 }
 
 /** One matrix per port: rows are sources, columns targets, cells observed/predicted. */
-function matrices(rows: ProbeRow[], source: string): string {
+function matrices(rows: ProbeRow[], source: string, via: 'exec' | 'pods'): string {
   const lines: string[] = [`observed/predicted: X reachable/allowed, . blocked/denied, ! where they disagree (predicted by ${source})`];
+  if (via === 'pods') lines.push('connects made from a probe pod per source (its labels, namespace and node)');
   const ports = [...new Set(rows.map((r) => r.port))].sort((a, b) => a - b);
   for (const p of ports) {
     const here = rows.filter((r) => r.port === p);
@@ -200,6 +230,13 @@ export function probeCommand(): Command {
       return n;
     }, 2)
     .addOption(new Option('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table'))
+    .addOption(
+      new Option('--via <how>', 'exec: connect from inside each source pod (needs sh and nc in its image, and pods/exec); pods: from a short-lived probe pod per source')
+        .choices(['exec', 'pods'])
+        .default('exec'),
+    )
+    .option('--probe-image <image>', `the probe pods' image, with sh and nc (--via pods; default ${DEFAULT_PROBE_IMAGE})`)
+    .option('--probe-pod-timeout <duration>', `how long a probe pod may take to be scheduled, pull its image and start (--via pods; default 60s; ${DURATION_SYNTAX})`, (v: string) => parseDurationSeconds(v))
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context')
     .addHelpText(
@@ -207,9 +244,18 @@ export function probeCommand(): Command {
       '\nExamples:\n' +
         '  netpol probe -n shop -p 80 -p 8080\n' +
         '  netpol probe -A -l app=web -p 443 --to 203.0.113.10:80 -o json\n' +
-        '  netpol probe -n shop -p 8080 --policies policies/ --timeout 1s',
+        '  netpol probe -n shop -p 8080 --policies policies/ --timeout 1s\n' +
+        '  netpol probe -n shop -p 80 --via pods --probe-image docker.io/library/busybox:1.36\n' +
+        '\nHow the connects are made (--via):\n' +
+        '  exec  from inside each source pod, through the pod exec API (what kubectl exec uses): the\n' +
+        '        workload image needs sh and nc (or netpol\'s /tcpserver); needs create on pods/exec.\n' +
+        '  pods  from a short-lived probe pod per source, on its node, in its namespace, with its labels\n' +
+        '        (plus netpol.io/probe=true), so policies select it as they select the source; any\n' +
+        '        workload image works; needs create/get/delete on pods and get on pods/log. The pod is\n' +
+        '        deleted afterwards. A probe pod measures the source\'s egress: ingress to the probe pod\n' +
+        '        itself is never tested, and it has its own address (predictions use it).',
     )
-    .action(async (o: { namespace?: string; allNamespaces?: boolean; selector?: string; port?: number[]; to?: Array<{ ip: string; port?: number }>; policies?: string[]; timeout: number; output: 'table' | 'json'; kubeconfig?: string; context?: string }) => {
+    .action(async (o: { namespace?: string; allNamespaces?: boolean; selector?: string; port?: number[]; to?: Array<{ ip: string; port?: number }>; policies?: string[]; timeout: number; output: 'table' | 'json'; kubeconfig?: string; context?: string; via: 'exec' | 'pods'; probeImage?: string; probePodTimeout?: number }) => {
       process.exitCode = await runProbe(
         { ...o, ports: o.port ?? [], to: o.to ?? [] },
         { stdout: process.stdout, stderr: process.stderr },
