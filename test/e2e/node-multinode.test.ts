@@ -63,6 +63,8 @@ describe('two real nodes', () => {
   let node: RealNode;
   let work: string;
   const ips: Record<string, string> = {};
+  /** containerd's CNI result files on the host before the nodes ran (the nodes must add none). */
+  let cniResultsBefore: string[] = [];
 
   async function applySet(policies: Obj[]): Promise<void> {
     for (const ns of [NS, OTHER_NS]) await node.kubectl(['delete', 'networkpolicy', '--all', '-n', ns, '--wait=true']);
@@ -101,6 +103,7 @@ describe('two real nodes', () => {
     if (process.getuid?.() !== 0) throw new Error('these tests need root (real nodes)');
     ensureBuilt();
     work = mkdtempSync(join(tmpdir(), 'netpol-node-multi-'));
+    cniResultsBefore = cniResults();
     node = await RealNode.start({ nodes: 2 });
     const pod = (name: string, namespace: string): Obj => ({
       apiVersion: 'v1',
@@ -216,8 +219,14 @@ describe('two real nodes', () => {
     const cgroups = readdirSync('/sys/fs/cgroup').flatMap((h) => [made.CGROUP_ROOT!, made.CGROUP_ROOT_2!].map((r) => join('/sys/fs/cgroup', h, r)));
     expect(cgroups.filter((d) => existsSync(d))).toEqual([]);
     expect(existsSync(`/sys/class/net/${made.HOST_IF}`)).toBe(false);
+    // Every pod's CNI result stayed in the nodes' own /var/lib/cni (nothing new on the host's disk).
+    expect(cniResults().filter((f) => !cniResultsBefore.includes(f))).toEqual([]);
   });
 });
+
+function cniResults(): string[] {
+  return existsSync('/var/lib/cni/results') ? readdirSync('/var/lib/cni/results') : [];
+}
 
 function safeReadlink(p: string): string {
   try {
