@@ -122,9 +122,10 @@ const CREATE_FAILURES = new Set(['CreateContainerConfigError', 'CreateContainerE
  * A probe pod waits this long before its first connect. NetworkPolicy implementations learn a new
  * pod's address from the API server (kube-network-policies on every node, Calico and Cilium alike),
  * and the node that enforces the destination's ingress is often another one: a connect in a pod's
- * first moments can be dropped or held before either node knows the pod. Measured on the test
- * nodes: without the wait, probe pods' first connects across nodes timed out (1 s timeout) in about
- * one run in three; long-lived workload pods (--via exec) never meet this.
+ * first moments can be dropped or held before either node knows the pod. Seen on the two test
+ * nodes: without the wait, both runs of test/e2e/node-multinode.test.ts had probe pods whose
+ * connects to open pods timed out (1 s timeout); with it, four runs in a row agreed on every probe.
+ * Long-lived workload pods (--via exec) never meet this.
  */
 export const PROBE_POD_SETTLE_SECONDS = 2;
 
