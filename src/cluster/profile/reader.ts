@@ -5,7 +5,8 @@
  * (an agent sees connects where they start), wherever those clients run.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ApiStatusError } from '../live.js';
+import { ApiStatusError, rawRequest } from '../live.js';
+import { emptyClusterObjects, type ClusterObjects, type OwnerObject, type V1EndpointSlice, type V1Namespace, type V1Pod, type V1Service } from '../objects.js';
 import { listProfiles } from './client.js';
 import { mergeProfiles, type MergedProfile } from './merge.js';
 import type { TrafficProfile } from './types.js';
@@ -55,4 +56,33 @@ export async function readProfiles(kc: KubeConfig, opts: ReadProfilesOptions = {
   }
   const { profiles, older } = filterSince(mergeProfiles(objects), opts.sinceMs);
   return { profiles, objects: objects.length, older, ...(narrowedTo ? { narrowedTo } : {}) };
+}
+
+/**
+ * The little of the cluster that learning from profiles needs besides them: namespace labels, and
+ * the DNS namespace's pods, Services, EndpointSlices and owners (to find the cluster DNS pods).
+ * Read as plain lists, not informers: `learn -A` over a large cluster reads profiles, not pods.
+ */
+export async function learningContext(kc: KubeConfig, dnsNamespace: string): Promise<ClusterObjects> {
+  const list = async <T>(path: string, kind?: string): Promise<T[]> => {
+    try {
+      const page = (await rawRequest(kc, path, { timeoutMs: 30_000 })) as { items?: T[] };
+      return (page.items ?? []).map((i) => (kind ? ({ ...i, kind } as T) : i));
+    } catch (err) {
+      // Not allowed to read the DNS namespace: learning says so through the DNS warning instead.
+      if (err instanceof ApiStatusError && (err.statusCode === 403 || err.statusCode === 404)) return [];
+      throw err;
+    }
+  };
+  const ns = encodeURIComponent(dnsNamespace);
+  const objects = emptyClusterObjects();
+  objects.namespaces = await list<V1Namespace>('/api/v1/namespaces', 'Namespace');
+  objects.pods = await list<V1Pod>(`/api/v1/namespaces/${ns}/pods`, 'Pod');
+  objects.services = await list<V1Service>(`/api/v1/namespaces/${ns}/services`, 'Service');
+  objects.endpointSlices = await list<V1EndpointSlice>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, 'EndpointSlice');
+  objects.owners = [
+    ...(await list<OwnerObject>(`/apis/apps/v1/namespaces/${ns}/replicasets`, 'ReplicaSet')),
+    ...(await list<OwnerObject>(`/apis/apps/v1/namespaces/${ns}/deployments`, 'Deployment')),
+  ];
+  return objects;
 }
