@@ -2,6 +2,7 @@
  * TrafficProfile requests to the API server: server-side apply of an object and of its status,
  * list (paged, by namespace and label selector), delete, and whether the CRD is served at all.
  */
+import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiStatusError, rawRequest } from '../live.js';
 import type { TrafficProfile } from './types.js';
@@ -9,13 +10,20 @@ import { PROFILE_API_VERSION, PROFILE_GROUP, PROFILE_KIND, PROFILE_PLURAL, PROFI
 
 const BASE = `/apis/${PROFILE_GROUP}/${PROFILE_VERSION}`;
 
+/**
+ * One keep-alive connection pool for profile requests: an agent writes every few seconds for days,
+ * and a TLS handshake per write would cost the API server more than the write (measured in
+ * bench/profile-scale.mjs). Idle sockets do not keep the process alive.
+ */
+const agent = new https.Agent({ keepAlive: true, maxSockets: 4 });
+
 function objectPath(namespace: string, name: string): string {
   return `${BASE}/namespaces/${encodeURIComponent(namespace)}/${PROFILE_PLURAL}/${encodeURIComponent(name)}`;
 }
 
 export async function getProfile(kc: KubeConfig, namespace: string, name: string, timeoutMs?: number): Promise<TrafficProfile | undefined> {
   try {
-    return (await rawRequest(kc, objectPath(namespace, name), { timeoutMs })) as TrafficProfile;
+    return (await rawRequest(kc, objectPath(namespace, name), { timeoutMs, agent })) as TrafficProfile;
   } catch (err) {
     if (err instanceof ApiStatusError && err.statusCode === 404) return undefined;
     throw err;
@@ -27,26 +35,30 @@ export async function getProfile(kc: KubeConfig, namespace: string, name: string
  * the object first when the API server does not have it. The content is absolute (counts, not
  * increments), so a request retried after a lost answer writes the same thing twice, harmlessly.
  */
-export async function applyProfile(kc: KubeConfig, profile: TrafficProfile, fieldManager: string, timeoutMs = 15_000): Promise<void> {
+export async function applyProfile(kc: KubeConfig, profile: TrafficProfile, fieldManager: string, opts: { exists?: boolean; timeoutMs?: number } = {}): Promise<void> {
   const { namespace, name } = profile.metadata;
   const query = `?fieldManager=${encodeURIComponent(fieldManager)}&force=true`;
   const statusBody = { apiVersion: PROFILE_API_VERSION, kind: PROFILE_KIND, metadata: { name, namespace }, status: profile.status };
-  const opts = { method: 'PATCH' as const, contentType: 'application/apply-patch+yaml', timeoutMs };
-  try {
-    await rawRequest(kc, objectPath(namespace, name) + '/status' + query, { ...opts, body: statusBody });
-    return;
-  } catch (err) {
-    if (!(err instanceof ApiStatusError && err.statusCode === 404)) throw err;
+  const req = { method: 'PATCH' as const, contentType: 'application/apply-patch+yaml', timeoutMs: opts.timeoutMs ?? 15_000, agent };
+  if (opts.exists !== false) {
+    try {
+      await rawRequest(kc, objectPath(namespace, name) + '/status' + query, { ...req, body: statusBody });
+      return;
+    } catch (err) {
+      if (!(err instanceof ApiStatusError && err.statusCode === 404)) throw err;
+    }
   }
   const main = { apiVersion: PROFILE_API_VERSION, kind: PROFILE_KIND, metadata: { name, namespace, labels: profile.metadata.labels }, spec: profile.spec };
-  await rawRequest(kc, objectPath(namespace, name) + query, { ...opts, body: main });
-  await rawRequest(kc, objectPath(namespace, name) + '/status' + query, { ...opts, body: statusBody });
+  // Apply, not create: an object that exists after all (a lost answer, a retry) is no error.
+  await rawRequest(kc, objectPath(namespace, name) + query, { ...req, body: main });
+  await rawRequest(kc, objectPath(namespace, name) + '/status' + query, { ...req, body: statusBody });
 }
 
 export async function deleteProfile(kc: KubeConfig, namespace: string, name: string, resourceVersion?: string): Promise<void> {
   try {
     await rawRequest(kc, objectPath(namespace, name), {
       method: 'DELETE',
+      agent,
       body: resourceVersion ? { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { resourceVersion } } : undefined,
     });
   } catch (err) {
@@ -71,7 +83,7 @@ export async function listProfiles(kc: KubeConfig, opts: ListProfilesOptions = {
     const q = new URLSearchParams({ limit: '500' });
     if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
     if (cont) q.set('continue', cont);
-    const page = (await rawRequest(kc, `${path}?${q}`, { timeoutMs: opts.timeoutMs ?? 60_000 })) as { items?: TrafficProfile[]; metadata?: { continue?: string } };
+    const page = (await rawRequest(kc, `${path}?${q}`, { timeoutMs: opts.timeoutMs ?? 60_000, agent })) as { items?: TrafficProfile[]; metadata?: { continue?: string } };
     items.push(...(page.items ?? []));
     cont = page.metadata?.continue ?? '';
   } while (cont);

@@ -60,6 +60,8 @@ interface Share {
   owner: WorkloadIdentity;
   /** The content the API server holds; undefined until read. */
   base?: Map<string, ProfileEdge>;
+  /** Whether the API server holds the object (known once base is). */
+  exists: boolean;
   overflow: ProfileCounter;
   expired: ProfileCounter;
   appliedSeq: number;
@@ -95,6 +97,8 @@ export class ProfileWriter {
   private lastError: string | undefined;
   private lastWriteAt: string | undefined;
   private firstWriteOk = false;
+  /** This node's objects were listed at start (so a share not among them is known not to exist). */
+  private listed = false;
   private readonly o: Required<Omit<ProfileWriterOptions, 'journalDir'>> & { journalDir?: string };
 
   private constructor(
@@ -134,6 +138,10 @@ export class ProfileWriter {
     try {
       const own = await listProfiles(opts.kc, { labelSelector: `${NODE_LABEL}=${labelValue(opts.node)}`, timeoutMs: 15_000 });
       for (const p of own) if (p.spec?.node === opts.node) w.loadBase(p.metadata.name, p);
+      // This node's agent is the only writer of its objects: what the list lacks does not exist,
+      // now or for shares made later, so their first write needs no read.
+      w.listed = true;
+      for (const s of w.shares.values()) if (!s.base) w.loadBase(s.name, undefined);
     } catch (err) {
       w.lastError = `reading this node's profiles: ${(err as Error).message}`;
     }
@@ -156,12 +164,14 @@ export class ProfileWriter {
         expired: { edges: 0, connects: 0 },
         appliedSeq: 0,
         replayed: [],
+        exists: false,
         pending: new Map(),
         urgent: false,
         lastWriteMs: 0,
         overflowKeys: new Set(),
       };
       this.shares.set(name, s);
+      if (this.listed) s.base = new Map();
     } else if (JSON.stringify(s.owner.labels) !== JSON.stringify(owner.labels) || JSON.stringify(s.owner.selector) !== JSON.stringify(owner.selector)) {
       s.owner = owner;
       s.urgent = true;
@@ -175,6 +185,7 @@ export class ProfileWriter {
     if (!s && p) s = this.shareOf(p.spec.workload);
     if (!s) return;
     s.base = new Map();
+    s.exists = p !== undefined;
     for (const e of p?.status?.edges ?? []) s.base.set(edgeKey(e), { ...e });
     s.overflow = { ...(p?.status?.overflow ?? { edges: 0, connects: 0 }) };
     s.expired = { ...(p?.status?.expired ?? { edges: 0, connects: 0 }) };
@@ -320,7 +331,7 @@ export class ProfileWriter {
             lastWrite,
           },
         };
-        await applyProfile(this.o.kc, profile, this.o.fieldManager);
+        await applyProfile(this.o.kc, profile, this.o.fieldManager, { exists: s.exists });
         this.figures.written++;
         this.firstWriteOk = true;
       }
@@ -334,6 +345,7 @@ export class ProfileWriter {
     }
     this.backlogEdges -= taken.size;
     s.base = content;
+    s.exists = !(content.size === 0 && overflow.connects === 0);
     this.figures.overflowConnects += overflow.connects - s.overflow.connects;
     s.overflow = overflow;
     for (const k of newOverflowKeys) s.overflowKeys.add(k);
