@@ -101,8 +101,16 @@ class ProfileSink implements ConnectSink {
   }
 }
 
+/**
+ * The profile sink with settings from `netpol agent`'s flags (e.g. `--retention 14d` parsed by the
+ * command); what is not given comes from the environment, then the defaults.
+ */
+export function createProfileSinkFactory(overrides: Partial<Omit<ProfileWriterOptions, 'kc' | 'node'>> = {}): SinkFactory {
+  return async (ctx) => {
+    const writer = await ProfileWriter.start({ kc: ctx.view.kc, ...profileWriterOptions(ctx), ...overrides });
+    return new ProfileSink(writer, ctx);
+  };
+}
+
 /** The profile sink; the agent calls it once its cluster view is synced. */
-export const profileSinkFactory: SinkFactory = async (ctx) => {
-  const writer = await ProfileWriter.start({ kc: ctx.view.kc, ...profileWriterOptions(ctx) });
-  return new ProfileSink(writer, ctx);
-};
+export const profileSinkFactory: SinkFactory = createProfileSinkFactory();

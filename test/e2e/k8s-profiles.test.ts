@@ -35,7 +35,7 @@ import { learnFromFlows, learnFromResolved } from '../../src/policy/learn.js';
 import { profileLearnEdges } from '../../src/policy/profile-edges.js';
 import { renderPolicies } from '../../src/policy/render.js';
 import { resolveFlow } from '../../src/policy/traffic.js';
-import { ensureBuilt, ROOT } from '../support/cli.js';
+import { ensureBuilt, netpol, ROOT } from '../support/cli.js';
 import { createNamespace, ensureCluster, startApiserver, stopApiserver, type TestCluster } from './support/cluster.js';
 
 const CRD = join(ROOT, 'deploy/crds/trafficprofiles.yaml');
@@ -292,5 +292,27 @@ describe('learn from TrafficProfiles', () => {
     const webFromFlows = renderPolicies(fromFlows.result.policies.filter((p) => p.workload.name === 'web').map((p) => p.policy));
     expect(out.text).toBe(webFromFlows);
     expect(err.text).toMatch(/read \d+ TrafficProfiles \(\d+ workloads, \d+ nodes\)/);
+
+    // The CLI as a user runs it: no --source, the CRD is installed, so learn reads the profiles.
+    ensureBuilt();
+    const cli = netpol(['learn', '-n', 'shop', '-l', 'app=web', '--kubeconfig', c.adminKubeconfig]);
+    expect(cli.stderr).toMatch(/read \d+ TrafficProfiles/);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toBe(webFromFlows);
+    const tooOld = netpol(['learn', '-n', 'shop', '-l', 'app=web', '--since', '1ms', '--kubeconfig', c.adminKubeconfig]);
+    expect(tooOld.code).toBe(0);
+    expect(tooOld.stderr).toMatch(/--since left out \d+ edges/);
+  });
+
+  it('without the CRD: --since and --source profiles say what they need', async () => {
+    await rawRequest(c.kc, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/trafficprofiles.netpol.io', { method: 'DELETE' });
+    for (let i = 0; i < 100 && (await profilesServed(c.kc)); i++) await new Promise((r) => setTimeout(r, 100));
+    const res = netpol(['learn', '-l', 'app=web', '--since', '3d', '--kubeconfig', c.adminKubeconfig]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('--since');
+    expect(res.stderr).toContain('trafficprofiles.netpol.io is not installed');
+    const forced = netpol(['learn', '-l', 'app=web', '--source', 'profiles', '--kubeconfig', c.adminKubeconfig]);
+    expect(forced.code).toBe(3);
+    expect(forced.stderr).toContain('serves no TrafficProfiles');
   });
 });
