@@ -192,3 +192,24 @@ describe('learning from profiles', () => {
     expect(JSON.stringify(web?.policy.spec?.egress)).toContain('"app":"api"');
   });
 });
+
+describe('the profile sink settings', () => {
+  it('reads the agent environment, and names a bad variable', async () => {
+    const { profileWriterOptions } = await import('../../src/daemon/profile-sink.js');
+    const ctx = { node: 'n1' } as Parameters<typeof profileWriterOptions>[0];
+    const saved = { ...process.env };
+    try {
+      process.env.NETPOL_PROFILE_RETENTION = '3d';
+      process.env.NETPOL_PROFILE_FLUSH = '10s';
+      delete process.env.NETPOL_PROFILE_DIR;
+      expect(profileWriterOptions(ctx)).toMatchObject({ node: 'n1', journalDir: '/var/lib/netpol/n1/profile', retentionMs: 3 * 86_400_000, flushIntervalMs: 10_000, maxEdges: 1000 });
+      process.env.NETPOL_PROFILE_RETENTION = 'two weeks';
+      expect(() => profileWriterOptions(ctx)).toThrow(/NETPOL_PROFILE_RETENTION.*not a duration/);
+      process.env.NETPOL_PROFILE_RETENTION = '14d';
+      process.env.NETPOL_PROFILE_MAX_EDGES = '0';
+      expect(() => profileWriterOptions(ctx)).toThrow(/NETPOL_PROFILE_MAX_EDGES.*positive integer/);
+    } finally {
+      process.env = saved;
+    }
+  });
+});
