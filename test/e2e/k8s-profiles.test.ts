@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import https, { type RequestOptions } from 'node:https';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -250,6 +250,14 @@ describe('TrafficProfile writer against a real API server', () => {
     await next.flush({ all: true });
     await next.close(new Date(Date.now() + 5000));
     expect(next.status()).toMatchObject({ replayed: 1500, replaySkipped: 1500, lost: 0 });
+    expect((await countIn(ns)).connects).toBe(3000);
+    // The earlier runs' segments were compacted away: one segment holds what was pending then.
+    expect(readdirSync(journalDir).filter((f) => f.startsWith('seg-'))).toHaveLength(1);
+    // A third start replays it and adds nothing: the objects already include it.
+    const third = await ProfileWriter.start({ kc: c.kc, node: 'node-k', journalDir, flushIntervalMs: 0 });
+    await third.flush({ all: true });
+    await third.close(new Date(Date.now() + 5000));
+    expect(third.status()).toMatchObject({ replayed: 0, replaySkipped: 1500, lost: 0 });
     expect((await countIn(ns)).connects).toBe(3000);
   });
 });

@@ -47,6 +47,8 @@ export class Journal {
   private bytes = 0;
   private nextSeq: number;
   private readonly pairs = new Map<string, number>();
+  /** Segments of earlier runs, still on disk until the next compaction. */
+  olderSegments = 0;
 
   private constructor(
     readonly dir: string,
@@ -105,6 +107,7 @@ export class Journal {
     const last = segments.at(-1) ?? 0;
     // A new segment per start: the torn tail of the last one is never appended to.
     const journal = new Journal(dir, id, last + 1, maxSeq + 1);
+    journal.olderSegments = segments.length;
     return { journal, replay };
   }
 
@@ -189,6 +192,7 @@ export class Journal {
     closeSync(this.fd);
     for (const n of Journal.segments(this.dir)) if (n < next) unlinkSync(this.segmentPath(n));
     this.segment = next;
+    this.olderSegments = 0;
     this.fd = openSync(path, 'a');
     this.bytes = Buffer.byteLength(text);
     this.pairs.clear();

@@ -359,7 +359,10 @@ export class ProfileWriter {
 
   /** Rotates the journal when it has grown: only what is not yet written goes into the new segment. */
   private maybeCompact(): void {
-    if (!this.journal || this.journal.size < this.o.journalRotateBytes) return;
+    if (!this.journal) return;
+    // Earlier runs' segments go once every replayed entry is placed (their objects were read).
+    const replayPlaced = [...this.shares.values()].every((s) => s.replayed.length === 0);
+    if (this.journal.size < this.o.journalRotateBytes && !(this.journal.olderSegments > 0 && replayPlaced)) return;
     const keep: JournalEntry[] = [];
     for (const s of this.shares.values()) {
       for (const p of s.pending.values()) keep.push({ owner: s.owner, edge: p.edge, count: p.count, first: p.first, last: p.last, seq: p.seq });
