@@ -34,13 +34,18 @@ export function mergeEdge(table: Map<string, ProfileEdge>, e: ProfileEdge, node:
   const key = edgeKey(e);
   const known = table.get(key);
   if (!known) {
-    table.set(key, { ...e, nodes: [...new Set([...(e.nodes ?? []), node])].sort() });
+    const nodes = e.nodes ? [...e.nodes] : [];
+    if (!nodes.includes(node)) nodes.push(node);
+    table.set(key, { ...e, nodes });
     return;
   }
   known.count += e.count;
   known.firstSeen = earlier(known.firstSeen, e.firstSeen);
   known.lastSeen = later(known.lastSeen, e.lastSeen);
-  known.nodes = [...new Set([...(known.nodes ?? []), ...(e.nodes ?? []), node])].sort();
+  // A handful of nodes per edge: a list beats a Set; sorted once, when the merge is done.
+  const nodes = known.nodes!;
+  for (const n of e.nodes ?? []) if (!nodes.includes(n)) nodes.push(n);
+  if (!nodes.includes(node)) nodes.push(node);
 }
 
 /** Removes edges last seen before `cutoff`; returns what was removed. */
@@ -102,6 +107,7 @@ export function mergeProfiles(objects: TrafficProfile[]): MergedProfile[] {
   const out: MergedProfile[] = [];
   for (const [, { merged, table }] of [...byWorkload].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     merged.edges = [...table].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
+    for (const e of merged.edges) e.nodes!.sort();
     merged.nodes.sort();
     out.push(merged);
   }
