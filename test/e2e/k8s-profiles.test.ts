@@ -188,6 +188,23 @@ describe('TrafficProfile writer against a real API server', () => {
     expect(left[0]!.status!.edges.map((e) => e.port)).toEqual([443]);
     expect(left[0]!.status!.expired).toEqual({ edges: 1, connects: 2 });
     expect(again.status()).toMatchObject({ expiredEdges: 2, deleted: 1, lost: 0 });
+
+    // A node that left: its writer is gone; any agent's retention sweep deletes what it left
+    // behind once nothing in it is within retention, and nothing that is.
+    const gone = await ProfileWriter.start({ kc: c.kc, node: 'node-gone', flushIntervalMs: 0 });
+    gone.accept(obs(owner(ns, 'c'), 80, old));
+    gone.accept(obs(owner(ns, 'a'), 8080, old));
+    gone.accept(obs(owner(ns, 'a'), 8443));
+    await gone.flush({ all: true });
+    await gone.close(new Date(Date.now() + 5000));
+    const names = async () => (await listProfiles(c.kc, { namespace: ns })).map((p) => `${p.spec.node}/${p.spec.workload.name}`).sort();
+    expect(await names()).toEqual(['node-1/a', 'node-gone/a', 'node-gone/c']);
+    const sweeper = await ProfileWriter.start({ kc: c.kc, node: 'node-1', flushIntervalMs: 0, retentionMs: day });
+    // Cluster-wide: this file's earlier tests wrote only recent edges (the demo's old ones come later), so only node-gone/c goes.
+    expect(await sweeper.collectExpired()).toBe(1);
+    await sweeper.close(new Date(Date.now() + 5000));
+    expect(await names()).toEqual(['node-1/a', 'node-gone/a']);
+    expect(sweeper.status()).toMatchObject({ collected: 1 });
   });
 
   it('loses nothing while the API server is stopped and started mid-learning', async () => {

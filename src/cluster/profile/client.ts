@@ -72,6 +72,8 @@ export interface ListProfilesOptions {
   namespace?: string;
   labelSelector?: string;
   timeoutMs?: number;
+  /** Serve from the API server's watch cache (resourceVersion=0): cheaper, possibly a little stale. */
+  fromCache?: boolean;
 }
 
 /** Every TrafficProfile in scope, in pages of 500. */
@@ -83,6 +85,7 @@ export async function listProfiles(kc: KubeConfig, opts: ListProfilesOptions = {
     const q = new URLSearchParams({ limit: '500' });
     if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
     if (cont) q.set('continue', cont);
+    else if (opts.fromCache) q.set('resourceVersion', '0');
     const page = (await rawRequest(kc, `${path}?${q}`, { timeoutMs: opts.timeoutMs ?? 60_000, agent })) as { items?: TrafficProfile[]; metadata?: { continue?: string } };
     items.push(...(page.items ?? []));
     cont = page.metadata?.continue ?? '';

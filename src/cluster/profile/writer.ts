@@ -18,6 +18,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { applyProfile, deleteProfile, getProfile, listProfiles } from './client.js';
+import { collectExpiredProfiles } from './gc.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { addEdge, expireEdges } from './merge.js';
 import type { EdgeObservation, ProfileCounter, ProfileEdge, ProfileObservation, TrafficProfile, WorkloadIdentity } from './types.js';
@@ -41,6 +42,11 @@ export interface ProfileWriterOptions {
   /** Start a new journal segment when the current one is larger (default 4 MiB). */
   journalRotateBytes?: number;
   backoffMaxMs?: number;
+  /**
+   * How often to delete profiles nobody has seen anything in within retention (a node that left):
+   * default every 6 h with jitter; 0 turns it off. Cheap (one list from the watch cache).
+   */
+  gcIntervalMs?: number;
   fieldManager?: string;
   /** Clock (tests). */
   now?: () => number;
@@ -78,6 +84,7 @@ interface Share {
 export class ProfileWriter {
   private readonly shares = new Map<string, Share>();
   private timer: NodeJS.Timeout | undefined;
+  private gcTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private nextAttemptMs = 0;
   private backoffMs = 0;
@@ -92,6 +99,7 @@ export class ProfileWriter {
     overflowConnects: 0,
     expiredEdges: 0,
     deleted: 0,
+    collected: 0,
     journalFailures: 0,
   };
   private lastError: string | undefined;
@@ -114,6 +122,7 @@ export class ProfileWriter {
       retentionMs: DEFAULT_RETENTION_MS,
       journalRotateBytes: 4 << 20,
       backoffMaxMs: 60_000,
+      gcIntervalMs: 6 * 3_600_000,
       fieldManager: `netpol-agent/${opts.node}`.slice(0, 128),
       now: Date.now,
       ...opts,
@@ -149,6 +158,12 @@ export class ProfileWriter {
     if (w.o.flushIntervalMs > 0) {
       w.timer = setInterval(() => void w.flush().catch(() => {}), w.o.flushIntervalMs);
       w.timer.unref();
+    }
+    if (w.o.gcIntervalMs > 0) {
+      // Jittered, so a thousand agents started together do not sweep together.
+      const every = w.o.gcIntervalMs * (0.75 + Math.random() / 2);
+      w.gcTimer = setInterval(() => void w.collectExpired().catch(() => {}), every);
+      w.gcTimer.unref();
     }
     return w;
   }
@@ -357,6 +372,18 @@ export class ProfileWriter {
     if (content.size === 0 && overflow.connects === 0 && s.pending.size === 0) this.shares.delete(s.name);
   }
 
+  /** Deletes profiles of any node with nothing seen within retention (gc.ts); counted in `collected`. */
+  async collectExpired(): Promise<number> {
+    try {
+      const n = await collectExpiredProfiles(this.o.kc, this.o.retentionMs, this.o.now());
+      this.figures.collected += n;
+      return n;
+    } catch (err) {
+      this.lastError = `retention sweep: ${(err as Error).message}`;
+      throw err;
+    }
+  }
+
   /** Rotates the journal when it has grown: only what is not yet written goes into the new segment. */
   private maybeCompact(): void {
     if (!this.journal) return;
@@ -396,6 +423,7 @@ export class ProfileWriter {
   /** Writes everything pending within the deadline; what is left stays in the journal for the next start. */
   async close(deadline: Date): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.gcTimer) clearInterval(this.gcTimer);
     this.timer = undefined;
     const left = deadline.getTime() - Date.now();
     if (left > 0) {
