@@ -15,15 +15,20 @@ const BASE = `/apis/${PROFILE_GROUP}/${PROFILE_VERSION}`;
  * and a TLS handshake per write would cost the API server more than the write (measured in
  * bench/profile-scale.mjs). Idle sockets do not keep the process alive.
  */
-const agent = new https.Agent({ keepAlive: true, maxSockets: 4 });
+const sharedPool = new https.Agent({ keepAlive: true, maxSockets: 4 });
+
+/** A connection pool of its own (a writer's); requests without one share a module-wide pool. */
+export function newConnectionPool(): https.Agent {
+  return new https.Agent({ keepAlive: true, maxSockets: 2 });
+}
 
 function objectPath(namespace: string, name: string): string {
   return `${BASE}/namespaces/${encodeURIComponent(namespace)}/${PROFILE_PLURAL}/${encodeURIComponent(name)}`;
 }
 
-export async function getProfile(kc: KubeConfig, namespace: string, name: string, timeoutMs?: number): Promise<TrafficProfile | undefined> {
+export async function getProfile(kc: KubeConfig, namespace: string, name: string, timeoutMs?: number, pool: https.Agent = sharedPool): Promise<TrafficProfile | undefined> {
   try {
-    return (await rawRequest(kc, objectPath(namespace, name), { timeoutMs, agent })) as TrafficProfile;
+    return (await rawRequest(kc, objectPath(namespace, name), { timeoutMs, agent: pool })) as TrafficProfile;
   } catch (err) {
     if (err instanceof ApiStatusError && err.statusCode === 404) return undefined;
     throw err;
@@ -35,11 +40,11 @@ export async function getProfile(kc: KubeConfig, namespace: string, name: string
  * the object first when the API server does not have it. The content is absolute (counts, not
  * increments), so a request retried after a lost answer writes the same thing twice, harmlessly.
  */
-export async function applyProfile(kc: KubeConfig, profile: TrafficProfile, fieldManager: string, opts: { exists?: boolean; timeoutMs?: number } = {}): Promise<void> {
+export async function applyProfile(kc: KubeConfig, profile: TrafficProfile, fieldManager: string, opts: { exists?: boolean; timeoutMs?: number; pool?: https.Agent } = {}): Promise<void> {
   const { namespace, name } = profile.metadata;
   const query = `?fieldManager=${encodeURIComponent(fieldManager)}&force=true`;
   const statusBody = { apiVersion: PROFILE_API_VERSION, kind: PROFILE_KIND, metadata: { name, namespace }, status: profile.status };
-  const req = { method: 'PATCH' as const, contentType: 'application/apply-patch+yaml', timeoutMs: opts.timeoutMs ?? 15_000, agent };
+  const req = { method: 'PATCH' as const, contentType: 'application/apply-patch+yaml', timeoutMs: opts.timeoutMs ?? 15_000, agent: opts.pool ?? sharedPool };
   if (opts.exists !== false) {
     try {
       await rawRequest(kc, objectPath(namespace, name) + '/status' + query, { ...req, body: statusBody });
@@ -54,11 +59,11 @@ export async function applyProfile(kc: KubeConfig, profile: TrafficProfile, fiel
   await rawRequest(kc, objectPath(namespace, name) + '/status' + query, { ...req, body: statusBody });
 }
 
-export async function deleteProfile(kc: KubeConfig, namespace: string, name: string, resourceVersion?: string): Promise<void> {
+export async function deleteProfile(kc: KubeConfig, namespace: string, name: string, resourceVersion?: string, pool: https.Agent = sharedPool): Promise<void> {
   try {
     await rawRequest(kc, objectPath(namespace, name), {
       method: 'DELETE',
-      agent,
+      agent: pool,
       body: resourceVersion ? { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { resourceVersion } } : undefined,
     });
   } catch (err) {
@@ -74,6 +79,7 @@ export interface ListProfilesOptions {
   timeoutMs?: number;
   /** Serve from the API server's watch cache (resourceVersion=0): cheaper, possibly a little stale. */
   fromCache?: boolean;
+  pool?: https.Agent;
 }
 
 /** Every TrafficProfile in scope, in pages of 500. */
@@ -86,7 +92,7 @@ export async function listProfiles(kc: KubeConfig, opts: ListProfilesOptions = {
     if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
     if (cont) q.set('continue', cont);
     else if (opts.fromCache) q.set('resourceVersion', '0');
-    const page = (await rawRequest(kc, `${path}?${q}`, { timeoutMs: opts.timeoutMs ?? 60_000, agent })) as { items?: TrafficProfile[]; metadata?: { continue?: string } };
+    const page = (await rawRequest(kc, `${path}?${q}`, { timeoutMs: opts.timeoutMs ?? 60_000, agent: opts.pool ?? sharedPool })) as { items?: TrafficProfile[]; metadata?: { continue?: string } };
     items.push(...(page.items ?? []));
     cont = page.metadata?.continue ?? '';
   } while (cont);

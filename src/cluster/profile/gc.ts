@@ -4,6 +4,7 @@
  * which a live writer empties and deletes its own objects, so the two never disagree. The delete
  * carries the object's resourceVersion: an object its writer has just updated is left alone.
  */
+import type { Agent } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { deleteProfile, listProfiles } from './client.js';
 import type { TrafficProfile } from './types.js';
@@ -16,13 +17,13 @@ export function isExpired(p: TrafficProfile, cutoffMs: number): boolean {
 }
 
 /** Deletes every expired profile the caller may list; returns how many. */
-export async function collectExpiredProfiles(kc: KubeConfig, retentionMs: number, now = Date.now()): Promise<number> {
+export async function collectExpiredProfiles(kc: KubeConfig, retentionMs: number, now = Date.now(), pool?: Agent): Promise<number> {
   const cutoff = now - retentionMs;
   let deleted = 0;
   // From the API server's watch cache: an hourly sweep should not read etcd.
-  for (const p of await listProfiles(kc, { fromCache: true })) {
+  for (const p of await listProfiles(kc, { fromCache: true, pool })) {
     if (!isExpired(p, cutoff)) continue;
-    await deleteProfile(kc, p.metadata.namespace, p.metadata.name, p.metadata.resourceVersion);
+    await deleteProfile(kc, p.metadata.namespace, p.metadata.name, p.metadata.resourceVersion, pool);
     deleted++;
   }
   return deleted;

@@ -17,7 +17,7 @@
  *   status.expired; an object left with no edge is deleted.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { applyProfile, deleteProfile, getProfile, listProfiles } from './client.js';
+import { applyProfile, deleteProfile, getProfile, listProfiles, newConnectionPool } from './client.js';
 import { collectExpiredProfiles } from './gc.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { addEdge, expireEdges } from './merge.js';
@@ -83,6 +83,8 @@ interface Share {
 
 export class ProfileWriter {
   private readonly shares = new Map<string, Share>();
+  /** This writer's keep-alive connections (closed with it). */
+  private readonly pool = newConnectionPool();
   private timer: NodeJS.Timeout | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -145,7 +147,7 @@ export class ProfileWriter {
     for (const e of replay) w.shareOf(e.owner).replayed.push(e);
     // The node's objects, read once; when the API server is away, each is read before its first write.
     try {
-      const own = await listProfiles(opts.kc, { labelSelector: `${NODE_LABEL}=${labelValue(opts.node)}`, timeoutMs: 15_000 });
+      const own = await listProfiles(opts.kc, { labelSelector: `${NODE_LABEL}=${labelValue(opts.node)}`, timeoutMs: 15_000, pool: w.pool });
       for (const p of own) if (p.spec?.node === opts.node) w.loadBase(p.metadata.name, p);
       // This node's agent is the only writer of its objects: what the list lacks does not exist,
       // now or for shares made later, so their first write needs no read.
@@ -296,7 +298,7 @@ export class ProfileWriter {
   }
 
   private async writeShare(s: Share): Promise<void> {
-    if (!s.base) this.loadBase(s.name, await getProfile(this.o.kc, s.owner.namespace, s.name, 15_000));
+    if (!s.base) this.loadBase(s.name, await getProfile(this.o.kc, s.owner.namespace, s.name, 15_000, this.pool));
     const base = s.base!;
     const now = this.o.now();
     // The write takes the pending deltas; on failure they go back (merged with newer ones).
@@ -326,7 +328,7 @@ export class ProfileWriter {
     try {
       if (content.size === 0 && overflow.connects === 0) {
         // Nothing left within retention: the object goes (this writer is its only writer).
-        await deleteProfile(this.o.kc, s.owner.namespace, s.name);
+        await deleteProfile(this.o.kc, s.owner.namespace, s.name, undefined, this.pool);
         this.figures.deleted++;
       } else {
         let oldest: string | undefined;
@@ -346,7 +348,7 @@ export class ProfileWriter {
             lastWrite,
           },
         };
-        await applyProfile(this.o.kc, profile, this.o.fieldManager, { exists: s.exists });
+        await applyProfile(this.o.kc, profile, this.o.fieldManager, { exists: s.exists, pool: this.pool });
         this.figures.written++;
         this.firstWriteOk = true;
       }
@@ -375,7 +377,7 @@ export class ProfileWriter {
   /** Deletes profiles of any node with nothing seen within retention (gc.ts); counted in `collected`. */
   async collectExpired(): Promise<number> {
     try {
-      const n = await collectExpiredProfiles(this.o.kc, this.o.retentionMs, this.o.now());
+      const n = await collectExpiredProfiles(this.o.kc, this.o.retentionMs, this.o.now(), this.pool);
       this.figures.collected += n;
       return n;
     } catch (err) {
@@ -432,5 +434,6 @@ export class ProfileWriter {
     }
     await this.flushing?.catch(() => {});
     this.journal?.close();
+    this.pool.destroy();
   }
 }
