@@ -272,8 +272,9 @@ export class ProfileWriter {
 
   private async flushOnce(all: boolean): Promise<void> {
     const now = this.o.now();
-    if (!all && now < this.nextAttemptMs) return;
+    // Compaction first: during an outage (backing off) the journal must stay bounded all the same.
     this.maybeCompact();
+    if (!all && now < this.nextAttemptMs) return;
     const urgent: Share[] = [];
     const refresh: Share[] = [];
     const cutoff = now - this.o.retentionMs;
