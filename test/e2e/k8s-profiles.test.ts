@@ -165,6 +165,19 @@ describe('TrafficProfile writer against a real API server', () => {
     expect(err.text).toContain(`profile of Deployment ${ns}/Deployment/api is incomplete: 9 connects (3 edges) did not fit its size bound`);
     const summary = await profileSummary(c.kc, { namespace: ns });
     expect(summary).toMatchObject({ count: 1, edges: 5, overflowConnects: 9 });
+
+    // A profile the API server refuses for its content (more labels than the CRD allows) is
+    // counted as lost with the reason, and does not hold back the others.
+    const crowded = { ...owner(ns, 'crowded'), labels: Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`l${i}`, 'x'])) };
+    const w2 = await ProfileWriter.start({ kc: c.kc, node: 'node-1', flushIntervalMs: 0 });
+    w2.accept(obs(crowded, 80));
+    w2.accept(obs(crowded, 80));
+    w2.accept(obs(owner(ns, 'fine'), 80));
+    await w2.flush({ all: true });
+    await w2.close(new Date(Date.now() + 5000));
+    expect(w2.status()).toMatchObject({ lost: 2, rejected: 2, backlog: 0, written: 1 });
+    expect(String(w2.status().lastError)).toMatch(/refused by the API server/);
+    expect((await listProfiles(c.kc, { namespace: ns })).map((p) => p.spec.workload.name).sort()).toEqual(['api', 'fine']);
   });
 
   it('retention removes edges older than it (counted) and deletes an emptied profile', async () => {

@@ -18,6 +18,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { applyProfile, deleteProfile, getProfile, listProfiles, newConnectionPool } from './client.js';
+import { ApiStatusError } from '../live.js';
 import { collectExpiredProfiles } from './gc.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { addEdge, expireEdges } from './merge.js';
@@ -102,6 +103,7 @@ export class ProfileWriter {
     expiredEdges: 0,
     deleted: 0,
     collected: 0,
+    rejected: 0,
     journalFailures: 0,
   };
   private lastError: string | undefined;
@@ -354,6 +356,17 @@ export class ProfileWriter {
         this.firstWriteOk = true;
       }
     } catch (err) {
+      if (err instanceof ApiStatusError && (err.statusCode === 400 || err.statusCode === 422)) {
+        // Refused for its content (e.g. beyond the CRD's limits): retrying cannot help, and it
+        // must not hold back the other profiles. Its connects are counted as lost, with why.
+        let connects = 0;
+        for (const p of taken.values()) connects += p.count;
+        this.figures.lost += connects;
+        this.figures.rejected += connects;
+        this.backlogEdges -= taken.size;
+        this.lastError = `profile ${s.owner.namespace}/${s.name} refused by the API server: ${err.reason}`;
+        return;
+      }
       for (const [key, p] of taken) {
         this.backlogEdges--;
         this.addPending(s, p.edge, p.count, p.first, p.last, p.seq, key);
