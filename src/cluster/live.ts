@@ -87,6 +87,12 @@ export interface RawRequest {
   /** Defaults to application/json; server-side apply sends application/apply-patch+yaml. */
   contentType?: string;
   timeoutMs?: number;
+  /**
+   * A keep-alive agent to reuse connections (the kubeconfig's TLS options still apply per request).
+   * Without one each request opens its own TLS connection (client-node makes a new agent per call):
+   * fine for a command, too costly for an agent writing every few seconds for days.
+   */
+  agent?: https.Agent;
 }
 
 /**
@@ -106,6 +112,7 @@ export async function rawRequest(kc: KubeConfig, path: string, req: RawRequest =
   }
   const opts: https.RequestOptions = { method: req.method ?? 'GET', headers };
   await kc.applyToHTTPSOptions(opts);
+  if (req.agent && url.protocol === 'https:') opts.agent = req.agent;
   const client = url.protocol === 'https:' ? https : http;
   const timeoutMs = req.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {

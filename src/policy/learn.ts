@@ -47,7 +47,14 @@ export function learnFromEdges(edges: FlowEdge[], flows: number, index: ClusterI
         if (skip) unanswered += e.count;
         return !skip;
       });
-  const resolved = resolveEdges(learned, index);
+  return learnFromResolved(resolveEdges(learned, index), flows, unanswered, index, options);
+}
+
+/**
+ * Synthesis over edges already resolved (from flows above, or from traffic profiles, whose
+ * identities were resolved when the connects happened: src/policy/profile-edges.ts).
+ */
+export function learnFromResolved(resolved: LearnEdge[], flows: number, unanswered: number, index: ClusterIndex, options: SynthesisOptions): LearnOutcome {
   const result = synthesize(resolved, index, options);
   const unidentified = resolved.filter((e) => e.unidentified !== undefined);
   if (unidentified.length > 0) {
@@ -58,7 +65,7 @@ export function learnFromEdges(edges: FlowEdge[], flows: number, index: ClusterI
   // The path every consumer (write, the drift check, the live preview) sees is the one written.
   for (const p of result.policies) p.path = policyFilePath(p.path);
   result.policies.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { result, flows, edges: learned.length, unanswered };
+  return { result, flows, edges: resolved.length, unanswered };
 }
 
 export async function learnFromFlows(

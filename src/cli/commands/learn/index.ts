@@ -21,6 +21,8 @@ interface LearnFlags extends OfflineLearnFlags {
   apply?: boolean;
   kubeconfig?: string;
   context?: string;
+  since?: number;
+  source?: 'auto' | 'profiles' | 'node';
 }
 
 export function learnCommand(): Command {
@@ -45,6 +47,12 @@ export function learnCommand(): Command {
     .option('--host', 'with --local: also observe host processes (recorded by address; they get no policy)')
     .option('--connect-errors', 'with --local: also record connect() calls that failed before sending anything (costs every syscall a little)')
     .option('--apply', 'live: apply the learned policies (server-side dry-run first, then apply, showing a diff)')
+    .option('--since <duration>', `from TrafficProfiles: only edges last seen within this long (${DURATION_SYNTAX})`, parseDuration)
+    .addOption(
+      new Option('--source <source>', 'cluster mode: profiles = the TrafficProfiles the agents wrote (needs the CRD); node = observe this node with eBPF (root); auto = profiles when the CRD is installed and no node-only flag (--duration, --record, -c) is given')
+        .choices(['auto', 'profiles', 'node'])
+        .default('auto'),
+    )
     .option('--kubeconfig <file>', 'kubeconfig to use (default $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context to use')
     .addHelpText(
@@ -52,13 +60,16 @@ export function learnCommand(): Command {
       '\nModes:\n' +
         '  offline  --flows F... --cluster S   a recording and a `kubectl get ... -o yaml` snapshot\n' +
         '  host     --local [-c NAME]          observe this host with eBPF (needs root)\n' +
-        '  cluster  -l SELECTOR [-n NS]        observe this node, enrich through the API server\n' +
+        '  profiles -l SELECTOR [-n NS|-A]     the TrafficProfiles the agents wrote (when the CRD is installed)\n' +
+        '  cluster  -l SELECTOR [-n NS]        observe this node, enrich through the API server (--source node)\n' +
         '\nExamples:\n' +
         '  netpol learn --flows fixtures/demo/flows.jsonl --cluster fixtures/demo/cluster.yaml\n' +
         '  netpol learn --flows rec.jsonl --cluster cluster.yaml -n shop --out policies/\n' +
         '  netpol learn --flows rec.jsonl --cluster cluster.yaml -l run=mypod --no-dns --aggregate-cidr 24\n' +
         '  sudo netpol learn --local -c test-tcp-connect --duration 30s --record rec.jsonl --out policies/\n' +
-        '  netpol learn -l run=mypod -n default --duration 5m --out policies/ --apply',
+        '  netpol learn -l run=mypod -n default --duration 5m --out policies/ --apply\n' +
+        '  kubectl netpol learn -l run=mypod --since 3d --out policies/ --apply\n' +
+        '  kubectl netpol learn -A --since 14d --out policies/',
     )
     .action(async (flags: LearnFlags) => {
       process.exitCode = await runLearn(flags);
@@ -74,13 +85,33 @@ async function runLearn(flags: LearnFlags): Promise<number> {
   }
   if (flags.flows && flags.flows.length > 0) {
     if (flags.apply) throw new InputError('--apply', 'applies to live learning (-l without --flows); apply offline results with `kubectl apply -k DIR`');
+    if (flags.since !== undefined) throw new InputError('--since', 'reads TrafficProfiles; it cannot be combined with --flows (a recording is learned whole)');
     return learnOffline(flags);
   }
-  if (flags.selector || flags.namespace || flags.kubeconfig || flags.context) {
+  if (flags.since !== undefined && flags.source === 'node') throw new InputError('--since', 'reads TrafficProfiles; it cannot be combined with --source node');
+  if (flags.selector || flags.namespace || flags.allNamespaces || flags.kubeconfig || flags.context || flags.source === 'profiles') {
+    if (await useProfiles(flags)) {
+      const { learnFromProfiles } = await import('./profiles.js');
+      return learnFromProfiles(flags);
+    }
+    if (flags.since !== undefined) throw new InputError('--since', 'reads TrafficProfiles, and this cluster has none (trafficprofiles.netpol.io is not installed)');
     // Loaded lazily: the live path pulls in @kubernetes/client-node, which offline runs never need.
     const live = './live.js';
     const { learnLive } = (await import(live)) as { learnLive: (f: LearnFlags) => Promise<number> };
     return learnLive(flags);
   }
   throw new InputError('learn', 'nothing to learn from: give --flows F --cluster S (offline), --local (this host) or -l SELECTOR (live cluster); see `netpol learn --help`');
+}
+
+/**
+ * Cluster mode's source: the TrafficProfiles when asked for, or — by default — when the API server
+ * serves them and no flag of on-node observation was given; else this node, observed with eBPF.
+ */
+async function useProfiles(flags: LearnFlags): Promise<boolean> {
+  if (flags.source === 'profiles') return true;
+  if (flags.source === 'node') return false;
+  if (flags.duration !== undefined || flags.record !== undefined || flags.containername !== undefined) return false;
+  const { loadKubeconfig } = await import('../../../cluster/kubeconfig.js');
+  const { profilesServed } = await import('../../../cluster/profile/client.js');
+  return profilesServed(loadKubeconfig({ kubeconfig: flags.kubeconfig, context: flags.context }).kc);
 }

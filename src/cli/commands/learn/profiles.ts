@@ -1,0 +1,93 @@
+/**
+ * `netpol learn -l SELECTOR [-n NS|-A] [--since 3d] [--out DIR] [--apply]` from the cluster's
+ * TrafficProfiles: what the agents on every node observed, merged per workload, learned through
+ * the same synthesizer as the other modes. Needs only a kubeconfig that may list TrafficProfiles
+ * (and, with --apply, write NetworkPolicies): no root, no kernel, from any workstation.
+ *
+ * Every namespace's profiles are read even for `-n NS`, because a workload's inbound traffic is in
+ * its clients' profiles; when only NS may be listed, that is said (inbound traffic from other
+ * namespaces is then missing). What the profiles could not hold (a size bound's overflow) and
+ * what --since left out are reported, never silently cut.
+ */
+import { loadKubeconfig } from '../../../cluster/kubeconfig.js';
+import { buildIndex } from '../../../cluster/lookup.js';
+import { profilesServed } from '../../../cluster/profile/client.js';
+import { learningContext, readProfiles } from '../../../cluster/profile/reader.js';
+import { workloadIdentityKey } from '../../../cluster/profile/types.js';
+import { EnvironmentError, InputError } from '../../../errors.js';
+import { learnFromResolved } from '../../../policy/learn.js';
+import { applyPolicies, formatApplyOutcomes } from '../../../policy/live-diff.js';
+import { profileLearnEdges } from '../../../policy/profile-edges.js';
+import { renderPolicies } from '../../../policy/render.js';
+import { DEFAULT_DNS_NAMESPACE } from '../../../policy/synthesize/index.js';
+import { writePolicyTree } from '../../../policy/write.js';
+import { reportOutcome } from '../../shared/learn-report.js';
+import { synthesisOptions, type SynthesisFlags } from '../../shared/synthesis-flags.js';
+
+export interface LearnProfilesOptions extends Partial<SynthesisFlags> {
+  /** --since in milliseconds: only edges last seen within it. */
+  since?: number;
+  out?: string;
+  output?: 'yaml' | 'json';
+  apply?: boolean;
+  kubeconfig?: string;
+  context?: string;
+}
+
+export interface LearnProfilesIO {
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  /** The clock (tests). */
+  now?: () => number;
+}
+
+export async function learnFromProfiles(opts: LearnProfilesOptions, io: LearnProfilesIO = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  if (opts.namespace && opts.allNamespaces) throw new InputError('-n/-A', 'give either --namespace or --all-namespaces, not both');
+  const { kc, namespace: contextNamespace, description } = loadKubeconfig({ kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace });
+  if (!(await profilesServed(kc))) {
+    throw new EnvironmentError(
+      `the API server at ${description} serves no TrafficProfiles (trafficprofiles.netpol.io)`,
+      'install the agents (kubectl netpol deploy, or kubectl apply -f deploy/crds/trafficprofiles.yaml), or learn on a node with --source node',
+    );
+  }
+  const namespace = opts.allNamespaces ? undefined : (opts.namespace ?? contextNamespace);
+  const now = io.now?.() ?? Date.now();
+  const t0 = Date.now();
+  const reading = await readProfiles(kc, { sinceMs: opts.since !== undefined ? now - opts.since : undefined, fallbackNamespace: namespace ?? contextNamespace });
+  const dnsNamespace = opts.dnsNamespace ?? DEFAULT_DNS_NAMESPACE;
+  const index = buildIndex(await learningContext(kc, dnsNamespace));
+  const flags = { ...opts, namespace, dns: opts.dns ?? true, ingress: opts.ingress ?? 'observed' } as SynthesisFlags;
+  const synthesis = synthesisOptions(flags);
+  const pe = profileLearnEdges(reading.profiles, index, { includeFailed: opts.includeFailed });
+  const outcome = learnFromResolved(pe.edges, pe.connects, pe.unanswered, index, synthesis);
+
+  const nodes = new Set(reading.profiles.flatMap((p) => p.nodes));
+  stderr.write(
+    `read ${reading.objects} TrafficProfiles (${reading.profiles.length} workloads, ${nodes.size} nodes) through ${description} in ${Date.now() - t0} ms` +
+      `; learning ${opts.selector ? `pods matching ${opts.selector}` : 'all workloads'} in ${namespace === undefined ? 'all namespaces' : `namespace ${namespace}`}\n`,
+  );
+  const w = outcome.result.warnings;
+  const overflowing = reading.profiles.filter((p) => p.overflow.connects > 0);
+  for (const p of overflowing.slice(0, 5)) {
+    w.push(`profile of ${p.workload.kind} ${workloadIdentityKey(p.workload)} is incomplete: ${p.overflow.connects} connects (${p.overflow.edges} edges) did not fit its size bound and are not learned (raise NETPOL_PROFILE_MAX_EDGES on the agents)`);
+  }
+  if (overflowing.length > 5) w.push(`${overflowing.length - 5} more profiles are incomplete (size bound); see kubectl get trafficprofiles -A`);
+  if (reading.older.edges > 0) w.push(`--since left out ${reading.older.edges} edges (${reading.older.connects} connects) last seen before ${new Date(now - opts.since!).toISOString()}`);
+  if (reading.narrowedTo) w.push(`only namespace ${reading.narrowedTo}'s TrafficProfiles could be listed: inbound traffic from other namespaces is not learned`);
+
+  const policies = outcome.result.policies.map((p) => p.policy);
+  if (opts.out) {
+    const written = writePolicyTree(opts.out, outcome.result);
+    stderr.write(reportOutcome(outcome, written, opts.out));
+  } else {
+    stdout.write(opts.output === 'json' ? JSON.stringify({ apiVersion: 'v1', kind: 'List', items: policies }, null, 2) + '\n' : renderPolicies(policies));
+    stderr.write(reportOutcome(outcome));
+  }
+  if (opts.apply && policies.length > 0) {
+    const outcomes = await applyPolicies(kc, policies);
+    stderr.write(formatApplyOutcomes(outcomes, false));
+  }
+  return 0;
+}

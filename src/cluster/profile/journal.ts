@@ -1,0 +1,210 @@
+/**
+ * The writer's write-ahead journal: every observation the profile writer accepts is appended here
+ * (one write(2) per connect, before accept() returns) and only then counted in memory, so an agent
+ * SIGKILLed before its next write to the API server loses nothing it had accepted: the page cache
+ * survives the process, and the next agent on the node (the DaemonSet's hostPath, e.g.
+ * /var/lib/netpol/<node>/profile) replays it.
+ *
+ * Every connect gets a sequence number. A profile object records the highest one its content
+ * includes (status.journal.seq, with this journal's id), and a node's writes to one object always
+ * include a prefix of its sequence numbers, so replay adds exactly what the API server does not
+ * hold yet: no connect is counted twice and none is missed.
+ *
+ * Lines (NDJSON), in segments seg-<n>.ndjson:
+ *   {"d":id,"o":owner,"e":edge}                      defines pair `id` (a workload and one edge)
+ *   {"c":[id,...],"s":seq,"t":time}                  one connect
+ *   {"a":id,"n":count,"f":first,"l":last,"s":seq}    an aggregate written by compaction
+ * Compaction starts a new segment holding only what is not yet written (aggregated), then deletes
+ * the older segments: the journal's size is bounded by the backlog, not by the traffic.
+ */
+import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EdgeObservation, WorkloadIdentity } from './types.js';
+import { edgeKey, workloadIdentityKey } from './types.js';
+
+/** One replayed contribution: `count` connects of an edge, all with sequence numbers ≤ seq. */
+export interface JournalEntry {
+  owner: WorkloadIdentity;
+  edge: EdgeObservation;
+  count: number;
+  first: string;
+  last: string;
+  seq: number;
+}
+
+export interface ReplayResult {
+  entries: JournalEntry[];
+  /** Lines that could not be read: a torn last line (killed mid-write) or damage. Counted as lost. */
+  unreadable: number;
+}
+
+const SEGMENT = /^seg-(\d+)\.ndjson$/;
+
+export class Journal {
+  private fd: number;
+  private segment: number;
+  private bytes = 0;
+  private nextSeq: number;
+  private readonly pairs = new Map<string, number>();
+  /** Segments of earlier runs, still on disk until the next compaction. */
+  olderSegments = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly id: string,
+    segment: number,
+    nextSeq: number,
+  ) {
+    this.segment = segment;
+    this.nextSeq = nextSeq;
+    this.fd = openSync(this.segmentPath(segment), 'a');
+    this.bytes = statSync(this.segmentPath(segment)).size;
+  }
+
+  /** Opens (or creates) the journal in `dir` and reads back everything in it. */
+  static open(dir: string): { journal: Journal; replay: ReplayResult } {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const idFile = join(dir, 'journal.id');
+    let id: string;
+    if (existsSync(idFile)) id = readFileSync(idFile, 'utf8').trim();
+    else {
+      id = randomUUID();
+      writeFileSync(idFile + '.tmp', id + '\n');
+      renameSync(idFile + '.tmp', idFile);
+    }
+    const segments = Journal.segments(dir);
+    const replay: ReplayResult = { entries: [], unreadable: 0 };
+    let maxSeq = 0;
+    for (const n of segments) {
+      const text = readFileSync(join(dir, `seg-${n}.ndjson`), 'utf8');
+      const defs = new Map<number, { o: WorkloadIdentity; e: EdgeObservation }>();
+      for (const line of text.split('\n')) {
+        if (line === '') continue;
+        let rec: { d?: number; o?: WorkloadIdentity; e?: EdgeObservation; c?: number[]; s?: number; t?: string; a?: number; n?: number; f?: string; l?: string };
+        try {
+          rec = JSON.parse(line) as typeof rec;
+        } catch {
+          replay.unreadable++;
+          continue;
+        }
+        if (rec.d !== undefined && rec.o && rec.e) defs.set(rec.d, { o: rec.o, e: rec.e });
+        else if (rec.c && rec.s !== undefined && rec.t) {
+          maxSeq = Math.max(maxSeq, rec.s);
+          for (const id of rec.c) {
+            const def = defs.get(id);
+            if (def) replay.entries.push({ owner: def.o, edge: def.e, count: 1, first: rec.t, last: rec.t, seq: rec.s });
+            else replay.unreadable++;
+          }
+        } else if (rec.a !== undefined && rec.n !== undefined && rec.f && rec.l && rec.s !== undefined) {
+          maxSeq = Math.max(maxSeq, rec.s);
+          const def = defs.get(rec.a);
+          if (def) replay.entries.push({ owner: def.o, edge: def.e, count: rec.n, first: rec.f, last: rec.l, seq: rec.s });
+          else replay.unreadable++;
+        } else replay.unreadable++;
+      }
+    }
+    const last = segments.at(-1) ?? 0;
+    // A new segment per start: the torn tail of the last one is never appended to.
+    const journal = new Journal(dir, id, last + 1, maxSeq + 1);
+    journal.olderSegments = segments.length;
+    return { journal, replay };
+  }
+
+  private static segments(dir: string): number[] {
+    return readdirSync(dir)
+      .map((f) => SEGMENT.exec(f))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+  }
+
+  private segmentPath(n: number): string {
+    return join(this.dir, `seg-${n}.ndjson`);
+  }
+
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** The sequence number the last record() got (0 before any). */
+  get lastSeq(): number {
+    return this.nextSeq - 1;
+  }
+
+  private pairId(owner: WorkloadIdentity, edge: EdgeObservation, out: string[]): number {
+    const key = `${workloadIdentityKey(owner)}\u0000${edgeKey(edge)}`;
+    let id = this.pairs.get(key);
+    if (id === undefined) {
+      id = this.pairs.size;
+      this.pairs.set(key, id);
+      out.push(JSON.stringify({ d: id, o: owner, e: edge }));
+    }
+    return id;
+  }
+
+  /** Appends one connect (its definitions first, when new) in one write; returns its sequence number. */
+  record(owner: WorkloadIdentity, edges: EdgeObservation[], time: string): number {
+    const lines: string[] = [];
+    const ids = edges.map((e) => this.pairId(owner, e, lines));
+    const seq = this.nextSeq++;
+    lines.push(JSON.stringify({ c: ids, s: seq, t: time }));
+    this.append(lines.join('\n') + '\n');
+    return seq;
+  }
+
+  private append(text: string): void {
+    const buf = Buffer.from(text);
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.fd, buf, off);
+    this.bytes += buf.length;
+  }
+
+  /**
+   * Starts a new segment holding `pending` (what the API server does not hold yet), made durable
+   * before the older segments are deleted.
+   */
+  compact(pending: JournalEntry[]): void {
+    const next = this.segment + 1;
+    const path = this.segmentPath(next);
+    const tmp = path + '.tmp';
+    const defs = new Map<string, number>();
+    const lines: string[] = [];
+    for (const p of pending) {
+      const key = `${workloadIdentityKey(p.owner)}\u0000${edgeKey(p.edge)}`;
+      let id = defs.get(key);
+      if (id === undefined) {
+        id = defs.size;
+        defs.set(key, id);
+        lines.push(JSON.stringify({ d: id, o: p.owner, e: p.edge }));
+      }
+      lines.push(JSON.stringify({ a: id, n: p.count, f: p.first, l: p.last, s: p.seq }));
+    }
+    const text = lines.length > 0 ? lines.join('\n') + '\n' : '';
+    const fd = openSync(tmp, 'w');
+    try {
+      if (text) writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    closeSync(this.fd);
+    for (const n of Journal.segments(this.dir)) if (n < next) unlinkSync(this.segmentPath(n));
+    this.segment = next;
+    this.olderSegments = 0;
+    this.fd = openSync(path, 'a');
+    this.bytes = Buffer.byteLength(text);
+    this.pairs.clear();
+    for (const [key, id] of defs) this.pairs.set(key, id);
+  }
+
+  close(): void {
+    try {
+      fsyncSync(this.fd);
+    } catch {
+      /* closing anyway */
+    }
+    closeSync(this.fd);
+  }
+}
