@@ -9,6 +9,7 @@ import { addSynthesisOptions } from '../../shared/synthesis-flags.js';
 import { learnOffline, type OfflineLearnFlags } from './offline.js';
 import { collect } from '../../shared/options.js';
 import { InputError } from '../../../errors.js';
+import { parseLearnProtocols, type LearnProtocols } from '../../shared/learn-protocols.js';
 
 interface LearnFlags extends OfflineLearnFlags {
   local?: boolean;
@@ -18,6 +19,7 @@ interface LearnFlags extends OfflineLearnFlags {
   latency?: boolean;
   host?: boolean;
   connectErrors?: boolean;
+  proto?: LearnProtocols;
   apply?: boolean;
   kubeconfig?: string;
   context?: string;
@@ -44,6 +46,11 @@ export function learnCommand(): Command {
     .option('--no-latency', 'with --local/-l: leave connect latency out of the recording')
     .option('--host', 'with --local: also observe host processes (recorded by address; they get no policy)')
     .option('--connect-errors', 'with --local: also record connect() calls that failed before sending anything (costs every syscall a little)')
+    .option(
+      '--proto <list>',
+      "with --local/-l: protocols to observe, tcp,udp (default: UDP sends are recorded and DNS is learned from the lookups seen) or tcp (DNS assumed)",
+      parseLearnProtocols,
+    )
     .option('--apply', 'live: apply the learned policies (server-side dry-run first, then apply, showing a diff)')
     .option('--kubeconfig <file>', 'kubeconfig to use (default $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context to use')
@@ -58,6 +65,7 @@ export function learnCommand(): Command {
         '  netpol learn --flows rec.jsonl --cluster cluster.yaml -n shop --out policies/\n' +
         '  netpol learn --flows rec.jsonl --cluster cluster.yaml -l run=mypod --no-dns --aggregate-cidr 24\n' +
         '  sudo netpol learn --local -c test-tcp-connect --duration 30s --record rec.jsonl --out policies/\n' +
+        '  sudo netpol learn --local --proto tcp --duration 30s   # TCP only: the DNS rule is assumed\n' +
         '  netpol learn -l run=mypod -n default --duration 5m --out policies/ --apply',
     )
     .action(async (flags: LearnFlags) => {
