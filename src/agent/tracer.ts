@@ -143,7 +143,7 @@ export class TcpConnectTracer {
         throw new EnvironmentError('tracing UDP needs CAP_NET_ADMIN (its hooks are cgroup programs)', 'run as root, or also grant CAP_NET_ADMIN');
       }
       udp = false;
-      this.udpProblem = 'the UDP hooks are cgroup programs and need CAP_NET_ADMIN (or root)';
+      this.udpProblem = 'its hooks are cgroup programs, which need CAP_NET_ADMIN';
     }
     const load = (withUdp: boolean): BpfObject =>
       BpfObject.load(path, {
