@@ -92,4 +92,16 @@ describe('UDP learned and judged offline', () => {
     });
     expect(r.stderr).toContain('dns: assumed for 1 policy (their flows were recorded without observing UDP)');
   });
+
+  it('--proto is checked: tcp is required, only tcp and udp exist, and a recording is not re-observed', () => {
+    const noTcp = netpol(['learn', '--local', '--proto', 'udp']);
+    expect(noTcp.code).toBe(2);
+    expect(noTcp.stderr).toContain('learn needs tcp');
+    const other = netpol(['learn', '--local', '--proto', 'tcp,sctp']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('unknown protocol "sctp"');
+    const offline = netpol(['learn', '--flows', recording(), '--cluster', CLUSTER, '--proto', 'tcp']);
+    expect(offline.code).toBe(2);
+    expect(offline.stderr).toContain('--proto: chooses what --local/-l observe');
+  });
 });

@@ -65,7 +65,7 @@ export function learnCommand(): Command {
         '  netpol learn --flows rec.jsonl --cluster cluster.yaml -n shop --out policies/\n' +
         '  netpol learn --flows rec.jsonl --cluster cluster.yaml -l run=mypod --no-dns --aggregate-cidr 24\n' +
         '  sudo netpol learn --local -c test-tcp-connect --duration 30s --record rec.jsonl --out policies/\n' +
-        '  sudo netpol learn --local --proto tcp --duration 30s   # TCP only: the DNS rule is assumed\n' +
+        '  sudo netpol learn --local --proto tcp --duration 30s --out policies/\n' +
         '  netpol learn -l run=mypod -n default --duration 5m --out policies/ --apply',
     )
     .action(async (flags: LearnFlags) => {
@@ -81,6 +81,7 @@ async function runLearn(flags: LearnFlags): Promise<number> {
     return learnLocal(flags);
   }
   if (flags.flows && flags.flows.length > 0) {
+    if (flags.proto) throw new InputError('--proto', 'chooses what --local/-l observe; a recording says itself what was observed (each flow\'s "observed")');
     if (flags.apply) throw new InputError('--apply', 'applies to live learning (-l without --flows); apply offline results with `kubectl apply -k DIR`');
     return learnOffline(flags);
   }
