@@ -129,6 +129,7 @@ describe('learn --local and UDP', () => {
     const dnsQuery = recs.find((x) => x.proto === 'UDP' && x.dst.port === 53)!;
     expect(dnsQuery).toMatchObject({ src: { namespace: 'local', pod: CLIENT, comm: 'nslookup' } });
     expect(dnsQuery.outcome).toBeUndefined(); // a datagram has no answer the kernel reports
+    expect(dnsQuery.latencyNs).toBeUndefined();
     expect(recs.find((x) => x.dst.port === 5353)?.src.comm).toBe('tftp');
 
     const policy = policyOf(out);

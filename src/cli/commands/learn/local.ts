@@ -158,7 +158,8 @@ export function flowFromEvent(e: EnrichedEvent, node: string, peers: Map<string,
     // datagram has none.
     ...(event.outcome !== 'connecting' && event.outcome !== 'sent' ? { outcome: event.outcome } : {}),
   };
-  if (withLatency) rec.latencyNs = event.latencyNs;
+  // A datagram is not answered as a connect is: no latency to record (as the cluster records it).
+  if (withLatency && event.outcome !== 'sent') rec.latencyNs = event.latencyNs;
   if (event.outcome === 'error') rec.errno = event.errno;
   if (observed) rec.observed = [...observed];
   return rec;
