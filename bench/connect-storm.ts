@@ -3,11 +3,13 @@
  * run (each traced phase is compared with the mean of the untraced phases around it):
  *
  *   learn      `netpol learn --local --host` pipeline: every connect traced in the kernel, edges
- *              de-duplicated there, one record per new edge written to a JSONL recording
+ *              de-duplicated there, one record per new edge written to a JSONL recording (UDP
+ *              hooks attached too, as by default: cgroup/connect4 also runs on every TCP connect)
+ *   learn-tcp  the same with `--proto tcp` (only with --learn-tcp): what the UDP hooks cost
  *   trace      `netpol trace tcpconnect --host -o json` writing every connect to a file
  *   tcpstates  libbpf-tools' tcpstates (tracepoint sock:inet_sock_set_state), output to a file
  *
- * Run as root:  npx vite-node bench/connect-storm.ts [--seconds 5] [--rounds 2] [--threads 2]
+ * Run as root:  npx vite-node bench/connect-storm.ts [--seconds 5] [--rounds 2] [--threads 2] [--learn-tcp]
  * The storm is bench/connect-storm.c (built here with clang), so the generator costs no JS time.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -70,12 +72,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type PhaseResult = { storm: StormResult; tracerCpu: number } & Record<string, unknown>;
 
 async function learnPhase(): Promise<PhaseResult> {
+  return learnWith(['TCP', 'UDP']);
+}
+
+async function learnTcpPhase(): Promise<PhaseResult> {
+  return learnWith(['TCP']);
+}
+
+async function learnWith(proto: ('TCP' | 'UDP')[]): Promise<PhaseResult> {
   const abort = new AbortController();
   let ready!: () => void;
   const readyP = new Promise<void>((r) => (ready = r));
   let summary = { flows: 0, lost: 0, deduped: 0, untracked: 0, received: 0 };
   const done = learnLocal(
-    { host: true, record: join(work, 'learn.jsonl'), out: join(work, 'policies'), dns: false },
+    { host: true, record: join(work, 'learn.jsonl'), out: join(work, 'policies'), dns: false, proto },
     { stdout: new PassThrough(), stderr: new PassThrough(), signal: abort.signal, onReady: () => ready(), onSummary: (s) => (summary = s) },
   );
   done.catch(() => ready());
@@ -133,10 +143,10 @@ async function tcpstatesPhase(): Promise<PhaseResult> {
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const results: Record<string, number[]> = { learn: [], trace: [], tcpstates: [] };
+const results: Record<string, number[]> = { learn: [], 'learn-tcp': [], trace: [], tcpstates: [] };
 /** Same, by CPU cost: untraced CPU per connect / traced CPU per connect (storm + tracer). */
-const cpuResults: Record<string, number[]> = { learn: [], trace: [], tcpstates: [] };
-const lostBy: Record<string, number> = { learn: 0, trace: 0, tcpstates: 0 };
+const cpuResults: Record<string, number[]> = { learn: [], 'learn-tcp': [], trace: [], tcpstates: [] };
+const lostBy: Record<string, number> = { learn: 0, 'learn-tcp': 0, trace: 0, tcpstates: 0 };
 const baselines: number[] = [];
 const costs: number[] = [];
 const notes: string[] = [];
@@ -152,6 +162,7 @@ async function main(): Promise<void> {
   for (let round = 1; round <= ROUNDS; round++) {
     const phases: Array<[string, () => Promise<PhaseResult>]> = [
       ['learn', learnPhase],
+      ...(args.includes('--learn-tcp') ? ([['learn-tcp', learnTcpPhase]] as Array<[string, () => Promise<PhaseResult>]>) : []),
       ['trace', tracePhase],
     ];
     if (tcpstates) phases.push(['tcpstates', tcpstatesPhase]);

@@ -35,6 +35,8 @@ export interface AgentOptions {
   tcp?: boolean;
   /** UDP: each socket's first datagram to each destination (see TracerOptions.udp). */
   udp?: boolean;
+  /** With udp: trace TCP only when the UDP hooks cannot be attached (see TracerOptions.udpOptional). */
+  udpOptional?: boolean;
   /**
    * Report connect() calls that fail before any SYN is sent (ENETUNREACH, ...), through the
    * syscall tracepoints. Default true. Attaching them puts every syscall of the host on the
@@ -94,6 +96,7 @@ export class LocalAgent {
     if (opts.dedupEdges) tracerOpts.dedupEdges = true;
     if (opts.reportConnects) tracerOpts.reportConnects = true;
     if (opts.udp) tracerOpts.udp = true;
+    if (opts.udpOptional) tracerOpts.udpOptional = true;
     if (opts.ringBytes) tracerOpts.ringBytes = opts.ringBytes;
     if (opts.idlePollMs) tracerOpts.idlePollMs = opts.idlePollMs;
     if (opts.connectErrors === false) tracerOpts.programs = ['handle_set_state'];
@@ -172,6 +175,11 @@ export class LocalAgent {
   /** reportConnects: whether connects are reported as made (else when answered, and why). */
   get connectReporting(): { reported: boolean; problem?: string } {
     return { reported: this.tracer.connectsReported, ...(this.tracer.connectsProblem ? { problem: this.tracer.connectsProblem } : {}) };
+  }
+
+  /** udp: whether UDP sends are observed (every UDP hook attached), else why not. */
+  get udpReporting(): { observed: boolean; problem?: string } {
+    return { observed: this.tracer.udpObserved, ...(this.tracer.udpProblem ? { problem: this.tracer.udpProblem } : {}) };
   }
 
   /** learn mode: every edge seen in the kernel with its connect count. */

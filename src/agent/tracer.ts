@@ -51,6 +51,12 @@ export interface TracerOptions {
    * from cgroup/connect4|6 and cgroup/sendmsg4|6 on the cgroup v2 root. Needs CAP_NET_ADMIN.
    */
   udp?: boolean;
+  /**
+   * With `udp`: when the UDP hooks cannot be loaded or attached (no CAP_NET_ADMIN, no cgroup v2),
+   * trace TCP only instead of failing; `udpObserved` then says false and `udpProblem` why
+   * (`learn` records by default with UDP, and marks its recording when it could not).
+   */
+  udpOptional?: boolean;
   /** Ring buffer size in bytes (power of two, ≥ 4096). Default 4 MiB. */
   ringBytes?: number;
   /** Events handed to the callback per drain before yielding to the event loop. Default 2048. */
@@ -113,6 +119,10 @@ export class TcpConnectTracer {
   readonly connectsReported: boolean = false;
   /** reportConnects: why connects are reported when answered after all. */
   readonly connectsProblem: string | undefined;
+  /** udp: true once every UDP hook is attached (each socket's first datagram per destination is reported). */
+  readonly udpObserved: boolean = false;
+  /** udpOptional: why UDP is not observed (a hook could not be loaded or attached). */
+  readonly udpProblem: string | undefined;
 
   constructor(opts: TracerOptions = {}) {
     preflight();
@@ -127,14 +137,32 @@ export class TcpConnectTracer {
     this.idlePollMs = Math.max(this.pollMs, opts.idlePollMs ?? IDLE_POLL_MS);
     // The sockops program needs CAP_NET_ADMIN to load; without it, connects are reported when answered.
     const sockops = (opts.reportConnects ?? false) && canLoadNetPrograms();
-    if (opts.udp && !canLoadNetPrograms()) {
-      throw new EnvironmentError('tracing UDP needs CAP_NET_ADMIN (its hooks are cgroup programs)', 'run as root, or also grant CAP_NET_ADMIN');
+    let udp = opts.udp ?? false;
+    if (udp && !canLoadNetPrograms()) {
+      if (!opts.udpOptional) {
+        throw new EnvironmentError('tracing UDP needs CAP_NET_ADMIN (its hooks are cgroup programs)', 'run as root, or also grant CAP_NET_ADMIN');
+      }
+      udp = false;
+      this.udpProblem = 'its hooks are cgroup programs, which need CAP_NET_ADMIN';
     }
-    this.obj = BpfObject.load(path, {
-      rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false }),
-      maxEntries: { events: opts.ringBytes ?? DEFAULT_RING_BYTES },
-      skipPrograms: [...(sockops ? [] : [SOCKOPS_PROGRAM]), ...(opts.udp ? [] : UDP_PROGRAMS)],
-    });
+    const load = (withUdp: boolean): BpfObject =>
+      BpfObject.load(path, {
+        rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false }),
+        maxEntries: { events: opts.ringBytes ?? DEFAULT_RING_BYTES },
+        skipPrograms: [...(sockops ? [] : [SOCKOPS_PROGRAM]), ...(withUdp ? [] : UDP_PROGRAMS)],
+      });
+    let obj: BpfObject;
+    try {
+      obj = load(udp);
+    } catch (err) {
+      // The UDP programs may be what the kernel refused (they need newer helpers than the rest):
+      // optional UDP falls back to TCP only, and says why.
+      if (!udp || !opts.udpOptional) throw err;
+      obj = load(false);
+      udp = false;
+      this.udpProblem = `the UDP programs could not be loaded: ${(err as Error).message}`;
+    }
+    this.obj = obj;
     let ring: MappedRingBuffer | undefined;
     try {
       this.countersMap = this.obj.map('counters');
@@ -157,11 +185,17 @@ export class TcpConnectTracer {
         this.connectsReported = problem === undefined;
         this.connectsProblem = problem;
       }
-      if (opts.udp) {
+      if (udp) {
+        let problem: string | undefined;
         for (const prog of UDP_PROGRAMS) {
-          const problem = this.attachToCgroupRoot(prog);
-          if (problem) throw new EnvironmentError(`cannot trace UDP: ${problem}`);
+          problem = this.attachToCgroupRoot(prog);
+          if (problem) break;
         }
+        if (problem && !opts.udpOptional) throw new EnvironmentError(`cannot trace UDP: ${problem}`);
+        // A hook attached before one failed keeps reporting (what it reports is real), but UDP is
+        // not said to be observed: some sends would be missing.
+        this.udpObserved = problem === undefined;
+        this.udpProblem = problem;
       }
     } catch (err) {
       ring?.close();

@@ -41,6 +41,12 @@ export interface ClusterAgentOptions {
   dedupEdges?: boolean;
   /** Report each connect as it is made, not when answered (trace without --latency). */
   reportConnects?: boolean;
+  /**
+   * Also report UDP: each socket's first datagram to each destination (proto UDP). With
+   * `udpOptional`, TCP alone is traced when the UDP hooks cannot be attached (see udpReporting).
+   */
+  udp?: boolean;
+  udpOptional?: boolean;
   /** How long a connect from an unknown kubelet container waits for the view (default 10 s). */
   holdMs?: number;
   onLost?: (newlyLost: number, totalLost: number) => void;
@@ -117,6 +123,8 @@ export class ClusterAgent {
       {
         ...(opts.dedupEdges ? { dedupEdges: true } : {}),
         ...(opts.reportConnects ? { reportConnects: true } : {}),
+        ...(opts.udp ? { udp: true } : {}),
+        ...(opts.udpOptional ? { udpOptional: true } : {}),
         ...(opts.onLost ? { onLost: opts.onLost } : {}),
       },
       handle,
@@ -130,6 +138,11 @@ export class ClusterAgent {
 
   get connectReporting(): { reported: boolean; problem?: string } {
     return this.agent.connectReporting;
+  }
+
+  /** With udp: whether UDP sends are observed, else why not. */
+  get udpReporting(): { observed: boolean; problem?: string } {
+    return this.agent.udpReporting;
   }
 
   get error(): unknown {

@@ -56,7 +56,7 @@ function bytesOf(names: readonly string[]): Uint8Array[] {
   return names.map((n) => Buffer.from(n, 'latin1'));
 }
 
-const TOP_KEYS = bytesOf(['v', 'id', 'ts', 'proto', 'src', 'dst', 'outcome', 'latencyNs']);
+const TOP_KEYS = bytesOf(['v', 'id', 'ts', 'proto', 'src', 'dst', 'outcome', 'latencyNs', 'observed']);
 const SRC_KEYS = bytesOf(['ip', 'port', 'namespace', 'pod', 'container', 'comm']);
 const DST_KEYS = bytesOf(['ip', 'port', 'namespace', 'pod', 'service']);
 const PROTOCOL_NAMES: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
@@ -241,6 +241,9 @@ export class FlowLineScanner {
         case 7: // latencyNs: a non-negative number
           if (this.uint() < 0) return false;
           break;
+        case 8: // observed: a list of protocols (parseFlowRecord checks it the same way)
+          if (!this.protocolList()) return false;
+          break;
         default:
           if (!this.skipValue(0)) return false;
       }
@@ -421,6 +424,26 @@ export class FlowLineScanner {
     if (i === end || b[i] !== QUOTE) return -1;
     this.pos = i + 1;
     return start;
+  }
+
+  /** Past an array of protocol names (`["TCP","UDP"]`, possibly empty); false for anything else. */
+  private protocolList(): boolean {
+    if (this.peek() !== LBRACKET) return false;
+    this.pos++;
+    this.skipSpace();
+    if (this.peek() === RBRACKET) {
+      this.pos++;
+      return true;
+    }
+    for (;;) {
+      if (this.oneOf(PROTOCOL_BYTES) < 0) return false;
+      this.skipSpace();
+      const c = this.peek();
+      this.pos++;
+      if (c === RBRACKET) return true;
+      if (c !== COMMA) return false;
+      this.skipSpace();
+    }
   }
 
   /** Which of `names` the next value is (a plain string equal to one of them), or -1. */

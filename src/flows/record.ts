@@ -47,7 +47,19 @@ export interface FlowRecord {
   outcome?: Outcome;
   /** errno of a failed connect(), when outcome is "error". */
   errno?: number;
+  /**
+   * The protocols the recorder was observing when it recorded this flow (`learn --local` and
+   * `learn -l` write it). Absent: TCP only — recordings made before UDP was traced, or by a tool
+   * that does not say. `learn` reads it to know whether a workload's DNS lookups could have been
+   * seen (see recordedWithUdp).
+   */
+  observed?: Protocol[];
   [extra: string]: unknown;
+}
+
+/** Whether the recorder of this flow was observing UDP sends (so a lookup not recorded did not happen). */
+export function recordedWithUdp(rec: FlowRecord): boolean {
+  return Array.isArray(rec.observed) && rec.observed.includes('UDP');
 }
 
 /** Where a record came from, for error messages and for echoing back in reports. */
@@ -121,6 +133,9 @@ export function parseFlowRecord(value: unknown, file: string, line: number): Flo
   }
   if (rec.outcome !== undefined && !OUTCOMES.includes(rec.outcome as Outcome)) {
     fail('outcome', `must be one of ${OUTCOMES.join(', ')}`);
+  }
+  if (rec.observed !== undefined && (!Array.isArray(rec.observed) || !rec.observed.every((p) => PROTOCOLS.includes(p as Protocol)))) {
+    fail('observed', `must be a list of protocols (${PROTOCOLS.join(', ')}), got ${shownValue(rec.observed)}`);
   }
   if (rec.latencyNs !== undefined && (typeof rec.latencyNs !== 'number' || rec.latencyNs < 0)) {
     fail('latencyNs', 'must be a non-negative number');

@@ -3,7 +3,7 @@
 // cgroups, the real eBPF agent, and the real API server.
 //
 //   trace tcpconnect --podname mypod     prints the seed's lines (203.0.113.10 stands in for 1.1.1.1)
-//   learn -l run=mypod --apply           writes and applies the seed's policy (80 + 443 + DNS)
+//   learn -l run=mypod --apply           writes and applies the seed's policy (80 + 443; UDP observed, no lookup made: no DNS rule)
 //   diff --live                          flags a later connect to another address (198.51.100.20)
 //   a client of a Service ClusterIP      reads s/ns/svc:port; its policy allows the backends on the targetPort
 //   the API server restarting mid-learn  loses no flows
@@ -147,7 +147,6 @@ function netpol(args: string[], onStderr?: (text: string) => void): Promise<{ co
   });
 }
 
-const DNS = ['namespace kube-system pods {k8s-app=kube-dns} on TCP/53', 'namespace kube-system pods {k8s-app=kube-dns} on UDP/53'];
 
 describe('cluster mode against a real API server and the real kernel', () => {
   let c: TestCluster;
@@ -217,14 +216,17 @@ describe('cluster mode against a real API server and the real kernel', () => {
     ]);
     const policies = policiesIn(out);
     expect(policies).toHaveLength(1);
-    // The seed's policy: egress to the observed address on 80 and 443 — plus DNS.
+    // The seed's policy: egress to the observed address on 80 and 443. learn observed UDP too and
+    // the pod resolved no name (wget to an address), so no DNS rule, and the policy says why.
+    expect(flows.every((f) => JSON.stringify(f.observed) === '["TCP","UDP"]')).toBe(true);
     expect(normalizePolicy(policies[0]!)).toEqual({
       namespace: 'default',
       name: 'mypod',
       podSelector: 'run=mypod',
       policyTypes: ['egress'],
-      allows: { ingress: [], egress: [...DNS, `ipBlock ${INTERNET}/32 on TCP/443`, `ipBlock ${INTERNET}/32 on TCP/80`].sort() },
+      allows: { ingress: [], egress: [`ipBlock ${INTERNET}/32 on TCP/443`, `ipBlock ${INTERNET}/32 on TCP/80`].sort() },
     });
+    expect(policies[0]!.metadata?.annotations?.['netpol.io/dns']).toBe('not-observed');
     // --apply: dry-run, then applied, with the diff shown.
     expect(learn.err.text).toMatch(/networkpolicy\.networking\.k8s\.io\/mypod created {2}\(namespace default\)/);
     expect(learn.err.text).toMatch(/\+\+\+ applied\/default\/mypod/);
@@ -320,8 +322,9 @@ describe('cluster mode against a real API server and the real kernel', () => {
     expect(flow!.dst).toEqual({ ip: clusterIP, port: 80, namespace: ns, pod: null, service: 'web' });
     const policies = policiesIn(out);
     expect(policies.map((p) => p.metadata?.name)).toEqual(['client']);
-    // Enforced after DNAT: the backends (their workload's selector) on the targetPort, never the ClusterIP.
-    expect(normalizePolicy(policies[0]!).allows.egress).toEqual([...DNS, `namespace ${ns} pods {app=web} on TCP/8080`].sort());
+    // Enforced after DNAT: the backends (their workload's selector) on the targetPort, never the
+    // ClusterIP. The client dialled an address and made no lookup (UDP was observed): no DNS rule.
+    expect(normalizePolicy(policies[0]!).allows.egress).toEqual([`namespace ${ns} pods {app=web} on TCP/8080`]);
   });
 
   it('loses no flows when the API server stops and comes back during learn', async () => {

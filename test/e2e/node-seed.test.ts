@@ -5,6 +5,7 @@
 //   kubectl run --restart=Never --image=busybox mypod -- sh -c '… wget http://203.0.113.10 …'   → ok
 //   netpol trace tcpconnect --podname mypod      (on the node)  → the lines for 80 and 443
 //   netpol learn -l run=mypod                    (on the node)  → the seed's policy, applied with kubectl
+//                                                                  (UDP observed: the pod resolved no name, so no DNS rule)
 //   the pod again                                                → ok (the real dataplane allows it)
 //   the pod changed to 198.51.100.20                             → failed, traced, and netpol diff flags it
 //
@@ -27,7 +28,6 @@ const repo = resolve(import.meta.dirname, '..', '..');
 const MAIN = join(repo, 'dist', 'cli', 'main.js');
 const SEED_HEADER =
   'K8S.NODE                 K8S.NAMESPACE            K8S.POD                  K8S.CONTAINER            PID        COMM          IP SRC                     DST';
-const DNS = ['namespace kube-system pods {k8s-app=kube-dns} on TCP/53', 'namespace kube-system pods {k8s-app=kube-dns} on UDP/53'];
 
 /** The seed's pod command, with `timeout 3` since Debian's busybox wget has no -T. */
 const seedCommand = (ip: string): string => `timeout 3 wget -q -O /dev/null http://${ip} && echo ok || echo failed`;
@@ -150,8 +150,11 @@ describe('the seed walkthrough on a real node', () => {
       name: 'mypod',
       podSelector: 'run=mypod',
       policyTypes: ['egress'],
-      allows: { ingress: [], egress: [...DNS, `ipBlock ${INTERNET}/32 on TCP/443`, `ipBlock ${INTERNET}/32 on TCP/80`].sort() },
+      // learn observed UDP too, and the seed's pod dials addresses: it made no lookup, so its policy
+      // has no DNS rule (the seed's TCP-only tracing assumed one) and says why.
+      allows: { ingress: [], egress: [`ipBlock ${INTERNET}/32 on TCP/443`, `ipBlock ${INTERNET}/32 on TCP/80`].sort() },
     });
+    expect(policies[0]!.policy.metadata?.annotations?.['netpol.io/dns']).toBe('not-observed');
     const applied = await node.kubectl(['apply', '-f', policies[0]!.file]);
     expect(applied.stdout).toMatch(/networkpolicy\.networking\.k8s\.io\/mypod created/);
     // The real dataplane (kube-network-policies) now enforces it, and it allows what was learned.

@@ -15,6 +15,7 @@ export function reportOutcome(outcome: LearnOutcome, written?: WriteResult, outD
     lines.push(`widened ${w.policy} ${w.direction} ${w.kind}: ${w.from.join(', ')} → ${w.to} (${w.scope}): ${w.reason}`);
   }
   for (const w of result.warnings) lines.push(`warning: ${w}`);
+  lines.push(...dnsLines(result.dns));
   if (written) {
     const prefix = outDir ? `${outDir.replace(/\/+$/, '')}/` : '';
     for (const f of written.files) if (f.status === 'written') lines.push(`wrote ${prefix}${f.path}`);
@@ -24,4 +25,33 @@ export function reportOutcome(outcome: LearnOutcome, written?: WriteResult, outD
   }
   // Names in warnings come from recordings and snapshots: control characters are shown as escapes.
   return lines.map(printable).join('\n') + '\n';
+}
+
+/** Shown at most a few policy names per line; the count says how many. */
+function names(refs: string[]): string {
+  return refs.length <= 5 ? refs.join(', ') : `${refs.slice(0, 5).join(', ')}, … (${refs.length - 5} more)`;
+}
+
+/** How each policy's DNS egress came about (see SynthesisResult.dns): said for every policy. */
+function dnsLines(dns: LearnOutcome['result']['dns']): string[] {
+  if (!dns) return [];
+  const lines: string[] = [];
+  if (dns.observed.length > 0) {
+    lines.push(`dns: learned from observed lookups to ${dns.target} for ${dns.observed.length} ${plural(dns.observed.length)} (annotated netpol.io/dns: observed): ${names(dns.observed)}`);
+  }
+  if (dns.notObserved.length > 0) {
+    lines.push(
+      `warning: dns: no DNS egress for ${dns.notObserved.length} ${plural(dns.notObserved.length)} (UDP was observed and no lookup to ${dns.target} was seen; annotated netpol.io/dns: not-observed): ${names(dns.notObserved)}; a workload that resolves names only later (cached at start) needs a longer recording`,
+    );
+  }
+  if (dns.assumed.length > 0) {
+    lines.push(
+      `dns: assumed for ${dns.assumed.length} ${plural(dns.assumed.length)} (their flows were recorded without observing UDP): egress to ${dns.target} on UDP and TCP 53 added: ${names(dns.assumed)}`,
+    );
+  }
+  return lines;
+}
+
+function plural(n: number): string {
+  return n === 1 ? 'policy' : 'policies';
 }

@@ -5,6 +5,7 @@
  * silently; what did become rules is kept for the self-check against the evaluator.
  */
 import { workloadKey } from '../../cluster/workload.js';
+import { recordedWithUdp } from '../../flows/record.js';
 import type { PodEndpoint } from '../traffic.js';
 import { peerOf } from './endpoint-peers.js';
 import { addObserved } from './peer-ports.js';
@@ -20,7 +21,7 @@ export function collectEdges(state: SynthesisState, edges: LearnEdge[]): void {
       // The source was still seen: it is learned (its egress isolated), only this flow is not allowed.
       if (edge.src.kind === 'pod') {
         const owner = learnedFor(state, edge.src);
-        if (owner) owner.outbound = true;
+        if (owner) noteOutbound(owner, edge);
       }
       warnings.add(`skipped: ${edge.problem ?? 'flow resolved to nothing to judge'}`, edge.count);
       continue;
@@ -37,7 +38,7 @@ export function collectEdges(state: SynthesisState, edges: LearnEdge[]): void {
       let named = true;
       if (t.src.kind === 'pod') {
         const owner = learnedFor(state, t.src);
-        if (owner) owner.outbound = true;
+        if (owner) noteOutbound(owner, edge);
         const peer = owner ? peerOf(state, t.dst) : undefined;
         if (owner && peer) addObserved(owner.egress, peer, t.proto, t.port);
         else if (owner) {
@@ -61,6 +62,12 @@ export function collectEdges(state: SynthesisState, edges: LearnEdge[]): void {
       }
     }
   }
+}
+
+/** A flow the workload sent: it was seen connecting out, and UDP was observed only if every such flow says so. */
+function noteOutbound(owner: LearnedWorkload, edge: LearnEdge): void {
+  owner.outbound = true;
+  owner.udpObserved = (owner.udpObserved ?? true) && recordedWithUdp(edge.flow);
 }
 
 /** The learned entry of a pod's workload, or undefined when it gets no policy (cached per pod). */

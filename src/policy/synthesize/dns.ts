@@ -1,7 +1,10 @@
 /**
- * The cluster DNS: where its pods are, whether a learned workload is it, and the DNS rules every
- * policy gets. Connect tracing sees TCP only, so name resolution (mostly UDP) is never observed and
- * would be cut off without these rules.
+ * The cluster DNS: where its pods are, whether a learned workload is it, and each policy's DNS rule.
+ * Name resolution is mostly UDP. A workload whose flows were all recorded while UDP was observed
+ * (FlowRecord.observed) gets the DNS rule it earned: the lookups it was seen making are already
+ * rules of their own, nothing is added, and its policy says which (DNS_ANNOTATION). A workload
+ * recorded without UDP (TCP-only tracing, older recordings) could not have been seen resolving,
+ * so egress to the DNS pods on UDP and TCP 53 is assumed for it, as it always was.
  */
 import type { ClusterIndex } from '../../cluster/lookup.js';
 import type { LabelSelector, V1Pod } from '../../cluster/objects.js';
@@ -10,7 +13,8 @@ import { cmp } from './compare.js';
 import { intern } from './endpoint-peers.js';
 import { DEFAULT_DNS_NAMESPACE, DEFAULT_DNS_SELECTOR } from './options.js';
 import { addObserved } from './peer-ports.js';
-import { canonicalSelector, podsPeer } from './peers.js';
+import { portKey } from './ports.js';
+import { canonicalSelector, podsPeer, type Peer } from './peers.js';
 import { isIngressIsolated, type LearnedWorkload, type SynthesisState } from './state.js';
 import type { SynthesisOptions } from './types.js';
 
@@ -51,24 +55,54 @@ export function isDnsWorkload(index: ClusterIndex, dns: DnsTarget, l: LearnedWor
 }
 
 /**
- * Egress to the DNS pods on UDP and TCP 53 for every policy; and, when the DNS workload itself is
- * learned and ingress-isolated, ingress on 53 from every learned workload (that egress was not
- * observed, so nothing else would allow it on the DNS side).
+ * How a policy's DNS egress came about:
+ * - `observed`: UDP was observed and lookups to the cluster DNS were seen; the rule is learned from them;
+ * - `not-observed`: UDP was observed and no lookup to the cluster DNS was seen: no DNS rule;
+ * - `assumed`: UDP was not observed (or nothing outbound was): egress to the DNS pods on UDP and
+ *   TCP 53 is added;
+ * - `off`: UDP was not observed and the assumed rule was not asked for (--no-dns).
  */
-export function addDnsRules(state: SynthesisState, selectable: LearnedWorkload[], dns: DnsTarget): void {
+export type DnsOrigin = 'observed' | 'not-observed' | 'assumed' | 'off';
+
+/** Annotation on a learned policy whose DNS rule was judged from observed UDP: `observed` or `not-observed`. */
+export const DNS_ANNOTATION = 'netpol.io/dns';
+
+const DNS_PORTS = [portKey('UDP', 53), portKey('TCP', 53)];
+
+/** Where a workload's DNS egress comes from (see DnsOrigin); `dnsPeer` is the interned DNS pods peer. */
+export function dnsOriginOf(state: SynthesisState, l: LearnedWorkload, dnsPeer: Peer): DnsOrigin {
+  if (l.udpObserved === true) {
+    const slot = l.egress.get(dnsPeer);
+    return slot && DNS_PORTS.some((k) => slot.ports.includes(k)) ? 'observed' : 'not-observed';
+  }
+  return state.options.dns ? 'assumed' : 'off';
+}
+
+/**
+ * Each workload's DNS origin; egress to the DNS pods on UDP and TCP 53 for those it is assumed for;
+ * and, when the DNS workload itself is learned and ingress-isolated, ingress on 53 from each of
+ * them (their lookups were not observed, so nothing else would allow them on the DNS side; the
+ * observed ones are rules already).
+ */
+export function addDnsRules(state: SynthesisState, selectable: LearnedWorkload[], dns: DnsTarget): Map<LearnedWorkload, DnsOrigin> {
   const dnsPeer = intern(state, podsPeer(dns.namespace, dns.selector));
-  for (const l of selectable) {
+  const origins = new Map<LearnedWorkload, DnsOrigin>();
+  for (const l of selectable) origins.set(l, dnsOriginOf(state, l, dnsPeer));
+  const assumed = selectable.filter((l) => origins.get(l) === 'assumed');
+  for (const l of assumed) {
     addObserved(l.egress, dnsPeer, 'UDP', 53);
     addObserved(l.egress, dnsPeer, 'TCP', 53);
   }
   for (const target of selectable) {
+    if (assumed.length === 0) break;
     if (target.workload.namespace !== dns.namespace || !isIngressIsolated(state.options, target)) continue;
     const pods = state.index.podsOfWorkload(target.workload);
     if (!pods.some((p) => selectorMatches(dns.selector, p.metadata?.labels ?? {}))) continue;
-    for (const l of selectable) {
+    for (const l of assumed) {
       const peer = intern(state, podsPeer(l.workload.namespace, l.workload.selector));
       addObserved(target.ingress, peer, 'UDP', 53);
       addObserved(target.ingress, peer, 'TCP', 53);
     }
   }
+  return origins;
 }

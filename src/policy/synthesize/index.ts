@@ -14,8 +14,10 @@
  * - In-cluster peers are podSelectors of the peer workload, plus a namespaceSelector on
  *   `kubernetes.io/metadata.name` when the namespace differs (endpoint-peers.ts, render.ts).
  * - Ingress on the destination workloads for what they received (see IngressMode for the default).
- * - DNS egress (UDP and TCP 53) to the cluster DNS pods unless `dns: false` (dns.ts): connect
- *   tracing sees TCP only, so name resolution would otherwise be cut off.
+ * - DNS (dns.ts): a workload whose flows were recorded while UDP was observed gets the DNS egress
+ *   it was seen using, nothing more, and its policy's `netpol.io/dns` annotation says `observed`
+ *   or `not-observed`; one recorded without UDP gets egress to the cluster DNS pods on UDP and
+ *   TCP 53 assumed unless `dns: false`, since its name resolution could not have been seen.
  * - Widening (CIDR aggregation, port ranges) only when asked for, and every widening is reported
  *   (widen.ts).
  *
@@ -25,7 +27,7 @@
 import type { ClusterIndex } from '../../cluster/lookup.js';
 import { collectEdges } from './collect.js';
 import { cmp } from './compare.js';
-import { addDnsRules, resolveDnsTarget } from './dns.js';
+import { addDnsRules, DNS_ANNOTATION, resolveDnsTarget, type DnsOrigin } from './dns.js';
 import { selectableWorkloads, warnEgressUnobserved } from './exclusions.js';
 import { assignNames } from './naming.js';
 import { normalizeOptions } from './options.js';
@@ -33,11 +35,12 @@ import { warnOverlaps } from './overlaps.js';
 import { renderPolicy } from './render.js';
 import { buildRules } from './rules.js';
 import { checkAccepted, checkAllowed } from './self-check.js';
+import { formatSelector } from '../selector.js';
 import { createState, isIngressIsolated, type LearnedWorkload, type SynthesisState } from './state.js';
 import type { GeneratedPolicy, LearnEdge, SynthesisOptions, SynthesisResult, Widening } from './types.js';
 
 export { INGRESS_MODES, type GeneratedPolicy, type IngressMode, type LearnEdge, type SynthesisOptions, type SynthesisResult, type Widening } from './types.js';
-export { resolveDnsTarget } from './dns.js';
+export { resolveDnsTarget, DNS_ANNOTATION, type DnsOrigin } from './dns.js';
 export { DEFAULT_DNS_NAMESPACE, DEFAULT_DNS_SELECTOR } from './options.js';
 export { MANAGED_BY_LABEL, MANAGED_BY_VALUE, WORKLOAD_ANNOTATION } from './render.js';
 export { canonicalSelector } from './peers.js';
@@ -51,26 +54,51 @@ export function synthesize(edges: LearnEdge[], index: ClusterIndex, options: Syn
   const selectable = selectableWorkloads(state, dns);
   warnOverlaps(selectable, index, state.warnings);
   warnEgressUnobserved(state, selectable);
-  if (state.options.dns) addDnsRules(state, selectable, dns);
+  const dnsOrigins = addDnsRules(state, selectable, dns);
 
   const names = assignNames(selectable.map((l) => l.workload));
-  const policies = selectable.map((l) => learnPolicy(state, l, names.get(l.key)!));
+  const policies = selectable.map((l) => learnPolicy(state, l, names.get(l.key)!, dnsOrigins.get(l)!));
   policies.sort((a, b) => cmp(a.path, b.path));
   checkAllowed(state, policies);
   const widenedKey = (w: Widening) => [w.policy, w.direction, w.kind, w.scope, w.to, w.from.join(',')].join('\u0000');
   const widened = state.widened.sort((a, b) => cmp(widenedKey(a), widenedKey(b)));
-  return { policies, widened, warnings: state.warnings.list() };
+  const result: SynthesisResult = { policies, widened, warnings: state.warnings.list() };
+  const byOrigin = dnsSummary(policies, selectable, dnsOrigins, names);
+  if (byOrigin) result.dns = { ...byOrigin, target: `${dns.namespace}/${formatSelector(dns.selector)}` };
+  return result;
+}
+
+/** Policy refs (`ns/name`) by DNS origin, sorted; undefined when there is no policy. */
+function dnsSummary(
+  policies: GeneratedPolicy[],
+  selectable: LearnedWorkload[],
+  origins: Map<LearnedWorkload, DnsOrigin>,
+  names: Map<string, string>,
+): Omit<NonNullable<SynthesisResult['dns']>, 'target'> | undefined {
+  if (policies.length === 0) return undefined;
+  const out = { observed: [] as string[], notObserved: [] as string[], assumed: [] as string[] };
+  for (const l of selectable) {
+    const ref = `${l.workload.namespace}/${names.get(l.key)!}`;
+    const origin = origins.get(l);
+    if (origin === 'observed') out.observed.push(ref);
+    else if (origin === 'not-observed') out.notObserved.push(ref);
+    else if (origin === 'assumed') out.assumed.push(ref);
+  }
+  for (const list of Object.values(out)) list.sort(cmp);
+  return out;
 }
 
 /** The policy of one selectable workload: its rules (ingress before egress), rendered and checked. */
-function learnPolicy(state: SynthesisState, l: LearnedWorkload, name: string): GeneratedPolicy {
+function learnPolicy(state: SynthesisState, l: LearnedWorkload, name: string, dnsOrigin: DnsOrigin): GeneratedPolicy {
   const ns = l.workload.namespace;
   const policyRef = `${ns}/${name}`;
   const ingress = isIngressIsolated(state.options, l)
     ? buildRules(l.ingress, ns, state.options, (w) => state.widened.push({ policy: policyRef, direction: 'ingress', ...w }))
     : undefined;
   const egress = buildRules(l.egress, ns, state.options, (w) => state.widened.push({ policy: policyRef, direction: 'egress', ...w }));
-  const policy = renderPolicy(l.workload, name, ingress, egress);
+  // Only a DNS rule judged from observed UDP is annotated: policies learned as before stay byte for byte.
+  const annotations: Record<string, string> = dnsOrigin === 'observed' || dnsOrigin === 'not-observed' ? { [DNS_ANNOTATION]: dnsOrigin } : {};
+  const policy = renderPolicy(l.workload, name, ingress, egress, annotations);
   checkAccepted(state, l.workload, policy, ingress ?? [], egress);
   return { workload: l.workload, policy, path: `${ns}/${name}.yaml` };
 }

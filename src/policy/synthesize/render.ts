@@ -59,7 +59,13 @@ export function egressRule(r: Pick<BuiltRule, 'peers' | 'ports'>): { to: V1Netwo
  * The NetworkPolicy of one workload: its selector, policyTypes (Ingress only when `ingress` is
  * given), and the rules; empty rule lists are left out (no rule: nothing allowed).
  */
-export function renderPolicy(workload: Workload, name: string, ingress: BuiltRule[] | undefined, egress: BuiltRule[]): V1NetworkPolicy {
+export function renderPolicy(
+  workload: Workload,
+  name: string,
+  ingress: BuiltRule[] | undefined,
+  egress: BuiltRule[],
+  annotations: Record<string, string> = {},
+): V1NetworkPolicy {
   const policyTypes: string[] = [];
   const spec: NonNullable<V1NetworkPolicy['spec']> = { podSelector: canonicalSelector(workload.selector) };
   if (ingress) policyTypes.push('Ingress');
@@ -74,7 +80,7 @@ export function renderPolicy(workload: Workload, name: string, ingress: BuiltRul
       name,
       namespace: workload.namespace,
       labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
-      annotations: { [WORKLOAD_ANNOTATION]: `${workload.kind}/${workload.name}` },
+      annotations: { ...annotations, [WORKLOAD_ANNOTATION]: `${workload.kind}/${workload.name}` },
     },
     spec,
   };

@@ -23,6 +23,11 @@ export interface LearnedWorkload {
   inbound: boolean;
   /** Seen connecting out: a workload seen only as a destination may just not have been traced. */
   outbound: boolean;
+  /**
+   * Every flow it sent was recorded while UDP was observed (FlowRecord.observed), so a DNS lookup
+   * it made would have been recorded; undefined until its first outbound flow.
+   */
+  udpObserved?: boolean;
 }
 
 /** Peers built so far: edges repeat the same workloads and addresses many times. */

@@ -77,4 +77,11 @@ export interface SynthesisResult {
   widened: Widening[];
   /** Everything skipped or approximated, with the number of flows concerned; never dropped silently. */
   warnings: string[];
+  /**
+   * How each policy's DNS egress came about (policy refs `ns/name`, see DnsOrigin in dns.ts):
+   * learned from observed lookups, left out because UDP was observed and no lookup was, or assumed
+   * (added) because the workload's flows were recorded without UDP. `target`: the DNS pods
+   * (`namespace/selector`). Absent when no policy was learned.
+   */
+  dns?: { observed: string[]; notObserved: string[]; assumed: string[]; target: string };
 }

@@ -9,6 +9,7 @@ import { addSynthesisOptions } from '../../shared/synthesis-flags.js';
 import { learnOffline, type OfflineLearnFlags } from './offline.js';
 import { collect } from '../../shared/options.js';
 import { InputError } from '../../../errors.js';
+import { parseLearnProtocols, type LearnProtocols } from '../../shared/learn-protocols.js';
 
 interface LearnFlags extends OfflineLearnFlags {
   local?: boolean;
@@ -18,6 +19,7 @@ interface LearnFlags extends OfflineLearnFlags {
   latency?: boolean;
   host?: boolean;
   connectErrors?: boolean;
+  proto?: LearnProtocols;
   apply?: boolean;
   kubeconfig?: string;
   context?: string;
@@ -46,6 +48,11 @@ export function learnCommand(): Command {
     .option('--no-latency', 'with --local/-l: leave connect latency out of the recording')
     .option('--host', 'with --local: also observe host processes (recorded by address; they get no policy)')
     .option('--connect-errors', 'with --local: also record connect() calls that failed before sending anything (costs every syscall a little)')
+    .option(
+      '--proto <list>',
+      "with --local/-l: protocols to observe, tcp,udp (default: UDP sends are recorded and DNS is learned from the lookups seen) or tcp (DNS assumed)",
+      parseLearnProtocols,
+    )
     .option('--apply', 'live: apply the learned policies (server-side dry-run first, then apply, showing a diff)')
     .option('--since <duration>', `from TrafficProfiles: only edges last seen within this long (${DURATION_SYNTAX})`, parseDuration)
     .addOption(
@@ -67,6 +74,7 @@ export function learnCommand(): Command {
         '  netpol learn --flows rec.jsonl --cluster cluster.yaml -n shop --out policies/\n' +
         '  netpol learn --flows rec.jsonl --cluster cluster.yaml -l run=mypod --no-dns --aggregate-cidr 24\n' +
         '  sudo netpol learn --local -c test-tcp-connect --duration 30s --record rec.jsonl --out policies/\n' +
+        '  sudo netpol learn --local --proto tcp --duration 30s --out policies/\n' +
         '  netpol learn -l run=mypod -n default --duration 5m --out policies/ --apply\n' +
         '  kubectl netpol learn -l run=mypod --since 3d --out policies/ --apply\n' +
         '  kubectl netpol learn -A --since 14d --out policies/',
@@ -84,6 +92,7 @@ async function runLearn(flags: LearnFlags): Promise<number> {
     return learnLocal(flags);
   }
   if (flags.flows && flags.flows.length > 0) {
+    if (flags.proto) throw new InputError('--proto', 'chooses what --local/-l observe; a recording says itself what was observed (each flow\'s "observed")');
     if (flags.apply) throw new InputError('--apply', 'applies to live learning (-l without --flows); apply offline results with `kubectl apply -k DIR`');
     if (flags.since !== undefined) throw new InputError('--since', 'reads TrafficProfiles; it cannot be combined with --flows (a recording is learned whole)');
     return learnOffline(flags);

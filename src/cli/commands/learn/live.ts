@@ -13,7 +13,8 @@ import { LiveClusterView } from '../../../cluster/live.js';
 import { InputError } from '../../../errors.js';
 import { existsSync } from 'node:fs';
 import { FlowWriter, readAllFlows, readFlows } from '../../../flows/jsonl.js';
-import type { FlowRecord } from '../../../flows/record.js';
+import type { FlowRecord, Protocol } from '../../../flows/record.js';
+import { DEFAULT_LEARN_PROTOCOLS, udpNotObservedWarning, type LearnProtocols } from '../../shared/learn-protocols.js';
 import { learnFromFlows } from '../../../policy/learn.js';
 import { renderPolicies } from '../../../policy/render.js';
 import { writePolicyTree } from '../../../policy/write.js';
@@ -42,6 +43,8 @@ export interface LearnLiveOptions extends Partial<SynthesisFlags> {
   output?: 'yaml' | 'json';
   /** Keep connect latency in the recording (default true). */
   latency?: boolean;
+  /** --proto: what to observe (default TCP and UDP; see LearnLocalOptions.proto). */
+  proto?: LearnProtocols;
   /** --apply: server-side dry-run, then apply, with a diff. */
   apply?: boolean;
   kubeconfig?: string;
@@ -79,12 +82,16 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
     const flags = { ...opts, namespace, dns: opts.dns ?? true, ingress: opts.ingress ?? 'observed' } as SynthesisFlags;
     const synthesis = synthesisOptions(flags);
     let live: LiveLearnView | undefined;
+    const wantUdp = (opts.proto ?? DEFAULT_LEARN_PROTOCOLS).includes('UDP');
+    // What every flow says was observed (FlowRecord.observed): known once the hooks are attached.
+    let observed: Protocol[] = ['TCP'];
     try {
       agent = await ClusterAgent.start(
         {
           view,
           filter,
           dedupEdges: true,
+          ...(wantUdp ? { udp: true, udpOptional: true } : {}),
           // Learning waits longer than tracing for pods the view does not know yet (an API server
           // outage): a connect is only dropped if its pod never appears within a minute.
           holdMs: 60_000,
@@ -99,11 +106,14 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
         },
         (c) => {
           if (opts.latency === false) delete c.record.latencyNs;
+          c.record.observed = [...observed];
           flows.push(c.record);
           live?.push(c.record);
           writer?.append(c.record);
         },
       );
+      if (agent.udpReporting.observed) observed = ['TCP', 'UDP'];
+      else if (wantUdp) stderr.write(udpNotObservedWarning(agent.udpReporting.problem));
       stderr.write(`observing ${what} on ${agent.node} through ${view.description}${opts.duration ? ` for ${opts.duration / 1000}s` : ''} (Ctrl-C to stop and learn)\n`);
       live = startLiveLearnView({
         mode: 'cluster',

@@ -23,7 +23,8 @@ import { existsSync } from 'node:fs';
 import { recordedSnapshotPath, writeRecordedSnapshot } from '../../../cluster/recorded-snapshot.js';
 import { loadSnapshot, SnapshotView } from '../../../cluster/snapshot.js';
 import { FlowWriter, readAllFlows, readFlows } from '../../../flows/jsonl.js';
-import type { FlowRecord } from '../../../flows/record.js';
+import type { FlowRecord, Protocol } from '../../../flows/record.js';
+import { DEFAULT_LEARN_PROTOCOLS, udpNotObservedWarning, type LearnProtocols } from '../../shared/learn-protocols.js';
 import { learnFromFlows } from '../../../policy/learn.js';
 import { renderPolicies } from '../../../policy/render.js';
 import { writePolicyTree } from '../../../policy/write.js';
@@ -60,6 +61,12 @@ export interface LearnLocalOptions extends Partial<SynthesisFlags> {
    * little, and such a connect reaches no peer, so it changes no policy.
    */
   connectErrors?: boolean;
+  /**
+   * --proto: what to observe (default TCP and UDP). UDP needs CAP_NET_ADMIN; without it (or when
+   * its hooks cannot be attached) TCP is recorded alone, said once, and every flow's `observed`
+   * says so.
+   */
+  proto?: LearnProtocols;
 }
 
 export interface LearnLocalIO {
@@ -74,6 +81,8 @@ export interface LearnLocalIO {
    * (their COUNTs are the kernel's connect counts).
    */
   onSummary?: (s: { flows: number; lost: number; deduped: number; untracked: number; received: number; rows: LearnRow[] }) => void;
+  /** Called once the programs are attached, with the protocols observed (what every flow's `observed` says). */
+  onObserved?: (observed: readonly Protocol[]) => void;
 }
 
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -125,8 +134,11 @@ export function localClusterObjects(containers: Iterable<ContainerInfo>): Cluste
   return objects;
 }
 
-/** One flow record (JSONL v1) for an observed connect. */
-export function flowFromEvent(e: EnrichedEvent, node: string, peers: Map<string, ContainerInfo>, withLatency = true): FlowRecord {
+/**
+ * One flow record (JSONL v1) for an observed connect; `observed` (the protocols the recorder saw,
+ * see FlowRecord.observed) is written when given.
+ */
+export function flowFromEvent(e: EnrichedEvent, node: string, peers: Map<string, ContainerInfo>, withLatency = true, observed?: readonly Protocol[]): FlowRecord {
   const { event, container } = e;
   const dstPeer = peers.get(event.daddr);
   const rec: FlowRecord = {
@@ -146,8 +158,10 @@ export function flowFromEvent(e: EnrichedEvent, node: string, peers: Map<string,
     // datagram has none.
     ...(event.outcome !== 'connecting' && event.outcome !== 'sent' ? { outcome: event.outcome } : {}),
   };
-  if (withLatency) rec.latencyNs = event.latencyNs;
+  // A datagram is not answered as a connect is: no latency to record (as the cluster records it).
+  if (withLatency && event.outcome !== 'sent') rec.latencyNs = event.latencyNs;
   if (event.outcome === 'error') rec.errno = event.errno;
+  if (observed) rec.observed = [...observed];
   return rec;
 }
 
@@ -168,6 +182,9 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
   const failed = new AbortController();
   let live: LiveLearnView | undefined;
   let rows: LearnRow[] = [];
+  const wantUdp = (opts.proto ?? DEFAULT_LEARN_PROTOCOLS).includes('UDP');
+  // What the flows say was observed: decided once the hooks are attached (events come after that).
+  let observed: Protocol[] = ['TCP'];
   // Each edge reaches user space once; the kernel counts its repeats. The screen's COUNT shows them.
   const byKernelEdge = new Map<string, { flow: FlowRecord; connects: number }>();
   const showKernelCounts = (): void => {
@@ -204,6 +221,7 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
         ...(opts.containername !== undefined ? { containerName: opts.containername } : {}),
         dedupEdges: true,
         connectErrors: opts.connectErrors ?? false,
+        ...(wantUdp ? { udp: true, udpOptional: true } : {}),
         // Only new edges reach user space: a slow idle poll is enough (lost events are counted).
         idlePollMs: 200,
         ...(opts.host ? { host: true } : {}),
@@ -218,13 +236,16 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
           seenContainers.set(e.container.name, e.container);
           containersChanged++;
         }
-        const rec = flowFromEvent(e, node, peers, opts.latency !== false);
+        const rec = flowFromEvent(e, node, peers, opts.latency !== false, observed);
         byKernelEdge.set(kernelEdgeKey(e.event), { flow: rec, connects: 1 });
         flows.push(rec);
         live?.push(rec);
         writer?.append(rec);
       },
     );
+    if (agent.udpReporting.observed) observed = ['TCP', 'UDP'];
+    else if (wantUdp) stderr.write(udpNotObservedWarning(agent.udpReporting.problem));
+    io.onObserved?.(observed);
     for (const { info } of await agent.resolver.all()) for (const ip of info.ips) peers.set(ip, info);
     const stopWatch = agent.resolver.watch((_entry, info) => {
       for (const ip of info.ips) peers.set(ip, info);
