@@ -7,7 +7,10 @@ import { explainCommand } from './commands/explain/index.js';
 import { graphCommand } from './commands/graph/index.js';
 import { learnCommand } from './commands/learn/index.js';
 import { probeCommand } from './commands/probe/index.js';
+import { promoteCommand } from './commands/promote/index.js';
+import { stageCommand } from './commands/stage/index.js';
 import { traceCommand } from './commands/trace/index.js';
+import { unstageCommand } from './commands/unstage/index.js';
 import { CLIENT_VERSION, versionCommand } from './commands/version/index.js';
 
 export function buildProgram(name = 'netpol'): Command {
@@ -22,6 +25,9 @@ export function buildProgram(name = 'netpol'): Command {
   program.addCommand(explainCommand());
   program.addCommand(graphCommand());
   program.addCommand(probeCommand());
+  program.addCommand(stageCommand());
+  program.addCommand(unstageCommand());
+  program.addCommand(promoteCommand());
   program.addCommand(completionCommand(program));
   program.addCommand(versionCommand());
   reflowDescriptions(program);
