@@ -48,6 +48,12 @@ export interface AuditRecord {
   src: string;
   /** namespace/Kind/name of the connecting workload. */
   workload: string;
+  /** The connecting pod's namespace and labels (what `audit -n/-l` select on). */
+  namespace?: string;
+  labels?: Record<string, string>;
+  /** The destination pod's, when it is one. */
+  dstNamespace?: string;
+  dstLabels?: Record<string, string>;
   /** What was dialled: s/ns/svc:port, p/ns/pod:port, r/ip:port. */
   dst: string;
   proto: Protocol;
@@ -196,7 +202,9 @@ export class JudgeSink implements ConnectSink {
           gate: f.gate,
           src,
           workload: edge.sourceWorkload,
+          ...(edge.sourcePod ? { namespace: edge.sourcePod.namespace, labels: edge.sourcePod.labels } : {}),
           dst: edge.dst,
+          ...(edge.dstPod ? { dstNamespace: edge.dstPod.namespace, dstLabels: edge.dstPod.labels } : {}),
           proto: edge.proto,
           ...(outcome !== undefined ? { outcome } : {}),
           reason: f.reason,

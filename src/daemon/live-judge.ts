@@ -51,6 +51,8 @@ export interface EdgeJudgement {
   /** namespace/Kind/name of the source workload, or the source notation when it is no pod. */
   sourceWorkload: string;
   sourcePod?: PodEndpoint;
+  /** The destination pod (the first backend that is one, for a Service). */
+  dstPod?: PodEndpoint;
   dst: string;
   proto: Protocol;
   enforced: Judged;
@@ -186,6 +188,7 @@ export class LiveJudge {
       src: formatEndpoint(source),
       sourceWorkload: sourcePod ? workloadKey(sourcePod.workload) : formatEndpoint(source),
       ...(sourcePod ? { sourcePod } : {}),
+      ...(dstPod ? { dstPod } : {}),
       dst: enforced.dst,
       proto: enforced.proto,
       enforced,

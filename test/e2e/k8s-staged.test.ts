@@ -16,6 +16,7 @@ import { newNodeEvidence } from '../../src/cluster/staged/evidence.js';
 import type { StagedNetworkPolicy } from '../../src/cluster/staged/types.js';
 import { EventRecorder } from '../../src/daemon/event-recorder.js';
 import { JudgeSink, type AuditRecord } from '../../src/daemon/judge-sink.js';
+import { runAudit } from '../../src/cli/commands/audit/index.js';
 import { ensureBuilt, netpolAsync } from '../support/cli.js';
 import { createNamespace, createRunningPod, ensureCluster, type TestCluster } from './support/cluster.js';
 
@@ -261,6 +262,56 @@ describe('staged policies on a real API server', () => {
         ['denied', false, `${ns}/web`, 'egress'],
       ]);
     });
+  });
+
+  it('audit prints what the judges stream (filters -n, -l, --staged-only; -o json; lost and malformed lines said, not hidden)', async () => {
+    const ns = await createNamespace(c, 'stg');
+    const other = await createNamespace(c, 'stg');
+    const a = await createRunningPod(c, ns, { name: 'a', labels: { app: 'a' }, nodeName: 'n1' }, { ips: ['10.244.3.5'] });
+    const b = await createRunningPod(c, other, { name: 'b', labels: { app: 'b' }, nodeName: 'n1' }, { ips: ['10.244.3.6'] });
+    for (const n of [ns, other]) await applyStaged(c.kc, { metadata: { name: 'deny-egress', namespace: n }, spec: { podSelector: {}, policyTypes: ['Egress'] } } as StagedNetworkPolicy);
+    await c.networking.createNamespacedNetworkPolicy({ namespace: ns, body: { metadata: { name: 'no-ingress' }, spec: { podSelector: { matchLabels: { app: 'a' } }, policyTypes: ['Ingress'] } } });
+    const view = await LiveClusterView.connect({ kubeconfig: c.adminKubeconfig });
+    const sink = await JudgeSink.start({ node: 'n1', view }, { statusFlushMs: 60_000 });
+    try {
+      const all = (await listStaged(c.kc)).length;
+      await eventually(async () => (sink.status().staged === all && view.objects().networkPolicies.some((p) => p.metadata?.namespace === ns) ? true : undefined), 'policies in the judge');
+      // The wire: each record as one JSON line, as GET /v1/audit carries it; then the stream ends.
+      const lines: string[] = [];
+      const off = sink.subscribe((r) => lines.push(JSON.stringify(r)));
+      sink.accept(connectOf(a, 'n1', '203.0.113.20', 80, 'established')); // would-deny (ns)
+      sink.accept(connectOf(b, 'n1', '10.244.3.5', 8080, 'timeout')); // dropped by ns/no-ingress (already denied: the staged policy of other changes nothing)
+      off();
+      lines.push('{"lost":2}', 'not json');
+      const dial = async function* () {
+        yield { node: 'n1', lines: (async function* () { yield* lines; })() };
+      };
+      const run = async (args: Partial<Parameters<typeof runAudit>[0]>) => {
+        let out = '';
+        let err = '';
+        const sinkOut = { write: (s: string) => ((out += s), true) } as NodeJS.WritableStream;
+        const sinkErr = { write: (s: string) => ((err += s), true) } as NodeJS.WritableStream;
+        const code = await runAudit({ output: 'text', kubeconfig: c.adminKubeconfig, ...args }, { stdout: sinkOut, stderr: sinkErr, dial });
+        return { code, out, err };
+      };
+      let r = await run({ namespace: ns });
+      expect(r.code).toBe(0);
+      expect(r.out.trim().split('\n')).toEqual([
+        expect.stringMatching(new RegExp(`  n1  p/${ns}/a:\\d+ → r/203.0.113.20:80 TCP  would be denied by staged ${ns}/deny-egress \\(egress\\)  ${ns}/Pod/a  \\[established\\]$`)),
+        expect.stringMatching(new RegExp(`  n1  p/${other}/b:\\d+ → p/${ns}/a:8080 TCP  dropped by ${ns}/no-ingress \\(ingress\\)  ${other}/Pod/b  \\[timeout\\]$`)),
+      ]);
+      expect(r.err).toBe('warning: agent on n1: 2 audit record(s) lost (this client read too slowly)\nwarning: agent on n1: line 4 of /v1/audit: not JSON: ' + r.err.split('not JSON: ')[1]);
+      r = await run({ namespace: ns, stagedOnly: true, output: 'json' });
+      expect(r.out.trim().split('\n').map((l) => JSON.parse(l) as AuditRecord).map((x) => [x.verdict, x.policy, x.gate])).toEqual([['would-deny', `${ns}/deny-egress`, 'egress']]);
+      r = await run({ allNamespaces: true, selector: 'app=b' });
+      expect(r.out).toMatch(new RegExp(`dropped by ${ns}/no-ingress`));
+      expect(r.out.trim().split('\n')).toHaveLength(1);
+      r = await run({ allNamespaces: true, selector: 'app=b', stagedOnly: true });
+      expect(r.out).toBe('');
+    } finally {
+      await sink.close(new Date(Date.now() + 1000));
+      await view.close();
+    }
   });
 
   it('promote applies a policy whose evidence covers the window with nothing denied, and --quiet-for refuses an uncovered window', async () => {
