@@ -279,9 +279,18 @@ describe('staged policies on a real API server', () => {
       // The wire: each record as one JSON line, as GET /v1/audit carries it; then the stream ends.
       const lines: string[] = [];
       const off = sink.subscribe((r) => lines.push(JSON.stringify(r)));
-      sink.accept(connectOf(a, 'n1', '203.0.113.20', 80, 'established')); // would-deny (ns)
-      sink.accept(connectOf(b, 'n1', '10.244.3.5', 8080, 'timeout')); // dropped by ns/no-ingress (already denied: the staged policy of other changes nothing)
+      const fed = [connectOf(a, 'n1', '203.0.113.20', 80, 'established'), connectOf(b, 'n1', '10.244.3.5', 8080, 'timeout')];
+      sink.accept(fed[0]!); // would-deny (ns)
+      sink.accept(fed[1]!); // dropped by ns/no-ingress (already denied: the staged policy of other changes nothing)
       off();
+      // `netpol diff --live` on the same connects, recorded: the same verdicts and reasons as the judge.
+      const flows = join(work, `${ns}.jsonl`);
+      writeFileSync(flows, fed.map((f) => JSON.stringify(f.record)).join('\n') + '\n');
+      const diff = await cli(['diff', '--live', '--flows', flows, '-o', 'json']);
+      const judged = (JSON.parse(diff.stdout) as { cluster: { flows: Array<{ src: string; dst: string; verdict: string; reason: string }> } }).cluster.flows;
+      const droppedLine = JSON.parse(lines[1]!) as AuditRecord;
+      expect(judged.find((f) => f.verdict === 'denied')).toMatchObject({ src: droppedLine.src, dst: droppedLine.dst, reason: droppedLine.reason });
+      expect(judged.find((f) => f.src.startsWith(`p/${ns}/a:`))).toMatchObject({ verdict: 'allowed', dst: 'r/203.0.113.20:80' });
       lines.push('{"lost":2}', 'not json');
       const dial = async function* () {
         yield { node: 'n1', lines: (async function* () { yield* lines; })() };
