@@ -49,6 +49,13 @@ export interface RecorderOptions {
   now?: () => number;
 }
 
+/** An Event prepared once and recorded many times (recordPrepared). */
+export interface PreparedEvent {
+  input: Omit<EventInput, 'at'>;
+  tracked?: Tracked;
+  seen?: Map<string, number>;
+}
+
 interface Tracked {
   key: string;
   input: EventInput;
@@ -84,6 +91,7 @@ export interface RecorderFigures {
 
 export class EventRecorder {
   private readonly tracked = new Map<string, Tracked>();
+  private readonly objectKeys = new WeakMap<InvolvedObject, string>();
   private readonly buckets = new Map<string, Bucket>();
   /** object+reason → distinct messages seen recently (message → last seen). */
   private readonly similar = new Map<string, Map<string, number>>();
@@ -112,12 +120,46 @@ export class EventRecorder {
     return `${o.namespace}/${o.kind}/${o.name}/${o.uid ?? ''}`;
   }
 
+  /**
+   * Counts one occurrence of a prepared Event (the judge prepares one per finding and calls this per
+   * connect): a repeat costs a few field updates, no string building or hashing.
+   */
+  recordPrepared(p: PreparedEvent, at: Date): void {
+    const t = p.tracked;
+    if (t && t.input.message === p.input.message && this.tracked.get(t.key) === t) {
+      this.figures.recorded++;
+      const now = this.now();
+      p.seen?.set(p.input.message, now);
+      t.total++;
+      t.lastAt = at;
+      t.lastUsed = now;
+      this.figures.pending++;
+      return;
+    }
+    this.record({ ...p.input, at });
+    const obj = this.objectKeys.get(p.input.object)!;
+    const simKey = `${obj}\u0000${p.input.reason}`;
+    p.tracked = this.tracked.get(`${simKey}\u0000${p.input.message}`);
+    p.seen = this.similar.get(simKey);
+  }
+
   /** Counts one occurrence; never does I/O. */
   record(input: EventInput): void {
     this.figures.recorded++;
     const now = this.now();
-    const obj = this.objectKey(input.object);
+    let obj = this.objectKeys.get(input.object);
+    if (obj === undefined) this.objectKeys.set(input.object, (obj = this.objectKey(input.object)));
     const simKey = `${obj}\u0000${input.reason}`;
+    // A repeat of a message already tracked: count it (and keep the message recent).
+    const repeat = this.tracked.get(`${simKey}\u0000${input.message}`);
+    if (repeat) {
+      this.similar.get(simKey)?.set(input.message, now);
+      repeat.total++;
+      repeat.lastAt = input.at;
+      repeat.lastUsed = now;
+      this.figures.pending++;
+      return;
+    }
     let seen = this.similar.get(simKey);
     if (!seen) this.similar.set(simKey, (seen = new Map()));
     for (const [m, t] of seen) if (now - t > this.similarWindowMs) seen.delete(m);
@@ -134,8 +176,9 @@ export class EventRecorder {
       if (this.tracked.size >= this.maxTracked) this.forgetOldest();
       t = { key, input: { ...input, message }, written: 0, total: 0, firstAt: input.at, lastAt: input.at, lastUsed: now };
       this.tracked.set(key, t);
+    } else if (t.input.message !== message) {
+      t.input = { ...t.input, message };
     }
-    t.input = { ...t.input, message };
     t.total++;
     t.lastAt = input.at;
     t.lastUsed = now;

@@ -22,11 +22,11 @@ import type { LiveClusterView } from '../cluster/live.js';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
 import { ApiStatusError } from '../cluster/live.js';
 import { applyNodeEvidence, StagedWatch, stagedApiError } from '../cluster/staged/client.js';
-import { currentEntries, newNodeEvidence, recordDenial, summarize } from '../cluster/staged/evidence.js';
+import { currentEntries, entryForStatus, newNodeEvidence, recordDenial, summarize } from '../cluster/staged/evidence.js';
 import { stagedKey, type NodeEvidence, type StagedNetworkPolicy } from '../cluster/staged/types.js';
 import type { Protocol } from '../flows/record.js';
-import { EventRecorder, type InvolvedObject } from './event-recorder.js';
-import { JudgePolicies, LiveJudge, unanswered, type Finding, type Gate, type LiveVerdict } from './live-judge.js';
+import { EventRecorder, type InvolvedObject, type PreparedEvent } from './event-recorder.js';
+import { JudgePolicies, LiveJudge, unanswered, type EdgeJudgement, type Finding, type Gate, type LiveVerdict } from './live-judge.js';
 import type { ConnectSink, MetricFamily, SinkContext, SinkFactory, StatusFigures } from './sink.js';
 import { VerdictMetrics } from './verdict-metrics.js';
 import type { PodEndpoint } from '../policy/traffic.js';
@@ -83,6 +83,13 @@ const REASONS: Record<LiveVerdict, string> = {
   'would-deny': 'StagedPolicyWouldDeny',
 };
 
+/** The parts of a finding's Event and evidence that are the same for every connect of its edge. */
+interface PreparedFinding {
+  /** The Event per verdict (denied and dropped share a finding), when the gate's end is a workload. */
+  events?: Record<LiveVerdict, PreparedEvent>;
+  peerPort: number;
+}
+
 interface EvidenceState {
   uid?: string;
   generation?: number;
@@ -90,6 +97,8 @@ interface EvidenceState {
   name: string;
   entry: NodeEvidence;
   dirty: boolean;
+  /** Bumped on every change, so a change during a write keeps the entry dirty. */
+  version: number;
 }
 
 export class JudgeSink implements ConnectSink {
@@ -103,6 +112,8 @@ export class JudgeSink implements ConnectSink {
   private readonly verdicts: VerdictMetrics;
   private readonly subscribers = new Set<(r: AuditRecord) => void>();
   private readonly evidence = new Map<string, EvidenceState>();
+  /** Findings are cached per edge by the judge, so this lives as long as they do. */
+  private readonly preparedFindings = new WeakMap<Finding, PreparedFinding>();
   private policies?: JudgePolicies;
   private judge?: LiveJudge;
   private stagedVersion = -1;
@@ -186,21 +197,36 @@ export class JudgeSink implements ConnectSink {
       this.counts.judged++;
       if (edge.enforced.verdict === 'unjudged') this.counts.unjudged++;
       if (edge.findings.length === 0) return;
-      const port = connect.record.src.port;
-      const src = port !== undefined && port !== null ? `${edge.src}:${port}` : edge.src;
       const outcome = connect.record.outcome;
+      // Per connect only what differs between connects of one edge: time, outcome, source port.
+      const ts = connect.time.toISOString();
       for (const f of edge.findings) {
         const verdict: LiveVerdict = f.verdict === 'denied' && unanswered(outcome) ? 'dropped' : f.verdict;
+        const p = this.prepare(f, edge);
+        if (verdict === 'would-deny') {
+          this.counts.wouldDeny++;
+          const state = this.evidence.get(f.policy);
+          if (state) {
+            recordDenial(state.entry, { source: edge.sourceWorkload, peer: edge.dst, port: p.peerPort, protocol: edge.proto, gate: f.gate, at: ts });
+            state.dirty = true;
+            state.version++;
+          }
+        } else if (verdict === 'dropped') this.counts.dropped++;
+        else this.counts.denied++;
+        this.verdicts.add(verdict, f.policy, f.gate);
+        if (p.events) this.recorder.recordPrepared(p.events[verdict], connect.time);
+        if (this.subscribers.size === 0) continue;
+        const port = connect.record.src.port;
         const record: AuditRecord = {
           v: 1,
-          ts: connect.time.toISOString(),
+          ts,
           node: this.node,
           verdict,
           staged: f.staged,
           policy: f.policy,
           policies: f.policies,
           gate: f.gate,
-          src,
+          src: port !== undefined && port !== null ? `${edge.src}:${port}` : edge.src,
           workload: edge.sourceWorkload,
           ...(edge.sourcePod ? { namespace: edge.sourcePod.namespace, labels: edge.sourcePod.labels } : {}),
           dst: edge.dst,
@@ -209,13 +235,6 @@ export class JudgeSink implements ConnectSink {
           ...(outcome !== undefined ? { outcome } : {}),
           reason: f.reason,
         };
-        if (verdict === 'would-deny') {
-          this.counts.wouldDeny++;
-          this.addEvidence(f, record, connect.time);
-        } else if (verdict === 'dropped') this.counts.dropped++;
-        else this.counts.denied++;
-        this.verdicts.add(verdict, f.policy, f.gate);
-        this.recordEvent(f, record, verdict, connect.time);
         for (const s of this.subscribers) {
           try {
             s(record);
@@ -230,6 +249,30 @@ export class JudgeSink implements ConnectSink {
     }
   }
 
+  /** What every connect of one finding shares (the Event's object and messages, the peer's port), made once per finding. */
+  private prepare(f: Finding, edge: EdgeJudgement): PreparedFinding {
+    let p = this.preparedFindings.get(f);
+    if (p) return p;
+    const head = `connect from ${edge.sourceWorkload} to ${edge.dst}/${edge.proto}`;
+    const enforcedBy = f.policies.join(', ');
+    const object = f.gateWorkload ? this.involvedObject(f.gateWorkload) : undefined;
+    const event = (verdict: LiveVerdict, message: string): PreparedEvent => ({ input: { object: object!, type: 'Warning', reason: REASONS[verdict], message } });
+    p = {
+      ...(object
+        ? {
+            events: {
+              'would-deny': event('would-deny', `${head} would be denied by staged policy ${f.policy} (${f.gate})`),
+              dropped: event('dropped', `${head} dropped by NetworkPolicy ${enforcedBy} (no answer) (${f.gate})`),
+              denied: event('denied', `${head} denied by NetworkPolicy ${enforcedBy} (${f.gate})`),
+            },
+          }
+        : {}),
+      peerPort: Number(/:(\d+)$/.exec(edge.dst)?.[1] ?? 0),
+    };
+    this.preparedFindings.set(f, p);
+    return p;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Evidence
 
@@ -242,19 +285,12 @@ export class JudgeSink implements ConnectSink {
       const generation = s.metadata?.generation;
       const have = this.evidence.get(key);
       if (have && have.uid === s.metadata?.uid && have.generation === generation) continue;
+      // After a restart (or when the watch brings our own last write back), continue from our entry.
       const mine = currentEntries(s).find((n) => n.node === this.node);
-      const entry = mine && s.metadata?.uid === (have?.uid ?? s.metadata?.uid) ? structuredClone(mine) : newNodeEvidence(this.node, generation, new Date());
-      this.evidence.set(key, { uid: s.metadata?.uid, generation, namespace: s.metadata?.namespace ?? 'default', name: s.metadata?.name ?? '', entry, dirty: mine === undefined });
+      const entry = mine ? structuredClone(mine) : newNodeEvidence(this.node, generation, new Date());
+      this.evidence.set(key, { uid: s.metadata?.uid, generation, namespace: s.metadata?.namespace ?? 'default', name: s.metadata?.name ?? '', entry, dirty: mine === undefined, version: 0 });
     }
     for (const key of this.evidence.keys()) if (!present.has(key)) this.evidence.delete(key);
-  }
-
-  private addEvidence(f: Finding, record: AuditRecord, at: Date): void {
-    const state = this.evidence.get(f.policy);
-    if (!state) return;
-    const port = Number(/:(\d+)$/.exec(record.dst)?.[1] ?? 0);
-    state.entry = recordDenial(state.entry, { source: record.workload, peer: record.dst, port, protocol: record.proto, gate: f.gate, at });
-    state.dirty = true;
   }
 
   /** Writes every changed entry (one apply per staged policy); runs on a timer and on close. */
@@ -271,12 +307,13 @@ export class JudgeSink implements ConnectSink {
       const latest = this.watch?.list().find((s) => stagedKey(s) === key);
       // The summary beside the entries: the others' current entries and ours.
       const others = latest ? currentEntries(latest).filter((n) => n.node !== this.node) : [];
-      const entry = state.entry;
+      const entry = entryForStatus(state.entry);
+      const version = state.version;
       const summary = summarize(latest ?? {}, [...others, entry]);
       try {
         const written = await applyNodeEvidence(this.kc, { namespace: state.namespace, name: state.name }, entry, summary);
         this.counts.statusWrites++;
-        if (state.entry === entry) state.dirty = false;
+        if (state.version === version) state.dirty = false;
         // Another agent wrote in between: its summary or ours is stale; the last writer fixes it.
         const now = summarize(written);
         if (now.wouldDeny !== written.status?.wouldDeny || now.lastSeen !== written.status?.lastSeen) state.dirty = true;
@@ -309,30 +346,13 @@ export class JudgeSink implements ConnectSink {
     };
   }
 
-  private recordEvent(f: Finding, record: AuditRecord, verdict: LiveVerdict, at: Date): void {
-    if (!f.gateWorkload) return;
-    const what =
-      verdict === 'would-deny'
-        ? `would be denied by staged policy ${f.policy}`
-        : verdict === 'dropped'
-          ? `dropped by NetworkPolicy ${f.policies.join(', ')} (no answer)`
-          : `denied by NetworkPolicy ${f.policies.join(', ')}`;
-    this.recorder.record({
-      object: this.involvedObject(f.gateWorkload),
-      type: 'Warning',
-      reason: REASONS[verdict],
-      message: `connect from ${record.workload} to ${record.dst}/${record.proto} ${what} (${f.gate})`,
-      at,
-    });
-  }
-
   // ---------------------------------------------------------------------------------------------
 
   status(): StatusFigures {
     const ev = this.recorder.figures;
     return {
       ...this.counts,
-      staged: this.policies?.stagedCount ?? this.watch?.list().length ?? 0,
+      staged: this.watch?.list().length ?? 0,
       stagedInvalid: this.policies?.problems.length ?? 0,
       evidencePending: [...this.evidence.values()].filter((e) => e.dirty).length,
       eventsRecorded: ev.recorded,

@@ -3,6 +3,7 @@
 // evidence written by two live judges standing for two nodes' agents (each its own field manager,
 // merged by server-side apply), `kubectl get` columns, and Events deduplicated and rate-limited.
 import { execFileSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -267,8 +268,10 @@ describe('staged policies on a real API server', () => {
   it('audit prints what the judges stream (filters -n, -l, --staged-only; -o json; lost and malformed lines said, not hidden)', async () => {
     const ns = await createNamespace(c, 'stg');
     const other = await createNamespace(c, 'stg');
-    const a = await createRunningPod(c, ns, { name: 'a', labels: { app: 'a' }, nodeName: 'n1' }, { ips: ['10.244.3.5'] });
-    const b = await createRunningPod(c, other, { name: 'b', labels: { app: 'b' }, nodeName: 'n1' }, { ips: ['10.244.3.6'] });
+    // Addresses of this run only (the cluster may hold pods of earlier runs: no namespace controller deletes them).
+    const subnet = `10.${100 + randomInt(100)}.${randomInt(250)}`;
+    const a = await createRunningPod(c, ns, { name: 'a', labels: { app: 'a' }, nodeName: 'n1' }, { ips: [`${subnet}.5`] });
+    const b = await createRunningPod(c, other, { name: 'b', labels: { app: 'b' }, nodeName: 'n1' }, { ips: [`${subnet}.6`] });
     for (const n of [ns, other]) await applyStaged(c.kc, { metadata: { name: 'deny-egress', namespace: n }, spec: { podSelector: {}, policyTypes: ['Egress'] } } as StagedNetworkPolicy);
     await c.networking.createNamespacedNetworkPolicy({ namespace: ns, body: { metadata: { name: 'no-ingress' }, spec: { podSelector: { matchLabels: { app: 'a' } }, policyTypes: ['Ingress'] } } });
     const view = await LiveClusterView.connect({ kubeconfig: c.adminKubeconfig });
@@ -279,7 +282,7 @@ describe('staged policies on a real API server', () => {
       // The wire: each record as one JSON line, as GET /v1/audit carries it; then the stream ends.
       const lines: string[] = [];
       const off = sink.subscribe((r) => lines.push(JSON.stringify(r)));
-      const fed = [connectOf(a, 'n1', '203.0.113.20', 80, 'established'), connectOf(b, 'n1', '10.244.3.5', 8080, 'timeout')];
+      const fed = [connectOf(a, 'n1', '203.0.113.20', 80, 'established'), connectOf(b, 'n1', `${subnet}.5`, 8080, 'timeout')];
       sink.accept(fed[0]!); // would-deny (ns)
       sink.accept(fed[1]!); // dropped by ns/no-ingress (already denied: the staged policy of other changes nothing)
       off();

@@ -1,7 +1,7 @@
 // The evidence model of staged policies (src/cluster/staged/evidence.ts): exact counts with bounded
 // examples, the summary, and promote's question (quiet within the window, and the window covered).
 import { describe, expect, it } from 'vitest';
-import { newNodeEvidence, quietFor, recordDenial, summarize, type DenialObservation } from '../../src/cluster/staged/evidence.js';
+import { entryForStatus, newNodeEvidence, quietFor, recordDenial, summarize, type DenialObservation } from '../../src/cluster/staged/evidence.js';
 import { MAX_EXAMPLES, type NodeEvidence, type StagedNetworkPolicy } from '../../src/cluster/staged/types.js';
 
 const T0 = Date.parse('2026-12-01T00:00:00Z');
@@ -28,7 +28,7 @@ describe('node evidence', () => {
     expect(e.examples).toHaveLength(MAX_EXAMPLES);
     expect(e.examplesOmitted).toBe(5);
     // The oldest five flows went; the repeated one counts twice and is listed first (most recent).
-    expect(e.examples![0]).toMatchObject({ peer: `r/203.0.113.${MAX_EXAMPLES + 4}:80`, count: 2, firstSeen: at(MAX_EXAMPLES + 4).toISOString(), lastSeen: at(100).toISOString() });
+    expect(entryForStatus(e).examples![0]).toMatchObject({ peer: `r/203.0.113.${MAX_EXAMPLES + 4}:80`, count: 2, firstSeen: at(MAX_EXAMPLES + 4).toISOString(), lastSeen: at(100).toISOString() });
     expect(e.examples!.some((x) => x.peer === 'r/203.0.113.4:80')).toBe(false);
     expect(e.firstSeen).toBe(at(0).toISOString());
     expect(e.lastSeen).toBe(at(100).toISOString());

@@ -15,7 +15,8 @@ export interface DenialObservation {
   port: number;
   protocol: 'TCP' | 'UDP' | 'SCTP';
   gate: Gate;
-  at: Date;
+  /** A Date, or its ISO 8601 text (the judge has it already). */
+  at: Date | string;
 }
 
 const later = (a: string | undefined, b: string): string => (a === undefined || a < b ? b : a);
@@ -31,14 +32,14 @@ export function newNodeEvidence(node: string, generation: number | undefined, si
 }
 
 /**
- * The entry with one more would-be-denied connect. The count is exact; examples keep distinct flows,
+ * Adds one would-be-denied connect to the entry, in place (the judge calls it per connect, so it
+ * allocates only for a new flow), and returns it. The count is exact; examples keep distinct flows,
  * and when a new flow does not fit, the least recently seen is evicted and counted in examplesOmitted.
  */
 export function recordDenial(entry: NodeEvidence, o: DenialObservation): NodeEvidence {
-  const at = o.at.toISOString();
-  const examples = (entry.examples ?? []).map((e) => ({ ...e }));
+  const at = typeof o.at === 'string' ? o.at : o.at.toISOString();
+  const examples = (entry.examples ??= []);
   const found = examples.find((e) => sameFlow(e, o));
-  let omitted = entry.examplesOmitted ?? 0;
   if (found) {
     found.count++;
     found.lastSeen = later(found.lastSeen, at);
@@ -48,19 +49,21 @@ export function recordDenial(entry: NodeEvidence, o: DenialObservation): NodeEvi
       let oldest = 0;
       for (let i = 1; i < examples.length; i++) if (examples[i]!.lastSeen < examples[oldest]!.lastSeen) oldest = i;
       examples.splice(oldest, 1);
-      omitted++;
+      entry.examplesOmitted = (entry.examplesOmitted ?? 0) + 1;
     }
     examples.push({ source: o.source, peer: o.peer, port: o.port, protocol: o.protocol, gate: o.gate, count: 1, firstSeen: at, lastSeen: at });
   }
-  examples.sort((a, b) => (a.lastSeen < b.lastSeen ? 1 : a.lastSeen > b.lastSeen ? -1 : 0));
-  return {
-    ...entry,
-    wouldDeny: (entry.wouldDeny ?? 0) + 1,
-    firstSeen: earlier(entry.firstSeen, at),
-    lastSeen: later(entry.lastSeen, at),
-    examples,
-    ...(omitted > 0 ? { examplesOmitted: omitted } : {}),
-  };
+  entry.wouldDeny = (entry.wouldDeny ?? 0) + 1;
+  entry.firstSeen = earlier(entry.firstSeen, at);
+  entry.lastSeen = later(entry.lastSeen, at);
+  return entry;
+}
+
+/** The entry as written to status: a copy, its examples most recently seen first. */
+export function entryForStatus(entry: NodeEvidence): NodeEvidence {
+  const copy = structuredClone(entry);
+  copy.examples?.sort((a, b) => (a.lastSeen < b.lastSeen ? 1 : a.lastSeen > b.lastSeen ? -1 : 0));
+  return copy;
 }
 
 /** The entries that judged the current spec (others are evidence about a spec that is gone). */
