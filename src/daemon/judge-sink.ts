@@ -19,7 +19,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { PodConnect } from '../cluster/cluster-agent.js';
 import type { LiveClusterView } from '../cluster/live.js';
-import type { V1NetworkPolicy } from '../cluster/objects.js';
+import type { ClusterObjects, V1NetworkPolicy } from '../cluster/objects.js';
 import { ApiStatusError } from '../cluster/live.js';
 import { applyNodeEvidence, StagedWatch, stagedApiError } from '../cluster/staged/client.js';
 import { currentEntries, entryForStatus, newNodeEvidence, recordDenial, summarize } from '../cluster/staged/evidence.js';
@@ -117,6 +117,7 @@ export class JudgeSink implements ConnectSink {
   private policies?: JudgePolicies;
   private judge?: LiveJudge;
   private stagedVersion = -1;
+  private lastObjects?: ClusterObjects;
   private readonly timers: NodeJS.Timeout[] = [];
   private statusWriting?: Promise<void>;
   private readonly counts = { judged: 0, denied: 0, dropped: 0, wouldDeny: 0, unjudged: 0, statusWrites: 0, statusErrors: 0, subscriberErrors: 0, internalErrors: 0 };
@@ -176,9 +177,13 @@ export class JudgeSink implements ConnectSink {
 
   /** The judge for the current policies and index (rebuilt when either changed). */
   private currentJudge(): LiveJudge {
-    const enforced = this.view.objects().networkPolicies;
+    // The view hands out the same objects until something changed: compare policies only then.
+    const objects = this.view.objects();
+    const enforced = objects.networkPolicies;
     const stagedVersion = this.watch?.version ?? 0;
-    if (!this.policies || stagedVersion !== this.stagedVersion || !samePolicies(this.policies.enforced, enforced)) {
+    const viewChanged = objects !== this.lastObjects;
+    this.lastObjects = objects;
+    if (!this.policies || stagedVersion !== this.stagedVersion || (viewChanged && !samePolicies(this.policies.enforced, enforced))) {
       const staged = this.watch ? this.watch.list() : [];
       this.policies = new JudgePolicies(enforced, staged);
       this.stagedVersion = stagedVersion;
