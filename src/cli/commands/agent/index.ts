@@ -50,7 +50,7 @@ export function agentCommand(): Command {
     .addHelpText(
       'after',
       '\nExamples:\n' +
-        '  sudo NETPOL_NODE_NAME=node-1 netpol agent --kubeconfig /etc/kubernetes/kubelet.conf\n' +
+        '  sudo netpol agent --node node-1 --kubeconfig /etc/kubernetes/kubelet.conf\n' +
         '  netpol agent --pods cluster --health-address 0.0.0.0:9809',
     )
     .action(async (flags: AgentFlags) => {
