@@ -17,7 +17,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts=false
+RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/chmod-bin.mjs scripts/
 COPY src src
