@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { EnvironmentError, InputError } from '../errors.js';
 import { ApiStatusError, rawRequest } from './live.js';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { parseKubeYaml } from './yaml-documents.js';
 
 export const FIELD_MANAGER = 'netpol';
@@ -81,26 +82,36 @@ export function describeManifest(m: Manifest): string {
  * recursively, as kustomize does). Anything kustomize would transform (namespace:, images:,
  * patches, generators) is refused: the base must stay plain resource lists.
  */
-export function loadKustomization(dir: string, root = dir): Manifest[] {
+export function loadKustomization(dir: string): Manifest[] {
   const file = join(dir, 'kustomization.yaml');
   const shown = relative(process.cwd(), file) || file;
   if (!existsSync(file)) throw new InputError(shown, 'does not exist: the package is incomplete (deploy/ ships in package.json "files")');
-  const [doc] = parseKubeYaml(readFileSync(file, 'utf8'), shown);
-  const k = (doc?.object ?? {}) as Record<string, unknown>;
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter });
+  if (doc.errors.length > 0) throw new InputError(shown, `invalid YAML: ${doc.errors[0]!.message}`, lineCounter.linePos(doc.errors[0]!.pos[0]).line);
+  // The line of a top-level key, or of the i-th item of a top-level list.
+  const lineOf = (key: string, i?: number): number | undefined => {
+    const pair = isMap(doc.contents) ? doc.contents.items.find((p) => isScalar(p.key) && p.key.value === key) : undefined;
+    const node = i !== undefined && isSeq(pair?.value) ? pair.value.items[i] : pair?.key;
+    const range = (node as { range?: [number, number, number] } | undefined)?.range;
+    return range ? lineCounter.linePos(range[0]).line : undefined;
+  };
+  const k = (doc.toJS() ?? {}) as Record<string, unknown>;
+  if (typeof k !== 'object' || Array.isArray(k)) throw new InputError(shown, 'must be a mapping (resources: [...])', 1);
   for (const key of Object.keys(k)) {
     if (!['apiVersion', 'kind', 'resources', 'metadata'].includes(key)) {
-      throw new InputError(shown, `kustomize "${key}" is not supported here: list resources only (netpol deploy reads them as they are)`, doc?.lineOf?.([key]), key);
+      throw new InputError(shown, `kustomize "${key}" is not supported here: list resources only (netpol deploy reads them as they are)`, lineOf(key), key);
     }
   }
   const resources = k.resources ?? [];
-  if (!Array.isArray(resources)) throw new InputError(shown, 'must be a list of file or directory names', doc?.lineOf?.(['resources']), 'resources');
+  if (!Array.isArray(resources)) throw new InputError(shown, 'must be a list of file or directory names', lineOf('resources'), 'resources');
   const out: Manifest[] = [];
   resources.forEach((entry, i) => {
-    if (typeof entry !== 'string') throw new InputError(shown, 'must be a file or directory name', doc?.lineOf?.(['resources', i]), `resources[${i}]`);
+    if (typeof entry !== 'string') throw new InputError(shown, 'must be a file or directory name', lineOf('resources', i), `resources[${i}]`);
     const path = resolve(dir, entry);
-    if (!existsSync(path)) throw new InputError(shown, `${entry} does not exist`, doc?.lineOf?.(['resources', i]), `resources[${i}]`);
+    if (!existsSync(path)) throw new InputError(shown, `${entry} does not exist`, lineOf('resources', i), `resources[${i}]`);
     if (statSync(path).isDirectory()) {
-      out.push(...loadKustomization(path, root));
+      out.push(...loadKustomization(path));
       return;
     }
     const name = relative(process.cwd(), path) || path;
