@@ -3,12 +3,14 @@ import { Command, type Option } from 'commander';
 import { agentCommand } from './commands/agent/index.js';
 import { checkCommand } from './commands/check/index.js';
 import { completionCommand } from './commands/completion/index.js';
+import { deployCommand } from './commands/deploy/index.js';
 import { diffCommand } from './commands/diff/index.js';
 import { explainCommand } from './commands/explain/index.js';
 import { graphCommand } from './commands/graph/index.js';
 import { learnCommand } from './commands/learn/index.js';
 import { probeCommand } from './commands/probe/index.js';
 import { traceCommand } from './commands/trace/index.js';
+import { undeployCommand } from './commands/undeploy/index.js';
 import { CLIENT_VERSION, versionCommand } from './commands/version/index.js';
 
 export function buildProgram(name = 'netpol'): Command {
@@ -23,6 +25,8 @@ export function buildProgram(name = 'netpol'): Command {
   program.addCommand(explainCommand());
   program.addCommand(graphCommand());
   program.addCommand(probeCommand());
+  program.addCommand(deployCommand());
+  program.addCommand(undeployCommand());
   program.addCommand(agentCommand());
   program.addCommand(completionCommand(program));
   program.addCommand(versionCommand());
