@@ -1,5 +1,6 @@
 /** The command tree: one file per command, assembled here (kept apart from main.ts so tests and completion can build it). */
 import { Command, type Option } from 'commander';
+import { agentCommand } from './commands/agent/index.js';
 import { checkCommand } from './commands/check/index.js';
 import { completionCommand } from './commands/completion/index.js';
 import { deployCommand } from './commands/deploy/index.js';
@@ -26,6 +27,7 @@ export function buildProgram(name = 'netpol'): Command {
   program.addCommand(probeCommand());
   program.addCommand(deployCommand());
   program.addCommand(undeployCommand());
+  program.addCommand(agentCommand());
   program.addCommand(completionCommand(program));
   program.addCommand(versionCommand());
   reflowDescriptions(program);
