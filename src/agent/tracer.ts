@@ -47,6 +47,12 @@ export interface TracerOptions {
    */
   reportConnects?: boolean;
   /**
+   * With reportConnects: report each connect twice, as made (`connecting`) and when answered (with
+   * latency and outcome), so one tracer serves clients of both kinds (the node agent). Without the
+   * sockops hook, only the answers come.
+   */
+  alsoAnswers?: boolean;
+  /**
    * Also report UDP: each socket's first datagram to each destination (outcome `sent`, proto UDP),
    * from cgroup/connect4|6 and cgroup/sendmsg4|6 on the cgroup v2 root. Needs CAP_NET_ADMIN.
    */
@@ -131,7 +137,7 @@ export class TcpConnectTracer {
       throw new EnvironmentError('tracing UDP needs CAP_NET_ADMIN (its hooks are cgroup programs)', 'run as root, or also grant CAP_NET_ADMIN');
     }
     this.obj = BpfObject.load(path, {
-      rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false }),
+      rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false, alsoAnswers: opts.alsoAnswers ?? false }),
       maxEntries: { events: opts.ringBytes ?? DEFAULT_RING_BYTES },
       skipPrograms: [...(sockops ? [] : [SOCKOPS_PROGRAM]), ...(opts.udp ? [] : UDP_PROGRAMS)],
     });

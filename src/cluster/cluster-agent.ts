@@ -41,6 +41,8 @@ export interface ClusterAgentOptions {
   dedupEdges?: boolean;
   /** Report each connect as it is made, not when answered (trace without --latency). */
   reportConnects?: boolean;
+  /** With reportConnects: also report each connect when answered (the node agent serves both). */
+  alsoAnswers?: boolean;
   /** How long a connect from an unknown kubelet container waits for the view (default 10 s). */
   holdMs?: number;
   onLost?: (newlyLost: number, totalLost: number) => void;
@@ -117,6 +119,7 @@ export class ClusterAgent {
       {
         ...(opts.dedupEdges ? { dedupEdges: true } : {}),
         ...(opts.reportConnects ? { reportConnects: true } : {}),
+        ...(opts.alsoAnswers ? { alsoAnswers: true } : {}),
         ...(opts.onLost ? { onLost: opts.onLost } : {}),
       },
       handle,
