@@ -1,15 +1,18 @@
 /**
  * `netpol audit [-n NS|-A] [-l SEL] [--staged-only] [-o json]`: the live verdict stream of every
- * node agent (GET /v1/audit through port-forward, src/cluster/agent-portforward.ts), one line per
+ * node agent (GET /v1/audit through pods/portforward, with the agents' client of
+ * src/cli/shared/agent-client.ts), one line per
  * connection denied by an enforced NetworkPolicy, dropped by one (no answer), or that a staged
  * policy would deny — naming the policy and the gate. Agents that start later (new nodes) are
  * joined as they appear. Runs until --timeout or Ctrl-C.
  */
+import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeconfig } from '../../../cluster/kubeconfig.js';
-import { EnvironmentError, InputError } from '../../../errors.js';
+import { InputError } from '../../../errors.js';
+import { AgentTunnel, AgentUnreachable, noAgentsError } from '../../shared/agent-client.js';
 import { compileSelector, parseSelector } from '../../../policy/selector.js';
 import { addClusterFlags, type ClusterFlags } from '../../shared/cluster-flags.js';
 import { DURATION_SYNTAX, parseDuration } from '../../shared/duration.js';
@@ -30,33 +33,58 @@ export type AuditDialer = (kc: KubeConfig, signal: AbortSignal, onError: (m: str
 
 const REDISCOVER_MS = 10_000;
 
-/** Every agent pod's /v1/audit, the ones that appear later included. */
+/** GET /v1/audit through one agent's tunnel: its lines, until the agent or the client ends the stream. */
+function auditStream(tunnel: AgentTunnel, signal: AbortSignal): Promise<AsyncIterable<string>> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: tunnel.port, path: '/v1/audit', agent: false, signal }, (res) => {
+      if (res.statusCode !== 200) {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => reject(new AgentUnreachable(tunnel.node, tunnel.pod, `GET /v1/audit: HTTP ${res.statusCode}: ${body.trim().slice(0, 300)}`)));
+        return;
+      }
+      resolve(createInterface({ input: res, crlfDelay: Infinity }));
+    });
+    req.on('error', (e) => reject(e instanceof AgentUnreachable ? e : new AgentUnreachable(tunnel.node, tunnel.pod, e.message)));
+  });
+}
+
+/** Every ready agent's /v1/audit (the daemon's client: src/cli/shared/agent-client.ts), the ones that appear later included. */
 async function* portForwardDialer(kc: KubeConfig, signal: AbortSignal, onError: (m: string) => void): AsyncIterable<{ node: string; lines: AsyncIterable<string> }> {
-  const { AgentTunnel, agentPods, AGENT_NAMESPACE, AGENT_SELECTOR } = await import('../../../cluster/agent-portforward.js');
+  const { agentStates } = await import('../../../cluster/deploy.js');
   const open = new Set<string>();
   let first = true;
   while (!signal.aborted) {
-    const pods = await agentPods(kc);
-    if (first && pods.length === 0) {
-      throw new EnvironmentError(`no running netpol agent pods (${AGENT_SELECTOR}) in namespace ${AGENT_NAMESPACE}`, 'kubectl netpol deploy');
+    const { states } = await agentStates(kc, first);
+    const ready = states.filter((s) => s.ready && s.pod !== undefined);
+    if (first) {
+      if (ready.length === 0) {
+        throw noAgentsError(states.length > 0 ? states.map((s) => `${s.node}: ${s.why || 'no agent pod'}`) : ['the cluster has no nodes, or none runs an agent pod']);
+      }
+      for (const s of states.filter((x) => !x.ready)) onError(`node ${s.node}: not audited: ${s.why}`);
     }
     first = false;
-    for (const pod of pods) {
-      if (open.has(pod.name)) continue;
-      open.add(pod.name);
-      const tunnel = await AgentTunnel.open(kc, pod, onError);
-      signal.addEventListener('abort', () => tunnel.close(), { once: true });
+    for (const s of ready) {
+      if (open.has(s.pod!)) continue;
+      open.add(s.pod!);
+      const tunnel = await AgentTunnel.open(kc, s.node, s.pod!);
+      signal.addEventListener('abort', () => void tunnel.close(), { once: true });
       try {
-        const res = await tunnel.get('/v1/audit', signal);
-        const lines = createInterface({ input: res, crlfDelay: Infinity });
-        res.on('close', () => {
-          open.delete(pod.name);
-          tunnel.close();
-        });
-        yield { node: pod.node, lines };
+        const lines = await auditStream(tunnel, signal);
+        yield {
+          node: s.node,
+          lines: (async function* () {
+            try {
+              yield* lines;
+            } finally {
+              open.delete(s.pod!);
+              await tunnel.close();
+            }
+          })(),
+        };
       } catch (err) {
-        open.delete(pod.name);
-        tunnel.close();
+        open.delete(s.pod!);
+        await tunnel.close();
         if (!signal.aborted) onError((err as Error).message);
       }
     }
