@@ -21,7 +21,7 @@ import type { PodConnect } from '../cluster/cluster-agent.js';
 import type { LiveClusterView } from '../cluster/live.js';
 import type { ClusterObjects, V1NetworkPolicy } from '../cluster/objects.js';
 import { ApiStatusError } from '../cluster/live.js';
-import { applyNodeEvidence, StagedWatch, stagedApiError } from '../cluster/staged/client.js';
+import { AGENT_ROLE_HINT, applyNodeEvidence, StagedWatch, stagedApiError } from '../cluster/staged/client.js';
 import { currentEntries, entryForStatus, newNodeEvidence, recordDenial, summarize } from '../cluster/staged/evidence.js';
 import { stagedKey, type NodeEvidence, type StagedNetworkPolicy } from '../cluster/staged/types.js';
 import type { Protocol } from '../flows/record.js';
@@ -328,7 +328,7 @@ export class JudgeSink implements ConnectSink {
           continue;
         }
         this.counts.statusErrors++;
-        this.lastError = stagedApiError(err, `cannot write evidence to StagedNetworkPolicy ${key}`, this.kc).message;
+        this.lastError = stagedApiError(err, `cannot write evidence to StagedNetworkPolicy ${key}`, this.kc, AGENT_ROLE_HINT).message;
       }
     }
   }

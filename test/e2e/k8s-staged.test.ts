@@ -416,5 +416,29 @@ describe('staged policies on a real API server', () => {
         body: { metadata: { name: 'x.1' }, involvedObject: { kind: 'Pod', name: 'x', namespace: ns }, reason: 'R', message: 'm', type: 'Normal' },
       });
     });
+
+    it('without that role the judge is not ready and says which role; once bound, it becomes ready by itself', async () => {
+      await c.rbac.deleteClusterRoleBinding({ name: 'netpol-rbac-staged-test' }).catch(() => undefined);
+      const agent = new KubeConfig();
+      agent.loadFromFile(c.rbacKubeconfig);
+      const view = await LiveClusterView.connect({ kubeconfig: c.adminKubeconfig });
+      // The admin's cluster view, the agent's identity for what the judge itself reads and writes.
+      const asAgent = { kc: agent, objects: () => view.objects(), index: () => view.index() } as unknown as LiveClusterView;
+      const sink = await JudgeSink.start({ node: 'n7', view: asAgent });
+      try {
+        expect(sink.readiness().ready).toBe(false);
+        expect(sink.readiness().reason).toMatch(/cannot watch staged policies: not allowed[\s\S]*netpol-agent-staged ClusterRole/);
+        const shipped = rbacDocs.find((d) => d.kind === 'ClusterRoleBinding') as V1ClusterRoleBinding;
+        await c.rbac.createClusterRoleBinding({
+          body: { metadata: { name: 'netpol-rbac-staged-judge' }, roleRef: shipped.roleRef, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'netpol-rbac' }] },
+        });
+        created.push({ kind: 'ClusterRoleBinding', name: 'netpol-rbac-staged-judge' });
+        await eventually(async () => (sink.readiness().ready ? true : undefined), 'the judge to become ready', 20_000);
+        expect(sink.status().staged).toBe((await listStaged(c.kc)).length);
+      } finally {
+        await sink.close(new Date(Date.now() + 1000));
+        await view.close();
+      }
+    });
   });
 });

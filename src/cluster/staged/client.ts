@@ -28,7 +28,10 @@ export class StagedRejectedError extends NetpolError {
 }
 
 /** What an API error means for staged policies, in words a user can act on. */
-export function stagedApiError(err: unknown, what: string, kc: KubeConfig): Error {
+export const USER_ROLE_HINT = 'staging needs the netpol-staged-edit ClusterRole (deploy/base/rbac-staged.yaml; aggregated into edit/admin)';
+export const AGENT_ROLE_HINT = "the agent's live judge needs the netpol-agent-staged ClusterRole bound to its ServiceAccount (deploy/base/rbac-staged.yaml)";
+
+export function stagedApiError(err: unknown, what: string, kc: KubeConfig, roleHint = USER_ROLE_HINT): Error {
   const server = kc.getCurrentCluster()?.server ?? '?';
   if (err instanceof ApiStatusError) {
     if (err.statusCode === 404 && !isObjectNotFound(err)) {
@@ -38,7 +41,7 @@ export function stagedApiError(err: unknown, what: string, kc: KubeConfig): Erro
       );
     }
     if (err.statusCode === 401 || err.statusCode === 403) {
-      return new EnvironmentError(`${what}: not allowed at ${server}: ${err.reason}`, 'staging needs the netpol-staged-edit ClusterRole (deploy/base/rbac-staged.yaml; aggregated into edit/admin)');
+      return new EnvironmentError(`${what}: not allowed at ${server}: ${err.reason}`, roleHint);
     }
   }
   const e = err as { code?: string };
@@ -144,6 +147,9 @@ export class StagedWatch {
 
   /** Lists once (throws what stagedApiError says when it cannot), then watches. */
   async start(): Promise<void> {
+    // A start after a failed one (the judge retries until the CRD or its RBAC is there).
+    this.closed = false;
+    await this.informer?.stop();
     const watch = new Watch(this.kc);
     const path = stagedPath();
     let first: unknown;
@@ -169,7 +175,7 @@ export class StagedWatch {
     });
     await this.informer.start();
     if (first !== undefined && this.list().length === 0) {
-      const err = stagedApiError(first, 'cannot watch staged policies', this.kc);
+      const err = stagedApiError(first, 'cannot watch staged policies', this.kc, AGENT_ROLE_HINT);
       await this.close();
       throw err;
     }
