@@ -72,7 +72,7 @@ struct pending_connect {
 	__u32 pid, tid, uid, gid;
 	__u32 mntns, netns;
 	char comm[TASK_COMM_LEN];
-	__u8 announced; /* report_connects: reported when the SYN went out; the answer is not */
+	__u8 announced; /* reported when the SYN went out; with REPORT_CONNECTS the answer is not */
 	__u8 _pad[7];
 };
 
@@ -457,8 +457,8 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 
 	if (!p)
 		return 0;
-	if (p->announced) {
-		/* Reported when the SYN went out (report_connects): nothing more to say. */
+	if (p->announced && cfg.report_connects != REPORT_BOTH) {
+		/* Reported when the SYN went out (REPORT_CONNECTS): nothing more to say. */
 		bpf_map_delete_elem(&pending, &skaddr);
 		return 0;
 	}

@@ -40,15 +40,23 @@ enum tcpconnect_source {
 #define CGROUP_TRACE 1
 #define CGROUP_IGNORE 2
 
+/* Values of tcpconnect_config.report_connects. */
+#define REPORT_ANSWERS 0
+#define REPORT_CONNECTS 1
+#define REPORT_BOTH 2
+
 /* Tunables, written into .rodata by the loader before the object is loaded. */
 struct tcpconnect_config {
 	__u32 filters;
 	/* 1: drop an event whose edge (cgroup, netns, family, daddr, dport, outcome) was already
 	 * reported; only the counter in the edges map grows. Used by `netpol learn`. */
 	__u32 dedup_edges;
-	/* 1: report each connect when its SYN goes out (OUTCOME_CONNECTING, from the sockops
-	 * program), as `ig trace tcpconnect` does without --latency; the answer is then not reported
-	 * again. 0: report each connect once its outcome is known. */
+	/* REPORT_ANSWERS (0): report each connect once its outcome is known.
+	 * REPORT_CONNECTS (1): report each connect when its SYN goes out (OUTCOME_CONNECTING, from the
+	 * sockops program), as `ig trace tcpconnect` does without --latency; the answer is then not
+	 * reported again.
+	 * REPORT_BOTH (2): both, as made and when answered (the node agent serves both kinds of client
+	 * from one program). */
 	__u32 report_connects;
 };
 

@@ -31,6 +31,8 @@ export interface AgentOptions {
   dedupEdges?: boolean;
   /** Report each connect as it is made, not when answered (see TracerOptions.reportConnects). */
   reportConnects?: boolean;
+  /** With reportConnects: also report each connect when answered (see TracerOptions.alsoAnswers). */
+  alsoAnswers?: boolean;
   /** TCP connects (default true). */
   tcp?: boolean;
   /** UDP: each socket's first datagram to each destination (see TracerOptions.udp). */
@@ -95,6 +97,7 @@ export class LocalAgent {
     if (opts.dports) tracerOpts.dports = opts.dports;
     if (opts.dedupEdges) tracerOpts.dedupEdges = true;
     if (opts.reportConnects) tracerOpts.reportConnects = true;
+    if (opts.alsoAnswers) tracerOpts.alsoAnswers = true;
     if (opts.udp) tracerOpts.udp = true;
     if (opts.udpOptional) tracerOpts.udpOptional = true;
     if (opts.ringBytes) tracerOpts.ringBytes = opts.ringBytes;

@@ -208,11 +208,16 @@ export function encodeEvent(e: ConnectEvent): Buffer {
 }
 
 /** struct tcpconnect_config */
-export function encodeConfig(cfg: { filters: number; dedupEdges: boolean; reportConnects?: boolean }): Buffer {
+/** Values of tcpconnect_config.report_connects (REPORT_* in bpf/tcpconnect.h). */
+export const REPORT_ANSWERS = 0;
+export const REPORT_CONNECTS = 1;
+export const REPORT_BOTH = 2;
+
+export function encodeConfig(cfg: { filters: number; dedupEdges: boolean; reportConnects?: boolean; alsoAnswers?: boolean }): Buffer {
   const b = Buffer.alloc(CONFIG_SIZE);
   b.writeUInt32LE(cfg.filters, CONFIG_LAYOUT.filters);
   b.writeUInt32LE(cfg.dedupEdges ? 1 : 0, CONFIG_LAYOUT.dedup_edges);
-  b.writeUInt32LE(cfg.reportConnects ? 1 : 0, CONFIG_LAYOUT.report_connects);
+  b.writeUInt32LE(!cfg.reportConnects ? REPORT_ANSWERS : cfg.alsoAnswers ? REPORT_BOTH : REPORT_CONNECTS, CONFIG_LAYOUT.report_connects);
   return b;
 }
 

@@ -47,6 +47,12 @@ export interface TracerOptions {
    */
   reportConnects?: boolean;
   /**
+   * With reportConnects: report each connect twice, as made (`connecting`) and when answered (with
+   * latency and outcome), so one tracer serves clients of both kinds (the node agent). Without the
+   * sockops hook, only the answers come.
+   */
+  alsoAnswers?: boolean;
+  /**
    * Also report UDP: each socket's first datagram to each destination (outcome `sent`, proto UDP),
    * from cgroup/connect4|6 and cgroup/sendmsg4|6 on the cgroup v2 root. Needs CAP_NET_ADMIN.
    */
@@ -145,24 +151,11 @@ export class TcpConnectTracer {
       udp = false;
       this.udpProblem = 'its hooks are cgroup programs, which need CAP_NET_ADMIN';
     }
-    const load = (withUdp: boolean): BpfObject =>
-      BpfObject.load(path, {
-        rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false }),
-        maxEntries: { events: opts.ringBytes ?? DEFAULT_RING_BYTES },
-        skipPrograms: [...(sockops ? [] : [SOCKOPS_PROGRAM]), ...(withUdp ? [] : UDP_PROGRAMS)],
-      });
-    let obj: BpfObject;
-    try {
-      obj = load(udp);
-    } catch (err) {
-      // The UDP programs may be what the kernel refused (they need newer helpers than the rest):
-      // optional UDP falls back to TCP only, and says why.
-      if (!udp || !opts.udpOptional) throw err;
-      obj = load(false);
-      udp = false;
-      this.udpProblem = `the UDP programs could not be loaded: ${(err as Error).message}`;
-    }
-    this.obj = obj;
+    this.obj = BpfObject.load(path, {
+      rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false, alsoAnswers: opts.alsoAnswers ?? false }),
+      maxEntries: { events: opts.ringBytes ?? DEFAULT_RING_BYTES },
+      skipPrograms: [...(sockops ? [] : [SOCKOPS_PROGRAM]), ...(opts.udp ? [] : UDP_PROGRAMS)],
+    });
     let ring: MappedRingBuffer | undefined;
     try {
       this.countersMap = this.obj.map('counters');

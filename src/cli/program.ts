@@ -1,13 +1,21 @@
 /** The command tree: one file per command, assembled here (kept apart from main.ts so tests and completion can build it). */
 import { Command, type Option } from 'commander';
+import { agentCommand } from './commands/agent/index.js';
+import { auditCommand } from './commands/audit/index.js';
 import { checkCommand } from './commands/check/index.js';
 import { completionCommand } from './commands/completion/index.js';
+import { deployCommand } from './commands/deploy/index.js';
 import { diffCommand } from './commands/diff/index.js';
 import { explainCommand } from './commands/explain/index.js';
 import { graphCommand } from './commands/graph/index.js';
 import { learnCommand } from './commands/learn/index.js';
 import { probeCommand } from './commands/probe/index.js';
+import { promoteCommand } from './commands/promote/index.js';
+import { stageCommand } from './commands/stage/index.js';
+import { statusCommand } from './commands/status/index.js';
 import { traceCommand } from './commands/trace/index.js';
+import { undeployCommand } from './commands/undeploy/index.js';
+import { unstageCommand } from './commands/unstage/index.js';
 import { CLIENT_VERSION, versionCommand } from './commands/version/index.js';
 
 export function buildProgram(name = 'netpol'): Command {
@@ -22,6 +30,14 @@ export function buildProgram(name = 'netpol'): Command {
   program.addCommand(explainCommand());
   program.addCommand(graphCommand());
   program.addCommand(probeCommand());
+  program.addCommand(deployCommand());
+  program.addCommand(undeployCommand());
+  program.addCommand(agentCommand());
+  program.addCommand(statusCommand());
+  program.addCommand(stageCommand());
+  program.addCommand(unstageCommand());
+  program.addCommand(promoteCommand());
+  program.addCommand(auditCommand());
   program.addCommand(completionCommand(program));
   program.addCommand(versionCommand());
   reflowDescriptions(program);

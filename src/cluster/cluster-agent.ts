@@ -47,6 +47,8 @@ export interface ClusterAgentOptions {
    */
   udp?: boolean;
   udpOptional?: boolean;
+  /** With reportConnects: also report each connect when answered (the node agent serves both). */
+  alsoAnswers?: boolean;
   /** How long a connect from an unknown kubelet container waits for the view (default 10 s). */
   holdMs?: number;
   onLost?: (newlyLost: number, totalLost: number) => void;
@@ -125,6 +127,7 @@ export class ClusterAgent {
         ...(opts.reportConnects ? { reportConnects: true } : {}),
         ...(opts.udp ? { udp: true } : {}),
         ...(opts.udpOptional ? { udpOptional: true } : {}),
+        ...(opts.alsoAnswers ? { alsoAnswers: true } : {}),
         ...(opts.onLost ? { onLost: opts.onLost } : {}),
       },
       handle,

@@ -157,7 +157,8 @@ async function listAll(kc: KubeConfig, kind: WatchedKind): Promise<KubeList> {
   let cont = '';
   let resourceVersion = '';
   do {
-    const page = (await rawGet(kc, `${kind.path}?limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`)) as KubeList;
+    const sep = kind.path.includes('?') ? '&' : '?';
+    const page = (await rawGet(kc, `${kind.path}${sep}limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`)) as KubeList;
     for (const item of page.items ?? []) items.push(stamp(kind, item));
     resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
     cont = page.metadata?.continue ?? '';
@@ -182,6 +183,11 @@ export function describeApiError(err: unknown, kind: WatchedKind | undefined, wh
 }
 
 export interface LiveViewOptions extends KubeconfigOptions {
+  /**
+   * Watch only the pods this field selector takes (the node agent: `spec.nodeName=<node>`, so an
+   * agent does not hold the whole cluster's pods). Other kinds stay cluster-wide.
+   */
+  podFieldSelector?: string;
   /** How long connect() waits for the first list of every kind (default 30 s). */
   syncTimeoutMs?: number;
   /** Called with a message when a watch fails and is restarted (default: nothing; CLIs log it with -v). */
@@ -234,7 +240,7 @@ export class LiveClusterView implements ClusterView {
     const resolved = loadKubeconfig(opts);
     const view = new LiveClusterView(resolved.kc, resolved.description, resolved.namespace, opts.onWatchError ?? (() => {}));
     try {
-      await view.start(opts.syncTimeoutMs ?? 30_000);
+      await view.start(opts.syncTimeoutMs ?? 30_000, opts.podFieldSelector);
     } catch (err) {
       await view.close();
       throw err;
@@ -242,11 +248,15 @@ export class LiveClusterView implements ClusterView {
     return view;
   }
 
-  private async start(timeoutMs: number): Promise<void> {
+  private async start(timeoutMs: number, podFieldSelector: string | undefined): Promise<void> {
     const watch = new Watch(this.kc);
     const server = this.kc.getCurrentCluster()?.server ?? '?';
     const firstErrors = new Map<string, unknown>();
-    for (const kind of WATCHED_KINDS) {
+    for (const watched of WATCHED_KINDS) {
+      const kind =
+        watched.kind === 'Pod' && podFieldSelector !== undefined
+          ? { ...watched, path: `${watched.path}?fieldSelector=${encodeURIComponent(podFieldSelector)}` }
+          : watched;
       const informer = new ListWatch<KubernetesObject>(kind.path, watch, () => listAll(this.kc, kind), false);
       const state: KindState = { kind, informer, failing: false, retryDelayMs: 250 };
       const changed = (obj: KubernetesObject): void => {

@@ -32,8 +32,17 @@ export interface MetricFamily {
 export interface ConnectSink {
   /** Short name: the key of this sink's figures in the status document. */
   readonly name: string;
-  /** Every attributed connect of this node, in order. Must return quickly and never throw. */
+  /**
+   * Every attributed connect of this node, once, when answered (connect.event.outcome is final:
+   * established, refused, timeout, closed, error; latencyNs set), in order. Must return quickly; a
+   * throw is caught, counted in the agent's status as this sink's `errors`, and never stops the agent.
+   */
   accept(connect: PodConnect): void;
+  /**
+   * Optional: the same connects as they are made (outcome `connecting`, before any answer; only
+   * when the agent's sockops hook is attached). For sinks that must act before the answer comes.
+   */
+  acceptMade?(connect: PodConnect): void;
   /** Figures for the status document (backlog, written, lost, …). */
   status(): StatusFigures;
   /** Metric families for /metrics. */
@@ -44,5 +53,9 @@ export interface ConnectSink {
   close(deadline: Date): Promise<void>;
 }
 
-/** Makes a sink once the agent knows its node and has a synced cluster view. */
+/**
+ * Makes a sink once the agent knows its node and has a synced cluster view. The agent is given a
+ * list of them (src/daemon/sinks.ts, one line per sink); a factory that throws stops the agent
+ * with its error (a sink the user asked for that cannot start is not silently left out).
+ */
 export type SinkFactory = (ctx: SinkContext) => ConnectSink | Promise<ConnectSink>;

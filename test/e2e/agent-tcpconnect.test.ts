@@ -145,6 +145,39 @@ describe('tcpconnect BPF program', () => {
     }
   });
 
+  it('reports a connect both as made and when answered (reportConnects + alsoAnswers, the node agent): refused, established and unanswered', async () => {
+    const both = new TcpConnectTracer({ netns: [client.inode], reportConnects: true, alsoAnswers: true });
+    const seen = new EventLog(both);
+    try {
+      expect(both.connectsReported).toBe(true);
+      // Refused over IPv6: the connect as made, then its answer (the RST) with the same source port.
+      const nc6 = ncFromClient(wire.ipv6B, 82);
+      await new Promise((r) => nc6.on('exit', r));
+      await new Promise((r) => setTimeout(r, 100));
+      both.drain();
+      const refused = seen.events.filter((x) => x.pid === nc6.pid);
+      expect(refused).toMatchObject([
+        { family: 6, daddr: wire.ipv6B, dport: 82, outcome: 'connecting', source: 'connect', latencyNs: 0 },
+        { family: 6, daddr: wire.ipv6B, dport: 82, outcome: 'refused', source: 'state' },
+      ]);
+      expect(refused[1]!.sport).toBe(refused[0]!.sport);
+      expect(refused[1]!.latencyNs).toBeGreaterThan(0);
+      // Established over IPv4.
+      const ok = ncFromClient(wire.ipv4B, 80, 1);
+      await seen.waitFor((x) => x.pid === ok.pid && x.outcome === 'established', 3000);
+      expect(seen.events.filter((x) => x.pid === ok.pid).map((x) => x.outcome)).toEqual(['connecting', 'established']);
+      // A SYN that is never answered: seen at once, its answer (the close) when the client gives up.
+      const lost = ncFromClient(wire.ipv4B, 81, 5);
+      await seen.waitFor((x) => x.pid === lost.pid, 3000);
+      lost.kill('SIGKILL');
+      await seen.waitFor((x) => x.pid === lost.pid && x.outcome === 'closed', 3000);
+      expect(seen.events.filter((x) => x.pid === lost.pid).map((x) => x.outcome)).toEqual(['connecting', 'closed']);
+      expect(both.counters()).toMatchObject({ lost: 0, untracked: 0 });
+    } finally {
+      both.close();
+    }
+  });
+
   it('UDP: reports each socket\'s first datagram to each destination (sendto and connected sockets, IPv4 and IPv6)', async () => {
     const udp = new TcpConnectTracer({ netns: [client.inode], udp: true, programs: [] });
     const seen = new EventLog(udp);

@@ -202,24 +202,9 @@ wait_for() { # description command…
 kubectl() { "$bin/kubectl" --kubeconfig "$dir/kubeconfig" "$@"; }
 
 wait_for "the registry" curl -fsS --max-time 2 "http://$NODE_IP:5000/v2/"
-# --- images: push every OCI layout of build.sh to the registry (blobs, then the manifest by tag).
-push() { # layout
-  local layout="$1" ref repo tag manifest d
-  ref="$(grep -o '"org.opencontainers.image.ref.name":"[^"]*"' "$layout/index.json" | cut -d'"' -f4)"
-  repo="${ref#*/}"; repo="${repo%:*}"; tag="${ref##*:}"
-  manifest="$(grep -o '"digest":"sha256:[0-9a-f]*"' "$layout/index.json" | cut -d: -f3 | tr -d '"')"
-  for d in $(ls "$layout/blobs/sha256"); do
-    [ "$d" = "$manifest" ] && continue
-    local loc
-    loc="$(curl -fsS -X POST -D - -o /dev/null "http://$NODE_IP:5000/v2/$repo/blobs/uploads/" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')"
-    case "$loc" in http*) ;; *) loc="http://$NODE_IP:5000$loc";; esac
-    case "$loc" in *\?*) loc="$loc&digest=sha256:$d";; *) loc="$loc?digest=sha256:$d";; esac
-    curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$layout/blobs/sha256/$d" "$loc" > /dev/null
-  done
-  curl -fsS -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
-    --data-binary "@$layout/blobs/sha256/$manifest" "http://$NODE_IP:5000/v2/$repo/manifests/$tag" > /dev/null
-}
-for layout in "$bin"/images/*/; do push "${layout%/}"; done
+# --- images: push every OCI layout of build.sh to the registry (oci.sh: blobs, then the manifest by tag).
+. "$here/oci.sh"
+for layout in "$bin"/images/*/; do oci_push "$NODE_IP:5000" "${layout%/}"; done
 echo "test/node/up.sh: images pushed at +$(ms)ms" >&2
 
 wait_for "the API server" kubectl get --raw /readyz

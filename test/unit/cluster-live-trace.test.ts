@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ConnectEvent } from '../../src/agent/event.js';
 import { K8S_TCPCONNECT_COLUMNS, TableFormatter, compileJson, k8sLayout } from '../../src/cli/output/columns.js';
-import { k8sRow, wantsClusterMode } from '../../src/cli/commands/trace/cluster.js';
+import { wantsClusterMode } from '../../src/cli/commands/trace/cluster.js';
+import { k8sRow } from '../../src/cli/output/k8s-trace.js';
 import { podFilter } from '../../src/cli/shared/pod-filter.js';
 import type { PodConnect } from '../../src/cluster/cluster-agent.js';
 import type { V1NetworkPolicy, V1Pod } from '../../src/cluster/objects.js';

@@ -8,13 +8,12 @@
  */
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { ClusterAgent, type PodConnect } from '../../../cluster/cluster-agent.js';
-import { flowDestinationNotation, flowSourceNotation } from '../../../cluster/enrich.js';
+import { ClusterAgent } from '../../../cluster/cluster-agent.js';
 // Type-only: the client library loads when cluster mode runs, not with every netpol command.
 import type { LiveClusterView } from '../../../cluster/live.js';
-import { InputError } from '../../../errors.js';
 import { podFilter, type PodFilterOptions } from '../../shared/pod-filter.js';
-import { compileJson, customLayout, k8sLayout, K8S_TCPCONNECT_COLUMNS, needsAnswer, TableFormatter, type K8sRowInfo, type Layout, type TraceRow } from '../../output/columns.js';
+import { compileJson, K8S_TCPCONNECT_COLUMNS, needsAnswer, TableFormatter, type TraceRow } from '../../output/columns.js';
+import { k8sRow, parseK8sOutput } from '../../output/k8s-trace.js';
 
 export interface TraceK8sOptions extends PodFilterOptions {
   latency?: boolean;
@@ -35,38 +34,6 @@ export interface TraceK8sIO {
   onSummary?: (s: { shown: number; lost: number; unresolved: number; received: number }) => void;
   /** A cluster view to use instead of connecting one (tests, or a caller that has one already). */
   view?: LiveClusterView;
-}
-
-type View = { kind: 'table'; layout: Layout } | { kind: 'json' };
-
-export function parseK8sOutput(output: string | undefined, latency: boolean): View {
-  if (output === undefined || output === 'columns') return { kind: 'table', layout: k8sLayout(latency) };
-  if (output === 'json') return { kind: 'json' };
-  if (output.startsWith('columns=')) {
-    try {
-      return { kind: 'table', layout: customLayout(output.slice('columns='.length), K8S_TCPCONNECT_COLUMNS) };
-    } catch (err) {
-      throw new InputError('-o', (err as Error).message);
-    }
-  }
-  throw new InputError('-o', `unknown output "${output}"; use columns, json or columns=a,b`);
-}
-
-/** The row the K8S columns read. */
-export function k8sRow(c: PodConnect): TraceRow {
-  const { record } = c;
-  const dstKind: K8sRowInfo['dstKind'] = record.dst.service ? 'svc' : record.dst.pod ? 'pod' : 'raw';
-  const k8s: K8sRowInfo = {
-    node: c.node,
-    namespace: c.source.namespace,
-    pod: c.source.name,
-    container: c.source.container ?? '',
-    src: flowSourceNotation(record.src),
-    dst: flowDestinationNotation(record.dst),
-    dstKind,
-    ...(dstKind !== 'raw' ? { dstNamespace: record.dst.namespace ?? undefined, dstName: (record.dst.service ?? record.dst.pod) ?? undefined } : {}),
-  };
-  return { event: c.event, container: null, time: c.time, extra: { k8s } };
 }
 
 /** Runs a cluster-mode trace until --timeout, the signal or Ctrl-C; returns the exit code. */
@@ -158,5 +125,6 @@ export function addClusterTraceOptions(cmd: Command): Command {
     .option('-l, --selector <selector>', 'cluster mode: only pods matching this label selector (e.g. run=mypod, app in (a,b), !canary)')
     .option('--node <name>', 'cluster mode: only pods scheduled to this node')
     .option('--kubeconfig <file>', 'cluster mode: kubeconfig (default $KUBECONFIG or ~/.kube/config)')
-    .option('--context <name>', 'cluster mode: kubeconfig context');
+    .option('--context <name>', 'cluster mode: kubeconfig context')
+    .option('--on-node', 'cluster mode, traced in-process on this node (needs root) even when the netpol agents are deployed');
 }

@@ -1,0 +1,91 @@
+/**
+ * `netpol agent`: the node agent (the netpol-agent DaemonSet's process; src/daemon/node-agent.ts).
+ * Runs until SIGTERM or SIGINT, then stops accepting, closes its sinks within --close-timeout and
+ * exits 0.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { NodeAgent } from '../../../daemon/node-agent.js';
+import { DEFAULT_SINKS } from '../../../daemon/sinks.js';
+import { DURATION_SYNTAX, parseDurationSeconds } from '../../shared/duration.js';
+
+interface AgentFlags {
+  node?: string;
+  kubeconfig?: string;
+  context?: string;
+  apiAddress: string;
+  healthAddress: string;
+  pods: 'node' | 'cluster';
+  closeTimeout?: number;
+}
+
+function hostPort(flag: string): (value: string) => { host: string; port: number } {
+  return (value) => {
+    const m = /^(.*):(\d{1,5})$/.exec(value);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || !m[1] || port > 65535) throw new InvalidArgumentError(`${flag}: "${value}" is not HOST:PORT`);
+    return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+  };
+}
+
+export function agentCommand(): Command {
+  return new Command('agent')
+    .summary('run the node agent (the netpol-agent DaemonSet\'s process; needs root or CAP_BPF+CAP_PERFMON+CAP_NET_ADMIN)')
+    .description(
+      'Traces every pod of this node (the node is $NETPOL_NODE_NAME, else $NODE_NAME from the downward API,\n' +
+        'else the hostname) and serves the connects to `kubectl netpol trace` and `kubectl netpol status`\n' +
+        'through the pods/portforward subresource: GET /v1/status and GET /v1/connects on 127.0.0.1:9808.\n' +
+        'GET /healthz, /readyz and /metrics (Prometheus) on 0.0.0.0:9809. Stops on SIGTERM (exit 0).',
+    )
+    .option('--node <name>', 'this node\'s name (default: $NETPOL_NODE_NAME, $NODE_NAME, the hostname)')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, else the pod\'s service account)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--api-address <host:port>', 'where the client API listens (keep it on loopback: it carries trace data)', '127.0.0.1:9808')
+    .option('--health-address <host:port>', 'where /healthz, /readyz and /metrics listen', '0.0.0.0:9809')
+    .addOption(
+      new Option('--pods <scope>', 'pods the agent watches: this node\'s (peers on other nodes show by address unless behind a Service), or the whole cluster\'s')
+        .choices(['node', 'cluster'])
+        .default('node'),
+    )
+    .option('--close-timeout <duration>', `on SIGTERM, how long the sinks get to flush (${DURATION_SYNTAX}; default 10s)`, parseDurationSeconds)
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  sudo netpol agent --node node-1 --kubeconfig /etc/kubernetes/kubelet.conf\n' +
+        '  netpol agent --pods cluster --health-address 0.0.0.0:9809',
+    )
+    .action(async (flags: AgentFlags) => {
+      const api = hostPort('--api-address')(flags.apiAddress);
+      const health = hostPort('--health-address')(flags.healthAddress);
+      const log = (line: string): void => {
+        process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      };
+      const agent = new NodeAgent({
+        ...(flags.node ? { node: flags.node } : {}),
+        ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+        ...(flags.context ? { context: flags.context } : {}),
+        api,
+        health,
+        podScope: flags.pods,
+        sinks: DEFAULT_SINKS,
+        ...(flags.closeTimeout !== undefined ? { closeDeadlineMs: flags.closeTimeout * 1000 } : {}),
+        log,
+        onWatchError: (m) => log(`watch: ${m}`),
+      });
+      const stopped = new Promise<void>((resolve) => {
+        const stop = (signal: string): void => {
+          log(`${signal}: stopping`);
+          void agent.stop().then(resolve);
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      try {
+        await agent.start();
+      } catch (err) {
+        await agent.stop();
+        throw err;
+      }
+      await stopped;
+      process.exitCode = 0;
+    });
+}

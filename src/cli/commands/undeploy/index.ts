@@ -1,0 +1,46 @@
+/**
+ * `netpol undeploy` (`kubectl netpol undeploy`): removes what `netpol deploy` installed — every
+ * object of the packaged base, the DaemonSet and its namespace included — and waits until they and
+ * the agent pods are gone. The CRDs stay unless --include-crds: deleting a CRD deletes every object
+ * of it (the learned traffic profiles, staged policies).
+ */
+import { Command, Option } from 'commander';
+import { DURATION_SYNTAX, parseDuration } from '../../shared/duration.js';
+
+export interface UndeployOptions {
+  includeCrds?: boolean;
+  timeout: number;
+  kubeconfig?: string;
+  context?: string;
+}
+
+export async function runUndeploy(opts: UndeployOptions, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
+  const { loadKustomization, packagedBaseDir, deleteManifests } = await import('../../../cluster/deploy.js');
+  const { loadKubeconfig } = await import('../../../cluster/kubeconfig.js');
+  const manifests = loadKustomization(packagedBaseDir());
+  const { kc, description } = loadKubeconfig({ kubeconfig: opts.kubeconfig, context: opts.context });
+  const log = (line: string) => io.stderr.write(`${line}\n`);
+  log(`removing the netpol agent from ${description}`);
+  const start = Date.now();
+  const n = await deleteManifests(kc, manifests, { includeCrds: opts.includeCrds === true, timeoutMs: opts.timeout, log });
+  io.stdout.write(n === 0 ? 'netpol agent was not deployed: nothing to remove\n' : `netpol agent removed (${n} objects) in ${((Date.now() - start) / 1000).toFixed(1)}s\n`);
+  return 0;
+}
+
+export function undeployCommand(): Command {
+  return new Command('undeploy')
+    .summary('remove the netpol agent from the cluster (CRDs only with --include-crds)')
+    .description(
+      'Remove what `netpol deploy` installed (the netpol-agent DaemonSet, its namespace netpol-system, ServiceAccount, RBAC and Service) ' +
+        "and wait until it and the agent pods are gone. netpol's CRDs and the data in them (traffic profiles, staged policies) stay unless " +
+        '--include-crds.',
+    )
+    .option('--include-crds', "also delete netpol's CRDs, and with them every traffic profile and staged policy")
+    .addOption(new Option('--timeout <duration>', `how long to wait for everything to go (${DURATION_SYNTAX})`).argParser((v: string) => parseDuration(v)).default(120_000, '2m'))
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context')
+    .addHelpText('after', '\nExamples:\n  netpol undeploy\n  netpol undeploy --include-crds --timeout 5m')
+    .action(async (o: UndeployOptions) => {
+      process.exitCode = await runUndeploy(o, { stdout: process.stdout, stderr: process.stderr });
+    });
+}

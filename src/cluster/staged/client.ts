@@ -1,0 +1,219 @@
+/**
+ * StagedNetworkPolicies through the API server: list, get, apply (server-side, field manager
+ * "netpol"), delete, the agents' per-node status apply, and a watch that survives API server
+ * restarts (as the live view's do). Errors say what to do: a missing CRD names the file that
+ * installs it, a 403 names the role that grants it.
+ */
+import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { EnvironmentError, NetpolError } from '../../errors.js';
+import { ApiStatusError, rawRequest, type ApiStatusCause } from '../live.js';
+import { STAGED_API_VERSION, STAGED_KIND, STAGED_PLURAL, STAGED_RESOURCE, stagedKey, type NodeEvidence, type StagedNetworkPolicy, type StagedStatus } from './types.js';
+
+export const STAGE_FIELD_MANAGER = 'netpol';
+/** Each node's agent owns its own status.nodes[] entry under this manager. */
+export const agentFieldManager = (node: string): string => `netpol-agent/${node}`;
+
+const base = `/apis/${STAGED_API_VERSION}`;
+export function stagedPath(namespace?: string, name?: string): string {
+  if (namespace === undefined) return `${base}/${STAGED_PLURAL}`;
+  const collection = `${base}/namespaces/${encodeURIComponent(namespace)}/${STAGED_PLURAL}`;
+  return name === undefined ? collection : `${collection}/${encodeURIComponent(name)}`;
+}
+
+/** The API server refused a staged policy: which one, and the fields it named. */
+export class StagedRejectedError extends NetpolError {
+  constructor(key: string, reason: string, causes: ApiStatusCause[]) {
+    super([`the API server rejected StagedNetworkPolicy ${key}: ${reason}`, ...causes.map((c) => `  ${c.field ?? '(object)'}: ${c.message ?? c.reason ?? ''}`)].join('\n'));
+  }
+}
+
+/** What an API error means for staged policies, in words a user can act on. */
+export const USER_ROLE_HINT = 'staging needs the netpol-staged-edit ClusterRole (deploy/base/rbac-staged.yaml; aggregated into edit/admin)';
+export const AGENT_ROLE_HINT = "the agent's live judge needs the netpol-agent-staged ClusterRole bound to its ServiceAccount (deploy/base/rbac-staged.yaml)";
+
+export function stagedApiError(err: unknown, what: string, kc: KubeConfig, roleHint = USER_ROLE_HINT): Error {
+  const server = kc.getCurrentCluster()?.server ?? '?';
+  if (err instanceof ApiStatusError) {
+    if (err.statusCode === 404 && !isObjectNotFound(err)) {
+      return new EnvironmentError(
+        `${what}: the StagedNetworkPolicy CRD (${STAGED_RESOURCE}) is not installed at ${server}`,
+        'kubectl apply -f deploy/crds/stagednetworkpolicies.yaml',
+      );
+    }
+    if (err.statusCode === 401 || err.statusCode === 403) {
+      return new EnvironmentError(`${what}: not allowed at ${server}: ${err.reason}`, roleHint);
+    }
+  }
+  const e = err as { code?: string };
+  if (e.code === 'ECONNREFUSED') return new EnvironmentError(`${what}: cannot reach the API server at ${server} (connection refused)`);
+  return err as Error;
+}
+
+/** A 404 about the object (`… "name" not found`), not about the resource type (CRD missing: "404 page not found"). */
+function isObjectNotFound(err: unknown): boolean {
+  return err instanceof ApiStatusError && err.statusCode === 404 && /" not found/.test(err.reason);
+}
+
+export async function listStaged(kc: KubeConfig, namespace?: string): Promise<StagedNetworkPolicy[]> {
+  const items: StagedNetworkPolicy[] = [];
+  let cont = '';
+  do {
+    const page = (await rawRequest(kc, `${stagedPath(namespace)}?limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`)) as {
+      items?: StagedNetworkPolicy[];
+      metadata?: { continue?: string };
+    };
+    for (const item of page.items ?? []) items.push(stamp(item));
+    cont = page.metadata?.continue ?? '';
+  } while (cont);
+  return items.sort((a, b) => (stagedKey(a) < stagedKey(b) ? -1 : stagedKey(a) > stagedKey(b) ? 1 : 0));
+}
+
+export async function getStaged(kc: KubeConfig, namespace: string, name: string): Promise<StagedNetworkPolicy | undefined> {
+  try {
+    return stamp((await rawRequest(kc, stagedPath(namespace, name))) as StagedNetworkPolicy);
+  } catch (err) {
+    if (isObjectNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Server-side apply of a staged policy's spec, labels and annotations (validated strictly). */
+export async function applyStaged(kc: KubeConfig, staged: StagedNetworkPolicy, opts: { dryRun?: boolean } = {}): Promise<StagedNetworkPolicy> {
+  const namespace = staged.metadata?.namespace ?? 'default';
+  const name = staged.metadata?.name ?? '';
+  const body = { apiVersion: STAGED_API_VERSION, kind: STAGED_KIND, metadata: { ...staged.metadata, namespace, name }, spec: staged.spec };
+  const query = `?fieldManager=${STAGE_FIELD_MANAGER}&force=true&fieldValidation=Strict${opts.dryRun ? '&dryRun=All' : ''}`;
+  try {
+    return stamp((await rawRequest(kc, stagedPath(namespace, name) + query, { method: 'PATCH', body, contentType: 'application/apply-patch+yaml' })) as StagedNetworkPolicy);
+  } catch (err) {
+    if (err instanceof ApiStatusError && (err.statusCode === 422 || err.statusCode === 400)) throw new StagedRejectedError(`${namespace}/${name}`, err.reason, err.causes);
+    throw err;
+  }
+}
+
+/** Deletes a staged policy; false when it was not there. */
+export async function deleteStaged(kc: KubeConfig, namespace: string, name: string, opts: { resourceVersion?: string } = {}): Promise<boolean> {
+  try {
+    const body = opts.resourceVersion ? { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { resourceVersion: opts.resourceVersion } } : undefined;
+    await rawRequest(kc, stagedPath(namespace, name), { method: 'DELETE', ...(body ? { body } : {}) });
+    return true;
+  } catch (err) {
+    if (isObjectNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * One node's evidence (and the summary beside it) through the status subresource: server-side
+ * apply with this node's own field manager, so the entry keyed by this node is this agent's and no
+ * other agent's apply touches it. `force` because the summary fields are shared by every agent.
+ */
+export async function applyNodeEvidence(
+  kc: KubeConfig,
+  key: { namespace: string; name: string },
+  entry: NodeEvidence,
+  summary: Pick<StagedStatus, 'wouldDeny' | 'lastSeen'>,
+): Promise<StagedNetworkPolicy> {
+  const body = {
+    apiVersion: STAGED_API_VERSION,
+    kind: STAGED_KIND,
+    metadata: { namespace: key.namespace, name: key.name },
+    status: { ...summary, nodes: [entry] },
+  };
+  const path = `${stagedPath(key.namespace, key.name)}/status?fieldManager=${encodeURIComponent(agentFieldManager(entry.node))}&force=true`;
+  return stamp((await rawRequest(kc, path, { method: 'PATCH', body, contentType: 'application/apply-patch+yaml' })) as StagedNetworkPolicy);
+}
+
+function stamp<T extends StagedNetworkPolicy>(obj: T): T {
+  obj.apiVersion ??= STAGED_API_VERSION;
+  obj.kind ??= STAGED_KIND;
+  return obj;
+}
+
+/**
+ * Every staged policy of the cluster, kept current by a watch; restarts after errors with backoff
+ * (250 ms doubling to 2 s), as the live view's watches do.
+ */
+export class StagedWatch {
+  private informer?: ListWatch<KubernetesObject>;
+  private readonly listeners = new Set<() => void>();
+  private retryDelayMs = 250;
+  private retryTimer?: NodeJS.Timeout;
+  private closed = false;
+  private generation = 0;
+  lastError?: string;
+
+  constructor(private readonly kc: KubeConfig) {}
+
+  /** Lists once (throws what stagedApiError says when it cannot), then watches. */
+  async start(): Promise<void> {
+    // A start after a failed one (the judge retries until the CRD or its RBAC is there).
+    this.closed = false;
+    await this.informer?.stop();
+    const watch = new Watch(this.kc);
+    const path = stagedPath();
+    let first: unknown;
+    this.informer = new ListWatch<KubernetesObject>(
+      path,
+      watch,
+      async () => {
+        const items = await listStaged(this.kc);
+        return { metadata: {}, items: items as KubernetesObject[] } as never;
+      },
+      false,
+    );
+    const changed = (): void => {
+      this.generation++;
+      for (const l of this.listeners) l();
+    };
+    this.informer.on('add', changed);
+    this.informer.on('update', changed);
+    this.informer.on('delete', changed);
+    this.informer.on('error', (err: unknown) => {
+      first ??= err;
+      this.retry(err);
+    });
+    await this.informer.start();
+    if (first !== undefined && this.list().length === 0) {
+      const err = stagedApiError(first, 'cannot watch staged policies', this.kc, AGENT_ROLE_HINT);
+      await this.close();
+      throw err;
+    }
+  }
+
+  private retry(err: unknown): void {
+    if (this.closed) return;
+    this.lastError = (err as Error)?.message ?? String(err);
+    clearTimeout(this.retryTimer);
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 2_000);
+    this.retryTimer = setTimeout(() => {
+      if (this.closed) return;
+      void this.informer?.start().then(() => {
+        this.retryDelayMs = 250;
+      });
+    }, delay);
+    this.retryTimer.unref?.();
+  }
+
+  /** A counter that changes whenever a staged policy does (for caches). */
+  get version(): number {
+    return this.generation;
+  }
+
+  list(): StagedNetworkPolicy[] {
+    return (this.informer?.list() ?? []) as StagedNetworkPolicy[];
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.listeners.clear();
+    await this.informer?.stop();
+  }
+}

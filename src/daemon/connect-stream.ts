@@ -1,0 +1,161 @@
+/**
+ * The live stream behind /v1/connects: every connect of this node, published once as made and
+ * once when answered, fanned out to the subscribers whose filters take it. The agent never waits
+ * for a subscriber: each has a bounded queue in front of its socket; what does not fit is counted
+ * and told to that client in-band ({"lost":N}) when it catches up, and in the figures of status
+ * and /metrics. A short replay buffer (REPLAY_SECONDS) lets a client that found its pod a moment
+ * after the pod started ask for the connects it would have missed (`since=`).
+ */
+import type { Writable } from 'node:stream';
+import type { PodConnect } from '../cluster/cluster-agent.js';
+import { compileConnectFilter, type ConnectFilter } from './connect-filter.js';
+import { encodeLine, encodeLost, REPLAY_SECONDS, type ConnectsQuery, type When } from './protocol.js';
+import type { MetricFamily, StatusFigures } from './sink.js';
+
+export interface ConnectStreamOptions {
+  /** Lines a subscriber may have waiting before newer ones are dropped (and counted). Default 1024. */
+  queueLines?: number;
+  /** Connects kept for `since=` (at most REPLAY_SECONDS old). Default 8192. */
+  replayEntries?: number;
+}
+
+interface Published {
+  c: PodConnect;
+  when: When;
+  /** Encoded once, on first use. */
+  line?: string;
+}
+
+class Subscriber {
+  readonly queue: string[] = [];
+  pendingLost = 0;
+  lost = 0;
+  sent = 0;
+  private readonly onDrain = (): void => this.flush();
+
+  constructor(
+    readonly out: Writable,
+    readonly filter: ConnectFilter,
+    private readonly maxQueue: number,
+  ) {
+    out.on('drain', this.onDrain);
+  }
+
+  offer(line: string): boolean {
+    if (this.queue.length === 0 && this.pendingLost === 0 && !this.out.writableNeedDrain) {
+      this.out.write(line);
+      this.sent++;
+      return true;
+    }
+    // Room for the lost record too: it must reach the client before the next connect does.
+    const room = this.maxQueue - this.queue.length - (this.pendingLost > 0 ? 1 : 0);
+    if (room <= 0) {
+      this.pendingLost++;
+      this.lost++;
+      return false;
+    }
+    if (this.pendingLost > 0) {
+      this.queue.push(encodeLost(this.pendingLost));
+      this.pendingLost = 0;
+    }
+    this.queue.push(line);
+    this.flush();
+    return true;
+  }
+
+  flush(): void {
+    while (this.queue.length > 0 && !this.out.writableNeedDrain) {
+      const line = this.queue.shift()!;
+      this.out.write(line);
+      if (!line.startsWith('{"lost"')) this.sent++;
+    }
+    if (this.queue.length === 0 && this.pendingLost > 0 && !this.out.writableNeedDrain) {
+      this.out.write(encodeLost(this.pendingLost));
+      this.pendingLost = 0;
+    }
+  }
+
+  detach(): void {
+    this.out.off('drain', this.onDrain);
+  }
+}
+
+export class ConnectStream {
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly replay: Published[] = [];
+  private readonly queueLines: number;
+  private readonly replayEntries: number;
+  private published = 0;
+  private lostTotal = 0;
+  /** Answers also go to when=connect subscribers while connects cannot be reported as made. */
+  asMade = true;
+
+  constructor(opts: ConnectStreamOptions = {}) {
+    this.queueLines = opts.queueLines ?? 1024;
+    this.replayEntries = opts.replayEntries ?? 8192;
+  }
+
+  /** Hands one connect to every subscriber that asked for it; never blocks. */
+  publish(c: PodConnect, when: When): void {
+    this.published++;
+    const p: Published = { c, when };
+    this.replay.push(p);
+    if (this.replay.length > this.replayEntries) this.replay.shift();
+    for (const s of this.subscribers) this.offer(s, p);
+  }
+
+  private offer(s: Subscriber, p: Published): void {
+    const asWhen: When[] = p.when === 'answer' && !this.asMade ? ['answer', 'connect'] : [p.when];
+    if (!asWhen.some((w) => s.filter(p.c, w))) return;
+    p.line ??= encodeLine(p.c, p.when);
+    if (!s.offer(p.line)) this.lostTotal++;
+  }
+
+  /**
+   * Starts streaming to `out` (an HTTP response): the replayed past first when the query has
+   * `since`, then live. Throws QueryError for a bad query. Returns the function that ends it.
+   */
+  subscribe(query: ConnectsQuery, out: Writable): () => void {
+    const s = new Subscriber(out, compileConnectFilter(query), this.queueLines);
+    if (query.since !== undefined) {
+      const from = Math.max(query.since.getTime(), Date.now() - REPLAY_SECONDS * 1000);
+      for (const p of this.replay) if (p.c.time.getTime() >= from) this.offer(s, p);
+    }
+    this.subscribers.add(s);
+    return () => {
+      s.detach();
+      this.subscribers.delete(s);
+    };
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** Ends every subscriber's response (shutdown). */
+  endAll(): void {
+    for (const s of this.subscribers) {
+      s.detach();
+      s.out.end();
+    }
+    this.subscribers.clear();
+  }
+
+  status(): StatusFigures {
+    let backlog = 0;
+    for (const s of this.subscribers) backlog += s.queue.length;
+    return { subscribers: this.subscribers.size, published: this.published, backlog, lost: this.lostTotal, replayEntries: this.replay.length };
+  }
+
+  metrics(): MetricFamily[] {
+    return [
+      { name: 'netpol_subscribers', help: 'Clients streaming /v1/connects now.', type: 'gauge', samples: [{ value: this.subscribers.size }] },
+      {
+        name: 'netpol_stream_lost_total',
+        help: 'Connects not sent to a /v1/connects client because it read too slowly (each told in-band).',
+        type: 'counter',
+        samples: [{ value: this.lostTotal }],
+      },
+    ];
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * `netpol agent`: the node agent process (the DaemonSet's container). One ClusterAgent traces every
+ * pod of this node, with each connect reported twice — as made and when answered — so one kernel
+ * program serves `trace` without and with --latency. Every connect goes to the live stream
+ * (/v1/connects) and, when answered, to each sink (src/daemon/sink.ts). The pod view watches only
+ * this node's pods (fieldSelector spec.nodeName); services, namespaces, policies and owners are
+ * cluster-wide, as enrichment needs.
+ *
+ * Readiness (/readyz) waits for the BPF programs to be attached, the view to be synced and every
+ * sink to be ready; each reason not met is listed. stop() (SIGTERM) stops accepting clients, ends
+ * their streams, stops tracing (delivering what the kernel already has), then closes the sinks
+ * within a deadline.
+ */
+import type http from 'node:http';
+import { createRequire } from 'node:module';
+import { ClusterAgent, thisNodeName, type PodConnect } from '../cluster/cluster-agent.js';
+import type { LiveClusterView } from '../cluster/live.js';
+import { ConnectStream } from './connect-stream.js';
+import { apiServer, closeServer, healthServer, listen, type Listen } from './http-servers.js';
+import { renderMetrics } from './metrics-text.js';
+import { API_PORT, HEALTH_PORT, WIRE_VERSION, type AgentStatus } from './protocol.js';
+import { MinuteRate } from './rate.js';
+import type { ConnectSink, MetricFamily, SinkFactory, StatusFigures } from './sink.js';
+
+export const AGENT_VERSION = `v${(createRequire(import.meta.url)('../../package.json') as { version: string }).version}`;
+
+export interface NodeAgentOptions {
+  /** Default: thisNodeName() ($NETPOL_NODE_NAME, $NODE_NAME from the downward API, the hostname). */
+  node?: string;
+  kubeconfig?: string;
+  context?: string;
+  /** Default 127.0.0.1:9808. */
+  api?: Listen;
+  /** Default 0.0.0.0:9809. */
+  health?: Listen;
+  sinks?: readonly SinkFactory[];
+  /** Pods the view holds: this node's (default) or the whole cluster's (peers on other nodes by name). */
+  podScope?: 'node' | 'cluster';
+  /** Lines a slow /v1/connects client may have waiting. */
+  subscriberQueue?: number;
+  /** How long stop() gives the sinks to flush. Default 10 s. */
+  closeDeadlineMs?: number;
+  /** Where the agent says what it does (stderr). */
+  log?: (line: string) => void;
+  /** Watch restarts etc. */
+  onWatchError?: (message: string) => void;
+}
+
+interface SinkSlot {
+  sink: ConnectSink;
+  errors: number;
+}
+
+export class NodeAgent {
+  readonly node: string;
+  readonly startedAt = new Date();
+  private readonly stream: ConnectStream;
+  private readonly rate = new MinuteRate();
+  private readonly sinks: SinkSlot[] = [];
+  private apiHttp: http.Server | undefined;
+  private healthHttp: http.Server | undefined;
+  private view: LiveClusterView | undefined;
+  private agent: ClusterAgent | undefined;
+  private rateTimer: NodeJS.Timeout | undefined;
+  private lastReceived = 0;
+  private connects = 0;
+  private made = 0;
+  private kernelLost = 0;
+  private unresolved = 0;
+  private startError: string | undefined;
+  private stopping: Promise<void> | undefined;
+  /** Where the listeners ended up (port 0 in tests picks a free port). */
+  apiAddress: Listen | undefined;
+  healthAddress: Listen | undefined;
+
+  constructor(private readonly opts: NodeAgentOptions) {
+    this.node = opts.node ?? thisNodeName();
+    this.stream = new ConnectStream(opts.subscriberQueue !== undefined ? { queueLines: opts.subscriberQueue } : {});
+  }
+
+  /**
+   * Listens first (so /readyz answers 503 with reasons while starting), then syncs the view,
+   * attaches the programs and makes the sinks. Throws what keeps the agent from running.
+   */
+  async start(): Promise<void> {
+    const log = this.opts.log ?? (() => {});
+    this.healthHttp = healthServer({ readiness: () => this.readiness(), metrics: () => renderMetrics(this.metricFamilies()) });
+    this.healthAddress = await listen(this.healthHttp, this.opts.health ?? { host: '0.0.0.0', port: HEALTH_PORT });
+    this.apiHttp = apiServer(() => this.status(), this.stream);
+    this.apiAddress = await listen(this.apiHttp, this.opts.api ?? { host: '127.0.0.1', port: API_PORT });
+    log(`netpol agent ${AGENT_VERSION} on node ${this.node}: API on ${this.apiAddress.host}:${this.apiAddress.port}, health on ${this.healthAddress.host}:${this.healthAddress.port}`);
+    try {
+      const { LiveClusterView } = await import('../cluster/live.js');
+      this.view = await LiveClusterView.connect({
+        kubeconfig: this.opts.kubeconfig,
+        context: this.opts.context,
+        ...((this.opts.podScope ?? 'node') === 'node' ? { podFieldSelector: `spec.nodeName=${this.node}` } : {}),
+        ...(this.opts.onWatchError ? { onWatchError: this.opts.onWatchError } : {}),
+      });
+      log(`cluster view synced (${this.view.description}; pods: ${(this.opts.podScope ?? 'node') === 'node' ? `node ${this.node}` : 'cluster'})`);
+      const view = this.view;
+      this.agent = await ClusterAgent.start(
+        {
+          view,
+          node: this.node,
+          filter: () => true,
+          reportConnects: true,
+          alsoAnswers: true,
+          onLost: (_n, total) => {
+            this.kernelLost = total;
+          },
+          onUnresolved: () => this.unresolved++,
+        },
+        (c) => this.deliver(c),
+      );
+      const reporting = this.agent.connectReporting;
+      this.stream.asMade = reporting.reported;
+      if (!reporting.reported) log(`warning: connects are reported when answered only: ${reporting.problem ?? 'the sockops hook is not attached'}`);
+      log('BPF programs attached');
+      for (const factory of this.opts.sinks ?? []) {
+        const sink = await factory({ node: this.node, view });
+        this.sinks.push({ sink, errors: 0 });
+        log(`sink ${sink.name} started`);
+      }
+      this.rateTimer = setInterval(() => this.sampleRate(), 1000);
+      this.rateTimer.unref();
+    } catch (err) {
+      this.startError = (err as Error).message;
+      throw err;
+    }
+  }
+
+  private deliver(c: PodConnect): void {
+    if (c.event.outcome === 'connecting') {
+      this.made++;
+      this.stream.publish(c, 'connect');
+      for (const slot of this.sinks) {
+        if (!slot.sink.acceptMade) continue;
+        try {
+          slot.sink.acceptMade(c);
+        } catch {
+          slot.errors++;
+        }
+      }
+      return;
+    }
+    this.connects++;
+    this.stream.publish(c, 'answer');
+    for (const slot of this.sinks) {
+      try {
+        slot.sink.accept(c);
+      } catch {
+        slot.errors++;
+      }
+    }
+  }
+
+  private sampleRate(): void {
+    const received = this.agent?.eventsReceived ?? 0;
+    this.rate.add(received - this.lastReceived);
+    this.lastReceived = received;
+  }
+
+  readiness(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (this.startError) reasons.push(`start failed: ${this.startError}`);
+    if (this.stopping) reasons.push('shutting down');
+    if (!this.view) reasons.push('cluster view not synced yet');
+    if (!this.agent) reasons.push('BPF programs not attached yet');
+    else if (this.agent.error) reasons.push(`tracing stopped: ${(this.agent.error as Error).message ?? String(this.agent.error)}`);
+    if ((this.opts.sinks?.length ?? 0) > this.sinks.length && !this.startError) reasons.push('sinks not started yet');
+    for (const { sink } of this.sinks) {
+      const r = sink.readiness?.();
+      if (r && !r.ready) reasons.push(`sink ${sink.name}: ${r.reason ?? 'not ready'}`);
+    }
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  status(): AgentStatus {
+    const r = this.readiness();
+    const sinks: Record<string, StatusFigures> = { stream: this.stream.status() };
+    for (const slot of this.sinks) {
+      let figures: StatusFigures;
+      try {
+        figures = slot.sink.status();
+      } catch (err) {
+        figures = { statusError: (err as Error).message };
+      }
+      sinks[slot.sink.name] = { ...figures, ...(slot.errors ? { errors: slot.errors } : {}) };
+    }
+    const health = this.view?.health();
+    return {
+      v: WIRE_VERSION,
+      node: this.node,
+      version: AGENT_VERSION,
+      startedAt: this.startedAt.toISOString(),
+      ready: r.ready,
+      reasons: r.reasons,
+      events: {
+        total: this.agent?.eventsReceived ?? 0,
+        perSecond: Math.round(this.rate.perSecond() * 100) / 100,
+        kernelLost: this.kernelLost,
+        unresolved: this.unresolved,
+      },
+      connects: { made: this.made, answered: this.connects },
+      connectsAsMade: this.agent ? this.agent.connectReporting : { reported: false, problem: 'not started' },
+      subscribers: this.stream.subscriberCount,
+      ...(health ? { clusterView: { connected: health.connected, restarts: health.restarts, ...(health.lastError ? { lastError: health.lastError } : {}) } } : {}),
+      sinks,
+    };
+  }
+
+  metricFamilies(): MetricFamily[] {
+    const counter = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: 'counter', samples: [{ value }] });
+    const families: MetricFamily[] = [
+      counter('netpol_connects_total', 'TCP connects of this node\'s pods, attributed and answered.', this.connects),
+      counter('netpol_connects_made_total', 'TCP connects of this node\'s pods reported as made (before any answer).', this.made),
+      counter('netpol_events_total', 'Events read from the kernel.', this.agent?.eventsReceived ?? 0),
+      counter('netpol_events_lost_total', 'Events the kernel dropped (ring buffer full).', this.kernelLost),
+      counter('netpol_unresolved_total', 'Connects from containers the cluster view never reported (not attributed to a pod).', this.unresolved),
+      { name: 'netpol_ready', help: '1 when the agent is ready (see /readyz for the reasons when not).', type: 'gauge', samples: [{ value: this.readiness().ready ? 1 : 0 }] },
+      ...this.stream.metrics(),
+    ];
+    for (const slot of this.sinks) {
+      families.push(...(slot.sink.metrics?.() ?? []));
+    }
+    return families;
+  }
+
+  /** SIGTERM: stop accepting, end streams, stop tracing, close the sinks within the deadline. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const log = this.opts.log ?? (() => {});
+    clearInterval(this.rateTimer);
+    const closingApi = this.apiHttp ? closeServer(this.apiHttp) : Promise.resolve();
+    this.stream.endAll();
+    await closingApi;
+    if (this.agent) await this.agent.stop();
+    const deadline = new Date(Date.now() + (this.opts.closeDeadlineMs ?? 10_000));
+    await Promise.all(
+      this.sinks.map(async ({ sink }) => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), Math.max(0, deadline.getTime() - Date.now()));
+        });
+        try {
+          const outcome = await Promise.race([sink.close(deadline).then(() => 'ok' as const), late]);
+          if (outcome === 'late') log(`warning: sink ${sink.name} did not close by the deadline`);
+        } catch (err) {
+          log(`warning: sink ${sink.name} failed to close: ${(err as Error).message}`);
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+    await this.view?.close();
+    if (this.healthHttp) await closeServer(this.healthHttp);
+    log('netpol agent stopped');
+  }
+}
