@@ -8,7 +8,7 @@
 #     koffi's native module's (libstdc++), with an ld.so.cache made for this root by ldconfig -r
 #   /app: package.json, dist/, bpf/*.o, and the production node_modules (the paths of
 #     `npm ls --omit=dev --parseable`, copied as installed: nothing is fetched)
-#   /etc/passwd, /etc/group naming root and nobody
+#   /etc/passwd, /etc/group naming root and nobody; an empty /tmp
 # Entrypoint: node /app/dist/cli/main.js agent. The Dockerfile at the repository's root builds the
 # same image for users, from an official Node base.
 set -euo pipefail
@@ -31,7 +31,8 @@ koffi_native="$(find "$repo/node_modules/@koromix" -path '*linux_x64/koffi.node'
 
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 root="$work/root"
-mkdir -p "$root/usr/bin" "$root/usr/lib/x86_64-linux-gnu" "$root/usr/lib64" "$root/etc" "$root/app"
+mkdir -p "$root/usr/bin" "$root/usr/lib/x86_64-linux-gnu" "$root/usr/lib64" "$root/etc" "$root/app" "$root/tmp"
+chmod 1777 "$root/tmp"   # node's os.tmpdir(); read-only under the DaemonSet, like the rest of the root
 ln -s usr/bin "$root/bin"; ln -s usr/lib "$root/lib"; ln -s usr/lib64 "$root/lib64"   # Debian's merged /usr
 cp "$node_bin" "$root/usr/bin/node"
 
