@@ -50,6 +50,25 @@ interface NodeStream {
   done: Promise<void>;
 }
 
+/**
+ * What one node's stream already delivered: a reopened stream (after the connection to the agent
+ * broke) asks for the agent's recent past again from the last connect seen, and the ones already
+ * printed are recognized and skipped (a connect is its start time, process, ports and phase).
+ */
+class Delivered {
+  private readonly keys = new Set<string>();
+  lastTime: Date | undefined;
+
+  /** True the first time this connect is seen. */
+  first(key: string, time: Date): boolean {
+    if (this.keys.has(key)) return false;
+    this.keys.add(key);
+    if (this.keys.size > 8192) this.keys.delete(this.keys.values().next().value!);
+    if (!this.lastTime || time > this.lastTime) this.lastTime = time;
+    return true;
+  }
+}
+
 /** Runs the trace from the agents until --timeout, the signal or Ctrl-C; returns the exit code. */
 export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Promise<number> {
   const out = parseK8sOutput(opts.output, opts.latency ?? false);
@@ -93,18 +112,24 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
     io.stderr.write(`warning: ${message}\n`);
   };
 
+  const delivered = new Map<string, Delivered>();
   const open = async (state: AgentState): Promise<void> => {
     const tunnel = await AgentTunnel.open(kc, state.node, state.pod!);
     opened++;
+    let seen = delivered.get(state.node);
+    if (!seen) delivered.set(state.node, (seen = new Delivered()));
+    const since = seen.lastTime && seen.lastTime > started ? seen.lastTime : started;
     const done = tunnel
       .streamConnects(
-        { ...query, since: started },
+        { ...query, since },
         (line) => {
           if (line.kind === 'lost') {
             lost += line.lost;
             io.stderr.write(`warning: ${line.lost} connects from node ${state.node} not received (this client read too slowly)\n`);
             return;
           }
+          const e = line.connect.event;
+          if (!seen.first(`${line.connect.when}/${e.tsNs}/${e.pid}/${e.sport}/${e.daddr}/${e.dport}`, new Date(line.connect.time))) return;
           shown++;
           const row = k8sRow(toStreamedConnect(line.connect));
           pending.push(table ? table.row(row) : JSON.stringify(json(row)));
