@@ -9,6 +9,7 @@ import { explainCommand } from './commands/explain/index.js';
 import { graphCommand } from './commands/graph/index.js';
 import { learnCommand } from './commands/learn/index.js';
 import { probeCommand } from './commands/probe/index.js';
+import { statusCommand } from './commands/status/index.js';
 import { traceCommand } from './commands/trace/index.js';
 import { undeployCommand } from './commands/undeploy/index.js';
 import { CLIENT_VERSION, versionCommand } from './commands/version/index.js';
@@ -28,6 +29,7 @@ export function buildProgram(name = 'netpol'): Command {
   program.addCommand(deployCommand());
   program.addCommand(undeployCommand());
   program.addCommand(agentCommand());
+  program.addCommand(statusCommand());
   program.addCommand(completionCommand(program));
   program.addCommand(versionCommand());
   reflowDescriptions(program);

@@ -131,7 +131,8 @@ describe('the seed walkthrough on a real node', () => {
       );
     expect(trace.lines[1]).toMatch(row(80));
     expect(trace.lines[2]).toMatch(row(443)); // the redirect to HTTPS, as 1.1.1.1 does
-    expect(trace.stderr).toBe('2 connects traced, 0 lost\n');
+    // No agents deployed on this node: the in-process mode runs, and says so.
+    expect(trace.stderr).toBe('mode: on this node, in-process (no daemonset netpol-system/netpol-agent; kubectl netpol deploy installs it)\n2 connects traced, 0 lost\n');
   });
 
   it('learn -l run=mypod writes the seed policy; applied with kubectl, the pod still prints ok', async () => {

@@ -48,7 +48,7 @@ describe('completion model', () => {
 
 describe.skipIf(!has('bash'))('bash', () => {
   it('completes commands, nested commands, options, choices and files', () => {
-    expect(bashComplete('netpol ')).toEqual(['agent', 'check', 'completion', 'deploy', 'diff', 'explain', 'graph', 'help', 'learn', 'probe', 'trace', 'undeploy', 'version']);
+    expect(bashComplete('netpol ')).toEqual(['agent', 'check', 'completion', 'deploy', 'diff', 'explain', 'graph', 'help', 'learn', 'probe', 'status', 'trace', 'undeploy', 'version']);
     expect(bashComplete('netpol gr')).toEqual(['graph']);
     expect(bashComplete('netpol trace ')).toEqual(['tcpconnect', 'udp']);
     expect(bashComplete('netpol graph --o')).toEqual(['--out', '--output']);
@@ -81,7 +81,7 @@ describe.skipIf(!has('fish'))('fish', () => {
   }
 
   it('completes commands, nested commands, options and choices', () => {
-    expect(fishComplete('netpol ')).toEqual(['agent', 'check', 'completion', 'deploy', 'diff', 'explain', 'graph', 'help', 'learn', 'probe', 'trace', 'undeploy', 'version']);
+    expect(fishComplete('netpol ')).toEqual(['agent', 'check', 'completion', 'deploy', 'diff', 'explain', 'graph', 'help', 'learn', 'probe', 'status', 'trace', 'undeploy', 'version']);
     expect(fishComplete('netpol trace ')).toEqual(['tcpconnect', 'udp']);
     expect(fishComplete('netpol graph --output ')).toEqual(['dot', 'html', 'json', 'mermaid']);
     expect(fishComplete('netpol graph --ou')).toEqual(['--out', '--output']);

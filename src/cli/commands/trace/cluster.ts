@@ -125,5 +125,6 @@ export function addClusterTraceOptions(cmd: Command): Command {
     .option('-l, --selector <selector>', 'cluster mode: only pods matching this label selector (e.g. run=mypod, app in (a,b), !canary)')
     .option('--node <name>', 'cluster mode: only pods scheduled to this node')
     .option('--kubeconfig <file>', 'cluster mode: kubeconfig (default $KUBECONFIG or ~/.kube/config)')
-    .option('--context <name>', 'cluster mode: kubeconfig context');
+    .option('--context <name>', 'cluster mode: kubeconfig context')
+    .option('--on-node', 'cluster mode, traced in-process on this node (needs root) even when the netpol agents are deployed');
 }

@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DURATION_SYNTAX, parseDurationSeconds } from '../../shared/duration.js';
 import { addClusterTraceOptions, runTraceK8s, wantsClusterMode, type TraceK8sOptions } from './cluster.js';
 import { runTrace, type TraceOptions } from './local.js';
+import { agentsDeployed, runTraceRemote } from './remote.js';
 import { traceUdpCommand } from './udp.js';
 
 function pidList(value: string, previous: number[] | undefined): number[] {
@@ -15,7 +16,7 @@ function pidList(value: string, previous: number[] | undefined): number[] {
 }
 
 export function traceCommand(): Command {
-  const trace = new Command('trace').summary('trace events on this host with eBPF (needs root)');
+  const trace = new Command('trace').summary('trace events with eBPF: on this host (needs root), or a cluster\'s pods through the netpol agents (a kubeconfig)');
   const tcpconnect = addClusterTraceOptions(
     new Command('tcpconnect')
       .summary('trace TCP connects: who connected where, how long the answer took and how it ended')
@@ -43,13 +44,35 @@ export function traceCommand(): Command {
       .addHelpText(
         'after',
         '\nIn a cluster (any of -n, -A, --podname, -l, --node, --kubeconfig, --context), pods are named as the\n' +
-          'seed shows them: K8S.NODE K8S.NAMESPACE K8S.POD K8S.CONTAINER PID COMM IP SRC DST, e.g.\n' +
-          '  sudo netpol trace tcpconnect --podname mypod\n' +
-          '  sudo netpol trace tcpconnect -n shop -l app=web --latency',
+          'seed shows them: K8S.NODE K8S.NAMESPACE K8S.POD K8S.CONTAINER PID COMM IP SRC DST. When the netpol\n' +
+          'agents are deployed (kubectl netpol deploy), the connects stream from the agents on the nodes where\n' +
+          'the pods run, through the API server (pods/portforward): no root, only a kubeconfig. Without them,\n' +
+          'or with --on-node, this host is traced in-process (root on the node). stderr says which mode runs. e.g.\n' +
+          '  netpol trace tcpconnect --podname mypod\n' +
+          '  netpol trace tcpconnect -n shop -l app=web --latency\n' +
+          '  sudo netpol trace tcpconnect --on-node -A -o json',
       ),
-  ).action(async (opts: TraceOptions & TraceK8sOptions) => {
+  ).action(async (opts: TraceOptions & TraceK8sOptions & { onNode?: boolean }) => {
     const io = { stdout: process.stdout, stderr: process.stderr };
-    process.exitCode = wantsClusterMode(opts) ? await runTraceK8s(opts, io) : await runTrace(opts, io);
+    if (!wantsClusterMode(opts) && !opts.onNode) {
+      process.exitCode = await runTrace(opts, io);
+      return;
+    }
+    if (opts.onNode) {
+      process.stderr.write('mode: on this node, in-process (--on-node)\n');
+      process.exitCode = await runTraceK8s(opts, io);
+      return;
+    }
+    const { loadKubeconfig } = await import('../../../cluster/kubeconfig.js');
+    const { kc } = loadKubeconfig({ kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace });
+    const agents = await agentsDeployed(kc);
+    if (agents.deployed) {
+      process.stderr.write('mode: streaming from the netpol agents (daemonset netpol-system/netpol-agent)\n');
+      process.exitCode = await runTraceRemote(opts, io);
+      return;
+    }
+    process.stderr.write(`mode: on this node, in-process (${agents.problem ?? 'no daemonset netpol-system/netpol-agent; kubectl netpol deploy installs it'})\n`);
+    process.exitCode = await runTraceK8s(opts, io);
   });
   trace.addCommand(tcpconnect);
   trace.addCommand(traceUdpCommand(runTrace));

@@ -1,0 +1,213 @@
+/**
+ * `kubectl netpol trace tcpconnect` from a workstation (no root, a kubeconfig): finds the pods the
+ * flags select (-n/-A, -l, --podname, --node), their nodes, and the netpol agent (DaemonSet
+ * netpol-system/netpol-agent) on each of those nodes; streams /v1/connects from each agent through
+ * the pods/portforward subresource, filtered on the agent's side, and prints the merged stream
+ * exactly as the on-node mode does (src/cli/output/k8s-trace.ts).
+ *
+ * Pods that appear later, on other nodes, are picked up (the pod list is read again every second)
+ * and their node's stream asks for the agent's recent past from the moment the trace started
+ * (`since=`), so a pod created just after `trace` started has none of its first connects missed.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { AGENT_DAEMONSET, AGENT_NAMESPACE, agentStates, type AgentState } from '../../../cluster/deploy.js';
+import { loadKubeconfig } from '../../../cluster/kubeconfig.js';
+import { ApiStatusError, rawRequest } from '../../../cluster/live.js';
+import type { V1Pod } from '../../../cluster/objects.js';
+import { toStreamedConnect, type ConnectsQuery } from '../../../daemon/protocol.js';
+import { InputError } from '../../../errors.js';
+import { compileJson, K8S_TCPCONNECT_COLUMNS, needsAnswer, TableFormatter, type TraceRow } from '../../output/columns.js';
+import { k8sRow, parseK8sOutput } from '../../output/k8s-trace.js';
+import { AgentTunnel, noAgentsError } from '../../shared/agent-client.js';
+import { podFilter } from '../../shared/pod-filter.js';
+import { waitForStop, type TraceK8sIO, type TraceK8sOptions } from './cluster.js';
+
+/** Whether the agents are deployed: 'yes', 'no' (no DaemonSet), or why it cannot be told. */
+export async function agentsDeployed(kc: KubeConfig): Promise<{ deployed: boolean; problem?: string }> {
+  try {
+    await rawRequest(kc, `/apis/apps/v1/namespaces/${AGENT_NAMESPACE}/daemonsets/${AGENT_DAEMONSET}`, { timeoutMs: 10_000 });
+    return { deployed: true };
+  } catch (err) {
+    if (err instanceof ApiStatusError && err.statusCode === 404) return { deployed: false };
+    if (err instanceof ApiStatusError && err.statusCode === 403) return { deployed: false, problem: `cannot read daemonset ${AGENT_NAMESPACE}/${AGENT_DAEMONSET}: ${err.reason}` };
+    throw err;
+  }
+}
+
+/** The pods the flags select, read from the API server (the selectors applied there, checked again here). */
+async function matchingPods(kc: KubeConfig, opts: TraceK8sOptions, namespace: string | undefined, keep: (pod: V1Pod) => boolean): Promise<V1Pod[]> {
+  const params = new URLSearchParams();
+  if (opts.selector !== undefined) params.set('labelSelector', opts.selector);
+  const fields = [...(opts.podname !== undefined ? [`metadata.name=${opts.podname}`] : []), ...(opts.node !== undefined ? [`spec.nodeName=${opts.node}`] : [])];
+  if (fields.length > 0) params.set('fieldSelector', fields.join(','));
+  const base = namespace === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
+  const list = (await rawRequest(kc, `${base}?${params.toString()}`, { timeoutMs: 15_000 })) as { items?: V1Pod[] };
+  return (list.items ?? []).filter(keep);
+}
+
+interface NodeStream {
+  tunnel: AgentTunnel;
+  done: Promise<void>;
+}
+
+/**
+ * What one node's stream already delivered: a reopened stream (after the connection to the agent
+ * broke) asks for the agent's recent past again from the last connect seen, and the ones already
+ * printed are recognized and skipped (a connect is its start time, process, ports and phase).
+ */
+class Delivered {
+  private readonly keys = new Set<string>();
+  lastTime: Date | undefined;
+
+  /** True the first time this connect is seen. */
+  first(key: string, time: Date): boolean {
+    if (this.keys.has(key)) return false;
+    this.keys.add(key);
+    if (this.keys.size > 8192) this.keys.delete(this.keys.values().next().value!);
+    if (!this.lastTime || time > this.lastTime) this.lastTime = time;
+    return true;
+  }
+}
+
+/** Runs the trace from the agents until --timeout, the signal or Ctrl-C; returns the exit code. */
+export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Promise<number> {
+  const out = parseK8sOutput(opts.output, opts.latency ?? false);
+  if (opts.namespace && opts.allNamespaces) throw new InputError('-n/-A', 'give either --namespace or --all-namespaces, not both');
+  const resolved = loadKubeconfig({ kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace });
+  const kc = resolved.kc;
+  const namespace = opts.allNamespaces ? undefined : resolved.namespace;
+  const podMatches = podFilter({ ...opts, containername: undefined }, resolved.namespace);
+  const keep = (pod: V1Pod): boolean => podMatches(pod, undefined);
+  const table = out.kind === 'table' ? new TableFormatter<TraceRow>(out.layout, K8S_TCPCONNECT_COLUMNS) : undefined;
+  const json = compileJson(K8S_TCPCONNECT_COLUMNS);
+  const asMade = !opts.latency && (out.kind === 'json' || !needsAnswer(out.layout));
+  const started = new Date();
+  const query: ConnectsQuery = {
+    ...(namespace !== undefined ? { namespace } : {}),
+    ...(opts.podname !== undefined ? { podname: opts.podname } : {}),
+    ...(opts.selector !== undefined ? { selector: opts.selector } : {}),
+    ...(opts.containername !== undefined ? { container: opts.containername } : {}),
+    when: asMade ? 'connect' : 'answer',
+  };
+
+  let pending: string[] = [];
+  let flushScheduled = false;
+  const flush = (): void => {
+    flushScheduled = false;
+    if (pending.length === 0) return;
+    io.stdout.write(pending.join('\n') + '\n');
+    pending = [];
+  };
+  let shown = 0;
+  let lost = 0;
+  const abort = new AbortController();
+  const streams = new Map<string, NodeStream>();
+  const warned = new Map<string, string>();
+  let failure: unknown;
+  let opened = 0;
+  const agentProblems: string[] = [];
+  const warnOnce = (node: string, message: string): void => {
+    if (warned.get(node) === message) return;
+    warned.set(node, message);
+    io.stderr.write(`warning: ${message}\n`);
+  };
+
+  const delivered = new Map<string, Delivered>();
+  const open = async (state: AgentState): Promise<void> => {
+    const tunnel = await AgentTunnel.open(kc, state.node, state.pod!);
+    opened++;
+    let seen = delivered.get(state.node);
+    if (!seen) delivered.set(state.node, (seen = new Delivered()));
+    const since = seen.lastTime && seen.lastTime > started ? seen.lastTime : started;
+    const done = tunnel
+      .streamConnects(
+        { ...query, since },
+        (line) => {
+          if (line.kind === 'lost') {
+            lost += line.lost;
+            io.stderr.write(`warning: ${line.lost} connects from node ${state.node} not received (this client read too slowly)\n`);
+            return;
+          }
+          const e = line.connect.event;
+          if (!seen.first(`${line.connect.when}/${e.tsNs}/${e.pid}/${e.sport}/${e.daddr}/${e.dport}`, new Date(line.connect.time))) return;
+          shown++;
+          const row = k8sRow(toStreamedConnect(line.connect));
+          pending.push(table ? table.row(row) : JSON.stringify(json(row)));
+          if (!flushScheduled) {
+            flushScheduled = true;
+            setImmediate(flush);
+          }
+        },
+        abort.signal,
+      )
+      .then(
+        () => {
+          if (!abort.signal.aborted) warnOnce(state.node, `the stream from the agent on node ${state.node} ended (agent restarting?); reconnecting`);
+        },
+        (err: unknown) => {
+          if (abort.signal.aborted) return;
+          if ((err as Error).name === 'WireError') failure ??= err;
+          warnOnce(state.node, (err as Error).message);
+        },
+      )
+      .finally(() => {
+        streams.delete(state.node);
+        void tunnel.close();
+      });
+    streams.set(state.node, { tunnel, done });
+  };
+
+  let states: AgentState[] | undefined;
+  const refresh = async (): Promise<void> => {
+    const pods = await matchingPods(kc, opts, namespace, keep);
+    const nodes = new Set(pods.map((p) => p.spec?.nodeName).filter((n): n is string => !!n));
+    const missing = [...nodes].filter((n) => !streams.has(n));
+    if (missing.length === 0) return;
+    if (!states || missing.some((n) => !states!.find((s) => s.node === n)?.ready)) states = (await agentStates(kc, false)).states;
+    for (const node of missing) {
+      const state = states.find((s) => s.node === node);
+      if (!state?.ready || !state.pod) {
+        const problem = `no agent on node ${node}: ${state ? state.why : 'the node is not listed'}`;
+        if (!agentProblems.includes(problem)) agentProblems.push(problem);
+        warnOnce(node, problem);
+        continue;
+      }
+      await open(state);
+    }
+  };
+
+  try {
+    await refresh();
+    if (table) io.stdout.write(table.header() + '\n');
+    io.onReady?.();
+    const poller = setInterval(() => {
+      refresh().catch((err: unknown) => warnOnce('', `cannot list pods: ${(err as Error).message}`));
+    }, 1000);
+    try {
+      await Promise.race([
+        waitForStop(opts.timeout !== undefined ? opts.timeout * 1000 : undefined, io.signal),
+        new Promise<void>((resolve) => {
+          const check = setInterval(() => {
+            if (failure) {
+              clearInterval(check);
+              resolve();
+            }
+          }, 100);
+          abort.signal.addEventListener('abort', () => clearInterval(check), { once: true });
+        }),
+      ]);
+    } finally {
+      clearInterval(poller);
+    }
+  } finally {
+    abort.abort();
+    await Promise.all([...streams.values()].map((s) => s.done));
+    flush();
+    io.onSummary?.({ shown, lost, unresolved: 0, received: shown });
+    io.stderr.write(`${shown} connects traced, ${lost} lost\n`);
+  }
+  if (failure) throw failure;
+  // Nothing could be traced because the nodes of the selected pods have no ready agent: an error.
+  if (opened === 0 && agentProblems.length > 0) throw noAgentsError(agentProblems);
+  return 0;
+}
