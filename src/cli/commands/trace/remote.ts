@@ -10,7 +10,7 @@
  * (`since=`), so a pod created just after `trace` started has none of its first connects missed.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { AGENT_DAEMONSET, AGENT_NAMESPACE, agentStates, type AgentState } from '../../../cluster/deploy.js';
+import { AGENT_DAEMONSET, AGENT_NAMESPACE, AGENT_SELECTOR, agentStates, type AgentState } from '../../../cluster/deploy.js';
 import { loadKubeconfig } from '../../../cluster/kubeconfig.js';
 import { ApiStatusError, rawRequest } from '../../../cluster/live.js';
 import type { V1Pod } from '../../../cluster/objects.js';
@@ -43,6 +43,23 @@ async function matchingPods(kc: KubeConfig, opts: TraceK8sOptions, namespace: st
   const base = namespace === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
   const list = (await rawRequest(kc, `${base}?${params.toString()}`, { timeoutMs: 15_000 })) as { items?: V1Pod[] };
   return (list.items ?? []).filter(keep);
+}
+
+/**
+ * The agents per node. agentStates also lists nodes (to name those without an agent); a user who
+ * may not list nodes still gets the agents from their pods alone.
+ */
+async function agentsByNode(kc: KubeConfig): Promise<AgentState[]> {
+  try {
+    return (await agentStates(kc, false)).states;
+  } catch (err) {
+    if (!(err instanceof ApiStatusError && err.statusCode === 403)) throw err;
+    const pods = (await rawRequest(kc, `/api/v1/namespaces/${AGENT_NAMESPACE}/pods?labelSelector=${encodeURIComponent(AGENT_SELECTOR)}`)) as { items?: V1Pod[] };
+    return (pods.items ?? []).map((p) => {
+      const ready = p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true && !p.metadata?.deletionTimestamp;
+      return { node: p.spec?.nodeName ?? '', pod: p.metadata?.name ?? '', ready, why: ready ? '' : `agent pod ${p.status?.phase ?? 'Pending'}, not ready` };
+    });
+  }
 }
 
 interface NodeStream {
@@ -163,11 +180,11 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
     const nodes = new Set(pods.map((p) => p.spec?.nodeName).filter((n): n is string => !!n));
     const missing = [...nodes].filter((n) => !streams.has(n));
     if (missing.length === 0) return;
-    if (!states || missing.some((n) => !states!.find((s) => s.node === n)?.ready)) states = (await agentStates(kc, false)).states;
+    if (!states || missing.some((n) => !states!.find((s) => s.node === n)?.ready)) states = await agentsByNode(kc);
     for (const node of missing) {
       const state = states.find((s) => s.node === node);
       if (!state?.ready || !state.pod) {
-        const problem = `no agent on node ${node}: ${state ? state.why : 'the node is not listed'}`;
+        const problem = `no agent on node ${node}: ${state ? state.why : 'no agent pod on this node'}`;
         if (!agentProblems.includes(problem)) agentProblems.push(problem);
         warnOnce(node, problem);
         continue;
