@@ -26,7 +26,9 @@ COPY bpf bpf
 # in a build container); CO-RE relocates the object to whichever kernel later loads it.
 RUN npm run build && make -C bpf && npm prune --omit=dev \
  && find dist -name '*.map' -delete \
- && rm -rf node_modules/@koromix/koffi-linux-*/musl_*
+ && rm -rf node_modules/@koromix/koffi-linux-*/musl_* \
+ && find node_modules -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' -o -name '*.md' \) \
+      ! -iname 'licen[cs]e*' -delete
 
 # --- runtime: Node and libbpf, nothing to build with.
 FROM node:20-bookworm-slim

@@ -326,8 +326,10 @@ export async function waitForAgents(kc: KubeConfig, opts: { timeoutMs: number; l
 // --- removing -----------------------------------------------------------------------------------
 
 /**
- * Deletes the base's objects (CRDs only when asked: they hold users' data), in reverse apply order,
- * then waits until every one of them and every agent pod is gone. Returns how many existed.
+ * Deletes the base's objects (CRDs only when asked: they hold users' data) and waits until every one
+ * of them and every agent pod is gone; returns how many existed. The DaemonSet goes first and its
+ * pods are waited for before the RBAC and the namespace go, so that an agent flushing what it holds
+ * on SIGTERM still has its permissions and its API server identity while it does.
  */
 export async function deleteManifests(
   kc: KubeConfig,
@@ -335,45 +337,62 @@ export async function deleteManifests(
   opts: { includeCrds: boolean; timeoutMs: number; log: (line: string) => void; pollMs?: number },
 ): Promise<number> {
   const server = kc.getCurrentCluster()?.server ?? 'the API server';
+  const deadline = Date.now() + opts.timeoutMs;
   const targets = applyOrder(manifests)
     .filter((m) => opts.includeCrds || m.kind !== 'CustomResourceDefinition')
     .reverse();
-  const deleted: Manifest[] = [];
-  for (const m of targets) {
-    try {
-      await rawRequest(kc, `${objectPath(m)}?propagationPolicy=Foreground`, { method: 'DELETE' });
-      deleted.push(m);
-      opts.log(`${describeManifest(m)} deleted`);
-    } catch (err) {
-      if (err instanceof ApiStatusError && err.statusCode === 404) continue;
-      throw apiFailure(err, `deleting ${describeManifest(m)}`, server);
+  const workloads = targets.filter((m) => m.kind === 'DaemonSet');
+  const rest = targets.filter((m) => m.kind !== 'DaemonSet');
+
+  const remove = async (list: Manifest[]): Promise<Manifest[]> => {
+    const deleted: Manifest[] = [];
+    for (const m of list) {
+      try {
+        await rawRequest(kc, `${objectPath(m)}?propagationPolicy=Foreground`, { method: 'DELETE' });
+        deleted.push(m);
+        opts.log(`${describeManifest(m)} deleted`);
+      } catch (err) {
+        if (err instanceof ApiStatusError && err.statusCode === 404) continue;
+        throw apiFailure(err, `deleting ${describeManifest(m)}`, server);
+      }
     }
-  }
+    return deleted;
+  };
+
+  let last = '';
+  const waitGone = async (list: Manifest[]): Promise<void> => {
+    for (;;) {
+      const remaining: string[] = [];
+      const pods = await get<{ items: Pod[] }>(kc, `/api/v1/namespaces/${AGENT_NAMESPACE}/pods?labelSelector=${encodeURIComponent(AGENT_SELECTOR)}`).catch((err: unknown) => {
+        throw apiFailure(err, 'listing the agent pods', server);
+      });
+      for (const p of pods.items) remaining.push(`pod/${p.metadata.name} on ${p.spec?.nodeName ?? '(unscheduled)'}`);
+      for (const m of list) {
+        try {
+          await rawRequest(kc, objectPath(m));
+          remaining.push(describeManifest(m));
+        } catch (err) {
+          if (!(err instanceof ApiStatusError && err.statusCode === 404)) throw apiFailure(err, `reading ${describeManifest(m)}`, server);
+        }
+      }
+      if (remaining.length === 0) return;
+      const line = `waiting for ${remaining.length} to go: ${remaining.join(', ')}`;
+      if (line !== last) opts.log(line);
+      last = line;
+      if (Date.now() >= deadline) {
+        throw new EnvironmentError(`still present after ${Math.round(opts.timeoutMs / 1000)}s: ${remaining.join(', ')}`, `kubectl -n ${AGENT_NAMESPACE} get pods,events`);
+      }
+      await sleep(Math.min(opts.pollMs ?? 1000, Math.max(0, deadline - Date.now())));
+    }
+  };
+
+  const first = await remove(workloads);
+  await waitGone(first);
+  const then = await remove(rest);
   if (!opts.includeCrds) {
     const kept = manifests.filter((m) => m.kind === 'CustomResourceDefinition');
     if (kept.length > 0) opts.log(`kept ${kept.map(describeManifest).join(', ')} and their objects (--include-crds removes them)`);
   }
-  const deadline = Date.now() + opts.timeoutMs;
-  let last = '';
-  for (;;) {
-    const remaining: string[] = [];
-    const pods = await get<{ items: Pod[] }>(kc, `/api/v1/namespaces/${AGENT_NAMESPACE}/pods?labelSelector=${encodeURIComponent(AGENT_SELECTOR)}`).catch(() => ({ items: [] as Pod[] }));
-    for (const p of pods.items) remaining.push(`pod/${p.metadata.name} on ${p.spec?.nodeName ?? '(unscheduled)'}`);
-    for (const m of deleted) {
-      try {
-        await rawRequest(kc, objectPath(m));
-        remaining.push(describeManifest(m));
-      } catch (err) {
-        if (!(err instanceof ApiStatusError && err.statusCode === 404)) throw apiFailure(err, `reading ${describeManifest(m)}`, server);
-      }
-    }
-    if (remaining.length === 0) return deleted.length;
-    const line = `waiting for ${remaining.length} to go: ${remaining.join(', ')}`;
-    if (line !== last) opts.log(line);
-    last = line;
-    if (Date.now() >= deadline) {
-      throw new EnvironmentError(`still present after ${Math.round(opts.timeoutMs / 1000)}s: ${remaining.join(', ')}`, `kubectl -n ${AGENT_NAMESPACE} get pods,events`);
-    }
-    await sleep(Math.min(opts.pollMs ?? 1000, Math.max(0, deadline - Date.now())));
-  }
+  await waitGone(then);
+  return first.length + then.length;
 }

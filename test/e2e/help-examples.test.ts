@@ -45,7 +45,7 @@ const helpOf = (path: string[]) => spawnSync(process.execPath, [CLI, ...path, '-
 type Kind = 'offline' | 'kernel' | 'cluster';
 function kindOf(example: string): Kind {
   const args = example.replace(/^sudo /, '');
-  if (/--live\b|--apply\b/.test(args) || /^netpol (probe|agent|status|stage|unstage|promote|audit) /.test(args)) return 'cluster';
+  if (/--live\b|--apply\b/.test(args) || /^netpol (probe|agent|status|stage|unstage|promote|audit)\b/.test(args)) return 'cluster';
   if (/^netpol (un)?deploy\b/.test(args) && !/--dry-run/.test(args)) return 'cluster';
   if (/ trace (tcpconnect|udp) /.test(` ${args} `)) return /(^| )(-n|-A|--podname|-l|--selector|--node|--kubeconfig|--context)( |$)/.test(args) ? 'cluster' : 'kernel';
   if (/ learn /.test(args) && !/--flows/.test(args)) return /--local/.test(args) ? 'kernel' : 'cluster';

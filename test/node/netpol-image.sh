@@ -6,9 +6,10 @@
 # node with test/node/push-image.sh. The root filesystem holds only what the agent runs:
 #   /usr/bin/node and the shared libraries ldd names for it, libbpf.so.1 and its own (libelf, libz),
 #     koffi's native module's (libstdc++), with an ld.so.cache made for this root by ldconfig -r
-#   /app: package.json, dist/, bpf/*.o, and the production node_modules (the paths of
-#     `npm ls --omit=dev --parseable`, copied as installed: nothing is fetched)
-#   /etc/passwd, /etc/group naming root and nobody
+#   /app: package.json, dist/ (no source maps), bpf/*.o, and the production node_modules (the
+#     paths of `npm ls --omit=dev --parseable`, copied as installed: nothing is fetched; without
+#     type declarations, sources, source maps and READMEs)
+#   /etc/passwd, /etc/group naming root and nobody; an empty /tmp
 # Entrypoint: node /app/dist/cli/main.js agent. The Dockerfile at the repository's root builds the
 # same image for users, from an official Node base.
 set -euo pipefail
@@ -31,7 +32,8 @@ koffi_native="$(find "$repo/node_modules/@koromix" -path '*linux_x64/koffi.node'
 
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 root="$work/root"
-mkdir -p "$root/usr/bin" "$root/usr/lib/x86_64-linux-gnu" "$root/usr/lib64" "$root/etc" "$root/app"
+mkdir -p "$root/usr/bin" "$root/usr/lib/x86_64-linux-gnu" "$root/usr/lib64" "$root/etc" "$root/app" "$root/tmp"
+chmod 1777 "$root/tmp"   # node's os.tmpdir(); read-only under the DaemonSet, like the rest of the root
 ln -s usr/bin "$root/bin"; ln -s usr/lib "$root/lib"; ln -s usr/lib64 "$root/lib64"   # Debian's merged /usr
 cp "$node_bin" "$root/usr/bin/node"
 
@@ -64,8 +66,12 @@ while read -r path; do
   cp -a "$repo/$rel" "$root/app/$rel"
   copied="$copied $rel"
 done < <(cd "$repo" && npm ls --omit=dev --all --parseable 2>/dev/null | sort)
-# koffi ships a musl build beside glibc's; this image is glibc.
+# koffi ships a musl build beside glibc's; this image is glibc. Type declarations, TypeScript
+# sources, source maps and READMEs are never loaded at run time (half of node_modules' bytes:
+# @kubernetes/client-node's generated API); licence files stay.
 rm -rf "$root/app/node_modules/@koromix/koffi-linux-x64/musl_x64"
+find "$root/app/node_modules" -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' -o -name '*.md' \) \
+  ! -iname 'licen[cs]e*' -delete
 
 rm -rf "$out"
 oci_image "$out" "$ref" "$root" \

@@ -16,7 +16,7 @@ function pidList(value: string, previous: number[] | undefined): number[] {
 }
 
 export function traceCommand(): Command {
-  const trace = new Command('trace').summary('trace events on this host with eBPF (needs root)');
+  const trace = new Command('trace').summary('trace events with eBPF: on this host (needs root), or a cluster\'s pods through the netpol agents (a kubeconfig)');
   const tcpconnect = addClusterTraceOptions(
     new Command('tcpconnect')
       .summary('trace TCP connects: who connected where, how long the answer took and how it ended')

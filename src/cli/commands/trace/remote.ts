@@ -10,7 +10,7 @@
  * (`since=`), so a pod created just after `trace` started has none of its first connects missed.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { AGENT_DAEMONSET, AGENT_NAMESPACE, agentStates, type AgentState } from '../../../cluster/deploy.js';
+import { AGENT_DAEMONSET, AGENT_NAMESPACE, AGENT_SELECTOR, agentStates, type AgentState } from '../../../cluster/deploy.js';
 import { loadKubeconfig } from '../../../cluster/kubeconfig.js';
 import { ApiStatusError, rawRequest } from '../../../cluster/live.js';
 import type { V1Pod } from '../../../cluster/objects.js';
@@ -45,9 +45,45 @@ async function matchingPods(kc: KubeConfig, opts: TraceK8sOptions, namespace: st
   return (list.items ?? []).filter(keep);
 }
 
+/**
+ * The agents per node. agentStates also lists nodes (to name those without an agent); a user who
+ * may not list nodes still gets the agents from their pods alone.
+ */
+async function agentsByNode(kc: KubeConfig): Promise<AgentState[]> {
+  try {
+    return (await agentStates(kc, false)).states;
+  } catch (err) {
+    if (!(err instanceof ApiStatusError && err.statusCode === 403)) throw err;
+    const pods = (await rawRequest(kc, `/api/v1/namespaces/${AGENT_NAMESPACE}/pods?labelSelector=${encodeURIComponent(AGENT_SELECTOR)}`)) as { items?: V1Pod[] };
+    return (pods.items ?? []).map((p) => {
+      const ready = p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true && !p.metadata?.deletionTimestamp;
+      return { node: p.spec?.nodeName ?? '', pod: p.metadata?.name ?? '', ready, why: ready ? '' : `agent pod ${p.status?.phase ?? 'Pending'}, not ready` };
+    });
+  }
+}
+
 interface NodeStream {
   tunnel: AgentTunnel;
   done: Promise<void>;
+}
+
+/**
+ * What one node's stream already delivered: a reopened stream (after the connection to the agent
+ * broke) asks for the agent's recent past again from the last connect seen, and the ones already
+ * printed are recognized and skipped (a connect is its start time, process, ports and phase).
+ */
+class Delivered {
+  private readonly keys = new Set<string>();
+  lastTime: Date | undefined;
+
+  /** True the first time this connect is seen. */
+  first(key: string, time: Date): boolean {
+    if (this.keys.has(key)) return false;
+    this.keys.add(key);
+    if (this.keys.size > 8192) this.keys.delete(this.keys.values().next().value!);
+    if (!this.lastTime || time > this.lastTime) this.lastTime = time;
+    return true;
+  }
 }
 
 /** Runs the trace from the agents until --timeout, the signal or Ctrl-C; returns the exit code. */
@@ -93,18 +129,24 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
     io.stderr.write(`warning: ${message}\n`);
   };
 
+  const delivered = new Map<string, Delivered>();
   const open = async (state: AgentState): Promise<void> => {
     const tunnel = await AgentTunnel.open(kc, state.node, state.pod!);
     opened++;
+    let seen = delivered.get(state.node);
+    if (!seen) delivered.set(state.node, (seen = new Delivered()));
+    const since = seen.lastTime && seen.lastTime > started ? seen.lastTime : started;
     const done = tunnel
       .streamConnects(
-        { ...query, since: started },
+        { ...query, since },
         (line) => {
           if (line.kind === 'lost') {
             lost += line.lost;
             io.stderr.write(`warning: ${line.lost} connects from node ${state.node} not received (this client read too slowly)\n`);
             return;
           }
+          const e = line.connect.event;
+          if (!seen.first(`${line.connect.when}/${e.tsNs}/${e.pid}/${e.sport}/${e.daddr}/${e.dport}`, new Date(line.connect.time))) return;
           shown++;
           const row = k8sRow(toStreamedConnect(line.connect));
           pending.push(table ? table.row(row) : JSON.stringify(json(row)));
@@ -138,11 +180,11 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
     const nodes = new Set(pods.map((p) => p.spec?.nodeName).filter((n): n is string => !!n));
     const missing = [...nodes].filter((n) => !streams.has(n));
     if (missing.length === 0) return;
-    if (!states || missing.some((n) => !states!.find((s) => s.node === n)?.ready)) states = (await agentStates(kc, false)).states;
+    if (!states || missing.some((n) => !states!.find((s) => s.node === n)?.ready)) states = await agentsByNode(kc);
     for (const node of missing) {
       const state = states.find((s) => s.node === node);
       if (!state?.ready || !state.pod) {
-        const problem = `no agent on node ${node}: ${state ? state.why : 'the node is not listed'}`;
+        const problem = `no agent on node ${node}: ${state ? state.why : 'no agent pod on this node'}`;
         if (!agentProblems.includes(problem)) agentProblems.push(problem);
         warnOnce(node, problem);
         continue;
