@@ -64,16 +64,20 @@ describe('deploy/base', () => {
       capabilities: { drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN', 'DAC_READ_SEARCH'] },
     });
     expect(c.volumeMounts.length).toBeGreaterThan(0);
-    for (const m of c.volumeMounts) expect(m.readOnly, m.name).toBe(true);
-    expect(spec.volumes.map((v) => v.hostPath?.path).sort()).toEqual(['/run/containerd/io.containerd.runtime.v2.task', '/sys/fs/cgroup', '/sys/kernel/btf', '/sys/kernel/tracing']);
+    // Every host path read-only but the profile journal's (/var/lib/netpol, the `state` volume).
+    for (const m of c.volumeMounts) expect(m.readOnly ?? false, m.name).toBe(m.name !== 'state');
+    expect(spec.volumes.map((v) => v.hostPath?.path).sort()).toEqual(['/run/containerd/io.containerd.runtime.v2.task', '/sys/fs/cgroup', '/sys/kernel/btf', '/sys/kernel/tracing', '/var/lib/netpol']);
     expect(c.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
   });
 
   it('applies CRDs, then the namespace, then the rest; every object has a REST path', () => {
     const crd = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'x.netpol.io' } };
     const ordered = applyOrder([...base, crd]);
-    expect(ordered[0]).toBe(crd);
-    expect(ordered[1]!.kind).toBe('Namespace');
+    const crds = base.filter((m) => m.kind === 'CustomResourceDefinition').length;
+    expect(crds).toBe(2); // trafficprofiles, stagednetworkpolicies
+    expect(ordered.slice(0, crds + 1).map((m) => m.kind)).toEqual(Array(crds + 1).fill('CustomResourceDefinition'));
+    expect(ordered[crds]).toBe(crd); // CRDs first, in the order given
+    expect(ordered[crds + 1]!.kind).toBe('Namespace');
     expect(objectPath(ds)).toBe('/apis/apps/v1/namespaces/netpol-system/daemonsets/netpol-agent');
     expect(objectPath(crd)).toBe('/apis/apiextensions.k8s.io/v1/customresourcedefinitions/x.netpol.io');
   });
