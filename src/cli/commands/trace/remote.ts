@@ -15,10 +15,10 @@ import { loadKubeconfig } from '../../../cluster/kubeconfig.js';
 import { ApiStatusError, rawRequest } from '../../../cluster/live.js';
 import type { V1Pod } from '../../../cluster/objects.js';
 import { toStreamedConnect, type ConnectsQuery } from '../../../daemon/protocol.js';
-import { InputError } from '../../../errors.js';
+import { EnvironmentError, InputError } from '../../../errors.js';
 import { compileJson, K8S_TCPCONNECT_COLUMNS, needsAnswer, TableFormatter, type TraceRow } from '../../output/columns.js';
 import { k8sRow, parseK8sOutput } from '../../output/k8s-trace.js';
-import { AgentTunnel, noAgentsError } from '../../shared/agent-client.js';
+import { AgentTunnel, AgentUnreachable, noAgentsError } from '../../shared/agent-client.js';
 import { podFilter } from '../../shared/pod-filter.js';
 import { waitForStop, type TraceK8sIO, type TraceK8sOptions } from './cluster.js';
 
@@ -164,6 +164,7 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
         (err: unknown) => {
           if (abort.signal.aborted) return;
           if ((err as Error).name === 'WireError') failure ??= err;
+          if (err instanceof AgentUnreachable && err.fatal) failure ??= new EnvironmentError(err.message, 'kubectl auth can-i get pods/portforward -n netpol-system (and create)');
           warnOnce(state.node, (err as Error).message);
         },
       )
