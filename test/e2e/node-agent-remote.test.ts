@@ -11,7 +11,8 @@
 //
 // Run under the node lock: flock /tmp/netpol-node.lock npx vitest run test/e2e/node-agent-remote.test.ts
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -174,6 +175,43 @@ describe('trace and status from a workstation, through the deployed agents', () 
     expect(log).toContain('API-REFUSED');
     expect(log).not.toContain('API-READ');
     expect(log.trim().split('\n').at(-1)).toBe('1');
+  });
+
+  it('works with least RBAC (list pods where traced; in netpol-system get daemonsets, list pods, get+create pods/portforward; no nodes); create alone is refused with exit 3, no crash', async () => {
+    await node.kubectl(['-n', 'default', 'create', 'serviceaccount', 'tracer']);
+    await node.kubectl(['-n', 'default', 'create', 'role', 'trace-pods', '--verb=list', '--resource=pods']);
+    await node.kubectl(['-n', 'default', 'create', 'rolebinding', 'trace-pods', '--role=trace-pods', '--serviceaccount=default:tracer']);
+    await node.kubectl(['-n', 'netpol-system', 'create', 'role', 'trace-agents', '--verb=get,list', '--resource=pods,daemonsets.apps']);
+    // First only create on pods/portforward, as for SPDY: a WebSocket port-forward is a GET, refused.
+    await node.kubectl(['-n', 'netpol-system', 'create', 'role', 'trace-forward', '--verb=create', '--resource=pods/portforward']);
+    for (const role of ['trace-agents', 'trace-forward']) {
+      await node.kubectl(['-n', 'netpol-system', 'create', 'rolebinding', role, `--role=${role}`, '--serviceaccount=default:tracer']);
+    }
+    const token = (await node.kubectl(['-n', 'default', 'create', 'token', 'tracer'])).stdout.trim();
+    const kc = parse(readFileSync(node.kubeconfig, 'utf8')) as { users: Array<{ name: string; user: unknown }>; contexts: Array<{ context: { user: string } }> };
+    kc.users = [{ name: 'tracer', user: { token } }];
+    for (const c of kc.contexts) c.context.user = 'tracer';
+    const admin = userKubeconfig;
+    userKubeconfig = join(work, 'tracer-kubeconfig');
+    writeFileSync(userKubeconfig, stringify(kc), { mode: 0o644 });
+    try {
+      expect((await node.kubectl(['auth', 'can-i', 'list', 'nodes', '--as=system:serviceaccount:default:tracer'], { allowFail: true })).stdout.trim()).toBe('no');
+      const refused = await run(['trace', 'tcpconnect', '--podname', 'mypod', '--timeout', '20s']);
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toMatch(/^error: agent netpol-system\/netpol-agent-\w+ on node \S+: port-forward refused: .*403.*\(your RBAC must allow get and create on pods\/portforward in netpol-system\)$/m);
+      expect(refused.stderr).not.toMatch(/Unhandled|at /);
+      await node.kubectl(['-n', 'netpol-system', 'create', 'role', 'trace-forward-get', '--verb=get', '--resource=pods/portforward']);
+      await node.kubectl(['-n', 'netpol-system', 'create', 'rolebinding', 'trace-forward-get', '--role=trace-forward-get', '--serviceaccount=default:tracer']);
+      const trace = new AsUser(['trace', 'tcpconnect', '--podname', 'p3']);
+      await trace.waitFor('the header', () => trace.lines.length >= 1);
+      await runPod('p3', `timeout 3 wget -q -O /dev/null http://${INTERNET}; echo done`);
+      await trace.waitFor('two connects', () => trace.lines.length >= 3);
+      expect(await trace.interrupt()).toBe(0);
+      expect(trace.lines.slice(1)).toEqual([expect.stringMatching(seedRow('p3', 80)), expect.stringMatching(seedRow('p3', 443))]);
+      expect(trace.stderr).toBe(`${REMOTE}2 connects traced, 0 lost\n`);
+    } finally {
+      userKubeconfig = admin;
+    }
   });
 
   it('a pod whose node has no agent: trace names the node and why, and exits 3', async () => {

@@ -21,6 +21,8 @@ export class AgentUnreachable extends Error {
     readonly node: string,
     readonly pod: string,
     detail: string,
+    /** Retrying cannot help (the user's RBAC refuses the port-forward). */
+    readonly fatal = false,
   ) {
     super(`agent ${AGENT_NAMESPACE}/${pod} on node ${node}: ${detail}`);
     this.name = 'AgentUnreachable';
@@ -29,6 +31,9 @@ export class AgentUnreachable extends Error {
 
 /** A local port whose connections are port-forwarded to one agent pod's API. */
 export class AgentTunnel {
+  /** Why the last port-forward failed (the HTTP client then only sees its connection close). */
+  private lastError: AgentUnreachable | undefined;
+
   private constructor(
     private readonly server: net.Server,
     readonly port: number,
@@ -44,9 +49,12 @@ export class AgentTunnel {
     const handler = new WebSocketHandler(kc, undefined, { stdin: new PassThrough(), stdout: sink(), stderr: sink() });
     const forward = new PortForward(kc, true, handler);
     const sockets = new Set<net.Socket>();
+    let tunnel: AgentTunnel | undefined;
     const server = net.createServer((socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
+      // A failed port-forward ends this local connection; the reason is kept for the request's error.
+      socket.on('error', () => {});
       const errors: Buffer[] = [];
       const errStream = new Writable({
         write: (chunk: Buffer, _enc, done) => {
@@ -55,8 +63,10 @@ export class AgentTunnel {
         },
       });
       // The API server's answer on the error channel (e.g. nothing listens on the port in the pod).
-      const failed = (detail: string): void => {
-        socket.destroy(new AgentUnreachable(node, pod, detail));
+      const failed = (detail: string, fatal = false): void => {
+        const err = new AgentUnreachable(node, pod, detail, fatal);
+        if (tunnel) tunnel.lastError = err;
+        socket.destroy(err);
       };
       forward
         .portForward(AGENT_NAMESPACE, pod, [API_PORT], socket, errStream, socket)
@@ -69,13 +79,14 @@ export class AgentTunnel {
           });
           socket.on('close', () => (ws as unknown as { close: () => void }).close());
         })
-        .catch((err: unknown) => failed(`port-forward refused: ${describeWsError(err)}`));
+        .catch((err: unknown) => failed(`port-forward refused: ${describeWsError(err)}`, /\b403\b/.test(describeWsError(err))));
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
-    return new AgentTunnel(server, (server.address() as net.AddressInfo).port, node, pod, sockets);
+    tunnel = new AgentTunnel(server, (server.address() as net.AddressInfo).port, node, pod, sockets);
+    return tunnel;
   }
 
   /** GET a JSON document from the agent. */
@@ -154,7 +165,8 @@ export class AgentTunnel {
   }
 
   private wrap(e: Error): Error {
-    return e instanceof AgentUnreachable ? e : new AgentUnreachable(this.node, this.pod, e.message);
+    if (e instanceof AgentUnreachable) return e;
+    return this.lastError ?? new AgentUnreachable(this.node, this.pod, e.message);
   }
 
   async close(): Promise<void> {
@@ -167,7 +179,8 @@ function describeWsError(err: unknown): string {
   const e = err as { message?: string; error?: { message?: string } };
   const msg = e?.error?.message ?? e?.message ?? String(err);
   // A 403 from the API server: the user may not create pods/portforward in netpol-system.
-  if (/403/.test(msg)) return `${msg} (your RBAC must allow create on pods/portforward in ${AGENT_NAMESPACE})`;
+  // (A WebSocket port-forward is an HTTP GET: the API server authorizes it as verb get.)
+  if (/403/.test(msg)) return `${msg} (your RBAC must allow get and create on pods/portforward in ${AGENT_NAMESPACE})`;
   return msg;
 }
 

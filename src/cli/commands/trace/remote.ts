@@ -15,12 +15,13 @@ import { loadKubeconfig } from '../../../cluster/kubeconfig.js';
 import { ApiStatusError, rawRequest } from '../../../cluster/live.js';
 import type { V1Pod } from '../../../cluster/objects.js';
 import { toStreamedConnect, type ConnectsQuery } from '../../../daemon/protocol.js';
-import { InputError } from '../../../errors.js';
+import { EnvironmentError, InputError } from '../../../errors.js';
 import { compileJson, K8S_TCPCONNECT_COLUMNS, needsAnswer, TableFormatter, type TraceRow } from '../../output/columns.js';
 import { k8sRow, parseK8sOutput } from '../../output/k8s-trace.js';
-import { AgentTunnel, noAgentsError } from '../../shared/agent-client.js';
+import { AgentTunnel, AgentUnreachable, noAgentsError } from '../../shared/agent-client.js';
 import { podFilter } from '../../shared/pod-filter.js';
 import { waitForStop, type TraceK8sIO, type TraceK8sOptions } from './cluster.js';
+import { Delivered } from './delivered.js';
 
 /** Whether the agents are deployed: 'yes', 'no' (no DaemonSet), or why it cannot be told. */
 export async function agentsDeployed(kc: KubeConfig): Promise<{ deployed: boolean; problem?: string }> {
@@ -65,25 +66,6 @@ async function agentsByNode(kc: KubeConfig): Promise<AgentState[]> {
 interface NodeStream {
   tunnel: AgentTunnel;
   done: Promise<void>;
-}
-
-/**
- * What one node's stream already delivered: a reopened stream (after the connection to the agent
- * broke) asks for the agent's recent past again from the last connect seen, and the ones already
- * printed are recognized and skipped (a connect is its start time, process, ports and phase).
- */
-class Delivered {
-  private readonly keys = new Set<string>();
-  lastTime: Date | undefined;
-
-  /** True the first time this connect is seen. */
-  first(key: string, time: Date): boolean {
-    if (this.keys.has(key)) return false;
-    this.keys.add(key);
-    if (this.keys.size > 8192) this.keys.delete(this.keys.values().next().value!);
-    if (!this.lastTime || time > this.lastTime) this.lastTime = time;
-    return true;
-  }
 }
 
 /** Runs the trace from the agents until --timeout, the signal or Ctrl-C; returns the exit code. */
@@ -145,8 +127,7 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
             io.stderr.write(`warning: ${line.lost} connects from node ${state.node} not received (this client read too slowly)\n`);
             return;
           }
-          const e = line.connect.event;
-          if (!seen.first(`${line.connect.when}/${e.tsNs}/${e.pid}/${e.sport}/${e.daddr}/${e.dport}`, new Date(line.connect.time))) return;
+          if (!seen.first(line.connect)) return;
           shown++;
           const row = k8sRow(toStreamedConnect(line.connect));
           pending.push(table ? table.row(row) : JSON.stringify(json(row)));
@@ -164,6 +145,7 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
         (err: unknown) => {
           if (abort.signal.aborted) return;
           if ((err as Error).name === 'WireError') failure ??= err;
+          if (err instanceof AgentUnreachable && err.fatal) failure ??= new EnvironmentError(err.message, 'kubectl auth can-i get pods/portforward -n netpol-system (and create)');
           warnOnce(state.node, (err as Error).message);
         },
       )
