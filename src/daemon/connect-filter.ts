@@ -1,5 +1,5 @@
 /**
- * The server-side filters of /v1/connects (namespace, podname, selector, container, when),
+ * The server-side filters of /v1/connects (namespace, podname, selector, container, when, proto),
  * compiled once per subscriber into a predicate the agent runs per connect: a client far away gets
  * only the connects it asked for, so a narrow trace costs the port-forward almost nothing.
  */
@@ -20,8 +20,10 @@ export function compileConnectFilter(q: ConnectsQuery): ConnectFilter {
     }
   }
   const when = q.when ?? 'connect';
+  const proto = q.proto ?? 'TCP';
   return (c, w) =>
     w === when &&
+    (proto === 'all' || c.record.proto === proto) &&
     (q.namespace === undefined || c.source.namespace === q.namespace) &&
     (q.podname === undefined || c.source.name === q.podname) &&
     (q.container === undefined || c.source.container === q.container) &&

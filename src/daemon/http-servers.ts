@@ -1,10 +1,11 @@
 /**
  * The agent's two HTTP listeners (node:http, no framework):
- *   API (127.0.0.1:9808): GET /v1/status, GET /v1/connects — trace data, only through port-forward.
+ *   API (127.0.0.1:9808): GET /v1/status, GET /v1/connects, GET /v1/audit — trace data, only through port-forward.
  *   health (0.0.0.0:9809): GET /healthz, /readyz, /metrics — no trace data, for the kubelet and Prometheus.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { streamAudit, type AuditSource } from './audit-stream.js';
 import type { ConnectStream } from './connect-stream.js';
 import { METRICS_CONTENT_TYPE } from './metrics-text.js';
 import { compileConnectFilter } from './connect-filter.js';
@@ -56,7 +57,7 @@ function guarded(handler: http.RequestListener): http.RequestListener {
 }
 
 /** The client API. */
-export function apiServer(status: () => AgentStatus, stream: ConnectStream): http.Server {
+export function apiServer(status: () => AgentStatus, stream: ConnectStream, audit: () => AuditSource | undefined = () => undefined): http.Server {
   return http.createServer(guarded((req, res) => {
     const url = route(req, res);
     if (!url) return;
@@ -83,7 +84,20 @@ export function apiServer(status: () => AgentStatus, stream: ConnectStream): htt
       res.on('close', end);
       return;
     }
-    sendJson(res, 404, { error: `no such path ${url.pathname}; the API has /v1/status and /v1/connects` });
+    if (url.pathname === '/v1/audit') {
+      const source = audit();
+      if (!source) {
+        sendJson(res, 503, { error: 'the live judge is not running on this agent (see /v1/status: sinks)' });
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Netpol-Wire': 'audit/v1' });
+      res.flushHeaders();
+      const { stop } = streamAudit(source, res);
+      req.on('close', stop);
+      res.on('close', stop);
+      return;
+    }
+    sendJson(res, 404, { error: `no such path ${url.pathname}; the API has /v1/status, /v1/connects and /v1/audit` });
   }));
 }
 

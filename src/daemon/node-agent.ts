@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { ClusterAgent, thisNodeName, type PodConnect } from '../cluster/cluster-agent.js';
 import type { LiveClusterView } from '../cluster/live.js';
 import { ConnectStream } from './connect-stream.js';
+import type { AuditSource } from './audit-stream.js';
 import { apiServer, closeServer, healthServer, listen, type Listen } from './http-servers.js';
 import { renderMetrics } from './metrics-text.js';
 import { API_PORT, HEALTH_PORT, WIRE_VERSION, type AgentStatus } from './protocol.js';
@@ -65,6 +66,7 @@ export class NodeAgent {
   private lastReceived = 0;
   private connects = 0;
   private made = 0;
+  private udpSends = 0;
   private kernelLost = 0;
   private unresolved = 0;
   private startError: string | undefined;
@@ -86,7 +88,7 @@ export class NodeAgent {
     const log = this.opts.log ?? (() => {});
     this.healthHttp = healthServer({ readiness: () => this.readiness(), metrics: () => renderMetrics(this.metricFamilies()) });
     this.healthAddress = await listen(this.healthHttp, this.opts.health ?? { host: '0.0.0.0', port: HEALTH_PORT });
-    this.apiHttp = apiServer(() => this.status(), this.stream);
+    this.apiHttp = apiServer(() => this.status(), this.stream, () => this.auditSource());
     this.apiAddress = await listen(this.apiHttp, this.opts.api ?? { host: '127.0.0.1', port: API_PORT });
     log(`netpol agent ${AGENT_VERSION} on node ${this.node}: API on ${this.apiAddress.host}:${this.apiAddress.port}, health on ${this.healthAddress.host}:${this.healthAddress.port}`);
     try {
@@ -106,6 +108,10 @@ export class NodeAgent {
           filter: () => true,
           reportConnects: true,
           alsoAnswers: true,
+          // UDP sends too (each socket's first datagram per destination), for the profiles and the
+          // judge; TCP alone when the cgroup hooks cannot attach (said in the status document).
+          udp: true,
+          udpOptional: true,
           onLost: (_n, total) => {
             this.kernelLost = total;
           },
@@ -116,6 +122,8 @@ export class NodeAgent {
       const reporting = this.agent.connectReporting;
       this.stream.asMade = reporting.reported;
       if (!reporting.reported) log(`warning: connects are reported when answered only: ${reporting.problem ?? 'the sockops hook is not attached'}`);
+      const udp = this.agent.udpReporting;
+      if (!udp.observed) log(`warning: UDP is not observed: ${udp.problem ?? 'its hooks are not attached'}`);
       log('BPF programs attached');
       for (const factory of this.opts.sinks ?? []) {
         const sink = await factory({ node: this.node, view });
@@ -144,7 +152,8 @@ export class NodeAgent {
       }
       return;
     }
-    this.connects++;
+    if (c.record.proto === 'UDP') this.udpSends++;
+    else this.connects++;
     this.stream.publish(c, 'answer');
     for (const slot of this.sinks) {
       try {
@@ -159,6 +168,15 @@ export class NodeAgent {
     const received = this.agent?.eventsReceived ?? 0;
     this.rate.add(received - this.lastReceived);
     this.lastReceived = received;
+  }
+
+  /** The live judge's audit records, for GET /v1/audit; undefined while no judge sink runs. */
+  private auditSource(): AuditSource | undefined {
+    for (const { sink } of this.sinks) {
+      const candidate = sink as ConnectSink & Partial<AuditSource>;
+      if (sink.name === 'judge' && typeof candidate.subscribe === 'function') return candidate as unknown as AuditSource;
+    }
+    return undefined;
   }
 
   readiness(): { ready: boolean; reasons: string[] } {
@@ -202,7 +220,8 @@ export class NodeAgent {
         kernelLost: this.kernelLost,
         unresolved: this.unresolved,
       },
-      connects: { made: this.made, answered: this.connects },
+      connects: { made: this.made, answered: this.connects, udpSends: this.udpSends },
+      udp: this.agent ? this.agent.udpReporting : { observed: false, problem: 'not started' },
       connectsAsMade: this.agent ? this.agent.connectReporting : { reported: false, problem: 'not started' },
       subscribers: this.stream.subscriberCount,
       ...(health ? { clusterView: { connected: health.connected, restarts: health.restarts, ...(health.lastError ? { lastError: health.lastError } : {}) } } : {}),
@@ -215,6 +234,7 @@ export class NodeAgent {
     const families: MetricFamily[] = [
       counter('netpol_connects_total', 'TCP connects of this node\'s pods, attributed and answered.', this.connects),
       counter('netpol_connects_made_total', 'TCP connects of this node\'s pods reported as made (before any answer).', this.made),
+      counter('netpol_udp_sends_total', 'UDP sends of this node\'s pods: each socket\'s first datagram to each destination.', this.udpSends),
       counter('netpol_events_total', 'Events read from the kernel.', this.agent?.eventsReceived ?? 0),
       counter('netpol_events_lost_total', 'Events the kernel dropped (ring buffer full).', this.kernelLost),
       counter('netpol_unresolved_total', 'Connects from containers the cluster view never reported (not attributed to a pod).', this.unresolved),

@@ -80,6 +80,8 @@ export interface ConnectsQuery {
   container?: string;
   when?: When;
   since?: Date;
+  /** `proto=tcp` (the default: trace tcpconnect's clients never see UDP), `udp` or `all`. */
+  proto?: 'TCP' | 'UDP' | 'all';
 }
 
 /** The /v1/status document. */
@@ -93,9 +95,12 @@ export interface AgentStatus {
   /** Kernel events read (total, and per second over the last minute), lost in the kernel, never attributed. */
   events: { total: number; perSecond: number; kernelLost: number; unresolved: number };
   /** Attributed connects: reported as made, and answered. */
-  connects: { made: number; answered: number };
+  /** TCP connects reported as made and answered; UDP sends (first datagram per socket and destination). */
+  connects: { made: number; answered: number; udpSends?: number };
   /** Connects are reported as made (sockops attached), else why not. */
   connectsAsMade: { reported: boolean; problem?: string };
+  /** UDP sends are observed (the cgroup hooks attached), else why not. */
+  udp?: { observed: boolean; problem?: string };
   subscribers: number;
   /** The agent's watches of the API server. */
   clusterView?: { connected: boolean; restarts: number; lastError?: string };
@@ -232,6 +237,7 @@ export function encodeQuery(q: ConnectsQuery): string {
   if (q.container !== undefined) p.set('container', q.container);
   if (q.when !== undefined) p.set('when', q.when);
   if (q.since !== undefined) p.set('since', q.since.toISOString());
+  if (q.proto !== undefined) p.set('proto', q.proto === 'all' ? 'all' : q.proto.toLowerCase());
   return p.toString();
 }
 
@@ -246,7 +252,7 @@ export class QueryError extends Error {
   }
 }
 
-const KNOWN_PARAMS: ReadonlySet<string> = new Set(['namespace', 'podname', 'selector', 'container', 'when', 'since']);
+const KNOWN_PARAMS: ReadonlySet<string> = new Set(['namespace', 'podname', 'selector', 'container', 'when', 'since', 'proto']);
 
 /** Parses /v1/connects' query; unknown parameters are refused, so a typo never widens a stream silently. */
 export function parseQuery(params: URLSearchParams): ConnectsQuery {
@@ -270,6 +276,11 @@ export function parseQuery(params: URLSearchParams): ConnectsQuery {
   if (when !== undefined) {
     if (when !== 'connect' && when !== 'answer') throw new QueryError('when', `"${when}" is not connect or answer`);
     q.when = when;
+  }
+  const proto = get('proto');
+  if (proto !== undefined) {
+    if (proto !== 'tcp' && proto !== 'udp' && proto !== 'all') throw new QueryError('proto', `"${proto}" is not tcp, udp or all`);
+    q.proto = proto === 'all' ? 'all' : proto === 'tcp' ? 'TCP' : 'UDP';
   }
   const since = get('since');
   if (since !== undefined) {

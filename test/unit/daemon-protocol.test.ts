@@ -95,6 +95,8 @@ describe('wire protocol v1', () => {
     const since = new Date('2026-12-06T10:00:00.000Z');
     const q = { namespace: 'shop', podname: 'web-1', selector: 'app in (web)', container: 'nginx', when: 'answer' as const, since };
     expect(parseQuery(new URLSearchParams(encodeQuery(q)))).toEqual(q);
+    for (const proto of ['TCP', 'UDP', 'all'] as const) expect(parseQuery(new URLSearchParams(encodeQuery({ proto })))).toEqual({ proto });
+    expect(() => parseQuery(new URLSearchParams('proto=sctp'))).toThrow(/^proto: "sctp" is not tcp, udp or all/);
     expect(parseQuery(new URLSearchParams(''))).toEqual({});
     expect(() => parseQuery(new URLSearchParams('pod=x'))).toThrow(/^pod: unknown parameter; known: namespace, podname/);
     expect(() => parseQuery(new URLSearchParams('namespace='))).toThrow(/^namespace: empty/);
@@ -116,6 +118,15 @@ describe('server-side filters', () => {
     expect(pick({ selector: '!app' })).toEqual(['mypod']);
     expect(pick({ container: 'nginx' })).toEqual(['web-1']);
     expect(() => compileConnectFilter({ selector: 'a in (' })).toThrow(/^selector: /);
+  });
+
+  it('takes proto: TCP by default (trace tcpconnect never sees the agent\'s UDP sends), udp or all', () => {
+    const tcp = connect(mypod, 1, 'established');
+    const udp = { ...connect(mypod, 2, 'established'), record: { ...connect(mypod, 2).record, proto: 'UDP' as const } };
+    const pick = (q: Parameters<typeof compileConnectFilter>[0]) => [tcp, udp].filter((c) => compileConnectFilter({ ...q, when: 'answer' })(c, 'answer')).map((c) => c.record.proto);
+    expect(pick({})).toEqual(['TCP']);
+    expect(pick({ proto: 'UDP' })).toEqual(['UDP']);
+    expect(pick({ proto: 'all' })).toEqual(['TCP', 'UDP']);
   });
 });
 

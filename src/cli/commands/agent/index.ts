@@ -5,7 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { NodeAgent } from '../../../daemon/node-agent.js';
-import { DEFAULT_SINKS } from '../../../daemon/sinks.js';
+import { defaultSinks } from '../../../daemon/sinks.js';
 import { DURATION_SYNTAX, parseDurationSeconds } from '../../shared/duration.js';
 
 interface AgentFlags {
@@ -16,6 +16,7 @@ interface AgentFlags {
   healthAddress: string;
   pods: 'node' | 'cluster';
   closeTimeout?: number;
+  retention?: number;
 }
 
 function hostPort(flag: string): (value: string) => { host: string; port: number } {
@@ -33,7 +34,9 @@ export function agentCommand(): Command {
     .description(
       'Traces every pod of this node (the node is $NETPOL_NODE_NAME, else $NODE_NAME from the downward API,\n' +
         'else the hostname) and serves the connects to `kubectl netpol trace` and `kubectl netpol status`\n' +
-        'through the pods/portforward subresource: GET /v1/status and GET /v1/connects on 127.0.0.1:9808.\n' +
+        'through the pods/portforward subresource: GET /v1/status, /v1/connects and /v1/audit on 127.0.0.1:9808.\n' +
+        'Writes what it sees into TrafficProfiles (journal under /var/lib/netpol/<node>) and judges every connect\n' +
+        'against the enforced and the staged NetworkPolicies (audit records, Events, staged policies\' evidence).\n' +
         'GET /healthz, /readyz and /metrics (Prometheus) on 0.0.0.0:9809. Stops on SIGTERM (exit 0).',
     )
     .option('--node <name>', 'this node\'s name (default: $NETPOL_NODE_NAME, $NODE_NAME, the hostname)')
@@ -42,16 +45,20 @@ export function agentCommand(): Command {
     .option('--api-address <host:port>', 'where the client API listens (keep it on loopback: it carries trace data)', '127.0.0.1:9808')
     .option('--health-address <host:port>', 'where /healthz, /readyz and /metrics listen', '0.0.0.0:9809')
     .addOption(
-      new Option('--pods <scope>', 'pods the agent watches: this node\'s (peers on other nodes show by address unless behind a Service), or the whole cluster\'s')
-        .choices(['node', 'cluster'])
-        .default('node'),
+      // cluster by default: the profiles and the judge name a peer on another node by its workload and
+      // labels, which only a view of every pod knows; node saves memory on large clusters, at the
+      // price of such peers being recorded and judged as addresses.
+      new Option('--pods <scope>', 'pods the agent watches: the whole cluster\'s (peers on every node known by workload and labels), or this node\'s only (less memory; peers on other nodes show as addresses unless behind a Service)')
+        .choices(['cluster', 'node'])
+        .default('cluster'),
     )
+    .option('--retention <duration>', `how long a TrafficProfile keeps an edge that is not seen again (${DURATION_SYNTAX}; default 14d, or $NETPOL_PROFILE_RETENTION)`, parseDurationSeconds)
     .option('--close-timeout <duration>', `on SIGTERM, how long the sinks get to flush (${DURATION_SYNTAX}; default 10s)`, parseDurationSeconds)
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  sudo netpol agent --node node-1 --kubeconfig /etc/kubernetes/kubelet.conf\n' +
-        '  netpol agent --pods cluster --health-address 0.0.0.0:9809',
+        '  netpol agent --pods node --retention 30d --health-address 0.0.0.0:9809',
     )
     .action(async (flags: AgentFlags) => {
       const api = hostPort('--api-address')(flags.apiAddress);
@@ -66,7 +73,7 @@ export function agentCommand(): Command {
         api,
         health,
         podScope: flags.pods,
-        sinks: DEFAULT_SINKS,
+        sinks: defaultSinks(flags.retention !== undefined ? { retentionMs: flags.retention * 1000 } : {}),
         ...(flags.closeTimeout !== undefined ? { closeDeadlineMs: flags.closeTimeout * 1000 } : {}),
         log,
         onWatchError: (m) => log(`watch: ${m}`),
