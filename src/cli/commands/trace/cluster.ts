@@ -14,7 +14,10 @@ import { flowDestinationNotation, flowSourceNotation } from '../../../cluster/en
 import type { LiveClusterView } from '../../../cluster/live.js';
 import { InputError } from '../../../errors.js';
 import { podFilter, type PodFilterOptions } from '../../shared/pod-filter.js';
-import { compileJson, customLayout, k8sLayout, K8S_TCPCONNECT_COLUMNS, needsAnswer, TableFormatter, type K8sRowInfo, type Layout, type TraceRow } from '../../output/columns.js';
+import { customLayout, k8sLayout, K8S_TCPCONNECT_COLUMNS, needsAnswer, type K8sRowInfo, type TraceRow } from '../../output/trace-columns.js';
+import type { Layout } from '../../output/columns/model.js';
+import { compileJson } from '../../output/columns/json.js';
+import { TableFormatter } from '../../output/columns/table.js';
 
 export interface TraceK8sOptions extends PodFilterOptions {
   latency?: boolean;

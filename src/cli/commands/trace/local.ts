@@ -11,7 +11,10 @@
  */
 import type { Writable } from 'node:stream';
 import { InputError } from '../../../errors.js';
-import { type Layout, TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, compileJson, customLayout, defaultLayout, needsAnswer } from '../../output/columns.js';
+import { TCPCONNECT_COLUMNS, type TraceRow, customLayout, defaultLayout, needsAnswer } from '../../output/trace-columns.js';
+import type { Layout } from '../../output/columns/model.js';
+import { compileJson } from '../../output/columns/json.js';
+import { TableFormatter } from '../../output/columns/table.js';
 
 export interface TraceOptions {
   /** tcp (the tcpconnect gadget, default) or udp (the udp gadget). */
