@@ -4,7 +4,7 @@
  */
 import { InputError } from '../errors.js';
 import { buildIndex, type ClusterIndex } from './lookup.js';
-import { emptyClusterObjects, OWNER_KINDS, type ClusterObjects, type OwnerObject } from './objects.js';
+import { emptyClusterObjects, normalizeIngressPeers, OWNER_KINDS, type ClusterObjects, type OwnerObject } from './objects.js';
 import type { ClusterView } from './view.js';
 import { checkSnapshotObject } from './snapshot-shape.js';
 import { withLocatedObjects, type LocatedObject } from './yaml-documents.js';
@@ -51,7 +51,7 @@ export function collectObjects(located: LocatedObject[], into: ClusterObjects = 
         break;
       case 'NetworkPolicy':
         options.checkNetworkPolicy?.(item);
-        into.networkPolicies.push(obj);
+        into.networkPolicies.push(normalizeIngressPeers(obj));
         break;
       case 'Node':
         into.nodes.push(obj);

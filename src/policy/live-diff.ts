@@ -87,7 +87,7 @@ function sortKeys(value: unknown): unknown {
       Object.entries(value as Record<string, unknown>)
         .filter(([, v]) => v !== undefined)
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([k, v]) => [k === '_from' ? 'from' : k, sortKeys(v)]),
+        .map(([k, v]) => [k, sortKeys(v)]),
     );
   }
   return value;
