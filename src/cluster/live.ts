@@ -84,8 +84,6 @@ export interface RawRequest {
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Sent as JSON. */
   body?: unknown;
-  /** Defaults to application/json; server-side apply sends application/apply-patch+yaml. */
-  contentType?: string;
   timeoutMs?: number;
 }
 
@@ -101,7 +99,7 @@ export async function rawRequest(kc: KubeConfig, path: string, req: RawRequest =
   const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (payload) {
-    headers['Content-Type'] = req.contentType ?? 'application/json';
+    headers['Content-Type'] = 'application/json';
     headers['Content-Length'] = String(payload.length);
   }
   const opts: https.RequestOptions = { method: req.method ?? 'GET', headers };
