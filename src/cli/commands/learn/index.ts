@@ -9,6 +9,8 @@ import { addSynthesisOptions } from '../../shared/synthesis-flags.js';
 import { learnOffline, type OfflineLearnFlags } from './offline.js';
 import { collect } from '../../shared/options.js';
 import { InputError } from '../../../errors.js';
+import { addKubeconfigOptions, addRecordedInputs } from '../../shared/input-options.js';
+import { addExamples, runsWithExitCode } from '../../shared/command-help.js';
 
 interface LearnFlags extends OfflineLearnFlags {
   local?: boolean;
@@ -30,9 +32,12 @@ export function learnCommand(): Command {
       'Turns connections into one NetworkPolicy per workload: egress to exactly the peers and ports seen\n' +
         '(pods by their workload selector, Services as their backing pods on the targetPort, outside\n' +
         'addresses as /32 or /128), ingress for observed inbound traffic, and DNS.',
-    )
-    .option('--flows <file...>', 'recorded flows, JSONL v1 (repeatable; - for stdin; .gz read transparently)', collect)
-    .option('--cluster <file...>', 'cluster snapshot YAML (repeatable)', collect)
+    );
+  addRecordedInputs(cmd, {
+    flows: { help: 'recorded flows, JSONL v1 (repeatable; - for stdin; .gz read transparently)' },
+    cluster: { help: 'cluster snapshot YAML (repeatable)' },
+  });
+  cmd
     .option('--out <dir>', 'write <dir>/<namespace>/<workload>.yaml and kustomization.yaml (atomically) instead of printing');
   addSynthesisOptions(cmd);
   cmd
@@ -44,26 +49,23 @@ export function learnCommand(): Command {
     .option('--no-latency', 'with --local/-l: leave connect latency out of the recording')
     .option('--host', 'with --local: also observe host processes (recorded by address; they get no policy)')
     .option('--connect-errors', 'with --local: also record connect() calls that failed before sending anything (costs every syscall a little)')
-    .option('--apply', 'live: apply the learned policies (server-side dry-run first, then apply, showing a diff)')
-    .option('--kubeconfig <file>', 'kubeconfig to use (default $KUBECONFIG or ~/.kube/config)')
-    .option('--context <name>', 'kubeconfig context to use')
-    .addHelpText(
-      'after',
-      '\nModes:\n' +
-        '  offline  --flows F... --cluster S   a recording and a `kubectl get ... -o yaml` snapshot\n' +
-        '  host     --local [-c NAME]          observe this host with eBPF (needs root)\n' +
-        '  cluster  -l SELECTOR [-n NS]        observe this node, enrich through the API server\n' +
-        '\nExamples:\n' +
-        '  netpol learn --flows fixtures/demo/flows.jsonl --cluster fixtures/demo/cluster.yaml\n' +
-        '  netpol learn --flows rec.jsonl --cluster cluster.yaml -n shop --out policies/\n' +
-        '  netpol learn --flows rec.jsonl --cluster cluster.yaml -l run=mypod --no-dns --aggregate-cidr 24\n' +
-        '  sudo netpol learn --local -c test-tcp-connect --duration 30s --record rec.jsonl --out policies/\n' +
-        '  netpol learn -l run=mypod -n default --duration 5m --out policies/ --apply',
-    )
-    .action(async (flags: LearnFlags) => {
-      process.exitCode = await runLearn(flags);
-    });
-  return cmd;
+    .option('--apply', 'live: apply the learned policies (server-side dry-run first, then apply, showing a diff)');
+  addKubeconfigOptions(cmd);
+  addExamples(
+    cmd,
+    [
+      'netpol learn --flows fixtures/demo/flows.jsonl --cluster fixtures/demo/cluster.yaml',
+      'netpol learn --flows rec.jsonl --cluster cluster.yaml -n shop --out policies/',
+      'netpol learn --flows rec.jsonl --cluster cluster.yaml -l run=mypod --no-dns --aggregate-cidr 24',
+      'sudo netpol learn --local -c test-tcp-connect --duration 30s --record rec.jsonl --out policies/',
+      'netpol learn -l run=mypod -n default --duration 5m --out policies/ --apply',
+    ],
+    '\nModes:\n' +
+      '  offline  --flows F... --cluster S   a recording and a `kubectl get ... -o yaml` snapshot\n' +
+      '  host     --local [-c NAME]          observe this host with eBPF (needs root)\n' +
+      '  cluster  -l SELECTOR [-n NS]        observe this node, enrich through the API server\n',
+  );
+  return runsWithExitCode(cmd, runLearn);
 }
 
 async function runLearn(flags: LearnFlags): Promise<number> {
