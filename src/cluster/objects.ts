@@ -2,38 +2,9 @@
  * The Kubernetes objects netpol reads, typed with @kubernetes/client-node's models (type-only
  * imports: `policy` and `flows` never load the client library at run time).
  */
-import type {
-  V1CronJob,
-  V1DaemonSet,
-  V1Deployment,
-  V1EndpointSlice,
-  V1Job,
-  V1LabelSelector,
-  V1Namespace,
-  V1NetworkPolicy,
-  V1NetworkPolicyPeer,
-  V1Node,
-  V1Pod,
-  V1ReplicaSet,
-  V1Service,
-  V1StatefulSet,
-} from '@kubernetes/client-node';
+import type { V1CronJob, V1DaemonSet, V1Deployment, V1EndpointSlice, V1Job, V1LabelSelector, V1Namespace, V1NetworkPolicy, V1NetworkPolicyPeer, V1Node, V1Pod, V1ReplicaSet, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 
-export type {
-  V1CronJob,
-  V1DaemonSet,
-  V1Deployment,
-  V1EndpointSlice,
-  V1Job,
-  V1LabelSelector,
-  V1Namespace,
-  V1NetworkPolicy,
-  V1Node,
-  V1Pod,
-  V1ReplicaSet,
-  V1Service,
-  V1StatefulSet,
-};
+export type { V1CronJob, V1DaemonSet, V1Deployment, V1EndpointSlice, V1Job, V1LabelSelector, V1Namespace, V1NetworkPolicy, V1Node, V1Pod, V1ReplicaSet, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 
 /**
  * Puts a NetworkPolicy in the one shape netpol's readers see: an ingress rule's peers under `from`,
