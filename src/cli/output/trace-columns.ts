@@ -10,6 +10,7 @@
 import type { ConnectEvent } from '../../agent/event.js';
 import type { ContainerInfo } from '../../agent/containers.js';
 import { errnoName } from '../../agent/diagnose.js';
+import { InputError } from '../../errors.js';
 import { selectColumns, visibleLayout, type Column, type Layout } from './columns/model.js';
 
 /** One event with what enrichment found out about it. */
@@ -221,4 +222,24 @@ export function k8sLayout(latency: boolean): Layout {
     columns: [...columns, 'LATENCY'],
     widths: { 'K8S.NODE': 21, 'K8S.NAMESPACE': 14, 'K8S.POD': 18, 'K8S.CONTAINER': 18, COMM: 15, SRC: 27, DST: 27 },
   };
+}
+
+/** How a trace prints its rows: a table of a layout, or one JSON object per line. */
+export type TraceView = { kind: 'table'; layout: Layout } | { kind: 'json' };
+
+/**
+ * `-o`: `columns` (or nothing: the mode's default layout), `json`, or `columns=a,b` of `columns`;
+ * anything else is an input error naming -o.
+ */
+export function parseTraceOutput(output: string | undefined, defaultLayout: Layout, columns: Column<TraceRow>[]): TraceView {
+  if (output === undefined || output === 'columns') return { kind: 'table', layout: defaultLayout };
+  if (output === 'json') return { kind: 'json' };
+  if (output.startsWith('columns=')) {
+    try {
+      return { kind: 'table', layout: customLayout(output.slice('columns='.length), columns) };
+    } catch (err) {
+      throw new InputError('-o', (err as Error).message);
+    }
+  }
+  throw new InputError('-o', `unknown output "${output}"; use columns, json or columns=a,b`);
 }

@@ -6,18 +6,16 @@
  *
  * The connects come from ClusterAgent (src/cluster/cluster-agent.ts), shared with `netpol learn -l`.
  */
-import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { ClusterAgent, type PodConnect } from '../../../cluster/cluster-agent.js';
 import { flowDestinationNotation, flowSourceNotation } from '../../../cluster/enrich.js';
 // Type-only: the client library loads when cluster mode runs, not with every netpol command.
 import type { LiveClusterView } from '../../../cluster/live.js';
-import { InputError } from '../../../errors.js';
 import { podFilter, type PodFilterOptions } from '../../shared/pod-filter.js';
-import { customLayout, k8sLayout, K8S_TCPCONNECT_COLUMNS, needsAnswer, type K8sRowInfo, type TraceRow } from '../../output/trace-columns.js';
-import type { Layout } from '../../output/columns/model.js';
+import { k8sLayout, K8S_TCPCONNECT_COLUMNS, needsAnswer, parseTraceOutput, type K8sRowInfo, type TraceRow, type TraceView } from '../../output/trace-columns.js';
 import { compileJson } from '../../output/columns/json.js';
 import { TableFormatter } from '../../output/columns/table.js';
+import type { TraceStreams } from './io.js';
 
 export interface TraceK8sOptions extends PodFilterOptions {
   latency?: boolean;
@@ -29,30 +27,13 @@ export interface TraceK8sOptions extends PodFilterOptions {
   context?: string;
 }
 
-export interface TraceK8sIO {
-  stdout: Writable;
-  stderr: Writable;
-  signal?: AbortSignal;
-  /** Called once the programs are attached and the cluster view is synced. */
-  onReady?: () => void;
-  onSummary?: (s: { shown: number; lost: number; unresolved: number; received: number }) => void;
+export interface TraceK8sIO extends TraceStreams<{ shown: number; lost: number; unresolved: number; received: number }> {
   /** A cluster view to use instead of connecting one (tests, or a caller that has one already). */
   view?: LiveClusterView;
 }
 
-type View = { kind: 'table'; layout: Layout } | { kind: 'json' };
-
-export function parseK8sOutput(output: string | undefined, latency: boolean): View {
-  if (output === undefined || output === 'columns') return { kind: 'table', layout: k8sLayout(latency) };
-  if (output === 'json') return { kind: 'json' };
-  if (output.startsWith('columns=')) {
-    try {
-      return { kind: 'table', layout: customLayout(output.slice('columns='.length), K8S_TCPCONNECT_COLUMNS) };
-    } catch (err) {
-      throw new InputError('-o', (err as Error).message);
-    }
-  }
-  throw new InputError('-o', `unknown output "${output}"; use columns, json or columns=a,b`);
+export function parseK8sOutput(output: string | undefined, latency: boolean): TraceView {
+  return parseTraceOutput(output, k8sLayout(latency), K8S_TCPCONNECT_COLUMNS);
 }
 
 /** The row the K8S columns read. */
