@@ -70,23 +70,11 @@ const EV = EVENT_LAYOUT;
 export const EVENT_SIZE = 112;
 
 /** Offsets of every field of struct tcpconnect_config (checked like EVENT_LAYOUT). */
-export const CONFIG_LAYOUT = {
-  filters: 0,
-  dedup_edges: 4,
-  report_connects: 8,
-} as const;
+export const CONFIG_LAYOUT = { filters: 0, dedup_edges: 4, report_connects: 8 } as const;
 export const CONFIG_SIZE = 12;
 
 /** Offsets of every field of struct tcpconnect_edge, the edges map key (checked like EVENT_LAYOUT). */
-export const EDGE_KEY_LAYOUT = {
-  cgroup_id: 0,
-  netns: 8,
-  family: 12,
-  dport: 14,
-  daddr: 16,
-  outcome: 32,
-  _pad: 33,
-} as const;
+export const EDGE_KEY_LAYOUT = { cgroup_id: 0, netns: 8, family: 12, dport: 14, daddr: 16, outcome: 32, _pad: 33 } as const;
 const EK = EDGE_KEY_LAYOUT;
 export const EDGE_KEY_SIZE = 40;
 

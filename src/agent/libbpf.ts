@@ -179,12 +179,12 @@ export class BpfObject {
     const self = new BpfObject(path, obj);
     try {
       for (const [name, n] of Object.entries(opts.maxEntries ?? {})) {
-        const map = self.findMap(name);
+        const map = self.find('map', name);
         const rc = fns.bpf_map__set_max_entries(map, n);
         if (rc < 0) throw failure(`sizing BPF map ${name}`, -rc);
       }
       if (opts.rodata) {
-        const map = self.findMap('.rodata');
+        const map = self.find('map', '.rodata');
         const size = fns.bpf_map__value_size(map);
         if (size !== opts.rodata.length) {
           throw new EnvironmentError(`${path}: .rodata is ${size} bytes, the loader expects ${opts.rodata.length} (rebuild: make -C bpf)`);
@@ -193,7 +193,7 @@ export class BpfObject {
         if (rc < 0) throw failure('setting the BPF program configuration', -rc);
       }
       for (const name of opts.skipPrograms ?? []) {
-        const rc = fns.bpf_program__set_autoload(self.findProgram(name), false);
+        const rc = fns.bpf_program__set_autoload(self.find('program', name), false);
         if (rc < 0) throw failure(`leaving BPF program ${name} out`, -rc);
       }
       const rc = fns.bpf_object__load(obj);
@@ -205,27 +205,23 @@ export class BpfObject {
     return self;
   }
 
-  private findMap(name: string): Pointer {
-    const map = lib().fns.bpf_object__find_map_by_name(this.obj, name);
-    if (isNull(map)) throw new EnvironmentError(`${this.path}: no BPF map named ${name} (rebuild: make -C bpf)`);
-    return map;
+  /** A map or program of the object by name; none means the object was built from other sources. */
+  private find(kind: 'map' | 'program', name: string): Pointer {
+    const { fns } = lib();
+    const found = kind === 'map' ? fns.bpf_object__find_map_by_name(this.obj, name) : fns.bpf_object__find_program_by_name(this.obj, name);
+    if (isNull(found)) throw new EnvironmentError(`${this.path}: no BPF ${kind} named ${name} (rebuild: make -C bpf)`);
+    return found;
   }
 
   map(name: string): BpfMap {
-    const fd = lib().fns.bpf_map__fd(this.findMap(name));
+    const fd = lib().fns.bpf_map__fd(this.find('map', name));
     if (fd < 0) throw failure(`BPF map ${name}`, -fd);
     return new BpfMap(name, fd);
   }
 
-  private findProgram(name: string): Pointer {
-    const prog = lib().fns.bpf_object__find_program_by_name(this.obj, name);
-    if (isNull(prog)) throw new EnvironmentError(`${this.path}: no BPF program named ${name} (rebuild: make -C bpf)`);
-    return prog;
-  }
-
   /** Attaches a program where its SEC() says (tracepoint/<category>/<name>). */
   attach(programName: string): void {
-    const link = lib().fns.bpf_program__attach(this.findProgram(programName));
+    const link = lib().fns.bpf_program__attach(this.find('program', programName));
     if (isNull(link)) throw failure(`attaching BPF program ${programName}`, koffi.errno());
     this.links.push(link);
   }
@@ -236,7 +232,7 @@ export class BpfObject {
    * the link goes away with close() (or with the process).
    */
   attachCgroup(programName: string, cgroupDirFd: number): void {
-    const link = lib().fns.bpf_program__attach_cgroup(this.findProgram(programName), cgroupDirFd);
+    const link = lib().fns.bpf_program__attach_cgroup(this.find('program', programName), cgroupDirFd);
     if (isNull(link)) throw failure(`attaching BPF program ${programName} to the cgroup v2 root`, koffi.errno());
     this.links.push(link);
   }

@@ -15,7 +15,7 @@ import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kuber
 import { EnvironmentError } from '../errors.js';
 import { loadKubeconfig, type KubeconfigOptions } from './kubeconfig.js';
 import { buildIndex, type ClusterIndex } from './lookup.js';
-import { emptyClusterObjects, type ClusterObjects, type OwnerObject } from './objects.js';
+import { emptyClusterObjects, normalizeIngressPeers, type ClusterObjects, type OwnerObject, type V1NetworkPolicy } from './objects.js';
 import type { ClusterView } from './view.js';
 
 /** A kind the view watches: where it lives in the API and which ClusterObjects list it fills. */
@@ -84,7 +84,10 @@ export interface RawRequest {
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Sent as JSON. */
   body?: unknown;
-  /** Defaults to application/json; server-side apply sends application/apply-patch+yaml. */
+  /**
+   * Defaults to application/json; server-side apply of netpol's own objects (the deploy base, staged
+   * policies' status, Events) sends application/apply-patch+yaml (JSON is valid YAML).
+   */
   contentType?: string;
   timeoutMs?: number;
   /**
@@ -166,9 +169,11 @@ async function listAll(kc: KubeConfig, kind: WatchedKind): Promise<KubeList> {
   return { metadata: { resourceVersion }, items };
 }
 
+/** Fills in kind and apiVersion, and puts a NetworkPolicy in netpol's one shape (normalizeIngressPeers). */
 function stamp(kind: WatchedKind, obj: KubernetesObject): KubernetesObject {
   obj.kind ??= kind.kind;
   obj.apiVersion ??= kind.apiVersion;
+  if (obj.kind === 'NetworkPolicy') normalizeIngressPeers(obj as V1NetworkPolicy);
   return obj;
 }
 

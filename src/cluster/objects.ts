@@ -2,47 +2,34 @@
  * The Kubernetes objects netpol reads, typed with @kubernetes/client-node's models (type-only
  * imports: `policy` and `flows` never load the client library at run time).
  */
-import type {
-  V1CronJob,
-  V1DaemonSet,
-  V1Deployment,
-  V1EndpointSlice,
-  V1Job,
-  V1LabelSelector,
-  V1Namespace,
-  V1NetworkPolicy,
-  V1NetworkPolicyPeer,
-  V1Node,
-  V1Pod,
-  V1ReplicaSet,
-  V1Service,
-  V1StatefulSet,
-} from '@kubernetes/client-node';
+import type { V1CronJob, V1DaemonSet, V1Deployment, V1EndpointSlice, V1Job, V1LabelSelector, V1Namespace, V1NetworkPolicy, V1NetworkPolicyPeer, V1Node, V1Pod, V1ReplicaSet, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 
-export type {
-  V1CronJob,
-  V1DaemonSet,
-  V1Deployment,
-  V1EndpointSlice,
-  V1Job,
-  V1LabelSelector,
-  V1Namespace,
-  V1NetworkPolicy,
-  V1Node,
-  V1Pod,
-  V1ReplicaSet,
-  V1Service,
-  V1StatefulSet,
-};
+export type { V1CronJob, V1DaemonSet, V1Deployment, V1EndpointSlice, V1Job, V1LabelSelector, V1Namespace, V1NetworkPolicy, V1Node, V1Pod, V1ReplicaSet, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 
 /**
- * An ingress rule's peers under either name: YAML (and the policies netpol builds) say `from`,
- * @kubernetes/client-node's deserializer says `_from`. Every reader of a rule's peers asks here;
- * the only other place the alias appears is render.ts, which writes `from`.
+ * Puts a NetworkPolicy in the one shape netpol's readers see: an ingress rule's peers under `from`,
+ * the name YAML and the API's JSON use. @kubernetes/client-node's model (and so its deserializer)
+ * names them `_from`. Every place a policy enters netpol passes it through here once — policy
+ * files (policy/load.ts), snapshots (snapshot.ts), the live view (live.ts), the API server's
+ * answers to apply (apply.ts) — so nothing past the entry knows the alias. In place (it is called
+ * on objects just read), and returned for chaining.
+ */
+export function normalizeIngressPeers<T extends V1NetworkPolicy>(np: T): T {
+  for (const rule of np.spec?.ingress ?? []) {
+    const r = rule as { _from?: V1NetworkPolicyPeer[]; from?: V1NetworkPolicyPeer[] };
+    if (!('_from' in r)) continue;
+    if (r._from !== undefined) r.from = r._from;
+    delete r._from;
+  }
+  return np;
+}
+
+/**
+ * An ingress rule's peers. The client-node type names the field `_from`; netpol's objects say
+ * `from` (normalizeIngressPeers), so this is the one typed reader of it.
  */
 export function ingressPeers(rule: object): V1NetworkPolicyPeer[] | undefined {
-  const r = rule as { _from?: V1NetworkPolicyPeer[]; from?: V1NetworkPolicyPeer[] };
-  return r._from ?? r.from;
+  return (rule as { from?: V1NetworkPolicyPeer[] }).from;
 }
 
 /** Controllers that own pods, directly or through a ReplicaSet/Job. */

@@ -4,7 +4,7 @@
  */
 import { InputError } from '../errors.js';
 import { buildIndex, type ClusterIndex } from './lookup.js';
-import { emptyClusterObjects, OWNER_KINDS, type ClusterObjects, type OwnerObject } from './objects.js';
+import { emptyClusterObjects, normalizeIngressPeers, OWNER_KINDS, type ClusterObjects } from './objects.js';
 import type { ClusterView } from './view.js';
 import { checkSnapshotObject } from './snapshot-shape.js';
 import { withLocatedObjects, type LocatedObject } from './yaml-documents.js';
@@ -28,6 +28,19 @@ export interface SnapshotOptions {
   checkNetworkPolicy?: (located: LocatedObject) => void;
 }
 
+/**
+ * The list of ClusterObjects each kind (other than NetworkPolicy) goes to. A Map, not an object:
+ * a kind is input, and may be named `constructor` or `__proto__`.
+ */
+const LIST_OF_KIND = new Map<string, keyof ClusterObjects>([
+  ['Namespace', 'namespaces'],
+  ['Pod', 'pods'],
+  ['Service', 'services'],
+  ['EndpointSlice', 'endpointSlices'],
+  ['Node', 'nodes'],
+  ...OWNER_KINDS.map((k): [string, keyof ClusterObjects] => [k, 'owners']),
+]);
+
 /** Sorts located objects into ClusterObjects; unknown kinds are an error so a typo is not silently dropped. */
 export function collectObjects(located: LocatedObject[], into: ClusterObjects = emptyClusterObjects(), options: SnapshotOptions = {}): ClusterObjects {
   for (const item of located) {
@@ -36,38 +49,21 @@ export function collectObjects(located: LocatedObject[], into: ClusterObjects = 
     requireMetadata(item);
     checkSnapshotObject(item, (OWNER_KINDS as readonly string[]).includes(kind));
     const obj = item.object as never;
-    switch (kind) {
-      case 'Namespace':
-        into.namespaces.push(obj);
-        break;
-      case 'Pod':
-        into.pods.push(obj);
-        break;
-      case 'Service':
-        into.services.push(obj);
-        break;
-      case 'EndpointSlice':
-        into.endpointSlices.push(obj);
-        break;
-      case 'NetworkPolicy':
-        options.checkNetworkPolicy?.(item);
-        into.networkPolicies.push(obj);
-        break;
-      case 'Node':
-        into.nodes.push(obj);
-        break;
-      default:
-        if ((OWNER_KINDS as readonly string[]).includes(kind)) {
-          into.owners.push(obj as OwnerObject);
-          break;
-        }
-        throw new InputError(
-          item.file,
-          `unsupported kind ${kind} in a cluster snapshot (expected Namespace, Pod, Service, EndpointSlice, NetworkPolicy, Node, ${OWNER_KINDS.join(', ')})`,
-          item.line,
-          'kind',
-        );
+    if (kind === 'NetworkPolicy') {
+      options.checkNetworkPolicy?.(item);
+      into.networkPolicies.push(normalizeIngressPeers(obj));
+      continue;
     }
+    const list = LIST_OF_KIND.get(kind);
+    if (!list) {
+      throw new InputError(
+        item.file,
+        `unsupported kind ${kind} in a cluster snapshot (expected Namespace, Pod, Service, EndpointSlice, NetworkPolicy, Node, ${OWNER_KINDS.join(', ')})`,
+        item.line,
+        'kind',
+      );
+    }
+    (into[list] as unknown[]).push(obj);
   }
   return into;
 }

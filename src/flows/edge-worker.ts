@@ -1,6 +1,6 @@
 /** Worker thread of src/flows/parallel.ts: aggregates one byte range of a recording. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { aggregateRange } from './parallel.js';
+import { aggregateRange } from './range-aggregate.js';
 import type { FileRange } from './jsonl.js';
 
 const { file, range } = workerData as { file: string; range: FileRange };

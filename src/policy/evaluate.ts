@@ -75,20 +75,10 @@ const NOT_SELECTED: SelectingTargets = Object.freeze({
 const NOT_GOVERNED: SelectingTargets = Object.freeze({ ...NOT_SELECTED, governed: false });
 
 /** Gate results that carry no per-traffic evidence are shared constants (frozen: do not mutate). */
-const NO_GATE: GateResult = Object.freeze({
-  applies: false,
-  isolated: false,
-  isolatedBy: EMPTY_KEYS as string[],
-  allowedBy: NO_RULES as RuleRef[],
-  allowed: true,
-});
-const NOT_ISOLATED: GateResult = Object.freeze({
-  applies: true,
-  isolated: false,
-  isolatedBy: EMPTY_KEYS as string[],
-  allowedBy: NO_RULES as RuleRef[],
-  allowed: true,
-});
+const openGate = (applies: boolean): GateResult =>
+  Object.freeze({ applies, isolated: false, isolatedBy: EMPTY_KEYS as string[], allowedBy: NO_RULES as RuleRef[], allowed: true });
+const NO_GATE = openGate(false);
+const NOT_ISOLATED = openGate(true);
 
 function computeSelecting(targets: readonly Target[], endpoint: PodEndpoint): SelectingTargets {
   let egress: Target[] | undefined;

@@ -4,33 +4,50 @@
  * invalid (empty when it is valid), worded like the API server's messages.
  */
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A syntax of at most `max` characters matching `pattern`; `message` says what a mismatch breaks. */
+interface LimitedPattern {
+  max: number;
+  pattern: RegExp;
+  message: string;
+}
+
+const DNS1123_LABEL: LimitedPattern = {
+  max: 63,
+  pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+  message: "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+};
+const DNS1123_SUBDOMAIN: LimitedPattern = {
+  max: 253,
+  pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+  message: "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+};
+const LABEL_VALUE: LimitedPattern = {
+  max: 63,
+  pattern: /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/,
+  message: "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+};
 const QUALIFIED_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 // The API server's `^[a-z0-9]([a-z0-9-]*[a-z0-9])*$` nests quantifiers: a backtracking engine takes
 // exponential time on a long almost-name (30 characters: 35 s). `?` for `*` is the same language
 // (starts and ends alphanumeric) and matches in linear time.
 const IANA_SVC_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 
+/** The shape of most name checks: a length limit, then a pattern; each failing part says so as the API server does. */
+function limitedPatternErrors(value: string, syntax: LimitedPattern): string[] {
+  const errs: string[] = [];
+  if (value.length > syntax.max) errs.push(`must be no more than ${syntax.max} characters`);
+  if (!syntax.pattern.test(value)) errs.push(syntax.message);
+  return errs;
+}
+
 /** A DNS-1123 label: namespace names, among others. */
 export function dns1123LabelErrors(value: string): string[] {
-  const errs: string[] = [];
-  if (value.length > 63) errs.push('must be no more than 63 characters');
-  if (!DNS1123_LABEL.test(value)) {
-    errs.push("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character");
-  }
-  return errs;
+  return limitedPatternErrors(value, DNS1123_LABEL);
 }
 
 /** A DNS-1123 subdomain: object names such as a NetworkPolicy's. */
 export function dns1123SubdomainErrors(value: string): string[] {
-  const errs: string[] = [];
-  if (value.length > 253) errs.push('must be no more than 253 characters');
-  if (!DNS1123_SUBDOMAIN.test(value)) {
-    errs.push("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character");
-  }
-  return errs;
+  return limitedPatternErrors(value, DNS1123_SUBDOMAIN);
 }
 
 /** A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
@@ -58,12 +75,7 @@ export function labelKeyErrors(key: string): string[] {
 
 /** A label value: empty, or at most 63 characters of [A-Za-z0-9-_.] starting and ending alphanumeric. */
 export function labelValueErrors(value: string): string[] {
-  const errs: string[] = [];
-  if (value.length > 63) errs.push('must be no more than 63 characters');
-  if (!LABEL_VALUE.test(value)) {
-    errs.push("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character");
-  }
-  return errs;
+  return limitedPatternErrors(value, LABEL_VALUE);
 }
 
 /** A port name (IANA_SVC_NAME, RFC 6335): what a named container port or NetworkPolicy port may be. */

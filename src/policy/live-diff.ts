@@ -3,7 +3,8 @@
  *
  *   applyPolicies   server-side dry-run of every policy first (nothing is written unless the API
  *                   server accepts all of them), then server-side apply with field manager
- *                   "netpol"; each result says created / configured / unchanged with a diff.
+ *                   "netpol" (client-node's, through cluster/apply.ts); each result says created /
+ *                   configured / unchanged with a diff.
  *   liveDiff        the cluster's NetworkPolicies against policy files, compared semantically
  *                   (./semantic-diff.ts).
  *
@@ -17,7 +18,8 @@ import { stringify } from 'yaml';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { EnvironmentError, NetpolError } from '../errors.js';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
-import { ApiStatusError, rawRequest, type ApiStatusCause } from '../cluster/live.js';
+import { ApiStatusError, type ApiStatusCause } from '../cluster/live.js';
+import { readPolicy, serverSideApply, UnsentFieldsError } from '../cluster/apply.js';
 import { describeChange, normalizePolicy, semanticDiff, type SemanticDiff } from './semantic-diff.js';
 
 export const FIELD_MANAGER = 'netpol';
@@ -57,11 +59,6 @@ export interface ApplyOptions {
   fieldManager?: string;
 }
 
-function policyPath(namespace: string, name?: string): string {
-  const base = `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/networkpolicies`;
-  return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
-}
-
 /** What a policy says, without the server's bookkeeping: what diffs are computed over. */
 function comparable(np: V1NetworkPolicy | undefined): unknown {
   if (!np) return undefined;
@@ -87,7 +84,7 @@ function sortKeys(value: unknown): unknown {
       Object.entries(value as Record<string, unknown>)
         .filter(([, v]) => v !== undefined)
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([k, v]) => [k === '_from' ? 'from' : k, sortKeys(v)]),
+        .map(([k, v]) => [k, sortKeys(v)]),
     );
   }
   return value;
@@ -98,6 +95,7 @@ export function policyYaml(np: V1NetworkPolicy | undefined): string {
 }
 
 function toApiError(err: unknown, namespace: string, name: string, server: string): Error {
+  if (err instanceof UnsentFieldsError) return new PolicyRejectedError(namespace, name, err.message, err.causes);
   if (err instanceof ApiStatusError) {
     if (err.statusCode === 403 || err.statusCode === 401) {
       return new EnvironmentError(
@@ -115,25 +113,8 @@ function toApiError(err: unknown, namespace: string, name: string, server: strin
   return err as Error;
 }
 
-async function getPolicy(kc: KubeConfig, namespace: string, name: string): Promise<V1NetworkPolicy | undefined> {
-  try {
-    return (await rawRequest(kc, policyPath(namespace, name))) as V1NetworkPolicy;
-  } catch (err) {
-    if (err instanceof ApiStatusError && err.statusCode === 404) return undefined;
-    throw err;
-  }
-}
-
-async function serverSideApply(kc: KubeConfig, np: V1NetworkPolicy, dryRun: boolean, fieldManager: string): Promise<V1NetworkPolicy> {
-  const namespace = np.metadata?.namespace ?? 'default';
-  const name = np.metadata?.name ?? '';
-  const body = { ...(comparable(np) as object) };
-  const query = `?fieldManager=${encodeURIComponent(fieldManager)}&force=true${dryRun ? '&dryRun=All' : ''}&fieldValidation=Strict`;
-  return (await rawRequest(kc, policyPath(namespace, name) + query, {
-    method: 'PATCH',
-    body,
-    contentType: 'application/apply-patch+yaml',
-  })) as V1NetworkPolicy;
+async function apply(kc: KubeConfig, np: V1NetworkPolicy, dryRun: boolean, fieldManager: string): Promise<V1NetworkPolicy> {
+  return serverSideApply(kc, comparable(np) as V1NetworkPolicy, { dryRun, fieldManager });
 }
 
 /**
@@ -148,8 +129,8 @@ export async function applyPolicies(kc: KubeConfig, policies: V1NetworkPolicy[],
     const namespace = np.metadata?.namespace ?? 'default';
     const name = np.metadata?.name ?? '';
     try {
-      const existing = await getPolicy(kc, namespace, name);
-      const result = await serverSideApply(kc, np, true, fieldManager);
+      const existing = await readPolicy(kc, namespace, name);
+      const result = await apply(kc, np, true, fieldManager);
       planned.push({ np, existing, result });
     } catch (err) {
       throw toApiError(err, namespace, name, server);
@@ -162,7 +143,7 @@ export async function applyPolicies(kc: KubeConfig, policies: V1NetworkPolicy[],
     let result = dryResult;
     if (!opts.dryRun) {
       try {
-        result = await serverSideApply(kc, np, false, fieldManager);
+        result = await apply(kc, np, false, fieldManager);
       } catch (err) {
         throw toApiError(err, namespace, name, server);
       }

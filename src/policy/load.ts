@@ -10,7 +10,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { isMap, parseAllDocuments } from 'yaml';
-import type { V1NetworkPolicy } from '../cluster/objects.js';
+import { normalizeIngressPeers, type V1NetworkPolicy } from '../cluster/objects.js';
 import { parseKubeYaml, readText, type LocatedObject } from '../cluster/yaml-documents.js';
 import { InputError } from '../errors.js';
 import { validateNetworkPolicy } from './validate.js';
@@ -122,7 +122,7 @@ export function loadPolicyFiles(paths: string[], options: LoadOptions = {}): Loa
       if (kind !== 'NetworkPolicy') {
         throw new InputError(file, `expected only NetworkPolicy objects, found kind ${String(kind)}`, item.line, 'kind');
       }
-      const policy = validateNetworkPolicy(item.object, { file, line: item.line, ...(item.lineOf ? { lineOf: item.lineOf } : {}) });
+      const policy = normalizeIngressPeers(validateNetworkPolicy(item.object, { file, line: item.line, ...(item.lineOf ? { lineOf: item.lineOf } : {}) }));
       policy.metadata!.namespace ||= defaultNamespace;
       const key = `${policy.metadata!.namespace}/${policy.metadata!.name}`;
       const before = seen.get(key);

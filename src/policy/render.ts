@@ -63,14 +63,9 @@ export function canonicalPolicyObject(policy: V1NetworkPolicy): Plain {
     spec: (s: Plain) =>
       ordered(s, ['podSelector', 'policyTypes', 'ingress', 'egress'], {
         podSelector: selector,
-        // client-node names an ingress rule's peers `_from` when it deserializes; YAML says `from`
-        // (the writing side of the alias; readers use cluster/objects.ts ingressPeers).
+        // Peers under `from`: policies enter netpol normalized (cluster/objects.ts normalizeIngressPeers).
         ingress: (rules: Plain[]) =>
-          rules.map((r) => {
-            const { _from, ...rest } = r;
-            const rule = _from !== undefined && rest.from === undefined ? { ...rest, from: _from } : rest;
-            return ordered(rule, ['from', 'ports'], { from: (l: V1NetworkPolicyPeer[]) => l.map(peer), ports: (l: V1NetworkPolicyPort[]) => l.map(port) });
-          }),
+          rules.map((r) => ordered(r, ['from', 'ports'], { from: (l: V1NetworkPolicyPeer[]) => l.map(peer), ports: (l: V1NetworkPolicyPort[]) => l.map(port) })),
         egress: (rules: Plain[]) =>
           rules.map((r) => ordered(r, ['to', 'ports'], { to: (l: V1NetworkPolicyPeer[]) => l.map(peer), ports: (l: V1NetworkPolicyPort[]) => l.map(port) })),
       }),

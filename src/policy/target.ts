@@ -7,7 +7,7 @@
  * or empty, a policy isolates Ingress always, plus Egress when it has at least one egress rule.
  * When policyTypes is given, it alone decides; rules of a direction not listed are ignored.
  */
-import type { V1NetworkPolicyEgressRule, V1NetworkPolicyIngressRule } from '@kubernetes/client-node';
+import type { V1NetworkPolicyEgressRule, V1NetworkPolicyIngressRule, V1NetworkPolicyPeer } from '@kubernetes/client-node';
 import { ingressPeers, type V1LabelSelector, type V1NetworkPolicy } from '../cluster/objects.js';
 import type { Protocol } from '../flows/record.js';
 import { compilePeer, ipBlockMatchesParsed, isPolicyPod, parseIpv4ForMatch, podPeerMatches, type PeerMatcher } from './peer-matcher.js';
@@ -68,7 +68,7 @@ export function effectivePolicyTypes(policy: V1NetworkPolicy): { ingress: boolea
 
 function compileRule(
   rule: V1NetworkPolicyIngressRule | V1NetworkPolicyEgressRule,
-  peers: V1NetworkPolicyIngressRule['_from'] | undefined,
+  peers: V1NetworkPolicyPeer[] | undefined,
   ref: RuleRef,
   namespace: string,
 ): CompiledRule {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EdgeAggregator } from '../../src/flows/edges.js';
 import { readFlows } from '../../src/flows/jsonl.js';
-import { aggregateRange, splitAtLines } from '../../src/flows/parallel.js';
+import { splitAtLines } from '../../src/flows/parallel.js';
+import { aggregateRange } from '../../src/flows/range-aggregate.js';
 import { ensureBuilt, netpol, ROOT } from '../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netpol-par-'));

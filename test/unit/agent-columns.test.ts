@@ -1,7 +1,9 @@
 /** The trace output views against the seed's `ig trace tcpconnect` lines, byte for byte. */
 import { describe, expect, it } from 'vitest';
 import type { ConnectEvent } from '../../src/agent/event.js';
-import { TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, compileJson, customLayout, defaultLayout, formatDuration, needsAnswer, toJson } from '../../src/cli/output/columns.js';
+import { TCPCONNECT_COLUMNS, type TraceRow, customLayout, defaultLayout, formatDuration, needsAnswer } from '../../src/cli/output/trace-columns.js';
+import { compileJson, toJson } from '../../src/cli/output/columns/json.js';
+import { TableFormatter } from '../../src/cli/output/columns/table.js';
 import { parseOutput } from '../../src/cli/commands/trace/local.js';
 
 function row(container: string, pid: number, comm: string, src: string, sport: number, dst: string, dport: number, latencyNs: number, outcome: ConnectEvent['outcome'] = 'established', errno = 0): TraceRow {

@@ -1,7 +1,7 @@
 // Semantic policy diff (src/policy/semantic-diff.ts) and the live diff's scoping (src/cluster/live-diff.ts).
 import { describe, expect, it } from 'vitest';
 import { liveDiff, policyYaml } from '../../src/policy/live-diff.js';
-import type { V1NetworkPolicy } from '../../src/cluster/objects.js';
+import { normalizeIngressPeers, type V1NetworkPolicy } from '../../src/cluster/objects.js';
 import { formatSemanticDiff, normalizePolicy, semanticDiff } from '../../src/policy/semantic-diff.js';
 
 const seed: V1NetworkPolicy = {
@@ -63,7 +63,8 @@ describe('semanticDiff', () => {
     // With egress rules and no policyTypes, the API default is Ingress + Egress: a change.
     expect(semanticDiff([seed], [implicit]).changed[0]!.details).toEqual(['policyTypes: egress → egress,ingress']);
 
-    const a: V1NetworkPolicy = { metadata: { name: 'p', namespace: 'shop' }, spec: { podSelector: {}, ingress: [{ _from: [{ podSelector: { matchLabels: { app: 'web' } } }] }] } };
+    // As client-node hands it over (`_from`), entering netpol through the normalizer.
+    const a = normalizeIngressPeers<V1NetworkPolicy>({ metadata: { name: 'p', namespace: 'shop' }, spec: { podSelector: {}, ingress: [{ _from: [{ podSelector: { matchLabels: { app: 'web' } } }] }] } });
     const b: V1NetworkPolicy = {
       metadata: { name: 'p', namespace: 'shop' },
       spec: { podSelector: {}, ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { app: 'web' } } }] } as never] },

@@ -2,7 +2,9 @@
 // kernel or an API server: rows are built from enriched connects as trace-k8s.ts builds them.
 import { describe, expect, it } from 'vitest';
 import type { ConnectEvent } from '../../src/agent/event.js';
-import { K8S_TCPCONNECT_COLUMNS, TableFormatter, compileJson, k8sLayout } from '../../src/cli/output/columns.js';
+import { K8S_TCPCONNECT_COLUMNS, k8sLayout } from '../../src/cli/output/trace-columns.js';
+import { compileJson } from '../../src/cli/output/columns/json.js';
+import { TableFormatter } from '../../src/cli/output/columns/table.js';
 import { wantsClusterMode } from '../../src/cli/commands/trace/cluster.js';
 import { k8sRow } from '../../src/cli/output/k8s-trace.js';
 import { podFilter } from '../../src/cli/shared/pod-filter.js';

@@ -15,6 +15,18 @@ const file = (name: string, text: string) => {
 };
 
 describe('cluster snapshot', () => {
+  it("puts a NetworkPolicy's ingress peers under `from` whichever name the file used (client-node dumps say `_from`)", () => {
+    const p = file(
+      'client-node-dump.yaml',
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: shop}\nspec:\n  podSelector: {}\n  ingress:\n    - _from: [{podSelector: {matchLabels: {app: web}}}]\n      ports: [{port: 80}]\n    - from: [{ipBlock: {cidr: 198.51.100.0/24}}]\n',
+    );
+    const [np] = loadSnapshot([p]).networkPolicies;
+    expect(np!.spec!.ingress).toEqual([
+      { from: [{ podSelector: { matchLabels: { app: 'web' } } }], ports: [{ port: 80 }] },
+      { from: [{ ipBlock: { cidr: '198.51.100.0/24' } }] },
+    ]);
+  });
+
   it('reads a kubectl List with every kind sorted into the view', () => {
     const o = demo.objects();
     expect(o.namespaces.map((n) => n.metadata?.name)).toEqual(['default', 'kube-system', 'shop', 'payments']);

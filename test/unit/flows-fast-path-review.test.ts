@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EdgeAggregator, edgeIdentity, MAX_IDS_PER_EDGE, type FlowEdge } from '../../src/flows/edges.js';
 import { eachLine, parseFlowLine, readRangeLinesSync } from '../../src/flows/jsonl.js';
-import { aggregateLine, aggregateRange } from '../../src/flows/parallel.js';
+import { aggregateLine, aggregateRange } from '../../src/flows/range-aggregate.js';
 import type { LocatedFlow } from '../../src/flows/record.js';
 import { ordinaryRead, recordFields, scannedFields } from './support/flow-fields.js';
 

@@ -6,7 +6,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { EdgeAggregator, edgeIdentity, type FlowEdge } from '../../src/flows/edges.js';
 import { parseFlowLine } from '../../src/flows/jsonl.js';
 import { isRfc3339Bytes } from '../../src/flows/line-scan.js';
-import { aggregateLine } from '../../src/flows/parallel.js';
+import { aggregateLine } from '../../src/flows/range-aggregate.js';
 import type { LocatedFlow } from '../../src/flows/record.js';
 import { compareTimestamps, isRfc3339 } from '../../src/flows/timestamp.js';
 import { ordinaryRead, recordFields, scannedFields } from './support/flow-fields.js';
@@ -263,7 +263,7 @@ describe('lines longer than a read', () => {
     const { mkdtempSync, writeFileSync, statSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
-    const { aggregateRange } = await import('../../src/flows/parallel.js');
+    const { aggregateRange } = await import('../../src/flows/range-aggregate.js');
     const file = join(mkdtempSync(join(tmpdir(), 'netpol-long-')), 'long.jsonl');
     const flow = (i: number, extra = '') => `{"v":1,"proto":"TCP","src":{"ip":"10.0.0.${i}"},"dst":{"ip":"198.51.100.1","port":80}${extra}}`;
     writeFileSync(file, [flow(1), flow(2, `,"pad":"${'é'.repeat(1_700_000)}"`), flow(3), 'not json'].join('\n'));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildIndex } from '../../src/cluster/lookup.js';
 import { InputError } from '../../src/errors.js';
-import type { V1NetworkPolicy, V1Pod } from '../../src/cluster/objects.js';
+import { normalizeIngressPeers, type V1NetworkPolicy, type V1Pod } from '../../src/cluster/objects.js';
 import type { Protocol } from '../../src/flows/record.js';
 import { compilePolicies, evaluate, judge } from '../../src/policy/evaluate.js';
 import { effectivePolicyTypes } from '../../src/policy/target.js';
@@ -403,7 +403,8 @@ describe('evaluate', () => {
   it('reads client-node style `_from` as well as YAML `from`', () => {
     const pol = makePolicy({ name: 'web-in', podSelector: webSel, ingress: [{}] });
     (pol.spec!.ingress as unknown[]) = [{ _from: [{ podSelector: clientSel }] }];
-    const set = compilePolicies([pol]);
+    // Through the normalizer every policy passes where it enters netpol (files, snapshots, live view, apply).
+    const set = compilePolicies([normalizeIngressPeers(pol)]);
     expect(evaluate(set, traffic('default/client', 'default/web', 8080)).verdict).toBe('allowed');
     expect(evaluate(set, traffic('default/v6', 'default/web', 8080)).verdict).toBe('denied');
   });

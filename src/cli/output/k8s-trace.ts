@@ -5,9 +5,8 @@
  */
 import type { ConnectEvent } from '../../agent/event.js';
 import { flowDestinationNotation, flowSourceNotation } from '../../cluster/enrich.js';
-import { InputError } from '../../errors.js';
 import type { FlowRecord } from '../../flows/record.js';
-import { customLayout, k8sLayout, K8S_TCPCONNECT_COLUMNS, type K8sRowInfo, type Layout, type TraceRow } from './columns.js';
+import { k8sLayout, K8S_TCPCONNECT_COLUMNS, parseTraceOutput, type K8sRowInfo, type TraceRow, type TraceView } from './trace-columns.js';
 
 /** What a K8S row is made of: a connect attributed to its pod (ClusterAgent's PodConnect, or one streamed from an agent). */
 export interface AttributedConnect {
@@ -19,19 +18,11 @@ export interface AttributedConnect {
   source: { namespace: string; name: string; container?: string };
 }
 
-export type K8sView = { kind: 'table'; layout: Layout } | { kind: 'json' };
+export type K8sView = TraceView;
 
+/** `-o` of cluster-mode trace: the K8S layout (with LATENCY under --latency), json, or columns=… of the K8S columns. */
 export function parseK8sOutput(output: string | undefined, latency: boolean): K8sView {
-  if (output === undefined || output === 'columns') return { kind: 'table', layout: k8sLayout(latency) };
-  if (output === 'json') return { kind: 'json' };
-  if (output.startsWith('columns=')) {
-    try {
-      return { kind: 'table', layout: customLayout(output.slice('columns='.length), K8S_TCPCONNECT_COLUMNS) };
-    } catch (err) {
-      throw new InputError('-o', (err as Error).message);
-    }
-  }
-  throw new InputError('-o', `unknown output "${output}"; use columns, json or columns=a,b`);
+  return parseTraceOutput(output, k8sLayout(latency), K8S_TCPCONNECT_COLUMNS);
 }
 
 /** The row the K8S columns read. */

@@ -5,7 +5,8 @@
 import { InvalidArgumentError } from 'commander';
 import type { AuditSummary, FlowAudit } from '../../policy/audit.js';
 import type { GateResult } from '../../policy/verdict.js';
-import { DEFAULT_AUDIT_COLUMNS, FLOW_AUDIT_COLUMNS, groupedTextTable, selectColumns } from '../output/report/columns.js';
+import { DEFAULT_AUDIT_COLUMNS, FLOW_AUDIT_COLUMNS, groupedTextTable } from '../output/report/columns.js';
+import { selectColumns } from '../output/columns/model.js';
 
 /** The JSON shape documented in the README: flows (denied first) and a summary. */
 export function auditJson(audits: FlowAudit[], summary: AuditSummary): object {

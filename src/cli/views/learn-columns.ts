@@ -1,19 +1,14 @@
 /**
- * The columns of a learn row, declared once: the ink screen, the plain lines (pipes, CI) and
- * `-o json` are views of this spec, so they always say the same thing.
+ * The columns of a learn row, declared once in the column model (../output/columns/model.ts): the
+ * ink screen, the plain lines (pipes, CI) and `-o json` are views of this declaration, so they
+ * always say the same thing. The screen's clock (`now`, for "4s ago") is the views' shared context.
  */
+import type { Column } from '../output/columns/model.js';
+import { compileJson } from '../output/columns/json.js';
+import { TableFormatter } from '../output/columns/table.js';
 import type { LearnRow } from './learn-model.js';
 
-export interface LearnColumn {
-  name: string;
-  header: string;
-  width: number;
-  align: 'left' | 'right';
-  /** Text for the screen and plain lines; `now` for relative times. */
-  text(row: LearnRow, now: number): string;
-  /** JSON key and value. */
-  json: [key: string, value: (row: LearnRow) => unknown];
-}
+export type LearnColumn = Column<LearnRow, number>;
 
 /** `now`, `4s ago`, `3m ago`, `2h ago`. */
 export function ago(ms: number): string {
@@ -25,41 +20,62 @@ export function ago(ms: number): string {
 }
 
 export const LEARN_COLUMNS: readonly LearnColumn[] = [
-  { name: 'workload', header: 'WORKLOAD', width: 24, align: 'left', text: (r) => r.workload, json: ['workload', (r) => r.workload] },
-  { name: 'kind', header: 'KIND', width: 10, align: 'left', text: (r) => r.kind, json: ['kind', (r) => r.kind] },
-  { name: 'peer', header: 'PEER', width: 30, align: 'left', text: (r) => r.peer, json: ['peer', (r) => r.peer] },
-  { name: 'ports', header: 'PORTS', width: 10, align: 'left', text: (r) => r.ports, json: ['ports', (r) => r.ports] },
-  { name: 'count', header: 'COUNT', width: 6, align: 'right', text: (r) => String(r.count), json: ['count', (r) => r.count] },
-  { name: 'last', header: 'LAST SEEN', width: 10, align: 'left', text: (r, now) => ago(now - r.lastSeen), json: ['lastSeen', (r) => new Date(r.lastSeen).toISOString()] },
+  { name: 'workload', header: 'WORKLOAD', width: 24, align: 'left', text: (r) => r.workload, json: { path: 'workload', value: (r) => r.workload } },
+  { name: 'kind', header: 'KIND', width: 10, align: 'left', text: (r) => r.kind, json: { path: 'kind', value: (r) => r.kind } },
+  { name: 'peer', header: 'PEER', width: 30, align: 'left', text: (r) => r.peer, json: { path: 'peer', value: (r) => r.peer } },
+  { name: 'ports', header: 'PORTS', width: 10, align: 'left', text: (r) => r.ports, json: { path: 'ports', value: (r) => r.ports } },
+  { name: 'count', header: 'COUNT', width: 6, align: 'right', text: (r) => String(r.count), json: { path: 'count', value: (r) => r.count } },
+  { name: 'last', header: 'LAST SEEN', width: 10, align: 'left', text: (r, now) => ago(now - r.lastSeen), json: { path: 'lastSeen', value: (r) => new Date(r.lastSeen).toISOString() } },
 ];
 
 /** Plain lines print a row when it is first seen: its time of day instead of a count and an age. */
 export const PLAIN_COLUMNS: readonly LearnColumn[] = [
   ...LEARN_COLUMNS.filter((c) => c.name !== 'count' && c.name !== 'last'),
-  { name: 'seen', header: 'FIRST SEEN', width: 10, align: 'left', text: (r) => new Date(r.lastSeen).toISOString().slice(11, 19), json: ['firstSeen', (r) => new Date(r.lastSeen).toISOString()] },
+  {
+    name: 'seen',
+    header: 'FIRST SEEN',
+    width: 10,
+    align: 'left',
+    text: (r) => new Date(r.lastSeen).toISOString().slice(11, 19),
+    json: { path: 'firstSeen', value: (r) => new Date(r.lastSeen).toISOString() },
+  },
 ];
 
-/** Fits text into a column: truncated with … when too long, padded to the width. */
-export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
-  const t = text.length > width ? `${text.slice(0, Math.max(0, width - 1))}…` : text;
-  return align === 'right' ? t.padStart(width) : t.padEnd(width);
+interface LearnViews {
+  table: TableFormatter<LearnRow, number>;
+  /** A continuation row: the workload cells left empty under the row that names the workload. */
+  continuation: TableFormatter<LearnRow, number>;
+  json: (row: LearnRow) => Record<string, unknown>;
+}
+
+const views = new WeakMap<readonly LearnColumn[], LearnViews>();
+
+/** The views of a column list, built once per list (the screen redraws every 200 ms). */
+function viewsOf(columns: readonly LearnColumn[]): LearnViews {
+  let v = views.get(columns);
+  if (!v) {
+    const layout = { columns: columns.map((c) => c.name) };
+    const blank = columns.map((c): LearnColumn => (c.name === 'workload' || c.name === 'kind' ? { ...c, text: () => '' } : c));
+    v = {
+      table: new TableFormatter(layout, columns, { truncate: true }),
+      continuation: new TableFormatter(layout, blank, { truncate: true }),
+      json: compileJson(columns),
+    };
+    views.set(columns, v);
+  }
+  return v;
 }
 
 /** One line of the table; `blankWorkload` leaves the workload cells empty (continuation rows). */
 export function rowLine(row: LearnRow, now: number, blankWorkload = false, columns: readonly LearnColumn[] = LEARN_COLUMNS): string {
-  return columns
-    .map((c, i) => {
-      const text = blankWorkload && (c.name === 'workload' || c.name === 'kind') ? '' : c.text(row, now);
-      return i === columns.length - 1 ? text : fit(text, c.width, c.align);
-    })
-    .join(' ')
-    .trimEnd();
+  const v = viewsOf(columns);
+  return (blankWorkload ? v.continuation : v.table).row(row, now);
 }
 
 export function headerLine(columns: readonly LearnColumn[] = LEARN_COLUMNS): string {
-  return columns.map((c, i) => (i === columns.length - 1 ? c.header : fit(c.header, c.width, c.align))).join(' ');
+  return viewsOf(columns).table.header();
 }
 
 export function rowJson(row: LearnRow, columns: readonly LearnColumn[] = LEARN_COLUMNS): Record<string, unknown> {
-  return Object.fromEntries(columns.map((c) => [c.json[0], c.json[1](row)]));
+  return viewsOf(columns).json(row);
 }

@@ -5,7 +5,7 @@
  * each owned by that node's agent (server-side apply, field manager netpol-agent/<node>);
  * `kubectl netpol promote` reads the evidence and applies the spec as a real NetworkPolicy.
  */
-import type { V1NetworkPolicy } from '../objects.js';
+import { normalizeIngressPeers, type V1NetworkPolicy } from '../objects.js';
 
 export const STAGED_GROUP = 'netpol.io';
 export const STAGED_VERSION = 'v1alpha1';
@@ -104,18 +104,8 @@ export function fromNetworkPolicy(np: V1NetworkPolicy): StagedNetworkPolicy {
       ...(np.metadata?.labels && Object.keys(np.metadata.labels).length > 0 ? { labels: { ...np.metadata.labels } } : {}),
       ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
     },
-    spec: withFromKeys(np.spec ?? { podSelector: {} }) as NetworkPolicySpec,
+    // In netpol's one shape (`from`, never client-node's `_from`): the shape the API server stores.
+    spec: normalizeIngressPeers({ spec: structuredClone(np.spec ?? { podSelector: {} }) } as V1NetworkPolicy).spec as NetworkPolicySpec,
   };
 }
 
-/** client-node names an ingress rule's peers `_from`; the API server (and YAML) says `from`. */
-function withFromKeys(spec: NetworkPolicySpec): NetworkPolicySpec {
-  if (!spec.ingress) return spec;
-  return {
-    ...spec,
-    ingress: spec.ingress.map((rule) => {
-      const { _from, ...rest } = rule as typeof rule & { from?: unknown };
-      return (_from !== undefined && rest.from === undefined ? { ...rest, from: _from } : rest) as typeof rule;
-    }),
-  };
-}

@@ -6,7 +6,7 @@
  */
 import { workloadKey } from '../../cluster/workload.js';
 import { recordedWithUdp } from '../../flows/record.js';
-import type { PodEndpoint } from '../traffic.js';
+import type { PodEndpoint, Traffic } from '../traffic.js';
 import { peerOf } from './endpoint-peers.js';
 import { addObserved } from './peer-ports.js';
 import type { LearnedWorkload, SynthesisState } from './state.js';
@@ -35,27 +35,8 @@ export function collectEdges(state: SynthesisState, edges: LearnEdge[]): void {
         warnings.add('skipped: flows with no pod on either side (nothing a NetworkPolicy selects)', edge.count);
         continue;
       }
-      let named = true;
-      if (t.src.kind === 'pod') {
-        const owner = learnedFor(state, t.src);
-        if (owner) noteOutbound(owner, edge);
-        const peer = owner ? peerOf(state, t.dst) : undefined;
-        if (owner && peer) addObserved(owner.egress, peer, t.proto, t.port);
-        else if (owner) {
-          named = false;
-          warnings.add(`not allowed: egress of ${workloadLabel(owner.workload)} to a peer that cannot be named`, edge.count);
-        }
-      }
-      if (t.dst.kind === 'pod') {
-        const owner = learnedFor(state, t.dst);
-        if (owner) owner.inbound = true;
-        const peer = owner ? peerOf(state, t.src) : undefined;
-        if (owner && peer) addObserved(owner.ingress, peer, t.proto, t.port);
-        else if (owner) {
-          named = false;
-          warnings.add(`not allowed: ingress of ${workloadLabel(owner.workload)} from a peer that cannot be named`, edge.count);
-        }
-      }
+      // Both ends: `&` and not `&&`, so the destination's side is learned even when the source's peer has no name.
+      const named = learnEnd(state, t, 'egress', edge) & learnEnd(state, t, 'ingress', edge);
       if (named) {
         state.verifyTraffic.push(t);
         state.verifyCount.push(edge.count);
@@ -68,6 +49,29 @@ export function collectEdges(state: SynthesisState, edges: LearnEdge[]): void {
 function noteOutbound(owner: LearnedWorkload, edge: LearnEdge): void {
   owner.outbound = true;
   owner.udpObserved = (owner.udpObserved ?? true) && recordedWithUdp(edge.flow);
+}
+
+/**
+ * One end of a connection learns its side of it: the source its egress to the destination, the
+ * destination its ingress from the source. 0 when that end gets a policy but the peer cannot be
+ * named (the connection is then not allowed, and said so), else 1.
+ */
+function learnEnd(state: SynthesisState, t: Traffic, direction: 'egress' | 'ingress', edge: LearnEdge): 0 | 1 {
+  const [self, other] = direction === 'egress' ? [t.src, t.dst] : [t.dst, t.src];
+  if (self.kind !== 'pod') return 1;
+  const owner = learnedFor(state, self);
+  if (!owner) return 1;
+  if (direction === 'egress') noteOutbound(owner, edge);
+  else owner.inbound = true;
+  const peer = peerOf(state, other);
+  if (peer) {
+    addObserved(owner[direction], peer, t.proto, t.port);
+    return 1;
+  }
+  const label = workloadLabel(owner.workload);
+  const relation = direction === 'egress' ? `egress of ${label} to` : `ingress of ${label} from`;
+  state.warnings.add(`not allowed: ${relation} a peer that cannot be named`, edge.count);
+  return 0;
 }
 
 /** The learned entry of a pod's workload, or undefined when it gets no policy (cached per pod). */

@@ -46,7 +46,7 @@ export function renderPort(p: PortSpec): V1NetworkPolicyPort {
   return out;
 }
 
-/** YAML-shaped `from` (client-node's model calls it `_from`; readers go through cluster/objects.ts ingressPeers). */
+/** YAML-shaped `from`, the shape every policy in netpol has (cluster/objects.ts normalizeIngressPeers). */
 export function ingressRule(r: Pick<BuiltRule, 'peers' | 'ports'>): V1NetworkPolicyIngressRule {
   return { from: r.peers, ports: r.ports } as V1NetworkPolicyIngressRule;
 }

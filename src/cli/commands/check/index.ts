@@ -26,6 +26,8 @@ import { renderGithubAnnotations } from '../../output/report/github.js';
 import { renderJUnit } from '../../output/report/junit.js';
 import { renderMarkdownSummary } from '../../output/report/markdown.js';
 import { renderSarif } from '../../output/report/sarif.js';
+import { addRecordedInputs } from '../../shared/input-options.js';
+import { addExamples, runsWithExitCode } from '../../shared/command-help.js';
 
 const pkg = createRequire(import.meta.url)('../../../../package.json') as { version: string };
 
@@ -113,26 +115,23 @@ export function checkCommand(): Command {
       'Judges every recorded flow against the committed policies and re-learns from the same recording\n' +
         'to detect drift (committed files that differ from what `learn` generates now). Pass the same\n' +
         'synthesis flags you give `learn`. Exit 0: pass; 1: denied flows or drift; 2: bad input.',
-    )
-    .requiredOption('--policies <dir...>', 'the committed policy directory (or files, with --no-drift)', collect)
-    .requiredOption('--flows <file...>', 'recorded flows, JSONL v1 (repeatable)', collect)
-    .option('--cluster <file...>', 'cluster snapshot YAML', collect)
-    .option('--no-drift', 'only judge flows; do not compare the files with what learn generates');
+    );
+  addRecordedInputs(cmd, {
+    flows: { help: 'recorded flows, JSONL v1 (repeatable)', required: true },
+    cluster: { help: 'cluster snapshot YAML' },
+    policies: { help: 'the committed policy directory (or files, with --no-drift)', required: true },
+  });
+  cmd.option('--no-drift', 'only judge flows; do not compare the files with what learn generates');
   addSynthesisOptions(cmd);
-  return cmd
+  cmd
     .option('--junit <file>', 'write a JUnit XML report')
     .option('--sarif <file>', 'write a SARIF 2.1.0 report (GitHub code scanning)')
     .option('--markdown <file>', 'write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)')
     .option('--github', 'print GitHub Actions annotations (::error file=...::) on stdout')
-    .addOption(new Option('-o, --output <format>', 'console report format').choices(['text', 'json']).default('text'))
-    .addHelpText(
-      'after',
-      '\nExamples:\n' +
-        '  netpol check --policies policies/ --flows fixtures/demo/flows.jsonl --cluster fixtures/demo/cluster.yaml\n' +
-        '  netpol check --policies policies/ --flows rec.jsonl --cluster c.yaml --junit junit.xml --sarif netpol.sarif \\\n' +
-        '      --github --markdown "$GITHUB_STEP_SUMMARY"',
-    )
-    .action(async (flags: CheckFlags) => {
-      process.exitCode = await runCheck(flags);
-    });
+    .addOption(new Option('-o, --output <format>', 'console report format').choices(['text', 'json']).default('text'));
+  addExamples(cmd, [
+    'netpol check --policies policies/ --flows fixtures/demo/flows.jsonl --cluster fixtures/demo/cluster.yaml',
+    'netpol check --policies policies/ --flows rec.jsonl --cluster c.yaml --junit junit.xml --sarif netpol.sarif \\\n      --github --markdown "$GITHUB_STEP_SUMMARY"',
+  ]);
+  return runsWithExitCode(cmd, runCheck);
 }

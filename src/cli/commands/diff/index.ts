@@ -8,6 +8,8 @@ import { collect } from '../../shared/options.js';
 import { FLOW_AUDIT_COLUMNS } from '../../output/report/columns.js';
 import { parseAuditOutput } from '../../shared/audit-output.js';
 import { runOfflineDiff, type OfflineDiffFlags } from './offline.js';
+import { addKubeconfigOptions, addRecordedInputs } from '../../shared/input-options.js';
+import { addExamples, runsWithExitCode } from '../../shared/command-help.js';
 
 interface DiffFlags extends OfflineDiffFlags {
   flows?: string[];
@@ -31,34 +33,32 @@ async function runDiff(flags: DiffFlags): Promise<number> {
 }
 
 export function diffCommand(): Command {
-  return new Command('diff')
+  const cmd = new Command('diff')
     .summary('show which recorded flows a set of policies would deny')
     .description(
       'Judges every recorded flow against NetworkPolicies with Kubernetes semantics (egress and ingress\n' +
         'gates, Service DNAT to the targetPort, named ports, ipBlock/except) and prints denied flows first,\n' +
         'with the policies and rules that decided. Exit 0: nothing denied; 1: something denied; 2: bad input.',
-    )
-    .requiredOption('--flows <file...>', 'recorded flows, JSONL v1 (repeatable; - for stdin)', collect)
-    .option('--policies <path...>', 'policy files or directories to judge with (default: the cluster snapshot\'s own policies)', collect)
-    .option('--cluster <file...>', 'cluster snapshot YAML (pods, services, namespaces...)', collect)
-    .option('--live', 'compare with the live cluster: its NetworkPolicies vs --policies files (drift), and flows either would deny')
-    .option('--kubeconfig <file>', 'kubeconfig for --live')
-    .option('--context <name>', 'kubeconfig context for --live')
+    );
+  addRecordedInputs(cmd, {
+    flows: { help: 'recorded flows, JSONL v1 (repeatable; - for stdin)', required: true },
+    cluster: { help: 'cluster snapshot YAML (pods, services, namespaces...)' },
+    policies: { help: "policy files or directories to judge with (default: the cluster snapshot's own policies)" },
+  });
+  cmd.option('--live', 'compare with the live cluster: its NetworkPolicies vs --policies files (drift), and flows either would deny');
+  addKubeconfigOptions(cmd, 'for --live');
+  cmd
     .addOption(
       new Option('-o, --output <format>', `table, json, or columns=a,b (${FLOW_AUDIT_COLUMNS.map((c) => c.name).join(', ')}); the table groups a connection's flows into one row with their COUNT, JSON lists every flow`)
         .argParser(parseAuditOutput)
         .default(parseAuditOutput('table'), 'table'),
     )
     .option('--denied-only', 'print only denied flows (the summary still counts all)')
-    .option('--explain', 'after the table, explain each denied connection: every gate, policy and rule, and why it did not match')
-    .addHelpText(
-      'after',
-      '\nExamples:\n' +
-        '  netpol diff --flows fixtures/demo/flows-later.jsonl --policies policies/ --cluster fixtures/demo/cluster.yaml\n' +
-        '  netpol diff --flows rec.jsonl --cluster cluster.yaml -o json | jq \'.flows[] | select(.verdict=="denied")\'\n' +
-        '  netpol diff --live --flows rec.jsonl --policies policies/',
-    )
-    .action(async (flags: DiffFlags) => {
-      process.exitCode = await runDiff(flags);
-    });
+    .option('--explain', 'after the table, explain each denied connection: every gate, policy and rule, and why it did not match');
+  addExamples(cmd, [
+    'netpol diff --flows fixtures/demo/flows-later.jsonl --policies policies/ --cluster fixtures/demo/cluster.yaml',
+    'netpol diff --flows rec.jsonl --cluster cluster.yaml -o json | jq \'.flows[] | select(.verdict=="denied")\'',
+    'netpol diff --live --flows rec.jsonl --policies policies/',
+  ]);
+  return runsWithExitCode(cmd, runDiff);
 }

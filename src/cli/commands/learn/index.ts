@@ -1,7 +1,7 @@
 /**
  * `netpol learn`: recorded (or observed) connections → least-privilege NetworkPolicy.
  * Offline from a recording and a snapshot (./offline.ts); `--local` observes this host (./local.ts);
- * `-l/--selector` without `--flows` observes a live cluster's pods (./live.ts).
+ * `-l/--selector` without `--flows` reads the agents' TrafficProfiles when the cluster has them (./profiles.ts), else observes this node's pods live (./live.ts).
  */
 import { Command, Option } from 'commander';
 import { DURATION_SYNTAX, parseDuration } from '../../shared/duration.js';
@@ -10,6 +10,8 @@ import { learnOffline, type OfflineLearnFlags } from './offline.js';
 import { collect } from '../../shared/options.js';
 import { InputError } from '../../../errors.js';
 import { parseLearnProtocols, type LearnProtocols } from '../../shared/learn-protocols.js';
+import { addKubeconfigOptions, addRecordedInputs } from '../../shared/input-options.js';
+import { addExamples, runsWithExitCode } from '../../shared/command-help.js';
 
 interface LearnFlags extends OfflineLearnFlags {
   local?: boolean;
@@ -34,9 +36,12 @@ export function learnCommand(): Command {
       'Turns connections into one NetworkPolicy per workload: egress to exactly the peers and ports seen\n' +
         '(pods by their workload selector, Services as their backing pods on the targetPort, outside\n' +
         'addresses as /32 or /128), ingress for observed inbound traffic, and DNS.',
-    )
-    .option('--flows <file...>', 'recorded flows, JSONL v1 (repeatable; - for stdin; .gz read transparently)', collect)
-    .option('--cluster <file...>', 'cluster snapshot YAML (repeatable)', collect)
+    );
+  addRecordedInputs(cmd, {
+    flows: { help: 'recorded flows, JSONL v1 (repeatable; - for stdin; .gz read transparently)' },
+    cluster: { help: 'cluster snapshot YAML (repeatable)' },
+  });
+  cmd
     .option('--out <dir>', 'write <dir>/<namespace>/<workload>.yaml and kustomization.yaml (atomically) instead of printing');
   addSynthesisOptions(cmd);
   cmd
@@ -59,30 +64,27 @@ export function learnCommand(): Command {
       new Option('--source <source>', 'cluster mode: profiles = the TrafficProfiles the agents wrote (needs the CRD); node = observe this node with eBPF (root); auto = profiles when the CRD is installed and no node-only flag (--duration, --record, -c) is given')
         .choices(['auto', 'profiles', 'node'])
         .default('auto'),
-    )
-    .option('--kubeconfig <file>', 'kubeconfig to use (default $KUBECONFIG or ~/.kube/config)')
-    .option('--context <name>', 'kubeconfig context to use')
-    .addHelpText(
-      'after',
-      '\nModes:\n' +
-        '  offline  --flows F... --cluster S   a recording and a `kubectl get ... -o yaml` snapshot\n' +
-        '  host     --local [-c NAME]          observe this host with eBPF (needs root)\n' +
-        '  profiles -l SELECTOR [-n NS|-A]     the TrafficProfiles the agents wrote (when the CRD is installed)\n' +
-        '  cluster  -l SELECTOR [-n NS]        observe this node, enrich through the API server (--source node)\n' +
-        '\nExamples:\n' +
-        '  netpol learn --flows fixtures/demo/flows.jsonl --cluster fixtures/demo/cluster.yaml\n' +
-        '  netpol learn --flows rec.jsonl --cluster cluster.yaml -n shop --out policies/\n' +
-        '  netpol learn --flows rec.jsonl --cluster cluster.yaml -l run=mypod --no-dns --aggregate-cidr 24\n' +
-        '  sudo netpol learn --local -c test-tcp-connect --duration 30s --record rec.jsonl --out policies/\n' +
-        '  sudo netpol learn --local --proto tcp --duration 30s --out policies/\n' +
-        '  netpol learn -l run=mypod -n default --duration 5m --out policies/ --apply\n' +
-        '  kubectl netpol learn -l run=mypod --since 3d --out policies/ --apply\n' +
-        '  kubectl netpol learn -A --since 14d --out policies/',
-    )
-    .action(async (flags: LearnFlags) => {
-      process.exitCode = await runLearn(flags);
-    });
-  return cmd;
+    );
+  addKubeconfigOptions(cmd);
+  addExamples(
+    cmd,
+    [
+      'netpol learn --flows fixtures/demo/flows.jsonl --cluster fixtures/demo/cluster.yaml',
+      'netpol learn --flows rec.jsonl --cluster cluster.yaml -n shop --out policies/',
+      'netpol learn --flows rec.jsonl --cluster cluster.yaml -l run=mypod --no-dns --aggregate-cidr 24',
+      'sudo netpol learn --local -c test-tcp-connect --duration 30s --record rec.jsonl --out policies/',
+      'sudo netpol learn --local --proto tcp --duration 30s --out policies/',
+      'netpol learn -l run=mypod -n default --duration 5m --out policies/ --apply',
+      'kubectl netpol learn -l run=mypod --since 3d --out policies/ --apply',
+      'kubectl netpol learn -A --since 14d --out policies/',
+    ],
+    '\nModes:\n' +
+      '  offline  --flows F... --cluster S   a recording and a `kubectl get ... -o yaml` snapshot\n' +
+      '  host     --local [-c NAME]          observe this host with eBPF (needs root)\n' +
+      '  profiles -l SELECTOR [-n NS|-A]     the TrafficProfiles the agents wrote (when the CRD is installed)\n' +
+      '  cluster  -l SELECTOR [-n NS]        observe this node, enrich through the API server (--source node)\n',
+  );
+  return runsWithExitCode(cmd, runLearn);
 }
 
 async function runLearn(flags: LearnFlags): Promise<number> {

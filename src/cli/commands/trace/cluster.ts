@@ -6,14 +6,16 @@
  *
  * The connects come from ClusterAgent (src/cluster/cluster-agent.ts), shared with `netpol learn -l`.
  */
-import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { ClusterAgent } from '../../../cluster/cluster-agent.js';
 // Type-only: the client library loads when cluster mode runs, not with every netpol command.
 import type { LiveClusterView } from '../../../cluster/live.js';
 import { podFilter, type PodFilterOptions } from '../../shared/pod-filter.js';
-import { compileJson, K8S_TCPCONNECT_COLUMNS, needsAnswer, TableFormatter, type TraceRow } from '../../output/columns.js';
+import { K8S_TCPCONNECT_COLUMNS, needsAnswer, type TraceRow } from '../../output/trace-columns.js';
+import { compileJson } from '../../output/columns/json.js';
+import { TableFormatter } from '../../output/columns/table.js';
 import { k8sRow, parseK8sOutput } from '../../output/k8s-trace.js';
+import type { TraceStreams } from './io.js';
 
 export interface TraceK8sOptions extends PodFilterOptions {
   latency?: boolean;
@@ -25,13 +27,7 @@ export interface TraceK8sOptions extends PodFilterOptions {
   context?: string;
 }
 
-export interface TraceK8sIO {
-  stdout: Writable;
-  stderr: Writable;
-  signal?: AbortSignal;
-  /** Called once the programs are attached and the cluster view is synced. */
-  onReady?: () => void;
-  onSummary?: (s: { shown: number; lost: number; unresolved: number; received: number }) => void;
+export interface TraceK8sIO extends TraceStreams<{ shown: number; lost: number; unresolved: number; received: number }> {
   /** A cluster view to use instead of connecting one (tests, or a caller that has one already). */
   view?: LiveClusterView;
 }

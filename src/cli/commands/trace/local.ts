@@ -10,8 +10,10 @@
  * Lost events (ring buffer full) are reported on stderr while tracing and in the summary.
  */
 import type { Writable } from 'node:stream';
-import { InputError } from '../../../errors.js';
-import { type Layout, TCPCONNECT_COLUMNS, TableFormatter, type TraceRow, compileJson, customLayout, defaultLayout, needsAnswer } from '../../output/columns.js';
+import { TCPCONNECT_COLUMNS, type TraceRow, type TraceView, defaultLayout, needsAnswer, parseTraceOutput } from '../../output/trace-columns.js';
+import { compileJson } from '../../output/columns/json.js';
+import { TableFormatter } from '../../output/columns/table.js';
+import type { TraceStreams } from './io.js';
 
 export interface TraceOptions {
   /** tcp (the tcpconnect gadget, default) or udp (the udp gadget). */
@@ -26,25 +28,14 @@ export interface TraceOptions {
   timeout?: number;
 }
 
-export interface TraceIO {
-  stdout: Writable;
-  stderr: Writable;
-  /** Aborting stops the trace like Ctrl-C does. */
-  signal?: AbortSignal;
-  /** Called once the programs are attached (tests start their traffic then). */
-  onReady?: () => void;
-  /** Called with the counts when tracing ends. */
-  onSummary?: (s: { shown: number; lost: number; untracked: number; received: number }) => void;
-}
-
-type View = { kind: 'table'; layout: Layout } | { kind: 'json' };
+export type TraceIO = TraceStreams<{ shown: number; lost: number; untracked: number; received: number }>;
 
 /**
  * Whether connects are shown as they are made (the seed's default) or when answered: answered with
  * --latency, or when the table shows a column only the answer fills. JSON without --latency is
  * written as connects are made (outcome "connecting", latency null).
  */
-export function showsConnectsAsMade(view: View, latency: boolean): boolean {
+export function showsConnectsAsMade(view: TraceView, latency: boolean): boolean {
   return !latency && (view.kind === 'json' || !needsAnswer(view.layout));
 }
 
@@ -55,17 +46,8 @@ export function warnIfConnectsAnswered(reporting: { reported: boolean; problem?:
   }
 }
 
-export function parseOutput(output: string | undefined, latency: boolean): View {
-  if (output === undefined || output === 'columns') return { kind: 'table', layout: defaultLayout(latency) };
-  if (output === 'json') return { kind: 'json' };
-  if (output.startsWith('columns=')) {
-    try {
-      return { kind: 'table', layout: customLayout(output.slice('columns='.length)) };
-    } catch (err) {
-      throw new InputError('-o', (err as Error).message);
-    }
-  }
-  throw new InputError('-o', `unknown output "${output}"; use columns, json or columns=a,b`);
+export function parseOutput(output: string | undefined, latency: boolean): TraceView {
+  return parseTraceOutput(output, defaultLayout(latency), TCPCONNECT_COLUMNS);
 }
 
 /** Runs one trace until timeout, signal or Ctrl-C; returns the exit code. */

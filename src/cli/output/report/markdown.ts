@@ -4,8 +4,10 @@
  * policy file with its difference folded in a <details> block.
  */
 import type { CheckReport } from '../../../policy/audit.js';
-import { printable, printableLines } from '../escape.js';
-import { FLOW_AUDIT_COLUMNS, markdownCell, markdownTable, selectColumns } from './columns.js';
+import { markdownCell, printable, printableLines } from '../escape.js';
+import { FLOW_AUDIT_COLUMNS } from './columns.js';
+import { selectColumns } from '../columns/model.js';
+import { markdownTable } from '../columns/table.js';
 import { deniedFlows, describeGates, failingFlows, driftPath, DRIFT_TITLES, flowLabel, reportFailed, reportPath, type ReportOptions } from './common.js';
 
 export interface MarkdownOptions extends ReportOptions {

@@ -1,16 +1,17 @@
 /**
- * Output as data (Inspektor Gadget's idea): every column of an event type is declared once —
- * header, width, alignment, text and JSON value — and the table, `-o json` and
- * `-o columns=a,b` are views of that one declaration. The default layouts reproduce the
- * headers of `ig trace tcpconnect` byte for byte (with and without --latency).
+ * The columns of a traced connect (`trace tcpconnect`), declared once in the column model
+ * (./columns/model.ts): the table, `-o json` and `-o columns=a,b` are views of this declaration.
+ * The default layouts reproduce the headers of `ig trace tcpconnect` byte for byte (with and
+ * without --latency).
  *
- * To add columns (e.g. K8S.NODE, K8S.NAMESPACE, K8S.POD), append ColumnSpecs to
+ * To add columns (e.g. K8S.NODE, K8S.NAMESPACE, K8S.POD), append Columns to
  * TCPCONNECT_COLUMNS with `visible: false`, or name them in a layout.
  */
 import type { ConnectEvent } from '../../agent/event.js';
 import type { ContainerInfo } from '../../agent/containers.js';
 import { errnoName } from '../../agent/diagnose.js';
-import { printable } from './escape.js';
+import { InputError } from '../../errors.js';
+import { selectColumns, visibleLayout, type Column, type Layout } from './columns/model.js';
 
 /** One event with what enrichment found out about it. */
 export interface TraceRow {
@@ -21,25 +22,6 @@ export interface TraceRow {
   time: Date;
   /** Extra enrichment keyed by column name (for columns other modules add). */
   extra?: Record<string, unknown>;
-}
-
-export interface ColumnSpec<R> {
-  /** Header text; `-o columns=` takes it case-insensitively. */
-  name: string;
-  /** Table width (the last column of a row is never padded). */
-  width: number;
-  align?: 'left' | 'right';
-  /** Shown in the default table (otherwise only on request, and always in JSON). */
-  visible?: boolean;
-  text(row: R): string;
-  /** Dotted path in the JSON object and its value; omit for table-only columns. */
-  json?: { path: string; value(row: R): unknown };
-}
-
-export interface Layout {
-  columns: string[];
-  /** Width overrides for this layout. */
-  widths?: Record<string, number>;
 }
 
 /** Go's time.Duration String(): 47.069µs, 14.149828ms, 1.006814808s, 1m2.5s. */
@@ -79,7 +61,7 @@ function isoTime(d: Date): string {
   return lastIso;
 }
 
-export const TCPCONNECT_COLUMNS: ColumnSpec<TraceRow>[] = [
+export const TCPCONNECT_COLUMNS: Column<TraceRow>[] = [
   { name: 'TIMESTAMP', width: 24, visible: false, text: (r) => isoTime(r.time), json: { path: 'timestamp', value: (r) => isoTime(r.time) } },
   {
     name: 'RUNTIME.CONTAINERNAME',
@@ -141,8 +123,8 @@ export const TCPCONNECT_COLUMNS: ColumnSpec<TraceRow>[] = [
  * layout is exactly the seed's; with --latency it is shown when answered, and our OUTCOME column
  * follows LATENCY.
  */
-export function defaultLayout(latency: boolean, columns: ColumnSpec<TraceRow>[] = TCPCONNECT_COLUMNS): Layout {
-  const visible = columns.filter((c) => c.visible !== false).map((c) => c.name);
+export function defaultLayout(latency: boolean, columns: Column<TraceRow>[] = TCPCONNECT_COLUMNS): Layout {
+  const visible = visibleLayout(columns).columns;
   if (!latency) return { columns: visible.filter((name) => name !== 'OUTCOME') };
   const at = visible.indexOf('DST') + 1;
   return {
@@ -153,77 +135,14 @@ export function defaultLayout(latency: boolean, columns: ColumnSpec<TraceRow>[] 
 }
 
 /** `-o columns=a,b`: names matched case-insensitively; unknown names are an error listing the known ones. */
-export function customLayout(spec: string, columns: ColumnSpec<TraceRow>[] = TCPCONNECT_COLUMNS): Layout {
-  const byName = new Map(columns.map((c) => [c.name.toLowerCase(), c.name]));
+export function customLayout(spec: string, columns: Column<TraceRow>[] = TCPCONNECT_COLUMNS): Layout {
   const names = spec
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
   if (names.length === 0) throw new Error('-o columns= needs at least one column');
-  return {
-    columns: names.map((n) => {
-      const name = byName.get(n.toLowerCase());
-      if (!name) throw new Error(`unknown column "${n}"; available: ${[...byName.keys()].join(', ')}`);
-      return name;
-    }),
-  };
-}
-
-function resolveLayout<R>(layout: Layout, columns: ColumnSpec<R>[]): Array<{ spec: ColumnSpec<R>; width: number }> {
-  return layout.columns.map((name) => {
-    const spec = columns.find((c) => c.name === name);
-    if (!spec) throw new Error(`unknown column ${name}`);
-    return { spec, width: layout.widths?.[name] ?? spec.width };
-  });
-}
-
-function line(cells: Array<{ text: string; width: number; align: 'left' | 'right' }>): string {
-  let out = '';
-  cells.forEach((c, i) => {
-    const last = i === cells.length - 1;
-    // Container and process names are input (a process may name itself with an ESC sequence).
-    const text = printable(c.text);
-    const padded = c.align === 'right' ? text.padStart(c.width) : last ? text : text.padEnd(c.width);
-    out += (i > 0 ? ' ' : '') + padded;
-  });
-  return out.replace(/\s+$/, '');
-}
-
-/** A table view of a layout: header() once, then row() per event. */
-export class TableFormatter<R> {
-  private readonly cols: Array<{ spec: ColumnSpec<R>; width: number }>;
-  constructor(layout: Layout, columns: ColumnSpec<R>[]) {
-    this.cols = resolveLayout(layout, columns);
-  }
-  header(): string {
-    return line(this.cols.map((c) => ({ text: c.spec.name, width: c.width, align: c.spec.align ?? 'left' })));
-  }
-  row(r: R): string {
-    return line(this.cols.map((c) => ({ text: c.spec.text(r), width: c.width, align: c.spec.align ?? 'left' })));
-  }
-}
-
-/** The JSON view: every column with a json path, nested by the dots in the path. */
-export function toJson<R>(r: R, columns: ColumnSpec<R>[]): Record<string, unknown> {
-  return compileJson(columns)(r);
-}
-
-/**
- * The JSON view compiled once for a column list (paths split ahead of time): the per-event cost of
- * `-o json` is building one object and stringifying it.
- */
-export function compileJson<R>(columns: ColumnSpec<R>[]): (r: R) => Record<string, unknown> {
-  const fields = columns.flatMap((c) => (c.json ? [{ parents: c.json.path.split('.'), value: c.json.value }] : []));
-  const compiled = fields.map((f) => ({ leaf: f.parents.pop() as string, parents: f.parents, value: f.value }));
-  return (r) => {
-    const out: Record<string, unknown> = {};
-    for (const f of compiled) {
-      let obj = out;
-      for (const p of f.parents) obj = (obj[p] ??= {}) as Record<string, unknown>;
-      obj[f.leaf] = f.value(r);
-    }
-    return out;
-  };
+  const unknown = (name: string, known: string[]) => `unknown column "${name}"; available: ${known.join(', ')}`;
+  return { columns: selectColumns(columns, names, { ignoreCase: true, unknown }).map((c) => c.name) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,7 +165,7 @@ export interface K8sRowInfo {
 
 const k8sOf = (r: TraceRow): K8sRowInfo | undefined => r.extra?.k8s as K8sRowInfo | undefined;
 
-export const K8S_COLUMNS: ColumnSpec<TraceRow>[] = [
+export const K8S_COLUMNS: Column<TraceRow>[] = [
   { name: 'K8S.NODE', width: 24, text: (r) => k8sOf(r)?.node ?? '', json: { path: 'k8s.node', value: (r) => k8sOf(r)?.node ?? null } },
   { name: 'K8S.NAMESPACE', width: 24, text: (r) => k8sOf(r)?.namespace ?? '', json: { path: 'k8s.namespace', value: (r) => k8sOf(r)?.namespace ?? null } },
   { name: 'K8S.POD', width: 24, text: (r) => k8sOf(r)?.pod ?? '', json: { path: 'k8s.podName', value: (r) => k8sOf(r)?.pod ?? null } },
@@ -254,9 +173,9 @@ export const K8S_COLUMNS: ColumnSpec<TraceRow>[] = [
 ];
 
 /** The columns of a cluster-mode trace: K8S.* first, SRC/DST in endpoint notation, the rest as in TCPCONNECT_COLUMNS. */
-export const K8S_TCPCONNECT_COLUMNS: ColumnSpec<TraceRow>[] = [
+export const K8S_TCPCONNECT_COLUMNS: Column<TraceRow>[] = [
   ...K8S_COLUMNS,
-  ...TCPCONNECT_COLUMNS.map((c): ColumnSpec<TraceRow> => {
+  ...TCPCONNECT_COLUMNS.map((c): Column<TraceRow> => {
     if (c.name === 'RUNTIME.CONTAINERNAME') return { ...c, visible: false };
     if (c.name === 'SRC') {
       return {
@@ -284,10 +203,6 @@ export const K8S_TCPCONNECT_COLUMNS: ColumnSpec<TraceRow>[] = [
   }),
 ];
 
-/**
- * The seed's cluster-mode layouts, byte for byte: K8S.NODE K8S.NAMESPACE K8S.POD K8S.CONTAINER PID
- * COMM IP SRC DST, and with --latency the narrower widths of the seed's latency example.
- */
 /** Columns that only an answered connect can fill: a layout with any of them waits for the answer. */
 export const ANSWER_COLUMNS: ReadonlySet<string> = new Set(['LATENCY', 'OUTCOME', 'ERRNO']);
 
@@ -296,6 +211,10 @@ export function needsAnswer(layout: Layout): boolean {
   return layout.columns.some((name) => ANSWER_COLUMNS.has(name));
 }
 
+/**
+ * The seed's cluster-mode layouts, byte for byte: K8S.NODE K8S.NAMESPACE K8S.POD K8S.CONTAINER PID
+ * COMM IP SRC DST, and with --latency the narrower widths of the seed's latency example.
+ */
 export function k8sLayout(latency: boolean): Layout {
   const columns = ['K8S.NODE', 'K8S.NAMESPACE', 'K8S.POD', 'K8S.CONTAINER', 'PID', 'COMM', 'IP', 'SRC', 'DST'];
   if (!latency) return { columns };
@@ -303,4 +222,24 @@ export function k8sLayout(latency: boolean): Layout {
     columns: [...columns, 'LATENCY'],
     widths: { 'K8S.NODE': 21, 'K8S.NAMESPACE': 14, 'K8S.POD': 18, 'K8S.CONTAINER': 18, COMM: 15, SRC: 27, DST: 27 },
   };
+}
+
+/** How a trace prints its rows: a table of a layout, or one JSON object per line. */
+export type TraceView = { kind: 'table'; layout: Layout } | { kind: 'json' };
+
+/**
+ * `-o`: `columns` (or nothing: the mode's default layout), `json`, or `columns=a,b` of `columns`;
+ * anything else is an input error naming -o.
+ */
+export function parseTraceOutput(output: string | undefined, defaultLayout: Layout, columns: Column<TraceRow>[]): TraceView {
+  if (output === undefined || output === 'columns') return { kind: 'table', layout: defaultLayout };
+  if (output === 'json') return { kind: 'json' };
+  if (output.startsWith('columns=')) {
+    try {
+      return { kind: 'table', layout: customLayout(output.slice('columns='.length), columns) };
+    } catch (err) {
+      throw new InputError('-o', (err as Error).message);
+    }
+  }
+  throw new InputError('-o', `unknown output "${output}"; use columns, json or columns=a,b`);
 }
