@@ -156,9 +156,9 @@ describe('staged policies on a real API server', () => {
         c,
         ns,
         { name: 'web-5d9c-a', labels: { app: 'web', 'pod-template-hash': '5d9c' }, nodeName: 'n1', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-5d9c', uid: rs.metadata!.uid!, controller: true }] },
-        { ips: ['10.244.1.5'] },
+        { ips: ['10.246.1.5'] },
       );
-      onN2 = await createRunningPod(c, ns, { name: 'batch', labels: { app: 'web' }, nodeName: 'n2' }, { ips: ['10.244.2.5'] });
+      onN2 = await createRunningPod(c, ns, { name: 'batch', labels: { app: 'web' }, nodeName: 'n2' }, { ips: ['10.246.2.5'] });
       await applyStaged(c.kc, { metadata: { name: 'web', namespace: ns }, spec: parse(webPolicy(ns)).spec } as StagedNetworkPolicy);
       view = await LiveClusterView.connect({ kubeconfig: c.adminKubeconfig });
       for (const node of ['n1', 'n2']) {
@@ -343,7 +343,7 @@ describe('staged policies on a real API server', () => {
 
   it('Events: repeats increment one Event; the token bucket holds writes back without losing counts; similar messages aggregate', async () => {
     const ns = await createNamespace(c, 'stg');
-    const pod = await createRunningPod(c, ns, { name: 'p' }, { ips: ['10.244.9.9'] });
+    const pod = await createRunningPod(c, ns, { name: 'p' }, { ips: ['10.246.9.9'] });
     const object = { apiVersion: 'v1', kind: 'Pod', namespace: ns, name: 'p', uid: pod.metadata!.uid! };
     const rec = new EventRecorder(c.kc, { node: 'n1', burst: 2, refillMs: 60_000, maxSimilar: 3 });
     const ev = (message: string) => rec.record({ object, type: 'Warning', reason: 'NetworkPolicyDenied', message, at: new Date() });
