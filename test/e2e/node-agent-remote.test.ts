@@ -10,7 +10,7 @@
 //   no agent on the pod's node      trace says which node and why (the DaemonSet schedules nowhere), exit 3
 //
 // Run under the node lock: flock /tmp/netpol-node.lock npx vitest run test/e2e/node-agent-remote.test.ts
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, ensureBuilt } from '../support/cli.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
 import { RealNode } from './support/node.js';
+import { Watched } from './support/node-suite.js';
 
 const repo = resolve(import.meta.dirname, '..', '..');
 const INTERNET = '203.0.113.10';
@@ -32,38 +33,15 @@ let work: string;
 let userKubeconfig: string;
 
 /** The CLI as uid/gid 65534 with no groups, only a kubeconfig: a workstation user. */
-class AsUser {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<number | null>;
-  private readonly child: ChildProcess;
-
+class AsUser extends Watched {
   constructor(args: string[]) {
-    this.child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      cwd: work,
-      env: { PATH: process.env.PATH, HOME: work, KUBECONFIG: userKubeconfig },
-    });
-    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
-  }
-
-  get lines(): string[] {
-    return this.stdout.split('\n').filter((l) => l !== '');
-  }
-
-  async waitFor(what: string, test: () => boolean, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!test()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
-  interrupt(): Promise<number | null> {
-    this.child.kill('SIGINT');
-    return this.exited;
+    super(
+      spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: work,
+        env: { PATH: process.env.PATH, HOME: work, KUBECONFIG: userKubeconfig },
+      }),
+    );
   }
 }
 

@@ -8,43 +8,20 @@
 //   SIGTERM: the streams end and the agent exits 0
 //
 // Run under the node lock: flock /tmp/netpol-node.lock npx vitest run test/e2e/node-agent.test.ts
-import { type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLine, type WireConnect } from '../../src/daemon/protocol.js';
-import { ensureBpfBuilt } from './support/agent-events.js';
 import { RealNode } from './support/node.js';
+import { netpolOnNodeArgv, nodePrerequisites, Watched } from './support/node-suite.js';
 
 const INTERNET = '203.0.113.10';
 const repo = resolve(import.meta.dirname, '..', '..');
-const MAIN = join(repo, 'dist', 'cli', 'main.js');
 
 /** A process on the node's side; its output as it comes. */
-class OnNode {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<number | null>;
-  readonly child: ChildProcess;
-
+class OnNode extends Watched {
   constructor(node: RealNode, argv: string[]) {
-    this.child = node.spawnOnNode(argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
-  }
-
-  get lines(): string[] {
-    return this.stdout.split('\n').filter((l) => l !== '');
-  }
-
-  async waitFor(what: string, test: () => boolean, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!test()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    super(node.spawnOnNode(argv, { stdio: ['ignore', 'pipe', 'pipe'] }));
   }
 }
 
@@ -110,9 +87,7 @@ describe('netpol agent on a real node', () => {
   }
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) throw new Error('these tests need root (a real node: namespaces, cgroups, eBPF)');
-    ensureBpfBuilt();
-    if (!existsSync(MAIN)) execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'ignore' });
+    nodePrerequisites();
     node = await RealNode.start();
   });
 
@@ -123,7 +98,7 @@ describe('netpol agent on a real node', () => {
 
   it('answers /readyz 503 with reasons until the programs are attached and the view synced, then 200', async () => {
     const poll = new OnNode(node, [process.execPath, '-e', READY_POLL]);
-    agent = new OnNode(node, ['env', `NETPOL_NODE_NAME=${node.name}`, process.execPath, MAIN, 'agent', '--kubeconfig', node.kubeconfig]);
+    agent = new OnNode(node, netpolOnNodeArgv(node, ['agent']));
     expect(await Promise.race([poll.exited, agent.exited.then((c) => `agent exited ${c}: ${agent.stderr}`)])).toBe(0);
     const answers = poll.lines.map((l) => JSON.parse(l) as { status: number; body: { ready: boolean; reasons: string[] } });
     expect(answers.length).toBeGreaterThanOrEqual(2);

@@ -4,17 +4,12 @@
 // everything still works — name resolution included — while a client nobody observed is refused
 // by the real dataplane exactly where `netpol probe` predicted.
 import { netpolAsync } from '../support/cli.js';
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { ensureBpfBuilt } from './support/agent-events.js';
-import { RealNode } from './support/node.js';
+import type { RealNode } from './support/node.js';
+import { applyShop, deployment, startLearn, startNodeSuite } from './support/node-suite.js';
 
-const repo = resolve(import.meta.dirname, '..', '..');
-const MAIN = join(repo, 'dist', 'cli', 'main.js');
 const SERVICE_NAME = 'web.shop-web.svc.cluster.local';
 
 /** The real `netpol` binary run on the host (as a user's shell would). */
@@ -32,29 +27,8 @@ describe('a Deployment calling a Service in another namespace by name, learned a
   }
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) throw new Error('these tests need root (a real node)');
-    ensureBpfBuilt();
-    if (!existsSync(MAIN)) execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'ignore' });
-    work = mkdtempSync(join(tmpdir(), 'netpol-node-dns-'));
-    node = await RealNode.start();
-    const deployment = (name: string, namespace: string, labels: Record<string, string>, container: Record<string, unknown>): Record<string, unknown> => ({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name, namespace },
-      spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name, ...container }] } } },
-    });
-    const objects = [
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop-web' } },
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop-client' } },
-      deployment('web', 'shop-web', { app: 'web' }, { image: 'docker.io/netpol/tcpserver:latest', args: ['8080'], ports: [{ name: 'http', containerPort: 8080 }] }),
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop-web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 'http' }] } },
-      deployment('client', 'shop-client', { app: 'client' }, { image: 'busybox', command: ['sleep', '3600'] }),
-      deployment('stranger', 'shop-client', { app: 'stranger' }, { image: 'busybox', command: ['sleep', '3600'] }),
-    ];
-    const file = join(work, 'apps.yaml');
-    writeFileSync(file, objects.map((o) => stringify(o)).join('---\n'));
-    await node.kubectl(['apply', '-f', file]);
-    for (const ns of ['shop-web', 'shop-client']) await node.kubectl(['wait', '--for=condition=Available', 'deployment', '--all', '-n', ns, '--timeout=90s']);
+    ({ node, work } = await startNodeSuite('netpol-node-dns-'));
+    await applyShop(node, work, [deployment('stranger', 'shop-client', { app: 'stranger' }, { image: 'busybox', command: ['sleep', '3600'] })]);
   });
 
   afterAll(async () => {
@@ -72,22 +46,10 @@ describe('a Deployment calling a Service in another namespace by name, learned a
 
     // netpol learn on the node's side while the client calls (the stranger is not in scope).
     const out = join(work, 'policies');
-    let stderr = '';
-    const learn: ChildProcess = node.spawnOnNode(
-      ['env', `NETPOL_NODE_NAME=${node.name}`, process.execPath, MAIN, 'learn', '-A', '-l', 'app in (web,client)', '--out', out, '--kubeconfig', node.kubeconfig],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    learn.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => learn.on('exit', (code) => r(code)));
-    const deadline = Date.now() + 30_000;
-    while (!stderr.includes('observing')) {
-      if (Date.now() > deadline) throw new Error(`learn did not start:\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const learn = await startLearn(node, ['-A', '-l', 'app in (web,client)', '--out', out]);
     expect(await callFrom('app=client')).toMatch(/^tcpserver /);
     await new Promise((r) => setTimeout(r, 1000));
-    learn.kill('SIGINT');
-    expect(await exited).toBe(0);
+    expect(await learn.interrupt()).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['kustomization.yaml', 'shop-client', 'shop-web']);
 
     // Apply what was learned, as a user would (the output directory is a kustomization).

@@ -11,61 +11,22 @@
 //
 // netpol runs as its node agent would: in the node's network and mount namespaces, the real binary.
 import { netpolAsync } from '../support/cli.js';
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { V1NetworkPolicy } from '../../src/cluster/objects.js';
 import { normalizePolicy } from '../../src/policy/semantic-diff.js';
-import { ensureBpfBuilt } from './support/agent-events.js';
-import { RealNode } from './support/node.js';
+import type { RealNode } from './support/node.js';
+import { netpolOnNode, startNodeSuite } from './support/node-suite.js';
 
 const INTERNET = '203.0.113.10'; // the seed's 1.1.1.1
 const ELSEWHERE = '198.51.100.20'; // the seed's 1.0.0.1
-const repo = resolve(import.meta.dirname, '..', '..');
-const MAIN = join(repo, 'dist', 'cli', 'main.js');
 const SEED_HEADER =
   'K8S.NODE                 K8S.NAMESPACE            K8S.POD                  K8S.CONTAINER            PID        COMM          IP SRC                     DST';
 
 /** The seed's pod command, with `timeout 3` since Debian's busybox wget has no -T. */
 const seedCommand = (ip: string): string => `timeout 3 wget -q -O /dev/null http://${ip} && echo ok || echo failed`;
-
-/** A netpol process running on the node's side; its output as it comes. */
-class NetpolOnNode {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<number | null>;
-  private child: ChildProcess;
-
-  constructor(node: RealNode, args: string[]) {
-    this.child = node.spawnOnNode(['env', `NETPOL_NODE_NAME=${node.name}`, process.execPath, MAIN, ...args, '--kubeconfig', node.kubeconfig], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
-  }
-
-  get lines(): string[] {
-    return this.stdout.split('\n').filter((l) => l !== '');
-  }
-
-  async waitFor(what: string, test: () => boolean, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!test()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
-  /** Ctrl-C, as a user stops it; resolves with the exit code. */
-  async interrupt(): Promise<number | null> {
-    this.child.kill('SIGINT');
-    return this.exited;
-  }
-}
 
 /** The real `netpol` binary run on the host (as a user's shell would). */
 const netpol = netpolAsync;
@@ -104,12 +65,7 @@ describe('the seed walkthrough on a real node', () => {
   }
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) throw new Error('these tests need root (a real node: namespaces, cgroups, eBPF)');
-    ensureBpfBuilt();
-    // CI builds dist/ in scripts/setup.sh; a bare checkout gets one build here.
-    if (!existsSync(MAIN)) execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'ignore' });
-    work = mkdtempSync(join(tmpdir(), 'netpol-node-seed-'));
-    node = await RealNode.start();
+    ({ node, work } = await startNodeSuite('netpol-node-seed-'));
   });
 
   afterAll(async () => {
@@ -118,7 +74,7 @@ describe('the seed walkthrough on a real node', () => {
   });
 
   it('kubectl run prints ok, and trace tcpconnect --podname mypod prints the lines for 80 and 443', async () => {
-    const trace = new NetpolOnNode(node, ['trace', 'tcpconnect', '--podname', 'mypod']);
+    const trace = netpolOnNode(node, ['trace', 'tcpconnect', '--podname', 'mypod']);
     await trace.waitFor('the trace header', () => trace.lines.length >= 1);
     expect(await runSeedPod(INTERNET)).toBe('ok');
     await trace.waitFor('two connects', () => trace.lines.length >= 3);
@@ -137,7 +93,7 @@ describe('the seed walkthrough on a real node', () => {
 
   it('learn -l run=mypod writes the seed policy; applied with kubectl, the pod still prints ok', async () => {
     const out = join(work, 'policies');
-    const learn = new NetpolOnNode(node, ['learn', '-l', 'run=mypod', '-n', 'default', '--out', out]);
+    const learn = netpolOnNode(node, ['learn', '-l', 'run=mypod', '-n', 'default', '--out', out]);
     await learn.waitFor('learn observing', () => learn.stderr.includes('observing pods matching run=mypod'));
     expect(await runSeedPod(INTERNET)).toBe('ok');
     // Both connects are over once the pod ended; Ctrl-C stops learn, which then writes.
@@ -165,8 +121,8 @@ describe('the seed walkthrough on a real node', () => {
   it('the pod changed to 198.51.100.20 prints failed; netpol traced the attempt and diff flags it', async () => {
     const out = join(work, 'policies');
     const record = join(work, 'later.jsonl');
-    const trace = new NetpolOnNode(node, ['trace', 'tcpconnect', '--podname', 'mypod']);
-    const learn = new NetpolOnNode(node, ['learn', '-l', 'run=mypod', '-n', 'default', '--record', record, '--out', join(work, 'later-policies')]);
+    const trace = netpolOnNode(node, ['trace', 'tcpconnect', '--podname', 'mypod']);
+    const learn = netpolOnNode(node, ['learn', '-l', 'run=mypod', '-n', 'default', '--record', record, '--out', join(work, 'later-policies')]);
     await trace.waitFor('the trace header', () => trace.lines.length >= 1);
     await learn.waitFor('learn observing', () => learn.stderr.includes('observing pods matching run=mypod'));
     expect(await runSeedPod(ELSEWHERE)).toBe('failed');

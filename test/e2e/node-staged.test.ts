@@ -7,20 +7,17 @@
 // blocks that connection and the judge reports it as dropped by the now enforced policy.
 //
 // Run under the node lock: flock /tmp/netpol-node.lock npx vitest run test/e2e/node-staged.test.ts
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { type ChildProcess } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import type { AuditRecord } from '../../src/daemon/judge-sink.js';
 import type { MetricFamily } from '../../src/daemon/sink.js';
 import { netpolAsync } from '../support/cli.js';
-import { ensureBpfBuilt } from './support/agent-events.js';
-import { RealNode } from './support/node.js';
+import type { RealNode } from './support/node.js';
+import { applyShop, startLearn, startNodeSuite } from './support/node-suite.js';
 
 const repo = resolve(import.meta.dirname, '..', '..');
-const MAIN = join(repo, 'dist', 'cli', 'main.js');
 const RUNNER = join(repo, 'test', 'e2e', 'support', 'judge-runner.mjs');
 const OUTSIDE = '203.0.113.10';
 
@@ -67,30 +64,10 @@ describe('a learned policy staged, judged live on a real node, promoted and enfo
   }
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) throw new Error('these tests need root (a real node)');
-    ensureBpfBuilt();
-    if (!existsSync(MAIN)) execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'ignore' });
-    work = mkdtempSync(join(tmpdir(), 'netpol-node-staged-'));
-    node = await RealNode.start();
+    ({ node, work } = await startNodeSuite('netpol-node-staged-'));
     await node.kubectl(['apply', '-f', join(repo, 'deploy/crds/stagednetworkpolicies.yaml')]);
     await node.kubectl(['wait', '--for=condition=Established', 'crd/stagednetworkpolicies.netpol.io', '--timeout=30s']);
-    const deployment = (name: string, namespace: string, labels: Record<string, string>, container: Record<string, unknown>): Record<string, unknown> => ({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name, namespace },
-      spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name, ...container }] } } },
-    });
-    const objects = [
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop-web' } },
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop-client' } },
-      deployment('web', 'shop-web', { app: 'web' }, { image: 'docker.io/netpol/tcpserver:latest', args: ['8080'], ports: [{ name: 'http', containerPort: 8080 }] }),
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop-web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 'http' }] } },
-      deployment('client', 'shop-client', { app: 'client' }, { image: 'busybox', command: ['sleep', '3600'] }),
-    ];
-    const file = join(work, 'apps.yaml');
-    writeFileSync(file, objects.map((o) => stringify(o)).join('---\n'));
-    await node.kubectl(['apply', '-f', file]);
-    for (const ns of ['shop-web', 'shop-client']) await node.kubectl(['wait', '--for=condition=Available', 'deployment', '--all', '-n', ns, '--timeout=90s']);
+    await applyShop(node, work);
   }, 600_000);
 
   afterAll(async () => {
@@ -108,17 +85,10 @@ describe('a learned policy staged, judged live on a real node, promoted and enfo
 
     // Learn what the client and web do (the client calls web by name), as a user would.
     const out = join(work, 'policies');
-    let learnErr = '';
-    const learn = node.spawnOnNode(['env', `NETPOL_NODE_NAME=${node.name}`, process.execPath, MAIN, 'learn', '-A', '-l', 'app in (web,client)', '--out', out, '--kubeconfig', node.kubeconfig], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    learn.stderr!.on('data', (d: Buffer) => (learnErr += d.toString()));
-    const learned = new Promise<number | null>((r) => learn.on('exit', (code) => r(code)));
-    await until('learn to observe', () => (learnErr.includes('observing') ? true : undefined), 30_000);
+    const learn = await startLearn(node, ['-A', '-l', 'app in (web,client)', '--out', out]);
     expect(await callWeb()).toMatch(/^tcpserver /);
     await new Promise((r) => setTimeout(r, 1000));
-    learn.kill('SIGINT');
-    expect(await learned).toBe(0);
+    expect(await learn.interrupt()).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['kustomization.yaml', 'shop-client', 'shop-web']);
 
     // Stage it: nothing is enforced, the client still reaches everything.

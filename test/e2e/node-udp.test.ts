@@ -6,18 +6,15 @@
 // working under the real enforcement, while UDP to a destination nobody observed is refused.
 //
 // Run under the node lock (one node per machine): flock /tmp/netpol-node.lock npx vitest run test/e2e/node-udp.test.ts
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml, stringify } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import type { FlowRecord } from '../../src/flows/record.js';
-import { ensureBpfBuilt } from './support/agent-events.js';
-import { RealNode } from './support/node.js';
+import type { RealNode } from './support/node.js';
+import { applyObjects, startLearn, startNodeSuite } from './support/node-suite.js';
 
-const repo = resolve(import.meta.dirname, '..', '..');
-const MAIN = join(repo, 'dist', 'cli', 'main.js');
 const NS = 'udp-app';
 /** The UDP server learned (in the "internet" namespace up.sh made), and two destinations nobody used while learning. */
 const LEARNED = { host: '198.51.100.20', port: 5353 };
@@ -61,11 +58,7 @@ describe('UDP on the real node: DNS lookups and a UDP client learned, applied, e
   }
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) throw new Error('these tests need root (a real node)');
-    ensureBpfBuilt();
-    if (!existsSync(MAIN)) execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'ignore' });
-    work = mkdtempSync(join(tmpdir(), 'netpol-node-udp-'));
-    node = await RealNode.start();
+    ({ node, work } = await startNodeSuite('netpol-node-udp-'));
     const made = Object.fromEntries(
       readFileSync(join(node.dir, 'made'), 'utf8')
         .split('\n')
@@ -89,9 +82,7 @@ describe('UDP on the real node: DNS lookups and a UDP client learned, applied, e
       // A Service for the client to look up by name (CoreDNS answers its ClusterIP).
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'named', namespace: NS }, spec: { selector: { app: 'client' }, ports: [{ port: 80 }] } },
     ];
-    const file = join(work, 'apps.yaml');
-    writeFileSync(file, objects.map((o) => stringify(o)).join('---\n'));
-    await node.kubectl(['apply', '-f', file]);
+    await applyObjects(node, work, objects);
     await node.kubectl(['wait', '--for=condition=Available', 'deployment', '--all', '-n', NS, '--timeout=90s']);
     clientPod = (await node.kubectl(['get', 'pods', '-n', NS, '-l', 'app=client', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout;
   });
@@ -113,24 +104,12 @@ describe('UDP on the real node: DNS lookups and a UDP client learned, applied, e
     // netpol learn on the node's side (as the agent runs) while the pod looks up and calls.
     const out = join(work, 'policies');
     const record = join(work, 'udp.jsonl');
-    let stderr = '';
-    const learn = node.spawnOnNode(
-      ['env', `NETPOL_NODE_NAME=${node.name}`, process.execPath, MAIN, 'learn', '-n', NS, '-l', 'app=client', '--record', record, '--out', out, '--kubeconfig', node.kubeconfig],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    learn.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => learn.on('exit', (code) => r(code)));
-    const deadline = Date.now() + 30_000;
-    while (!stderr.includes('observing')) {
-      if (Date.now() > deadline) throw new Error(`learn did not start:\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const learn = await startLearn(node, ['-n', NS, '-l', 'app=client', '--record', record, '--out', out]);
     expect(await lookup()).toBe(clusterIP);
     expect(await udpCall(LEARNED)).toBe('ok');
     await new Promise((r) => setTimeout(r, 1000));
-    learn.kill('SIGINT');
-    expect(await exited, stderr).toBe(0);
-    expect(stderr).not.toContain('UDP is not observed');
+    expect(await learn.interrupt(), learn.stderr).toBe(0);
+    expect(learn.stderr).not.toContain('UDP is not observed');
 
     // The recording: the lookups (to the kube-dns ClusterIP, UDP) and the UDP client, each marked as
     // recorded with UDP observed.
@@ -152,7 +131,7 @@ describe('UDP on the real node: DNS lookups and a UDP client learned, applied, e
       { to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ protocol: 'UDP', port: 53 }] },
       { to: [{ ipBlock: { cidr: `${LEARNED.host}/32` } }], ports: [{ protocol: 'UDP', port: LEARNED.port }] },
     ]);
-    expect(stderr).toContain('dns: learned from observed lookups to kube-system/k8s-app=kube-dns for 1 policy');
+    expect(learn.stderr).toContain('dns: learned from observed lookups to kube-system/k8s-app=kube-dns for 1 policy');
 
     // Applied as a user would; the real dataplane enforces it.
     await node.kubectl(['apply', '-k', out]);

@@ -1,7 +1,6 @@
 // Cluster-mode trace output (the seed's K8S layouts, byte for byte) and pod filters, without a
 // kernel or an API server: rows are built from enriched connects as trace-k8s.ts builds them.
 import { describe, expect, it } from 'vitest';
-import type { ConnectEvent } from '../../src/agent/event.js';
 import { K8S_TCPCONNECT_COLUMNS, k8sLayout } from '../../src/cli/output/trace-columns.js';
 import { compileJson } from '../../src/cli/output/columns/json.js';
 import { TableFormatter } from '../../src/cli/output/columns/table.js';
@@ -11,6 +10,7 @@ import { podFilter } from '../../src/cli/shared/pod-filter.js';
 import type { PodConnect } from '../../src/cluster/cluster-agent.js';
 import type { V1NetworkPolicy, V1Pod } from '../../src/cluster/objects.js';
 import { normalizePolicy } from '../../src/policy/semantic-diff.js';
+import { podConnect } from '../support/pod-connect.js';
 
 const SEED = [
   'K8S.NODE                 K8S.NAMESPACE            K8S.POD                  K8S.CONTAINER            PID        COMM          IP SRC                     DST',
@@ -26,41 +26,16 @@ const SEED_LATENCY = [
 const mypod: V1Pod = { metadata: { name: 'mypod', namespace: 'default', labels: { run: 'mypod', tier: 'demo' } }, spec: { nodeName: 'minikube-docker', containers: [{ name: 'mypod' }] } };
 
 function connect(over: { pod: V1Pod; comm: string; pid: number; sport: number; daddr: string; dport: number; latencyNs?: number; dst?: Partial<PodConnect['record']['dst']> }): PodConnect {
-  const event = {
-    tsNs: 0n,
-    latencyNs: over.latencyNs ?? 0,
-    cgroupId: 7n,
-    pid: over.pid,
-    tid: over.pid,
-    uid: 0,
-    gid: 0,
-    mntns: 1,
-    netns: 2,
-    family: 4,
-    saddr: '10.244.0.5',
-    daddr: over.daddr,
-    sport: over.sport,
-    dport: over.dport,
-    outcome: 'established',
-    source: 'state',
-    proto: 'TCP',
-    errno: 0,
-    comm: over.comm,
-  } as ConnectEvent;
-  const name = over.pod.metadata!.name!;
-  const namespace = over.pod.metadata!.namespace!;
-  return {
-    event,
-    time: new Date(0),
+  return podConnect({
+    ...over,
     node: 'minikube-docker',
-    source: { pod: over.pod, namespace, name, container: name },
-    record: {
-      v: 1,
-      proto: 'TCP',
-      src: { ip: '10.244.0.5', port: over.sport, namespace, pod: name, container: name, pid: over.pid, comm: over.comm },
-      dst: { ip: over.daddr, port: over.dport, namespace: null, pod: null, service: null, ...over.dst },
-    },
-  };
+    container: over.pod.metadata!.name!,
+    time: new Date(0),
+    tsNs: 0n,
+    cgroupId: 7n,
+    latencyNs: over.latencyNs ?? 0,
+    outcome: 'established',
+  });
 }
 
 describe('cluster-mode trace table', () => {

@@ -11,50 +11,29 @@ import { ConnectStream } from '../../src/daemon/connect-stream.js';
 import { renderMetrics } from '../../src/daemon/metrics-text.js';
 import { decodeLine, encodeConnect, encodeLine, encodeQuery, parseQuery, toStreamedConnect, WireError } from '../../src/daemon/protocol.js';
 import { MinuteRate } from '../../src/daemon/rate.js';
+import { podConnect } from '../support/pod-connect.js';
 
 const mypod: V1Pod = { metadata: { name: 'mypod', namespace: 'default', labels: { run: 'mypod' } }, spec: { nodeName: 'n1', containers: [{ name: 'mypod' }] } };
 const web: V1Pod = { metadata: { name: 'web-1', namespace: 'shop', labels: { app: 'web' } }, spec: { nodeName: 'n1', containers: [{ name: 'nginx' }] } };
 
 function connect(pod: V1Pod, sport: number, outcome: ConnectEvent['outcome'] = 'established', time = new Date('2026-12-06T10:00:00.123Z')): PodConnect {
-  const event: ConnectEvent = {
+  const latencyNs = outcome === 'connecting' ? 0 : 1_234_567;
+  return podConnect({
+    pod,
+    node: 'n1',
+    container: pod.spec!.containers[0]!.name,
+    time,
     tsNs: 18446744073709551615n,
-    latencyNs: outcome === 'connecting' ? 0 : 1_234_567,
     cgroupId: 9007199254740993n,
     pid: 4242,
-    tid: 4242,
-    uid: 0,
-    gid: 0,
-    mntns: 1,
-    netns: 2,
-    family: 4,
-    saddr: '10.244.0.5',
-    daddr: '203.0.113.10',
-    sport,
-    dport: 80,
-    outcome,
-    source: outcome === 'connecting' ? 'connect' : 'state',
-    proto: 'TCP',
-    errno: 0,
     comm: 'wget',
-  };
-  const name = pod.metadata!.name!;
-  const namespace = pod.metadata!.namespace!;
-  const container = pod.spec!.containers[0]!.name;
-  return {
-    event,
-    time,
-    node: 'n1',
-    source: { pod, namespace, name, container },
-    record: {
-      v: 1,
-      ts: time.toISOString(),
-      node: 'n1',
-      proto: 'TCP',
-      src: { ip: '10.244.0.5', port: sport, namespace, pod: name, container, pid: 4242, comm: 'wget' },
-      dst: { ip: '203.0.113.10', port: 80, namespace: null, pod: null, service: null },
-      ...(outcome !== 'connecting' ? { latencyNs: 1_234_567, outcome: outcome as 'established' } : {}),
-    },
-  };
+    sport,
+    daddr: '203.0.113.10',
+    dport: 80,
+    latencyNs,
+    outcome,
+    record: { ts: time.toISOString(), node: 'n1', ...(outcome !== 'connecting' ? { latencyNs, outcome: outcome as 'established' } : {}) },
+  });
 }
 
 describe('wire protocol v1', () => {

@@ -8,7 +8,6 @@
  * view keeps its last state and resumes its watches, and connects from pods it does not know yet
  * wait for it (ClusterAgent in trace-k8s.ts), so nothing observed is lost.
  */
-import { applyPolicies, formatApplyOutcomes } from '../../../policy/live-diff.js';
 import { LiveClusterView } from '../../../cluster/live.js';
 import { InputError } from '../../../errors.js';
 import { existsSync } from 'node:fs';
@@ -16,9 +15,7 @@ import { FlowWriter, readAllFlows, readFlows } from '../../../flows/jsonl.js';
 import type { FlowRecord, Protocol } from '../../../flows/record.js';
 import { DEFAULT_LEARN_PROTOCOLS, udpNotObservedWarning, type LearnProtocols } from '../../shared/learn-protocols.js';
 import { learnFromFlows } from '../../../policy/learn.js';
-import { renderPolicies } from '../../../policy/render.js';
-import { writePolicyTree } from '../../../policy/write.js';
-import { reportOutcome } from '../../shared/learn-report.js';
+import { emitLearned } from '../../shared/learned-output.js';
 import { synthesisOptions, type SynthesisFlags } from '../../shared/synthesis-flags.js';
 import { startLiveLearnView, type LiveLearnView } from '../../views/learn-view.js';
 import { ClusterAgent } from '../../../cluster/cluster-agent.js';
@@ -143,18 +140,7 @@ export async function learnLive(opts: LearnLiveOptions, io: LearnLiveIO = {}): P
 
     // With --record: the whole recording, as `learn --flows REC` would (never narrower than it).
     const outcome = await learnFromFlows(opts.record ? readFlows([opts.record]) : flows, view.freshIndex(), synthesis);
-    const policies = outcome.result.policies.map((p) => p.policy);
-    if (opts.out) {
-      const written = writePolicyTree(opts.out, outcome.result);
-      stderr.write(reportOutcome(outcome, written, opts.out));
-    } else {
-      stdout.write(opts.output === 'json' ? JSON.stringify({ apiVersion: 'v1', kind: 'List', items: policies }, null, 2) + '\n' : renderPolicies(policies));
-      stderr.write(reportOutcome(outcome));
-    }
-    if (opts.apply && policies.length > 0) {
-      const outcomes = await applyPolicies(view.kc, policies);
-      stderr.write(formatApplyOutcomes(outcomes, false));
-    }
+    await emitLearned(outcome, opts, view.kc, { stdout, stderr });
     return 0;
   } finally {
     if (!io.view) await view.close();

@@ -16,12 +16,9 @@ import { learningContext, readProfiles } from '../../../cluster/profile/reader.j
 import { workloadIdentityKey } from '../../../cluster/profile/types.js';
 import { EnvironmentError, InputError } from '../../../errors.js';
 import { learnFromResolved } from '../../../policy/learn.js';
-import { applyPolicies, formatApplyOutcomes } from '../../../policy/live-diff.js';
 import { profileLearnEdges } from '../../../policy/profile-edges.js';
-import { renderPolicies } from '../../../policy/render.js';
 import { DEFAULT_DNS_NAMESPACE } from '../../../policy/synthesize/index.js';
-import { writePolicyTree } from '../../../policy/write.js';
-import { reportOutcome } from '../../shared/learn-report.js';
+import { emitLearned } from '../../shared/learned-output.js';
 import { synthesisOptions, type SynthesisFlags } from '../../shared/synthesis-flags.js';
 
 export interface LearnProfilesOptions extends Partial<SynthesisFlags> {
@@ -77,17 +74,6 @@ export async function learnFromProfiles(opts: LearnProfilesOptions, io: LearnPro
   if (reading.older.edges > 0) w.push(`--since left out ${reading.older.edges} edges (${reading.older.connects} connects) last seen before ${new Date(now - opts.since!).toISOString()}`);
   if (reading.narrowedTo) w.push(`only namespace ${reading.narrowedTo}'s TrafficProfiles could be listed: inbound traffic from other namespaces is not learned`);
 
-  const policies = outcome.result.policies.map((p) => p.policy);
-  if (opts.out) {
-    const written = writePolicyTree(opts.out, outcome.result);
-    stderr.write(reportOutcome(outcome, written, opts.out));
-  } else {
-    stdout.write(opts.output === 'json' ? JSON.stringify({ apiVersion: 'v1', kind: 'List', items: policies }, null, 2) + '\n' : renderPolicies(policies));
-    stderr.write(reportOutcome(outcome));
-  }
-  if (opts.apply && policies.length > 0) {
-    const outcomes = await applyPolicies(kc, policies);
-    stderr.write(formatApplyOutcomes(outcomes, false));
-  }
+  await emitLearned(outcome, opts, kc, { stdout, stderr });
   return 0;
 }

@@ -12,6 +12,7 @@ import { asNetworkPolicy, stagedKey, type StagedNetworkPolicy } from '../../../c
 import { InputError } from '../../../errors.js';
 import { applyPolicies, formatApplyOutcomes } from '../../../policy/live-diff.js';
 import { addClusterFlags, type ClusterFlags } from '../../shared/cluster-flags.js';
+import { addExamples } from '../../shared/command-help.js';
 import { DURATION_SYNTAX, parseDuration } from '../../shared/duration.js';
 
 export interface PromoteOptions extends ClusterFlags {
@@ -129,14 +130,7 @@ export function promoteCommand(): Command {
     .option('--dry-run', 'print the evidence and the server-side dry run; change nothing')
     .option('-n, --namespace <ns>', "namespace (default: the context's)")
     .option('-A, --all-namespaces', 'with --all: every namespace');
-  return addClusterFlags(cmd)
-    .addHelpText(
-      'after',
-      '\nExamples:\n' +
-        '  netpol promote web -n shop --quiet-for 24h\n' +
-        '  netpol promote --all -n shop --dry-run\n' +
-        '  netpol promote web -n shop --force',
-    )
+  return addExamples(addClusterFlags(cmd), ['netpol promote web -n shop --quiet-for 24h', 'netpol promote --all -n shop --dry-run', 'netpol promote web -n shop --force'])
     .action(async (names: string[], o: PromoteOptions) => {
       process.exitCode = await runPromote(names, o, { stdout: process.stdout, stderr: process.stderr });
     });

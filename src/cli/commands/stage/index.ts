@@ -10,6 +10,7 @@ import { stagedKey, fromNetworkPolicy, type StagedNetworkPolicy } from '../../..
 import { InputError } from '../../../errors.js';
 import { loadPolicyFiles } from '../../../policy/load.js';
 import { addClusterFlags, type ClusterFlags } from '../../shared/cluster-flags.js';
+import { addExamples } from '../../shared/command-help.js';
 
 export interface StageOptions extends ClusterFlags {
   namespace?: string;
@@ -61,16 +62,12 @@ export function stageCommand(): Command {
     .argument('<path...>', 'NetworkPolicy YAML files or directories (e.g. the output of netpol learn --out)')
     .option('-n, --namespace <ns>', "namespace of policies that name none (default: the context's)")
     .option('--dry-run', 'validate with the API server (server-side dry run) and write nothing');
-  return addClusterFlags(cmd)
-    .addHelpText(
-      'after',
-      '\nExamples:\n' +
-        '  netpol learn -n shop -l app=web --duration 1h --out policies/\n' +
-        '  netpol stage policies/\n' +
-        '  netpol stage policies/shop/web.yaml --dry-run\n' +
-        '  kubectl get stagednetworkpolicies -A',
-    )
-    .action(async (paths: string[], o: StageOptions) => {
+  return addExamples(addClusterFlags(cmd), [
+    'netpol learn -n shop -l app=web --duration 1h --out policies/',
+    'netpol stage policies/',
+    'netpol stage policies/shop/web.yaml --dry-run',
+    'kubectl get stagednetworkpolicies -A',
+  ]).action(async (paths: string[], o: StageOptions) => {
       process.exitCode = await runStage(paths, o, { stdout: process.stdout });
     });
 }

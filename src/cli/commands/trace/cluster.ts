@@ -11,10 +11,7 @@ import { ClusterAgent } from '../../../cluster/cluster-agent.js';
 // Type-only: the client library loads when cluster mode runs, not with every netpol command.
 import type { LiveClusterView } from '../../../cluster/live.js';
 import { podFilter, type PodFilterOptions } from '../../shared/pod-filter.js';
-import { K8S_TCPCONNECT_COLUMNS, needsAnswer, type TraceRow } from '../../output/trace-columns.js';
-import { compileJson } from '../../output/columns/json.js';
-import { TableFormatter } from '../../output/columns/table.js';
-import { k8sRow, parseK8sOutput } from '../../output/k8s-trace.js';
+import { k8sRow, K8sRowWriter, parseK8sOutput, showsAsMade } from '../../output/k8s-trace.js';
 import type { TraceStreams } from './io.js';
 
 export interface TraceK8sOptions extends PodFilterOptions {
@@ -35,19 +32,9 @@ export interface TraceK8sIO extends TraceStreams<{ shown: number; lost: number; 
 /** Runs a cluster-mode trace until --timeout, the signal or Ctrl-C; returns the exit code. */
 export async function runTraceK8s(opts: TraceK8sOptions, io: TraceK8sIO): Promise<number> {
   const out = parseK8sOutput(opts.output, opts.latency ?? false);
-  const table = out.kind === 'table' ? new TableFormatter<TraceRow>(out.layout, K8S_TCPCONNECT_COLUMNS) : undefined;
-  const json = compileJson(K8S_TCPCONNECT_COLUMNS);
-  // As the seed: shown as made without --latency, when answered with it.
-  const asMade = !opts.latency && (out.kind === 'json' || !needsAnswer(out.layout));
+  const rows = new K8sRowWriter(out, io.stdout);
+  const asMade = showsAsMade(out, opts.latency);
   const view = io.view ?? (await (await import('../../../cluster/live.js')).LiveClusterView.connect({ kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace }));
-  let pending: string[] = [];
-  let flushScheduled = false;
-  const flush = (): void => {
-    flushScheduled = false;
-    if (pending.length === 0) return;
-    io.stdout.write(pending.join('\n') + '\n');
-    pending = [];
-  };
   let shown = 0;
   let unresolved = 0;
   let agent: ClusterAgent | undefined;
@@ -62,23 +49,18 @@ export async function runTraceK8s(opts: TraceK8sOptions, io: TraceK8sIO): Promis
       },
       (c) => {
         shown++;
-        const row = k8sRow(c);
-        pending.push(table ? table.row(row) : JSON.stringify(json(row)));
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
-        }
+        rows.push(k8sRow(c));
       },
     );
     if (asMade && !agent.connectReporting.reported) {
       io.stderr.write(`warning: connects are shown when answered, not as they are made: ${agent.connectReporting.problem ?? 'the sockops hook is not attached'}\n`);
     }
-    if (table) io.stdout.write(table.header() + '\n');
+    rows.writeHeader();
     io.onReady?.();
     await waitForStop(opts.timeout !== undefined ? opts.timeout * 1000 : undefined, io.signal);
   } finally {
     const counters = agent ? await agent.stop() : { lost: 0, untracked: 0 };
-    flush();
+    rows.flush();
     if (!io.view) await view.close();
     io.onSummary?.({ shown, lost: counters.lost, unresolved, received: agent?.eventsReceived ?? 0 });
     io.stderr.write(

@@ -16,10 +16,7 @@ import { ApiStatusError, rawRequest } from '../../../cluster/live.js';
 import type { V1Pod } from '../../../cluster/objects.js';
 import { toStreamedConnect, type ConnectsQuery } from '../../../daemon/protocol.js';
 import { EnvironmentError, InputError } from '../../../errors.js';
-import { K8S_TCPCONNECT_COLUMNS, needsAnswer, type TraceRow } from '../../output/trace-columns.js';
-import { compileJson } from '../../output/columns/json.js';
-import { TableFormatter } from '../../output/columns/table.js';
-import { k8sRow, parseK8sOutput } from '../../output/k8s-trace.js';
+import { k8sRow, K8sRowWriter, parseK8sOutput, showsAsMade } from '../../output/k8s-trace.js';
 import { AgentTunnel, AgentUnreachable, noAgentsError } from '../../shared/agent-client.js';
 import { podFilter } from '../../shared/pod-filter.js';
 import { waitForStop, type TraceK8sIO, type TraceK8sOptions } from './cluster.js';
@@ -79,9 +76,8 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
   const namespace = opts.allNamespaces ? undefined : resolved.namespace;
   const podMatches = podFilter({ ...opts, containername: undefined }, resolved.namespace);
   const keep = (pod: V1Pod): boolean => podMatches(pod, undefined);
-  const table = out.kind === 'table' ? new TableFormatter<TraceRow>(out.layout, K8S_TCPCONNECT_COLUMNS) : undefined;
-  const json = compileJson(K8S_TCPCONNECT_COLUMNS);
-  const asMade = !opts.latency && (out.kind === 'json' || !needsAnswer(out.layout));
+  const rows = new K8sRowWriter(out, io.stdout);
+  const asMade = showsAsMade(out, opts.latency);
   const started = new Date();
   const query: ConnectsQuery = {
     ...(namespace !== undefined ? { namespace } : {}),
@@ -91,14 +87,6 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
     when: asMade ? 'connect' : 'answer',
   };
 
-  let pending: string[] = [];
-  let flushScheduled = false;
-  const flush = (): void => {
-    flushScheduled = false;
-    if (pending.length === 0) return;
-    io.stdout.write(pending.join('\n') + '\n');
-    pending = [];
-  };
   let shown = 0;
   let lost = 0;
   const abort = new AbortController();
@@ -131,12 +119,7 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
           }
           if (!seen.first(line.connect)) return;
           shown++;
-          const row = k8sRow(toStreamedConnect(line.connect));
-          pending.push(table ? table.row(row) : JSON.stringify(json(row)));
-          if (!flushScheduled) {
-            flushScheduled = true;
-            setImmediate(flush);
-          }
+          rows.push(k8sRow(toStreamedConnect(line.connect)));
         },
         abort.signal,
       )
@@ -179,7 +162,7 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
 
   try {
     await refresh();
-    if (table) io.stdout.write(table.header() + '\n');
+    rows.writeHeader();
     io.onReady?.();
     const poller = setInterval(() => {
       refresh().catch((err: unknown) => warnOnce('', `cannot list pods: ${(err as Error).message}`));
@@ -203,7 +186,7 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
   } finally {
     abort.abort();
     await Promise.all([...streams.values()].map((s) => s.done));
-    flush();
+    rows.flush();
     io.onSummary?.({ shown, lost, unresolved: 0, received: shown });
     io.stderr.write(`${shown} connects traced, ${lost} lost\n`);
   }

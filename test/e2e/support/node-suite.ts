@@ -1,0 +1,114 @@
+/**
+ * What the real-node e2e suites (node-*.test.ts) share on top of RealNode: starting the node with
+ * the prerequisites checked, watching a process's output, netpol run on the node's side as its agent
+ * runs, and the objects a suite applies.
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { ensureBpfBuilt } from './agent-events.js';
+import { RealNode } from './node.js';
+
+const repo = resolve(import.meta.dirname, '..', '..', '..');
+/** The real netpol binary (dist/, built by startNodeSuite when missing). */
+export const MAIN = join(repo, 'dist', 'cli', 'main.js');
+
+/** Root, the BPF objects and dist/ present (CI builds dist/ in scripts/setup.sh; a bare checkout gets one build here). */
+export function nodePrerequisites(): void {
+  if (process.getuid?.() !== 0) throw new Error('these tests need root (a real node: namespaces, cgroups, eBPF)');
+  ensureBpfBuilt();
+  if (!existsSync(MAIN)) execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'ignore' });
+}
+
+/** A suite's beforeAll: the prerequisites, a work directory (WORK_PREFIX…), the node started. */
+export async function startNodeSuite(workPrefix: string): Promise<{ node: RealNode; work: string }> {
+  nodePrerequisites();
+  const work = mkdtempSync(join(tmpdir(), workPrefix));
+  const node = await RealNode.start();
+  return { node, work };
+}
+
+/** A child process's output as it comes (stdout and stderr when piped), and its exit. */
+export class Watched {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcess) {
+    this.child.stdout?.on('data', (d: Buffer) => (this.stdout += d.toString()));
+    this.child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
+  }
+
+  get lines(): string[] {
+    return this.stdout.split('\n').filter((l) => l !== '');
+  }
+
+  async waitFor(what: string, test: () => boolean, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!test()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Ctrl-C, as a user stops it; resolves with the exit code. */
+  interrupt(): Promise<number | null> {
+    this.child.kill('SIGINT');
+    return this.exited;
+  }
+}
+
+/** argv that runs `netpol ARGS --kubeconfig …` on the node's side as its agent would (NETPOL_NODE_NAME set). */
+export function netpolOnNodeArgv(node: RealNode, args: string[]): string[] {
+  return ['env', `NETPOL_NODE_NAME=${node.name}`, process.execPath, MAIN, ...args, '--kubeconfig', node.kubeconfig];
+}
+
+/** `netpol ARGS` on the node's side, its output watched. */
+export function netpolOnNode(node: RealNode, args: string[], stdio: 'ignore' | 'pipe' = 'pipe'): Watched {
+  return new Watched(node.spawnOnNode(netpolOnNodeArgv(node, args), { stdio: ['ignore', stdio, 'pipe'] }));
+}
+
+/** `netpol learn ARGS` on the node's side, resolved once it says it is observing. */
+export async function startLearn(node: RealNode, args: string[]): Promise<Watched> {
+  const learn = netpolOnNode(node, ['learn', ...args], 'ignore');
+  await learn.waitFor('learn to start observing', () => learn.stderr.includes('observing'));
+  return learn;
+}
+
+/** A one-replica Deployment of one container named after it. */
+export function deployment(name: string, namespace: string, labels: Record<string, string>, container: Record<string, unknown>): Record<string, unknown> {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace },
+    spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name, ...container }] } } },
+  };
+}
+
+/** Writes the objects to WORK/apps.yaml and applies them with kubectl. */
+export async function applyObjects(node: RealNode, work: string, objects: Record<string, unknown>[]): Promise<void> {
+  const file = join(work, 'apps.yaml');
+  writeFileSync(file, objects.map((o) => stringify(o)).join('---\n'));
+  await node.kubectl(['apply', '-f', file]);
+}
+
+/** The shop the DNS and staged suites use: web (a tcpserver behind Service web:80) in shop-web, a client in shop-client, and `extra`. */
+export function shopObjects(extra: Record<string, unknown>[] = []): Record<string, unknown>[] {
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop-web' } },
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop-client' } },
+    deployment('web', 'shop-web', { app: 'web' }, { image: 'docker.io/netpol/tcpserver:latest', args: ['8080'], ports: [{ name: 'http', containerPort: 8080 }] }),
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop-web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 'http' }] } },
+    deployment('client', 'shop-client', { app: 'client' }, { image: 'busybox', command: ['sleep', '3600'] }),
+    ...extra,
+  ];
+}
+
+/** Applies the shop and waits for its Deployments. */
+export async function applyShop(node: RealNode, work: string, extra: Record<string, unknown>[] = []): Promise<void> {
+  await applyObjects(node, work, shopObjects(extra));
+  for (const ns of ['shop-web', 'shop-client']) await node.kubectl(['wait', '--for=condition=Available', 'deployment', '--all', '-n', ns, '--timeout=90s']);
+}
