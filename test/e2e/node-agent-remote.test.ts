@@ -133,12 +133,13 @@ describe('trace and status from a workstation, through the deployed agents', () 
     expect(lines[1]).toMatch(new RegExp(`^${node.name} +netpol-agent-\\w+ +true +v${version.replaceAll('.', '\\.')} +[\\d.]+ +\\d+ +0 +\\d+ +\\d+ +stream: subscribers=\\d+`));
     const json = await run(['status', '-o', 'json']);
     expect(json.code).toBe(0);
-    const doc = JSON.parse(json.stdout) as { agents: Array<{ node: string; ready: boolean; status: { node: string; connects: { answered: number; made: number }; events: { kernelLost: number } } }>; sections: object };
+    const doc = JSON.parse(json.stdout) as { agents: Array<{ node: string; ready: boolean; status: { node: string; connects: { answered: number; made: number }; events: { kernelLost: number } } }>; sections: Record<string, unknown> };
     expect(doc.agents).toHaveLength(1);
     expect(doc.agents[0]).toMatchObject({ node: node.name, ready: true, status: { node: node.name, events: { kernelLost: 0 } } });
     // mypod's and p2's connects (and whatever CoreDNS and the rest of the node made).
     expect(doc.agents[0]!.status.connects.answered).toBeGreaterThanOrEqual(4);
-    expect(doc.sections).toEqual({});
+    // `deploy` installed the TrafficProfile CRD: status reports the profiles (none overflowed).
+    expect(doc.sections).toMatchObject({ profiles: { installed: true, overflowConnects: 0 } });
   });
 
   it('the agent\'s API is not readable from the pod network, even by a pod in another namespace; /metrics is', async () => {

@@ -89,6 +89,11 @@ describe('netpol agent on a real node', () => {
   beforeAll(async () => {
     nodePrerequisites();
     node = await RealNode.start();
+    // The agent's sinks keep TrafficProfiles and read StagedNetworkPolicies: their CRDs come first,
+    // as `kubectl netpol deploy` applies them (this suite runs the agent outside a pod, without deploy).
+    const crds = ['trafficprofiles', 'stagednetworkpolicies'];
+    await node.kubectl(['apply', '--server-side', ...crds.flatMap((c) => ['-f', join(repo, 'deploy', 'crds', `${c}.yaml`)])]);
+    await node.kubectl(['wait', '--for', 'condition=established', '--timeout', '60s', ...crds.map((c) => `crd/${c}.netpol.io`)]);
   });
 
   afterAll(async () => {
