@@ -94,6 +94,15 @@ describe('netpol agent on a real node', () => {
     const crds = ['trafficprofiles', 'stagednetworkpolicies'];
     await node.kubectl(['apply', '--server-side', ...crds.flatMap((c) => ['-f', join(repo, 'deploy', 'crds', `${c}.yaml`)])]);
     await node.kubectl(['wait', '--for', 'condition=established', '--timeout', '60s', ...crds.map((c) => `crd/${c}.netpol.io`)]);
+    // Established is not served yet: the API server answers 429 "storage is (re)initializing" for a
+    // moment, which the agent would (rightly) report as a not-ready sink. Wait until both list.
+    for (const c of crds) {
+      const deadline = Date.now() + 60_000;
+      while ((await node.kubectl(['get', `${c}.netpol.io`, '-A'], { allowFail: true })).code !== 0) {
+        if (Date.now() > deadline) throw new Error(`${c}.netpol.io not served 60 s after the CRD was established`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   });
 
   afterAll(async () => {
