@@ -16,7 +16,7 @@
 //   blocks the connect and audit says by which policy. netpol status: the agent ready, the profiles.
 //
 // Run under the node lock: flock /tmp/netpol-node.lock npx vitest run test/e2e/node-fleet.test.ts
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -170,7 +170,9 @@ describe('netpol deployed as a fleet on a real node, driven by an unprivileged u
     timings.nodeUpMs = node.startMs;
     let t = Date.now();
     const layout = join(work, 'image');
-    execFileSync('bash', [join(repo, 'test/node/netpol-image.sh'), layout], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Its stderr kept for the error: inherited, it never reached the log of two failed runs.
+    const built = spawnSync('bash', ['-x', join(repo, 'test/node/netpol-image.sh'), layout], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (built.status !== 0) throw new Error(`test/node/netpol-image.sh failed (exit ${built.status}, signal ${built.signal}):\n${built.stderr.split('\n').slice(-40).join('\n')}`);
     timings.imageBuildMs = Date.now() - t;
     t = Date.now();
     const ref = execFileSync('bash', [join(repo, 'test/node/push-image.sh'), node.dir, layout], { encoding: 'utf8' }).trim();
