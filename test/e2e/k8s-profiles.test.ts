@@ -180,6 +180,39 @@ describe('TrafficProfile writer against a real API server', () => {
     expect((await listProfiles(c.kc, { namespace: ns })).map((p) => p.spec.workload.name).sort()).toEqual(['api', 'fine']);
   });
 
+  it('keeps same-named workloads of two namespaces apart (one profile each, its own edges)', async () => {
+    const a = await createNamespace(c, 'tp-same-a');
+    const b = await createNamespace(c, 'tp-same-b');
+    const w = await ProfileWriter.start({ kc: c.kc, node: 'node-1', flushIntervalMs: 0 });
+    w.accept(obs(owner(a, 'web'), 80));
+    w.accept(obs(owner(b, 'web'), 443));
+    await w.flush({ all: true });
+    await w.close(new Date(Date.now() + 5000));
+    for (const [ns, port] of [[a, 80], [b, 443]] as const) {
+      const got = await listProfiles(c.kc, { namespace: ns });
+      expect(got.map((p) => [p.spec.workload.namespace, p.status!.edges!.map((e) => e.port)]), ns).toEqual([[ns, [port]]]);
+    }
+  });
+
+  it('counts as lost, and does not hold back the others, a profile whose namespace is gone or going', async () => {
+    // A namespace deleted while its edges waited (here: never made, and one being deleted; this
+    // API server runs no namespace controller, so a deleted namespace stays Terminating), as a
+    // node's journal replayed into a rebuilt cluster also holds.
+    const fine = await createNamespace(c, 'tp-fine');
+    const going = await createNamespace(c, 'tp-going');
+    await rawRequest(c.kc, `/api/v1/namespaces/${going}`, { method: 'DELETE' });
+    const w = await ProfileWriter.start({ kc: c.kc, node: 'node-1', flushIntervalMs: 0 });
+    w.accept(obs(owner('tp-never-made', 'x'), 80));
+    w.accept(obs(owner('tp-never-made', 'x'), 80));
+    w.accept(obs(owner(going, 'y'), 80));
+    w.accept(obs(owner(fine, 'z'), 80));
+    await w.flush({ all: true });
+    expect(w.status()).toMatchObject({ lost: 3, rejected: 3, backlog: 0, written: 1 });
+    expect(String(w.status().lastError)).toMatch(/refused by the API server: (namespaces "tp-never-made" not found|.*being terminated)/);
+    await w.close(new Date(Date.now() + 5000));
+    expect((await listProfiles(c.kc, { namespace: fine })).map((p) => p.spec.workload.name)).toEqual(['z']);
+  });
+
   it('retention removes edges older than it (counted) and deletes an emptied profile', async () => {
     const ns = await createNamespace(c, 'tp-retain');
     const day = 86_400_000;

@@ -312,7 +312,7 @@ describe('staged policies on a real API server', () => {
         expect.stringMatching(new RegExp(`  n1  p/${ns}/a:\\d+ → r/203.0.113.20:80 TCP  would be denied by staged ${ns}/deny-egress \\(egress\\)  ${ns}/Pod/a  \\[established\\]$`)),
         expect.stringMatching(new RegExp(`  n1  p/${other}/b:\\d+ → p/${ns}/a:8080 TCP  dropped by ${ns}/no-ingress \\(ingress\\)  ${other}/Pod/b  \\[timeout\\]$`)),
       ]);
-      expect(r.err).toBe('warning: agent on n1: 2 audit record(s) lost (this client read too slowly)\nwarning: agent on n1: line 4 of /v1/audit: not JSON: ' + r.err.split('not JSON: ')[1]);
+      expect(r.err).toBe('streaming verdicts from the agent on node n1\nwarning: agent on n1: 2 audit record(s) lost (this client read too slowly)\nwarning: agent on n1: line 4 of /v1/audit: not JSON: ' + r.err.split('not JSON: ')[1]);
       r = await run({ namespace: ns, stagedOnly: true, output: 'json' });
       expect(r.out.trim().split('\n').map((l) => JSON.parse(l) as AuditRecord).map((x) => [x.verdict, x.policy, x.gate])).toEqual([['would-deny', `${ns}/deny-egress`, 'egress']]);
       r = await run({ allNamespaces: true, selector: 'app=b' });

@@ -28,6 +28,10 @@ mount -t tmpfs -o mode=755 tmpfs /run
 # containerd's CNI library caches every pod's network result in /var/lib/cni: kept in this mount
 # namespace too, or a node stopped with its pods running leaves those files on the host's disk.
 mkdir -p /var/lib/cni && mount -t tmpfs -o mode=700 tmpfs /var/lib/cni
+# The agent's profile journal (hostPath /var/lib/netpol): one per node's life, as on a fresh
+# machine. On the host's disk, a journal from an earlier node's cluster was replayed into the next
+# one (its edges written into profiles of namespaces that happen to exist again, or failing).
+mkdir -p /var/lib/netpol && mount -t tmpfs -o mode=755 tmpfs /var/lib/netpol
 mkdir -p "$state"/{cni/net.d,cni/ipam,certs.d/docker.io,certs.d/registry.k8s.io,kubelet,pod-logs,registry,containerd,containerd-state} /run/netns
 
 # kubelet rewrites these host-wide sysctls unless they already hold its values: show it files with

@@ -27,6 +27,25 @@ import { edgeKey, NODE_LABEL, labelValue, PROFILE_API_VERSION, PROFILE_KIND, pro
 
 export const DEFAULT_RETENTION_MS = 14 * 86_400_000;
 
+/**
+ * A share's key: its object's namespace and name. The name alone (kind.workload.node) is the same
+ * for same-named workloads of two namespaces, whose edges must not mix.
+ */
+function shareKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/**
+ * Whether a write failed because the profile's namespace no longer exists (404 naming the
+ * namespace) or is being deleted (403 NamespaceTerminating). A missing CRD is also a 404, but one
+ * that names no namespace: that one is retried (the CRD may be installed again).
+ */
+function namespaceGone(err: unknown, namespace: string): boolean {
+  if (!(err instanceof ApiStatusError)) return false;
+  if (err.statusCode === 404) return err.reason === `namespaces "${namespace}" not found`;
+  return err.statusCode === 403 && (err.causes.some((c) => c.reason === 'NamespaceTerminating') || err.reason.includes('because it is being terminated'));
+}
+
 export interface ProfileWriterOptions {
   kc: KubeConfig;
   node: string;
@@ -150,15 +169,15 @@ export class ProfileWriter {
     // The node's objects, read once; when the API server is away, each is read before its first write.
     try {
       const own = await listProfiles(opts.kc, { labelSelector: `${NODE_LABEL}=${labelValue(opts.node)}`, timeoutMs: 15_000, pool: w.pool });
-      for (const p of own) if (p.spec?.node === opts.node) w.loadBase(p.metadata.name, p);
+      for (const p of own) if (p.spec?.node === opts.node) w.loadBase(shareKey(p.metadata.namespace, p.metadata.name), p);
       // This node's agent is the only writer of its objects: what the list lacks does not exist,
       // now or for shares made later, so their first write needs no read.
       w.listed = true;
-      for (const s of w.shares.values()) if (!s.base) w.loadBase(s.name, undefined);
+      for (const s of w.shares.values()) if (!s.base) w.loadBase(shareKey(s.owner.namespace, s.name), undefined);
     } catch (err) {
       w.lastError = `reading this node's profiles: ${(err as Error).message}`;
     }
-    for (const s of w.shares.values()) if (!s.base && s.replayed.length === 0) w.shares.delete(s.name);
+    for (const s of w.shares.values()) if (!s.base && s.replayed.length === 0) w.shares.delete(shareKey(s.owner.namespace, s.name));
     if (w.o.flushIntervalMs > 0) {
       w.timer = setInterval(() => void w.flush().catch(() => {}), w.o.flushIntervalMs);
       w.timer.unref();
@@ -174,7 +193,8 @@ export class ProfileWriter {
 
   private shareOf(owner: WorkloadIdentity): Share {
     const name = profileName(owner, this.o.node);
-    let s = this.shares.get(name);
+    const key = shareKey(owner.namespace, name);
+    let s = this.shares.get(key);
     if (!s) {
       s = {
         name,
@@ -189,7 +209,7 @@ export class ProfileWriter {
         lastWriteMs: 0,
         overflowKeys: new Set(),
       };
-      this.shares.set(name, s);
+      this.shares.set(key, s);
       if (this.listed) s.base = new Map();
     } else if (JSON.stringify(s.owner.labels) !== JSON.stringify(owner.labels) || JSON.stringify(s.owner.selector) !== JSON.stringify(owner.selector)) {
       s.owner = owner;
@@ -199,8 +219,8 @@ export class ProfileWriter {
   }
 
   /** Takes the API server's content of a share as its base, then what of the replay it lacks. */
-  private loadBase(name: string, p: TrafficProfile | undefined): void {
-    let s = this.shares.get(name);
+  private loadBase(key: string, p: TrafficProfile | undefined): void {
+    let s = this.shares.get(key);
     if (!s && p) s = this.shareOf(p.spec.workload);
     if (!s) return;
     s.base = new Map();
@@ -301,7 +321,7 @@ export class ProfileWriter {
   }
 
   private async writeShare(s: Share): Promise<void> {
-    if (!s.base) this.loadBase(s.name, await getProfile(this.o.kc, s.owner.namespace, s.name, 15_000, this.pool));
+    if (!s.base) this.loadBase(shareKey(s.owner.namespace, s.name), await getProfile(this.o.kc, s.owner.namespace, s.name, 15_000, this.pool));
     const base = s.base!;
     const now = this.o.now();
     // The write takes the pending deltas; on failure they go back (merged with newer ones).
@@ -356,15 +376,17 @@ export class ProfileWriter {
         this.firstWriteOk = true;
       }
     } catch (err) {
-      if (err instanceof ApiStatusError && (err.statusCode === 400 || err.statusCode === 422)) {
-        // Refused for its content (e.g. beyond the CRD's limits): retrying cannot help, and it
+      const gone = namespaceGone(err, s.owner.namespace);
+      if (gone || (err instanceof ApiStatusError && (err.statusCode === 400 || err.statusCode === 422))) {
+        // Refused for its content (e.g. beyond the CRD's limits), or its namespace is gone (deleted
+        // while the edges waited, or a journal replayed from before): retrying cannot help, and it
         // must not hold back the other profiles. Its connects are counted as lost, with why.
         let connects = 0;
         for (const p of taken.values()) connects += p.count;
         this.figures.lost += connects;
         this.figures.rejected += connects;
         this.backlogEdges -= taken.size;
-        this.lastError = `profile ${s.owner.namespace}/${s.name} refused by the API server: ${err.reason}`;
+        this.lastError = `profile ${s.owner.namespace}/${s.name} refused by the API server: ${(err as ApiStatusError).reason}`;
         return;
       }
       for (const [key, p] of taken) {
@@ -385,7 +407,7 @@ export class ProfileWriter {
     s.appliedSeq = seq;
     s.lastWriteMs = now;
     this.lastWriteAt = lastWrite;
-    if (content.size === 0 && overflow.connects === 0 && s.pending.size === 0) this.shares.delete(s.name);
+    if (content.size === 0 && overflow.connects === 0 && s.pending.size === 0) this.shares.delete(shareKey(s.owner.namespace, s.name));
   }
 
   /** Deletes profiles of any node with nothing seen within retention (gc.ts); counted in `collected`. */

@@ -126,6 +126,9 @@ export async function runAudit(
   };
   try {
     for await (const agent of (io.dial ?? portForwardDialer)(resolved.kc, stop.signal, warn)) {
+      // Said once per agent, as its stream is open: until then nothing it judges can reach this
+      // client (the agents keep no backlog), so a user (or a script) knows from when it is covered.
+      io.stderr.write(`streaming verdicts from the agent on node ${agent.node}\n`);
       readers.push(read(agent.node, agent.lines).catch((err: unknown) => warn(`agent on ${agent.node}: ${(err as Error).message}`)));
       if (stop.signal.aborted) break;
     }
