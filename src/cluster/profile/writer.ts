@@ -356,15 +356,22 @@ export class ProfileWriter {
         this.firstWriteOk = true;
       }
     } catch (err) {
-      if (err instanceof ApiStatusError && (err.statusCode === 400 || err.statusCode === 422)) {
-        // Refused for its content (e.g. beyond the CRD's limits): retrying cannot help, and it
-        // must not hold back the other profiles. Its connects are counted as lost, with why.
+      // Its namespace is gone (deleted while its connects waited, e.g. in the journal of an agent
+      // restarted since): no write can ever succeed.
+      const namespaceGone = err instanceof ApiStatusError && err.statusCode === 404 && /namespaces? "[^"]*" not found/.test(err.reason);
+      if (err instanceof ApiStatusError && (err.statusCode === 400 || err.statusCode === 422 || namespaceGone)) {
+        // Refused for its content (e.g. beyond the CRD's limits) or its namespace gone: retrying
+        // cannot help, and it must not hold back the other profiles. Its connects are counted as
+        // lost, with why.
         let connects = 0;
         for (const p of taken.values()) connects += p.count;
         this.figures.lost += connects;
         this.figures.rejected += connects;
         this.backlogEdges -= taken.size;
-        this.lastError = `profile ${s.owner.namespace}/${s.name} refused by the API server: ${err.reason}`;
+        this.lastError = namespaceGone
+          ? `profile ${s.owner.namespace}/${s.name}: namespace ${s.owner.namespace} does not exist (its ${connects} connects are lost)`
+          : `profile ${s.owner.namespace}/${s.name} refused by the API server: ${err.reason}`;
+        if (namespaceGone) this.shares.delete(s.name); // nothing of it can exist any more
         return;
       }
       for (const [key, p] of taken) {
