@@ -28,6 +28,10 @@ mount -t tmpfs -o mode=755 tmpfs /run
 # containerd's CNI library caches every pod's network result in /var/lib/cni: kept in this mount
 # namespace too, or a node stopped with its pods running leaves those files on the host's disk.
 mkdir -p /var/lib/cni && mount -t tmpfs -o mode=700 tmpfs /var/lib/cni
+# The netpol agent's one writable host path (its profile journal): each node its own, gone with it.
+# On the host's directory, a node of one run replayed an earlier run's journal (other clusters'
+# namespaces and connects) into its fresh cluster.
+mkdir -p /var/lib/netpol && mount -t tmpfs -o mode=755 tmpfs /var/lib/netpol
 mkdir -p "$state"/{cni/net.d,cni/ipam,certs.d/docker.io,certs.d/registry.k8s.io,kubelet,pod-logs,registry,containerd,containerd-state} /run/netns
 
 # kubelet rewrites these host-wide sysctls unless they already hold its values: show it files with
