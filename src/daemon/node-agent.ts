@@ -101,6 +101,14 @@ export class NodeAgent {
       });
       log(`cluster view synced (${this.view.description}; pods: ${(this.opts.podScope ?? 'node') === 'node' ? `node ${this.node}` : 'cluster'})`);
       const view = this.view;
+      // The sinks first, then the BPF programs: a connect traced before every sink exists would reach
+      // only some of them (a slow sink start, e.g. the profile writer reading its objects, was a
+      // window of connects in no profile and counted nowhere).
+      for (const factory of this.opts.sinks ?? []) {
+        const sink = await factory({ node: this.node, view });
+        this.sinks.push({ sink, errors: 0 });
+        log(`sink ${sink.name} started`);
+      }
       this.agent = await ClusterAgent.start(
         {
           view,
@@ -125,11 +133,6 @@ export class NodeAgent {
       const udp = this.agent.udpReporting;
       if (!udp.observed) log(`warning: UDP is not observed: ${udp.problem ?? 'its hooks are not attached'}`);
       log('BPF programs attached');
-      for (const factory of this.opts.sinks ?? []) {
-        const sink = await factory({ node: this.node, view });
-        this.sinks.push({ sink, errors: 0 });
-        log(`sink ${sink.name} started`);
-      }
       this.rateTimer = setInterval(() => this.sampleRate(), 1000);
       this.rateTimer.unref();
     } catch (err) {

@@ -45,6 +45,7 @@ describe('the node agent\'s sinks, with the real kernel and a real API server', 
   let context: SinkContext | undefined;
   let warm = false;
   let closeCalledWith: Date | undefined;
+  let here: Awaited<ReturnType<TestNode['runPod']>>;
 
   const recorder = (ctx: SinkContext): ConnectSink => {
     context = ctx;
@@ -98,7 +99,7 @@ describe('the node agent\'s sinks, with the real kernel and a real API server', 
     expect(context?.node).toBe('sinks-node');
     const ns = await createNamespace(c, 'sinks');
     await createRunningPod(c, ns, { name: 'elsewhere', nodeName: 'some-other-node' }, { ips: ['10.250.0.9'] });
-    const here = await node.runPod(ns, { name: 'here', labels: { app: 'here' } });
+    here = await node.runPod(ns, { name: 'here', labels: { app: 'here' } });
     await context!.view.waitFor((i) => i.pod(ns, 'here')?.status?.podIP, 10_000);
     expect(context!.view.objects().pods.map((p) => p.metadata?.name)).toContain('here');
     expect(context!.view.objects().pods.map((p) => p.metadata?.name)).not.toContain('elsewhere');
@@ -137,5 +138,36 @@ describe('the node agent\'s sinks, with the real kernel and a real API server', 
     expect(closeCalledWith!.getTime() - t0).toBeLessThanOrEqual(700 + 1000);
     expect(took).toBeLessThan(5_000);
     expect(took).toBeGreaterThanOrEqual(600);
+  });
+
+  it('hands a sink every connect traced: none made between the attach and a slow sink start is lost', async () => {
+    // A sink whose start takes a while (the profile writer lists the node's profiles first). A connect
+    // made as soon as the agent says its BPF programs are attached must still reach the sink: before
+    // the fix the sinks were made after the attach, and such connects reached none of them, uncounted.
+    const got: PodConnect[] = [];
+    let made: Promise<unknown> | undefined;
+    const slow = async (): Promise<ConnectSink> => {
+      await new Promise((r) => setTimeout(r, 1500));
+      return { name: 'slow', accept: (cn) => got.push(cn), status: () => ({}), close: async () => {} };
+    };
+    const second = new NodeAgent({
+      node: 'sinks-node',
+      kubeconfig: c.kubeconfig,
+      api: { host: '127.0.0.1', port: 0 },
+      health: { host: '127.0.0.1', port: 0 },
+      sinks: [slow],
+      log: (line) => {
+        if (line === 'BPF programs attached') made = here.wget(INTERNET, 80);
+      },
+    });
+    const since = Date.now();
+    try {
+      await second.start();
+      expect(made, 'the agent logged its attach').toBeDefined();
+      await made;
+      await until('the connect made right after the attach', () => got.some((a) => a.source.name === 'here' && a.time.getTime() >= since));
+    } finally {
+      await second.stop();
+    }
   });
 });

@@ -213,6 +213,24 @@ describe('TrafficProfile writer against a real API server', () => {
     expect((await listProfiles(c.kc, { namespace: fine })).map((p) => p.spec.workload.name)).toEqual(['z']);
   });
 
+  it('a profile whose namespace is gone is counted as lost with the reason, and does not hold back the others', async () => {
+    // An agent that restarts after a namespace was deleted replays connects of that namespace from
+    // its journal: their profile can never be written. Before the fix every flush stopped at it
+    // (retried forever): nothing else was written, and the agent was never ready.
+    const ns = await createNamespace(c, 'tp-ns-gone');
+    const w = await ProfileWriter.start({ kc: c.kc, node: 'node-1', journalDir: mkdtempSync(join(tmpdir(), 'tp-gone-')), flushIntervalMs: 0 });
+    w.accept(obs(owner('tp-no-such-namespace', 'ghost'), 80));
+    w.accept(obs(owner('tp-no-such-namespace', 'ghost'), 81));
+    w.accept(obs(owner(ns, 'alive'), 80));
+    await w.flush({ all: true }).catch(() => {});
+    await w.flush({ all: true }).catch(() => {});
+    await w.close(new Date(Date.now() + 5000));
+    expect(w.status()).toMatchObject({ lost: 2, backlog: 0, written: 1 });
+    expect(String(w.status().lastError)).toMatch(/namespace tp-no-such-namespace does not exist/);
+    expect(w.readiness()).toEqual({ ready: true });
+    expect((await listProfiles(c.kc, { namespace: ns })).map((p) => p.spec.workload.name)).toEqual(['alive']);
+  });
+
   it('retention removes edges older than it (counted) and deletes an emptied profile', async () => {
     const ns = await createNamespace(c, 'tp-retain');
     const day = 86_400_000;

@@ -386,7 +386,9 @@ export class ProfileWriter {
         this.figures.lost += connects;
         this.figures.rejected += connects;
         this.backlogEdges -= taken.size;
-        this.lastError = `profile ${s.owner.namespace}/${s.name} refused by the API server: ${(err as ApiStatusError).reason}`;
+        this.lastError =
+          `profile ${s.owner.namespace}/${s.name} refused by the API server: ${(err as ApiStatusError).reason}` +
+          (gone ? ` (namespace ${s.owner.namespace} does not exist or is being deleted: its ${connects} connects are lost)` : '');
         return;
       }
       for (const [key, p] of taken) {
