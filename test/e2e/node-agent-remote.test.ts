@@ -16,7 +16,7 @@ import { parse, stringify } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ensureBuilt } from '../support/cli.js';
+import { CLI, ensureBuilt, userCli } from '../support/cli.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
 import { RealNode } from './support/node.js';
 import { Watched } from './support/node-suite.js';
@@ -36,7 +36,7 @@ let userKubeconfig: string;
 class AsUser extends Watched {
   constructor(args: string[]) {
     super(
-      spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...args], {
+      spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, userCli(), ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],
         cwd: work,
         env: { PATH: process.env.PATH, HOME: work, KUBECONFIG: userKubeconfig },

@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { defaultImage, loadKustomization, packagedBaseDir, withImage, type Manifest } from '../../src/cluster/deploy.js';
-import { CLI, ensureBuilt } from '../support/cli.js';
+import { CLI, ensureBuilt, userCli } from '../support/cli.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
 import { RealNode } from './support/node.js';
 
@@ -50,7 +50,7 @@ const timings: Record<string, number> = {};
 /** The CLI as uid/gid 65534 with no groups: what a workstation user with only a kubeconfig can do. */
 function asUser(args: string[], timeoutMs = 180_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...args], {
+    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, userCli(), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH, HOME: work, KUBECONFIG: userKubeconfig },
       timeout: timeoutMs,

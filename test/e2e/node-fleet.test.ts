@@ -26,7 +26,7 @@ import { defaultImage } from '../../src/cluster/deploy.js';
 import type { V1NetworkPolicy } from '../../src/cluster/objects.js';
 import type { AuditRecord } from '../../src/daemon/judge-sink.js';
 import { normalizePolicy } from '../../src/policy/semantic-diff.js';
-import { CLI, ensureBuilt } from '../support/cli.js';
+import { CLI, ensureBuilt, userCli } from '../support/cli.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
 import { RealNode } from './support/node.js';
 
@@ -71,7 +71,7 @@ class UserProcess {
   readonly arrivals: number[] = [];
 
   constructor(args: string[], timeoutMs = 300_000) {
-    this.child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...args], {
+    this.child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, userCli(), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH, HOME: home, KUBECONFIG: userKubeconfig },
       timeout: timeoutMs,

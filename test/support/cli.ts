@@ -3,8 +3,9 @@
  * way a user or CI runs it: exit codes, stdout and stderr are what the tests assert on.
  */
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const CLI = join(ROOT, 'dist/cli/main.js');
@@ -23,6 +24,35 @@ function newestMtime(dir: string): number {
 export function ensureBuilt(): void {
   if (existsSync(CLI) && statSync(CLI).mtimeMs >= newestMtime(join(ROOT, 'src'))) return;
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+/** Every directory from `path` up to / lets others through (o+x): what an unprivileged user needs to reach it. */
+function traversableByOthers(path: string): boolean {
+  for (let dir = path; ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    if (dir === dirname(dir)) return true;
+  }
+}
+
+let userCliPath: string | undefined;
+
+/**
+ * The CLI for a test that runs it as an unprivileged user (uid 65534, a workstation user with only a
+ * kubeconfig). A checkout under a directory others may not enter (mktemp -d is 0700: where CI may
+ * clone) is out of that user's reach, so the installed package's files (package.json, dist,
+ * node_modules, deploy) are copied once to a directory of its own under the temp dir, as `npm i -g`
+ * would put them somewhere readable. Call after ensureBuilt().
+ */
+export function userCli(): string {
+  if (userCliPath) return userCliPath;
+  if (traversableByOthers(ROOT)) return (userCliPath = CLI);
+  const copy = mkdtempSync(join(tmpdir(), 'netpol-user-cli-'));
+  chmodSync(copy, 0o755);
+  for (const part of ['package.json', 'dist', 'node_modules', 'deploy']) {
+    execFileSync('cp', ['-a', join(ROOT, part), copy]);
+  }
+  process.once('exit', () => rmSync(copy, { recursive: true, force: true }));
+  return (userCliPath = join(copy, 'dist/cli/main.js'));
 }
 
 export interface CliResult {
