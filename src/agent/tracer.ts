@@ -151,11 +151,26 @@ export class TcpConnectTracer {
       udp = false;
       this.udpProblem = 'its hooks are cgroup programs, which need CAP_NET_ADMIN';
     }
-    this.obj = BpfObject.load(path, {
-      rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false, alsoAnswers: opts.alsoAnswers ?? false }),
-      maxEntries: { events: opts.ringBytes ?? DEFAULT_RING_BYTES },
-      skipPrograms: [...(sockops ? [] : [SOCKOPS_PROGRAM]), ...(opts.udp ? [] : UDP_PROGRAMS)],
-    });
+    const load = (withUdp: boolean): BpfObject =>
+      BpfObject.load(path, {
+        rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false, alsoAnswers: opts.alsoAnswers ?? false }),
+        maxEntries: { events: opts.ringBytes ?? DEFAULT_RING_BYTES },
+        // `udp`, not opts.udp: without CAP_NET_ADMIN optional UDP is off already, and loading its
+        // cgroup programs would fail the whole object (EPERM).
+        skipPrograms: [...(sockops ? [] : [SOCKOPS_PROGRAM]), ...(withUdp ? [] : UDP_PROGRAMS)],
+      });
+    let obj: BpfObject;
+    try {
+      obj = load(udp);
+    } catch (err) {
+      // The UDP programs may be what the kernel refused (they need newer helpers than the rest):
+      // optional UDP falls back to TCP only, and says why.
+      if (!udp || !opts.udpOptional) throw err;
+      obj = load(false);
+      udp = false;
+      this.udpProblem = `the UDP programs could not be loaded: ${(err as Error).message}`;
+    }
+    this.obj = obj;
     let ring: MappedRingBuffer | undefined;
     try {
       this.countersMap = this.obj.map('counters');
