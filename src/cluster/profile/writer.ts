@@ -456,8 +456,10 @@ export class ProfileWriter {
   }
 
   readiness(): { ready: boolean; reason?: string } {
-    if (this.firstWriteOk || this.backlogEdges === 0) return { ready: true };
-    return { ready: false, reason: `profile writes failing: ${this.lastError ?? 'no write yet'}` };
+    // Not ready only once a write (or the start's list) has failed and none has succeeded since
+    // start: edges merely waiting for their first flush (at most one interval) are not a failure.
+    if (this.firstWriteOk || this.backlogEdges === 0 || this.lastError === undefined) return { ready: true };
+    return { ready: false, reason: `profile writes failing: ${this.lastError}` };
   }
 
   /** Writes everything pending within the deadline; what is left stays in the journal for the next start. */
