@@ -138,6 +138,13 @@ fi
 for peer in ${NO_MASQ_TO:-}; do
   iptables -t nat -I POSTROUTING 1 -s "$pod_cidr" -d "$peer" -m comment --comment "netpol test node: pod to pod across nodes" -j RETURN
 done
+# kubelet checks the runtime once at start and exits if containerd's socket does not answer yet.
+# The control plane's API-server wait above usually covers containerd's boot; a worker starts
+# kubelet right after containerd and lost that race in CI (kubelet: "validate CRI v1 runtime API").
+until [ -S "$state/containerd.sock" ]; do
+  kill -0 "$(cat "$dir/pids/${prefix}containerd.pid")" 2>/dev/null || { echo "node-init: containerd exited (see $dir/logs/${prefix}containerd.log)" >&2; exit 1; }
+  sleep 0.1
+done
 cat > "$state/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration

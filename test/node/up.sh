@@ -194,6 +194,15 @@ wait_for() { # description command…
     for h in "${holders[@]}"; do
       kill -0 "$h" 2>/dev/null || { tail -n 20 "$dir/logs/node-init.log" "$dir/logs/n2-node-init.log" 2>/dev/null >&2; fail "a node's init exited while waiting for $what"; }
     done
+    # A daemon that died (kubelet exits at once when the runtime does not answer) fails now, with
+    # its own log, instead of after the whole timeout.
+    for pidfile in "$dir"/pids/*.pid; do
+      case "$pidfile" in *holder.pid) continue;; esac
+      kill -0 "$(cat "$pidfile")" 2>/dev/null && continue
+      name="$(basename "$pidfile" .pid)"
+      tail -n 5 "$dir/logs/$name.log" 2>/dev/null | cut -c1-400 >&2
+      fail "$name exited while waiting for $what (logs in $dir/logs)"
+    done
     [ "$(date +%s)" -lt "$deadline" ] || fail "timed out waiting for $what (logs in $dir/logs)"
     sleep 0.2
   done
