@@ -4,7 +4,7 @@
  *   30s · 5m · 1h30m · 250ms · 3d · 1.5h · 10 (seconds).
  * Every duration option parses through here, so `--timeout 10s` and `--duration 10` mean the same.
  */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const PART = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)/;
@@ -33,4 +33,9 @@ export function parseDuration(value: string): number {
 /** The same syntax for options whose value the command keeps in seconds (trace --timeout). */
 export function parseDurationSeconds(value: string): number {
   return parseDuration(value) / 1000;
+}
+
+/** --timeout of a command that waits for the cluster (deploy, undeploy): in ms, 2 minutes unless given. */
+export function waitTimeoutOption(what: string): Option {
+  return new Option('--timeout <duration>', `how long to wait ${what} (${DURATION_SYNTAX})`).argParser((v: string) => parseDuration(v)).default(120_000, '2m');
 }

@@ -33,6 +33,17 @@ export function addRecordedInputs(cmd: Command, inputs: RecordedInputs): Command
   return cmd;
 }
 
+/** --cluster's help in the commands that read a recording with the snapshot taken beside it. */
+const SNAPSHOT_HELP = 'cluster snapshot (kubectl get ... -o yaml); repeatable';
+
+/**
+ * The inputs of the commands that view a recording (explain, graph): -f/--flows, the snapshot
+ * and -p/--policies, none required; the helps say what flows and policies are for in the command.
+ */
+export function addRecordingViewInputs(cmd: Command, flowsHelp: string, policiesHelp: string): Command {
+  return addRecordedInputs(cmd, { short: true, flows: { help: flowsHelp }, cluster: { help: SNAPSHOT_HELP }, policies: { help: policiesHelp } });
+}
+
 /** Declares --kubeconfig and --context; `scope` says when they apply (`for --live`). */
 export function addKubeconfigOptions(cmd: Command, scope?: string): Command {
   const suffix = scope ? ` ${scope}` : '';

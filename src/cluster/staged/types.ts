@@ -7,9 +7,9 @@
  */
 import { normalizeIngressPeers, type V1NetworkPolicy } from '../objects.js';
 
-export const STAGED_GROUP = 'netpol.io';
-export const STAGED_VERSION = 'v1alpha1';
-export const STAGED_API_VERSION = `${STAGED_GROUP}/${STAGED_VERSION}`;
+import { NETPOL_API_VERSION as STAGED_API_VERSION, NETPOL_GROUP as STAGED_GROUP, NETPOL_VERSION as STAGED_VERSION } from '../netpol-api.js';
+
+export { STAGED_API_VERSION, STAGED_GROUP, STAGED_VERSION };
 export const STAGED_KIND = 'StagedNetworkPolicy';
 export const STAGED_PLURAL = 'stagednetworkpolicies';
 /** For RBAC messages and `kubectl get`. */

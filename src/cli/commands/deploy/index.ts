@@ -8,7 +8,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'yaml';
 import { InputError } from '../../../errors.js';
-import { DURATION_SYNTAX, parseDuration } from '../../shared/duration.js';
+import { waitTimeoutOption } from '../../shared/duration.js';
+import { addKubeconfigFileFlags } from '../../shared/cluster-flags.js';
 
 export interface DeployOptions {
   image?: string;
@@ -54,7 +55,7 @@ export async function runDeploy(opts: DeployOptions, io: { stdout: NodeJS.Writab
 }
 
 export function deployCommand(): Command {
-  return new Command('deploy')
+  const cmd = new Command('deploy')
     .summary('install the netpol agent on every node (DaemonSet) and wait until it is ready')
     .description(
       "Install netpol's node agent into the cluster: namespace netpol-system, its ServiceAccount and read-only RBAC, the netpol-agent " +
@@ -66,10 +67,9 @@ export function deployCommand(): Command {
     .option('--image <ref>', 'the agent image (default: docker.io/netpol/netpol:v<this version>)', imageRef)
     .option('--dry-run', 'print the manifests that would be applied (-o yaml|json) and change nothing')
     .addOption(new Option('-o, --output <format>', 'with --dry-run: yaml or json').choices(['yaml', 'json']))
-    .addOption(new Option('--timeout <duration>', `how long to wait for the agents (${DURATION_SYNTAX})`).argParser((v: string) => parseDuration(v)).default(120_000, '2m'))
-    .option('--no-wait', 'apply and return without waiting for the agents')
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config)')
-    .option('--context <name>', 'kubeconfig context')
+    .addOption(waitTimeoutOption('for the agents'))
+    .option('--no-wait', 'apply and return without waiting for the agents');
+  return addKubeconfigFileFlags(cmd)
     .addHelpText(
       'after',
       '\nExamples:\n' +

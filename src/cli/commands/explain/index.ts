@@ -19,7 +19,7 @@ import { resolveFlow } from '../../../policy/traffic.js';
 import { openClusterView } from '../../shared/inputs.js';
 import { collect } from '../../shared/options.js';
 import { explanationText } from '../../shared/explanation-text.js';
-import { addRecordedInputs } from '../../shared/input-options.js';
+import { addRecordingViewInputs } from '../../shared/input-options.js';
 
 interface ExplainFlags {
   flows?: string[];
@@ -165,13 +165,7 @@ export async function runExplain(flags: ExplainFlags): Promise<number> {
 
 export function explainCommand(): Command {
   const cmd = new Command('explain').description("Say which policy dropped a flow: each gate, each policy selecting the pod, each rule and why it matched or not");
-  addRecordedInputs(cmd, {
-    short: true,
-    flows: { help: 'flow recordings (JSONL); repeatable' },
-    cluster: { help: 'cluster snapshot (kubectl get ... -o yaml); repeatable' },
-    policies: { help: "NetworkPolicy files or directories (default: the snapshot's own)" },
-  });
-  return cmd
+  return addRecordingViewInputs(cmd, 'flow recordings (JSONL); repeatable', "NetworkPolicy files or directories (default: the snapshot's own)")
     .option('--id <id>', 'explain the flow with this id')
     .option('--line <[file:]n>', 'explain the flow on this line (of the first --flows file unless named)')
     .option('--src <endpoint>', 'hypothetical connection from p/<ns>/<pod> or an address (with --dst; no recording needed)')

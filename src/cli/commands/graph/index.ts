@@ -17,7 +17,7 @@ import { buildGraph, type ConnectivityGraph, type TrafficJudge } from './model.j
 import { openClusterView } from '../../shared/inputs.js';
 import { collect } from '../../shared/options.js';
 import { createProgress } from '../../views/progress.js';
-import { addRecordedInputs } from '../../shared/input-options.js';
+import { addRecordingViewInputs } from '../../shared/input-options.js';
 
 export const GRAPH_FORMATS = ['mermaid', 'dot', 'html', 'json'] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];
@@ -79,13 +79,7 @@ function formatFor(flags: GraphFlags): GraphFormat {
 
 export function graphCommand(): Command {
   const cmd = new Command('graph').description('Draw who talks to whom: workloads by namespace, outside peers, ports and counts; coloured allowed/denied with --policies');
-  addRecordedInputs(cmd, {
-    short: true,
-    flows: { help: 'flow recordings (JSONL, .gz ok, - for stdin); repeatable' },
-    cluster: { help: 'cluster snapshot (kubectl get ... -o yaml); repeatable' },
-    policies: { help: 'NetworkPolicy files or directories: colour edges by their verdict' },
-  });
-  return cmd
+  return addRecordingViewInputs(cmd, 'flow recordings (JSONL, .gz ok, - for stdin); repeatable', 'NetworkPolicy files or directories: colour edges by their verdict')
     .option('-n, --namespace <ns>', 'only edges with an end in this namespace')
     .addOption(new Option('-o, --output <format>', 'mermaid, dot, html or json (default: from --out\'s extension, else mermaid)').choices([...GRAPH_FORMATS]))
     .option('--out <file>', 'write to this file instead of stdout')

@@ -9,6 +9,7 @@
  * pods): src/cluster/probe.ts. A pod is not probed against itself (NetworkPolicy never applies there).
  */
 import { DURATION_SYNTAX, parseDurationSeconds } from '../../shared/duration.js';
+import { addKubeconfigFileFlags } from '../../shared/cluster-flags.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { V1Pod } from '../../../cluster/objects.js';
 import { DEFAULT_PROBE_IMAGE } from '../../../cluster/probe.js';
@@ -216,7 +217,7 @@ function matrices(rows: ProbeRow[], source: string, via: 'exec' | 'pods'): strin
 }
 
 export function probeCommand(): Command {
-  return new Command('probe')
+  const cmd = new Command('probe')
     .description("real TCP connects between pods (and to outside addresses) next to netpol's predicted verdicts; exit 1 on any disagreement")
     .option('-n, --namespace <ns>', "pods of this namespace (default: the context's)")
     .option('-A, --all-namespaces', 'pods of every namespace')
@@ -236,9 +237,8 @@ export function probeCommand(): Command {
         .default('exec'),
     )
     .option('--probe-image <image>', `the probe pods' image, with sh and nc (--via pods; default ${DEFAULT_PROBE_IMAGE})`)
-    .option('--probe-pod-timeout <duration>', `how long a probe pod may take to be scheduled, pull its image and start (--via pods; default 60s; ${DURATION_SYNTAX})`, (v: string) => parseDurationSeconds(v))
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config)')
-    .option('--context <name>', 'kubeconfig context')
+    .option('--probe-pod-timeout <duration>', `how long a probe pod may take to be scheduled, pull its image and start (--via pods; default 60s; ${DURATION_SYNTAX})`, (v: string) => parseDurationSeconds(v));
+  return addKubeconfigFileFlags(cmd)
     .addHelpText(
       'after',
       '\nExamples:\n' +

@@ -4,8 +4,9 @@
  * the agent pods are gone. The CRDs stay unless --include-crds: deleting a CRD deletes every object
  * of it (the learned traffic profiles, staged policies).
  */
-import { Command, Option } from 'commander';
-import { DURATION_SYNTAX, parseDuration } from '../../shared/duration.js';
+import { Command } from 'commander';
+import { waitTimeoutOption } from '../../shared/duration.js';
+import { addKubeconfigFileFlags } from '../../shared/cluster-flags.js';
 
 export interface UndeployOptions {
   includeCrds?: boolean;
@@ -28,7 +29,7 @@ export async function runUndeploy(opts: UndeployOptions, io: { stdout: NodeJS.Wr
 }
 
 export function undeployCommand(): Command {
-  return new Command('undeploy')
+  const cmd = new Command('undeploy')
     .summary('remove the netpol agent from the cluster (CRDs only with --include-crds)')
     .description(
       'Remove what `netpol deploy` installed (the netpol-agent DaemonSet, its namespace netpol-system, ServiceAccount, RBAC and Service) ' +
@@ -36,9 +37,8 @@ export function undeployCommand(): Command {
         '--include-crds.',
     )
     .option('--include-crds', "also delete netpol's CRDs, and with them every traffic profile and staged policy")
-    .addOption(new Option('--timeout <duration>', `how long to wait for everything to go (${DURATION_SYNTAX})`).argParser((v: string) => parseDuration(v)).default(120_000, '2m'))
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config)')
-    .option('--context <name>', 'kubeconfig context')
+    .addOption(waitTimeoutOption('for everything to go'));
+  return addKubeconfigFileFlags(cmd)
     .addHelpText('after', '\nExamples:\n  netpol undeploy\n  netpol undeploy --include-crds --timeout 5m')
     .action(async (o: UndeployOptions) => {
       process.exitCode = await runUndeploy(o, { stdout: process.stdout, stderr: process.stderr });
