@@ -1,17 +1,21 @@
 /**
- * Server-side apply of one NetworkPolicy, and reading one back, through @kubernetes/client-node's
- * KubernetesObjectApi (`patch` with PatchStrategy.ServerSideApply, `read`). Two things that client
- * library does on the way must not pass silently, and are handled here:
+ * Server-side apply through @kubernetes/client-node's KubernetesObjectApi (`patch` with
+ * PatchStrategy.ServerSideApply; `read`): NetworkPolicies (learn --apply) and any object in the
+ * shape YAML gives it (the deploy base: built-in kinds and CRDs). Two things that client library
+ * does on the way must not pass silently, and are handled here:
  *
- * - Its serializer writes the fields of its model under the model's names. An ingress rule's peers
- *   are `_from` in the model: a policy handed over with YAML's `from` loses its peers on the wire —
- *   and an ingress rule without peers allows every source. The policy is handed over in the model's
- *   shape (toClientModel), and answers come back in netpol's (normalizeIngressPeers).
- * - The same serializer drops every field its model does not have, so the API server's strict field
- *   validation (`fieldValidation=Strict`, still asked for: it catches fields the model has and the
- *   server does not) never sees a misspelt field. A request middleware compares the body client-node
- *   is about to send with the policy asked for, and refuses to send a body that lacks any of it
- *   (UnsentFieldsError, worded as the API server words it).
+ * - Its serializer writes the fields of its model under the model's names and drops every field
+ *   the model does not have. YAML's names are not always the model's: an ingress rule's peers are
+ *   `from` in YAML and `_from` in the model (an ingress rule without peers allows every source), a
+ *   CRD's schema says `default`, `enum`, `x-kubernetes-preserve-unknown-fields` where the model says
+ *   `_default`, `_enum`, `xKubernetesPreserveUnknownFields`. A request middleware replaces the body
+ *   client-node made with the object as it was handed over (JSON), so the API server gets every
+ *   field under the name YAML gives it.
+ * - So the API server's strict field validation (`fieldValidation=Strict`, which the middleware adds
+ *   to every apply) sees a misspelt field and refuses it (`.spec.ingress[0].form: field not declared
+ *   in schema`) instead of the serializer dropping it unseen.
+ *
+ * Answers come back through the model: a NetworkPolicy's peers as `_from` (normalizeIngressPeers).
  */
 import {
   ApiException,
@@ -20,6 +24,7 @@ import {
   PatchStrategy,
   ServerConfiguration,
   type KubeConfig,
+  type KubernetesObject,
   type Middleware,
   type RequestContext,
   type ResponseContext,
@@ -28,47 +33,13 @@ import { EnvironmentError } from '../errors.js';
 import { ApiStatusError, type ApiStatusCause } from './live.js';
 import { normalizeIngressPeers, type V1NetworkPolicy } from './objects.js';
 
-/** Fields of a policy that client-node would not have sent (see the header). */
-export class UnsentFieldsError extends Error {
-  constructor(readonly causes: ApiStatusCause[]) {
-    super(causes.map((c) => `${c.field}: ${c.message}`).join('; '));
-  }
-}
-
-/** `from` → `_from` in every ingress rule, on a copy: the shape client-node's serializer reads. */
-function toClientModel(np: V1NetworkPolicy): V1NetworkPolicy {
-  const copy = structuredClone(np);
-  for (const rule of copy.spec?.ingress ?? []) {
-    const r = rule as { _from?: unknown; from?: unknown };
-    if (r.from !== undefined) r._from = r.from;
-    delete r.from;
-  }
-  return copy;
-}
-
-/** Where `sent` lacks or alters what `intended` holds, as API field paths (`.spec.ingress[0].form`). */
-export function unsentFields(intended: unknown, sent: unknown, path = ''): string[] {
-  if (Array.isArray(intended)) {
-    if (!Array.isArray(sent)) return [path];
-    return intended.flatMap((v, i) => unsentFields(v, sent[i], `${path}[${i}]`));
-  }
-  if (intended !== null && typeof intended === 'object') {
-    if (sent === null || typeof sent !== 'object' || Array.isArray(sent)) return [path];
-    return Object.entries(intended).flatMap(([k, v]) =>
-      v === undefined ? [] : k in sent ? unsentFields(v, (sent as Record<string, unknown>)[k], `${path}.${k}`) : [`${path}.${k}`],
-    );
-  }
-  return intended === sent ? [] : [path];
-}
-
-/** Adds fieldValidation=Strict to the apply and checks that its body carries the whole policy. */
-function strictApply(intended: V1NetworkPolicy): Middleware {
+/** Sends `object` itself as the apply's body (not client-node's serialization of it), validated strictly. */
+function verbatimApply(object: KubernetesObject): Middleware {
   return {
     async pre(ctx: RequestContext): Promise<RequestContext> {
       if (ctx.getHttpMethod() !== 'PATCH') return ctx; // the API discovery client-node does first
       ctx.setQueryParam('fieldValidation', 'Strict');
-      const missing = unsentFields(intended, JSON.parse(String(ctx.getBody())));
-      if (missing.length > 0) throw new UnsentFieldsError(missing.map((field) => ({ field, message: 'field not declared in schema' })));
+      ctx.setBody(JSON.stringify(object)); // as client-node completed it (apiVersion, metadata.namespace)
       return ctx;
     },
     post: (ctx: ResponseContext) => Promise.resolve(ctx),
@@ -82,7 +53,7 @@ function objectApi(kc: KubeConfig, middleware: Middleware[] = []): KubernetesObj
 }
 
 /** client-node's ApiException as the ApiStatusError rawRequest throws (status, message, failing fields). */
-function statusError(err: unknown, request: string): unknown {
+export function statusError(err: unknown, request: string): unknown {
   if (!(err instanceof ApiException)) return err;
   let body: unknown = err.body;
   if (typeof body === 'string') {
@@ -112,6 +83,24 @@ export async function readPolicy(kc: KubeConfig, namespace: string, name: string
 export interface ServerSideApplyOptions {
   dryRun: boolean;
   fieldManager: string;
+  /** Take over fields another manager owns (default true: netpol owns the fields it writes). */
+  force?: boolean;
+}
+
+/**
+ * Server-side apply of one object in YAML's shape, with apiVersion, kind, name (and namespace when
+ * namespaced); answers with the object as the API server now has it, read through client-node's model.
+ * Errors are ApiStatusErrors naming `what`.
+ */
+export async function applyObject<T extends KubernetesObject>(kc: KubeConfig, object: T, opts: ServerSideApplyOptions, what: string): Promise<T> {
+  // client-node completes the object it is given (apiVersion, the default namespace): a copy.
+  const copy = structuredClone(object);
+  const api = objectApi(kc, [verbatimApply(copy)]);
+  try {
+    return await api.patch(copy, undefined, opts.dryRun ? 'All' : undefined, opts.fieldManager, opts.force ?? true, PatchStrategy.ServerSideApply);
+  } catch (err) {
+    throw statusError(err, `PATCH ${what}`);
+  }
 }
 
 /**
@@ -119,11 +108,5 @@ export interface ServerSideApplyOptions {
  * apiVersion, kind, namespace and name; answers with the policy as the API server now has it.
  */
 export async function serverSideApply(kc: KubeConfig, np: V1NetworkPolicy, opts: ServerSideApplyOptions): Promise<V1NetworkPolicy> {
-  const api = objectApi(kc, [strictApply(np)]);
-  try {
-    const applied = await api.patch(toClientModel(np), undefined, opts.dryRun ? 'All' : undefined, opts.fieldManager, true, PatchStrategy.ServerSideApply);
-    return normalizeIngressPeers(applied);
-  } catch (err) {
-    throw statusError(err, `PATCH networkpolicies ${np.metadata?.namespace}/${np.metadata?.name}`);
-  }
+  return normalizeIngressPeers(await applyObject(kc, np, opts, `networkpolicies ${np.metadata?.namespace}/${np.metadata?.name}`));
 }

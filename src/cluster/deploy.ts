@@ -14,6 +14,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { EnvironmentError, InputError } from '../errors.js';
+import { applyObject } from './apply.js';
 import { ApiStatusError, rawRequest } from './live.js';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { parseKubeYaml } from './yaml-documents.js';
@@ -161,9 +162,8 @@ function apiFailure(err: unknown, what: string, server: string): Error {
 export async function applyManifests(kc: KubeConfig, manifests: Manifest[], log: (line: string) => void, opts: { dryRun?: boolean } = {}): Promise<void> {
   const server = kc.getCurrentCluster()?.server ?? 'the API server';
   for (const m of applyOrder(manifests)) {
-    const query = `?fieldManager=${FIELD_MANAGER}&force=true&fieldValidation=Strict${opts.dryRun ? '&dryRun=All' : ''}`;
     try {
-      await rawRequest(kc, objectPath(m) + query, { method: 'PATCH', body: m, contentType: 'application/apply-patch+yaml' });
+      await applyObject(kc, m, { fieldManager: FIELD_MANAGER, dryRun: opts.dryRun === true }, describeManifest(m));
     } catch (err) {
       throw apiFailure(err, `applying ${describeManifest(m)}`, server);
     }

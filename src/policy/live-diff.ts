@@ -19,7 +19,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { EnvironmentError, NetpolError } from '../errors.js';
 import type { V1NetworkPolicy } from '../cluster/objects.js';
 import { ApiStatusError, type ApiStatusCause } from '../cluster/live.js';
-import { readPolicy, serverSideApply, UnsentFieldsError } from '../cluster/apply.js';
+import { readPolicy, serverSideApply } from '../cluster/apply.js';
 import { describeChange, normalizePolicy, semanticDiff, type SemanticDiff } from './semantic-diff.js';
 
 export const FIELD_MANAGER = 'netpol';
@@ -95,7 +95,6 @@ export function policyYaml(np: V1NetworkPolicy | undefined): string {
 }
 
 function toApiError(err: unknown, namespace: string, name: string, server: string): Error {
-  if (err instanceof UnsentFieldsError) return new PolicyRejectedError(namespace, name, err.message, err.causes);
   if (err instanceof ApiStatusError) {
     if (err.statusCode === 403 || err.statusCode === 401) {
       return new EnvironmentError(
