@@ -15,8 +15,12 @@
  * patch per Event that changed.
  */
 import { randomBytes } from 'node:crypto';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { ApiStatusError, rawRequest } from '../cluster/live.js';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import { statusError } from '../cluster/apply.js';
+import { ApiStatusError } from '../cluster/live.js';
+
+/** The generated client sends a patch as JSON patch (its first content type); an Event's repeat is a merge patch. */
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 export interface InvolvedObject {
   apiVersion: string;
@@ -103,9 +107,10 @@ export class EventRecorder {
   private readonly maxTracked: number;
   private readonly now: () => number;
   private flushing?: Promise<void>;
+  private readonly core: CoreV1Api;
 
   constructor(
-    private readonly kc: KubeConfig,
+    kc: KubeConfig,
     private readonly opts: RecorderOptions,
   ) {
     this.burst = opts.burst ?? 25;
@@ -114,6 +119,7 @@ export class EventRecorder {
     this.similarWindowMs = opts.similarWindowMs ?? 600_000;
     this.maxTracked = opts.maxTracked ?? 4096;
     this.now = opts.now ?? Date.now;
+    this.core = kc.makeApiClient(CoreV1Api);
   }
 
   private objectKey(o: InvolvedObject): string {
@@ -240,7 +246,8 @@ export class EventRecorder {
     }
   }
 
-  private body(t: Tracked): Record<string, unknown> {
+  /** The Event in client-node's model (its timestamps are Dates, serialized as RFC 3339). */
+  private body(t: Tracked): Omit<CoreV1Event, 'metadata'> {
     const i = t.input;
     return {
       involvedObject: { apiVersion: i.object.apiVersion, kind: i.object.kind, namespace: i.object.namespace, name: i.object.name, ...(i.object.uid ? { uid: i.object.uid } : {}) },
@@ -248,8 +255,8 @@ export class EventRecorder {
       message: i.message,
       type: i.type,
       count: t.total,
-      firstTimestamp: t.firstAt.toISOString(),
-      lastTimestamp: t.lastAt.toISOString(),
+      firstTimestamp: t.firstAt,
+      lastTimestamp: t.lastAt,
       source: { component: this.opts.component ?? 'netpol-agent', host: this.opts.node },
       reportingComponent: 'netpol.io/agent',
       reportingInstance: this.opts.node,
@@ -260,10 +267,9 @@ export class EventRecorder {
     const ns = t.input.object.namespace;
     // client-go names Events <object>.<unique hex>.
     const name = `${t.input.object.name}.${randomBytes(8).toString('hex')}`;
-    await rawRequest(this.kc, `/api/v1/namespaces/${encodeURIComponent(ns)}/events`, {
-      method: 'POST',
-      body: { apiVersion: 'v1', kind: 'Event', metadata: { name, namespace: ns }, ...this.body(t) },
-    });
+    await this.core
+      .createNamespacedEvent({ namespace: ns, body: { ...this.body(t), apiVersion: 'v1', kind: 'Event', metadata: { name, namespace: ns } } })
+      .catch((err: unknown) => Promise.reject(statusError(err, `POST events -n ${ns}`)));
     t.name = name;
     this.figures.created++;
   }
@@ -271,11 +277,10 @@ export class EventRecorder {
   private async patch(t: Tracked): Promise<void> {
     const ns = t.input.object.namespace;
     const b = this.body(t);
-    await rawRequest(this.kc, `/api/v1/namespaces/${encodeURIComponent(ns)}/events/${encodeURIComponent(t.name!)}`, {
-      method: 'PATCH',
-      contentType: 'application/merge-patch+json',
-      body: { count: b.count, lastTimestamp: b.lastTimestamp, message: b.message },
-    });
+    // A patch's body goes out as given (JSON: the Date as RFC 3339).
+    await this.core
+      .patchNamespacedEvent({ namespace: ns, name: t.name!, body: { count: b.count, lastTimestamp: b.lastTimestamp, message: b.message } }, MERGE_PATCH)
+      .catch((err: unknown) => Promise.reject(statusError(err, `PATCH events/${t.name} -n ${ns}`)));
     this.figures.patched++;
   }
 }

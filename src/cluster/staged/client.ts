@@ -4,10 +4,11 @@
  * restarts (as the live view's do). Errors say what to do: a missing CRD names the file that
  * installs it, a 403 names the role that grants it.
  */
-import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { CustomObjectsApi, ListWatch, PatchStrategy, setHeaderOptions, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { EnvironmentError, NetpolError } from '../../errors.js';
+import { statusError } from '../apply.js';
 import { ApiStatusError, rawRequest, type ApiStatusCause } from '../live.js';
-import { STAGED_API_VERSION, STAGED_KIND, STAGED_PLURAL, STAGED_RESOURCE, stagedKey, type NodeEvidence, type StagedNetworkPolicy, type StagedStatus } from './types.js';
+import { STAGED_API_VERSION, STAGED_GROUP, STAGED_KIND, STAGED_PLURAL, STAGED_RESOURCE, STAGED_VERSION, stagedKey, type NodeEvidence, type StagedNetworkPolicy, type StagedStatus } from './types.js';
 
 export const STAGE_FIELD_MANAGER = 'netpol';
 /** Each node's agent owns its own status.nodes[] entry under this manager. */
@@ -19,6 +20,15 @@ export function stagedPath(namespace?: string, name?: string): string {
   const collection = `${base}/namespaces/${encodeURIComponent(namespace)}/${STAGED_PLURAL}`;
   return name === undefined ? collection : `${collection}/${encodeURIComponent(name)}`;
 }
+
+/**
+ * Server-side apply goes through client-node's CustomObjectsApi: it sends a custom resource's body
+ * as given (no model to drop fields) and reaches the status subresource, which KubernetesObjectApi
+ * does not; the generated client offers JSON/merge patch content types, so the apply one is set.
+ */
+const SERVER_SIDE_APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+const customObjects = (kc: KubeConfig): CustomObjectsApi => kc.makeApiClient(CustomObjectsApi);
+const objectRef = (namespace: string, name: string) => ({ group: STAGED_GROUP, version: STAGED_VERSION, plural: STAGED_PLURAL, namespace, name });
 
 /** The API server refused a staged policy: which one, and the fields it named. */
 export class StagedRejectedError extends NetpolError {
@@ -82,13 +92,28 @@ export async function applyStaged(kc: KubeConfig, staged: StagedNetworkPolicy, o
   const namespace = staged.metadata?.namespace ?? 'default';
   const name = staged.metadata?.name ?? '';
   const body = { apiVersion: STAGED_API_VERSION, kind: STAGED_KIND, metadata: { ...staged.metadata, namespace, name }, spec: staged.spec };
-  const query = `?fieldManager=${STAGE_FIELD_MANAGER}&force=true&fieldValidation=Strict${opts.dryRun ? '&dryRun=All' : ''}`;
   try {
-    return stamp((await rawRequest(kc, stagedPath(namespace, name) + query, { method: 'PATCH', body, contentType: 'application/apply-patch+yaml' })) as StagedNetworkPolicy);
+    const applied = await customObjects(kc)
+      .patchNamespacedCustomObject(
+        { ...objectRef(namespace, name), body, fieldManager: STAGE_FIELD_MANAGER, force: true, fieldValidation: 'Strict', dryRun: opts.dryRun ? 'All' : undefined },
+        SERVER_SIDE_APPLY,
+      )
+      .catch((err: unknown) => Promise.reject(statusError(err, `PATCH ${stagedPath(namespace, name)}`)));
+    return stamp(applied as StagedNetworkPolicy);
   } catch (err) {
-    if (err instanceof ApiStatusError && (err.statusCode === 422 || err.statusCode === 400)) throw new StagedRejectedError(`${namespace}/${name}`, err.reason, err.causes);
+    if (isRejection(err)) throw new StagedRejectedError(`${namespace}/${name}`, err.reason, err.causes);
     throw err;
   }
+}
+
+/**
+ * The API server refused the object itself: invalid (422), malformed (400), or — its answer to an
+ * apply that creates an object with a field the schema does not declare — 500 "failed to create
+ * typed patch object (…): .spec.x: field not declared in schema".
+ */
+function isRejection(err: unknown): err is ApiStatusError {
+  if (!(err instanceof ApiStatusError)) return false;
+  return err.statusCode === 422 || err.statusCode === 400 || (err.statusCode === 500 && /^failed to create typed patch object/.test(err.reason));
 }
 
 /** Deletes a staged policy; false when it was not there. */
@@ -120,8 +145,10 @@ export async function applyNodeEvidence(
     metadata: { namespace: key.namespace, name: key.name },
     status: { ...summary, nodes: [entry] },
   };
-  const path = `${stagedPath(key.namespace, key.name)}/status?fieldManager=${encodeURIComponent(agentFieldManager(entry.node))}&force=true`;
-  return stamp((await rawRequest(kc, path, { method: 'PATCH', body, contentType: 'application/apply-patch+yaml' })) as StagedNetworkPolicy);
+  const applied = await customObjects(kc)
+    .patchNamespacedCustomObjectStatus({ ...objectRef(key.namespace, key.name), body, fieldManager: agentFieldManager(entry.node), force: true }, SERVER_SIDE_APPLY)
+    .catch((err: unknown) => Promise.reject(statusError(err, `PATCH ${stagedPath(key.namespace, key.name)}/status`)));
+  return stamp(applied as StagedNetworkPolicy);
 }
 
 function stamp<T extends StagedNetworkPolicy>(obj: T): T {
