@@ -10,16 +10,15 @@
 //   no agent on the pod's node      trace says which node and why (the DaemonSet schedules nowhere), exit 3
 //
 // Run under the node lock: flock /tmp/netpol-node.lock npx vitest run test/e2e/node-agent-remote.test.ts
-import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ensureBuilt, userCli } from '../support/cli.js';
+import { ensureBuilt } from '../support/cli.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
 import { RealNode } from './support/node.js';
-import { Watched } from './support/node-suite.js';
+import { pushNetpolImage, runAsUser, spawnAsUser, userKubeconfigIn, Watched } from './support/node-suite.js';
 
 const repo = resolve(import.meta.dirname, '..', '..');
 const INTERNET = '203.0.113.10';
@@ -35,21 +34,11 @@ let userKubeconfig: string;
 /** The CLI as uid/gid 65534 with no groups, only a kubeconfig: a workstation user. */
 class AsUser extends Watched {
   constructor(args: string[]) {
-    super(
-      spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, userCli(), ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        cwd: work,
-        env: { PATH: process.env.PATH, HOME: work, KUBECONFIG: userKubeconfig },
-      }),
-    );
+    super(spawnAsUser({ home: work, kubeconfig: userKubeconfig, cwd: work }, args));
   }
 }
 
-async function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const p = new AsUser(args);
-  const code = await p.exited;
-  return { code, stdout: p.stdout, stderr: p.stderr };
-}
+const run = (args: string[]) => runAsUser({ home: work, kubeconfig: userKubeconfig, cwd: work }, args);
 
 async function runPod(name: string, command: string, namespace = 'default'): Promise<string> {
   await node.kubectl(['-n', namespace, 'run', '--restart=Never', '--image=busybox', name, '--', 'sh', '-c', command]);
@@ -72,13 +61,9 @@ describe('trace and status from a workstation, through the deployed agents', () 
     ensureBpfBuilt();
     ensureBuilt();
     work = mkdtempSync(join(tmpdir(), 'netpol-agent-remote-'));
-    chmodSync(work, 0o755);
-    execFileSync('bash', [join(repo, 'test/node/netpol-image.sh'), join(work, 'image')], { stdio: 'ignore' });
     node = await RealNode.start();
-    execFileSync('bash', [join(repo, 'test/node/push-image.sh'), node.dir, join(work, 'image')], { stdio: 'ignore' });
-    userKubeconfig = join(work, 'kubeconfig');
-    copyFileSync(node.kubeconfig, userKubeconfig);
-    chmodSync(userKubeconfig, 0o644);
+    pushNetpolImage(node, work);
+    userKubeconfig = userKubeconfigIn(node, work);
     const deployed = await run(['deploy', '--timeout', '90s']);
     if (deployed.code !== 0) throw new Error(`netpol deploy failed: ${deployed.stderr}`);
   }, 300_000);

@@ -12,16 +12,17 @@
 //     PERFMON, DAC_READ_SEARCH) or degrades (NET_ADMIN), saying why;
 //   - undeploy removes everything but the CRDs and waits for the pods to go.
 // Run under the node lock: flock /tmp/netpol-node.lock npx vitest run test/e2e/node-deploy.test.ts
-import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { defaultImage, loadKustomization, packagedBaseDir, withImage, type Manifest } from '../../src/cluster/deploy.js';
-import { CLI, ensureBuilt, userCli } from '../support/cli.js';
+import { ensureBuilt } from '../support/cli.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
 import { RealNode } from './support/node.js';
+import { pushNetpolImage, runAsUser, userKubeconfigIn } from './support/node-suite.js';
 
 const repo = resolve(import.meta.dirname, '..', '..');
 const NS = 'netpol-system';
@@ -48,20 +49,7 @@ let agentIP: string;
 const timings: Record<string, number> = {};
 
 /** The CLI as uid/gid 65534 with no groups: what a workstation user with only a kubeconfig can do. */
-function asUser(args: string[], timeoutMs = 180_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, userCli(), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH, HOME: work, KUBECONFIG: userKubeconfig },
-      timeout: timeoutMs,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => done({ code, stdout, stderr }));
-  });
-}
+const asUser = (args: string[], timeoutMs?: number) => runAsUser({ home: work, kubeconfig: userKubeconfig }, args, timeoutMs);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -106,20 +94,9 @@ describe('netpol deploy on a real node', () => {
     ensureBuilt();
     ensureBpfBuilt();
     work = mkdtempSync(join(tmpdir(), 'netpol-deploy-'));
-    chmodSync(work, 0o755);
     node = await RealNode.start();
-    let t = Date.now();
-    const layout = join(work, 'image');
-    execFileSync('bash', [join(repo, 'test/node/netpol-image.sh'), layout], { stdio: ['ignore', 'pipe', 'inherit'] });
-    timings.imageBuildMs = Date.now() - t;
-    timings.imageBytes = Number(execFileSync('du', ['-sb', layout], { encoding: 'utf8' }).split('\t')[0]);
-    t = Date.now();
-    const ref = execFileSync('bash', [join(repo, 'test/node/push-image.sh'), node.dir, layout], { encoding: 'utf8' }).trim();
-    timings.pushMs = Date.now() - t;
-    expect(ref).toBe(defaultImage());
-    userKubeconfig = join(work, 'kubeconfig');
-    copyFileSync(node.kubeconfig, userKubeconfig);
-    chmodSync(userKubeconfig, 0o644);
+    Object.assign(timings, pushNetpolImage(node, work));
+    userKubeconfig = userKubeconfigIn(node, work);
   }, 300_000);
 
   afterAll(async () => {

@@ -20,16 +20,15 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { defaultImage } from '../../src/cluster/deploy.js';
 import type { TrafficProfile } from '../../src/cluster/profile/types.js';
 import { ensureBuilt, netpolAsync } from '../support/cli.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
 import { RealNode } from './support/node.js';
+import { pushNetpolImage } from './support/node-suite.js';
 
-const repo = resolve(import.meta.dirname, '..', '..');
 const NS = 'dur';
 const AGENT_NS = 'netpol-system';
 const FIRST_PORT = 20000;
@@ -208,10 +207,7 @@ describe('durable traffic profiles on a real node', () => {
     ensureBpfBuilt();
     work = mkdtempSync(join(tmpdir(), 'netpol-durable-'));
     node = await RealNode.start();
-    const layout = join(work, 'image');
-    execFileSync('bash', [join(repo, 'test/node/netpol-image.sh'), layout], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const ref = execFileSync('bash', [join(repo, 'test/node/push-image.sh'), node.dir, layout], { encoding: 'utf8' }).trim();
-    expect(ref).toBe(defaultImage());
+    pushNetpolImage(node, work);
     const r = await netpol(['deploy', '--timeout', '120s']);
     expect(r.code, r.stderr).toBe(0);
     const ports = Array.from({ length: PORTS }, (_, i) => String(FIRST_PORT + i));

@@ -16,21 +16,20 @@
 //   blocks the connect and audit says by which policy. netpol status: the agent ready, the profiles.
 //
 // Run under the node lock: flock /tmp/netpol-node.lock npx vitest run test/e2e/node-fleet.test.ts
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments, stringify } from 'yaml';
-import { defaultImage } from '../../src/cluster/deploy.js';
+import { stringify } from 'yaml';
 import type { V1NetworkPolicy } from '../../src/cluster/objects.js';
 import type { AuditRecord } from '../../src/daemon/judge-sink.js';
 import { normalizePolicy } from '../../src/policy/semantic-diff.js';
-import { CLI, ensureBuilt, userCli } from '../support/cli.js';
+import { ensureBuilt } from '../support/cli.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
 import { RealNode } from './support/node.js';
+import { policiesIn, pushNetpolImage, spawnAsUser, userKubeconfigIn } from './support/node-suite.js';
 
-const repo = resolve(import.meta.dirname, '..', '..');
 const NS = 'netpol-system';
 const INTERNET = '203.0.113.10'; // the seed's 1.1.1.1 (HTTP on 80 redirecting to HTTPS on 443)
 const ELSEWHERE = '198.51.100.20'; // the seed's 1.0.0.1 (plain HTTP on 80)
@@ -71,11 +70,7 @@ class UserProcess {
   readonly arrivals: number[] = [];
 
   constructor(args: string[], timeoutMs = 300_000) {
-    this.child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, userCli(), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH, HOME: home, KUBECONFIG: userKubeconfig },
-      timeout: timeoutMs,
-    });
+    this.child = spawnAsUser({ home, kubeconfig: userKubeconfig }, args, timeoutMs);
     this.child.stdout!.on('data', (d: Buffer) => {
       this.stdout += d.toString();
       const n = this.lines.length;
@@ -124,18 +119,6 @@ function auditRecords(p: UserProcess): Array<{ record: AuditRecord; at: number }
   return p.lines.flatMap((l, i) => (l.startsWith('{') ? [{ record: JSON.parse(l) as AuditRecord, at: p.arrivals[i]! }] : []));
 }
 
-function policiesIn(dir: string): Array<{ file: string; policy: V1NetworkPolicy }> {
-  const out: Array<{ file: string; policy: V1NetworkPolicy }> = [];
-  for (const ns of readdirSync(dir, { withFileTypes: true })) {
-    if (!ns.isDirectory()) continue;
-    for (const f of readdirSync(join(dir, ns.name))) {
-      const file = join(dir, ns.name, f);
-      for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) out.push({ file, policy: doc.toJS() as V1NetworkPolicy });
-    }
-  }
-  return out;
-}
-
 interface Profile {
   metadata: { namespace: string; name: string };
   spec: { node: string; workload: { namespace: string; kind: string; name: string } };
@@ -165,22 +148,11 @@ describe('netpol deployed as a fleet on a real node, driven by an unprivileged u
     ensureBuilt();
     ensureBpfBuilt();
     work = mkdtempSync(join(tmpdir(), 'netpol-fleet-'));
-    chmodSync(work, 0o755);
     node = await RealNode.start();
     timings.nodeUpMs = node.startMs;
-    let t = Date.now();
-    const layout = join(work, 'image');
-    // Its stderr kept for the error: inherited, it never reached the log of two failed runs.
-    const built = spawnSync('bash', ['-x', join(repo, 'test/node/netpol-image.sh'), layout], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    if (built.status !== 0) throw new Error(`test/node/netpol-image.sh failed (exit ${built.status}, signal ${built.signal}):\n${built.stderr.split('\n').slice(-40).join('\n')}`);
-    timings.imageBuildMs = Date.now() - t;
-    t = Date.now();
-    const ref = execFileSync('bash', [join(repo, 'test/node/push-image.sh'), node.dir, layout], { encoding: 'utf8' }).trim();
-    timings.pushMs = Date.now() - t;
-    expect(ref).toBe(defaultImage());
-    userKubeconfig = join(work, 'kubeconfig');
-    copyFileSync(node.kubeconfig, userKubeconfig);
-    chmodSync(userKubeconfig, 0o644);
+    const { imageBuildMs, pushMs } = pushNetpolImage(node, work);
+    Object.assign(timings, { imageBuildMs, pushMs });
+    userKubeconfig = userKubeconfigIn(node, work);
     home = join(work, 'home');
     mkdirSync(home);
     chownSync(home, 65534, 65534);

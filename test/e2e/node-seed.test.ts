@@ -11,14 +11,12 @@
 //
 // netpol runs as its node agent would: in the node's network and mount namespaces, the real binary.
 import { netpolAsync } from '../support/cli.js';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
-import type { V1NetworkPolicy } from '../../src/cluster/objects.js';
 import { normalizePolicy } from '../../src/policy/semantic-diff.js';
 import type { RealNode } from './support/node.js';
-import { netpolOnNode, startNodeSuite } from './support/node-suite.js';
+import { netpolOnNode, policiesIn, startNodeSuite } from './support/node-suite.js';
 
 const INTERNET = '203.0.113.10'; // the seed's 1.1.1.1
 const ELSEWHERE = '198.51.100.20'; // the seed's 1.0.0.1
@@ -30,18 +28,6 @@ const seedCommand = (ip: string): string => `timeout 3 wget -q -O /dev/null http
 
 /** The real `netpol` binary run on the host (as a user's shell would). */
 const netpol = netpolAsync;
-
-function policiesIn(dir: string): Array<{ file: string; policy: V1NetworkPolicy }> {
-  const out: Array<{ file: string; policy: V1NetworkPolicy }> = [];
-  for (const ns of readdirSync(dir, { withFileTypes: true })) {
-    if (!ns.isDirectory()) continue;
-    for (const f of readdirSync(join(dir, ns.name))) {
-      const file = join(dir, ns.name, f);
-      for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) out.push({ file, policy: doc.toJS() as V1NetworkPolicy });
-    }
-  }
-  return out;
-}
 
 describe('the seed walkthrough on a real node', () => {
   let node: RealNode;

@@ -6,19 +6,17 @@
 // enforced by kube-network-policies on both nodes, every observed flow still works, the agents stay
 // ready (their own flows were learned too), and flows never observed are refused.
 // Run under the node lock: flock /tmp/netpol-node.lock npx vitest run test/e2e/node-twonode-learn.test.ts
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { defaultImage } from '../../src/cluster/deploy.js';
 import type { TrafficProfile } from '../../src/cluster/profile/types.js';
 import { ensureBuilt, netpolAsync } from '../support/cli.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
 import { RealNode } from './support/node.js';
+import { pushNetpolImage } from './support/node-suite.js';
 
-const repo = resolve(import.meta.dirname, '..', '..');
 const NS = 'tl-x';
 const OTHER_NS = 'tl-y';
 const OUTSIDE = '198.51.100.20:80';
@@ -70,9 +68,7 @@ describe('two nodes: one policy set learned from both agents', () => {
     ensureBpfBuilt();
     work = mkdtempSync(join(tmpdir(), 'netpol-twonode-learn-'));
     node = await RealNode.start({ nodes: 2 });
-    const layout = join(work, 'image');
-    execFileSync('bash', [join(repo, 'test/node/netpol-image.sh'), layout], { stdio: ['ignore', 'pipe', 'inherit'] });
-    expect(execFileSync('bash', [join(repo, 'test/node/push-image.sh'), node.dir, layout], { encoding: 'utf8' }).trim()).toBe(defaultImage());
+    pushNetpolImage(node, work);
     const pod = (p: (typeof PODS)[number]): Obj => ({
       apiVersion: 'v1',
       kind: 'Pod',

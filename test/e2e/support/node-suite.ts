@@ -1,13 +1,16 @@
 /**
  * What the real-node e2e suites (node-*.test.ts) share on top of RealNode: starting the node with
  * the prerequisites checked, watching a process's output, netpol run on the node's side as its agent
- * runs, and the objects a suite applies.
+ * runs, the CLI as a workstation user, and the objects a suite applies.
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
+import { defaultImage } from '../../../src/cluster/deploy.js';
+import type { V1NetworkPolicy } from '../../../src/cluster/objects.js';
+import { userCli } from '../../support/cli.js';
 import { ensureBpfBuilt } from './agent-events.js';
 import { RealNode } from './node.js';
 
@@ -28,6 +31,46 @@ export async function startNodeSuite(workPrefix: string): Promise<{ node: RealNo
   const work = mkdtempSync(join(tmpdir(), workPrefix));
   const node = await RealNode.start();
   return { node, work };
+}
+
+/**
+ * netpol's image built from this checkout (test/node/netpol-image.sh, into WORK/image) and pushed to
+ * the node's registry under the ref `netpol deploy` defaults to; how long each took and the size.
+ */
+export function pushNetpolImage(node: RealNode, work: string): { imageBuildMs: number; imageBytes: number; pushMs: number } {
+  const layout = join(work, 'image');
+  let t = Date.now();
+  // Its stderr kept for the error: inherited, it never reached the log of two failed runs.
+  const built = spawnSync('bash', ['-x', join(repo, 'test/node/netpol-image.sh'), layout], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (built.status !== 0) throw new Error(`test/node/netpol-image.sh failed (exit ${built.status}, signal ${built.signal}):\n${built.stderr.split('\n').slice(-40).join('\n')}`);
+  const imageBuildMs = Date.now() - t;
+  const imageBytes = Number(execFileSync('du', ['-sb', layout], { encoding: 'utf8' }).split('\t')[0]);
+  t = Date.now();
+  const ref = execFileSync('bash', [join(repo, 'test/node/push-image.sh'), node.dir, layout], { encoding: 'utf8' }).trim();
+  if (ref !== defaultImage()) throw new Error(`test/node/push-image.sh pushed ${ref}, not ${defaultImage()} (what deploy defaults to)`);
+  return { imageBuildMs, imageBytes, pushMs: Date.now() - t };
+}
+
+/** A copy of the node's kubeconfig that uid 65534 can read, in WORK (made enterable for it). */
+export function userKubeconfigIn(node: RealNode, work: string): string {
+  chmodSync(work, 0o755);
+  const file = join(work, 'kubeconfig');
+  copyFileSync(node.kubeconfig, file);
+  chmodSync(file, 0o644);
+  return file;
+}
+
+/** Every policy of a `learn --out` directory (DIR/<namespace>/<file>), with its file. */
+export function policiesIn(dir: string): Array<{ file: string; policy: V1NetworkPolicy }> {
+  const out: Array<{ file: string; policy: V1NetworkPolicy }> = [];
+  for (const ns of readdirSync(dir, { withFileTypes: true })) {
+    if (!ns.isDirectory()) continue;
+    for (const f of readdirSync(join(dir, ns.name))) {
+      const file = join(dir, ns.name, f);
+      for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) out.push({ file, policy: doc.toJS() as V1NetworkPolicy });
+    }
+  }
+  return out;
 }
 
 /** A child process's output as it comes (stdout and stderr when piped), and its exit. */
@@ -59,6 +102,30 @@ export class Watched {
     this.child.kill('SIGINT');
     return this.exited;
   }
+}
+
+/** A workstation user: uid/gid 65534 with no groups, only PATH, a home and a kubeconfig it can read. */
+export interface WorkstationUser {
+  home: string;
+  kubeconfig: string;
+  cwd?: string;
+}
+
+/** `netpol ARGS` as that user (setpriv), stdout and stderr piped. */
+export function spawnAsUser(user: WorkstationUser, args: string[], timeoutMs?: number): ChildProcess {
+  return spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, userCli(), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: user.cwd,
+    env: { PATH: process.env.PATH, HOME: user.home, KUBECONFIG: user.kubeconfig },
+    timeout: timeoutMs,
+  });
+}
+
+/** `netpol ARGS` as that user, to its end. */
+export async function runAsUser(user: WorkstationUser, args: string[], timeoutMs = 180_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = new Watched(spawnAsUser(user, args, timeoutMs));
+  const code = await p.exited;
+  return { code, stdout: p.stdout, stderr: p.stderr };
 }
 
 /** argv that runs `netpol ARGS --kubeconfig …` on the node's side as its agent would (NETPOL_NODE_NAME set). */
