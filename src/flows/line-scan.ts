@@ -74,13 +74,6 @@ function isHex(c: number): boolean {
   return (c >= ZERO && c <= NINE) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 }
 
-/** Whether buf[start, end) spells `s` (ASCII). */
-export function bytesEqual(buf: Uint8Array, start: number, end: number, s: string): boolean {
-  if (end - start !== s.length) return false;
-  for (let i = 0; i < s.length; i++) if (buf[start + i] !== s.charCodeAt(i)) return false;
-  return true;
-}
-
 /**
  * Whether buf[start, end) is a dotted-quad IPv4 address as node:net's isIP accepts it (decimal
  * octets 0-255 without leading zeros).

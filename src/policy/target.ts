@@ -55,10 +55,6 @@ export interface Target {
   policy: V1NetworkPolicy;
 }
 
-export function policyKey(policy: V1NetworkPolicy): string {
-  return `${policy.metadata?.namespace ?? 'default'}/${policy.metadata?.name ?? ''}`;
-}
-
 /** The effective policyTypes of a policy, after the API server's defaulting. */
 export function effectivePolicyTypes(policy: V1NetworkPolicy): { ingress: boolean; egress: boolean } {
   const types = policy.spec?.policyTypes ?? [];

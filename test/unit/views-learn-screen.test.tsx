@@ -1,6 +1,6 @@
 import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
-import { LearnScreen, type LearnScreenProps } from '../../src/cli/views/LearnScreen.js';
+import { LearnScreen, type LearnScreenProps } from '../../src/cli/views/learn-screen-view.js';
 import type { LearnRow } from '../../src/cli/views/learn-model.js';
 
 const NOW = Date.parse('2026-11-25T10:00:10Z');

@@ -8,7 +8,7 @@ import { useEffect, useRef, useState, type ReactElement } from 'react';
 import { renderPolicies } from '../../policy/render.js';
 import { headerLine, PLAIN_COLUMNS, rowJson, rowLine } from './learn-columns.js';
 import type { LearnRow, LearnSource } from './learn-model.js';
-import { LearnScreen } from './LearnScreen.js';
+import { LearnScreen } from './learn-screen-view.js';
 import { LearnSession, type LearnScreenResult, type LearnSessionOptions } from './learn-session.js';
 
 export type { LearnScreenResult, LearnSessionOptions } from './learn-session.js';
