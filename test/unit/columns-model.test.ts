@@ -37,6 +37,20 @@ describe('column model', () => {
     expect(headerLine(PLAIN_COLUMNS)).toBe('WORKLOAD                 KIND       PEER                           PORTS      FIRST SEEN');
   });
 
+  it('a fixed-width line tests for control characters once, and finds them at its very end and in a cut cell', () => {
+    const t = new TableFormatter({ columns: ['N', 'NAME'] }, COLUMNS);
+    // The last cell's trailing tab or newline would go with the line's trailing blanks: escaped instead.
+    expect(t.row({ name: 'x\t', n: 1 })).toBe('   1 x\\t');
+    expect(t.row({ name: 'x\n', n: 1 })).toBe('   1 x\\n');
+    expect(t.row({ name: '\u202e', n: 1 })).toBe('   1 \\u202e');
+    // Escaped before the cut (as printed before): the escape is wider, so the cut keeps less of the name.
+    const cut = new TableFormatter({ columns: ['NAME', 'NOTE'] }, COLUMNS, { truncate: true });
+    expect(cut.row({ name: 'a\x1bbcdef', n: 7 })).toBe('a\\x1b… a\\x1bbcdef!');
+    expect(cut.row({ name: 'abcdef\x1b', n: 7 })).toBe('abcde… abcdef\\x1b!');
+    // A line with none is the cells as they are.
+    expect(t.row({ name: 'plain', n: 12 })).toBe('  12 plain');
+  });
+
   it('JSON view nests by the dots of each path and leaves out table-only columns', () => {
     expect(compileJson(COLUMNS)({ name: 'x', n: 2 })).toEqual({ meta: { name: 'x' }, n: 2 });
   });

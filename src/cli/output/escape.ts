@@ -32,6 +32,11 @@ function escapeControl(c: string): string {
   return NAMED[c] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
 }
 
+/** Whether the text holds a character printable() would escape. */
+export function hasControl(text: string): boolean {
+  return HAS_CONTROL.test(text);
+}
+
 /** One line of text with every control character shown as an escape (`\n`, `\x1b`, `\u202e`). */
 export function printable(text: string): string {
   // Most text has nothing to escape: a test (no new string) is 2-4x cheaper than the replace, and

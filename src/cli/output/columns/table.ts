@@ -8,7 +8,7 @@
  *                   table printed whole (`diff`, `check`)
  *   markdownTable   the same rows as a Markdown table (reports)
  */
-import { markdownCell, printable } from '../escape.js';
+import { hasControl, markdownCell, printable } from '../escape.js';
 import { headerOf, layoutColumns, type Column, type Layout } from './model.js';
 
 export interface FixedTableOptions {
@@ -18,19 +18,33 @@ export interface FixedTableOptions {
 
 /**
  * One line of a fixed-width table: a right-aligned cell is padded at the start, a left-aligned one
- * at the end except in the last column; no trailing blanks.
+ * at the end except in the last column; no trailing blanks. Control characters are escaped: most
+ * lines hold none, so the line is laid out as it is and tested once (one test per line, not one per
+ * cell); a line that holds one is laid out again from escaped cells (an escape is wider than its
+ * character, so the padding moves).
  */
 function fixedLine(cells: readonly string[], widths: readonly number[], right: readonly boolean[], truncate: boolean): string {
-  let out = '';
+  const line = layoutLine(cells, widths, right, truncate) ?? layoutLine(cells.map(printable), widths, right, truncate)!;
+  return line.trimEnd();
+}
+
+/**
+ * The cells laid out, not yet trimmed (a trailing tab or newline is still there to be found), or
+ * undefined when the line holds a control character. A cut that drops every control character of a
+ * cell keeps what the cut of its escaped text keeps: the two are the same up to the first one.
+ */
+function layoutLine(cells: readonly string[], widths: readonly number[], right: readonly boolean[], truncate: boolean): string | undefined {
   const last = cells.length - 1;
+  const padded: string[] = new Array(cells.length);
   for (let i = 0; i <= last; i++) {
-    let text = printable(cells[i]!);
+    let text = cells[i]!;
     const width = widths[i]!;
     if (truncate && i < last && text.length > width) text = `${text.slice(0, Math.max(0, width - 1))}…`;
-    const padded = right[i] ? text.padStart(width) : i === last ? text : text.padEnd(width);
-    out += i > 0 ? ` ${padded}` : padded;
+    padded[i] = right[i] ? text.padStart(width) : i === last ? text : text.padEnd(width);
   }
-  return out.trimEnd();
+  // join makes one flat string; `+=` would leave a rope for the test below to flatten first.
+  const out = padded.join(' ');
+  return hasControl(out) ? undefined : out;
 }
 
 /** A fixed-width table of a layout: header() once, then row() per row. */
