@@ -7,21 +7,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyManifests, loadKustomization, packagedBaseDir, type Manifest } from '../../src/cluster/deploy.js';
 import { rawRequest } from '../../src/cluster/live.js';
-import { ensureCluster, type TestCluster } from './support/cluster.js';
+import { createNamespace, ensureCluster, type TestCluster } from './support/cluster.js';
 
-const ns = `deploy-apply-${process.pid}`;
 const base = loadKustomization(packagedBaseDir());
 const crds = base.filter((m) => m.kind === 'CustomResourceDefinition');
-/** The base with every namespaced object in this suite's namespace, and no Namespace object. */
-const moved = base
-  .filter((m) => m.kind !== 'Namespace')
-  .map((m) => (m.metadata.namespace ? { ...m, metadata: { ...m.metadata, namespace: ns } } : m));
+/** The base with every namespaced object in namespace `ns`, and no Namespace object. */
+const movedTo = (ns: string): Manifest[] =>
+  base.filter((m) => m.kind !== 'Namespace').map((m) => (m.metadata.namespace ? { ...m, metadata: { ...m.metadata, namespace: ns } } : m));
 
 describe('applyManifests (server-side apply of the deploy base)', () => {
   let c: TestCluster;
+  let ns: string;
   beforeAll(async () => {
     c = await ensureCluster();
-    await c.core.createNamespace({ body: { metadata: { name: ns } } });
+    ns = await createNamespace(c, 'deploy-apply');
   });
   afterAll(async () => {
     await c.core.deleteNamespace({ name: ns }).catch(() => undefined);
@@ -43,6 +42,7 @@ describe('applyManifests (server-side apply of the deploy base)', () => {
 
   it('passes every object of the base through strict validation (server dry run)', async () => {
     const lines: string[] = [];
+    const moved = movedTo(ns);
     await applyManifests(c.kc, moved, (l) => lines.push(l), { dryRun: true });
     expect(lines).toHaveLength(moved.length);
     expect(lines).toContain(`daemonset.apps/netpol-agent -n ${ns} serverside-applied (server dry run)`);

@@ -8,15 +8,14 @@ import { applyManifests, loadKustomization, packagedBaseDir } from '../../src/cl
 import { rawRequest } from '../../src/cluster/live.js';
 import { agentFieldManager, applyNodeEvidence, applyStaged, getStaged, listStaged, StagedRejectedError, stagedPath } from '../../src/cluster/staged/client.js';
 import type { StagedNetworkPolicy } from '../../src/cluster/staged/types.js';
-import { ensureCluster, type TestCluster } from './support/cluster.js';
-
-const ns = `staged-apply-${process.pid}`;
+import { createNamespace, ensureCluster, type TestCluster } from './support/cluster.js';
 
 describe('staged policies: server-side apply through CustomObjectsApi', () => {
   let c: TestCluster;
+  let ns: string;
   beforeAll(async () => {
     c = await ensureCluster();
-    await c.core.createNamespace({ body: { metadata: { name: ns } } });
+    ns = await createNamespace(c, 'staged-apply');
     const crd = loadKustomization(packagedBaseDir()).filter((m) => m.metadata.name === 'stagednetworkpolicies.netpol.io');
     await applyManifests(c.kc, crd, () => undefined);
     for (let i = 0; ; i++) {
