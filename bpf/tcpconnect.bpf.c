@@ -621,6 +621,25 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 #define ADDR_U32(ctx, field) CTX_FIELD(ctx, struct bpf_sock_addr, field)
 
+/*
+ * An IPv4 peer as a dual-stack IPv6 socket sees it, ::ffff:a.b.c.d, becomes a.b.c.d (AF_INET): the
+ * same peer as for an IPv4 socket. A server listening on [::]:53 (CoreDNS, Go's default) receives
+ * an IPv4 query as ::ffff:client in recvmsg6 but answers it through udp_sendmsg, where sendmsg4
+ * sees the plain IPv4 address: both must name the peer alike. Returns the family.
+ */
+static __always_inline __u16 unmap_v4(__u8 *addr)
+{
+	__u32 *a = (__u32 *)addr;
+
+	if (a[0] != 0 || a[1] != 0 || a[2] != bpf_htonl(0xffff))
+		return AF_INET6;
+	a[0] = a[3];
+	a[1] = 0;
+	a[2] = 0;
+	a[3] = 0;
+	return AF_INET;
+}
+
 /* `family` is a constant per program: a v4 hook may not even read the v6 fields of its context. */
 static __always_inline void udp_send(struct bpf_sock_addr *ctx, const __u16 family)
 {
@@ -662,6 +681,10 @@ static __always_inline void udp_send(struct bpf_sock_addr *ctx, const __u16 fami
 		s[1] = bsk->src_ip6[1];
 		s[2] = bsk->src_ip6[2];
 		s[3] = bsk->src_ip6[3];
+		/* connect() of a dual-stack socket to ::ffff:a.b.c.d: an IPv4 flow on the wire. */
+		e.family = unmap_v4(e.daddr);
+		if (e.family == AF_INET && unmap_v4(e.saddr) == AF_INET6)
+			__builtin_memset(e.saddr, 0, sizeof(e.saddr));
 	}
 	key.cookie = bpf_get_socket_cookie(ctx);
 	__builtin_memcpy(key.daddr, e.daddr, sizeof(key.daddr));
@@ -745,7 +768,7 @@ static __always_inline void udp_received_from(struct bpf_sock_addr *ctx, const _
 		d[3] = ADDR_U32(ctx, user_ip6[3]);
 	}
 	key.dport = bpf_ntohs((__u16)ADDR_U32(ctx, user_port));
-	key.family = family;
+	key.family = family == AF_INET ? AF_INET : unmap_v4(key.daddr);
 	key.cookie = bpf_get_socket_cookie(ctx);
 	/* Cheap on the hot path: a server's repeat clients are found, not written again. */
 	if (bpf_map_lookup_elem(&udp_sends, &key) || bpf_map_lookup_elem(&udp_received, &key))

@@ -2,8 +2,9 @@
  * UDP replies on the real kernel: a server's answer is not a flow of its own. A UDP server in a
  * network namespace this test creates (198.51.100.0/24 or 203.0.113.0/24, and 2001:db8::/32)
  * answers a client in another: over IPv4 with sendto() back to the datagram's source, over IPv6 the
- * same, and on a third port the way some servers do, connect()ing its socket to the client after
- * the first datagram and answering with send(). The client's send is one flow per destination;
+ * same, on a third port the way some servers do, connect()ing its socket to the client after
+ * the first datagram and answering with send(), and on a fourth from a dual-stack socket on [::]
+ * (as CoreDNS listens), which hears the IPv4 client as ::ffff:a.b.c.d and answers it over IPv4. The client's send is one flow per destination;
  * the server's replies are none (counted as replies), while a datagram the server sends on its own
  * to a peer it never heard from is still its flow.
  */
@@ -18,6 +19,8 @@ let server: Netns;
 let wire: Link;
 let serverProc: ChildProcess;
 const UNSOLICITED_PORT = 9999;
+/** A dual-stack server ([::], as CoreDNS listens): it hears an IPv4 client as ::ffff:a.b.c.d. */
+const DUAL_STACK_PORT = 5300;
 
 /**
  * Port 53 (IPv4 and IPv6): sendto() back to the source. Port 69: connect() to the first client,
@@ -44,7 +47,10 @@ function serverScript(b: Link): string {
     });
     connecting.remoteAddress = undefined;
     connecting.bind(69, '${b.ipv4B}');
-    Promise.all([v4, v6, connecting].map((s) => new Promise((r) => s.once('listening', r)))).then(() => console.log('ready'));`;
+    const dual = dgram.createSocket({ type: 'udp6', ipv6Only: false });
+    dual.on('message', (m, r) => dual.send(m, r.port, r.address));
+    dual.bind(${DUAL_STACK_PORT}, '::');
+    Promise.all([v4, v6, connecting, dual].map((s) => new Promise((r) => s.once('listening', r)))).then(() => console.log('ready'));`;
 }
 
 /** The client: one socket per destination, each sends twice and waits for both answers. */
@@ -62,6 +68,7 @@ function clientScript(b: Link): string {
       await ask('udp4', 53, '${b.ipv4B}');
       await ask('udp6', 53, '${b.ipv6B}');
       await ask('udp4', 69, '${b.ipv4B}');
+      await ask('udp4', ${DUAL_STACK_PORT}, '${b.ipv4B}');
       console.log(JSON.stringify({ pid: process.pid }));
     })().catch((e) => { console.error(e.message); process.exit(1); });`;
 }
@@ -105,13 +112,19 @@ describe('UDP replies', () => {
       // Exactly the client's three destinations (each sent twice, answered twice) and the server's
       // own datagram: no event from the server to the client's ephemeral ports.
       expect(udp.map(line).sort()).toEqual(
-        [`client UDP ${wire.ipv4B}:53`, `client UDP ${wire.ipv6B}:53`, `client UDP ${wire.ipv4B}:69`, `server UDP ${wire.ipv4A}:${UNSOLICITED_PORT}`].sort(),
+        [
+          `client UDP ${wire.ipv4B}:53`,
+          `client UDP ${wire.ipv6B}:53`,
+          `client UDP ${wire.ipv4B}:69`,
+          `client UDP ${wire.ipv4B}:${DUAL_STACK_PORT}`,
+          `server UDP ${wire.ipv4A}:${UNSOLICITED_PORT}`,
+        ].sort(),
       );
       for (const e of udp.filter((x) => x.netns === client.inode)) expect(e.pid).toBe(pid);
       expect(udp.find((e) => e.netns === server.inode)?.pid).toBe(serverProc.pid);
       // The replies were seen and counted, not reported: one per client socket (its repeats are
       // not looked at again).
-      expect(tracer.udpReplies()).toBe(3);
+      expect(tracer.udpReplies()).toBe(4);
       expect(tracer.counters()).toMatchObject({ lost: 0 });
     } finally {
       tracer.close();
