@@ -60,7 +60,7 @@ enum counter {
 	COUNTER_LOST = 0,       /* ring buffer full: event dropped */
 	COUNTER_UNTRACKED = 1,  /* pending map full: a connect could not be followed */
 	COUNTER_DEDUPED = 2,    /* learn mode: event of an already reported edge, not emitted */
-	COUNTER_UDP_REPLIES = 3, /* UDP: a socket's first datagram back to a peer it received from first */
+	COUNTER_UDP_REPLIES = 3, /* UDP: a datagram sent (or a connect) back to a peer the socket received from first */
 	COUNTER_MAX = 4,
 };
 
@@ -693,10 +693,10 @@ static __always_inline void udp_send(struct bpf_sock_addr *ctx, const __u16 fami
 	if (bpf_map_lookup_elem(&udp_sends, &key))
 		return;
 	/* A reply (sendto back to the datagram's source, or connect() to it after receiving): the
-	 * peer's flow, not this socket's. Marked sent, so its repeats skip both lookups. */
+	 * peer's flow, not this socket's. Not marked in udp_sends: a busy server answers a new client
+	 * port per lookup, and would push other sockets' first sends out of that map (re-reported). */
 	if (bpf_map_lookup_elem(&udp_received, &key)) {
 		count(COUNTER_UDP_REPLIES);
-		bpf_map_update_elem(&udp_sends, &key, &one, BPF_ANY);
 		return;
 	}
 	uid_gid = bpf_get_current_uid_gid();

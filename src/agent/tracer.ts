@@ -350,7 +350,7 @@ export class TcpConnectTracer {
     return { lost: read(0), untracked: read(1), deduped: read(2) };
   }
 
-  /** udp: replies not reported (a socket's first datagram back to a peer it received from first). */
+  /** udp: replies not reported (datagrams sent, or connects, back to a peer the socket received from first). */
   udpReplies(): number {
     const ncpu = possibleCpus();
     const v = this.countersMap.lookup(u32(COUNTER_UDP_REPLIES), 8 * ncpu);
