@@ -60,7 +60,8 @@ enum counter {
 	COUNTER_LOST = 0,       /* ring buffer full: event dropped */
 	COUNTER_UNTRACKED = 1,  /* pending map full: a connect could not be followed */
 	COUNTER_DEDUPED = 2,    /* learn mode: event of an already reported edge, not emitted */
-	COUNTER_MAX = 3,
+	COUNTER_UDP_REPLIES = 3, /* UDP: a datagram sent (or a connect) back to a peer the socket received from first */
+	COUNTER_MAX = 4,
 };
 
 const volatile struct tcpconnect_config cfg = {};
@@ -580,6 +581,8 @@ int handle_sockops(struct bpf_sock_ops *ctx)
  * with an address on an unconnected socket. Both run in the sending task, before the kernel routes
  * the datagram, on the cgroup v2 root (so for every cgroup). They only observe: they return 1
  * (let it through) on every path. The source port is the socket's (0 while it is not bound yet).
+ * cgroup/recvmsg4|6 notes the peers a socket received from first: a send back to one of them is
+ * a reply (a DNS server answering), not reported (see udp_received).
  */
 struct udp_send_key {
 	__u64 cookie; /* the socket (bpf_get_socket_cookie) */
@@ -597,9 +600,45 @@ struct {
 	__type(value, __u8);
 } udp_sends SEC(".maps");
 
+/*
+ * Peers each UDP socket received from before it sent to them: a later send to such a peer is the
+ * socket's reply (a DNS server answering a lookup), not a flow of its own. The flow it answers is
+ * the peer's send, reported where the peer sends (on its own node, in its own cgroup); NetworkPolicy
+ * lets a reply of an allowed flow through statefully, so a reply is not a policy decision and is not
+ * reported (only counted, COUNTER_UDP_REPLIES). Keyed like udp_sends; filled by cgroup/recvmsg4|6,
+ * which runs in recvmsg() with the datagram's source as user_ip4/user_ip6 and user_port. An LRU
+ * hash, not socket-local storage: a server socket talks to many peers, and a reply is sent
+ * microseconds after its query arrives, long before 16384 newer peers could push it out.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct udp_send_key);
+	__type(value, __u8);
+} udp_received SEC(".maps");
+
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 #define ADDR_U32(ctx, field) CTX_FIELD(ctx, struct bpf_sock_addr, field)
+
+/*
+ * An IPv4 peer as a dual-stack IPv6 socket sees it, ::ffff:a.b.c.d, becomes a.b.c.d (AF_INET): the
+ * same peer as for an IPv4 socket. A server listening on [::]:53 (CoreDNS, Go's default) receives
+ * an IPv4 query as ::ffff:client in recvmsg6 but answers it through udp_sendmsg, where sendmsg4
+ * sees the plain IPv4 address: both must name the peer alike. Returns the family.
+ */
+static __always_inline __u16 unmap_v4(__u8 *addr)
+{
+	__u32 *a = (__u32 *)addr;
+
+	if (a[0] != 0 || a[1] != 0 || a[2] != bpf_htonl(0xffff))
+		return AF_INET6;
+	a[0] = a[3];
+	a[1] = 0;
+	a[2] = 0;
+	a[3] = 0;
+	return AF_INET;
+}
 
 /* `family` is a constant per program: a v4 hook may not even read the v6 fields of its context. */
 static __always_inline void udp_send(struct bpf_sock_addr *ctx, const __u16 family)
@@ -642,6 +681,10 @@ static __always_inline void udp_send(struct bpf_sock_addr *ctx, const __u16 fami
 		s[1] = bsk->src_ip6[1];
 		s[2] = bsk->src_ip6[2];
 		s[3] = bsk->src_ip6[3];
+		/* connect() of a dual-stack socket to ::ffff:a.b.c.d: an IPv4 flow on the wire. */
+		e.family = unmap_v4(e.daddr);
+		if (e.family == AF_INET && unmap_v4(e.saddr) == AF_INET6)
+			__builtin_memset(e.saddr, 0, sizeof(e.saddr));
 	}
 	key.cookie = bpf_get_socket_cookie(ctx);
 	__builtin_memcpy(key.daddr, e.daddr, sizeof(key.daddr));
@@ -649,6 +692,13 @@ static __always_inline void udp_send(struct bpf_sock_addr *ctx, const __u16 fami
 	key.family = e.family;
 	if (bpf_map_lookup_elem(&udp_sends, &key))
 		return;
+	/* A reply (sendto back to the datagram's source, or connect() to it after receiving): the
+	 * peer's flow, not this socket's. Not marked in udp_sends: a busy server answers a new client
+	 * port per lookup, and would push other sockets' first sends out of that map (re-reported). */
+	if (bpf_map_lookup_elem(&udp_received, &key)) {
+		count(COUNTER_UDP_REPLIES);
+		return;
+	}
 	uid_gid = bpf_get_current_uid_gid();
 	e.ts_ns = bpf_ktime_get_boot_ns();
 	e.tid = (__u32)pid_tgid;
@@ -689,6 +739,54 @@ SEC("cgroup/sendmsg6")
 int handle_udp_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	udp_send(ctx, AF_INET6);
+	return 1;
+}
+
+/*
+ * A datagram received: remember its source as a peer of this socket, unless this socket spoke
+ * first (its send to the peer is then reported already, and what comes back is the answer).
+ * Runs in recvmsg() of UDP sockets whose caller asks for the source address (recvfrom/recvmsg with
+ * msg_name: every server that answers does), after the datagram was taken off the queue.
+ */
+static __always_inline void udp_received_from(struct bpf_sock_addr *ctx, const __u16 family)
+{
+	struct udp_send_key key = {};
+	__u8 one = 1;
+
+	if (ADDR_U32(ctx, protocol) != IPPROTO_UDP)
+		return;
+	if (!task_selected(bpf_get_current_cgroup_id(), bpf_get_current_pid_tgid() >> 32))
+		return;
+	if (family == AF_INET) {
+		*(__u32 *)key.daddr = ADDR_U32(ctx, user_ip4);
+	} else {
+		__u32 *d = (__u32 *)key.daddr;
+
+		d[0] = ADDR_U32(ctx, user_ip6[0]);
+		d[1] = ADDR_U32(ctx, user_ip6[1]);
+		d[2] = ADDR_U32(ctx, user_ip6[2]);
+		d[3] = ADDR_U32(ctx, user_ip6[3]);
+	}
+	key.dport = bpf_ntohs((__u16)ADDR_U32(ctx, user_port));
+	key.family = family == AF_INET ? AF_INET : unmap_v4(key.daddr);
+	key.cookie = bpf_get_socket_cookie(ctx);
+	/* Cheap on the hot path: a server's repeat clients are found, not written again. */
+	if (bpf_map_lookup_elem(&udp_sends, &key) || bpf_map_lookup_elem(&udp_received, &key))
+		return;
+	bpf_map_update_elem(&udp_received, &key, &one, BPF_ANY);
+}
+
+SEC("cgroup/recvmsg4")
+int handle_udp_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	udp_received_from(ctx, AF_INET);
+	return 1;
+}
+
+SEC("cgroup/recvmsg6")
+int handle_udp_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	udp_received_from(ctx, AF_INET6);
 	return 1;
 }
 

@@ -54,7 +54,9 @@ export interface TracerOptions {
   alsoAnswers?: boolean;
   /**
    * Also report UDP: each socket's first datagram to each destination (outcome `sent`, proto UDP),
-   * from cgroup/connect4|6 and cgroup/sendmsg4|6 on the cgroup v2 root. Needs CAP_NET_ADMIN.
+   * from cgroup/connect4|6 and cgroup/sendmsg4|6 on the cgroup v2 root. A socket's replies (sends
+   * to a peer it received from first, seen by cgroup/recvmsg4|6) are not reported, only counted
+   * (udpReplies). Needs CAP_NET_ADMIN.
    */
   udp?: boolean;
   /**
@@ -101,8 +103,18 @@ export const PROGRAMS = ['handle_set_state', 'handle_exit_connect', 'handle_ente
 export type TcpConnectProgram = (typeof PROGRAMS)[number];
 /** Reports connects as they are made (TracerOptions.reportConnects); loaded only then. */
 const SOCKOPS_PROGRAM = 'handle_sockops';
-/** UDP sends (TracerOptions.udp); loaded only then. */
-const UDP_PROGRAMS = ['handle_udp_connect4', 'handle_udp_connect6', 'handle_udp_sendmsg4', 'handle_udp_sendmsg6'] as const;
+/**
+ * UDP sends (TracerOptions.udp); loaded only then. The recvmsg hooks note the peers a socket heard
+ * from first, so that its answers to them (a DNS server's replies) are not reported as its sends.
+ */
+const UDP_PROGRAMS = [
+  'handle_udp_connect4',
+  'handle_udp_connect6',
+  'handle_udp_sendmsg4',
+  'handle_udp_sendmsg6',
+  'handle_udp_recvmsg4',
+  'handle_udp_recvmsg6',
+] as const;
 
 export class TcpConnectTracer {
   private readonly obj: BpfObject;
@@ -338,6 +350,15 @@ export class TcpConnectTracer {
     return { lost: read(0), untracked: read(1), deduped: read(2) };
   }
 
+  /** udp: replies not reported (datagrams sent, or connects, back to a peer the socket received from first). */
+  udpReplies(): number {
+    const ncpu = possibleCpus();
+    const v = this.countersMap.lookup(u32(COUNTER_UDP_REPLIES), 8 * ncpu);
+    let sum = 0n;
+    if (v) for (let i = 0; i < ncpu; i++) sum += v.readBigUInt64LE(i * 8);
+    return Number(sum);
+  }
+
   /** learn mode: every edge the kernel saw, with the number of connects on it. */
   edges(): Array<EdgeKey & { connects: number }> {
     const ncpu = possibleCpus();
@@ -372,6 +393,8 @@ export class TcpConnectTracer {
 }
 
 const ONE = Buffer.from([1]);
+/** Index of COUNTER_UDP_REPLIES in the counters map (tcpconnect.bpf.c). */
+const COUNTER_UDP_REPLIES = 3;
 const CGROUP_NAME_LEN = 128;
 /** Values of the cgroup_filter map (CGROUP_TRACE / CGROUP_IGNORE in tcpconnect.h). */
 const CGROUP_TRACE = Buffer.from([1]);

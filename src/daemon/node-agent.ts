@@ -109,6 +109,8 @@ export class NodeAgent {
         this.sinks.push({ sink, errors: 0 });
         log(`sink ${sink.name} started`);
       }
+      // Before any program is attached: no edge recorded from here on is older than this.
+      const attachStart = new Date();
       this.agent = await ClusterAgent.start(
         {
           view,
@@ -132,6 +134,9 @@ export class NodeAgent {
       if (!reporting.reported) log(`warning: connects are reported when answered only: ${reporting.problem ?? 'the sockops hook is not attached'}`);
       const udp = this.agent.udpReporting;
       if (!udp.observed) log(`warning: UDP is not observed: ${udp.problem ?? 'its hooks are not attached'}`);
+      // The profiles record it (status.protocols): learn takes DNS as observed only where UDP was.
+      const protocols = [{ protocol: 'TCP' as const, observed: true }, { protocol: 'UDP' as const, ...udp }];
+      for (const slot of this.sinks) slot.sink.observing?.(protocols, attachStart);
       log('BPF programs attached');
       this.rateTimer = setInterval(() => this.sampleRate(), 1000);
       this.rateTimer.unref();

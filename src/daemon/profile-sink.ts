@@ -12,6 +12,7 @@
  */
 import type { PodConnect } from '../cluster/cluster-agent.js';
 import { observationOf } from '../cluster/profile/identity.js';
+import type { ProtocolState } from '../cluster/profile/observing.js';
 import { DEFAULT_RETENTION_MS, ProfileWriter, type ProfileWriterOptions } from '../cluster/profile/writer.js';
 import { InputError } from '../errors.js';
 import { resolveFlow } from '../policy/traffic.js';
@@ -72,6 +73,10 @@ class ProfileSink implements ConnectSink {
       // A record the view cannot resolve (its pod vanished between attribution and here): counted.
       this.unresolvable++;
     }
+  }
+
+  observing(protocols: ProtocolState[], attachStart: Date): void {
+    this.writer.observing(protocols, attachStart);
   }
 
   status(): StatusFigures {

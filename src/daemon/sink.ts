@@ -9,6 +9,7 @@
  */
 import type { PodConnect } from '../cluster/cluster-agent.js';
 import type { LiveClusterView } from '../cluster/live.js';
+import type { ProtocolState } from '../cluster/profile/observing.js';
 
 /** What a sink is given when the agent starts. */
 export interface SinkContext {
@@ -43,6 +44,11 @@ export interface ConnectSink {
    * when the agent's sockops hook is attached). For sinks that must act before the answer comes.
    */
   acceptMade?(connect: PodConnect): void;
+  /**
+   * Optional: what the agent observes, said once its programs are attached (`attachStart`: taken
+   * before the first was attached). The profile sink records it in status.protocols.
+   */
+  observing?(protocols: ProtocolState[], attachStart: Date): void;
   /** Figures for the status document (backlog, written, lost, …). */
   status(): StatusFigures;
   /** Metric families for /metrics. */

@@ -51,7 +51,12 @@ function peerEndpoint(peer: PeerIdentity, endpoint: (w: WorkloadIdentity) => Pod
   return undefined;
 }
 
-/** A flow record standing for the edge in reports (no pod names: the profile keeps identities). */
+/**
+ * A flow record standing for the edge in reports (no pod names: the profile keeps identities).
+ * `observed` says UDP was observed for it when every node that saw it observed UDP since before it
+ * first saw it (merge.ts): the synthesizer then learns the workload's DNS rule from its lookups,
+ * as it does for flows recorded on a node.
+ */
 function sampleFlow(owner: WorkloadIdentity, e: ProfileEdge): LocatedFlow {
   const dst = 'address' in e.peer ? e.peer.address : '0.0.0.0';
   return {
@@ -61,6 +66,7 @@ function sampleFlow(owner: WorkloadIdentity, e: ProfileEdge): LocatedFlow {
     src: { namespace: owner.namespace, pod: `${owner.kind.toLowerCase()}.${owner.name}` },
     dst: { ip: dst, port: e.via?.port ?? e.port, ...(e.via ? { namespace: e.via.namespace, service: e.via.name } : {}) },
     ...(e.outcome !== 'unknown' ? { outcome: e.outcome } : {}),
+    observed: e.udpUnobserved === undefined ? ['TCP', 'UDP'] : ['TCP'],
     origin: { file: `trafficprofile ${owner.namespace}/${owner.kind}/${owner.name}`, line: 0 },
   };
 }
@@ -71,6 +77,11 @@ export interface ProfileEdges {
   connects: number;
   /** Connects left out because nobody answered them (see UNANSWERED), unless includeFailed. */
   unanswered: number;
+  /**
+   * Workloads (workloadIdentityKey) with an edge learned whose connects were not all made while UDP
+   * was observed, and the first reason: their DNS rule is assumed, and learn says why.
+   */
+  udpUnobserved: Map<string, string>;
 }
 
 export function profileLearnEdges(profiles: MergedProfile[], index: ClusterIndex, opts: { includeFailed?: boolean } = {}): ProfileEdges {
@@ -78,14 +89,17 @@ export function profileLearnEdges(profiles: MergedProfile[], index: ClusterIndex
   const edges: LearnEdge[] = [];
   let connects = 0;
   let unanswered = 0;
+  const udpUnobserved = new Map<string, string>();
   for (const p of profiles) {
     const src = endpoint(p.workload);
+    const key = workloadIdentityKey(p.workload);
     for (const e of p.edges) {
       connects += e.count;
       if (!opts.includeFailed && UNANSWERED.has(e.outcome)) {
         unanswered += e.count;
         continue;
       }
+      if (e.udpUnobserved !== undefined && !udpUnobserved.has(key)) udpUnobserved.set(key, e.udpUnobserved);
       const flow = sampleFlow(p.workload, e);
       const via: ServiceRef | undefined = e.via ? { namespace: e.via.namespace, name: e.via.name, port: e.via.port, selectorless: e.via.selectorless ?? false } : undefined;
       const dst = peerEndpoint(e.peer, endpoint);
@@ -98,5 +112,5 @@ export function profileLearnEdges(profiles: MergedProfile[], index: ClusterIndex
       edges.push({ ...base, targets: [{ src, dst, port: e.port, proto: e.protocol as Protocol, ...(via ? { via } : {}) }] });
     }
   }
-  return { edges, connects, unanswered };
+  return { edges, connects, unanswered, udpUnobserved };
 }

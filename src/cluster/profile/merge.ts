@@ -29,15 +29,16 @@ export function addEdge(table: Map<string, ProfileEdge>, e: EdgeObservation, cou
   table.set(key, edge);
 }
 
-/** Merges one node's edge into a workload's table, uniting the nodes that saw it. */
-export function mergeEdge(table: Map<string, ProfileEdge>, e: ProfileEdge, node: string): void {
+/** Merges one node's edge into a workload's table, uniting the nodes that saw it; returns the merged edge. */
+export function mergeEdge(table: Map<string, ProfileEdge>, e: ProfileEdge, node: string): ProfileEdge {
   const key = edgeKey(e);
   const known = table.get(key);
   if (!known) {
     const nodes = e.nodes ? [...e.nodes] : [];
     if (!nodes.includes(node)) nodes.push(node);
-    table.set(key, { ...e, nodes });
-    return;
+    const merged = { ...e, nodes };
+    table.set(key, merged);
+    return merged;
   }
   known.count += e.count;
   known.firstSeen = earlier(known.firstSeen, e.firstSeen);
@@ -46,6 +47,21 @@ export function mergeEdge(table: Map<string, ProfileEdge>, e: ProfileEdge, node:
   const nodes = known.nodes!;
   for (const n of e.nodes ?? []) if (!nodes.includes(n)) nodes.push(n);
   if (!nodes.includes(node)) nodes.push(node);
+  return known;
+}
+
+/**
+ * Why some connects of an object's edge may have been made while its node's agent did not observe
+ * UDP (status.protocols), or undefined when UDP was observed since before the edge was first seen.
+ */
+export function udpUnobservedReason(o: TrafficProfile, e: ProfileEdge): string | undefined {
+  const protocols = o.status?.protocols;
+  const where = `node ${o.spec.node}`;
+  if (!protocols) return `${where}: its agent did not record which protocols it observed (an agent or a CRD older than status.protocols, or an agent that had not attached yet)`;
+  const udp = protocols.find((p) => p.protocol === 'UDP');
+  if (!udp || udp.since === undefined) return `${where}: its agent did not observe UDP (${udp?.problem ?? 'not said why'})`;
+  if (earlier(udp.since, e.firstSeen) !== udp.since) return `${where}: its agent observed UDP only since ${udp.since}, after this workload's connects from ${e.firstSeen}`;
+  return undefined;
 }
 
 /** Removes edges last seen before `cutoff`; returns what was removed. */
@@ -100,7 +116,9 @@ export function mergeProfiles(objects: TrafficProfile[]): MergedProfile[] {
     m.overflow = addCounter(m.overflow, s.overflow ?? { edges: 0, connects: 0 });
     m.expired = addCounter(m.expired, s.expired ?? { edges: 0, connects: 0 });
     for (const e of s.edges ?? []) {
-      mergeEdge(entry.table, e, o.spec.node);
+      const merged = mergeEdge(entry.table, e, o.spec.node);
+      // One node that did not observe UDP for it is enough: the first reason found is kept.
+      merged.udpUnobserved ??= udpUnobservedReason(o, e);
       m.oldestObservation = m.oldestObservation === undefined ? e.firstSeen : earlier(m.oldestObservation, e.firstSeen);
     }
   }

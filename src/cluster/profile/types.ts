@@ -73,6 +73,26 @@ export interface ProfileEdge extends EdgeObservation {
   lastSeen: string;
   /** Nodes that saw it (filled in when a workload's objects are merged; one node per stored object). */
   nodes?: string[];
+  /**
+   * Filled in when a workload's objects are merged, never stored: why some of its connects were
+   * made while their node's agent did not observe UDP (so the workload's DNS lookups then were not
+   * seen). Absent: every node that saw it observed UDP since before it first saw it.
+   */
+  udpUnobserved?: string;
+}
+
+/**
+ * Whether the agents writing an object observed a protocol: since when without a break (agent
+ * restarts that keep observing it do not break it), or why not. An object's claim covers its
+ * content when it was written: an edge first seen before `since` may have had connects, and DNS
+ * lookups, that were not observed.
+ */
+export interface ProtocolObservation {
+  protocol: ProfileProtocol;
+  /** Observed continuously on this node since then (RFC 3339). Absent: not observed. */
+  since?: string;
+  /** Why it is not observed (the agent's reason). */
+  problem?: string;
 }
 
 /** One connect of a workload, as the writer takes it: the owner then, and the edge(s) it made. */
@@ -105,6 +125,12 @@ export interface TrafficProfileStatus {
   journal: { id: string; seq: number };
   oldestObservation?: string;
   lastWrite: string;
+  /**
+   * The protocols the writing agent observed (TCP; UDP only with its cgroup hooks attached). Absent
+   * in objects of older agents, and while an agent is still attaching its programs: then nothing
+   * is known about UDP, and learning assumes the DNS rule.
+   */
+  protocols?: ProtocolObservation[];
 }
 
 export interface TrafficProfile {

@@ -22,7 +22,8 @@ import { ApiStatusError } from '../live.js';
 import { collectExpiredProfiles } from './gc.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { addEdge, expireEdges } from './merge.js';
-import type { EdgeObservation, ProfileCounter, ProfileEdge, ProfileObservation, TrafficProfile, WorkloadIdentity } from './types.js';
+import { ObservationLedger, type ProtocolState } from './observing.js';
+import type { EdgeObservation, ProfileCounter, ProfileEdge, ProfileObservation, ProtocolObservation, TrafficProfile, WorkloadIdentity } from './types.js';
 import { edgeKey, NODE_LABEL, labelValue, PROFILE_API_VERSION, PROFILE_KIND, profileLabels, profileName } from './types.js';
 
 export const DEFAULT_RETENTION_MS = 14 * 86_400_000;
@@ -124,12 +125,20 @@ export class ProfileWriter {
     collected: 0,
     rejected: 0,
     journalFailures: 0,
+    /** 1 once the installed CRD refused status.protocols (update it: kubectl netpol deploy). */
+    protocolsRefused: 0,
   };
   private lastError: string | undefined;
   private lastWriteAt: string | undefined;
   private firstWriteOk = false;
   /** This node's objects were listed at start (so a share not among them is known not to exist). */
   private listed = false;
+  /** The node's protocol window across agent restarts (observing.ts). */
+  private ledger = ObservationLedger.open(undefined);
+  /** What every object written claims in status.protocols; unknown until the agent has attached. */
+  private protocols: ProtocolObservation[] | undefined;
+  /** The installed CRD predates status.protocols (the API server refused the field): written without it. */
+  private protocolsRefused = false;
   private readonly o: Required<Omit<ProfileWriterOptions, 'journalDir'>> & { journalDir?: string };
 
   private constructor(
@@ -164,6 +173,7 @@ export class ProfileWriter {
       unreadable = opened.replay.unreadable;
     }
     const w = new ProfileWriter(opts, journal);
+    w.ledger = ObservationLedger.open(opts.journalDir);
     w.figures.lost += unreadable;
     for (const e of replay) w.shareOf(e.owner).replayed.push(e);
     // The node's objects, read once; when the API server is away, each is read before its first write.
@@ -254,6 +264,15 @@ export class ProfileWriter {
     s.pending.set(key, { edge, count, first, last, seq });
     this.backlogEdges++;
     if (!s.base || !s.base.has(key)) s.urgent = true;
+  }
+
+  /**
+   * What the agent observes, once its programs are attached (`attachStart`: taken before the first
+   * was attached). Until then objects are written without status.protocols (nothing claimed).
+   */
+  observing(now: ProtocolState[], attachStart: Date): ProtocolObservation[] {
+    this.protocols = this.ledger.settle(now, attachStart);
+    return this.protocols;
   }
 
   /** One connect. Journaled before it is counted; never throws, never waits. */
@@ -369,6 +388,7 @@ export class ProfileWriter {
             journal: { id: this.journal?.id ?? '', seq },
             ...(oldest ? { oldestObservation: oldest } : {}),
             lastWrite,
+            ...(this.protocols && !this.protocolsRefused ? { protocols: this.protocols } : {}),
           },
         };
         await applyProfile(this.o.kc, profile, this.o.fieldManager, { exists: s.exists, pool: this.pool });
@@ -376,6 +396,13 @@ export class ProfileWriter {
         this.firstWriteOk = true;
       }
     } catch (err) {
+      if (err instanceof ApiStatusError && !this.protocolsRefused && /\.status\.protocols: field not declared in schema/.test(err.reason)) {
+        // A CRD older than this agent (server-side apply refuses fields it does not declare): keep
+        // writing without the claim, so learn assumes DNS, and say why in status. The edges go back
+        // to pending below and are written at the next attempt.
+        this.protocolsRefused = true;
+        this.figures.protocolsRefused = 1;
+      }
       const gone = namespaceGone(err, s.owner.namespace);
       if (gone || (err instanceof ApiStatusError && (err.statusCode === 400 || err.statusCode === 422))) {
         // Refused for its content (e.g. beyond the CRD's limits), or its namespace is gone (deleted

@@ -15,7 +15,7 @@ import { profilesServed } from '../../../cluster/profile/client.js';
 import { learningContext, readProfiles } from '../../../cluster/profile/reader.js';
 import { workloadIdentityKey } from '../../../cluster/profile/types.js';
 import { EnvironmentError, InputError } from '../../../errors.js';
-import { learnFromResolved } from '../../../policy/learn.js';
+import { learnFromResolved, type LearnOutcome } from '../../../policy/learn.js';
 import { profileLearnEdges } from '../../../policy/profile-edges.js';
 import { DEFAULT_DNS_NAMESPACE } from '../../../policy/synthesize/index.js';
 import { emitLearned } from '../../shared/learned-output.js';
@@ -72,8 +72,24 @@ export async function learnFromProfiles(opts: LearnProfilesOptions, io: LearnPro
   }
   if (overflowing.length > 5) w.push(`${overflowing.length - 5} more profiles are incomplete (size bound); see kubectl get trafficprofiles -A`);
   if (reading.older.edges > 0) w.push(`--since left out ${reading.older.edges} edges (${reading.older.connects} connects) last seen before ${new Date(now - opts.since!).toISOString()}`);
+  w.push(...dnsAssumedReasons(outcome.result, pe.udpUnobserved));
   if (reading.narrowedTo) w.push(`only namespace ${reading.narrowedTo}'s TrafficProfiles could be listed: inbound traffic from other namespaces is not learned`);
 
   await emitLearned(outcome, opts, kc, { stdout, stderr });
   return 0;
+}
+
+/**
+ * Why the DNS rule was assumed for policies learned from profiles: each names the workload and the
+ * node whose agent did not observe UDP for all its connects (a handful, then how many more).
+ */
+function dnsAssumedReasons(result: LearnOutcome['result'], reasons: Map<string, string>): string[] {
+  const assumed = new Set(result.dns?.assumed ?? []);
+  const lines: string[] = [];
+  for (const p of result.policies) {
+    if (!assumed.has(`${p.policy.metadata?.namespace}/${p.policy.metadata?.name}`)) continue;
+    const reason = reasons.get(workloadIdentityKey(p.workload));
+    if (reason) lines.push(`dns: assumed for ${p.workload.kind} ${p.workload.namespace}/${p.workload.name}: ${reason}`);
+  }
+  return lines.length <= 5 ? lines : [...lines.slice(0, 5), `dns: assumed for ${lines.length - 5} more workloads whose profiles were not written while UDP was observed`];
 }
