@@ -20,6 +20,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { applyProfile, deleteProfile, getProfile, listProfiles, newConnectionPool } from './client.js';
 import { ApiStatusError } from '../live.js';
 import { collectExpiredProfiles } from './gc.js';
+import type { RingMark } from '../../agent/pins.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { addEdge, expireEdges } from './merge.js';
 import type { EdgeObservation, ProfileCounter, ProfileEdge, ProfileObservation, TrafficProfile, WorkloadIdentity } from './types.js';
@@ -257,7 +258,7 @@ export class ProfileWriter {
   }
 
   /** One connect. Journaled before it is counted; never throws, never waits. */
-  accept(obs: ProfileObservation): void {
+  accept(obs: ProfileObservation, cursor?: RingMark): void {
     this.figures.observed++;
     if (obs.edges.length === 0) return;
     const s = this.shareOf(obs.owner);
@@ -270,7 +271,7 @@ export class ProfileWriter {
     let seq = 0;
     if (this.journal) {
       try {
-        seq = this.journal.record(obs.owner, obs.edges, obs.time);
+        seq = this.journal.record(obs.owner, obs.edges, obs.time, cursor);
       } catch (err) {
         // Kept in memory (it is written if this agent lives), but not durable: said in status.
         this.figures.journalFailures++;
@@ -440,6 +441,11 @@ export class ProfileWriter {
     } catch (err) {
       this.lastError = `journal compaction: ${(err as Error).message}`;
     }
+  }
+
+  /** The last kernel ring position journaled (the agent resumes reading the pinned ring after it). */
+  ringMark(): RingMark | undefined {
+    return this.journal?.mark;
   }
 
   status(): Record<string, number | string | boolean> {
