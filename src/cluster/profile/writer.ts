@@ -127,6 +127,12 @@ export class ProfileWriter {
     journalFailures: 0,
   };
   private lastError: string | undefined;
+  /**
+   * lastError is a failed write's (a 429, an outage): cleared by the next successful write, so status
+   * never shows a stale failure. Other errors (refused content, journal, sweep) are kept: they name
+   * connects lost or not durable.
+   */
+  private lastErrorRetryable = false;
   private lastWriteAt: string | undefined;
   private firstWriteOk = false;
   /** This node's objects were listed at start (so a share not among them is known not to exist). */
@@ -177,6 +183,7 @@ export class ProfileWriter {
       for (const s of w.shares.values()) if (!s.base) w.loadBase(shareKey(s.owner.namespace, s.name), undefined);
     } catch (err) {
       w.lastError = `reading this node's profiles: ${(err as Error).message}`;
+      w.lastErrorRetryable = true;
     }
     for (const s of w.shares.values()) if (!s.base && s.replayed.length === 0) w.shares.delete(shareKey(s.owner.namespace, s.name));
     if (w.o.flushIntervalMs > 0) {
@@ -276,6 +283,7 @@ export class ProfileWriter {
         // Kept in memory (it is written if this agent lives), but not durable: said in status.
         this.figures.journalFailures++;
         this.lastError = `journal: ${(err as Error).message}`;
+        this.lastErrorRetryable = false;
       }
     }
     obs.edges.forEach((e, i) => this.addPending(s, e, 1, obs.time, obs.time, seq, keys[i]));
@@ -315,6 +323,7 @@ export class ProfileWriter {
     } catch (err) {
       this.figures.retried++;
       this.lastError = (err as Error).message;
+      this.lastErrorRetryable = true;
       this.backoffMs = Math.min(this.o.backoffMaxMs, this.backoffMs === 0 ? 1000 : this.backoffMs * 2);
       this.nextAttemptMs = this.o.now() + this.backoffMs;
       throw err;
@@ -354,6 +363,7 @@ export class ProfileWriter {
         // Nothing left within retention: the object goes (this writer is its only writer).
         await deleteProfile(this.o.kc, s.owner.namespace, s.name, undefined, this.pool);
         this.figures.deleted++;
+        this.writeSucceeded();
       } else {
         let oldest: string | undefined;
         for (const e of content.values()) if (oldest === undefined || e.firstSeen < oldest) oldest = e.firstSeen;
@@ -375,6 +385,7 @@ export class ProfileWriter {
         await applyProfile(this.o.kc, profile, this.o.fieldManager, { exists: s.exists, pool: this.pool });
         this.figures.written++;
         this.firstWriteOk = true;
+        this.writeSucceeded();
       }
     } catch (err) {
       const gone = namespaceGone(err, s.owner.namespace);
@@ -387,6 +398,7 @@ export class ProfileWriter {
         this.figures.lost += connects;
         this.figures.rejected += connects;
         this.backlogEdges -= taken.size;
+        this.lastErrorRetryable = false;
         this.lastError =
           `profile ${s.owner.namespace}/${s.name} refused by the API server: ${(err as ApiStatusError).reason}` +
           (gone ? ` (namespace ${s.owner.namespace} does not exist or is being deleted: its ${connects} connects are lost)` : '');
@@ -413,6 +425,12 @@ export class ProfileWriter {
     if (content.size === 0 && overflow.connects === 0 && s.pending.size === 0) this.shares.delete(shareKey(s.owner.namespace, s.name));
   }
 
+  private writeSucceeded(): void {
+    if (!this.lastErrorRetryable) return;
+    this.lastError = undefined;
+    this.lastErrorRetryable = false;
+  }
+
   /** Deletes profiles of any node with nothing seen within retention (gc.ts); counted in `collected`. */
   async collectExpired(): Promise<number> {
     try {
@@ -421,6 +439,7 @@ export class ProfileWriter {
       return n;
     } catch (err) {
       this.lastError = `retention sweep: ${(err as Error).message}`;
+      this.lastErrorRetryable = false;
       throw err;
     }
   }
@@ -440,6 +459,7 @@ export class ProfileWriter {
       this.journal.compact(keep);
     } catch (err) {
       this.lastError = `journal compaction: ${(err as Error).message}`;
+      this.lastErrorRetryable = false;
     }
   }
 
