@@ -205,9 +205,9 @@ export class LocalAgent {
   }
 
   /** Pinned: where, whether the programs were found running, records skipped as already journaled. */
-  get pinning(): { dir: string; reopened: boolean; resumeSkipped: number; unsettled: number } | undefined {
+  get pinning(): { dir: string; reopened: boolean; resumeSkipped: number; unsettled: number; unprotected: number } | undefined {
     const t = this.tracer;
-    return t.pinDir ? { dir: t.pinDir.path, reopened: t.reopened, resumeSkipped: t.resumeSkipped, unsettled: t.unsettled } : undefined;
+    return t.pinDir ? { dir: t.pinDir.path, reopened: t.reopened, resumeSkipped: t.resumeSkipped, unsettled: t.unsettled, unprotected: t.unprotected } : undefined;
   }
 
   /** Removes the pins (the agent is removed for good); see TcpConnectTracer.unpin. */

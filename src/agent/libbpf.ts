@@ -404,6 +404,11 @@ export class MappedRingBuffer {
     return Number(Atomics.load(this.consumerPos, 0));
   }
 
+  /** manualCommit: how far records have been handed out. */
+  get read(): number {
+    return this.readPos;
+  }
+
   /** The producer position: everything before it has been reserved. */
   get produced(): number {
     return Number(Atomics.load(this.producerPos, 0));

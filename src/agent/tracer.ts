@@ -134,6 +134,13 @@ export class TcpConnectTracer {
   private ends: number[] = [];
   private settledFlags: boolean[] = [];
   private head = 0;
+  /**
+   * Pinned: records freed before they were settled, because the unsettled ones held more than half
+   * the ring (a connect held for its pod, up to 10 s, with a storm behind it): the kernel would
+   * otherwise drop new records. They are processed all the same; only a SIGKILL before they are
+   * journaled would lose them. Shown in status, never silent.
+   */
+  unprotected = 0;
   private readonly ring: MappedRingBuffer;
   private readonly countersMap: BpfMap;
   private readonly cgroupMap: BpfMap;
@@ -425,6 +432,7 @@ export class TcpConnectTracer {
     }
     const { count, more } = this.ring.consume(this.onRecord, this.batch);
     this.received += count;
+    if (this.pinDir && this.ring.read - this.ring.committed > this.ring.size / 2) this.relieve();
     if (this.handlerError !== undefined) {
       const err = this.handlerError;
       this.handlerError = undefined;
@@ -487,6 +495,15 @@ export class TcpConnectTracer {
       this.settledFlags = this.settledFlags.slice(this.head);
       this.head = 0;
     }
+  }
+
+  /** Pinned, under ring pressure: frees everything read so far (see `unprotected`). */
+  private relieve(): void {
+    for (let i = this.head; i < this.ends.length; i++) if (!this.settledFlags[i]) this.unprotected++;
+    this.ends = [];
+    this.settledFlags = [];
+    this.head = 0;
+    this.ring.commit(this.ring.read);
   }
 
   /** Pinned: records handed out and not yet settled. */

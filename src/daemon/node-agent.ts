@@ -309,7 +309,7 @@ export class NodeAgent {
       udp: this.agent ? this.agent.udpReporting : { observed: false, problem: 'not started' },
       connectsAsMade: this.agent ? this.agent.connectReporting : { reported: false, problem: 'not started' },
       subscribers: this.stream.subscriberCount,
-      kernelState: { ...this.kernelState, ...(this.agent?.pinning ? { unsettled: this.agent.pinning.unsettled } : {}) },
+      kernelState: { ...this.kernelState, ...(this.agent?.pinning ? { unsettled: this.agent.pinning.unsettled, unprotected: this.agent.pinning.unprotected } : {}) },
       ...(health ? { clusterView: { connected: health.connected, restarts: health.restarts, ...(health.lastError ? { lastError: health.lastError } : {}) } } : {}),
       sinks,
     };

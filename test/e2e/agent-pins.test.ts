@@ -2,7 +2,8 @@
 // SIGKILLed mid-stream, connects made while no reader runs, records read but not settled (journaled)
 // read again, records journaled skipped, and the pins removed for good with their programs gone.
 // A BPF filesystem of the test's own (a separate instance), never the host's /sys/fs/bpf. The
-// connects go to loopback listeners on ports of the test's own, so other tracers' traffic is ignored.
+// connects go to loopback listeners on ports of the test's own, from this process only (a pid
+// filter in the kernel: other processes' connects never reach these rings).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -74,7 +75,7 @@ describe('pinned kernel state across agent restarts', () => {
     writeFileSync(
       script,
       `import { TcpConnectTracer } from ${JSON.stringify(join(repo, 'dist/agent/tracer.js'))};\n` +
-        `const t = new TcpConnectTracer({ pin: { root: ${JSON.stringify(root)} } });\n` +
+        `const t = new TcpConnectTracer({ pin: { root: ${JSON.stringify(root)} }, pids: [${process.pid}] });\n` +
         `const seen = {};\n` +
         `t.start((e, cursor) => { if (e.outcome !== 'established') return;\n` +
         `  seen[e.dport] = (seen[e.dport] ?? 0) + 1; if (e.dport === ${settled}) t.settle(cursor);\n` +
@@ -101,7 +102,7 @@ describe('pinned kernel state across agent restarts', () => {
     rmSync(script, { force: true });
     // No reader now: the pinned programs go on recording into the pinned ring.
     await connects(whileDead, 5);
-    const next = new TcpConnectTracer({ pin: { root } });
+    const next = new TcpConnectTracer({ pin: { root }, pids: [process.pid] });
     const got: { dport: number; outcome: string }[] = [];
     let lastUnsettled = -1;
     next.start((e, cursor) => {
@@ -121,7 +122,7 @@ describe('pinned kernel state across agent restarts', () => {
     }
     // A reader told where the journal got to (RingMark) skips what was journaled: the 4 records of
     // `unsettled` were journaled (say), the 5 made while none ran were not.
-    const third = new TcpConnectTracer({ pin: { root, resumeAfter: { ring: next.ringId!, pos: lastUnsettled } } });
+    const third = new TcpConnectTracer({ pin: { root, resumeAfter: { ring: next.ringId!, pos: lastUnsettled } }, pids: [process.pid] });
     const again: { dport: number; outcome: string }[] = [];
     third.start((e, cursor) => {
       again.push(e);
@@ -138,7 +139,7 @@ describe('pinned kernel state across agent restarts', () => {
   }, 60_000);
 
   it('removes everything when unpinned: no pins, and the programs are gone from the kernel', async () => {
-    const t = new TcpConnectTracer({ pin: { root } });
+    const t = new TcpConnectTracer({ pin: { root }, pids: [process.pid] });
     const dir = t.pinDir!.path;
     const progIds = readdirSync(dir)
       .filter((f) => f.startsWith('link_'))
@@ -168,12 +169,12 @@ describe('pinned kernel state across agent restarts', () => {
 
   it('replaces a pinned object of another version: its records are delivered, its programs detached, its pins removed', async () => {
     const [, , , port] = ports as [number, number, number, number];
-    const old = new TcpConnectTracer({ pin: { root }, ringBytes: 1 << 16 }); // other settings: another hash
+    const old = new TcpConnectTracer({ pin: { root }, ringBytes: 1 << 16, pids: [process.pid] }); // other settings: another hash
     const oldDir = old.pinDir!.path;
     old.start(() => {});
     old.close();
     await connects(port, 2);
-    const t = new TcpConnectTracer({ pin: { root } });
+    const t = new TcpConnectTracer({ pin: { root }, pids: [process.pid] });
     const got: { dport: number; outcome: string }[] = [];
     t.start((e, cursor) => {
       got.push(e);
@@ -190,6 +191,30 @@ describe('pinned kernel state across agent restarts', () => {
       t.unpin();
     }
   }, 30_000);
+
+  it('frees the ring past a record held unsettled once unsettled records fill half of it: nothing lost in the kernel, the freed ones counted', async () => {
+    const [port] = ports as [number];
+    const t = new TcpConnectTracer({ pin: { root }, ringBytes: 1 << 16, pids: [process.pid] }); // 64 KiB: ≈ 500 records
+    let held = false;
+    let seen = 0;
+    t.start((e, cursor) => {
+      if (e.dport !== port || e.outcome !== 'established') return t.settle(cursor);
+      seen++;
+      // The first one is held (as a connect waits for its pod), the rest are settled at once.
+      if (!held) held = true;
+      else t.settle(cursor);
+    });
+    try {
+      await connects(port, 1500);
+      for (let i = 0; i < 100 && seen < 1500; i++) await sleep(50);
+      expect(seen).toBe(1500);
+      expect(t.counters().lost).toBe(0);
+      expect(t.unprotected).toBeGreaterThanOrEqual(1);
+    } finally {
+      t.close();
+      t.unpin();
+    }
+  }, 60_000);
 
   it('lets one agent hold the node lock; the next gets it when the holder is SIGKILLed', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'netpol-lock-')), 'agent.lock');
