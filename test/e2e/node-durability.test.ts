@@ -70,6 +70,8 @@ interface AgentFigures {
   kernelLost: number;
   profileLost: number;
   backlog: number;
+  /** Records freed from the pinned ring before they were journaled (ring pressure): shown, not lost. */
+  unprotected: number;
 }
 
 describe('durable traffic profiles on a real node', () => {
@@ -153,7 +155,7 @@ describe('durable traffic profiles on a real node', () => {
   async function agentFigures(): Promise<AgentFigures[]> {
     const r = await netpol(['status', '-o', 'json']);
     const doc = JSON.parse(r.stdout) as {
-      agents: { node: string; pod: string | null; status?: { startedAt: string; events: { kernelLost: number }; sinks: Record<string, Record<string, number>> } }[];
+      agents: { node: string; pod: string | null; status?: { startedAt: string; events: { kernelLost: number }; kernelState?: { unprotected?: number }; sinks: Record<string, Record<string, number>> } }[];
     };
     return doc.agents.map((a) => ({
       node: a.node,
@@ -162,6 +164,7 @@ describe('durable traffic profiles on a real node', () => {
       kernelLost: a.status?.events.kernelLost ?? 0,
       profileLost: a.status?.sinks.profile?.lost ?? 0,
       backlog: a.status?.sinks.profile?.backlog ?? 0,
+      unprotected: a.status?.kernelState?.unprotected ?? 0,
     }));
   }
 
@@ -295,7 +298,7 @@ describe('durable traffic profiles on a real node', () => {
     expect(r.missingInGap + r.missingOutsideGap.length).toBe(0);
   }, 180_000);
 
-  it('(a) agent SIGKILLed and its pod recreated: connects outside the no-agent gap are profiled or counted lost', async () => {
+  it('(a) agent SIGKILLed and its pod recreated: every connect, those made while no agent process ran included, is profiled or counted lost', async () => {
     const from = Date.now();
     await sleep(8_000);
     const old = (await agentPod())!;
@@ -321,13 +324,13 @@ describe('durable traffic profiles on a real node', () => {
     }
     expect(fresh && fresh.name !== old.name).toBe(true);
     const attached = await attachedAt(fresh!.name);
-    // The new agent found the programs still attached and read what they recorded meanwhile.
-    expect(await agentLog(fresh!.name)).toMatch(/kernel state reopened from \/sys\/fs\/bpf\/netpol\/v\d+-[0-9a-f]+/);
     await sleep(8_000);
     const r = await account('sigkill', from, Date.now(), { from: killedAt, to: attached, excused: false }).catch(async (e: unknown) => {
       await diagnose();
       throw e;
     });
+    // The new agent found the programs still attached and read what they recorded meanwhile.
+    expect(await agentLog(fresh!.name)).toMatch(/kernel state reopened from \/sys\/fs\/bpf\/netpol\/v\d+-[0-9a-f]+/);
     const started = r.agents[0]!.startedAt!;
     // No agent process ran for a while (the window is real), and connects were made in it.
     expect(Date.parse(started)).toBeGreaterThan(killedAt);
@@ -394,12 +397,12 @@ describe('durable traffic profiles on a real node', () => {
     }
     expect(fresh && fresh.name !== old.name).toBe(true);
     const attached = await attachedAt(fresh!.name);
-    expect(await agentLog(fresh!.name)).toMatch(/kernel state reopened from/);
     await sleep(8_000);
     const r = await account('node-excluded', from, Date.now(), { from: removedAt, to: attached, excused: false }).catch(async (e: unknown) => {
       await diagnose();
       throw e;
     });
+    expect(await agentLog(fresh!.name)).toMatch(/kernel state reopened from/);
     expect(r.inGap).toBeGreaterThan(10); // ≥ 10 s with no agent process, connects all the while
   }, 300_000);
 
