@@ -12,11 +12,12 @@
  *
  * `map_events` is pinned last: a directory without it was left by an agent that died while pinning,
  * and is removed (its ring was never reachable by anyone else).
+ *
+ * No native code here (the CLI loads this module for every command): maps are opened by the tracer.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statfsSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { BpfMap } from './libbpf.js';
 
 /**
  * The layout of the records in the ring (struct tcpconnect_event): bump it whenever tcpconnect.h's
@@ -97,8 +98,9 @@ export class PinDir {
       .map((f) => f.slice('link_'.length));
   }
 
-  map(name: string): BpfMap {
-    return BpfMap.fromPin(name, join(this.path, `map_${name}`));
+  /** Where map `name` is pinned (open it with BpfMap.fromPin). */
+  mapPath(name: string): string {
+    return join(this.path, `map_${name}`);
   }
 
   /** The ring's identity: which pinned ring buffer of which boot (positions only compare within one). */

@@ -8,7 +8,7 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../errors.js';
-import { BpfObject, type BpfMap, MappedRingBuffer, possibleCpus } from './libbpf.js';
+import { BpfMap, BpfObject, MappedRingBuffer, possibleCpus } from './libbpf.js';
 import { otherPinDirs, PinDir, pinHash, type PinOptions } from './pins.js';
 import { canLoadNetPrograms, preflight } from './diagnose.js';
 import { cgroup2Root } from './mounts.js';
@@ -215,7 +215,7 @@ export class TcpConnectTracer {
       this.obj = undefined;
       this.reopened = true;
       const m = (name: string): BpfMap => {
-        const map = pinDir.map(name);
+        const map = BpfMap.fromPin(name, pinDir.mapPath(name));
         this.reopenedMaps.push(map);
         return map;
       };
@@ -331,9 +331,9 @@ export class TcpConnectTracer {
       const maps: BpfMap[] = [];
       try {
         dir.unlinkPrograms();
-        const events = dir.map('events');
+        const events = BpfMap.fromPin('events', dir.mapPath('events'));
         maps.push(events);
-        const counters = dir.map('counters');
+        const counters = BpfMap.fromPin('counters', dir.mapPath('counters'));
         maps.push(counters);
         const ncpu = possibleCpus();
         const v = counters.lookup(u32(0), 8 * ncpu);

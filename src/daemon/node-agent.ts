@@ -14,7 +14,7 @@
 import { mkdirSync } from 'node:fs';
 import type http from 'node:http';
 import { createRequire } from 'node:module';
-import { NodeLock } from '../agent/node-lock.js';
+import type { NodeLock } from '../agent/node-lock.js';
 import { onBpffs, type PinOptions, type RingMark } from '../agent/pins.js';
 import { agentRemoval, daemonSetOf } from '../cluster/agent-removal.js';
 import { ClusterAgent, thisNodeName, type PodConnect } from '../cluster/cluster-agent.js';
@@ -173,6 +173,8 @@ export class NodeAgent {
 
   /** Waits for an exclusive lock (polling, so /readyz and status say what is awaited). */
   private async lock(path: string, directory: boolean, log: (line: string) => void): Promise<void> {
+    // Loaded on use: it calls flock(2) through koffi, a native module every CLI command would load.
+    const { NodeLock } = await import('../agent/node-lock.js');
     let said = false;
     for (;;) {
       const lock = NodeLock.tryAcquire(path, directory);
