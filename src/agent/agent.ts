@@ -6,6 +6,7 @@
 import { BootClock } from './clock.js';
 import { type CgroupEntry, type ContainerInfo, ContainerResolver } from './containers.js';
 import type { ConnectEvent } from './event.js';
+import type { PinOptions, RingMark } from './pins.js';
 import { TcpConnectTracer, type TracerCounters } from './tracer.js';
 
 export interface EnrichedEvent {
@@ -14,6 +15,13 @@ export interface EnrichedEvent {
   container: ContainerInfo | null;
   /** Wall-clock time the connect started. */
   time: Date;
+  /** Pinned (AgentOptions.pin): the record's place in the ring, for the journal (see RingMark). */
+  cursor?: RingMark;
+  /**
+   * Pinned: say the event is safe (journaled, or of no use) once done with it; until then the
+   * kernel keeps its record for the next agent. Each consumer settles every event it is handed.
+   */
+  settle?: () => void;
 }
 
 export interface AgentOptions {
@@ -56,6 +64,8 @@ export interface AgentOptions {
   /** Called once if delivering or enriching an event failed; the agent has stopped tracing. */
   onError?: (err: unknown) => void;
   resolver?: ContainerResolver;
+  /** Keep the kernel side across restarts (see TracerOptions.pin); events then carry settle(). */
+  pin?: PinOptions;
 }
 
 export class LocalAgent {
@@ -102,6 +112,7 @@ export class LocalAgent {
     if (opts.udpOptional) tracerOpts.udpOptional = true;
     if (opts.ringBytes) tracerOpts.ringBytes = opts.ringBytes;
     if (opts.idlePollMs) tracerOpts.idlePollMs = opts.idlePollMs;
+    if (opts.pin) tracerOpts.pin = opts.pin;
     if (opts.connectErrors === false) tracerOpts.programs = ['handle_set_state'];
     if (opts.tcp === false) tracerOpts.programs = [];
     const tracer = new TcpConnectTracer(tracerOpts);
@@ -118,19 +129,27 @@ export class LocalAgent {
     }
     const clock = new BootClock();
     tracer.start(
-      (event) => agent.accept(event, clock, onEvent),
+      (event, cursor) => agent.accept(event, cursor, clock, onEvent),
       (err) => agent.fail(err),
     );
     agent.lostTimer = setInterval(() => agent.checkLost(), opts.lostCheckMs ?? 1000);
     return agent;
   }
 
-  private accept(event: ConnectEvent, clock: BootClock, onEvent: (e: EnrichedEvent) => void): void {
+  private accept(event: ConnectEvent, cursor: number, clock: BootClock, onEvent: (e: EnrichedEvent) => void): void {
     const time = clock.toDate(event.tsNs);
+    const tracer = this.tracer;
+    const pinned = tracer.ringId !== undefined && cursor >= 0;
+    const settle = pinned ? () => tracer.settle(cursor) : undefined;
     const deliver = (container: ContainerInfo | null) => {
-      if (container === null && !this.opts.host && this.opts.pids === undefined) return; // containers only
-      if (this.opts.containerName !== undefined && container?.name !== this.opts.containerName) return;
-      onEvent({ event, container, time });
+      if (
+        (container === null && !this.opts.host && this.opts.pids === undefined) || // containers only
+        (this.opts.containerName !== undefined && container?.name !== this.opts.containerName)
+      ) {
+        settle?.();
+        return;
+      }
+      onEvent(pinned ? { event, container, time, cursor: { ring: tracer.ringId!, pos: cursor }, settle } : { event, container, time });
     };
     const known = this.resolver.cached(event.cgroupId);
     if (known !== undefined && this.queued === 0) {
@@ -183,6 +202,17 @@ export class LocalAgent {
   /** udp: whether UDP sends are observed (every UDP hook attached), else why not. */
   get udpReporting(): { observed: boolean; problem?: string } {
     return { observed: this.tracer.udpObserved, ...(this.tracer.udpProblem ? { problem: this.tracer.udpProblem } : {}) };
+  }
+
+  /** Pinned: where, whether the programs were found running, records skipped as already journaled. */
+  get pinning(): { dir: string; reopened: boolean; resumeSkipped: number; unsettled: number; unprotected: number } | undefined {
+    const t = this.tracer;
+    return t.pinDir ? { dir: t.pinDir.path, reopened: t.reopened, resumeSkipped: t.resumeSkipped, unsettled: t.unsettled, unprotected: t.unprotected } : undefined;
+  }
+
+  /** Removes the pins (the agent is removed for good); see TcpConnectTracer.unpin. */
+  unpin(): void {
+    this.tracer.unpin();
   }
 
   /** learn mode: every edge seen in the kernel with its connect count. */

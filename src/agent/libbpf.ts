@@ -24,6 +24,13 @@ interface LibbpfFunctions {
   bpf_program__attach_cgroup(prog: Pointer, cgroupFd: number): Pointer;
   bpf_program__set_autoload(prog: Pointer, autoload: boolean): number;
   bpf_link__destroy(link: Pointer): number;
+  bpf_link__pin(link: Pointer, path: string): number;
+  bpf_link__disconnect(link: Pointer): void;
+  bpf_link__fd(link: Pointer): number;
+  close(fd: number): number;
+  bpf_map__pin(map: Pointer, path: string): number;
+  bpf_obj_get(path: string): number;
+  bpf_obj_get_info_by_fd(fd: number, info: Buffer, len: number[]): number;
   bpf_map_update_elem(fd: number, key: Buffer, value: Buffer, flags: number): number;
   bpf_map_lookup_elem(fd: number, key: Buffer, value: Buffer): number;
   bpf_map_delete_elem(fd: number, key: Buffer): number;
@@ -72,6 +79,13 @@ export function lib(): { fns: LibbpfFunctions } {
     bpf_program__attach_cgroup: f('void *bpf_program__attach_cgroup(void *prog, int cgroup_fd)'),
     bpf_program__set_autoload: f('int bpf_program__set_autoload(void *prog, bool autoload)'),
     bpf_link__destroy: f('int bpf_link__destroy(void *link)'),
+    bpf_link__pin: f('int bpf_link__pin(void *link, const char *path)'),
+    bpf_link__disconnect: f('void bpf_link__disconnect(void *link)'),
+    bpf_link__fd: f('int bpf_link__fd(const void *link)'),
+    close: libc.func('int close(int fd)'),
+    bpf_map__pin: f('int bpf_map__pin(void *map, const char *path)'),
+    bpf_obj_get: f('int bpf_obj_get(const char *pathname)'),
+    bpf_obj_get_info_by_fd: f('int bpf_obj_get_info_by_fd(int bpf_fd, _Inout_ void *info, _Inout_ uint32_t *info_len)'),
     bpf_map_update_elem: f('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
     bpf_map_lookup_elem: f('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)'),
     bpf_map_delete_elem: f('int bpf_map_delete_elem(int fd, const void *key)'),
@@ -112,6 +126,16 @@ export class BpfMap {
     readonly fd: number,
   ) {}
 
+  /**
+   * A map pinned in the BPF filesystem by an earlier agent (BpfObject.pin), reopened: the kernel
+   * kept it, and whatever its programs wrote into it, while no process held it.
+   */
+  static fromPin(name: string, path: string): BpfMap {
+    const fd = call('bpf_obj_get')(path);
+    if (fd < 0) throw failure(`opening the pinned BPF map ${path}`, -fd);
+    return new BpfMap(name, fd);
+  }
+
   update(key: Buffer, value: Buffer, flags = 0): void {
     const rc = call('bpf_map_update_elem')(this.fd, key, value, flags);
     if (rc < 0) throw failure(`updating BPF map ${this.name}`, -rc);
@@ -131,6 +155,20 @@ export class BpfMap {
     if (rc === -2) return false;
     if (rc < 0) throw failure(`deleting from BPF map ${this.name}`, -rc);
     return true;
+  }
+
+  /** max_entries (struct bpf_map_info: type, id, key_size, value_size, max_entries, ...). */
+  maxEntries(): number {
+    const info = Buffer.alloc(96);
+    const len = [info.length];
+    const rc = call('bpf_obj_get_info_by_fd')(this.fd, info, len);
+    if (rc < 0) throw failure(`reading the BPF map ${this.name}'s info`, -rc);
+    return info.readUInt32LE(16);
+  }
+
+  /** Closes a map opened from a pin (fromPin); a loaded object's maps close with the object. */
+  close(): void {
+    call('close')(this.fd);
   }
 
   /** All keys (a snapshot; entries may come and go while iterating). */
@@ -162,8 +200,10 @@ export interface OpenOptions {
 
 /** An opened and loaded BPF object with its attached programs. Close it exactly once. */
 export class BpfObject {
-  private links: Pointer[] = [];
+  private links: { program: string; link: Pointer }[] = [];
   private closed = false;
+  /** Pinned: close() leaves the programs attached (their links are held by the BPF filesystem). */
+  private pinned = false;
 
   private constructor(
     readonly path: string,
@@ -223,7 +263,7 @@ export class BpfObject {
   attach(programName: string): void {
     const link = lib().fns.bpf_program__attach(this.find('program', programName));
     if (isNull(link)) throw failure(`attaching BPF program ${programName}`, koffi.errno());
-    this.links.push(link);
+    this.links.push({ program: programName, link });
   }
 
   /**
@@ -234,7 +274,33 @@ export class BpfObject {
   attachCgroup(programName: string, cgroupDirFd: number): void {
     const link = lib().fns.bpf_program__attach_cgroup(this.find('program', programName), cgroupDirFd);
     if (isNull(link)) throw failure(`attaching BPF program ${programName} to the cgroup v2 root`, koffi.errno());
-    this.links.push(link);
+    this.links.push({ program: programName, link });
+  }
+
+  /** The programs attached so far, in order. */
+  get attached(): string[] {
+    return this.links.map((l) => l.program);
+  }
+
+  /**
+   * Pins the named maps as `<dir>/map_<name>` and every attached program's link as
+   * `<dir>/link_<program>`, then `last` (a map) — so a directory holding `map_<last>` is complete.
+   * From then on the programs stay attached and the maps keep what they record after this process
+   * ends (SIGKILL included), until the pins are removed (unlink, or rm -r of the directory).
+   */
+  pin(dir: string, maps: readonly string[], last: string): void {
+    const { fns } = lib();
+    for (const name of maps) {
+      const rc = fns.bpf_map__pin(this.find('map', name), `${dir}/map_${name}`);
+      if (rc < 0) throw failure(`pinning BPF map ${name} in ${dir}`, -rc);
+    }
+    for (const { program, link } of this.links) {
+      const rc = fns.bpf_link__pin(link, `${dir}/link_${program}`);
+      if (rc < 0) throw failure(`pinning the link of BPF program ${program} in ${dir}`, -rc);
+    }
+    const rc = fns.bpf_map__pin(this.find('map', last), `${dir}/map_${last}`);
+    if (rc < 0) throw failure(`pinning BPF map ${last} in ${dir}`, -rc);
+    this.pinned = true;
   }
 
   /** Detaches every program and closes the object (idempotent). */
@@ -242,7 +308,16 @@ export class BpfObject {
     if (this.closed) return;
     this.closed = true;
     const { fns } = lib();
-    for (const link of this.links.splice(0)) fns.bpf_link__destroy(link);
+    for (const { link } of this.links.splice(0)) {
+      // A pinned link must outlive us: without disconnect, destroy would also disable a
+      // tracepoint's perf event (PERF_EVENT_IOC_DISABLE) under the pinned link.
+      if (this.pinned) {
+        const fd = fns.bpf_link__fd(link);
+        fns.bpf_link__disconnect(link);
+        if (fd >= 0) fns.close(fd);
+      }
+      fns.bpf_link__destroy(link);
+    }
     fns.bpf_object__close(this.obj);
   }
 
@@ -293,9 +368,17 @@ export class MappedRingBuffer {
   private readonly pageSize: number;
   private closed = false;
 
+  /**
+   * With manualCommit the kernel's consumer position moves only on commit(): records handed out
+   * stay in the ring (the kernel counts them as unread space) until their reader says they are
+   * safe, so a reader killed before that leaves them for the next one (a pinned ring).
+   */
+  private readPos = 0;
+
   constructor(
     readonly fd: number,
     readonly size: number,
+    private readonly manualCommit = false,
   ) {
     const { mmap, sysconf } = libcMemory();
     this.pageSize = sysconf(SC_PAGESIZE);
@@ -313,15 +396,53 @@ export class MappedRingBuffer {
     this.producerPos = new BigUint64Array(producer, 0, 1);
     this.data = new DataView(producer, this.pageSize);
     this.bytes = new Uint8Array(producer, this.pageSize);
+    this.readPos = Number(this.consumerPos[0]);
+  }
+
+  /** The kernel's consumer position: everything before it is free for the producer. */
+  get committed(): number {
+    return Number(Atomics.load(this.consumerPos, 0));
+  }
+
+  /** manualCommit: how far records have been handed out. */
+  get read(): number {
+    return this.readPos;
+  }
+
+  /** The producer position: everything before it has been reserved. */
+  get produced(): number {
+    return Number(Atomics.load(this.producerPos, 0));
+  }
+
+  /** manualCommit: frees the ring up to `pos` (a record's end, as given to onRecord). */
+  commit(pos: number): void {
+    if (pos > this.committed) Atomics.store(this.consumerPos, 0, BigInt(pos));
+  }
+
+  /** manualCommit: reads on from `pos` (a record boundary after the committed position) and frees what lies before; returns how many records that skipped. */
+  skipTo(pos: number): number {
+    if (pos <= this.committed || pos > this.produced) return 0;
+    let skipped = 0;
+    for (let at = this.committed; at < pos; ) {
+      const header = this.data.getUint32(at % this.size, true);
+      if (header & RINGBUF_BUSY_BIT) break;
+      const len = header & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
+      if (!(header & RINGBUF_DISCARD_BIT)) skipped++;
+      at += (len + RINGBUF_HDR_SZ + 7) & ~7;
+    }
+    this.readPos = pos;
+    this.commit(pos);
+    return skipped;
   }
 
   /**
-   * Hands committed records to `onRecord(view, offset, length)` (valid during the call only), at
-   * most `limit`; returns how many were consumed and whether more are waiting.
+   * Hands committed records to `onRecord(view, offset, length, end)` (valid during the call only;
+   * `end` is the ring position after the record), at most `limit`; returns how many were consumed
+   * and whether more are waiting.
    */
-  consume(onRecord: (data: DataView, bytes: Uint8Array, offset: number, length: number) => void, limit: number): { count: number; more: boolean } {
+  consume(onRecord: (data: DataView, bytes: Uint8Array, offset: number, length: number, end: number) => void, limit: number): { count: number; more: boolean } {
     if (this.closed) return { count: 0, more: false };
-    let cons = Number(this.consumerPos[0]);
+    let cons = this.manualCommit ? this.readPos : Number(this.consumerPos[0]);
     const prod = Number(Atomics.load(this.producerPos, 0));
     let count = 0;
     while (cons < prod && count < limit) {
@@ -329,12 +450,14 @@ export class MappedRingBuffer {
       const header = this.data.getUint32(off, true);
       if (header & RINGBUF_BUSY_BIT) break; // reserved, not submitted yet
       const len = header & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
+      const end = cons + ((len + RINGBUF_HDR_SZ + 7) & ~7);
       if (!(header & RINGBUF_DISCARD_BIT)) {
-        onRecord(this.data, this.bytes, off + RINGBUF_HDR_SZ, len);
+        onRecord(this.data, this.bytes, off + RINGBUF_HDR_SZ, len, end);
         count++;
       }
-      cons += (len + RINGBUF_HDR_SZ + 7) & ~7;
-      Atomics.store(this.consumerPos, 0, BigInt(cons));
+      cons = end;
+      if (this.manualCommit) this.readPos = cons;
+      else Atomics.store(this.consumerPos, 0, BigInt(cons));
     }
     return { count, more: cons < prod };
   }

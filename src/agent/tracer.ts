@@ -8,7 +8,8 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../errors.js';
-import { BpfObject, type BpfMap, MappedRingBuffer, possibleCpus } from './libbpf.js';
+import { BpfMap, BpfObject, MappedRingBuffer, possibleCpus } from './libbpf.js';
+import { otherPinDirs, PinDir, pinHash, type PinOptions } from './pins.js';
 import { canLoadNetPrograms, preflight } from './diagnose.js';
 import { cgroup2Root } from './mounts.js';
 import {
@@ -80,6 +81,12 @@ export interface TracerOptions {
    * are not reported; bench/connect-storm-breakdown.ts uses this to measure each hook's cost.
    */
   programs?: readonly TcpConnectProgram[];
+  /**
+   * Keep the kernel side across restarts (pins.ts): reopen the pinned object this tracer would load,
+   * else load it and pin it. The ring buffer is then freed only as far as settle() says records are
+   * safe (journaled): a reader killed in between leaves them for the next one.
+   */
+  pin?: PinOptions;
 }
 
 export interface TracerCounters {
@@ -90,6 +97,9 @@ export interface TracerCounters {
   /** learn mode: connects of already reported edges (not sent to user space). */
   deduped: number;
 }
+
+/** Maps the agent uses (pinned with the links; the events ring last, marking the directory complete). */
+const PINNED_MAPS = ['counters', 'cgroup_filter', 'pid_filter', 'netns_filter', 'dport_filter', 'edges', 'cgroup_names'] as const;
 
 export function defaultObjectPath(): string {
   if (process.env.NETPOL_BPF_DIR) return join(process.env.NETPOL_BPF_DIR, 'tcpconnect.bpf.o');
@@ -117,7 +127,32 @@ const UDP_PROGRAMS = [
 ] as const;
 
 export class TcpConnectTracer {
-  private readonly obj: BpfObject;
+  /** The loaded object; undefined when the pinned one was reopened. */
+  private readonly obj: BpfObject | undefined;
+  private isClosed = false;
+  /** Pinned: where, and the ring's identity (RingMark.ring). */
+  readonly pinDir: PinDir | undefined;
+  readonly ringId: string | undefined;
+  /** Pinned: whether the pinned programs were found running (a restart) rather than loaded now. */
+  readonly reopened: boolean = false;
+  /** Records skipped on reopen because the previous agent had journaled them (resumeAfter). */
+  readonly resumeSkipped: number = 0;
+  /** Records of other pinned objects (older versions) that could not be decoded, or lost by them. */
+  private legacyLost = 0;
+  /** Another version's pinned ring, drained before ours (its programs already detached). */
+  private legacy: { dir: PinDir; ring: MappedRingBuffer; maps: BpfMap[] }[] = [];
+  private readonly reopenedMaps: BpfMap[] = [];
+  /** Pinned: end positions of records handed out and not yet settled, oldest first. */
+  private ends: number[] = [];
+  private settledFlags: boolean[] = [];
+  private head = 0;
+  /**
+   * Pinned: records freed before they were settled, because the unsettled ones held more than half
+   * the ring (a connect held for its pod, up to 10 s, with a storm behind it): the kernel would
+   * otherwise drop new records. They are processed all the same; only a SIGKILL before they are
+   * journaled would lose them. Shown in status, never silent.
+   */
+  unprotected = 0;
   private readonly ring: MappedRingBuffer;
   private readonly countersMap: BpfMap;
   private readonly cgroupMap: BpfMap;
@@ -130,7 +165,8 @@ export class TcpConnectTracer {
   private readonly pollMs: number;
   private readonly idlePollMs: number;
   private timer: NodeJS.Timeout | undefined;
-  private handler: ((e: ConnectEvent) => void) | undefined;
+  /** `cursor`: the record's end in the ring (settle() it when pinned); -1 for an older object's record. */
+  private handler: ((e: ConnectEvent, cursor: number) => void) | undefined;
   private handlerError: unknown;
   private received = 0;
   /** reportConnects: true once the sockops program is attached (connects reported as made). */
@@ -171,6 +207,62 @@ export class TcpConnectTracer {
         // cgroup programs would fail the whole object (EPERM).
         skipPrograms: [...(sockops ? [] : [SOCKOPS_PROGRAM]), ...(withUdp ? [] : UDP_PROGRAMS)],
       });
+    const ringBytes = opts.ringBytes ?? DEFAULT_RING_BYTES;
+    let pinDir: PinDir | undefined;
+    if (opts.pin) {
+      const fixed = {
+        rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false, alsoAnswers: opts.alsoAnswers ?? false }).toString('hex'),
+        ringBytes,
+        programs: opts.programs ?? PROGRAMS,
+        sockops,
+        udp,
+      };
+      pinDir = PinDir.forHash(opts.pin.root, pinHash(path, fixed));
+      // Left by an agent that died while pinning: nothing else can reach its ring.
+      if (existsSync(pinDir.path) && !pinDir.complete) pinDir.remove();
+      this.pinDir = pinDir;
+    }
+    if (pinDir?.complete) {
+      // A restart: the programs have been running all along; read on where the last reader stopped.
+      this.obj = undefined;
+      this.reopened = true;
+      const m = (name: string): BpfMap => {
+        const map = BpfMap.fromPin(name, pinDir.mapPath(name));
+        this.reopenedMaps.push(map);
+        return map;
+      };
+      let ring: MappedRingBuffer | undefined;
+      try {
+        this.countersMap = m('counters');
+        this.cgroupMap = m('cgroup_filter');
+        this.pidMap = m('pid_filter');
+        this.netnsMap = m('netns_filter');
+        this.dportMap = m('dport_filter');
+        this.edgesMap = m('edges');
+        this.cgroupNamesMap = m('cgroup_names');
+        ring = new MappedRingBuffer(m('events').fd, ringBytes, true);
+        this.ring = ring;
+        this.ringId = pinDir.ringId();
+        const mark = opts.pin?.resumeAfter;
+        if (mark && mark.ring === this.ringId) this.resumeSkipped = ring.skipTo(mark.pos);
+        this.configure(opts);
+      } catch (err) {
+        ring?.close();
+        for (const map of this.reopenedMaps) map.close();
+        throw err;
+      }
+      const linked = pinDir.linkedPrograms();
+      if (opts.reportConnects) {
+        this.connectsReported = linked.includes(SOCKOPS_PROGRAM);
+        if (!this.connectsReported) this.connectsProblem = sockops ? 'the agent that pinned the programs could not attach the sockops hook' : 'the sockops hook needs CAP_NET_ADMIN (or root)';
+      }
+      if (opts.udp) {
+        this.udpObserved = UDP_PROGRAMS.every((p) => linked.includes(p));
+        if (!this.udpObserved) this.udpProblem ??= 'the agent that pinned the programs could not attach every UDP hook';
+      }
+      this.takeOverOthers(opts.pin!.root, pinDir);
+      return;
+    }
     let obj: BpfObject;
     try {
       obj = load(udp);
@@ -185,21 +277,17 @@ export class TcpConnectTracer {
     this.obj = obj;
     let ring: MappedRingBuffer | undefined;
     try {
-      this.countersMap = this.obj.map('counters');
-      this.cgroupMap = this.obj.map('cgroup_filter');
-      this.pidMap = this.obj.map('pid_filter');
-      this.netnsMap = this.obj.map('netns_filter');
-      this.dportMap = this.obj.map('dport_filter');
-      this.edgesMap = this.obj.map('edges');
-      this.cgroupNamesMap = this.obj.map('cgroup_names');
-      for (const id of opts.cgroups ?? []) this.markCgroup(id, true);
-      for (const id of opts.ignoredCgroups ?? []) this.markCgroup(id, false);
-      for (const pid of opts.pids ?? []) this.pidMap.update(u32(pid), ONE);
-      for (const ns of opts.netns ?? []) this.netnsMap.update(u32(ns), ONE);
-      for (const port of opts.dports ?? []) this.dportMap.update(u16(port), ONE);
-      ring = new MappedRingBuffer(this.obj.map('events').fd, opts.ringBytes ?? DEFAULT_RING_BYTES);
+      this.countersMap = obj.map('counters');
+      this.cgroupMap = obj.map('cgroup_filter');
+      this.pidMap = obj.map('pid_filter');
+      this.netnsMap = obj.map('netns_filter');
+      this.dportMap = obj.map('dport_filter');
+      this.edgesMap = obj.map('edges');
+      this.cgroupNamesMap = obj.map('cgroup_names');
+      this.configure(opts);
+      ring = new MappedRingBuffer(obj.map('events').fd, ringBytes, pinDir !== undefined);
       this.ring = ring;
-      for (const prog of opts.programs ?? PROGRAMS) this.obj.attach(prog);
+      for (const prog of opts.programs ?? PROGRAMS) obj.attach(prog);
       if (opts.reportConnects) {
         const problem = sockops ? this.attachSockops() : 'the sockops hook needs CAP_NET_ADMIN (or root)';
         this.connectsReported = problem === undefined;
@@ -217,10 +305,65 @@ export class TcpConnectTracer {
         this.udpObserved = problem === undefined;
         this.udpProblem = problem;
       }
+      if (pinDir) {
+        pinDir.create();
+        obj.pin(pinDir.path, PINNED_MAPS, 'events');
+        this.ringId = pinDir.ringId();
+      }
     } catch (err) {
       ring?.close();
-      this.obj.close();
+      obj.close();
+      // Half-pinned: remove it, the next agent starts over.
+      if (pinDir && !pinDir.complete) pinDir.remove();
       throw err;
+    }
+    if (pinDir) this.takeOverOthers(opts.pin!.root, pinDir);
+  }
+
+  private configure(opts: TracerOptions): void {
+    for (const id of opts.cgroups ?? []) this.markCgroup(id, true);
+    for (const id of opts.ignoredCgroups ?? []) this.markCgroup(id, false);
+    for (const pid of opts.pids ?? []) this.pidMap.update(u32(pid), ONE);
+    for (const ns of opts.netns ?? []) this.netnsMap.update(u32(ns), ONE);
+    for (const port of opts.dports ?? []) this.dportMap.update(u16(port), ONE);
+  }
+
+  /**
+   * Other pinned objects (an older agent version, other settings), now that ours records: their
+   * programs are detached, then what their rings hold is delivered before our own records (same
+   * record layout), or counted as lost (another layout: it cannot be read), and their pins go.
+   * A connect made while both were attached may be delivered twice (counted twice, never lost).
+   */
+  private takeOverOthers(root: string, mine: PinDir): void {
+    for (const dir of otherPinDirs(root, mine)) {
+      if (!dir.complete) {
+        dir.remove();
+        continue;
+      }
+      const maps: BpfMap[] = [];
+      try {
+        dir.unlinkPrograms();
+        const events = BpfMap.fromPin('events', dir.mapPath('events'));
+        maps.push(events);
+        const counters = BpfMap.fromPin('counters', dir.mapPath('counters'));
+        maps.push(counters);
+        const ncpu = possibleCpus();
+        const v = counters.lookup(u32(0), 8 * ncpu);
+        if (v) for (let i = 0; i < ncpu; i++) this.legacyLost += Number(v.readBigUInt64LE(i * 8));
+        const ring = new MappedRingBuffer(events.fd, events.maxEntries());
+        if (dir.sameLayout) {
+          this.legacy.push({ dir, ring, maps });
+          continue;
+        }
+        while (ring.consume(() => this.legacyLost++, 1 << 20).more) {
+          /* counted */
+        }
+        ring.close();
+      } catch {
+        // Unreadable: its programs are detached all the same; what it held cannot be counted.
+      }
+      for (const map of maps) map.close();
+      dir.remove();
     }
   }
 
@@ -239,7 +382,7 @@ export class TcpConnectTracer {
       return `cannot open the cgroup v2 root ${root}: ${(err as Error).message}`;
     }
     try {
-      this.obj.attachCgroup(program, fd);
+      this.obj!.attachCgroup(program, fd);
       return undefined;
     } catch (err) {
       return (err as Error).message;
@@ -253,7 +396,7 @@ export class TcpConnectTracer {
    * `onError` gets what the event callback (or reading the ring) threw; the tracer has then
    * stopped delivering and detached itself. Without it, the error is thrown from the timer.
    */
-  start(onEvent: (e: ConnectEvent) => void, onError?: (err: unknown) => void): void {
+  start(onEvent: (e: ConnectEvent, cursor: number) => void, onError?: (err: unknown) => void): void {
     this.handler = onEvent;
     this.onError = onError;
     this.schedule(this.pollMs);
@@ -262,7 +405,7 @@ export class TcpConnectTracer {
   private onError: ((err: unknown) => void) | undefined;
 
   private schedule(ms: number): void {
-    if (this.obj.isClosed) return;
+    if (this.isClosed) return;
     this.timer = ms === 0 ? (setImmediate(() => this.tick()) as unknown as NodeJS.Timeout) : setTimeout(() => this.tick(), ms);
   }
 
@@ -270,7 +413,7 @@ export class TcpConnectTracer {
 
   private tick(): void {
     this.timer = undefined;
-    if (this.obj.isClosed) return;
+    if (this.isClosed) return;
     const before = this.received;
     let more: boolean;
     try {
@@ -289,8 +432,19 @@ export class TcpConnectTracer {
 
   /** One batch; true when more events are waiting. */
   private drainOnce(): boolean {
+    while (this.legacy.length > 0) {
+      const old = this.legacy[0]!;
+      const r = old.ring.consume(this.onLegacyRecord, this.batch);
+      this.received += r.count;
+      if (r.more) return true;
+      old.ring.close();
+      for (const map of old.maps) map.close();
+      old.dir.remove();
+      this.legacy.shift();
+    }
     const { count, more } = this.ring.consume(this.onRecord, this.batch);
     this.received += count;
+    if (this.pinDir && this.ring.read - this.ring.committed > this.ring.size / 2) this.relieve();
     if (this.handlerError !== undefined) {
       const err = this.handlerError;
       this.handlerError = undefined;
@@ -299,14 +453,83 @@ export class TcpConnectTracer {
     return more;
   }
 
-  private readonly onRecord = (data: DataView, bytes: Uint8Array, offset: number): void => {
+  private readonly onRecord = (data: DataView, bytes: Uint8Array, offset: number, _length: number, end: number): void => {
     if (!this.handler) return;
+    if (this.pinDir) {
+      this.ends.push(end);
+      this.settledFlags.push(false);
+    }
     try {
-      this.handler(decodeEventAt(data, bytes, offset));
+      this.handler(decodeEventAt(data, bytes, offset), end);
     } catch (err) {
       this.handlerError ??= err;
     }
   };
+
+  /** An older pinned ring's records: delivered, freed at once (its pins go when it is empty). */
+  private readonly onLegacyRecord = (data: DataView, bytes: Uint8Array, offset: number): void => {
+    if (!this.handler) return;
+    try {
+      this.handler(decodeEventAt(data, bytes, offset), -1);
+    } catch (err) {
+      this.handlerError ??= err;
+    }
+  };
+
+  /**
+   * Pinned: the record ending at `end` (the cursor its handler was given) is safe — journaled, or
+   * of no use to any sink — so the ring may free it once every record before it is safe too.
+   * Records are settled in any order; the ring is freed over the longest settled prefix.
+   */
+  settle(end: number): void {
+    if (!this.pinDir || this.isClosed || end < 0) return;
+    let lo = this.head;
+    let hi = this.ends.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = this.ends[mid]!;
+      if (v === end) {
+        this.settledFlags[mid] = true;
+        break;
+      }
+      if (v < end) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    let free = -1;
+    while (this.head < this.ends.length && this.settledFlags[this.head]) free = this.ends[this.head++]!;
+    if (free >= 0) this.ring.commit(free);
+    if (this.head === this.ends.length) {
+      this.ends = [];
+      this.settledFlags = [];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.ends.length) {
+      this.ends = this.ends.slice(this.head);
+      this.settledFlags = this.settledFlags.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Pinned, under ring pressure: frees everything read so far (see `unprotected`). */
+  private relieve(): void {
+    for (let i = this.head; i < this.ends.length; i++) if (!this.settledFlags[i]) this.unprotected++;
+    this.ends = [];
+    this.settledFlags = [];
+    this.head = 0;
+    this.ring.commit(this.ring.read);
+  }
+
+  /** Pinned: records handed out and not yet settled. */
+  get unsettled(): number {
+    return this.ends.length - this.head;
+  }
+
+  /**
+   * Removes the pins (the agent is removed for good): the programs detach once this process lets
+   * go of them, and nothing of netpol stays in the kernel. Safe after close().
+   */
+  unpin(): void {
+    this.pinDir?.remove();
+  }
 
   /** Delivers everything already in the ring buffer now (synchronously). */
   drain(): void {
@@ -332,7 +555,7 @@ export class TcpConnectTracer {
 
   /** The directory name of a cgroup that connected (kept by the kernel after the cgroup is gone). */
   cgroupName(id: bigint): string | undefined {
-    if (this.obj.isClosed) return undefined;
+    if (this.isClosed) return undefined;
     const v = this.cgroupNamesMap.lookup(u64(id), CGROUP_NAME_LEN);
     if (!v) return undefined;
     const end = v.indexOf(0);
@@ -347,7 +570,7 @@ export class TcpConnectTracer {
       if (v) for (let i = 0; i < ncpu; i++) sum += v.readBigUInt64LE(i * 8);
       return Number(sum);
     };
-    return { lost: read(0), untracked: read(1), deduped: read(2) };
+    return { lost: read(0) + this.legacyLost, untracked: read(1), deduped: read(2) };
   }
 
   /** udp: replies not reported (datagrams sent, or connects, back to a peer the socket received from first). */
@@ -373,7 +596,7 @@ export class TcpConnectTracer {
 
   /** Stops the timers, delivers what is left, detaches the programs and frees the maps. */
   close(): void {
-    if (this.obj.isClosed) return;
+    if (this.isClosed) return;
     if (this.timer) {
       clearTimeout(this.timer);
       clearImmediate(this.timer as unknown as NodeJS.Immediate);
@@ -382,13 +605,19 @@ export class TcpConnectTracer {
     try {
       if (this.handler) this.drain();
     } finally {
+      this.isClosed = true;
       this.ring.close();
-      this.obj.close();
+      for (const old of this.legacy.splice(0)) {
+        old.ring.close();
+        for (const map of old.maps) map.close();
+      }
+      this.obj?.close();
+      for (const map of this.reopenedMaps) map.close();
     }
   }
 
   get closed(): boolean {
-    return this.obj.isClosed;
+    return this.isClosed;
   }
 }
 

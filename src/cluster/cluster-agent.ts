@@ -9,6 +9,7 @@
  */
 import { hostname } from 'node:os';
 import type { EnrichedEvent, LocalAgent } from '../agent/agent.js';
+import type { PinOptions, RingMark } from '../agent/pins.js';
 import type { TracerCounters } from '../agent/tracer.js';
 import type { FlowRecord } from '../flows/record.js';
 import { enrichWithIndex, podOfContainer, type PodIdentity } from './enrich.js';
@@ -30,6 +31,8 @@ export interface PodConnect {
   source: PodIdentity;
   /** K8S.NODE: the pod's node (spec.nodeName), else this node. */
   node: string;
+  /** Pinned: the record's place in the ring; a sink that journals the connect records it (resume point). */
+  cursor?: RingMark;
 }
 
 export interface ClusterAgentOptions {
@@ -54,6 +57,11 @@ export interface ClusterAgentOptions {
   onLost?: (newlyLost: number, totalLost: number) => void;
   /** A connect given up on: its container never showed up in the cluster view. */
   onUnresolved?: (e: EnrichedEvent) => void;
+  /**
+   * Keep the kernel side across restarts (src/agent/pins.ts). Each event is settled once onConnect
+   * has returned for it (its sinks journaled it) or it was given up on (counted in onUnresolved).
+   */
+  pin?: PinOptions;
 }
 
 /** Connects waiting for their pod, in arrival order. */
@@ -83,7 +91,7 @@ export class ClusterAgent {
       const podNode = identity.pod.spec?.nodeName ?? node;
       const { record } = enrichWithIndex(e.event, index, podNode, e.time.toISOString(), () => ({ identity, match: found.match }));
       if (e.event.outcome === 'error') record.errno = e.event.errno;
-      onConnect({ event: e.event, time: e.time, record, source: identity, node: podNode });
+      onConnect({ event: e.event, time: e.time, record, source: identity, node: podNode, ...(e.cursor ? { cursor: e.cursor } : {}) });
       return true;
     };
     // Containers given up on (never reported by the API server within holdMs): their later events
@@ -95,21 +103,31 @@ export class ClusterAgent {
     };
     const handle = (e: EnrichedEvent): void => {
       // Fast path: nothing held, pod known.
-      if (s.held === 0 && deliver(e, opts.view.index())) return;
+      if (s.held === 0 && deliver(e, opts.view.index())) {
+        e.settle?.();
+        return;
+      }
       // Not a pod's container (docker, host process), or one already given up on: not ours.
-      if (s.held === 0 && (!e.container?.podUid || recentlyGivenUp(e))) return;
+      if (s.held === 0 && (!e.container?.podUid || recentlyGivenUp(e))) {
+        e.settle?.();
+        return;
+      }
       // A kubelet container we cannot place yet: hold it (and everything after it, to keep order).
       s.held++;
       queue.push(e);
       s.chain = s.chain
         .then(async () => {
           const next = queue.shift()!;
-          if (deliver(next, opts.view.freshIndex())) return;
-          if (!next.container?.podUid || recentlyGivenUp(next)) return;
-          const ok = await opts.view.waitFor((index) => (deliver(next, index) ? true : undefined), holdMs);
-          if (!ok) {
-            givenUp.set(next.container.id, Date.now());
-            opts.onUnresolved?.(next);
+          try {
+            if (deliver(next, opts.view.freshIndex())) return;
+            if (!next.container?.podUid || recentlyGivenUp(next)) return;
+            const ok = await opts.view.waitFor((index) => (deliver(next, index) ? true : undefined), holdMs);
+            if (!ok) {
+              givenUp.set(next.container.id, Date.now());
+              opts.onUnresolved?.(next);
+            }
+          } finally {
+            next.settle?.();
           }
         })
         .catch((err: unknown) => {
@@ -129,6 +147,7 @@ export class ClusterAgent {
         ...(opts.udpOptional ? { udpOptional: true } : {}),
         ...(opts.alsoAnswers ? { alsoAnswers: true } : {}),
         ...(opts.onLost ? { onLost: opts.onLost } : {}),
+        ...(opts.pin ? { pin: opts.pin } : {}),
       },
       handle,
     );
@@ -150,6 +169,16 @@ export class ClusterAgent {
 
   get error(): unknown {
     return this.holds.failure ?? this.agent.error;
+  }
+
+  /** Pinned: see LocalAgent.pinning. */
+  get pinning(): LocalAgent['pinning'] {
+    return this.agent.pinning;
+  }
+
+  /** Removes the pins (the node's agent is removed for good). */
+  unpin(): void {
+    this.agent.unpin();
   }
 
   /** Stops tracing, then waits for held connects (each at most holdMs). */

@@ -11,8 +11,12 @@
  * their streams, stops tracing (delivering what the kernel already has), then closes the sinks
  * within a deadline.
  */
+import { mkdirSync } from 'node:fs';
 import type http from 'node:http';
 import { createRequire } from 'node:module';
+import type { NodeLock } from '../agent/node-lock.js';
+import { onBpffs, type PinOptions, type RingMark } from '../agent/pins.js';
+import { agentRemoval, daemonSetOf } from '../cluster/agent-removal.js';
 import { ClusterAgent, thisNodeName, type PodConnect } from '../cluster/cluster-agent.js';
 import type { LiveClusterView } from '../cluster/live.js';
 import { ConnectStream } from './connect-stream.js';
@@ -45,6 +49,17 @@ export interface NodeAgentOptions {
   log?: (line: string) => void;
   /** Watch restarts etc. */
   onWatchError?: (message: string) => void;
+  /**
+   * One agent per node: an exclusive lock on this file (beside the journal) is held while the agent
+   * runs; a second agent waits for it (said in /readyz and status) before it reads the journal.
+   */
+  lockPath?: string;
+  /**
+   * Keep the kernel side (BPF programs, ring buffer, counters) across restarts, pinned under `root`
+   * (src/agent/pins.ts): `on`, `off`, or `auto` — on when this process is a DaemonSet's pod (`pod`).
+   * Off by default (the programs go with the process, as with `trace`).
+   */
+  pin?: { mode: 'auto' | 'on' | 'off'; root: string; pod?: { namespace: string; name: string } };
 }
 
 interface SinkSlot {
@@ -70,6 +85,9 @@ export class NodeAgent {
   private kernelLost = 0;
   private unresolved = 0;
   private startError: string | undefined;
+  private locks: NodeLock[] = [];
+  private waitingFor: string | undefined;
+  private kernelState: { pinned: boolean; dir?: string; reopened?: boolean; resumeSkipped?: number; problem?: string; daemonSet?: string } = { pinned: false };
   private stopping: Promise<void> | undefined;
   /** Where the listeners ended up (port 0 in tests picks a free port). */
   apiAddress: Listen | undefined;
@@ -92,6 +110,7 @@ export class NodeAgent {
     this.apiAddress = await listen(this.apiHttp, this.opts.api ?? { host: '127.0.0.1', port: API_PORT });
     log(`netpol agent ${AGENT_VERSION} on node ${this.node}: API on ${this.apiAddress.host}:${this.apiAddress.port}, health on ${this.healthAddress.host}:${this.healthAddress.port}`);
     try {
+      if (this.opts.lockPath) await this.lock(this.opts.lockPath, false, log);
       const { LiveClusterView } = await import('../cluster/live.js');
       this.view = await LiveClusterView.connect({
         kubeconfig: this.opts.kubeconfig,
@@ -109,10 +128,12 @@ export class NodeAgent {
         this.sinks.push({ sink, errors: 0 });
         log(`sink ${sink.name} started`);
       }
+      const pin = await this.pinning(view, log);
       // Before any program is attached: no edge recorded from here on is older than this.
       const attachStart = new Date();
       this.agent = await ClusterAgent.start(
         {
+          ...(pin ? { pin } : {}),
           view,
           node: this.node,
           filter: () => true,
@@ -137,6 +158,15 @@ export class NodeAgent {
       // The profiles record it (status.protocols): learn takes DNS as observed only where UDP was.
       const protocols = [{ protocol: 'TCP' as const, observed: true }, { protocol: 'UDP' as const, ...udp }];
       for (const slot of this.sinks) slot.sink.observing?.(protocols, attachStart);
+      const pinned = this.agent.pinning;
+      if (pinned) {
+        this.kernelState = { ...this.kernelState, pinned: true, dir: pinned.dir, reopened: pinned.reopened, resumeSkipped: pinned.resumeSkipped };
+        log(
+          pinned.reopened
+            ? `kernel state reopened from ${pinned.dir}: reading what was recorded while no agent ran` + (pinned.resumeSkipped ? ` (${pinned.resumeSkipped} records already journaled, skipped)` : '')
+            : `kernel state pinned under ${pinned.dir}`,
+        );
+      }
       log('BPF programs attached');
       this.rateTimer = setInterval(() => this.sampleRate(), 1000);
       this.rateTimer.unref();
@@ -144,6 +174,59 @@ export class NodeAgent {
       this.startError = (err as Error).message;
       throw err;
     }
+  }
+
+  /** Waits for an exclusive lock (polling, so /readyz and status say what is awaited). */
+  private async lock(path: string, directory: boolean, log: (line: string) => void): Promise<void> {
+    // Loaded on use: it calls flock(2) through koffi, a native module every CLI command would load.
+    const { NodeLock } = await import('../agent/node-lock.js');
+    let said = false;
+    for (;;) {
+      const lock = NodeLock.tryAcquire(path, directory);
+      if (lock) {
+        this.locks.push(lock);
+        this.waitingFor = undefined;
+        if (said) log(`lock ${path} acquired`);
+        return;
+      }
+      const holder = NodeLock.holder(path);
+      this.waitingFor = `waiting for the lock ${path}${holder ? ` (held by ${holder})` : ''}: another agent on this node has not stopped yet`;
+      if (!said) log(this.waitingFor);
+      said = true;
+      if (this.stopping) throw new Error('stopped while waiting for the node lock');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /** Whether (and where) to pin the kernel side; takes the pin root's lock when it does. */
+  private async pinning(view: LiveClusterView, log: (line: string) => void): Promise<PinOptions | undefined> {
+    const o = this.opts.pin;
+    if (!o || o.mode === 'off') return undefined;
+    if (o.mode === 'auto') {
+      if (!o.pod) return undefined;
+      try {
+        const ds = await daemonSetOf(view.kc, o.pod.namespace, o.pod.name);
+        if (!ds) {
+          this.kernelState = { pinned: false, problem: `pod ${o.pod.namespace}/${o.pod.name} is not a DaemonSet's: not pinned (--pin pins anyway)` };
+          return undefined;
+        }
+        this.kernelState.daemonSet = `${o.pod.namespace}/${ds}`;
+      } catch (err) {
+        this.kernelState = { pinned: false, problem: `cannot read pod ${o.pod.namespace}/${o.pod.name}: ${(err as Error).message}: not pinned` };
+        log(`warning: ${this.kernelState.problem}`);
+        return undefined;
+      }
+    }
+    if (!onBpffs(o.root)) {
+      this.kernelState = { pinned: false, problem: `${o.root} is not on a BPF filesystem (mount the host's /sys/fs/bpf): connects made while no agent runs are not seen` };
+      log(`warning: ${this.kernelState.problem}`);
+      return undefined;
+    }
+    mkdirSync(o.root, { recursive: true, mode: 0o700 });
+    await this.lock(o.root, true, log);
+    let resumeAfter: RingMark | undefined;
+    for (const { sink } of this.sinks) resumeAfter ??= sink.ringMark?.();
+    return { root: o.root, ...(resumeAfter ? { resumeAfter } : {}) };
   }
 
   private deliver(c: PodConnect): void {
@@ -190,6 +273,7 @@ export class NodeAgent {
   readiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (this.startError) reasons.push(`start failed: ${this.startError}`);
+    if (this.waitingFor) reasons.push(this.waitingFor);
     if (this.stopping) reasons.push('shutting down');
     if (!this.view) reasons.push('cluster view not synced yet');
     if (!this.agent) reasons.push('BPF programs not attached yet');
@@ -232,6 +316,7 @@ export class NodeAgent {
       udp: this.agent ? this.agent.udpReporting : { observed: false, problem: 'not started' },
       connectsAsMade: this.agent ? this.agent.connectReporting : { reported: false, problem: 'not started' },
       subscribers: this.stream.subscriberCount,
+      kernelState: { ...this.kernelState, ...(this.agent?.pinning ? { unsettled: this.agent.pinning.unsettled, unprotected: this.agent.pinning.unprotected } : {}) },
       ...(health ? { clusterView: { connected: health.connected, restarts: health.restarts, ...(health.lastError ? { lastError: health.lastError } : {}) } } : {}),
       sinks,
     };
@@ -253,6 +338,26 @@ export class NodeAgent {
       families.push(...(slot.sink.metrics?.() ?? []));
     }
     return families;
+  }
+
+  /**
+   * Pinned, at the end: the pins go when the agent is removed for good (its DaemonSet deleted, e.g.
+   * `kubectl netpol undeploy`), so nothing stays attached on the node; otherwise (a pod replaced, the
+   * node excluded for a while, `--pin` by hand) they stay and the next agent reads on.
+   */
+  private async releaseKernelState(log: (line: string) => void): Promise<void> {
+    const pinned = this.agent?.pinning;
+    if (!pinned || !this.view) return;
+    const o = this.opts.pin;
+    if (o?.mode !== 'auto' || !o.pod) {
+      log(`kernel state kept under ${pinned.dir} (the next agent reads on; rm -r ${pinned.dir} removes it)`);
+      return;
+    }
+    const removal = await agentRemoval(this.view.kc, o.pod.namespace, o.pod.name);
+    if (removal.forGood) {
+      this.agent!.unpin();
+      log(`kernel state removed from ${pinned.dir}: ${removal.why}`);
+    } else log(`kernel state kept under ${pinned.dir}: ${removal.why}`);
   }
 
   /** SIGTERM: stop accepting, end streams, stop tracing, close the sinks within the deadline. Idempotent. */
@@ -285,7 +390,9 @@ export class NodeAgent {
         }
       }),
     );
+    await this.releaseKernelState(log);
     await this.view?.close();
+    for (const lock of this.locks.splice(0).reverse()) lock.release();
     if (this.healthHttp) await closeServer(this.healthHttp);
     log('netpol agent stopped');
   }

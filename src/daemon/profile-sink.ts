@@ -10,6 +10,7 @@
  *   NETPOL_PROFILE_RETENTION  e.g. 14d (default)           NETPOL_PROFILE_FLUSH  e.g. 10s (default)
  *   NETPOL_PROFILE_MAX_EDGES  edges per profile object (default 1000)
  */
+import type { RingMark } from '../agent/pins.js';
 import type { PodConnect } from '../cluster/cluster-agent.js';
 import { observationOf } from '../cluster/profile/identity.js';
 import type { ProtocolState } from '../cluster/profile/observing.js';
@@ -44,11 +45,16 @@ function envInt(name: string, fallback: number): number {
   return n;
 }
 
+/** The journal's directory: $NETPOL_PROFILE_DIR, else the DaemonSet's hostPath /var/lib/netpol/<node>/profile. */
+export function profileJournalDir(node: string): string {
+  return process.env.NETPOL_PROFILE_DIR || `/var/lib/netpol/${node}/profile`;
+}
+
 /** The writer's options from the environment and the node's name. */
 export function profileWriterOptions(ctx: SinkContext): Omit<ProfileWriterOptions, 'kc'> {
   return {
     node: ctx.node,
-    journalDir: process.env.NETPOL_PROFILE_DIR || `/var/lib/netpol/${ctx.node}/profile`,
+    journalDir: profileJournalDir(ctx.node),
     retentionMs: envDuration('NETPOL_PROFILE_RETENTION', DEFAULT_RETENTION_MS),
     flushIntervalMs: envDuration('NETPOL_PROFILE_FLUSH', 10_000),
     maxEdges: envInt('NETPOL_PROFILE_MAX_EDGES', 1000),
@@ -67,7 +73,7 @@ class ProfileSink implements ConnectSink {
   accept(c: PodConnect): void {
     try {
       const obs = observationOf(resolveFlow(c.record, this.ctx.view.index()), c.time.toISOString());
-      if (obs) this.writer.accept(obs);
+      if (obs) this.writer.accept(obs, c.cursor);
       else this.unresolvable++;
     } catch {
       // A record the view cannot resolve (its pod vanished between attribution and here): counted.
@@ -99,6 +105,10 @@ class ProfileSink implements ConnectSink {
 
   readiness(): { ready: boolean; reason?: string } {
     return this.writer.readiness();
+  }
+
+  ringMark(): RingMark | undefined {
+    return this.writer.ringMark();
   }
 
   close(deadline: Date): Promise<void> {

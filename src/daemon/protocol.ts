@@ -102,6 +102,13 @@ export interface AgentStatus {
   /** UDP sends are observed (the cgroup hooks attached), else why not. */
   udp?: { observed: boolean; problem?: string };
   subscribers: number;
+  /**
+   * The kernel side kept across restarts (pinned in the BPF filesystem), else why not; `unsettled`:
+   * records read but not yet safe (journaled), which the next agent would read again; `unprotected`:
+   * records freed before they were journaled because the ring was more than half full of unsettled
+   * records (a SIGKILL before they are journaled would lose them).
+   */
+  kernelState?: { pinned: boolean; dir?: string; reopened?: boolean; resumeSkipped?: number; unsettled?: number; unprotected?: number; problem?: string; daemonSet?: string };
   /** The agent's watches of the API server. */
   clusterView?: { connected: boolean; restarts: number; lastError?: string };
   /** Per sink: its figures; `stream` is the live stream of /v1/connects. */

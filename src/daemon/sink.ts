@@ -7,6 +7,7 @@
  *
  * Layers: src/daemon sits above src/policy and src/cluster (it wires them); nothing below imports it.
  */
+import type { RingMark } from '../agent/pins.js';
 import type { PodConnect } from '../cluster/cluster-agent.js';
 import type { LiveClusterView } from '../cluster/live.js';
 import type { ProtocolState } from '../cluster/profile/observing.js';
@@ -55,6 +56,11 @@ export interface ConnectSink {
   metrics?(): MetricFamily[];
   /** Ready to serve (e.g. its first write to the API server succeeded)? A reason when not. */
   readiness?(): { ready: boolean; reason?: string };
+  /**
+   * Optional, for a sink that journals connects: the last kernel ring position it journaled
+   * (PodConnect.cursor), read once at start; the agent does not deliver those records again.
+   */
+  ringMark?(): RingMark | undefined;
   /** Flush what is buffered, within the deadline; called on SIGTERM. */
   close(deadline: Date): Promise<void>;
 }

@@ -78,6 +78,9 @@ function podFromDaemonSet(name: string, args: string[], edit: (container: Record
   delete c.readinessProbe;
   delete c.livenessProbe;
   (c.env as unknown[]).push({ name: 'NETPOL_NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+  // A journal of its own: the node's journal is locked by the DaemonSet's agent (one agent per node),
+  // and this pod would wait for it. Not a DaemonSet's pod, it does not pin its programs either.
+  (c.env as unknown[]).push({ name: 'NETPOL_PROFILE_DIR', value: `/var/lib/netpol/pods/${name}/profile` });
   edit(c);
   spec.restartPolicy = 'Never';
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS }, spec };

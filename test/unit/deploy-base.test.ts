@@ -64,10 +64,14 @@ describe('deploy/base', () => {
       capabilities: { drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN', 'DAC_READ_SEARCH'] },
     });
     expect(c.volumeMounts.length).toBeGreaterThan(0);
-    // Every host path read-only but the profile journal's (/var/lib/netpol, the `state` volume).
-    for (const m of c.volumeMounts) expect(m.readOnly ?? false, m.name).toBe(m.name !== 'state');
-    expect(spec.volumes.map((v) => v.hostPath?.path).sort()).toEqual(['/run/containerd/io.containerd.runtime.v2.task', '/sys/fs/cgroup', '/sys/kernel/btf', '/sys/kernel/tracing', '/var/lib/netpol']);
+    // Every host path read-only but the profile journal's (/var/lib/netpol, the `state` volume) and
+    // the BPF filesystem (`bpffs`: the kernel state pinned across agent restarts).
+    for (const m of c.volumeMounts) expect(m.readOnly ?? false, m.name).toBe(m.name !== 'state' && m.name !== 'bpffs');
+    expect(spec.volumes.map((v) => v.hostPath?.path).sort()).toEqual(['/run/containerd/io.containerd.runtime.v2.task', '/sys/fs/bpf', '/sys/fs/cgroup', '/sys/kernel/btf', '/sys/kernel/tracing', '/var/lib/netpol']);
     expect(c.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+    // Its own pod, so it pins only as a DaemonSet's pod and unpins when the DaemonSet is deleted.
+    expect(c.env).toContainEqual({ name: 'NETPOL_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+    expect(c.env).toContainEqual({ name: 'NETPOL_POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
   });
 
   it('applies CRDs, then the namespace, then the rest; every object has a REST path', () => {

@@ -14,12 +14,17 @@
  *   {"d":id,"o":owner,"e":edge}                      defines pair `id` (a workload and one edge)
  *   {"c":[id,...],"s":seq,"t":time}                  one connect
  *   {"a":id,"n":count,"f":first,"l":last,"s":seq}    an aggregate written by compaction
+ *   {"r":ring,"p":pos}                                the kernel ring's position journaled so far
+ * A connect read from a pinned ring (src/agent/pins.ts) carries "p", its record's end in the ring
+ * named by the last "r" line: the next agent skips the ring's records up to the last such position,
+ * so a record journaled just before a SIGKILL (before the ring was told) is not delivered twice.
  * Compaction starts a new segment holding only what is not yet written (aggregated), then deletes
  * the older segments: the journal's size is bounded by the backlog, not by the traffic.
  */
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RingMark } from '../../agent/pins.js';
 import type { EdgeObservation, WorkloadIdentity } from './types.js';
 import { edgeKey, workloadIdentityKey } from './types.js';
 
@@ -37,6 +42,8 @@ export interface ReplayResult {
   entries: JournalEntry[];
   /** Lines that could not be read: a torn last line (killed mid-write) or damage. Counted as lost. */
   unreadable: number;
+  /** The last ring position journaled, if any connect came from a pinned ring. */
+  mark?: RingMark;
 }
 
 const SEGMENT = /^seg-(\d+)\.ndjson$/;
@@ -47,6 +54,9 @@ export class Journal {
   private bytes = 0;
   private nextSeq: number;
   private readonly pairs = new Map<string, number>();
+  /** The ring of the last "r" line written in the current segment, and the last position journaled. */
+  private ring: string | undefined;
+  mark: RingMark | undefined;
   /** Segments of earlier runs, still on disk until the next compaction. */
   olderSegments = 0;
 
@@ -79,9 +89,10 @@ export class Journal {
     for (const n of segments) {
       const text = readFileSync(join(dir, `seg-${n}.ndjson`), 'utf8');
       const defs = new Map<number, { o: WorkloadIdentity; e: EdgeObservation }>();
+      let ring: string | undefined;
       for (const line of text.split('\n')) {
         if (line === '') continue;
-        let rec: { d?: number; o?: WorkloadIdentity; e?: EdgeObservation; c?: number[]; s?: number; t?: string; a?: number; n?: number; f?: string; l?: string };
+        let rec: { d?: number; o?: WorkloadIdentity; e?: EdgeObservation; c?: number[]; s?: number; t?: string; a?: number; n?: number; f?: string; l?: string; r?: string; p?: number };
         try {
           rec = JSON.parse(line) as typeof rec;
         } catch {
@@ -89,8 +100,12 @@ export class Journal {
           continue;
         }
         if (rec.d !== undefined && rec.o && rec.e) defs.set(rec.d, { o: rec.o, e: rec.e });
-        else if (rec.c && rec.s !== undefined && rec.t) {
+        else if (rec.r !== undefined) {
+          ring = rec.r;
+          if (rec.p !== undefined) replay.mark = { ring, pos: rec.p };
+        } else if (rec.c && rec.s !== undefined && rec.t) {
           maxSeq = Math.max(maxSeq, rec.s);
+          if (rec.p !== undefined && ring !== undefined) replay.mark = { ring, pos: rec.p };
           for (const id of rec.c) {
             const def = defs.get(id);
             if (def) replay.entries.push({ owner: def.o, edge: def.e, count: 1, first: rec.t, last: rec.t, seq: rec.s });
@@ -108,6 +123,7 @@ export class Journal {
     // A new segment per start: the torn tail of the last one is never appended to.
     const journal = new Journal(dir, id, last + 1, maxSeq + 1);
     journal.olderSegments = segments.length;
+    journal.mark = replay.mark;
     return { journal, replay };
   }
 
@@ -144,12 +160,17 @@ export class Journal {
   }
 
   /** Appends one connect (its definitions first, when new) in one write; returns its sequence number. */
-  record(owner: WorkloadIdentity, edges: EdgeObservation[], time: string): number {
+  record(owner: WorkloadIdentity, edges: EdgeObservation[], time: string, cursor?: RingMark): number {
     const lines: string[] = [];
     const ids = edges.map((e) => this.pairId(owner, e, lines));
     const seq = this.nextSeq++;
-    lines.push(JSON.stringify({ c: ids, s: seq, t: time }));
+    if (cursor && cursor.ring !== this.ring) lines.push(JSON.stringify({ r: cursor.ring }));
+    lines.push(JSON.stringify(cursor ? { c: ids, s: seq, t: time, p: cursor.pos } : { c: ids, s: seq, t: time }));
     this.append(lines.join('\n') + '\n');
+    if (cursor) {
+      this.ring = cursor.ring;
+      this.mark = cursor;
+    }
     return seq;
   }
 
@@ -180,6 +201,8 @@ export class Journal {
       }
       lines.push(JSON.stringify({ a: id, n: p.count, f: p.first, l: p.last, s: p.seq }));
     }
+    // The resume point survives compaction (the connect lines that carried it do not).
+    if (this.mark) lines.push(JSON.stringify({ r: this.mark.ring, p: this.mark.pos }));
     const text = lines.length > 0 ? lines.join('\n') + '\n' : '';
     const fd = openSync(tmp, 'w');
     try {
@@ -197,6 +220,7 @@ export class Journal {
     this.bytes = Buffer.byteLength(text);
     this.pairs.clear();
     for (const [key, id] of defs) this.pairs.set(key, id);
+    this.ring = this.mark?.ring;
   }
 
   close(): void {

@@ -20,6 +20,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { applyProfile, deleteProfile, getProfile, listProfiles, newConnectionPool } from './client.js';
 import { ApiStatusError } from '../live.js';
 import { collectExpiredProfiles } from './gc.js';
+import type { RingMark } from '../../agent/pins.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { addEdge, expireEdges } from './merge.js';
 import { ObservationLedger, type ProtocolState } from './observing.js';
@@ -129,6 +130,12 @@ export class ProfileWriter {
     protocolsRefused: 0,
   };
   private lastError: string | undefined;
+  /**
+   * lastError is a failed write's (a 429, an outage): cleared by the next successful write, so status
+   * never shows a stale failure. Other errors (refused content, journal, sweep) are kept: they name
+   * connects lost or not durable.
+   */
+  private lastErrorRetryable = false;
   private lastWriteAt: string | undefined;
   private firstWriteOk = false;
   /** This node's objects were listed at start (so a share not among them is known not to exist). */
@@ -186,6 +193,7 @@ export class ProfileWriter {
       for (const s of w.shares.values()) if (!s.base) w.loadBase(shareKey(s.owner.namespace, s.name), undefined);
     } catch (err) {
       w.lastError = `reading this node's profiles: ${(err as Error).message}`;
+      w.lastErrorRetryable = true;
     }
     for (const s of w.shares.values()) if (!s.base && s.replayed.length === 0) w.shares.delete(shareKey(s.owner.namespace, s.name));
     if (w.o.flushIntervalMs > 0) {
@@ -276,7 +284,7 @@ export class ProfileWriter {
   }
 
   /** One connect. Journaled before it is counted; never throws, never waits. */
-  accept(obs: ProfileObservation): void {
+  accept(obs: ProfileObservation, cursor?: RingMark): void {
     this.figures.observed++;
     if (obs.edges.length === 0) return;
     const s = this.shareOf(obs.owner);
@@ -289,11 +297,12 @@ export class ProfileWriter {
     let seq = 0;
     if (this.journal) {
       try {
-        seq = this.journal.record(obs.owner, obs.edges, obs.time);
+        seq = this.journal.record(obs.owner, obs.edges, obs.time, cursor);
       } catch (err) {
         // Kept in memory (it is written if this agent lives), but not durable: said in status.
         this.figures.journalFailures++;
         this.lastError = `journal: ${(err as Error).message}`;
+        this.lastErrorRetryable = false;
       }
     }
     obs.edges.forEach((e, i) => this.addPending(s, e, 1, obs.time, obs.time, seq, keys[i]));
@@ -333,6 +342,7 @@ export class ProfileWriter {
     } catch (err) {
       this.figures.retried++;
       this.lastError = (err as Error).message;
+      this.lastErrorRetryable = true;
       this.backoffMs = Math.min(this.o.backoffMaxMs, this.backoffMs === 0 ? 1000 : this.backoffMs * 2);
       this.nextAttemptMs = this.o.now() + this.backoffMs;
       throw err;
@@ -372,6 +382,7 @@ export class ProfileWriter {
         // Nothing left within retention: the object goes (this writer is its only writer).
         await deleteProfile(this.o.kc, s.owner.namespace, s.name, undefined, this.pool);
         this.figures.deleted++;
+        this.writeSucceeded();
       } else {
         let oldest: string | undefined;
         for (const e of content.values()) if (oldest === undefined || e.firstSeen < oldest) oldest = e.firstSeen;
@@ -394,6 +405,7 @@ export class ProfileWriter {
         await applyProfile(this.o.kc, profile, this.o.fieldManager, { exists: s.exists, pool: this.pool });
         this.figures.written++;
         this.firstWriteOk = true;
+        this.writeSucceeded();
       }
     } catch (err) {
       if (err instanceof ApiStatusError && !this.protocolsRefused && /\.status\.protocols: field not declared in schema/.test(err.reason)) {
@@ -413,6 +425,7 @@ export class ProfileWriter {
         this.figures.lost += connects;
         this.figures.rejected += connects;
         this.backlogEdges -= taken.size;
+        this.lastErrorRetryable = false;
         this.lastError =
           `profile ${s.owner.namespace}/${s.name} refused by the API server: ${(err as ApiStatusError).reason}` +
           (gone ? ` (namespace ${s.owner.namespace} does not exist or is being deleted: its ${connects} connects are lost)` : '');
@@ -439,6 +452,12 @@ export class ProfileWriter {
     if (content.size === 0 && overflow.connects === 0 && s.pending.size === 0) this.shares.delete(shareKey(s.owner.namespace, s.name));
   }
 
+  private writeSucceeded(): void {
+    if (!this.lastErrorRetryable) return;
+    this.lastError = undefined;
+    this.lastErrorRetryable = false;
+  }
+
   /** Deletes profiles of any node with nothing seen within retention (gc.ts); counted in `collected`. */
   async collectExpired(): Promise<number> {
     try {
@@ -447,6 +466,7 @@ export class ProfileWriter {
       return n;
     } catch (err) {
       this.lastError = `retention sweep: ${(err as Error).message}`;
+      this.lastErrorRetryable = false;
       throw err;
     }
   }
@@ -466,7 +486,13 @@ export class ProfileWriter {
       this.journal.compact(keep);
     } catch (err) {
       this.lastError = `journal compaction: ${(err as Error).message}`;
+      this.lastErrorRetryable = false;
     }
+  }
+
+  /** The last kernel ring position journaled (the agent resumes reading the pinned ring after it). */
+  ringMark(): RingMark | undefined {
+    return this.journal?.mark;
   }
 
   status(): Record<string, number | string | boolean> {

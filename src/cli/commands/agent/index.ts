@@ -4,7 +4,11 @@
  * exits 0.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { join } from 'node:path';
+import { DEFAULT_PIN_ROOT } from '../../../agent/pins.js';
+import { thisNodeName } from '../../../cluster/cluster-agent.js';
 import { NodeAgent } from '../../../daemon/node-agent.js';
+import { profileJournalDir } from '../../../daemon/profile-sink.js';
 import { defaultSinks } from '../../../daemon/sinks.js';
 import { DURATION_SYNTAX, parseDurationSeconds } from '../../shared/duration.js';
 
@@ -17,6 +21,8 @@ interface AgentFlags {
   pods: 'node' | 'cluster';
   closeTimeout?: number;
   retention?: number;
+  pin?: boolean;
+  pinRoot: string;
 }
 
 function hostPort(flag: string): (value: string) => { host: string; port: number } {
@@ -53,6 +59,9 @@ export function agentCommand(): Command {
         .default('cluster'),
     )
     .option('--retention <duration>', `how long a TrafficProfile keeps an edge that is not seen again (${DURATION_SYNTAX}; default 14d, or $NETPOL_PROFILE_RETENTION)`, parseDurationSeconds)
+    .option('--pin', `keep the BPF programs, ring buffer and counters pinned under --pin-root across restarts, so the next agent reads what was recorded while none ran (default: only when running as a DaemonSet's pod, whose pins go when the DaemonSet is deleted; pins made by hand stay until removed: rm -r the directory)`)
+    .option('--no-pin', 'never pin: the programs go with the process')
+    .option('--pin-root <dir>', 'where to pin, on a BPF filesystem', process.env.NETPOL_PIN_ROOT || DEFAULT_PIN_ROOT)
     .option('--close-timeout <duration>', `on SIGTERM, how long the sinks get to flush (${DURATION_SYNTAX}; default 10s)`, parseDurationSeconds)
     .addHelpText(
       'after',
@@ -66,8 +75,13 @@ export function agentCommand(): Command {
       const log = (line: string): void => {
         process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       };
+      const node = flags.node ?? thisNodeName();
+      const pod = process.env.NETPOL_POD_NAME && process.env.NETPOL_POD_NAMESPACE ? { name: process.env.NETPOL_POD_NAME, namespace: process.env.NETPOL_POD_NAMESPACE } : undefined;
       const agent = new NodeAgent({
-        ...(flags.node ? { node: flags.node } : {}),
+        node,
+        // One agent per node: it owns the node's journal (and, pinned, the node's ring buffer).
+        lockPath: join(profileJournalDir(node), 'agent.lock'),
+        pin: { mode: flags.pin === undefined ? 'auto' : flags.pin ? 'on' : 'off', root: flags.pinRoot, ...(pod ? { pod } : {}) },
         ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
         ...(flags.context ? { context: flags.context } : {}),
         api,
