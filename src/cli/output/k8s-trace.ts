@@ -6,7 +6,7 @@
 import type { ConnectEvent } from '../../agent/event.js';
 import { flowDestinationNotation, flowSourceNotation } from '../../cluster/enrich.js';
 import type { FlowRecord } from '../../flows/record.js';
-import { compileJson } from './columns/json.js';
+import { compileJsonText } from './columns/json.js';
 import { TableFormatter } from './columns/table.js';
 import { k8sLayout, K8S_TCPCONNECT_COLUMNS, needsAnswer, parseTraceOutput, type K8sRowInfo, type TraceRow, type TraceView } from './trace-columns.js';
 
@@ -40,7 +40,7 @@ export function showsAsMade(out: K8sView, latency: boolean | undefined): boolean
  */
 export class K8sRowWriter {
   private readonly table: TableFormatter<TraceRow> | undefined;
-  private readonly json = compileJson(K8S_TCPCONNECT_COLUMNS);
+  private readonly json = compileJsonText(K8S_TCPCONNECT_COLUMNS);
   private pending: string[] = [];
   private scheduled = false;
 
@@ -57,7 +57,7 @@ export class K8sRowWriter {
   }
 
   push(row: TraceRow): void {
-    this.pending.push(this.table ? this.table.row(row) : JSON.stringify(this.json(row)));
+    this.pending.push(this.table ? this.table.row(row) : this.json(row));
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());

@@ -11,7 +11,7 @@
  */
 import type { Writable } from 'node:stream';
 import { TCPCONNECT_COLUMNS, type TraceRow, type TraceView, defaultLayout, needsAnswer, parseTraceOutput } from '../../output/trace-columns.js';
-import { compileJson } from '../../output/columns/json.js';
+import { compileJsonText } from '../../output/columns/json.js';
 import { TableFormatter } from '../../output/columns/table.js';
 import type { TraceStreams } from './io.js';
 
@@ -54,7 +54,7 @@ export function parseOutput(output: string | undefined, latency: boolean): Trace
 export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number> {
   const view = parseOutput(opts.output, opts.latency ?? false);
   const table = view.kind === 'table' ? new TableFormatter<TraceRow>(view.layout, TCPCONNECT_COLUMNS) : undefined;
-  const json = compileJson(TCPCONNECT_COLUMNS);
+  const json = compileJsonText(TCPCONNECT_COLUMNS);
   // Output is batched: one write per ring-buffer drain, not one per event.
   let pending: string[] = [];
   let flushScheduled = false;
@@ -98,7 +98,7 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
     },
     (row) => {
       shown++;
-      emit(table ? table.row(row) : JSON.stringify(json(row)));
+      emit(table ? table.row(row) : json(row));
     },
   );
   if (opts.proto !== 'udp' && showsConnectsAsMade(view, opts.latency ?? false)) warnIfConnectsAnswered(agent.connectReporting, io.stderr);
