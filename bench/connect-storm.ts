@@ -19,11 +19,13 @@
  *           with --judge allow (default) it allows the storm's destination (every connect judged, no
  *           finding), with --judge deny it would deny it (every connect a would-deny finding:
  *           evidence, Event, metric). --audit also subscribes to the audit stream (GET /v1/audit).
+ *   agent-judge  the same agent with the live judge as its only sink (what the judge and the agent's
+ *           own pipeline cost, without the traffic-profile writer)
  *   learn   `netpol learn --local --host` (edges de-duplicated in the kernel, JSONL recording)
  *   tcpstates  libbpf-tools' tcpstates, to a file (only with --tcpstates)
  *
  * Run as root:
- *   npx vite-node bench/connect-storm.ts [--seconds 2] [--rounds 5] [--threads 2] [--phases trace,agent,learn]
+ *   npx vite-node bench/connect-storm.ts [--seconds 2] [--rounds 5] [--threads 2] [--phases trace,agent,agent-judge,learn]
  *                                        [--judge allow|deny] [--audit] [--tcpstates]
  * The storm is bench/connect-storm.c (built here with clang), so the generator costs no JS time.
  * Other BPF tracers loaded during a phase (other users of the machine) are counted and shown.
@@ -32,6 +34,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import http from 'node:http';
+import { Session } from 'node:inspector/promises';
+import { writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -45,6 +49,7 @@ import { rawRequest } from '../src/cluster/live.js';
 import { applyStaged, listStaged } from '../src/cluster/staged/client.js';
 import { NodeAgent } from '../src/daemon/node-agent.js';
 import type { AgentStatus } from '../src/daemon/protocol.js';
+import { judgeSinkFactory } from '../src/daemon/judge-sink.js';
 import { defaultSinks } from '../src/daemon/sinks.js';
 
 const args = process.argv.slice(2);
@@ -57,7 +62,7 @@ const ROUNDS = Number(arg('rounds', '5'));
 const THREADS = Number(arg('threads', '2'));
 const JUDGE = arg('judge', 'allow') as 'allow' | 'deny';
 const AUDIT = args.includes('--audit');
-const PHASES = arg('phases', 'trace,agent,learn').split(',').concat(args.includes('--tcpstates') ? ['tcpstates'] : []);
+const PHASES = arg('phases', 'trace,agent,agent-judge,learn').split(',').concat(args.includes('--tcpstates') ? ['tcpstates'] : []);
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
 const work = mkdtempSync(join(tmpdir(), 'netpol-bench-'));
@@ -174,7 +179,7 @@ async function tracePhase(): Promise<PhaseResult> {
   const others = otherTracers(1);
   const start = lines;
   // Caught up: a line for each of the storm's connects is written.
-  const s = await runStorm((connects) => until(() => lines - start >= connects));
+  const s = await profiled('trace', () => runStorm((connects) => until(() => lines - start >= connects)));
   await sleep(200);
   abort.abort();
   await done;
@@ -246,9 +251,9 @@ function getJson(port: number, path: string): Promise<{ status: number; body: st
   });
 }
 
-async function agentPhase(): Promise<PhaseResult> {
+async function agentPhase(sinks: 'default' | 'judge' = 'default'): Promise<PhaseResult> {
   process.env.NETPOL_PROFILE_DIR = join(work, 'profile');
-  const agent = new NodeAgent({ node: NODE, kubeconfig, api: { host: '127.0.0.1', port: 0 }, health: { host: '127.0.0.1', port: 0 }, sinks: defaultSinks(), log: () => {} });
+  const agent = new NodeAgent({ node: NODE, kubeconfig, api: { host: '127.0.0.1', port: 0 }, health: { host: '127.0.0.1', port: 0 }, sinks: sinks === 'default' ? defaultSinks() : [judgeSinkFactory()], log: () => {} });
   await agent.start();
   for (let i = 0; (await getJson(agent.healthAddress!.port, '/readyz')).status !== 200; i++) {
     if (i > 100) throw new Error(`the agent did not become ready: ${(await getJson(agent.healthAddress!.port, '/readyz')).body}`);
@@ -269,7 +274,7 @@ async function agentPhase(): Promise<PhaseResult> {
   const others = otherTracers(1);
   const start = agent.status().connects.answered;
   // Caught up: the agent has attributed every answered connect of the storm.
-  const s = await runStorm((connects) => until(() => agent.status().connects.answered - start >= connects));
+  const s = await profiled(`agent-${sinks}`, () => runStorm((connects) => until(() => agent.status().connects.answered - start >= connects)));
   const status = JSON.parse((await getJson(agent.apiAddress!.port, '/v1/status')).body) as AgentStatus;
   auditReq?.destroy();
   await agent.stop();
@@ -305,7 +310,27 @@ async function tcpstatesPhase(): Promise<PhaseResult> {
   return { storm: s, others, lines: text.split('\n').length - 2, lost };
 }
 
-const PHASE_FNS: Record<string, () => Promise<PhaseResult>> = { trace: tracePhase, agent: agentPhase, learn: learnPhase, tcpstates: tcpstatesPhase };
+/**
+ * NETPOL_BENCH_PROFILE=DIR: a CPU profile of this process per traced phase, taken while the storm
+ * runs (started after the programs are loaded: the profiler's signals would interrupt the verifier).
+ */
+async function profiled<T>(name: string, f: () => Promise<T>): Promise<T> {
+  const dir = process.env.NETPOL_BENCH_PROFILE;
+  if (!dir) return f();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await f();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(dir, `${name}-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
+const PHASE_FNS: Record<string, () => Promise<PhaseResult>> = { trace: tracePhase, agent: () => agentPhase('default'), 'agent-judge': () => agentPhase('judge'), learn: learnPhase, tcpstates: tcpstatesPhase };
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
@@ -315,9 +340,9 @@ const median = (xs: number[]) => {
 };
 
 async function main(): Promise<void> {
-  for (const p of PHASES) if (!PHASE_FNS[p]) throw new Error(`unknown phase ${p} (trace, agent, learn, tcpstates)`);
+  for (const p of PHASES) if (!PHASE_FNS[p]) throw new Error(`unknown phase ${p} (trace, agent, agent-judge, learn, tcpstates)`);
   mkdirSync(stormCg, { recursive: true });
-  if (PHASES.includes('agent')) {
+  if (PHASES.some((p) => p.startsWith('agent'))) {
     await startCluster();
     // The pod's cgroup carries the uid the API server gave it.
     rmdirSync(stormCg);

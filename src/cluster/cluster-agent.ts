@@ -22,6 +22,18 @@ export function thisNodeName(): string {
   return process.env.NETPOL_NODE_NAME || process.env.NODE_NAME || hostname();
 }
 
+/** ISO 8601 text of a time, kept for the last millisecond seen (a connect storm shares milliseconds). */
+let lastMs = NaN;
+let lastIso = '';
+function isoTime(d: Date): string {
+  const ms = d.getTime();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = d.toISOString();
+  }
+  return lastIso;
+}
+
 /** A connect from a pod the filters selected, enriched. */
 export interface PodConnect {
   event: EnrichedEvent['event'];
@@ -81,7 +93,7 @@ export class ClusterAgent {
       const identity = withContainerName(found.identity, e.container);
       if (!opts.filter(identity.pod, identity.container)) return true;
       const podNode = identity.pod.spec?.nodeName ?? node;
-      const { record } = enrichWithIndex(e.event, index, podNode, e.time.toISOString(), () => ({ identity, match: found.match }));
+      const { record } = enrichWithIndex(e.event, index, podNode, isoTime(e.time), () => ({ identity, match: found.match }));
       if (e.event.outcome === 'error') record.errno = e.event.errno;
       onConnect({ event: e.event, time: e.time, record, source: identity, node: podNode });
       return true;
