@@ -86,7 +86,22 @@ export class ClusterAgent {
     const node = opts.node ?? thisNodeName();
     const holdMs = opts.holdMs ?? 10_000;
     const s: HoldQueue = { chain: Promise.resolve(), held: 0, failure: undefined };
-    const queue: EnrichedEvent[] = [];
+    // Held connects in arrival order: an array read from `head` (shift() would move every entry
+    // behind it, and a storm held behind one unknown pod queues tens of thousands).
+    let queue: EnrichedEvent[] = [];
+    let head = 0;
+    const takeHeld = (): EnrichedEvent => {
+      const e = queue[head]!;
+      queue[head++] = undefined as unknown as EnrichedEvent;
+      if (head === queue.length) {
+        queue = [];
+        head = 0;
+      } else if (head >= 4096 && head * 2 >= queue.length) {
+        queue = queue.slice(head);
+        head = 0;
+      }
+      return e;
+    };
     const deliver = (e: EnrichedEvent, index: ClusterIndex): boolean => {
       const found = e.container ? podOfContainer(index, { containerId: e.container.id, podUid: e.container.podUid }) : { match: 'none' as const };
       if (!found.identity) return false;
@@ -115,7 +130,7 @@ export class ClusterAgent {
       queue.push(e);
       s.chain = s.chain
         .then(async () => {
-          const next = queue.shift()!;
+          const next = takeHeld();
           if (deliver(next, opts.view.freshIndex())) return;
           if (!next.container?.podUid || recentlyGivenUp(next)) return;
           const ok = await opts.view.waitFor((index) => (deliver(next, index) ? true : undefined), holdMs);
