@@ -27,7 +27,7 @@
  *
  * Run as root:
  *   npx vite-node bench/connect-storm.ts [--seconds 2] [--rounds 5] [--threads 2] [--phases trace,agent,agent-judge,learn]
- *                                        [--judge allow|deny] [--audit] [--tcpstates]
+ *                                        [--judge allow|deny] [--audit] [--tcpstates] [--hold-ms 100] [--baseline DIR]
  * The storm is bench/connect-storm.c (built here with clang), so the generator costs no JS time.
  * Other BPF tracers loaded during a phase (other users of the machine) are counted and shown.
  */
@@ -178,7 +178,16 @@ async function learnPhase(): Promise<PhaseResult> {
   return { storm: s, others, ...summary };
 }
 
-async function tracePhase(): Promise<PhaseResult> {
+/**
+ * --baseline DIR: also a `trace-baseline` phase, the same trace run by another checkout's code and
+ * BPF object (e.g. `git archive <commit> | tar -x -C DIR`, node_modules linked, `make -C DIR/bpf`):
+ * before and after in one run.
+ */
+const BASELINE = arg('baseline', '');
+if (BASELINE) PHASES.push('trace-baseline');
+
+async function tracePhase(baseline = false): Promise<PhaseResult> {
+  const run = baseline ? ((await import(join(BASELINE, 'src/cli/commands/trace/local.ts'))) as { runTrace: typeof runTrace }).runTrace : runTrace;
   const file = join(work, 'trace.jsonl');
   // What `netpol trace ... > file` gets: process.stdout on a file writes synchronously.
   const fd = openSync(file, 'w');
@@ -194,13 +203,13 @@ async function tracePhase(): Promise<PhaseResult> {
   let ready!: () => void;
   const readyP = new Promise<void>((r) => (ready = r));
   let summary = { shown: 0, lost: 0, untracked: 0, received: 0 };
-  const done = runTrace({ host: true, output: 'json' }, { stdout, stderr: new PassThrough(), signal: abort.signal, onReady: () => ready(), onSummary: (s) => (summary = s) });
+  const done = run({ host: true, output: 'json' }, { stdout, stderr: new PassThrough(), signal: abort.signal, onReady: () => ready(), onSummary: (s) => (summary = s) });
   done.catch(() => ready());
   await readyP;
   const others = otherTracers(1);
   const start = lines;
   // Caught up: a line for each of the storm's connects is written.
-  const s = await profiled('trace', () => runStorm((connects) => until(() => lines - start >= connects)));
+  const s = await profiled(baseline ? 'trace-baseline' : 'trace', () => runStorm((connects) => until(() => lines - start >= connects)));
   await sleep(200);
   abort.abort();
   await done;
@@ -351,7 +360,7 @@ async function profiled<T>(name: string, f: () => Promise<T>): Promise<T> {
   }
 }
 
-const PHASE_FNS: Record<string, () => Promise<PhaseResult>> = { trace: tracePhase, agent: () => agentPhase('default'), 'agent-judge': () => agentPhase('judge'), learn: learnPhase, tcpstates: tcpstatesPhase };
+const PHASE_FNS: Record<string, () => Promise<PhaseResult>> = { trace: () => tracePhase(), 'trace-baseline': () => tracePhase(true), agent: () => agentPhase('default'), 'agent-judge': () => agentPhase('judge'), learn: learnPhase, tcpstates: tcpstatesPhase };
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
@@ -361,7 +370,7 @@ const median = (xs: number[]) => {
 };
 
 async function main(): Promise<void> {
-  for (const p of PHASES) if (!PHASE_FNS[p]) throw new Error(`unknown phase ${p} (trace, agent, agent-judge, learn, tcpstates)`);
+  for (const p of PHASES) if (!PHASE_FNS[p]) throw new Error(`unknown phase ${p} (trace, trace-baseline, agent, agent-judge, learn, tcpstates)`);
   mkdirSync(stormCg, { recursive: true });
   mkdirSync(plainCg, { recursive: true });
   if (PHASES.some((p) => p.startsWith('agent'))) {
