@@ -306,7 +306,8 @@ int handle_enter_connect(struct trace_event_raw_sys_enter *ctx)
 
 	/* Cheap on purpose: every connect() of every socket type passes here. The socket and the
 	 * destination are only looked at when the call fails (sys_exit_connect). */
-	if (!task_selected(bpf_get_current_cgroup_id(), pid_tgid >> 32))
+	/* The cgroup id only when a filter needs it (a helper call less per connect() otherwise). */
+	if ((cfg.filters & (FILTER_CGROUP | FILTER_PID)) && !task_selected(bpf_get_current_cgroup_id(), pid_tgid >> 32))
 		return 0;
 	call = bpf_map_lookup_elem(&calls, &slot);
 	if (!call)
@@ -530,6 +531,41 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	})
 #define CTX_U32(ctx, field) CTX_FIELD(ctx, struct bpf_sock_ops, field)
 
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/*
+ * The connecting task's identity, taken here, in tcp_connect() (the connecting task), when the state
+ * tracepoint left none: user space attaches only the sockops program to report connects as made
+ * (`trace` without --latency), since the state tracepoint fires ~7 times per loopback connection
+ * and is not needed for that. The same filters as at CLOSE -> SYN_SENT apply. (Also a connect the
+ * state program could not follow, its pending map full, is reported this way.)
+ */
+static __always_inline bool identity_here(struct tcpconnect_event *e, struct bpf_sock *bsk)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	struct task_struct *task;
+	struct sock *sk;
+
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->pid = pid_tgid >> 32;
+	if (!task_selected(e->cgroup_id, e->pid))
+		return false;
+	sk = bpf_rdonly_cast(bsk, bpf_core_type_id_kernel(struct sock));
+	e->netns = sk->__sk_common.skc_net.net->ns.inum;
+	if (!dest_selected(e->netns, e->dport))
+		return false;
+	task = bpf_get_current_task_btf();
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->tid = (__u32)pid_tgid;
+	e->uid = (__u32)uid_gid;
+	e->gid = uid_gid >> 32;
+	e->mntns = task->nsproxy->mnt_ns->ns.inum;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	remember_cgroup_name(e->cgroup_id, task);
+	return true;
+}
+
 SEC("sockops")
 int handle_sockops(struct bpf_sock_ops *ctx)
 {
@@ -546,12 +582,25 @@ int handle_sockops(struct bpf_sock_ops *ctx)
 	/* ctx->sk is the struct sock the state tracepoint keyed its pending entry by. */
 	skaddr = (__u64)sk;
 	p = bpf_map_lookup_elem(&pending, &skaddr);
-	if (!p)
-		return 1; /* not selected by the filters, or not followed (pending map full) */
-	take_identity(&e, p);
 	e.family = CTX_U32(ctx, family);
 	e.sport = (__u16)CTX_U32(ctx, local_port);
 	e.dport = (__u16)bpf_ntohl(CTX_U32(ctx, remote_port));
+	if (p) {
+		take_identity(&e, p);
+	} else {
+		struct connect_call *call;
+
+		if (!identity_here(&e, sk))
+			return 1; /* not selected by the filters */
+		/* The SYN goes out inside this connect() call: the state program's mark, made here when
+		 * it is not attached, so the syscall exit does not report the call's errno (a blocking
+		 * connect refused or timed out) a second time. */
+		call = current_call(e.tid);
+		if (call) {
+			call->sk = skaddr;
+			call->syn_sent = 1;
+		}
+	}
 	if (e.family == AF_INET) {
 		*(__u32 *)e.saddr = CTX_U32(ctx, local_ip4);
 		*(__u32 *)e.daddr = CTX_U32(ctx, remote_ip4);
@@ -570,7 +619,7 @@ int handle_sockops(struct bpf_sock_ops *ctx)
 	e.outcome = OUTCOME_CONNECTING;
 	e.source = SOURCE_CONNECT;
 	/* Lost (ring buffer full): leave it unannounced, so the answer still reports it. */
-	if (emit(&e))
+	if (emit(&e) && p)
 		p->announced = 1;
 	return 1;
 }
@@ -616,8 +665,6 @@ struct {
 	__type(key, struct udp_send_key);
 	__type(value, __u8);
 } udp_received SEC(".maps");
-
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 #define ADDR_U32(ctx, field) CTX_FIELD(ctx, struct bpf_sock_addr, field)
 

@@ -114,8 +114,19 @@ export class LocalAgent {
     if (opts.idlePollMs) tracerOpts.idlePollMs = opts.idlePollMs;
     if (opts.pin) tracerOpts.pin = opts.pin;
     if (opts.connectErrors === false) tracerOpts.programs = ['handle_set_state'];
+    // Connects reported as made only (`trace` without --latency): the sockops program reports each
+    // one and takes the connecting task's identity itself, so the state tracepoint (~7 runs per
+    // loopback connection, the largest part of the kernel's cost in a connect storm) stays detached.
+    const asMadeOnly = opts.reportConnects === true && !opts.alsoAnswers && opts.tcp !== false;
+    if (asMadeOnly) tracerOpts.programs = opts.connectErrors === false ? [] : ['handle_enter_connect', 'handle_exit_connect'];
     if (opts.tcp === false) tracerOpts.programs = [];
-    const tracer = new TcpConnectTracer(tracerOpts);
+    let tracer = new TcpConnectTracer(tracerOpts);
+    if (asMadeOnly && !tracer.connectsReported) {
+      // No sockops hook (no CAP_NET_ADMIN, no cgroup v2): connects are reported when answered, by the state tracepoint.
+      const { programs: _without, ...withState } = tracerOpts;
+      tracer.close();
+      tracer = new TcpConnectTracer(opts.connectErrors === false ? { ...withState, programs: ['handle_set_state'] } : withState);
+    }
     const agent = new LocalAgent(tracer, resolver, opts);
     resolver.cgroupName = (id) => tracer.cgroupName(id);
     if (filterByCgroup) {

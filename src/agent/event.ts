@@ -125,7 +125,35 @@ function ipv4At(b: Uint8Array, at: number): string {
   return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
 }
 
+/** The last comm decoded and its bytes: a storm's events repeat the same few process names. */
+const lastCommBytes = new Uint8Array(16);
+let lastComm: string | undefined;
+
 function commAt(b: Uint8Array, at: number): string {
+  if (lastComm !== undefined) {
+    let same = true;
+    for (let i = 0; i < 16; i++) {
+      const c = b[at + i] as number;
+      if (c !== lastCommBytes[i]) {
+        same = false;
+        break;
+      }
+      if (c === 0) break; // bytes after the terminator do not matter
+    }
+    if (same) return lastComm;
+  }
+  const s = decodeComm(b, at);
+  lastCommBytes.fill(0);
+  for (let i = 0; i < 16; i++) {
+    const c = b[at + i] as number;
+    lastCommBytes[i] = c;
+    if (c === 0) break;
+  }
+  lastComm = s;
+  return s;
+}
+
+function decodeComm(b: Uint8Array, at: number): string {
   let s = '';
   for (let i = at; i < at + 16; i++) {
     const c = b[i] as number;

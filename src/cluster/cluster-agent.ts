@@ -23,6 +23,18 @@ export function thisNodeName(): string {
   return process.env.NETPOL_NODE_NAME || process.env.NODE_NAME || hostname();
 }
 
+/** ISO 8601 text of a time, kept for the last millisecond seen (a connect storm shares milliseconds). */
+let lastMs = NaN;
+let lastIso = '';
+function isoTime(d: Date): string {
+  const ms = d.getTime();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = d.toISOString();
+  }
+  return lastIso;
+}
+
 /** A connect from a pod the filters selected, enriched. */
 export interface PodConnect {
   event: EnrichedEvent['event'];
@@ -82,14 +94,29 @@ export class ClusterAgent {
     const node = opts.node ?? thisNodeName();
     const holdMs = opts.holdMs ?? 10_000;
     const s: HoldQueue = { chain: Promise.resolve(), held: 0, failure: undefined };
-    const queue: EnrichedEvent[] = [];
+    // Held connects in arrival order: an array read from `head` (shift() would move every entry
+    // behind it, and a storm held behind one unknown pod queues tens of thousands).
+    let queue: EnrichedEvent[] = [];
+    let head = 0;
+    const takeHeld = (): EnrichedEvent => {
+      const e = queue[head]!;
+      queue[head++] = undefined as unknown as EnrichedEvent;
+      if (head === queue.length) {
+        queue = [];
+        head = 0;
+      } else if (head >= 4096 && head * 2 >= queue.length) {
+        queue = queue.slice(head);
+        head = 0;
+      }
+      return e;
+    };
     const deliver = (e: EnrichedEvent, index: ClusterIndex): boolean => {
       const found = e.container ? podOfContainer(index, { containerId: e.container.id, podUid: e.container.podUid }) : { match: 'none' as const };
       if (!found.identity) return false;
       const identity = withContainerName(found.identity, e.container);
       if (!opts.filter(identity.pod, identity.container)) return true;
       const podNode = identity.pod.spec?.nodeName ?? node;
-      const { record } = enrichWithIndex(e.event, index, podNode, e.time.toISOString(), () => ({ identity, match: found.match }));
+      const { record } = enrichWithIndex(e.event, index, podNode, isoTime(e.time), () => ({ identity, match: found.match }));
       if (e.event.outcome === 'error') record.errno = e.event.errno;
       onConnect({ event: e.event, time: e.time, record, source: identity, node: podNode, ...(e.cursor ? { cursor: e.cursor } : {}) });
       return true;
@@ -117,7 +144,7 @@ export class ClusterAgent {
       queue.push(e);
       s.chain = s.chain
         .then(async () => {
-          const next = queue.shift()!;
+          const next = takeHeld();
           try {
             if (deliver(next, opts.view.freshIndex())) return;
             if (!next.container?.podUid || recentlyGivenUp(next)) return;

@@ -80,9 +80,42 @@ class Subscriber {
   }
 }
 
+/**
+ * The last `capacity` items, oldest first: a ring, so keeping one more costs the same however full
+ * it is (Array.prototype.shift on a full 8,192-entry array moved every entry, per connect).
+ */
+class Ring<T> {
+  private readonly items: (T | undefined)[];
+  private start = 0;
+  private count = 0;
+
+  constructor(private readonly capacity: number) {
+    this.items = new Array<T | undefined>(Math.max(1, capacity));
+  }
+
+  push(item: T): void {
+    if (this.capacity <= 0) return;
+    if (this.count < this.capacity) {
+      this.items[(this.start + this.count) % this.capacity] = item;
+      this.count++;
+    } else {
+      this.items[this.start] = item;
+      this.start = (this.start + 1) % this.capacity;
+    }
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = 0; i < this.count; i++) yield this.items[(this.start + i) % this.capacity] as T;
+  }
+}
+
 export class ConnectStream {
   private readonly subscribers = new Set<Subscriber>();
-  private readonly replay: Published[] = [];
+  private readonly replay: Ring<Published>;
   private readonly queueLines: number;
   private readonly replayEntries: number;
   private published = 0;
@@ -93,6 +126,7 @@ export class ConnectStream {
   constructor(opts: ConnectStreamOptions = {}) {
     this.queueLines = opts.queueLines ?? 1024;
     this.replayEntries = opts.replayEntries ?? 8192;
+    this.replay = new Ring(this.replayEntries);
   }
 
   /** Hands one connect to every subscriber that asked for it; never blocks. */
@@ -100,7 +134,6 @@ export class ConnectStream {
     this.published++;
     const p: Published = { c, when };
     this.replay.push(p);
-    if (this.replay.length > this.replayEntries) this.replay.shift();
     for (const s of this.subscribers) this.offer(s, p);
   }
 

@@ -43,6 +43,12 @@ export interface NodeAgentOptions {
   podScope?: 'node' | 'cluster';
   /** Lines a slow /v1/connects client may have waiting. */
   subscriberQueue?: number;
+  /**
+   * How long a connect from a kubelet container the view does not know yet is held, with every
+   * connect behind it, before it is given up on (default 10 s, ClusterAgentOptions.holdMs).
+   * bench/connect-storm.ts shortens it: other users' test pods on the same machine are such containers.
+   */
+  holdMs?: number;
   /** How long stop() gives the sinks to flush. Default 10 s. */
   closeDeadlineMs?: number;
   /** Where the agent says what it does (stderr). */
@@ -147,6 +153,7 @@ export class NodeAgent {
             this.kernelLost = total;
           },
           onUnresolved: () => this.unresolved++,
+          ...(this.opts.holdMs !== undefined ? { holdMs: this.opts.holdMs } : {}),
         },
         (c) => this.deliver(c),
       );

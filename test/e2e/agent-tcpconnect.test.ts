@@ -145,6 +145,42 @@ describe('tcpconnect BPF program', () => {
     }
   });
 
+  it('reports connects as made with the sockops program alone (trace\'s set-up, no state tracepoint): identity, filter, a refused blocking connect once, a synchronous errno', async () => {
+    // What `trace` without --latency attaches: the syscall hooks and sockops, which takes the
+    // connecting task's identity itself. A blocking connect() that is refused returns ECONNREFUSED:
+    // the syscall exit must not report it again as an error (it did, before sockops marked the call).
+    const asMade = new TcpConnectTracer({ netns: [client.inode], reportConnects: true, programs: ['handle_enter_connect', 'handle_exit_connect'] });
+    const seen = new EventLog(asMade);
+    try {
+      expect(asMade.connectsReported).toBe(true);
+      const refused = ncFromClient(wire.ipv4B, 82);
+      await new Promise((r) => refused.on('exit', r));
+      const established = ncFromClient(wire.ipv6B, 80, 1);
+      await new Promise((r) => established.on('exit', r));
+      const target = wire.ipv4B.startsWith('203.0.113.') ? '198.51.100.77' : '203.0.113.77';
+      const unreachable = ncFromClient(target, 443);
+      await seen.waitFor((x) => x.pid === unreachable.pid);
+      // A connect in a namespace the filter leaves out (this process's own): not reported.
+      const outside = net.connect({ host: '127.0.0.1', port: 9 });
+      await new Promise((r) => outside.on('error', r).on('connect', r));
+      outside.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      asMade.drain();
+      const ofRefused = seen.events.filter((x) => x.pid === refused.pid);
+      expect(ofRefused).toMatchObject([{ family: 4, saddr: wire.ipv4A, daddr: wire.ipv4B, dport: 82, outcome: 'connecting', errno: 0, source: 'connect' }]);
+      expectCommon(ofRefused[0]!, refused.pid);
+      expect(ofRefused[0]!.sport).toBeGreaterThanOrEqual(portLow);
+      const ofEstablished = seen.events.filter((x) => x.pid === established.pid);
+      expect(ofEstablished).toMatchObject([{ family: 6, saddr: wire.ipv6A, daddr: wire.ipv6B, dport: 80, outcome: 'connecting', source: 'connect' }]);
+      expectCommon(ofEstablished[0]!, established.pid);
+      expect(seen.events.filter((x) => x.pid === unreachable.pid)).toMatchObject([{ family: 4, daddr: target, dport: 443, sport: 0, outcome: 'error', errno: 101, source: 'syscall' }]);
+      expect(seen.events.every((x) => x.netns === client.inode)).toBe(true);
+      expect(asMade.counters()).toMatchObject({ lost: 0, untracked: 0 });
+    } finally {
+      asMade.close();
+    }
+  });
+
   it('reports a connect both as made and when answered (reportConnects + alsoAnswers, the node agent): refused, established and unanswered', async () => {
     const both = new TcpConnectTracer({ netns: [client.inode], reportConnects: true, alsoAnswers: true });
     const seen = new EventLog(both);

@@ -77,6 +77,20 @@ describe('event decoder mirrors bpf/tcpconnect.h', () => {
     );
   });
 
+  it('decodes each event\'s own comm when consecutive events share, extend or shorten it (the decoder keeps the last one)', () => {
+    const base = decodeEvent(encodeEvent({ tsNs: 1n, latencyNs: 0, cgroupId: 2n, pid: 3, tid: 3, uid: 0, gid: 0, mntns: 1, netns: 1, family: 4, saddr: '127.0.0.1', daddr: '127.0.0.1', sport: 1, dport: 2, outcome: 'connecting', source: 'connect', proto: 'TCP', errno: 0, comm: 'x' }));
+    const comms = ['abc', 'abc', 'abcd', 'abc', '', 'abc', 'fifteen-chars-x', 'fifteen-chars-y', 'é-ü', 'é-ü', 'abc'];
+    for (const comm of comms) expect(decodeEvent(encodeEvent({ ...base, comm })).comm).toBe(comm);
+    // Bytes after the terminator are not part of the name, whatever they are.
+    const raw = encodeEvent({ ...base, comm: 'ab' });
+    raw.write('zzzz', 96 + 3, 'latin1');
+    expect(decodeEvent(raw).comm).toBe('ab');
+    const full = encodeEvent({ ...base, comm: 'ab' });
+    full.write('abcdefghijklmnop', 96, 'latin1'); // 16 bytes, no terminator
+    expect(decodeEvent(full).comm).toBe('abcdefghijklmnop');
+    expect(decodeEvent(raw).comm).toBe('ab');
+  });
+
   it('decodes a record straight from an ArrayBuffer view and rejects short or unknown records', () => {
     const e: ConnectEvent = {
       tsNs: 5n,

@@ -179,6 +179,17 @@ describe('ConnectStream', () => {
     end();
     expect(stream.subscriberCount).toBe(1);
   });
+
+  it('keeps the last replayEntries connects for since=, oldest first, however many went by (a ring)', () => {
+    const stream = new ConnectStream({ replayEntries: 4 });
+    const t0 = Date.now();
+    for (let i = 1; i <= 11; i++) stream.publish(connect(mypod, i, 'connecting', new Date(t0 - 1000)), 'connect');
+    expect(stream.status()).toMatchObject({ published: 11, replayEntries: 4 });
+    const late = new SlowClient(1 << 20, true);
+    stream.subscribe({ podname: 'mypod', since: new Date(t0 - 2000) }, late);
+    late.readAll();
+    expect(late.lines.map((l) => JSON.parse(l).event.sport)).toEqual([8, 9, 10, 11]);
+  });
 });
 
 describe('Prometheus text', () => {

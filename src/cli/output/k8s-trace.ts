@@ -6,7 +6,7 @@
 import type { ConnectEvent } from '../../agent/event.js';
 import { flowDestinationNotation, flowSourceNotation } from '../../cluster/enrich.js';
 import type { FlowRecord } from '../../flows/record.js';
-import { compileJson } from './columns/json.js';
+import { compileJsonText } from './columns/json.js';
 import { TableFormatter } from './columns/table.js';
 import { k8sLayout, K8S_TCPCONNECT_COLUMNS, needsAnswer, parseTraceOutput, type K8sRowInfo, type TraceRow, type TraceView } from './trace-columns.js';
 
@@ -40,8 +40,8 @@ export function showsAsMade(out: K8sView, latency: boolean | undefined): boolean
  */
 export class K8sRowWriter {
   private readonly table: TableFormatter<TraceRow> | undefined;
-  private readonly json = compileJson(K8S_TCPCONNECT_COLUMNS);
-  private pending: string[] = [];
+  private readonly json = compileJsonText(K8S_TCPCONNECT_COLUMNS);
+  private pending = '';
   private scheduled = false;
 
   constructor(
@@ -57,7 +57,8 @@ export class K8sRowWriter {
   }
 
   push(row: TraceRow): void {
-    this.pending.push(this.table ? this.table.row(row) : JSON.stringify(this.json(row)));
+    // One string per batch (joining an array of freshly built lines costs more than appending them).
+    this.pending += (this.table ? this.table.row(row) : this.json(row)) + '\n';
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -66,9 +67,9 @@ export class K8sRowWriter {
 
   flush(): void {
     this.scheduled = false;
-    if (this.pending.length === 0) return;
-    this.stdout.write(this.pending.join('\n') + '\n');
-    this.pending = [];
+    if (this.pending === '') return;
+    this.stdout.write(this.pending);
+    this.pending = '';
   }
 }
 
