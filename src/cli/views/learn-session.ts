@@ -164,7 +164,7 @@ export class LearnSession {
     if (this.preview?.error && !this.preview.result) result.error = this.preview.error;
     if (this.opts.out && (this.opts.write ?? true) && result.result) {
       try {
-        result.written = writePolicyTree(this.opts.out, result.result);
+        result.written = await writePolicyTree(this.opts.out, result.result);
         const n = result.written.files.filter((f) => f.status === 'written').length;
         this.status = `wrote ${n} file${n === 1 ? '' : 's'} to ${this.opts.out} (${result.written.files.length - n} unchanged)`;
       } catch (err) {
