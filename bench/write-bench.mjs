@@ -24,15 +24,15 @@ const result = (port) => ({
 });
 const dir = mkdtempSync(join(tmpdir(), 'netpol-write-bench-'));
 const out = join(dir, 'out');
-const ms = (f) => {
+const ms = async (f) => {
   const s = process.hrtime.bigint();
-  f();
+  await f(); // writePolicyTree is async since it creates files concurrently (a sync one is awaited alike)
   return Math.round(Number(process.hrtime.bigint() - s) / 1e6);
 };
 try {
-  const fresh = ms(() => writePolicyTree(out, result(443)));
-  const unchanged = ms(() => writePolicyTree(out, result(443)));
-  const oneChanged = ms(() => writePolicyTree(out, result(8443)));
+  const fresh = await ms(() => writePolicyTree(out, result(443)));
+  const unchanged = await ms(() => writePolicyTree(out, result(443)));
+  const oneChanged = await ms(() => writePolicyTree(out, result(8443)));
   console.log(JSON.stringify({ bench: 'write', policies: n, dist, freshMs: fresh, unchangedMs: unchanged, oneChangedMs: oneChanged }));
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -155,6 +155,8 @@ export async function rawRequest(kc: KubeConfig, path: string, req: RawRequest =
 export const rawGet = (kc: KubeConfig, path: string): Promise<unknown> => rawRequest(kc, path);
 
 /** Lists a collection in pages of 500, stamping kind and apiVersion on every item. */
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
 async function listAll(kc: KubeConfig, kind: WatchedKind): Promise<KubeList> {
   const items: KubernetesObject[] = [];
   let cont = '';
@@ -169,10 +171,23 @@ async function listAll(kc: KubeConfig, kind: WatchedKind): Promise<KubeList> {
   return { metadata: { resourceVersion }, items };
 }
 
-/** Fills in kind and apiVersion, and puts a NetworkPolicy in netpol's one shape (normalizeIngressPeers). */
+/**
+ * Fills in kind and apiVersion, and puts a NetworkPolicy in netpol's one shape (normalizeIngressPeers).
+ * What netpol never reads is dropped before the object is cached: managedFields (the server-side
+ * apply bookkeeping, often the larger part of a pod's metadata) and kubectl's last-applied copy of
+ * the whole object. A node agent with `--pods cluster` holds every pod of the cluster for days.
+ */
 function stamp(kind: WatchedKind, obj: KubernetesObject): KubernetesObject {
   obj.kind ??= kind.kind;
   obj.apiVersion ??= kind.apiVersion;
+  const meta = obj.metadata;
+  if (meta) {
+    delete meta.managedFields;
+    if (meta.annotations && LAST_APPLIED in meta.annotations) {
+      const { [LAST_APPLIED]: _dropped, ...rest } = meta.annotations;
+      meta.annotations = rest;
+    }
+  }
   if (obj.kind === 'NetworkPolicy') normalizeIngressPeers(obj as V1NetworkPolicy);
   return obj;
 }

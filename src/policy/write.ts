@@ -105,7 +105,7 @@ function readIfExists(path: string): string | undefined {
 }
 
 /** Writes the tree for `result` under outDir; see the module comment for the guarantees. */
-export function writePolicyTree(outDir: string, result: SynthesisResult): WriteResult {
+export async function writePolicyTree(outDir: string, result: SynthesisResult): Promise<WriteResult> {
   const st = lstatSync(outDir, { throwIfNoEntry: false });
   if (st?.isSymbolicLink()) {
     throw new NetpolError(`${outDir}: is a symbolic link; netpol writes --out as a real directory and never follows a link there (give the directory it points to)`);
@@ -176,7 +176,7 @@ export function writePolicyTree(outDir: string, result: SynthesisResult): WriteR
     }
   }
 
-  if (changes.length > 0) swapInNewTree(outDir, changes.map(({ path, content }) => ({ path, content })));
+  if (changes.length > 0) await swapInNewTree(outDir, changes.map(({ path, content }) => ({ path, content })));
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { files, stale: stale.sort() };
 }

@@ -110,6 +110,23 @@ describe('live cluster view', () => {
     expect(await view.waitFor((x) => (x.networkPolicies(ns).length === 0 ? true : undefined), 10_000)).toBe(true);
   });
 
+  it('caches objects without managedFields and the last-applied annotation (listed and watched alike)', async () => {
+    const annotations = { 'kubectl.kubernetes.io/last-applied-configuration': '{"kind":"Pod"}', team: 'blue' };
+    const listed = view.objects().namespaces.find((n) => n.metadata?.name === ns);
+    // The API server keeps managedFields on every object it created; the view drops them.
+    expect(listed).toBeDefined();
+    expect(listed!.metadata!.managedFields).toBeUndefined();
+    const watched = await c.core.createNamespacedPod({
+      namespace: ns,
+      body: { metadata: { name: 'slim', labels: { app: 'slim' }, annotations }, spec: { containers: [{ name: 'c', image: 'busybox', ports: [{ name: 'http', containerPort: 80 }] }] } },
+    });
+    expect(watched.metadata!.managedFields!.length).toBeGreaterThan(0);
+    const pod = await view.waitFor((i) => i.pod(ns, 'slim'), 10_000);
+    expect(pod!.metadata!.managedFields).toBeUndefined();
+    expect(pod!.metadata!.annotations).toEqual({ team: 'blue' });
+    expect(pod!.spec!.containers[0]!.ports).toEqual([{ name: 'http', containerPort: 80, protocol: 'TCP' }]);
+  });
+
   it('keeps watching across an API server restart', async () => {
     await c.core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'before' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } });
     expect(await view.waitFor((i) => i.pod(ns, 'before'), 10_000)).toBeDefined();

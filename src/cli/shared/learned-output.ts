@@ -23,7 +23,7 @@ export async function emitLearned(
 ): Promise<void> {
   const policies = outcome.result.policies.map((p) => p.policy);
   if (opts.out) {
-    const written = writePolicyTree(opts.out, outcome.result);
+    const written = await writePolicyTree(opts.out, outcome.result);
     io.stderr.write(reportOutcome(outcome, written, opts.out));
   } else {
     io.stdout.write(opts.output === 'json' ? JSON.stringify({ apiVersion: 'v1', kind: 'List', items: policies }, null, 2) + '\n' : renderPolicies(policies));

@@ -186,6 +186,8 @@ export class LearnModel {
   private existing?: { policies: V1NetworkPolicy[] } | { error: string };
   readonly startedAt: number;
   private readonly now: () => number;
+  /** Told when the model changed without a flow (see SnapshotLearnModel); the session listens. */
+  protected readonly invalidated = new Set<(rows: readonly LearnRow[]) => void>();
 
   constructor(private readonly opts: LearnModelOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -194,6 +196,11 @@ export class LearnModel {
       this.learned = new EdgeAggregator();
       for (const f of opts.prior) this.learned.add(f as LocatedFlow);
     }
+  }
+
+  onInvalidate(fn: (rows: readonly LearnRow[]) => void): () => void {
+    this.invalidated.add(fn);
+    return () => this.invalidated.delete(fn);
   }
 
   get flows(): number {
@@ -279,6 +286,11 @@ export class LearnModel {
     } catch (err) {
       return { policies: [], error: (err as Error).message };
     }
+    return this.compareWithOut(result);
+  }
+
+  /** A synthesis result as the preview shows it: each policy new, changed or unchanged against --out. */
+  protected compareWithOut(result: SynthesisResult): PolicyPreview {
     const generated = result.policies.map((p) => p.policy);
     if (!this.opts.out) {
       return { result, policies: generated.map((p) => ({ policy: keyOf(p), status: 'new' as const, details: [] })) };

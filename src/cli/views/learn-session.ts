@@ -23,6 +23,8 @@ export interface LearnSessionOptions extends LearnModelOptions {
   write?: boolean;
   /** Minimum ms between policy previews (synthesis is the costly part). Default 1000. */
   previewEveryMs?: number;
+  /** The model shown, when it is not fed by the source's flows (learn --watch: TrafficProfiles). */
+  model?: LearnModel;
 }
 
 export type FinishReason = 'quit' | 'ended' | 'duration' | 'signal';
@@ -68,7 +70,8 @@ export class LearnSession {
     readonly opts: LearnSessionOptions,
   ) {
     this.now = opts.now ?? Date.now;
-    this.model = new LearnModel(opts);
+    this.model = opts.model ?? new LearnModel(opts);
+    this.model.onInvalidate((rows) => this.invalidate(rows));
     this.rateSample = { t: this.now(), events: 0 };
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.consumed = this.consume();
@@ -87,6 +90,17 @@ export class LearnSession {
   onNewRow(fn: (row: LearnRow) => void): () => void {
     this.rowListeners.add(fn);
     return () => this.rowListeners.delete(fn);
+  }
+
+  /**
+   * The model changed without a flow (learn --watch: a TrafficProfile did): `rows` are its new or
+   * changed rows (plain lines print them); the preview is made again, within previewEveryMs.
+   */
+  invalidate(rows: readonly LearnRow[] = []): void {
+    for (const row of rows) for (const fn of this.rowListeners) fn(row);
+    this.previewDirty = true;
+    this.refreshPreview();
+    this.emit();
   }
 
   private emit(): void {
@@ -164,7 +178,7 @@ export class LearnSession {
     if (this.preview?.error && !this.preview.result) result.error = this.preview.error;
     if (this.opts.out && (this.opts.write ?? true) && result.result) {
       try {
-        result.written = writePolicyTree(this.opts.out, result.result);
+        result.written = await writePolicyTree(this.opts.out, result.result);
         const n = result.written.files.filter((f) => f.status === 'written').length;
         this.status = `wrote ${n} file${n === 1 ? '' : 's'} to ${this.opts.out} (${result.written.files.length - n} unchanged)`;
       } catch (err) {

@@ -27,6 +27,7 @@ interface LearnFlags extends OfflineLearnFlags {
   context?: string;
   since?: number;
   source?: 'auto' | 'profiles' | 'node';
+  watch?: boolean;
 }
 
 export function learnCommand(): Command {
@@ -59,6 +60,7 @@ export function learnCommand(): Command {
       parseLearnProtocols,
     )
     .option('--apply', 'live: apply the learned policies (server-side dry-run first, then apply, showing a diff)')
+    .option('--watch', 'from TrafficProfiles: the live screen over the cluster-wide profile, learning again as profiles change; --out/--apply at q, Ctrl-C or --duration')
     .option('--since <duration>', `from TrafficProfiles: only edges last seen within this long (${DURATION_SYNTAX})`, parseDuration)
     .addOption(
       new Option('--source <source>', 'cluster mode: profiles = the TrafficProfiles the agents wrote (needs the CRD); node = observe this node with eBPF (root); auto = profiles when the CRD is installed and no node-only flag (--duration, --record, -c) is given')
@@ -77,11 +79,13 @@ export function learnCommand(): Command {
       'netpol learn -l run=mypod -n default --duration 5m --out policies/ --apply',
       'kubectl netpol learn -l run=mypod --since 3d --out policies/ --apply',
       'kubectl netpol learn -A --since 14d --out policies/',
+      'kubectl netpol learn --watch -n shop --out policies/',
     ],
     '\nModes:\n' +
       '  offline  --flows F... --cluster S   a recording and a `kubectl get ... -o yaml` snapshot\n' +
       '  host     --local [-c NAME]          observe this host with eBPF (needs root)\n' +
       '  profiles -l SELECTOR [-n NS|-A]     the TrafficProfiles the agents wrote (when the CRD is installed)\n' +
+      '  watch    --watch [-l S] [-n NS|-A]  the same, live: learned again whenever a profile changes\n' +
       '  cluster  -l SELECTOR [-n NS]        observe this node, enrich through the API server (--source node)\n',
   );
   return runsWithExitCode(cmd, runLearn);
@@ -89,6 +93,7 @@ export function learnCommand(): Command {
 
 async function runLearn(flags: LearnFlags): Promise<number> {
   if (flags.local) {
+    if (flags.watch) throw new InputError('--watch', 'watches TrafficProfiles; --local shows its live screen without it');
     if (flags.flows) throw new InputError('--local', 'observes this host; it cannot be combined with --flows');
     const { learnLocal } = await import('./local.js');
     return learnLocal(flags);
@@ -97,7 +102,16 @@ async function runLearn(flags: LearnFlags): Promise<number> {
     if (flags.proto) throw new InputError('--proto', 'chooses what --local/-l observe; a recording says itself what was observed (each flow\'s "observed")');
     if (flags.apply) throw new InputError('--apply', 'applies to live learning (-l without --flows); apply offline results with `kubectl apply -k DIR`');
     if (flags.since !== undefined) throw new InputError('--since', 'reads TrafficProfiles; it cannot be combined with --flows (a recording is learned whole)');
+    if (flags.watch) throw new InputError('--watch', 'watches TrafficProfiles; it cannot be combined with --flows (a recording is learned whole)');
     return learnOffline(flags);
+  }
+  if (flags.watch) {
+    if (flags.source === 'node') throw new InputError('--watch', 'watches TrafficProfiles; it cannot be combined with --source node (on-node learning shows its live screen without --watch)');
+    for (const [flag, given] of [['--record', flags.record], ['-c/--containername', flags.containername]] as const) {
+      if (given !== undefined) throw new InputError('--watch', `watches TrafficProfiles; ${flag} belongs to on-node learning (--source node)`);
+    }
+    const { learnWatch } = await import('./watch.js');
+    return learnWatch(flags);
   }
   if (flags.since !== undefined && flags.source === 'node') throw new InputError('--since', 'reads TrafficProfiles; it cannot be combined with --source node');
   if (flags.selector || flags.namespace || flags.allNamespaces || flags.kubeconfig || flags.context || flags.source === 'profiles') {

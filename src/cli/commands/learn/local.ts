@@ -315,7 +315,7 @@ export async function learnLocal(opts: LearnLocalOptions, io: LearnLocalIO = {})
     outcome = await learnFromFlows(flows, index, synthesisOptions(synthesisDefaults(opts)));
   }
   if (opts.out) {
-    const written = writePolicyTree(opts.out, outcome.result);
+    const written = await writePolicyTree(opts.out, outcome.result);
     stderr.write(reportOutcome(outcome, written, opts.out));
     return 0;
   }

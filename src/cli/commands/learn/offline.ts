@@ -40,7 +40,7 @@ export async function learnOffline(flags: OfflineLearnFlags): Promise<number> {
     const outcome = learnFromEdges(edges, flows, view.index(), options);
     progress?.done();
     if (flags.out) {
-      const written = writePolicyTree(flags.out, outcome.result);
+      const written = await writePolicyTree(flags.out, outcome.result);
       process.stderr.write(reportOutcome(outcome, written, flags.out));
       return 0;
     }

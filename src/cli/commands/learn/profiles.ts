@@ -10,14 +10,14 @@
  * what --since left out are reported, never silently cut.
  */
 import { loadKubeconfig } from '../../../cluster/kubeconfig.js';
-import { buildIndex } from '../../../cluster/lookup.js';
+import { buildIndex, type ClusterIndex } from '../../../cluster/lookup.js';
 import { profilesServed } from '../../../cluster/profile/client.js';
-import { learningContext, readProfiles } from '../../../cluster/profile/reader.js';
+import { learningContext, readProfiles, type ProfileReading } from '../../../cluster/profile/reader.js';
 import { workloadIdentityKey } from '../../../cluster/profile/types.js';
 import { EnvironmentError, InputError } from '../../../errors.js';
 import { learnFromResolved, type LearnOutcome } from '../../../policy/learn.js';
 import { profileLearnEdges } from '../../../policy/profile-edges.js';
-import { DEFAULT_DNS_NAMESPACE } from '../../../policy/synthesize/index.js';
+import { DEFAULT_DNS_NAMESPACE, type SynthesisOptions } from '../../../policy/synthesize/index.js';
 import { emitLearned } from '../../shared/learned-output.js';
 import { synthesisOptions, type SynthesisFlags } from '../../shared/synthesis-flags.js';
 
@@ -41,6 +41,26 @@ export interface LearnProfilesIO {
 export async function learnFromProfiles(opts: LearnProfilesOptions, io: LearnProfilesIO = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
+  const { kc, description, namespace, contextNamespace, index, synthesis } = await prepareProfileLearning(opts);
+  const now = io.now?.() ?? Date.now();
+  const t0 = Date.now();
+  const reading = await readProfiles(kc, { sinceMs: opts.since !== undefined ? now - opts.since : undefined, fallbackNamespace: namespace ?? contextNamespace });
+  const outcome = learnFromReading(reading, index, synthesis, opts, now);
+  const nodes = new Set(reading.profiles.flatMap((p) => p.nodes));
+  stderr.write(
+    `read ${reading.objects} TrafficProfiles (${reading.profiles.length} workloads, ${nodes.size} nodes) through ${description} in ${Date.now() - t0} ms` +
+      `; learning ${opts.selector ? `pods matching ${opts.selector}` : 'all workloads'} in ${namespace === undefined ? 'all namespaces' : `namespace ${namespace}`}\n`,
+  );
+  await emitLearned(outcome, opts, kc, { stdout, stderr });
+  return 0;
+}
+
+/**
+ * What learning from profiles needs besides them, for learn -A and learn --watch alike: the
+ * kubeconfig (the CRD must be served), the namespace learned, the cluster context (namespace
+ * labels, the DNS pods) and the synthesis options.
+ */
+export async function prepareProfileLearning(opts: LearnProfilesOptions) {
   if (opts.namespace && opts.allNamespaces) throw new InputError('-n/-A', 'give either --namespace or --all-namespaces, not both');
   const { kc, namespace: contextNamespace, description } = loadKubeconfig({ kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace });
   if (!(await profilesServed(kc))) {
@@ -50,21 +70,19 @@ export async function learnFromProfiles(opts: LearnProfilesOptions, io: LearnPro
     );
   }
   const namespace = opts.allNamespaces ? undefined : (opts.namespace ?? contextNamespace);
-  const now = io.now?.() ?? Date.now();
-  const t0 = Date.now();
-  const reading = await readProfiles(kc, { sinceMs: opts.since !== undefined ? now - opts.since : undefined, fallbackNamespace: namespace ?? contextNamespace });
-  const dnsNamespace = opts.dnsNamespace ?? DEFAULT_DNS_NAMESPACE;
-  const index = buildIndex(await learningContext(kc, dnsNamespace));
+  const index = buildIndex(await learningContext(kc, opts.dnsNamespace ?? DEFAULT_DNS_NAMESPACE));
   const flags = { ...opts, namespace, dns: opts.dns ?? true, ingress: opts.ingress ?? 'observed' } as SynthesisFlags;
-  const synthesis = synthesisOptions(flags);
+  return { kc, description, namespace, contextNamespace, index, synthesis: synthesisOptions(flags) };
+}
+
+/**
+ * Profiles read → the learn outcome, with what they could not tell said as warnings: profiles over
+ * their size bound, edges --since left out, a listing narrowed to one namespace. Shared with
+ * `learn --watch` (./watch.ts), which calls it again whenever a profile changes.
+ */
+export function learnFromReading(reading: ProfileReading, index: ClusterIndex, synthesis: SynthesisOptions, opts: Pick<LearnProfilesOptions, 'includeFailed' | 'since'>, now: number): LearnOutcome {
   const pe = profileLearnEdges(reading.profiles, index, { includeFailed: opts.includeFailed });
   const outcome = learnFromResolved(pe.edges, pe.connects, pe.unanswered, index, synthesis);
-
-  const nodes = new Set(reading.profiles.flatMap((p) => p.nodes));
-  stderr.write(
-    `read ${reading.objects} TrafficProfiles (${reading.profiles.length} workloads, ${nodes.size} nodes) through ${description} in ${Date.now() - t0} ms` +
-      `; learning ${opts.selector ? `pods matching ${opts.selector}` : 'all workloads'} in ${namespace === undefined ? 'all namespaces' : `namespace ${namespace}`}\n`,
-  );
   const w = outcome.result.warnings;
   const overflowing = reading.profiles.filter((p) => p.overflow.connects > 0);
   for (const p of overflowing.slice(0, 5)) {
@@ -74,9 +92,7 @@ export async function learnFromProfiles(opts: LearnProfilesOptions, io: LearnPro
   if (reading.older.edges > 0) w.push(`--since left out ${reading.older.edges} edges (${reading.older.connects} connects) last seen before ${new Date(now - opts.since!).toISOString()}`);
   w.push(...dnsAssumedReasons(outcome.result, pe.udpUnobserved));
   if (reading.narrowedTo) w.push(`only namespace ${reading.narrowedTo}'s TrafficProfiles could be listed: inbound traffic from other namespaces is not learned`);
-
-  await emitLearned(outcome, opts, kc, { stdout, stderr });
-  return 0;
+  return outcome;
 }
 
 /**

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// `netpol learn -A --source profiles` at the scale of issue 12 (10,000 workloads, 12,000
+// TrafficProfiles, the shape of bench/profile-scale.mjs, bench/profile-shape.mjs), against a real
+// etcd + kube-apiserver, without simulating the agents that wrote them: the objects are created
+// directly (what the writers would have written), so the learn figure can be taken many times.
+//
+//   npm run build
+//   node bench/learn-profiles-scale.mjs populate DIR      # starts the test cluster in DIR, creates the objects
+//   node bench/learn-profiles-scale.mjs learn DIR [--runs 3] [--dist dist --dist /tmp/old/dist ...]
+//                                                          # times learn -A --out, builds alternating
+//   bash test/cluster/stop.sh DIR
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { rawRequest } from '../dist/cluster/live.js';
+import { profileObjects } from './profile-shape.mjs';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const { values: a, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    nodes: { type: 'string', default: '1000' },
+    workloads: { type: 'string', default: '10000' },
+    runs: { type: 'string', default: '3' },
+    dist: { type: 'string', multiple: true },
+    concurrency: { type: 'string', default: '16' },
+  },
+});
+const [mode, dir] = positionals;
+if (!dir || (mode !== 'populate' && mode !== 'learn')) {
+  process.stderr.write('usage: learn-profiles-scale.mjs populate|learn DIR [--runs N] [--dist DIST]...\n');
+  process.exit(2);
+}
+const log = (m) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+const kubeconfig = join(dir, 'admin.kubeconfig');
+
+if (mode === 'populate') {
+  execFileSync('bash', [join(ROOT, 'test/cluster/start.sh'), dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const crd = parseAllDocuments(readFileSync(join(ROOT, 'deploy/crds/trafficprofiles.yaml'), 'utf8'))[0].toJS();
+  await rawRequest(kc, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { method: 'POST', body: crd });
+  for (let i = 0; i < 100; i++) {
+    const r = await rawRequest(kc, '/apis/netpol.io/v1alpha1').catch(() => undefined);
+    if (r?.resources?.some((x) => x.name === 'trafficprofiles')) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const { objects, namespaceNames } = profileObjects({ nodes: Number(a.nodes), workloads: Number(a.workloads) });
+  for (const ns of namespaceNames) await rawRequest(kc, '/api/v1/namespaces', { method: 'POST', body: { metadata: { name: ns } } });
+  log(`creating ${objects.length} TrafficProfiles`);
+  let next = 0;
+  const t0 = Date.now();
+  const worker = async () => {
+    while (next < objects.length) {
+      const o = objects[next++];
+      const path = `/apis/netpol.io/v1alpha1/namespaces/${o.metadata.namespace}/trafficprofiles/${o.metadata.name}`;
+      const q = `?fieldManager=netpol-agent-${o.spec.node}&force=true`;
+      const req = { method: 'PATCH', contentType: 'application/apply-patch+yaml', timeoutMs: 60_000 };
+      await rawRequest(kc, path + q, { ...req, body: { apiVersion: o.apiVersion, kind: o.kind, metadata: o.metadata, spec: o.spec } });
+      await rawRequest(kc, path + '/status' + q, { ...req, body: { apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace }, status: o.status } });
+      if (next % 2000 === 0) log(`${next} objects`);
+    }
+  };
+  await Promise.all(Array.from({ length: Number(a.concurrency) }, worker));
+  log(`created ${objects.length} objects in ${((Date.now() - t0) / 1000).toFixed(1)} s; KUBECONFIG=${kubeconfig}`);
+} else {
+  const dists = (a.dist ?? ['dist']).map((d) => resolve(d));
+  const results = dists.map(() => []);
+  for (let r = 0; r < Number(a.runs); r++) {
+    // Alternating A B, then B A, so drift in the machine's load falls on both builds alike.
+    const order = r % 2 === 0 ? dists.map((_, i) => i) : dists.map((_, i) => dists.length - 1 - i);
+    for (const i of order) {
+      const out = mkdtempSync(join(tmpdir(), 'netpol-learn-all-'));
+      const t0 = process.hrtime.bigint();
+      const p = spawnSync(process.execPath, [join(dists[i], 'cli/main.js'), 'learn', '-A', '--source', 'profiles', '--kubeconfig', kubeconfig, '--out', join(out, 'policies')], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 28,
+      });
+      const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (p.status !== 0) throw new Error(`learn -A (${dists[i]}) failed (${p.status}): ${p.stderr.slice(-2000)}`);
+      const policies = /learned (\d+) polic/.exec(p.stderr)?.[1];
+      results[i].push(+s.toFixed(2));
+      log(`${dists[i]}: ${s.toFixed(2)} s, ${policies} policies`);
+      rmSync(out, { recursive: true, force: true });
+    }
+  }
+  process.stdout.write(JSON.stringify(dists.map((d, i) => ({ dist: d, seconds: results[i] })), null, 2) + '\n');
+}
