@@ -184,7 +184,7 @@ async function learnPhase(): Promise<PhaseResult> {
  * before and after in one run.
  */
 const BASELINE = arg('baseline', '');
-if (BASELINE) PHASES.push('trace-baseline');
+if (BASELINE) for (const p of ['trace', 'agent', 'agent-judge']) if (PHASES.includes(p)) PHASES.push(`${p}-baseline`);
 
 async function tracePhase(baseline = false): Promise<PhaseResult> {
   const run = baseline ? ((await import(join(BASELINE, 'src/cli/commands/trace/local.ts'))) as { runTrace: typeof runTrace }).runTrace : runTrace;
@@ -281,9 +281,17 @@ function getJson(port: number, path: string): Promise<{ status: number; body: st
   });
 }
 
-async function agentPhase(sinks: 'default' | 'judge' = 'default'): Promise<PhaseResult> {
-  process.env.NETPOL_PROFILE_DIR = join(work, 'profile');
-  const agent = new NodeAgent({ node: NODE, kubeconfig, api: { host: '127.0.0.1', port: 0 }, health: { host: '127.0.0.1', port: 0 }, sinks: sinks === 'default' ? defaultSinks() : [judgeSinkFactory()], holdMs: HOLD_MS, log: () => {} });
+async function agentPhase(sinks: 'default' | 'judge' = 'default', baseline = false): Promise<PhaseResult> {
+  process.env.NETPOL_PROFILE_DIR = join(work, baseline ? 'profile-baseline' : 'profile');
+  // --baseline DIR: the same agent from another checkout (its code and BPF object).
+  const code = baseline
+    ? {
+        NodeAgent: ((await import(join(BASELINE, 'src/daemon/node-agent.ts'))) as { NodeAgent: typeof NodeAgent }).NodeAgent,
+        defaultSinks: ((await import(join(BASELINE, 'src/daemon/sinks.ts'))) as { defaultSinks: typeof defaultSinks }).defaultSinks,
+        judgeSinkFactory: ((await import(join(BASELINE, 'src/daemon/judge-sink.ts'))) as { judgeSinkFactory: typeof judgeSinkFactory }).judgeSinkFactory,
+      }
+    : { NodeAgent, defaultSinks, judgeSinkFactory };
+  const agent = new code.NodeAgent({ node: NODE, kubeconfig, api: { host: '127.0.0.1', port: 0 }, health: { host: '127.0.0.1', port: 0 }, sinks: sinks === 'default' ? code.defaultSinks() : [code.judgeSinkFactory()], holdMs: HOLD_MS, log: () => {} });
   await agent.start();
   for (let i = 0; (await getJson(agent.healthAddress!.port, '/readyz')).status !== 200; i++) {
     if (i > 100) throw new Error(`the agent did not become ready: ${(await getJson(agent.healthAddress!.port, '/readyz')).body}`);
@@ -304,7 +312,7 @@ async function agentPhase(sinks: 'default' | 'judge' = 'default'): Promise<Phase
   const others = otherTracers(1);
   const start = agent.status().connects.answered;
   // Caught up: the agent has attributed every answered connect of the storm.
-  const s = await profiled(`agent-${sinks}`, () => runStorm((connects) => until(() => agent.status().connects.answered - start >= connects), true));
+  const s = await profiled(`agent-${sinks}${baseline ? '-baseline' : ''}`, () => runStorm((connects) => until(() => agent.status().connects.answered - start >= connects), true));
   const status = JSON.parse((await getJson(agent.apiAddress!.port, '/v1/status')).body) as AgentStatus;
   auditReq?.destroy();
   await agent.stop();
@@ -360,7 +368,7 @@ async function profiled<T>(name: string, f: () => Promise<T>): Promise<T> {
   }
 }
 
-const PHASE_FNS: Record<string, () => Promise<PhaseResult>> = { trace: () => tracePhase(), 'trace-baseline': () => tracePhase(true), agent: () => agentPhase('default'), 'agent-judge': () => agentPhase('judge'), learn: learnPhase, tcpstates: tcpstatesPhase };
+const PHASE_FNS: Record<string, () => Promise<PhaseResult>> = { trace: () => tracePhase(), 'trace-baseline': () => tracePhase(true), agent: () => agentPhase('default'), 'agent-judge': () => agentPhase('judge'), 'agent-baseline': () => agentPhase('default', true), 'agent-judge-baseline': () => agentPhase('judge', true), learn: learnPhase, tcpstates: tcpstatesPhase };
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const pct = (r: number) => `${(r * 100).toFixed(1)}%`;

@@ -40,6 +40,11 @@ export interface PinOptions {
   root: string;
   /** The last ring position the previous agent journaled: records up to it are not delivered again. */
   resumeAfter?: RingMark;
+  /**
+   * Called before the ring frees settled records (once per drain batch, not per record): a sink
+   * that buffers its journal writes it here, so a record is freed only once its line is written.
+   */
+  beforeFree?: () => void;
 }
 
 /** Whether `dir` (or its nearest existing parent) is on a BPF filesystem. */

@@ -147,6 +147,15 @@ export class TcpConnectTracer {
   private settledFlags: boolean[] = [];
   private head = 0;
   /**
+   * Pinned: how far the ring may be freed (settled records), not yet committed. Commits wait for the
+   * end of the drain batch (or of the event-loop turn, for records settled later), and call
+   * PinOptions.beforeFree first: the sinks write what they buffered for the batch in one go.
+   */
+  private freeTo = -1;
+  private freeSoon: NodeJS.Immediate | undefined;
+  private draining = false;
+  private beforeFree: (() => void) | undefined;
+  /**
    * Pinned: records freed before they were settled, because the unsettled ones held more than half
    * the ring (a connect held for its pod, up to 10 s, with a storm behind it): the kernel would
    * otherwise drop new records. They are processed all the same; only a SIGKILL before they are
@@ -210,6 +219,7 @@ export class TcpConnectTracer {
     const ringBytes = opts.ringBytes ?? DEFAULT_RING_BYTES;
     let pinDir: PinDir | undefined;
     if (opts.pin) {
+      this.beforeFree = opts.pin.beforeFree;
       const fixed = {
         rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false, alsoAnswers: opts.alsoAnswers ?? false }).toString('hex'),
         ringBytes,
@@ -442,8 +452,16 @@ export class TcpConnectTracer {
       old.dir.remove();
       this.legacy.shift();
     }
-    const { count, more } = this.ring.consume(this.onRecord, this.batch);
+    this.draining = true;
+    let count: number;
+    let more: boolean;
+    try {
+      ({ count, more } = this.ring.consume(this.onRecord, this.batch));
+    } finally {
+      this.draining = false;
+    }
     this.received += count;
+    this.commitFreed();
     if (this.pinDir && this.ring.read - this.ring.committed > this.ring.size / 2) this.relieve();
     if (this.handlerError !== undefined) {
       const err = this.handlerError;
@@ -497,7 +515,10 @@ export class TcpConnectTracer {
     }
     let free = -1;
     while (this.head < this.ends.length && this.settledFlags[this.head]) free = this.ends[this.head++]!;
-    if (free >= 0) this.ring.commit(free);
+    if (free >= 0) {
+      this.freeTo = free;
+      if (!this.draining) this.freeSoon ??= setImmediate(() => this.commitFreed());
+    }
     if (this.head === this.ends.length) {
       this.ends = [];
       this.settledFlags = [];
@@ -509,8 +530,21 @@ export class TcpConnectTracer {
     }
   }
 
+  /** Frees the ring up to the settled prefix, once the sinks have written what they buffered. */
+  private commitFreed(): void {
+    if (this.freeSoon) clearImmediate(this.freeSoon);
+    this.freeSoon = undefined;
+    if (this.freeTo < 0 || this.isClosed) return;
+    const free = this.freeTo;
+    this.beforeFree?.();
+    this.freeTo = -1;
+    this.ring.commit(free);
+  }
+
   /** Pinned, under ring pressure: frees everything read so far (see `unprotected`). */
   private relieve(): void {
+    this.beforeFree?.();
+    this.freeTo = -1;
     for (let i = this.head; i < this.ends.length; i++) if (!this.settledFlags[i]) this.unprotected++;
     this.ends = [];
     this.settledFlags = [];
@@ -604,7 +638,9 @@ export class TcpConnectTracer {
     }
     try {
       if (this.handler) this.drain();
+      this.commitFreed();
     } finally {
+      if (this.freeSoon) clearImmediate(this.freeSoon);
       this.isClosed = true;
       this.ring.close();
       for (const old of this.legacy.splice(0)) {

@@ -233,7 +233,16 @@ export class NodeAgent {
     await this.lock(o.root, true, log);
     let resumeAfter: RingMark | undefined;
     for (const { sink } of this.sinks) resumeAfter ??= sink.ringMark?.();
-    return { root: o.root, ...(resumeAfter ? { resumeAfter } : {}) };
+    const beforeFree = (): void => {
+      for (const slot of this.sinks) {
+        try {
+          slot.sink.sync?.();
+        } catch {
+          slot.errors++;
+        }
+      }
+    };
+    return { root: o.root, beforeFree, ...(resumeAfter ? { resumeAfter } : {}) };
   }
 
   private deliver(c: PodConnect): void {

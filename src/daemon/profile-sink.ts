@@ -111,6 +111,10 @@ class ProfileSink implements ConnectSink {
     return this.writer.ringMark();
   }
 
+  sync(): void {
+    this.writer.syncJournal();
+  }
+
   close(deadline: Date): Promise<void> {
     return this.writer.close(deadline);
   }

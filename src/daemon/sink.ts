@@ -61,6 +61,11 @@ export interface ConnectSink {
    * (PodConnect.cursor), read once at start; the agent does not deliver those records again.
    */
   ringMark?(): RingMark | undefined;
+  /**
+   * Optional, for a sink that buffers its journal: write what accept() buffered. The agent calls it
+   * before the kernel ring frees the records of a batch (once per batch, not per connect).
+   */
+  sync?(): void;
   /** Flush what is buffered, within the deadline; called on SIGTERM. */
   close(deadline: Date): Promise<void>;
 }

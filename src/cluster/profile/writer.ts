@@ -298,6 +298,9 @@ export class ProfileWriter {
     if (this.journal) {
       try {
         seq = this.journal.record(obs.owner, obs.edges, obs.time, cursor);
+        // Written at the end of this event-loop turn at the latest; the agent syncs sooner, before
+        // the ring frees the records of its batch (syncJournal()).
+        this.syncSoon ??= setImmediate(() => this.syncJournal());
       } catch (err) {
         // Kept in memory (it is written if this agent lives), but not durable: said in status.
         this.figures.journalFailures++;
@@ -306,6 +309,25 @@ export class ProfileWriter {
       }
     }
     obs.edges.forEach((e, i) => this.addPending(s, e, 1, obs.time, obs.time, seq, keys[i]));
+  }
+
+  private syncSoon: NodeJS.Immediate | undefined;
+
+  /**
+   * Writes the journal's buffered lines (one write for every connect accepted since the last).
+   * A failure is counted (journalFailures) and said in status; the lines stay buffered for the next.
+   */
+  syncJournal(): void {
+    if (this.syncSoon) clearImmediate(this.syncSoon);
+    this.syncSoon = undefined;
+    if (!this.journal?.dirty) return;
+    try {
+      this.journal.sync();
+    } catch (err) {
+      this.figures.journalFailures++;
+      this.lastError = `journal: ${(err as Error).message}`;
+      this.lastErrorRetryable = false;
+    }
   }
 
   /**
@@ -353,6 +375,9 @@ export class ProfileWriter {
     if (!s.base) this.loadBase(shareKey(s.owner.namespace, s.name), await getProfile(this.o.kc, s.owner.namespace, s.name, 15_000, this.pool));
     const base = s.base!;
     const now = this.o.now();
+    // Journaled before the API server holds them (status.journal.seq): a connect the API server
+    // counted but the journal lacks would be read from the ring and counted again by the next agent.
+    this.syncJournal();
     // The write takes the pending deltas; on failure they go back (merged with newer ones).
     const taken = s.pending;
     s.pending = new Map();
@@ -526,6 +551,7 @@ export class ProfileWriter {
       await Promise.race([this.flush({ all: true }).catch(() => {}), new Promise((r) => setTimeout(r, left).unref())]);
     }
     await this.flushing?.catch(() => {});
+    this.syncJournal();
     this.journal?.close();
     this.pool.destroy();
   }
