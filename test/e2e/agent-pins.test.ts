@@ -138,6 +138,54 @@ describe('pinned kernel state across agent restarts', () => {
     }
   }, 60_000);
 
+  it('frees settled records only after beforeFree returned: a reader killed while writing its journal batch loses none', async () => {
+    const port = await listener();
+    ports.push(port);
+    // Settles every record at once; its beforeFree (where the agent writes its journal batch) is
+    // SIGKILLed the first time it runs: the batch's records were settled but never journaled.
+    const script = join(fs, '..', `reader-batch-${process.pid}.mjs`);
+    writeFileSync(
+      script,
+      `import { TcpConnectTracer } from ${JSON.stringify(join(repo, 'dist/agent/tracer.js'))};\n` +
+        `let seen = 0;\n` +
+        `const t = new TcpConnectTracer({ pin: { root: ${JSON.stringify(root)}, beforeFree: () => { if (seen > 0) process.kill(process.pid, 'SIGKILL'); } }, pids: [${process.pid}] });\n` +
+        `t.start((e, cursor) => { if (e.dport === ${port} && e.outcome === 'established') { seen++; process.stdout.write('seen ' + seen + '\\n'); } t.settle(cursor); });\n` +
+        `process.stdout.write('ready\\n');\n` +
+        `setInterval(() => {}, 1000);\n`,
+    );
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    let exited = false;
+    const exit = new Promise((r) => child.on('exit', () => r((exited = true))));
+    try {
+      for (let i = 0; i < 200 && !/^ready$/m.test(out); i++) await sleep(50);
+      expect(out).toMatch(/^ready$/m);
+      await connects(port, 6);
+      for (let i = 0; i < 100 && !exited && !/^seen 6$/m.test(out); i++) await sleep(50);
+      await sleep(200);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    await exit;
+    rmSync(script, { force: true });
+    expect(out).toMatch(/^seen 1$/m);
+    const next = new TcpConnectTracer({ pin: { root }, pids: [process.pid] });
+    const got: { dport: number; outcome: string }[] = [];
+    next.start((e, cursor) => {
+      got.push(e);
+      next.settle(cursor);
+    });
+    try {
+      for (let i = 0; i < 100 && (tally(got)[port] ?? 0) < 6; i++) await sleep(50);
+      await sleep(200);
+      // Settled but not journaled (killed in beforeFree): read again, every one, once.
+      expect(tally(got)[port]).toBe(6);
+    } finally {
+      next.close();
+    }
+  }, 60_000);
+
   it('removes everything when unpinned: no pins, and the programs are gone from the kernel', async () => {
     const t = new TcpConnectTracer({ pin: { root }, pids: [process.pid] });
     const dir = t.pinDir!.path;
