@@ -8,6 +8,7 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { EnvironmentError } from '../../errors.js';
 import { ApiStatusError, rawRequest } from '../live.js';
+import { RestartingInformer } from '../restarting-informer.js';
 import { PROFILE_CRD_NAME, PROFILE_GROUP, PROFILE_PLURAL, PROFILE_VERSION, type TrafficProfile } from './types.js';
 
 function profilesPath(namespace?: string): string {
@@ -49,13 +50,10 @@ async function listPaged(kc: KubeConfig, namespace: string | undefined): Promise
 }
 
 export class ProfileWatch {
-  private informer?: ListWatch<KubernetesObject>;
-  private readonly listeners = new Set<() => void>();
-  private retryDelayMs = 250;
-  private retryTimer?: NodeJS.Timeout;
-  private closed = false;
-  /** Changes seen (add, update, delete) since start. */
-  changes = 0;
+  private readonly watch = new RestartingInformer(5_000, (err) => {
+    this.lastError = profileWatchError(err, this.kc, 'watching TrafficProfiles').message;
+    this.watch.notify();
+  });
   /** Set when only this namespace's profiles could be listed. */
   narrowedTo?: string;
   /** The last watch error, while it is being retried; cleared when a list succeeds again. */
@@ -65,6 +63,11 @@ export class ProfileWatch {
     private readonly kc: KubeConfig,
     private readonly fallbackNamespace?: string,
   ) {}
+
+  /** Changes seen (add, update, delete) since start. */
+  get changes(): number {
+    return this.watch.changes;
+  }
 
   /** Lists (cluster-wide, else the fallback namespace), then watches; throws when neither can be listed. */
   async start(): Promise<void> {
@@ -82,7 +85,6 @@ export class ProfileWatch {
         throw profileWatchError(inNamespace, this.kc, 'cannot list TrafficProfiles');
       }
     }
-    let first: unknown;
     const informer = new ListWatch<KubernetesObject>(
       profilesPath(namespace),
       new Watch(this.kc),
@@ -93,54 +95,22 @@ export class ProfileWatch {
       },
       false,
     );
-    this.informer = informer;
-    const changed = (): void => {
-      this.changes++;
-      for (const l of this.listeners) l();
-    };
-    informer.on('add', changed);
-    informer.on('update', changed);
-    informer.on('delete', changed);
-    informer.on('error', (err: unknown) => {
-      first ??= err;
-      this.retry(err);
-    });
-    await informer.start();
+    const first = await this.watch.start(informer);
     if (first !== undefined) {
       await this.close();
       throw profileWatchError(first, this.kc, 'cannot watch TrafficProfiles');
     }
   }
 
-  private retry(err: unknown): void {
-    if (this.closed) return;
-    this.lastError = profileWatchError(err, this.kc, 'watching TrafficProfiles').message;
-    for (const l of this.listeners) l();
-    clearTimeout(this.retryTimer);
-    const delay = this.retryDelayMs;
-    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 5_000);
-    this.retryTimer = setTimeout(() => {
-      if (this.closed) return;
-      void this.informer?.start().then(() => {
-        this.retryDelayMs = 250;
-      });
-    }, delay);
-    this.retryTimer.unref?.();
-  }
-
   list(): TrafficProfile[] {
-    return (this.informer?.list() ?? []) as unknown as TrafficProfile[];
+    return this.watch.list() as unknown as TrafficProfile[];
   }
 
   onChange(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.watch.onChange(listener);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.retryTimer);
-    this.listeners.clear();
-    await this.informer?.stop();
+    await this.watch.close();
   }
 }
