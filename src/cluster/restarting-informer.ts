@@ -1,14 +1,15 @@
 /**
  * A client-node ListWatch restarted with backoff after an error (250 ms doubling to a cap), and the
  * listeners told of every change: what the TrafficProfile watch (profile/watch.ts) and the staged
- * policy watch (staged/client.ts) share. Each says what an error means to it through `onError`
- * (kept for a screen, or turned into the error its first list throws).
+ * policy watch (staged/client.ts) share, as their base class. Each says what an error means to it
+ * through `onError` (kept for a screen, or turned into the error its first list throws).
  */
 import type { KubernetesObject, ListWatch } from '@kubernetes/client-node';
 
 const FIRST_DELAY_MS = 250;
 
-export class RestartingInformer {
+/** T: what the watched objects are to the owner (client-node types them KubernetesObject). */
+export abstract class RestartingInformer<T> {
   private informer?: ListWatch<KubernetesObject>;
   private readonly listeners = new Set<() => void>();
   private delayMs = FIRST_DELAY_MS;
@@ -17,18 +18,17 @@ export class RestartingInformer {
   /** Changes seen (add, update, delete) since start: a counter for caches. */
   changes = 0;
 
-  constructor(
-    private readonly maxDelayMs: number,
-    /** Called on every error before the restart is scheduled (not after close). */
-    private readonly onError: (err: unknown) => void,
-  ) {}
+  constructor(private readonly maxDelayMs: number) {}
+
+  /** Called on every error before the restart is scheduled (not after close). */
+  protected abstract onError(err: unknown): void;
 
   /**
    * Watches with this informer (stopping one started before: a start after a failed one);
    * resolves after its first list, with the first error seen until then (the restart is
    * already scheduled: the caller decides whether that error ends the start).
    */
-  async start(informer: ListWatch<KubernetesObject>): Promise<unknown> {
+  protected async watch(informer: ListWatch<KubernetesObject>): Promise<unknown> {
     this.closed = false;
     await this.informer?.stop();
     this.informer = informer;
@@ -63,12 +63,12 @@ export class RestartingInformer {
     this.timer.unref?.();
   }
 
-  list(): readonly KubernetesObject[] {
-    return this.informer?.list() ?? [];
+  list(): T[] {
+    return (this.informer?.list() ?? []) as unknown as T[];
   }
 
   /** Tells every listener (a change, or an error its owner wants shown). */
-  notify(): void {
+  protected notify(): void {
     for (const l of this.listeners) l();
   }
 

@@ -49,11 +49,7 @@ async function listPaged(kc: KubeConfig, namespace: string | undefined): Promise
   return { items, ...(resourceVersion ? { resourceVersion } : {}) };
 }
 
-export class ProfileWatch {
-  private readonly watch = new RestartingInformer(5_000, (err) => {
-    this.lastError = profileWatchError(err, this.kc, 'watching TrafficProfiles').message;
-    this.watch.notify();
-  });
+export class ProfileWatch extends RestartingInformer<TrafficProfile> {
   /** Set when only this namespace's profiles could be listed. */
   narrowedTo?: string;
   /** The last watch error, while it is being retried; cleared when a list succeeds again. */
@@ -62,11 +58,13 @@ export class ProfileWatch {
   constructor(
     private readonly kc: KubeConfig,
     private readonly fallbackNamespace?: string,
-  ) {}
+  ) {
+    super(5_000);
+  }
 
-  /** Changes seen (add, update, delete) since start. */
-  get changes(): number {
-    return this.watch.changes;
+  protected onError(err: unknown): void {
+    this.lastError = profileWatchError(err, this.kc, 'watching TrafficProfiles').message;
+    this.notify();
   }
 
   /** Lists (cluster-wide, else the fallback namespace), then watches; throws when neither can be listed. */
@@ -95,22 +93,10 @@ export class ProfileWatch {
       },
       false,
     );
-    const first = await this.watch.start(informer);
+    const first = await this.watch(informer);
     if (first !== undefined) {
       await this.close();
       throw profileWatchError(first, this.kc, 'cannot watch TrafficProfiles');
     }
-  }
-
-  list(): TrafficProfile[] {
-    return this.watch.list() as unknown as TrafficProfile[];
-  }
-
-  onChange(listener: () => void): () => void {
-    return this.watch.onChange(listener);
-  }
-
-  async close(): Promise<void> {
-    await this.watch.close();
   }
 }

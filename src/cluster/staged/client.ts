@@ -162,13 +162,16 @@ function stamp<T extends StagedNetworkPolicy>(obj: T): T {
  * Every staged policy of the cluster, kept current by a watch; restarts after errors with backoff
  * (250 ms doubling to 2 s), as the live view's watches do.
  */
-export class StagedWatch {
-  private readonly watch = new RestartingInformer(2_000, (err) => {
-    this.lastError = (err as Error)?.message ?? String(err);
-  });
+export class StagedWatch extends RestartingInformer<StagedNetworkPolicy> {
   lastError?: string;
 
-  constructor(private readonly kc: KubeConfig) {}
+  constructor(private readonly kc: KubeConfig) {
+    super(2_000);
+  }
+
+  protected onError(err: unknown): void {
+    this.lastError = (err as Error)?.message ?? String(err);
+  }
 
   /** Lists once (throws what stagedApiError says when it cannot), then watches. */
   async start(): Promise<void> {
@@ -183,7 +186,7 @@ export class StagedWatch {
       },
       false,
     );
-    const first = await this.watch.start(informer);
+    const first = await this.watch(informer);
     if (first !== undefined && this.list().length === 0) {
       const err = stagedApiError(first, 'cannot watch staged policies', this.kc, AGENT_ROLE_HINT);
       await this.close();
@@ -193,18 +196,6 @@ export class StagedWatch {
 
   /** A counter that changes whenever a staged policy does (for caches). */
   get version(): number {
-    return this.watch.changes;
-  }
-
-  list(): StagedNetworkPolicy[] {
-    return this.watch.list() as unknown as StagedNetworkPolicy[];
-  }
-
-  onChange(listener: () => void): () => void {
-    return this.watch.onChange(listener);
-  }
-
-  async close(): Promise<void> {
-    await this.watch.close();
+    return this.changes;
   }
 }
