@@ -102,3 +102,13 @@ export function isoTime(d: Date): string {
   }
   return lastIso;
 }
+
+/** The earlier of two stamps in compareTimestamps' order (the first of two equal ones). */
+export function earlierTimestamp(a: string, b: string): string {
+  return compareTimestamps(a, b) <= 0 ? a : b;
+}
+
+/** The later of two stamps in compareTimestamps' order (the second of two equal ones). */
+export function laterTimestamp(a: string, b: string): string {
+  return compareTimestamps(a, b) <= 0 ? b : a;
+}
