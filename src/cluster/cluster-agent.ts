@@ -12,6 +12,7 @@ import type { EnrichedEvent, LocalAgent } from '../agent/agent.js';
 import type { PinOptions, RingMark } from '../agent/pins.js';
 import type { TracerCounters } from '../agent/tracer.js';
 import type { FlowRecord } from '../flows/record.js';
+import { isoTime } from '../flows/timestamp.js';
 import { enrichWithIndex, podOfContainer, type PodIdentity } from './enrich.js';
 // Type-only: the client library loads when cluster mode runs, not with every netpol command.
 import type { LiveClusterView } from './live.js';
@@ -21,18 +22,6 @@ import type { V1Pod } from './objects.js';
 /** The node this agent runs on: $NETPOL_NODE_NAME, $NODE_NAME (the downward API's usual name), else the hostname. */
 export function thisNodeName(): string {
   return process.env.NETPOL_NODE_NAME || process.env.NODE_NAME || hostname();
-}
-
-/** ISO 8601 text of a time, kept for the last millisecond seen (a connect storm shares milliseconds). */
-let lastMs = NaN;
-let lastIso = '';
-function isoTime(d: Date): string {
-  const ms = d.getTime();
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = d.toISOString();
-  }
-  return lastIso;
 }
 
 /** A connect from a pod the filters selected, enriched. */

@@ -237,16 +237,16 @@ describe('netpol deployed as a fleet on a real node, driven by an unprivileged u
         name: 'mypod',
         podSelector: 'run=mypod',
         policyTypes: ['egress'],
-        // KNOWN GAP (reported, not fixed here): a TrafficProfile does not say that its agent observed
-        // UDP, so learn from profiles assumes DNS (`netpol.io/dns: assumed`), where the on-node learn
-        // of node-seed.test.ts, which saw no lookup, adds none (`not-observed`).
+        // The profile records that its agent observed UDP (status.protocols) and mypod made no lookup
+        // (wget to an address): as in node-seed.test.ts's on-node learn, no DNS rule is added.
         allows: {
           ingress: [],
-          egress: [`ipBlock ${INTERNET}/32 on TCP/443`, `ipBlock ${INTERNET}/32 on TCP/80`, 'namespace kube-system pods {k8s-app=kube-dns} on TCP/53', 'namespace kube-system pods {k8s-app=kube-dns} on UDP/53'].sort(),
+          egress: [`ipBlock ${INTERNET}/32 on TCP/443`, `ipBlock ${INTERNET}/32 on TCP/80`].sort(),
         },
       };
       expect(normalizePolicy(policies[0]!.policy)).toEqual(expected);
-      expect(r.stderr).toContain('dns: assumed for 1 policy');
+      expect(policies[0]!.policy.metadata?.annotations?.['netpol.io/dns']).toBe('not-observed');
+      expect(r.stderr).not.toContain('dns: assumed');
       const live = JSON.parse((await node.kubectl(['get', 'networkpolicy', 'mypod', '-n', 'default', '-o', 'json'])).stdout) as V1NetworkPolicy;
       expect(normalizePolicy(live)).toEqual(expected);
       expect((await runSeedPod(INTERNET)).verdict).toBe('ok');
@@ -346,9 +346,8 @@ describe('netpol deployed as a fleet on a real node, driven by an unprivileged u
       const metrics = await until('the would-deny metric', async () => (metric.test(await agentMetrics()) ? await agentMetrics() : undefined), 15_000);
       timings.stagedMetricMs = Date.now() - t0;
       // The egress sample counts each would-deny egress record once (wget goes to :80, then :443 on
-      // the redirect). KNOWN BUG (reported, not fixed here): CoreDNS's UDP replies to the client's
-      // lookups are observed as UDP sends and judged as ingress to the client (would-deny records
-      // with gate ingress from p/kube-system/coredns-…:53); they are left out of this count.
+      // the redirect). CoreDNS's UDP replies to the client's lookups are not sends (node-udp-replies
+      // checks that no ingress record comes of them); the count is of egress records.
       const wouldDeny = auditRecords(stagedAudit).filter((x) => x.record.policy === policyKey && x.record.gate === 'egress');
       expect(Number(metric.exec(metrics)![1]), JSON.stringify(wouldDeny.map((x) => x.record))).toBe(wouldDeny.length);
       expect(auditRecords(stagedAudit).every((x) => x.record.verdict === 'would-deny')).toBe(true);

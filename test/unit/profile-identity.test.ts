@@ -103,6 +103,17 @@ describe('merging nodes', () => {
     expect(summary.perNamespace.shop!.count).toBe(4);
   });
 
+  it('orders first and last seen by every fraction digit and across offsets (flows/timestamp.ts), not by Date.parse milliseconds', () => {
+    const table = new Map<string, ProfileEdge>();
+    const e = { peer: { address: '203.0.113.10' }, port: 80, protocol: 'TCP' as const, outcome: 'established' as const };
+    // Both stamps fall in the same millisecond for Date.parse; the second is 10 µs earlier.
+    addEdge(table, e, 1, '2026-11-24T10:00:00.0002Z', '2026-11-24T10:00:00.0002Z');
+    addEdge(table, e, 1, '2026-11-24T10:00:00.00019Z', '2026-11-24T10:00:00.00021Z');
+    // One hour later, written with an offset: the later last seen although it sorts first as text.
+    addEdge(table, e, 1, '2026-11-24T12:00:00+01:00', '2026-11-24T12:30:00+01:00');
+    expect([...table.values()][0]).toMatchObject({ count: 3, firstSeen: '2026-11-24T10:00:00.00019Z', lastSeen: '2026-11-24T12:30:00+01:00' });
+  });
+
   it('retention and --since remove old edges and count them', () => {
     const table = new Map<string, ProfileEdge>();
     const e = { peer: { address: '203.0.113.10' }, port: 80, protocol: 'TCP' as const, outcome: 'established' as const };

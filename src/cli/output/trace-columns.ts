@@ -11,6 +11,7 @@ import type { ConnectEvent } from '../../agent/event.js';
 import type { ContainerInfo } from '../../agent/containers.js';
 import { errnoName } from '../../agent/diagnose.js';
 import { InputError } from '../../errors.js';
+import { isoTime } from '../../flows/timestamp.js';
 import { selectColumns, visibleLayout, type Column, type Layout } from './columns/model.js';
 
 /** One event with what enrichment found out about it. */
@@ -47,18 +48,6 @@ export function endpoint(addr: string, port: number, family: 4 | 6): string {
 /** Outcome as shown in the table: established, refused, timeout, closed, or error:ERRNO. */
 export function outcomeText(e: ConnectEvent): string {
   return e.outcome === 'error' ? `error:${errnoName(e.errno)}` : e.outcome;
-}
-
-/** ISO 8601 text of a time, memoized per millisecond (a connect storm shares milliseconds). */
-let lastMs = NaN;
-let lastIso = '';
-function isoTime(d: Date): string {
-  const ms = d.getTime();
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = d.toISOString();
-  }
-  return lastIso;
 }
 
 export const TCPCONNECT_COLUMNS: Column<TraceRow>[] = [

@@ -1,9 +1,15 @@
 /**
- * How a command declaration ends, the same for every command: its examples after the options (the
- * help-examples test runs them), and an action whose number becomes the exit code (main.ts exits
- * once the output has drained).
+ * How a command declaration begins and ends, the same for every command: its name with the one-line
+ * summary (the parent's command list) and the description (its own --help); its examples after the
+ * options (the help-examples test runs them), and an action whose number becomes the exit code
+ * (main.ts exits once the output has drained).
  */
-import type { Command } from 'commander';
+import { Command } from 'commander';
+
+/** A command with its summary (one line, in the parent's list) and its description (its --help). */
+export function declareCommand(name: string, summary: string, description: string): Command {
+  return new Command(name).summary(summary).description(description);
+}
 
 /**
  * `Examples:` after the options, one command a line (indented by two spaces), after `preface`

@@ -25,9 +25,10 @@
  * the older segments: the journal's size is bounded by the backlog, not by the traffic.
  */
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RingMark } from '../../agent/pins.js';
+import { writeFileAtomic } from '../../flows/atomic-file.js';
 import type { EdgeObservation, WorkloadIdentity } from './types.js';
 import { edgeKey, workloadIdentityKey } from './types.js';
 
@@ -87,8 +88,7 @@ export class Journal {
     if (existsSync(idFile)) id = readFileSync(idFile, 'utf8').trim();
     else {
       id = randomUUID();
-      writeFileSync(idFile + '.tmp', id + '\n');
-      renameSync(idFile + '.tmp', idFile);
+      writeFileAtomic(idFile, id + '\n');
     }
     const segments = Journal.segments(dir);
     const replay: ReplayResult = { entries: [], unreadable: 0 };
@@ -219,7 +219,6 @@ export class Journal {
     this.sync();
     const next = this.segment + 1;
     const path = this.segmentPath(next);
-    const tmp = path + '.tmp';
     const defs = new Map<string, number>();
     const lines: string[] = [];
     for (const p of pending) {
@@ -235,14 +234,9 @@ export class Journal {
     // The resume point survives compaction (the connect lines that carried it do not).
     if (this.mark) lines.push(JSON.stringify({ r: this.mark.ring, p: this.mark.pos }));
     const text = lines.length > 0 ? lines.join('\n') + '\n' : '';
-    const fd = openSync(tmp, 'w');
-    try {
-      if (text) writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    // Written whole and flushed before it is renamed in place (flows/atomic-file.ts), so a crash
+    // leaves the old segments or the complete new one; only then are the old ones deleted.
+    writeFileAtomic(path, text);
     closeSync(this.fd);
     for (const n of Journal.segments(this.dir)) if (n < next) unlinkSync(this.segmentPath(n));
     this.segment = next;

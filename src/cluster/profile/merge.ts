@@ -5,16 +5,7 @@
  */
 import type { EdgeObservation, ProfileCounter, ProfileEdge, TrafficProfile, WorkloadIdentity } from './types.js';
 import { edgeKey, workloadIdentityKey } from './types.js';
-
-/** RFC 3339 UTC stamps of the same shape compare as text; anything else through Date. */
-function earlier(a: string, b: string): string {
-  if (a.length === b.length && a.endsWith('Z') && b.endsWith('Z')) return a <= b ? a : b;
-  return Date.parse(a) <= Date.parse(b) ? a : b;
-}
-
-function later(a: string, b: string): string {
-  return earlier(a, b) === a ? b : a;
-}
+import { earlierTimestamp as earlier, laterTimestamp as later } from '../../flows/timestamp.js';
 
 /** Adds `count` connects of an edge seen between first and last to the table (a new entry, or the sum). */
 export function addEdge(table: Map<string, ProfileEdge>, e: EdgeObservation, count: number, first: string, last: string, key = edgeKey(e)): void {

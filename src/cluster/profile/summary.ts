@@ -3,6 +3,7 @@
  * JSON, what etcd stores within a few percent), the oldest observation, and the same per namespace.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import { compareTimestamps } from '../../flows/timestamp.js';
 import { listProfiles } from './client.js';
 import type { TrafficProfile } from './types.js';
 
@@ -27,7 +28,7 @@ function add(f: ProfileFigures, p: TrafficProfile): void {
   f.edges += p.status?.edgeCount ?? p.status?.edges?.length ?? 0;
   f.overflowConnects += p.status?.overflow?.connects ?? 0;
   const oldest = p.status?.oldestObservation;
-  if (oldest && (f.oldestObservation === undefined || Date.parse(oldest) < Date.parse(f.oldestObservation))) f.oldestObservation = oldest;
+  if (oldest && (f.oldestObservation === undefined || compareTimestamps(oldest, f.oldestObservation) < 0)) f.oldestObservation = oldest;
 }
 
 /** Figures over the given objects (pure: the status command may already hold them). */

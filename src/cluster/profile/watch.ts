@@ -8,6 +8,7 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { EnvironmentError } from '../../errors.js';
 import { ApiStatusError, rawRequest } from '../live.js';
+import { RestartingInformer } from '../restarting-informer.js';
 import { PROFILE_CRD_NAME, PROFILE_GROUP, PROFILE_PLURAL, PROFILE_VERSION, type TrafficProfile } from './types.js';
 
 function profilesPath(namespace?: string): string {
@@ -48,14 +49,7 @@ async function listPaged(kc: KubeConfig, namespace: string | undefined): Promise
   return { items, ...(resourceVersion ? { resourceVersion } : {}) };
 }
 
-export class ProfileWatch {
-  private informer?: ListWatch<KubernetesObject>;
-  private readonly listeners = new Set<() => void>();
-  private retryDelayMs = 250;
-  private retryTimer?: NodeJS.Timeout;
-  private closed = false;
-  /** Changes seen (add, update, delete) since start. */
-  changes = 0;
+export class ProfileWatch extends RestartingInformer<TrafficProfile> {
   /** Set when only this namespace's profiles could be listed. */
   narrowedTo?: string;
   /** The last watch error, while it is being retried; cleared when a list succeeds again. */
@@ -64,7 +58,14 @@ export class ProfileWatch {
   constructor(
     private readonly kc: KubeConfig,
     private readonly fallbackNamespace?: string,
-  ) {}
+  ) {
+    super(5_000);
+  }
+
+  protected onError(err: unknown): void {
+    this.lastError = profileWatchError(err, this.kc, 'watching TrafficProfiles').message;
+    this.notify();
+  }
 
   /** Lists (cluster-wide, else the fallback namespace), then watches; throws when neither can be listed. */
   async start(): Promise<void> {
@@ -82,7 +83,6 @@ export class ProfileWatch {
         throw profileWatchError(inNamespace, this.kc, 'cannot list TrafficProfiles');
       }
     }
-    let first: unknown;
     const informer = new ListWatch<KubernetesObject>(
       profilesPath(namespace),
       new Watch(this.kc),
@@ -93,54 +93,10 @@ export class ProfileWatch {
       },
       false,
     );
-    this.informer = informer;
-    const changed = (): void => {
-      this.changes++;
-      for (const l of this.listeners) l();
-    };
-    informer.on('add', changed);
-    informer.on('update', changed);
-    informer.on('delete', changed);
-    informer.on('error', (err: unknown) => {
-      first ??= err;
-      this.retry(err);
-    });
-    await informer.start();
+    const first = await this.watch(informer);
     if (first !== undefined) {
       await this.close();
       throw profileWatchError(first, this.kc, 'cannot watch TrafficProfiles');
     }
-  }
-
-  private retry(err: unknown): void {
-    if (this.closed) return;
-    this.lastError = profileWatchError(err, this.kc, 'watching TrafficProfiles').message;
-    for (const l of this.listeners) l();
-    clearTimeout(this.retryTimer);
-    const delay = this.retryDelayMs;
-    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 5_000);
-    this.retryTimer = setTimeout(() => {
-      if (this.closed) return;
-      void this.informer?.start().then(() => {
-        this.retryDelayMs = 250;
-      });
-    }, delay);
-    this.retryTimer.unref?.();
-  }
-
-  list(): TrafficProfile[] {
-    return (this.informer?.list() ?? []) as unknown as TrafficProfile[];
-  }
-
-  onChange(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.retryTimer);
-    this.listeners.clear();
-    await this.informer?.stop();
   }
 }

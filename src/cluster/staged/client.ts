@@ -8,6 +8,7 @@ import { CustomObjectsApi, ListWatch, PatchStrategy, setHeaderOptions, Watch, ty
 import { EnvironmentError, NetpolError } from '../../errors.js';
 import { statusError } from '../apply.js';
 import { ApiStatusError, rawRequest, type ApiStatusCause } from '../live.js';
+import { RestartingInformer } from '../restarting-informer.js';
 import { STAGED_API_VERSION, STAGED_GROUP, STAGED_KIND, STAGED_PLURAL, STAGED_RESOURCE, STAGED_VERSION, stagedKey, type NodeEvidence, type StagedNetworkPolicy, type StagedStatus } from './types.js';
 
 export const STAGE_FIELD_MANAGER = 'netpol';
@@ -161,46 +162,31 @@ function stamp<T extends StagedNetworkPolicy>(obj: T): T {
  * Every staged policy of the cluster, kept current by a watch; restarts after errors with backoff
  * (250 ms doubling to 2 s), as the live view's watches do.
  */
-export class StagedWatch {
-  private informer?: ListWatch<KubernetesObject>;
-  private readonly listeners = new Set<() => void>();
-  private retryDelayMs = 250;
-  private retryTimer?: NodeJS.Timeout;
-  private closed = false;
-  private generation = 0;
+export class StagedWatch extends RestartingInformer<StagedNetworkPolicy> {
   lastError?: string;
 
-  constructor(private readonly kc: KubeConfig) {}
+  constructor(private readonly kc: KubeConfig) {
+    super(2_000);
+  }
+
+  protected onError(err: unknown): void {
+    this.lastError = (err as Error)?.message ?? String(err);
+  }
 
   /** Lists once (throws what stagedApiError says when it cannot), then watches. */
   async start(): Promise<void> {
-    // A start after a failed one (the judge retries until the CRD or its RBAC is there).
-    this.closed = false;
-    await this.informer?.stop();
-    const watch = new Watch(this.kc);
-    const path = stagedPath();
-    let first: unknown;
-    this.informer = new ListWatch<KubernetesObject>(
-      path,
-      watch,
+    // A start after a failed one (the judge retries until the CRD or its RBAC is there): the
+    // shared informer stops the one before.
+    const informer = new ListWatch<KubernetesObject>(
+      stagedPath(),
+      new Watch(this.kc),
       async () => {
         const items = await listStaged(this.kc);
         return { metadata: {}, items: items as KubernetesObject[] } as never;
       },
       false,
     );
-    const changed = (): void => {
-      this.generation++;
-      for (const l of this.listeners) l();
-    };
-    this.informer.on('add', changed);
-    this.informer.on('update', changed);
-    this.informer.on('delete', changed);
-    this.informer.on('error', (err: unknown) => {
-      first ??= err;
-      this.retry(err);
-    });
-    await this.informer.start();
+    const first = await this.watch(informer);
     if (first !== undefined && this.list().length === 0) {
       const err = stagedApiError(first, 'cannot watch staged policies', this.kc, AGENT_ROLE_HINT);
       await this.close();
@@ -208,39 +194,8 @@ export class StagedWatch {
     }
   }
 
-  private retry(err: unknown): void {
-    if (this.closed) return;
-    this.lastError = (err as Error)?.message ?? String(err);
-    clearTimeout(this.retryTimer);
-    const delay = this.retryDelayMs;
-    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 2_000);
-    this.retryTimer = setTimeout(() => {
-      if (this.closed) return;
-      void this.informer?.start().then(() => {
-        this.retryDelayMs = 250;
-      });
-    }, delay);
-    this.retryTimer.unref?.();
-  }
-
   /** A counter that changes whenever a staged policy does (for caches). */
   get version(): number {
-    return this.generation;
-  }
-
-  list(): StagedNetworkPolicy[] {
-    return (this.informer?.list() ?? []) as StagedNetworkPolicy[];
-  }
-
-  onChange(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.retryTimer);
-    this.listeners.clear();
-    await this.informer?.stop();
+    return this.changes;
   }
 }

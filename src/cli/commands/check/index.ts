@@ -27,7 +27,7 @@ import { renderJUnit } from '../../output/report/junit.js';
 import { renderMarkdownSummary } from '../../output/report/markdown.js';
 import { renderSarif } from '../../output/report/sarif.js';
 import { addRecordedInputs } from '../../shared/input-options.js';
-import { addExamples, runsWithExitCode } from '../../shared/command-help.js';
+import { addExamples, declareCommand, runsWithExitCode } from '../../shared/command-help.js';
 
 const pkg = createRequire(import.meta.url)('../../../../package.json') as { version: string };
 
@@ -109,13 +109,13 @@ async function runCheck(flags: CheckFlags): Promise<number> {
 }
 
 export function checkCommand(): Command {
-  const cmd = new Command('check')
-    .summary('CI gate: fail when recorded flows would be denied or policies drifted')
-    .description(
-      'Judges every recorded flow against the committed policies and re-learns from the same recording\n' +
-        'to detect drift (committed files that differ from what `learn` generates now). Pass the same\n' +
-        'synthesis flags you give `learn`. Exit 0: pass; 1: denied flows or drift; 2: bad input.',
-    );
+  const cmd = declareCommand(
+    'check',
+    'CI gate: fail when recorded flows would be denied or policies drifted',
+    'Judges every recorded flow against the committed policies and re-learns from the same recording\n' +
+      'to detect drift (committed files that differ from what `learn` generates now). Pass the same\n' +
+      'synthesis flags you give `learn`. Exit 0: pass; 1: denied flows or drift; 2: bad input.',
+  );
   addRecordedInputs(cmd, {
     flows: { help: 'recorded flows, JSONL v1 (repeatable)', required: true },
     cluster: { help: 'cluster snapshot YAML' },

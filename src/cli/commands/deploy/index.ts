@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { InputError } from '../../../errors.js';
 import { waitTimeoutOption } from '../../shared/duration.js';
 import { addKubeconfigFileFlags } from '../../shared/cluster-flags.js';
+import { addExamples, declareCommand, runsWithExitCode } from '../../shared/command-help.js';
 
 export interface DeployOptions {
   image?: string;
@@ -55,29 +56,24 @@ export async function runDeploy(opts: DeployOptions, io: { stdout: NodeJS.Writab
 }
 
 export function deployCommand(): Command {
-  const cmd = new Command('deploy')
-    .summary('install the netpol agent on every node (DaemonSet) and wait until it is ready')
-    .description(
-      "Install netpol's node agent into the cluster: namespace netpol-system, its ServiceAccount and read-only RBAC, the netpol-agent " +
-        "DaemonSet and its metrics Service, and netpol's CRDs — the kustomize base shipped in this package (deploy/base), server-side " +
-        'applied with field manager "netpol". Then wait until an agent is Ready on every node, printing progress; at the timeout, name ' +
-        "every node whose agent is not ready and why (the container's waiting reason, its last exit and log lines, failing probes), and exit 3.\n\n" +
-        'The agent runs with capabilities BPF, PERFMON, NET_ADMIN and DAC_READ_SEARCH only, a read-only root filesystem and read-only host paths.',
-    )
+  const cmd = declareCommand(
+    'deploy',
+    'install the netpol agent on every node (DaemonSet) and wait until it is ready',
+    "Install netpol's node agent into the cluster: namespace netpol-system, its ServiceAccount and read-only RBAC, the netpol-agent " +
+      "DaemonSet and its metrics Service, and netpol's CRDs — the kustomize base shipped in this package (deploy/base), server-side " +
+      'applied with field manager "netpol". Then wait until an agent is Ready on every node, printing progress; at the timeout, name ' +
+      "every node whose agent is not ready and why (the container's waiting reason, its last exit and log lines, failing probes), and exit 3.\n\n" +
+      'The agent runs with capabilities BPF, PERFMON, NET_ADMIN and DAC_READ_SEARCH only, a read-only root filesystem and read-only host paths.',
+  )
     .option('--image <ref>', 'the agent image (default: docker.io/netpol/netpol:v<this version>)', imageRef)
     .option('--dry-run', 'print the manifests that would be applied (-o yaml|json) and change nothing')
     .addOption(new Option('-o, --output <format>', 'with --dry-run: yaml or json').choices(['yaml', 'json']))
     .addOption(waitTimeoutOption('for the agents'))
     .option('--no-wait', 'apply and return without waiting for the agents');
-  return addKubeconfigFileFlags(cmd)
-    .addHelpText(
-      'after',
-      '\nExamples:\n' +
-        '  netpol deploy\n' +
-        '  netpol deploy --image registry.example.com/netpol/netpol:v0.1.0 --timeout 5m\n' +
-        '  netpol deploy --dry-run -o yaml',
-    )
-    .action(async (o: DeployOptions & { timeout: number }) => {
-      process.exitCode = await runDeploy(o, { stdout: process.stdout, stderr: process.stderr });
-    });
+  addExamples(addKubeconfigFileFlags(cmd), [
+    'netpol deploy',
+    'netpol deploy --image registry.example.com/netpol/netpol:v0.1.0 --timeout 5m',
+    'netpol deploy --dry-run -o yaml',
+  ]);
+  return runsWithExitCode(cmd, (o: DeployOptions & { timeout: number }) => runDeploy(o, { stdout: process.stdout, stderr: process.stderr }));
 }

@@ -9,7 +9,7 @@ import { FLOW_AUDIT_COLUMNS } from '../../output/report/columns.js';
 import { parseAuditOutput } from '../../shared/audit-output.js';
 import { runOfflineDiff, type OfflineDiffFlags } from './offline.js';
 import { addKubeconfigOptions, addRecordedInputs } from '../../shared/input-options.js';
-import { addExamples, runsWithExitCode } from '../../shared/command-help.js';
+import { addExamples, declareCommand, runsWithExitCode } from '../../shared/command-help.js';
 
 interface DiffFlags extends OfflineDiffFlags {
   flows?: string[];
@@ -33,13 +33,13 @@ async function runDiff(flags: DiffFlags): Promise<number> {
 }
 
 export function diffCommand(): Command {
-  const cmd = new Command('diff')
-    .summary('show which recorded flows a set of policies would deny')
-    .description(
-      'Judges every recorded flow against NetworkPolicies with Kubernetes semantics (egress and ingress\n' +
-        'gates, Service DNAT to the targetPort, named ports, ipBlock/except) and prints denied flows first,\n' +
-        'with the policies and rules that decided. Exit 0: nothing denied; 1: something denied; 2: bad input.',
-    );
+  const cmd = declareCommand(
+    'diff',
+    'show which recorded flows a set of policies would deny',
+    'Judges every recorded flow against NetworkPolicies with Kubernetes semantics (egress and ingress\n' +
+      'gates, Service DNAT to the targetPort, named ports, ipBlock/except) and prints denied flows first,\n' +
+      'with the policies and rules that decided. Exit 0: nothing denied; 1: something denied; 2: bad input.',
+  );
   addRecordedInputs(cmd, {
     flows: { help: 'recorded flows, JSONL v1 (repeatable; - for stdin)', required: true },
     cluster: { help: 'cluster snapshot YAML (pods, services, namespaces...)' },

@@ -4,9 +4,10 @@
  * the agent pods are gone. The CRDs stay unless --include-crds: deleting a CRD deletes every object
  * of it (the learned traffic profiles, staged policies).
  */
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { waitTimeoutOption } from '../../shared/duration.js';
 import { addKubeconfigFileFlags } from '../../shared/cluster-flags.js';
+import { addExamples, declareCommand, runsWithExitCode } from '../../shared/command-help.js';
 
 export interface UndeployOptions {
   includeCrds?: boolean;
@@ -29,18 +30,15 @@ export async function runUndeploy(opts: UndeployOptions, io: { stdout: NodeJS.Wr
 }
 
 export function undeployCommand(): Command {
-  const cmd = new Command('undeploy')
-    .summary('remove the netpol agent from the cluster (CRDs only with --include-crds)')
-    .description(
-      'Remove what `netpol deploy` installed (the netpol-agent DaemonSet, its namespace netpol-system, ServiceAccount, RBAC and Service) ' +
-        "and wait until it and the agent pods are gone. netpol's CRDs and the data in them (traffic profiles, staged policies) stay unless " +
-        '--include-crds.',
-    )
+  const cmd = declareCommand(
+    'undeploy',
+    'remove the netpol agent from the cluster (CRDs only with --include-crds)',
+    'Remove what `netpol deploy` installed (the netpol-agent DaemonSet, its namespace netpol-system, ServiceAccount, RBAC and Service) ' +
+      "and wait until it and the agent pods are gone. netpol's CRDs and the data in them (traffic profiles, staged policies) stay unless " +
+      '--include-crds.',
+  )
     .option('--include-crds', "also delete netpol's CRDs, and with them every traffic profile and staged policy")
     .addOption(waitTimeoutOption('for everything to go'));
-  return addKubeconfigFileFlags(cmd)
-    .addHelpText('after', '\nExamples:\n  netpol undeploy\n  netpol undeploy --include-crds --timeout 5m')
-    .action(async (o: UndeployOptions) => {
-      process.exitCode = await runUndeploy(o, { stdout: process.stdout, stderr: process.stderr });
-    });
+  addExamples(addKubeconfigFileFlags(cmd), ['netpol undeploy', 'netpol undeploy --include-crds --timeout 5m']);
+  return runsWithExitCode(cmd, (o: UndeployOptions) => runUndeploy(o, { stdout: process.stdout, stderr: process.stderr }));
 }
