@@ -224,6 +224,14 @@ kubectl apply -f "$here/manifests/coredns.yaml" > /dev/null
 dns_answers() { nsenter --net="/run/netns/$1" -- busybox nslookup kubernetes.default.svc.cluster.local 10.96.0.10 | grep -q 10.96.0.1; }
 wait_for "CoreDNS answering" dns_answers "$node_ns"
 [ "$nodes" = 2 ] && wait_for "CoreDNS answering on $NODE2" dns_answers "$node2_ns"
+# kube-network-policies queues every new connection (--queue-all) and holds a packet from or to an
+# address of the pod range until it knows the pod (--pod-ip-wait 3s): until its informers have
+# listed the cluster, a new pod's connects wait and time out. A worker starts it before the API
+# server answers, and client-go's list retries back off: without this wait, a pod on the second node
+# could time out its first connects (seen in a full run: node-multinode, node 1 → node 2).
+knp_synced() { grep -q 'Caches are synced for kube-network-policies' "$dir/logs/$1kube-network-policies.log"; }
+wait_for "kube-network-policies synced on $NODE" knp_synced ''
+[ "$nodes" = 2 ] && wait_for "kube-network-policies synced on $NODE2" knp_synced n2-
 # The default ServiceAccount (made by the controller-manager) must exist before pods can be created.
 wait_for "the default ServiceAccount" kubectl get serviceaccount default -n default
 
