@@ -45,7 +45,29 @@ done
 if [ -f "$dir/pids/holder.pid" ] && kill -0 "$(cat "$dir/pids/holder.pid")" 2>/dev/null; then
   fail "a node is already running in $dir (stop it with test/node/down.sh $dir)"
 fi
-ip route show "$NODE_IP/32" | grep -q . && fail "a route to $NODE_IP already exists: is another test node running? (test/node/down.sh DIR)"
+# A node whose run was killed outright (its holder and watcher gone with it) leaves its namespaces,
+# link and route behind, and every later up.sh would refuse to start: such a node is removed here.
+# A node whose holder still runs is someone's and is an error.
+reap_stale_node() {
+  local dev d h
+  dev="$(ip route show "$NODE_IP/32" | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") print $(i + 1) }')"
+  [ -n "$dev" ] || return 0
+  for d in "${TMPDIR:-/tmp}"/netpol-node-* /tmp/netpol-node-*; do
+    [ -f "$d/made" ] && grep -qx "HOST_IF=$dev" "$d/made" || continue
+    for h in "$d/pids/holder.pid" "$d/pids/n2-holder.pid"; do
+      # A zombie holder (PID 1 here reaps orphans only every few seconds) counts as gone.
+      if [ -f "$h" ] && [ -e "/proc/$(cat "$h")" ] && [ "$(awk '{ print $3 }' "/proc/$(cat "$h")/stat" 2>/dev/null)" != Z ]; then
+        fail "a test node is running in $d (route to $NODE_IP via $dev): stop it with test/node/down.sh $d"
+      fi
+    done
+    echo "test/node/up.sh: removing the test node a stopped run left in $d (its holder is gone)" >&2
+    bash "$here/down.sh" "$d" >&2
+    ip route show "$NODE_IP/32" | grep -q . && fail "a route to $NODE_IP remains after test/node/down.sh $d"
+    return 0
+  done
+  fail "a route to $NODE_IP via $dev already exists and no node directory names $dev: is another test node running? (test/node/down.sh DIR)"
+}
+reap_stale_node
 
 bin="${NETPOL_NODE_PREBUILT:-$(bash "$here/build.sh")}"  # NETPOL_NODE_PREBUILT: a build.sh output directory (development)
 cbin="$(bash "$here/../cluster/build.sh")"
