@@ -12,15 +12,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ApiStatusError, rawRequest } from '../../src/cluster/live.js';
+import { rawRequest } from '../../src/cluster/live.js';
 import { profilesServed } from '../../src/cluster/profile/client.js';
 import type { EdgeObservation, WorkloadIdentity } from '../../src/cluster/profile/types.js';
 import { profileLabels, profileName } from '../../src/cluster/profile/types.js';
-import { CLI, ensureBuilt, netpolAsync, ROOT } from '../support/cli.js';
+import { CLI, ensureBuilt, netpolAsync } from '../support/cli.js';
 import { createNamespace, ensureCluster, type TestCluster } from './support/cluster.js';
+import { deploymentOwner, installProfileCrd } from './support/profiles.js';
 
 const CRD_PATH = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
 const CRD_NAME = 'trafficprofiles.netpol.io';
@@ -32,20 +32,6 @@ async function removeCrd(kc: KubeConfig): Promise<void> {
   expect(await profilesServed(kc)).toBe(false);
 }
 
-async function installCrd(kc: KubeConfig): Promise<void> {
-  const crd = parseAllDocuments(readFileSync(join(ROOT, 'deploy/crds/trafficprofiles.yaml'), 'utf8'))[0]!.toJS() as object;
-  try {
-    await rawRequest(kc, CRD_PATH, { method: 'POST', body: crd });
-  } catch (err) {
-    if (!(err instanceof ApiStatusError && err.statusCode === 409)) throw err;
-  }
-  for (let i = 0; i < 100 && !(await profilesServed(kc)); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(await profilesServed(kc)).toBe(true);
-}
-
-function owner(namespace: string, name: string): WorkloadIdentity {
-  return { namespace, kind: 'Deployment', name, selector: { matchLabels: { app: name } }, labels: { app: name } };
-}
 
 /** Writes `o`'s profile of `node` as its agent would: the object, then its status (server-side apply). */
 async function writeProfile(o: WorkloadIdentity, node: string, edges: EdgeObservation[], count = 3): Promise<void> {
@@ -106,7 +92,7 @@ describe('learn --watch against a real API server', () => {
   });
 
   it('without RBAC to list, or to watch, TrafficProfiles: errors that say which, exit 3', async () => {
-    await installCrd(c.kc);
+    await installProfileCrd(c.kc);
     const noList = await netpolAsync(['learn', '--watch', '-A', '--kubeconfig', c.rbacKubeconfig]);
     expect(noList.code, noList.stderr).toBe(3);
     expect(noList.stderr).toMatch(/cannot list TrafficProfiles: not allowed/);
@@ -138,10 +124,10 @@ describe('learn --watch against a real API server', () => {
   });
 
   it('a profile that changes while watching: the new edge is shown, and Ctrl-C writes the policies of the profiles as they are then', async () => {
-    await installCrd(c.kc);
+    await installProfileCrd(c.kc);
     const ns = await createNamespace(c, 'watch');
-    const web = owner(ns, 'web');
-    const db = owner(ns, 'db');
+    const web = deploymentOwner(ns, 'web');
+    const db = deploymentOwner(ns, 'db');
     await writeProfile(web, 'node-1', [{ peer: { workload: db }, port: 5432, protocol: 'TCP', outcome: 'established' }]);
     const out = join(mkdtempSync(join(tmpdir(), 'netpol-watch-')), 'policies');
     const run = watchCli(['learn', '--watch', '-n', ns, '--kubeconfig', c.adminKubeconfig, '--out', out]);
@@ -165,9 +151,9 @@ describe('learn --watch against a real API server', () => {
   }, 120_000);
 
   it('-o json without --out: JSON lines on stderr as profiles change, the policies as JSON on stdout at the end of --duration', async () => {
-    await installCrd(c.kc);
+    await installProfileCrd(c.kc);
     const ns = await createNamespace(c, 'watchjson');
-    const api = owner(ns, 'api');
+    const api = deploymentOwner(ns, 'api');
     const run = watchCli(['learn', '--watch', '-n', ns, '--kubeconfig', c.adminKubeconfig, '-o', 'json', '--duration', '6s']);
     await run.waitFor(/watching \d+ TrafficProfiles/);
     await writeProfile(api, 'node-1', [{ peer: { address: '198.51.100.9' }, port: 8443, protocol: 'TCP', outcome: 'established' }]);

@@ -11,19 +11,17 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { learnFromProfiles } from '../../src/cli/commands/learn/profiles.js';
-import { ApiStatusError, rawRequest } from '../../src/cluster/live.js';
+import { rawRequest } from '../../src/cluster/live.js';
 import { listProfiles, profilesServed } from '../../src/cluster/profile/client.js';
 import type { ProtocolState } from '../../src/cluster/profile/observing.js';
 import type { EdgeObservation, WorkloadIdentity } from '../../src/cluster/profile/types.js';
 import { ProfileWriter } from '../../src/cluster/profile/writer.js';
-import { ROOT } from '../support/cli.js';
 import { createNamespace, ensureCluster, type TestCluster } from './support/cluster.js';
+import { deploymentOwner, installProfileCrd, profileCrdDocument } from './support/profiles.js';
 
-const CRD = join(ROOT, 'deploy/crds/trafficprofiles.yaml');
 const NO_CAP = 'its hooks are cgroup programs, which need CAP_NET_ADMIN';
 const WITH_UDP: ProtocolState[] = [
   { protocol: 'TCP', observed: true },
@@ -47,36 +45,6 @@ const DNS_PODS = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.n
 let c: TestCluster;
 const dirs: string[] = [];
 
-type Crd = { metadata: { name: string }; spec: { versions: Array<{ schema: { openAPIV3Schema: any } }> } };
-
-/** The CRD as deploy/crds has it, or (`older`) as it was before status.protocols. */
-function crdDocument(older = false): Crd {
-  const crd = parseAllDocuments(readFileSync(CRD, 'utf8'))[0]!.toJS() as Crd;
-  if (older) delete crd.spec.versions[0]!.schema.openAPIV3Schema.properties.status.properties.protocols;
-  return crd;
-}
-
-async function installCrd(kc: KubeConfig, crd = crdDocument()): Promise<void> {
-  try {
-    await rawRequest(kc, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { method: 'POST', body: crd });
-  } catch (err) {
-    if (!(err instanceof ApiStatusError && err.statusCode === 409)) throw err;
-    // Installed by an earlier suite, perhaps from an older file: this one's schema is the one tested.
-    const current = (await rawRequest(kc, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`)) as { metadata: { resourceVersion: string } };
-    await rawRequest(kc, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`, {
-      method: 'PUT',
-      body: { ...crd, metadata: { ...crd.metadata, resourceVersion: current.metadata.resourceVersion } },
-    });
-  }
-  for (let i = 0; i < 100 && !(await profilesServed(kc)); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(await profilesServed(kc)).toBe(true);
-  // The API server applies a changed schema shortly after the update is stored.
-  await new Promise((r) => setTimeout(r, 1000));
-}
-
-function owner(namespace: string, name: string): WorkloadIdentity {
-  return { namespace, kind: 'Deployment', name, selector: { matchLabels: { app: name } }, labels: { app: name } };
-}
 
 function tmp(prefix: string): string {
   const d = mkdtempSync(join(tmpdir(), prefix));
@@ -121,7 +89,7 @@ async function learn(namespace: string): Promise<{ policies: Record<string, any>
 
 beforeAll(async () => {
   c = await ensureCluster();
-  await installCrd(c.kc);
+  await installProfileCrd(c.kc, { replace: true });
 });
 
 afterAll(async () => {
@@ -133,10 +101,10 @@ afterAll(async () => {
 describe('DNS from TrafficProfiles: observed where UDP was', () => {
   it('records which protocols the agent observed; learns DNS from the lookups where every node observed UDP, assumes it elsewhere and says why', async () => {
     const ns = await createNamespace(c, 'tp-dns');
-    const client = owner(ns, 'client');
-    const nocap = owner(ns, 'nocap');
-    const mixed = owner(ns, 'mixed');
-    const old = owner(ns, 'old');
+    const client = deploymentOwner(ns, 'client');
+    const nocap = deploymentOwner(ns, 'nocap');
+    const mixed = deploymentOwner(ns, 'mixed');
+    const old = deploymentOwner(ns, 'old');
     // node-1's agent observes UDP; node-2's runs without CAP_NET_ADMIN; node-3's is older (says nothing).
     await agentRun('node-1', tmp('tp-dns-j1-'), WITH_UDP, [
       [client, LOOKUP],
@@ -190,7 +158,7 @@ describe('DNS from TrafficProfiles: observed where UDP was', () => {
 
   it('keeps the UDP window across restarts that observe UDP, and starts it anew after one that did not', async () => {
     const ns = await createNamespace(c, 'tp-dns-win');
-    const client = owner(ns, 'client');
+    const client = deploymentOwner(ns, 'client');
     const journal = tmp('tp-dns-win-');
     const udpSince = async () => (await listProfiles(c.kc, { namespace: ns }))[0]!.status!.protocols!.find((p) => p.protocol === 'UDP')!;
 
@@ -218,10 +186,10 @@ describe('DNS from TrafficProfiles: observed where UDP was', () => {
   });
 
   it('with a CRD older than status.protocols: the writer keeps writing without the claim (nothing lost, says why) and learn assumes DNS', async () => {
-    await installCrd(c.kc, crdDocument(true));
+    await installProfileCrd(c.kc, { crd: profileCrdDocument(true), replace: true });
     try {
       const ns = await createNamespace(c, 'tp-dns-old');
-      const client = owner(ns, 'client');
+      const client = deploymentOwner(ns, 'client');
       const w = await ProfileWriter.start({ kc: c.kc, node: 'node-1', flushIntervalMs: 0, gcIntervalMs: 0, backoffMaxMs: 10 });
       w.observing(WITH_UDP, new Date());
       w.accept({ owner: client, edges: [LOOKUP], time: new Date().toISOString() });
@@ -239,7 +207,7 @@ describe('DNS from TrafficProfiles: observed where UDP was', () => {
       expect(learned.policies.client.metadata.annotations['netpol.io/dns']).toBeUndefined();
       expect(learned.stderr).toContain(`dns: assumed for Deployment ${ns}/client: node node-1: its agent did not record which protocols it observed`);
     } finally {
-      await installCrd(c.kc);
+      await installProfileCrd(c.kc, { replace: true });
     }
   });
 });

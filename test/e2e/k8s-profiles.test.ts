@@ -13,14 +13,12 @@
  */
 import { spawn } from 'node:child_process';
 import https, { type RequestOptions } from 'node:https';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { learnFromProfiles } from '../../src/cli/commands/learn/profiles.js';
-import { ApiStatusError, rawRequest } from '../../src/cluster/live.js';
+import { rawRequest } from '../../src/cluster/live.js';
 import { buildIndex } from '../../src/cluster/lookup.js';
 import { listProfiles, profilesServed } from '../../src/cluster/profile/client.js';
 import { observationOf } from '../../src/cluster/profile/identity.js';
@@ -37,25 +35,11 @@ import { renderPolicies } from '../../src/policy/render.js';
 import { resolveFlow } from '../../src/policy/traffic.js';
 import { ensureBuilt, netpol, ROOT } from '../support/cli.js';
 import { createNamespace, ensureCluster, startApiserver, stopApiserver, type TestCluster } from './support/cluster.js';
+import { deploymentOwner, installProfileCrd } from './support/profiles.js';
 
-const CRD = join(ROOT, 'deploy/crds/trafficprofiles.yaml');
 const DEMO = resolve(ROOT, 'fixtures/demo');
 let c: TestCluster;
 
-async function installCrd(kc: KubeConfig): Promise<void> {
-  const crd = parseAllDocuments(readFileSync(CRD, 'utf8'))[0]!.toJS() as object;
-  try {
-    await rawRequest(kc, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { method: 'POST', body: crd });
-  } catch (err) {
-    if (!(err instanceof ApiStatusError && err.statusCode === 409)) throw err;
-  }
-  for (let i = 0; i < 100 && !(await profilesServed(kc)); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(await profilesServed(kc)).toBe(true);
-}
-
-function owner(namespace: string, name: string): WorkloadIdentity {
-  return { namespace, kind: 'Deployment', name, selector: { matchLabels: { app: name } }, labels: { app: name } };
-}
 
 function obs(o: WorkloadIdentity, port: number, time = new Date().toISOString(), address = '203.0.113.10'): ProfileObservation {
   return { owner: o, edges: [{ peer: { address }, port, protocol: 'TCP', outcome: 'established' }], time };
@@ -93,7 +77,7 @@ async function serverWrites(): Promise<number> {
 
 beforeAll(async () => {
   c = await ensureCluster();
-  await installCrd(c.kc);
+  await installProfileCrd(c.kc);
 });
 
 afterAll(async () => {
@@ -105,7 +89,7 @@ afterAll(async () => {
 describe('TrafficProfile writer against a real API server', () => {
   it('two nodes write one workload: no conflict, every connect counted, writes within the bound', async () => {
     const ns = await createNamespace(c, 'tp-two');
-    const web = owner(ns, 'web');
+    const web = deploymentOwner(ns, 'web');
     const flushIntervalMs = 250;
     const n1 = await ProfileWriter.start({ kc: c.kc, node: 'node-1', journalDir: mkdtempSync(join(tmpdir(), 'tp-n1-')), flushIntervalMs, refreshMs: 0 });
     const n2 = await ProfileWriter.start({ kc: c.kc, node: 'node-2', journalDir: mkdtempSync(join(tmpdir(), 'tp-n2-')), flushIntervalMs, refreshMs: 0 });
@@ -151,7 +135,7 @@ describe('TrafficProfile writer against a real API server', () => {
 
   it('reports what does not fit the size bound in status, and learn says so', async () => {
     const ns = await createNamespace(c, 'tp-bound');
-    const api = owner(ns, 'api');
+    const api = deploymentOwner(ns, 'api');
     const w = await ProfileWriter.start({ kc: c.kc, node: 'node-1', flushIntervalMs: 0, maxEdges: 5 });
     for (let port = 1000; port < 1008; port++) for (let i = 0; i < 3; i++) w.accept(obs(api, port));
     await w.flush({ all: true });
@@ -168,11 +152,11 @@ describe('TrafficProfile writer against a real API server', () => {
 
     // A profile the API server refuses for its content (more labels than the CRD allows) is
     // counted as lost with the reason, and does not hold back the others.
-    const crowded = { ...owner(ns, 'crowded'), labels: Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`l${i}`, 'x'])) };
+    const crowded = { ...deploymentOwner(ns, 'crowded'), labels: Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`l${i}`, 'x'])) };
     const w2 = await ProfileWriter.start({ kc: c.kc, node: 'node-1', flushIntervalMs: 0 });
     w2.accept(obs(crowded, 80));
     w2.accept(obs(crowded, 80));
-    w2.accept(obs(owner(ns, 'fine'), 80));
+    w2.accept(obs(deploymentOwner(ns, 'fine'), 80));
     await w2.flush({ all: true });
     await w2.close(new Date(Date.now() + 5000));
     expect(w2.status()).toMatchObject({ lost: 2, rejected: 2, backlog: 0, written: 1 });
@@ -184,8 +168,8 @@ describe('TrafficProfile writer against a real API server', () => {
     const a = await createNamespace(c, 'tp-same-a');
     const b = await createNamespace(c, 'tp-same-b');
     const w = await ProfileWriter.start({ kc: c.kc, node: 'node-1', flushIntervalMs: 0 });
-    w.accept(obs(owner(a, 'web'), 80));
-    w.accept(obs(owner(b, 'web'), 443));
+    w.accept(obs(deploymentOwner(a, 'web'), 80));
+    w.accept(obs(deploymentOwner(b, 'web'), 443));
     await w.flush({ all: true });
     await w.close(new Date(Date.now() + 5000));
     for (const [ns, port] of [[a, 80], [b, 443]] as const) {
@@ -202,10 +186,10 @@ describe('TrafficProfile writer against a real API server', () => {
     const going = await createNamespace(c, 'tp-going');
     await rawRequest(c.kc, `/api/v1/namespaces/${going}`, { method: 'DELETE' });
     const w = await ProfileWriter.start({ kc: c.kc, node: 'node-1', flushIntervalMs: 0 });
-    w.accept(obs(owner('tp-never-made', 'x'), 80));
-    w.accept(obs(owner('tp-never-made', 'x'), 80));
-    w.accept(obs(owner(going, 'y'), 80));
-    w.accept(obs(owner(fine, 'z'), 80));
+    w.accept(obs(deploymentOwner('tp-never-made', 'x'), 80));
+    w.accept(obs(deploymentOwner('tp-never-made', 'x'), 80));
+    w.accept(obs(deploymentOwner(going, 'y'), 80));
+    w.accept(obs(deploymentOwner(fine, 'z'), 80));
     await w.flush({ all: true });
     expect(w.status()).toMatchObject({ lost: 3, rejected: 3, backlog: 0, written: 1 });
     expect(String(w.status().lastError)).toMatch(/refused by the API server: (namespaces "tp-never-made" not found|.*being terminated)/);
@@ -219,9 +203,9 @@ describe('TrafficProfile writer against a real API server', () => {
     // (retried forever): nothing else was written, and the agent was never ready.
     const ns = await createNamespace(c, 'tp-ns-gone');
     const w = await ProfileWriter.start({ kc: c.kc, node: 'node-1', journalDir: mkdtempSync(join(tmpdir(), 'tp-gone-')), flushIntervalMs: 0 });
-    w.accept(obs(owner('tp-no-such-namespace', 'ghost'), 80));
-    w.accept(obs(owner('tp-no-such-namespace', 'ghost'), 81));
-    w.accept(obs(owner(ns, 'alive'), 80));
+    w.accept(obs(deploymentOwner('tp-no-such-namespace', 'ghost'), 80));
+    w.accept(obs(deploymentOwner('tp-no-such-namespace', 'ghost'), 81));
+    w.accept(obs(deploymentOwner(ns, 'alive'), 80));
     await w.flush({ all: true }).catch(() => {});
     await w.flush({ all: true }).catch(() => {});
     await w.close(new Date(Date.now() + 5000));
@@ -236,10 +220,10 @@ describe('TrafficProfile writer against a real API server', () => {
     const day = 86_400_000;
     const old = new Date(Date.now() - 3 * day).toISOString();
     const w = await ProfileWriter.start({ kc: c.kc, node: 'node-1', flushIntervalMs: 0 });
-    w.accept(obs(owner(ns, 'a'), 80, old));
-    w.accept(obs(owner(ns, 'a'), 80, old));
-    w.accept(obs(owner(ns, 'a'), 443));
-    w.accept(obs(owner(ns, 'b'), 80, old));
+    w.accept(obs(deploymentOwner(ns, 'a'), 80, old));
+    w.accept(obs(deploymentOwner(ns, 'a'), 80, old));
+    w.accept(obs(deploymentOwner(ns, 'a'), 443));
+    w.accept(obs(deploymentOwner(ns, 'b'), 80, old));
     await w.flush({ all: true });
     await w.close(new Date(Date.now() + 5000));
     expect((await listProfiles(c.kc, { namespace: ns })).length).toBe(2);
@@ -256,9 +240,9 @@ describe('TrafficProfile writer against a real API server', () => {
     // A node that left: its writer is gone; any agent's retention sweep deletes what it left
     // behind once nothing in it is within retention, and nothing that is.
     const gone = await ProfileWriter.start({ kc: c.kc, node: 'node-gone', flushIntervalMs: 0 });
-    gone.accept(obs(owner(ns, 'c'), 80, old));
-    gone.accept(obs(owner(ns, 'a'), 8080, old));
-    gone.accept(obs(owner(ns, 'a'), 8443));
+    gone.accept(obs(deploymentOwner(ns, 'c'), 80, old));
+    gone.accept(obs(deploymentOwner(ns, 'a'), 8080, old));
+    gone.accept(obs(deploymentOwner(ns, 'a'), 8443));
     await gone.flush({ all: true });
     await gone.close(new Date(Date.now() + 5000));
     const names = async () => (await listProfiles(c.kc, { namespace: ns })).map((p) => `${p.spec.node}/${p.spec.workload.name}`).sort();
@@ -285,7 +269,7 @@ describe('TrafficProfile writer against a real API server', () => {
     const generator = (async () => {
       for (let i = 0; !stop; i++) {
         // New edges keep appearing during the outage too (ports cycle over 40).
-        w.accept(obs(owner(ns, `w${i % 3}`), 1000 + (i % 40)));
+        w.accept(obs(deploymentOwner(ns, `w${i % 3}`), 1000 + (i % 40)));
         accepted++;
         if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5));
       }
@@ -316,7 +300,7 @@ describe('TrafficProfile writer against a real API server', () => {
     const ns = await createNamespace(c, 'tp-kill');
     const journalDir = mkdtempSync(join(tmpdir(), 'tp-kill-'));
     const observations: ProfileObservation[] = [];
-    for (let i = 0; i < 3000; i++) observations.push(obs(owner(ns, `w${i % 3}`), 80 + (i % 7)));
+    for (let i = 0; i < 3000; i++) observations.push(obs(deploymentOwner(ns, `w${i % 3}`), 80 + (i % 7)));
     const file = join(journalDir, '..', `tp-kill-obs-${process.pid}.json`);
     writeFileSync(file, JSON.stringify(observations));
     const child = spawn(process.execPath, [join(ROOT, 'test/e2e/support/profile-writer-child.mjs'), c.adminKubeconfig, journalDir, file, 'node-k'], { stdio: ['ignore', 'pipe', 'inherit'] });

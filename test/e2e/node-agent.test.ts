@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLine, type WireConnect } from '../../src/daemon/protocol.js';
 import { RealNode } from './support/node.js';
-import { netpolOnNodeArgv, nodePrerequisites, Watched } from './support/node-suite.js';
+import { installNetpolCrds, netpolOnNodeArgv, nodePrerequisites, Watched } from './support/node-suite.js';
 
 const INTERNET = '203.0.113.10';
 const repo = resolve(import.meta.dirname, '..', '..');
@@ -89,20 +89,8 @@ describe('netpol agent on a real node', () => {
   beforeAll(async () => {
     nodePrerequisites();
     node = await RealNode.start();
-    // The agent's sinks keep TrafficProfiles and read StagedNetworkPolicies: their CRDs come first,
-    // as `kubectl netpol deploy` applies them (this suite runs the agent outside a pod, without deploy).
-    const crds = ['trafficprofiles', 'stagednetworkpolicies'];
-    await node.kubectl(['apply', '--server-side', ...crds.flatMap((c) => ['-f', join(repo, 'deploy', 'crds', `${c}.yaml`)])]);
-    await node.kubectl(['wait', '--for', 'condition=established', '--timeout', '60s', ...crds.map((c) => `crd/${c}.netpol.io`)]);
-    // Established is not served yet: the API server answers 429 "storage is (re)initializing" for a
-    // moment, which the agent would (rightly) report as a not-ready sink. Wait until both list.
-    for (const c of crds) {
-      const deadline = Date.now() + 60_000;
-      while ((await node.kubectl(['get', `${c}.netpol.io`, '-A'], { allowFail: true })).code !== 0) {
-        if (Date.now() > deadline) throw new Error(`${c}.netpol.io not served 60 s after the CRD was established`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    // The agent's sinks keep TrafficProfiles and read StagedNetworkPolicies: their CRDs come first.
+    await installNetpolCrds(node);
   });
 
   afterAll(async () => {

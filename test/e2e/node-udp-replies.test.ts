@@ -12,16 +12,15 @@
 //
 // Run under the node lock: flock /tmp/netpol-node.lock npx vitest run test/e2e/node-udp-replies.test.ts
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { TrafficProfile } from '../../src/cluster/profile/types.js';
 import type { AuditRecord } from '../../src/daemon/judge-sink.js';
 import { netpolAsync } from '../support/cli.js';
 import type { RealNode } from './support/node.js';
-import { applyObjects, netpolOnNodeArgv, startNodeSuite, Watched } from './support/node-suite.js';
+import { applyObjects, installNetpolCrds, netpolOnNodeArgv, startNodeSuite, Watched } from './support/node-suite.js';
 
-const repo = resolve(import.meta.dirname, '..', '..');
 const NS = 'dns-replies';
 const LOOKUPS = 6;
 const STREAM = `
@@ -70,16 +69,7 @@ describe("CoreDNS's replies on a real node: not flows; DNS learned from the prof
 
   beforeAll(async () => {
     ({ node, work } = await startNodeSuite('netpol-node-udp-replies-'));
-    const crds = ['trafficprofiles', 'stagednetworkpolicies'];
-    await node.kubectl(['apply', '--server-side', ...crds.flatMap((c) => ['-f', join(repo, 'deploy', 'crds', `${c}.yaml`)])]);
-    await node.kubectl(['wait', '--for', 'condition=established', '--timeout', '60s', ...crds.map((c) => `crd/${c}.netpol.io`)]);
-    for (const c of crds) {
-      const deadline = Date.now() + 60_000;
-      while ((await node.kubectl(['get', `${c}.netpol.io`, '-A'], { allowFail: true })).code !== 0) {
-        if (Date.now() > deadline) throw new Error(`${c}.netpol.io not served 60 s after the CRD was established`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    await installNetpolCrds(node);
     const deployment = (name: string) => ({
       apiVersion: 'apps/v1',
       kind: 'Deployment',

@@ -155,6 +155,25 @@ export function deployment(name: string, namespace: string, labels: Record<strin
   };
 }
 
+/**
+ * netpol's CRDs applied as `kubectl netpol deploy` applies them (for suites that run the agent outside
+ * a pod, without deploy), and waited for until both list. Established is not served yet: the API
+ * server answers 429 "storage is (re)initializing" for a moment, which the agent would (rightly)
+ * report as a not-ready sink.
+ */
+export async function installNetpolCrds(node: RealNode): Promise<void> {
+  const crds = ['trafficprofiles', 'stagednetworkpolicies'];
+  await node.kubectl(['apply', '--server-side', ...crds.flatMap((c) => ['-f', join(repo, 'deploy', 'crds', `${c}.yaml`)])]);
+  await node.kubectl(['wait', '--for', 'condition=established', '--timeout', '60s', ...crds.map((c) => `crd/${c}.netpol.io`)]);
+  for (const c of crds) {
+    const deadline = Date.now() + 60_000;
+    while ((await node.kubectl(['get', `${c}.netpol.io`, '-A'], { allowFail: true })).code !== 0) {
+      if (Date.now() > deadline) throw new Error(`${c}.netpol.io not served 60 s after the CRD was established`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 /** Writes the objects to WORK/apps.yaml and applies them with kubectl. */
 export async function applyObjects(node: RealNode, work: string, objects: Record<string, unknown>[]): Promise<void> {
   const file = join(work, 'apps.yaml');
