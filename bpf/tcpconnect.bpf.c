@@ -687,6 +687,21 @@ static __always_inline __u16 unmap_v4(__u8 *addr)
 	return AF_INET;
 }
 
+/* The address the caller names (connect/sendmsg: the destination; recvmsg: the source) into `a`. */
+static __always_inline void user_addr(struct bpf_sock_addr *ctx, const __u16 family, __u8 *a)
+{
+	if (family == AF_INET) {
+		*(__u32 *)a = ADDR_U32(ctx, user_ip4);
+	} else {
+		__u32 *d = (__u32 *)a;
+
+		d[0] = ADDR_U32(ctx, user_ip6[0]);
+		d[1] = ADDR_U32(ctx, user_ip6[1]);
+		d[2] = ADDR_U32(ctx, user_ip6[2]);
+		d[3] = ADDR_U32(ctx, user_ip6[3]);
+	}
+}
+
 /* `family` is a constant per program: a v4 hook may not even read the v6 fields of its context. */
 static __always_inline void udp_send(struct bpf_sock_addr *ctx, const __u16 family)
 {
@@ -714,16 +729,12 @@ static __always_inline void udp_send(struct bpf_sock_addr *ctx, const __u16 fami
 	e.dport = bpf_ntohs((__u16)ADDR_U32(ctx, user_port));
 	if (!dest_selected(e.netns, e.dport))
 		return;
+	user_addr(ctx, family, e.daddr);
 	if (family == AF_INET) {
-		*(__u32 *)e.daddr = ADDR_U32(ctx, user_ip4);
 		*(__u32 *)e.saddr = bsk->src_ip4;
 	} else {
-		__u32 *d = (__u32 *)e.daddr, *s = (__u32 *)e.saddr;
+		__u32 *s = (__u32 *)e.saddr;
 
-		d[0] = ADDR_U32(ctx, user_ip6[0]);
-		d[1] = ADDR_U32(ctx, user_ip6[1]);
-		d[2] = ADDR_U32(ctx, user_ip6[2]);
-		d[3] = ADDR_U32(ctx, user_ip6[3]);
 		s[0] = bsk->src_ip6[0];
 		s[1] = bsk->src_ip6[1];
 		s[2] = bsk->src_ip6[2];
@@ -804,16 +815,7 @@ static __always_inline void udp_received_from(struct bpf_sock_addr *ctx, const _
 		return;
 	if (!task_selected(bpf_get_current_cgroup_id(), bpf_get_current_pid_tgid() >> 32))
 		return;
-	if (family == AF_INET) {
-		*(__u32 *)key.daddr = ADDR_U32(ctx, user_ip4);
-	} else {
-		__u32 *d = (__u32 *)key.daddr;
-
-		d[0] = ADDR_U32(ctx, user_ip6[0]);
-		d[1] = ADDR_U32(ctx, user_ip6[1]);
-		d[2] = ADDR_U32(ctx, user_ip6[2]);
-		d[3] = ADDR_U32(ctx, user_ip6[3]);
-	}
+	user_addr(ctx, family, key.daddr);
 	key.dport = bpf_ntohs((__u16)ADDR_U32(ctx, user_port));
 	key.family = family == AF_INET ? AF_INET : unmap_v4(key.daddr);
 	key.cookie = bpf_get_socket_cookie(ctx);
