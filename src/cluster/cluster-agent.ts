@@ -70,6 +70,8 @@ interface HoldQueue {
   chain: Promise<void>;
   held: number;
   failure: unknown;
+  /** Aborted by stop() at its deadline: whatever is still held is given up on (and counted). */
+  stopping: AbortController;
 }
 
 export class ClusterAgent {
@@ -82,7 +84,7 @@ export class ClusterAgent {
   static async start(opts: ClusterAgentOptions, onConnect: (c: PodConnect) => void): Promise<ClusterAgent> {
     const node = opts.node ?? thisNodeName();
     const holdMs = opts.holdMs ?? 10_000;
-    const s: HoldQueue = { chain: Promise.resolve(), held: 0, failure: undefined };
+    const s: HoldQueue = { chain: Promise.resolve(), held: 0, failure: undefined, stopping: new AbortController() };
     // Held connects in arrival order: an array read from `head` (shift() would move every entry
     // behind it, and a storm held behind one unknown pod queues tens of thousands).
     let queue: EnrichedEvent[] = [];
@@ -137,7 +139,7 @@ export class ClusterAgent {
           try {
             if (deliver(next, opts.view.freshIndex())) return;
             if (!next.container?.podUid || recentlyGivenUp(next)) return;
-            const ok = await opts.view.waitFor((index) => (deliver(next, index) ? true : undefined), holdMs);
+            const ok = await opts.view.waitFor((index) => (deliver(next, index) ? true : undefined), holdMs, s.stopping.signal);
             if (!ok) {
               givenUp.set(next.container.id, Date.now());
               opts.onUnresolved?.(next);
@@ -197,11 +199,21 @@ export class ClusterAgent {
     this.agent.unpin();
   }
 
-  /** Stops tracing, then waits for held connects (each at most holdMs). */
-  async stop(): Promise<TracerCounters> {
-    const counters = await this.agent.stop();
-    await this.holds.chain;
-    return counters;
+  /**
+   * Stops tracing, then waits for held connects (each at most holdMs; with a deadline, none past it:
+   * those still held are given up on and counted through onUnresolved).
+   */
+  async stop(deadline?: Date): Promise<TracerCounters> {
+    // The deadline is the caller's whole budget (a pod's grace period starts at SIGTERM): connects
+    // still waiting for their pod then are given up on and counted (onUnresolved), not waited for.
+    const timer = deadline ? setTimeout(() => this.holds.stopping.abort(), Math.max(0, deadline.getTime() - Date.now())) : undefined;
+    try {
+      const counters = await this.agent.stop();
+      await this.holds.chain;
+      return counters;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

@@ -356,22 +356,23 @@ export class LiveClusterView implements ClusterView {
    * change), or undefined after `timeoutMs`. Lets the enricher wait briefly for a pod the kubelet
    * has just written, and tests wait for what they created.
    */
-  waitFor<T>(predicate: (index: ClusterIndex) => T | undefined, timeoutMs: number): Promise<T | undefined> {
+  waitFor<T>(predicate: (index: ClusterIndex) => T | undefined, timeoutMs: number, signal?: AbortSignal): Promise<T | undefined> {
     const now = predicate(this.freshIndex());
-    if (now !== undefined) return Promise.resolve(now);
+    if (now !== undefined || signal?.aborted) return Promise.resolve(now);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const done = (found: T | undefined): void => {
+        clearTimeout(timer);
         off();
-        resolve(undefined);
-      }, timeoutMs);
+        signal?.removeEventListener('abort', aborted);
+        resolve(found);
+      };
+      const aborted = (): void => done(undefined);
+      const timer = setTimeout(aborted, timeoutMs);
       const off = this.onChange(() => {
         const found = predicate(this.freshIndex());
-        if (found !== undefined) {
-          clearTimeout(timer);
-          off();
-          resolve(found);
-        }
+        if (found !== undefined) done(found);
       });
+      signal?.addEventListener('abort', aborted, { once: true });
     });
   }
 

@@ -49,7 +49,7 @@ export interface NodeAgentOptions {
    * bench/connect-storm.ts shortens it: other users' test pods on the same machine are such containers.
    */
   holdMs?: number;
-  /** How long stop() gives the sinks to flush. Default 10 s. */
+  /** stop()'s whole budget from its call: connects still held for their pod are given up on (counted) and the sinks closed by then. Default 10 s. */
   closeDeadlineMs?: number;
   /** Where the agent says what it does (stderr). */
   log?: (line: string) => void;
@@ -384,12 +384,14 @@ export class NodeAgent {
 
   private async doStop(): Promise<void> {
     const log = this.opts.log ?? (() => {});
+    // One budget from SIGTERM on (the pod's grace period runs from there): tracing stops and held
+    // connects are given up by it, and the sinks close by it.
+    const deadline = new Date(Date.now() + (this.opts.closeDeadlineMs ?? 10_000));
     clearInterval(this.rateTimer);
     const closingApi = this.apiHttp ? closeServer(this.apiHttp) : Promise.resolve();
     this.stream.endAll();
     await closingApi;
-    if (this.agent) await this.agent.stop();
-    const deadline = new Date(Date.now() + (this.opts.closeDeadlineMs ?? 10_000));
+    if (this.agent) await this.agent.stop(deadline);
     await Promise.all(
       this.sinks.map(async ({ sink }) => {
         let timer: NodeJS.Timeout | undefined;
