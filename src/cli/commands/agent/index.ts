@@ -62,7 +62,7 @@ export function agentCommand(): Command {
     .option('--pin', `keep the BPF programs, ring buffer and counters pinned under --pin-root across restarts, so the next agent reads what was recorded while none ran (default: only when running as a DaemonSet's pod, whose pins go when the DaemonSet is deleted; pins made by hand stay until removed: rm -r the directory)`)
     .option('--no-pin', 'never pin: the programs go with the process')
     .option('--pin-root <dir>', 'where to pin, on a BPF filesystem', process.env.NETPOL_PIN_ROOT || DEFAULT_PIN_ROOT)
-    .option('--close-timeout <duration>', `on SIGTERM, how long the sinks get to flush (${DURATION_SYNTAX}; default 10s)`, parseDurationSeconds)
+    .option('--close-timeout <duration>', `on SIGTERM, how long from the signal the agent has to finish: held connects given up, the sinks flushed (${DURATION_SYNTAX}; default 10s)`, parseDurationSeconds)
     .addHelpText(
       'after',
       '\nExamples:\n' +
