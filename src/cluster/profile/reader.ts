@@ -75,14 +75,23 @@ export async function learningContext(kc: KubeConfig, dnsNamespace: string): Pro
     }
   };
   const ns = encodeURIComponent(dnsNamespace);
+  // Six independent requests at once (each a round trip to a possibly busy API server); all are
+  // waited for, and the first failure in this order is the one thrown.
+  const settled = await Promise.allSettled([
+    list<V1Namespace>('/api/v1/namespaces', 'Namespace'),
+    list<V1Pod>(`/api/v1/namespaces/${ns}/pods`, 'Pod'),
+    list<V1Service>(`/api/v1/namespaces/${ns}/services`, 'Service'),
+    list<V1EndpointSlice>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, 'EndpointSlice'),
+    list<OwnerObject>(`/apis/apps/v1/namespaces/${ns}/replicasets`, 'ReplicaSet'),
+    list<OwnerObject>(`/apis/apps/v1/namespaces/${ns}/deployments`, 'Deployment'),
+  ] as const);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  const [namespaces, pods, services, endpointSlices, replicaSets, deployments] = settled.map((s) => (s as PromiseFulfilledResult<unknown[]>).value);
   const objects = emptyClusterObjects();
-  objects.namespaces = await list<V1Namespace>('/api/v1/namespaces', 'Namespace');
-  objects.pods = await list<V1Pod>(`/api/v1/namespaces/${ns}/pods`, 'Pod');
-  objects.services = await list<V1Service>(`/api/v1/namespaces/${ns}/services`, 'Service');
-  objects.endpointSlices = await list<V1EndpointSlice>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, 'EndpointSlice');
-  objects.owners = [
-    ...(await list<OwnerObject>(`/apis/apps/v1/namespaces/${ns}/replicasets`, 'ReplicaSet')),
-    ...(await list<OwnerObject>(`/apis/apps/v1/namespaces/${ns}/deployments`, 'Deployment')),
-  ];
+  objects.namespaces = namespaces as V1Namespace[];
+  objects.pods = pods as V1Pod[];
+  objects.services = services as V1Service[];
+  objects.endpointSlices = endpointSlices as V1EndpointSlice[];
+  objects.owners = [...(replicaSets as OwnerObject[]), ...(deployments as OwnerObject[])];
   return objects;
 }
