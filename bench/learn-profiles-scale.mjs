@@ -7,11 +7,12 @@
 //   npm run build
 //   node bench/learn-profiles-scale.mjs populate DIR      # starts the test cluster in DIR, creates the objects
 //   node bench/learn-profiles-scale.mjs learn DIR [--runs 3] [--dist dist --dist /tmp/old/dist ...]
-//                                                          # times learn -A --out, builds alternating
+//                                                          # times learn -A --out, builds alternating;
+//                                                          # prints wall and CPU (netpol user/sys, API server)
 //   bash test/cluster/stop.sh DIR
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
@@ -71,23 +72,47 @@ if (mode === 'populate') {
 } else {
   const dists = (a.dist ?? ['dist']).map((d) => resolve(d));
   const results = dists.map(() => []);
+  const cpu = dists.map(() => []);
+  // CPU seconds from /proc: this process's waited-for children (utime+stime of the learn just
+  // run: cutime, cstime) and the API server's own. Wall time on a shared 2-core machine follows
+  // the other jobs' load; the CPU is what the command costs.
+  const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+  const stat = (pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ').map(Number);
+  const apiPid = Number(readFileSync(join(dir, 'apiserver.pid'), 'utf8'));
+  // Every run's tree is kept until all runs are done. This VM's ext4 has no journal, and ext4
+  // without a journal skips, for every file it creates, each inode of the group freed in the last
+  // minute (recently_deleted() in fs/ext4/ialloc.c): removing a run's 10,001 files made the next
+  // run's file creation 2-3 s of kernel CPU instead of ≈ 0.5 s, whichever build it was.
+  const outs = [];
   for (let r = 0; r < Number(a.runs); r++) {
     // Alternating A B, then B A, so drift in the machine's load falls on both builds alike.
     const order = r % 2 === 0 ? dists.map((_, i) => i) : dists.map((_, i) => dists.length - 1 - i);
     for (const i of order) {
       const out = mkdtempSync(join(tmpdir(), 'netpol-learn-all-'));
+      outs.push(out);
+      const self0 = stat('self');
+      const api0 = stat(apiPid);
       const t0 = process.hrtime.bigint();
       const p = spawnSync(process.execPath, [join(dists[i], 'cli/main.js'), 'learn', '-A', '--source', 'profiles', '--kubeconfig', kubeconfig, '--out', join(out, 'policies')], {
         encoding: 'utf8',
         maxBuffer: 1 << 28,
       });
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      const self1 = stat('self');
+      const api1 = stat(apiPid);
       if (p.status !== 0) throw new Error(`learn -A (${dists[i]}) failed (${p.status}): ${p.stderr.slice(-2000)}`);
       const policies = /learned (\d+) polic/.exec(p.stderr)?.[1];
+      // stat fields after "pid (comm) ": utime 11, stime 12, cutime 13, cstime 14.
+      const c = {
+        user: +((self1[13] - self0[13]) / TICK).toFixed(2),
+        sys: +((self1[14] - self0[14]) / TICK).toFixed(2),
+        apiserver: +((api1[11] + api1[12] - api0[11] - api0[12]) / TICK).toFixed(2),
+      };
       results[i].push(+s.toFixed(2));
-      log(`${dists[i]}: ${s.toFixed(2)} s, ${policies} policies`);
-      rmSync(out, { recursive: true, force: true });
+      cpu[i].push(c);
+      log(`${dists[i]}: ${s.toFixed(2)} s, ${policies} policies; CPU netpol user ${c.user} s sys ${c.sys} s, API server ${c.apiserver} s; load ${loadavg()[0].toFixed(1)}`);
     }
   }
-  process.stdout.write(JSON.stringify(dists.map((d, i) => ({ dist: d, seconds: results[i] })), null, 2) + '\n');
+  for (const out of outs) rmSync(out, { recursive: true, force: true });
+  process.stdout.write(JSON.stringify(dists.map((d, i) => ({ dist: d, seconds: results[i], cpu: cpu[i] })), null, 2) + '\n');
 }

@@ -47,11 +47,13 @@ export function filterSince(profiles: MergedProfile[], sinceMs: number | undefin
 export async function readProfiles(kc: KubeConfig, opts: ReadProfilesOptions = {}): Promise<ProfileReading> {
   let objects: TrafficProfile[];
   let narrowedTo: string | undefined;
+  // In one request: learning holds every profile anyway, and the API server answers it from its
+  // watch cache (client.ts pageSize).
   try {
-    objects = await listProfiles(kc);
+    objects = await listProfiles(kc, { pageSize: 0 });
   } catch (err) {
     if (!(err instanceof ApiStatusError && err.statusCode === 403 && opts.fallbackNamespace)) throw err;
-    objects = await listProfiles(kc, { namespace: opts.fallbackNamespace });
+    objects = await listProfiles(kc, { namespace: opts.fallbackNamespace, pageSize: 0 });
     narrowedTo = opts.fallbackNamespace;
   }
   const { profiles, older } = filterSince(mergeProfiles(objects), opts.sinceMs);
