@@ -9,8 +9,11 @@
 //   node bench/learn-profiles-scale.mjs learn DIR [--runs 3] [--dist dist --dist /tmp/old/dist ...]
 //                                                          # times learn -A --out, builds alternating;
 //                                                          # prints wall and CPU (netpol user/sys, API server)
+//   node bench/learn-profiles-scale.mjs list DIR [--runs 3]  # the listing alone, alternating pages of 500
+//                                                          # and one request: wall, CPU, etcd list requests
 //   bash test/cluster/stop.sh DIR
 import { execFileSync, spawnSync } from 'node:child_process';
+import https from 'node:https';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -33,8 +36,8 @@ const { values: a, positionals } = parseArgs({
   },
 });
 const [mode, dir] = positionals;
-if (!dir || (mode !== 'populate' && mode !== 'learn')) {
-  process.stderr.write('usage: learn-profiles-scale.mjs populate|learn DIR [--runs N] [--dist DIST]...\n');
+if (!dir || (mode !== 'populate' && mode !== 'learn' && mode !== 'list')) {
+  process.stderr.write('usage: learn-profiles-scale.mjs populate|learn|list DIR [--runs N] [--dist DIST]...\n');
   process.exit(2);
 }
 const log = (m) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${m}\n`);
@@ -69,6 +72,43 @@ if (mode === 'populate') {
   };
   await Promise.all(Array.from({ length: Number(a.concurrency) }, worker));
   log(`created ${objects.length} objects in ${((Date.now() - t0) / 1000).toFixed(1)} s; KUBECONFIG=${kubeconfig}`);
+} else if (mode === 'list') {
+  // listProfiles of this build, in pages of 500 (what learn did before) and in one request (what
+  // it does now), alternating; the API server's CPU and its etcd list requests (its /metrics).
+  const { listProfiles } = await import('../dist/cluster/profile/client.js');
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+  const apiPid = Number(readFileSync(join(dir, 'apiserver.pid'), 'utf8'));
+  const apiCpu = () => readFileSync(`/proc/${apiPid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((x, y) => x + Number(y), 0) / TICK;
+  const etcdLists = async () => {
+    const opts = { method: 'GET', headers: {} };
+    await kc.applyToHTTPSOptions(opts);
+    const text = await new Promise((res, rej) => https.get(new URL(kc.getCurrentCluster().server + '/metrics'), opts, (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => res(b)); }).on('error', rej));
+    const line = text.split('\n').find((l) => l.startsWith('etcd_requests_total{') && l.includes('operation="list"') && l.includes('resource="trafficprofiles"'));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  };
+  const rows = [];
+  for (let r = 0; r < Number(a.runs); r++) {
+    for (const pageSize of r % 2 === 0 ? [500, 0] : [0, 500]) {
+      const e0 = await etcdLists();
+      const a0 = apiCpu();
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const items = await listProfiles(kc, { pageSize, timeoutMs: 120_000 });
+      const row = {
+        pageSize,
+        objects: items.length,
+        seconds: +((performance.now() - t0) / 1000).toFixed(2),
+        clientCpu: +((process.cpuUsage(c0).user + process.cpuUsage(c0).system) / 1e6).toFixed(2),
+        apiserverCpu: +(apiCpu() - a0).toFixed(2),
+        etcdLists: (await etcdLists()) - e0,
+      };
+      rows.push(row);
+      log(`${JSON.stringify(row)} load ${loadavg()[0].toFixed(1)}`);
+    }
+  }
+  process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
 } else {
   const dists = (a.dist ?? ['dist']).map((d) => resolve(d));
   const results = dists.map(() => []);
