@@ -121,8 +121,9 @@ if (mode === 'populate') {
   const apiPid = Number(readFileSync(join(dir, 'apiserver.pid'), 'utf8'));
   // Every run's tree is kept until all runs are done. This VM's ext4 has no journal, and ext4
   // without a journal skips, for every file it creates, each inode of the group freed in the last
-  // minute (recently_deleted() in fs/ext4/ialloc.c): removing a run's 10,001 files made the next
-  // run's file creation 2-3 s of kernel CPU instead of ≈ 0.5 s, whichever build it was.
+  // minute or so (recently_deleted() in fs/ext4/ialloc.c): removing a run's 10,001 files could
+  // make the next run's file creation 2-3 s of kernel CPU instead of ≈ 0.5 s, whichever build it
+  // was (bench/file-create-cost.mjs).
   const outs = [];
   for (let r = 0; r < Number(a.runs); r++) {
     // Alternating A B, then B A, so drift in the machine's load falls on both builds alike.
