@@ -57,16 +57,33 @@ function peerEndpoint(peer: PeerIdentity, endpoint: (w: WorkloadIdentity) => Pod
  * first saw it (merge.ts): the synthesizer then learns the workload's DNS rule from its lookups,
  * as it does for flows recorded on a node.
  */
-function sampleFlow(owner: WorkloadIdentity, e: ProfileEdge): LocatedFlow {
+function sampleFlow(owner: FlowOwner, e: ProfileEdge): LocatedFlow {
   const dst = 'address' in e.peer ? e.peer.address : '0.0.0.0';
   return {
     v: 1,
     proto: e.protocol as Protocol,
     ts: e.lastSeen,
-    src: { namespace: owner.namespace, pod: `${owner.kind.toLowerCase()}.${owner.name}` },
+    src: owner.src,
     dst: { ip: dst, port: e.via?.port ?? e.port, ...(e.via ? { namespace: e.via.namespace, service: e.via.name } : {}) },
     ...(e.outcome !== 'unknown' ? { outcome: e.outcome } : {}),
     observed: e.udpUnobserved === undefined ? ['TCP', 'UDP'] : ['TCP'],
+    origin: owner.origin,
+  };
+}
+
+/**
+ * What every sample flow of one workload shares, made once per profile rather than per edge
+ * (60,000 edges at the scale of bench/learn-profiles-scale.mjs). Nothing downstream writes to a
+ * flow's src or origin.
+ */
+interface FlowOwner {
+  src: LocatedFlow['src'];
+  origin: LocatedFlow['origin'];
+}
+
+function flowOwner(owner: WorkloadIdentity): FlowOwner {
+  return {
+    src: { namespace: owner.namespace, pod: `${owner.kind.toLowerCase()}.${owner.name}` },
     origin: { file: `trafficprofile ${owner.namespace}/${owner.kind}/${owner.name}`, line: 0 },
   };
 }
@@ -93,6 +110,7 @@ export function profileLearnEdges(profiles: MergedProfile[], index: ClusterIndex
   for (const p of profiles) {
     const src = endpoint(p.workload);
     const key = workloadIdentityKey(p.workload);
+    const owner = flowOwner(p.workload);
     for (const e of p.edges) {
       connects += e.count;
       if (!opts.includeFailed && UNANSWERED.has(e.outcome)) {
@@ -100,7 +118,7 @@ export function profileLearnEdges(profiles: MergedProfile[], index: ClusterIndex
         continue;
       }
       if (e.udpUnobserved !== undefined && !udpUnobserved.has(key)) udpUnobserved.set(key, e.udpUnobserved);
-      const flow = sampleFlow(p.workload, e);
+      const flow = sampleFlow(owner, e);
       const via: ServiceRef | undefined = e.via ? { namespace: e.via.namespace, name: e.via.name, port: e.via.port, selectorless: e.via.selectorless ?? false } : undefined;
       const dst = peerEndpoint(e.peer, endpoint);
       const base = { flow, src, count: e.count, firstSeen: e.firstSeen, lastSeen: e.lastSeen, ...(via ? { service: via } : {}) };

@@ -25,7 +25,7 @@ import { observationOf } from '../../src/cluster/profile/identity.js';
 import { mergeProfiles } from '../../src/cluster/profile/merge.js';
 import { readProfiles } from '../../src/cluster/profile/reader.js';
 import { profileSummary } from '../../src/cluster/profile/summary.js';
-import type { ProfileObservation, WorkloadIdentity } from '../../src/cluster/profile/types.js';
+import { PROFILE_API_VERSION, PROFILE_KIND, profileLabels, profileName, type ProfileObservation, type WorkloadIdentity } from '../../src/cluster/profile/types.js';
 import { ProfileWriter } from '../../src/cluster/profile/writer.js';
 import { loadSnapshot } from '../../src/cluster/snapshot.js';
 import { readAllFlows } from '../../src/flows/jsonl.js';
@@ -54,6 +54,11 @@ async function countIn(namespace: string): Promise<{ connects: number; objects: 
 
 /** The API server's own count of write requests to trafficprofiles (its /metrics). */
 async function serverWrites(): Promise<number> {
+  return serverRequests(/verb="(APPLY|PATCH|CREATE|UPDATE|DELETE)"/);
+}
+
+/** The API server's own count of requests to trafficprofiles whose metric line matches `verb` (its /metrics). */
+async function serverRequests(verb: RegExp): Promise<number> {
   const url = new URL(c.server + '/metrics');
   const opts: RequestOptions = { method: 'GET' };
   await c.kc.applyToHTTPSOptions(opts);
@@ -69,7 +74,7 @@ async function serverWrites(): Promise<number> {
   let total = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith('apiserver_request_total{') || !line.includes('resource="trafficprofiles"')) continue;
-    if (!/verb="(APPLY|PATCH|CREATE|UPDATE|DELETE)"/.test(line)) continue;
+    if (!verb.test(line)) continue;
     total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return total;
@@ -382,6 +387,32 @@ describe('learn from TrafficProfiles', () => {
     expect(tooOld.code).toBe(0);
     expect(tooOld.stderr).toMatch(/--since left out \d+ edges/);
   });
+
+  it('reads every profile in one LIST request, without managedFields (501 profiles: more than a page of 500)', async () => {
+    const ns = await createNamespace(c, 'many');
+    const node = 'many-1';
+    const names = Array.from({ length: 501 }, (_, i) => `w-${i}`);
+    let next = 0;
+    // Objects as an agent creates them (spec only: a profile without status is read as empty).
+    const create = async () => {
+      while (next < names.length) {
+        const o = owner(ns, names[next++]!);
+        const body = { apiVersion: PROFILE_API_VERSION, kind: PROFILE_KIND, metadata: { name: profileName(o, node), namespace: ns, labels: profileLabels(o, node) }, spec: { workload: o, node } };
+        await rawRequest(c.kc, `/apis/netpol.io/v1alpha1/namespaces/${ns}/trafficprofiles`, { method: 'POST', body, timeoutMs: 60_000 });
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, create));
+    const lists = await serverRequests(/verb="LIST"/);
+    const reading = await readProfiles(c.kc);
+    // In pages of 500 this was two requests, the second served from etcd (client.ts, pageSize).
+    expect((await serverRequests(/verb="LIST"/)) - lists).toBe(1);
+    expect(reading.profiles.filter((p) => p.workload.namespace === ns).map((p) => p.workload.name).sort()).toEqual([...names].sort());
+    // Pages still follow the continue token to the end, and no object is kept with its managedFields.
+    const paged = await listProfiles(c.kc, { namespace: ns, pageSize: 200 });
+    expect(paged.map((p) => p.spec.workload.name).sort()).toEqual([...names].sort());
+    expect(paged.filter((p) => 'managedFields' in p.metadata)).toEqual([]);
+    await rawRequest(c.kc, `/apis/netpol.io/v1alpha1/namespaces/${ns}/trafficprofiles`, { method: 'DELETE', timeoutMs: 60_000 });
+  }, 180_000);
 
   it('without the CRD: --since and --source profiles say what they need', async () => {
     await rawRequest(c.kc, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/trafficprofiles.netpol.io', { method: 'DELETE' });

@@ -80,20 +80,35 @@ export interface ListProfilesOptions {
   /** Serve from the API server's watch cache (resourceVersion=0): cheaper, possibly a little stale. */
   fromCache?: boolean;
   pool?: https.Agent;
+  /**
+   * Objects per request (default 500); 0 asks for the whole collection at once. An unpaginated
+   * list (no resourceVersion: a consistent read, as fresh as a paginated one) is served from the
+   * API server's watch cache (ConsistentListFromCache, on by default since Kubernetes 1.31); the
+   * test API server (1.34) served only the first page of a paginated list from it and the other
+   * 23 pages of 12,000 profiles from etcd (its apiserver_cache_list_total and etcd_requests_total),
+   * decoding every object again: 8 s of its CPU in pages of 500, 1-2 s in one request.
+   */
+  pageSize?: number;
 }
 
-/** Every TrafficProfile in scope, in pages of 500. */
+/** Every TrafficProfile in scope, in pages (see pageSize), without metadata.managedFields. */
 export async function listProfiles(kc: KubeConfig, opts: ListProfilesOptions = {}): Promise<TrafficProfile[]> {
   const path = opts.namespace === undefined ? `${BASE}/${PROFILE_PLURAL}` : `${BASE}/namespaces/${encodeURIComponent(opts.namespace)}/${PROFILE_PLURAL}`;
   const items: TrafficProfile[] = [];
   let cont = '';
   do {
-    const q = new URLSearchParams({ limit: '500' });
+    const pageSize = opts.pageSize ?? 500;
+    const q = new URLSearchParams(pageSize > 0 ? { limit: String(pageSize) } : {});
     if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
     if (cont) q.set('continue', cont);
     else if (opts.fromCache) q.set('resourceVersion', '0');
     const page = (await rawRequest(kc, `${path}?${q}`, { timeoutMs: opts.timeoutMs ?? 60_000, agent: opts.pool ?? sharedPool })) as { items?: TrafficProfile[]; metadata?: { continue?: string } };
-    items.push(...(page.items ?? []));
+    for (const item of page.items ?? []) {
+      // Server-side apply's bookkeeping, a third of each object and never read: not kept while
+      // the other pages arrive (12,000 objects at the scale of bench/learn-profiles-scale.mjs).
+      delete (item.metadata as { managedFields?: unknown }).managedFields;
+      items.push(item);
+    }
     cont = page.metadata?.continue ?? '';
   } while (cont);
   return items;

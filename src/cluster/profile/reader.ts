@@ -47,11 +47,13 @@ export function filterSince(profiles: MergedProfile[], sinceMs: number | undefin
 export async function readProfiles(kc: KubeConfig, opts: ReadProfilesOptions = {}): Promise<ProfileReading> {
   let objects: TrafficProfile[];
   let narrowedTo: string | undefined;
+  // In one request: learning holds every profile anyway, and the API server answers it from its
+  // watch cache (client.ts pageSize).
   try {
-    objects = await listProfiles(kc);
+    objects = await listProfiles(kc, { pageSize: 0 });
   } catch (err) {
     if (!(err instanceof ApiStatusError && err.statusCode === 403 && opts.fallbackNamespace)) throw err;
-    objects = await listProfiles(kc, { namespace: opts.fallbackNamespace });
+    objects = await listProfiles(kc, { namespace: opts.fallbackNamespace, pageSize: 0 });
     narrowedTo = opts.fallbackNamespace;
   }
   const { profiles, older } = filterSince(mergeProfiles(objects), opts.sinceMs);
@@ -75,14 +77,23 @@ export async function learningContext(kc: KubeConfig, dnsNamespace: string): Pro
     }
   };
   const ns = encodeURIComponent(dnsNamespace);
+  // Six independent requests at once (each a round trip to a possibly busy API server); all are
+  // waited for, and the first failure in this order is the one thrown.
+  const settled = await Promise.allSettled([
+    list<V1Namespace>('/api/v1/namespaces', 'Namespace'),
+    list<V1Pod>(`/api/v1/namespaces/${ns}/pods`, 'Pod'),
+    list<V1Service>(`/api/v1/namespaces/${ns}/services`, 'Service'),
+    list<V1EndpointSlice>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, 'EndpointSlice'),
+    list<OwnerObject>(`/apis/apps/v1/namespaces/${ns}/replicasets`, 'ReplicaSet'),
+    list<OwnerObject>(`/apis/apps/v1/namespaces/${ns}/deployments`, 'Deployment'),
+  ] as const);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  const [namespaces, pods, services, endpointSlices, replicaSets, deployments] = settled.map((s) => (s as PromiseFulfilledResult<unknown[]>).value);
   const objects = emptyClusterObjects();
-  objects.namespaces = await list<V1Namespace>('/api/v1/namespaces', 'Namespace');
-  objects.pods = await list<V1Pod>(`/api/v1/namespaces/${ns}/pods`, 'Pod');
-  objects.services = await list<V1Service>(`/api/v1/namespaces/${ns}/services`, 'Service');
-  objects.endpointSlices = await list<V1EndpointSlice>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, 'EndpointSlice');
-  objects.owners = [
-    ...(await list<OwnerObject>(`/apis/apps/v1/namespaces/${ns}/replicasets`, 'ReplicaSet')),
-    ...(await list<OwnerObject>(`/apis/apps/v1/namespaces/${ns}/deployments`, 'Deployment')),
-  ];
+  objects.namespaces = namespaces as V1Namespace[];
+  objects.pods = pods as V1Pod[];
+  objects.services = services as V1Service[];
+  objects.endpointSlices = endpointSlices as V1EndpointSlice[];
+  objects.owners = [...(replicaSets as OwnerObject[]), ...(deployments as OwnerObject[])];
   return objects;
 }

@@ -41,10 +41,21 @@ export interface LearnProfilesIO {
 export async function learnFromProfiles(opts: LearnProfilesOptions, io: LearnProfilesIO = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
-  const { kc, description, namespace, contextNamespace, index, synthesis } = await prepareProfileLearning(opts);
+  const { kc, description, namespace, contextNamespace } = await connectProfileLearning(opts);
   const now = io.now?.() ?? Date.now();
   const t0 = Date.now();
-  const reading = await readProfiles(kc, { sinceMs: opts.since !== undefined ? now - opts.since : undefined, fallbackNamespace: namespace ?? contextNamespace });
+  // The profiles and the little else learning needs are read at once: listing 12,000 profiles is
+  // seconds of waiting for the API server, and the context's requests need not queue behind it.
+  const [context, read] = await Promise.allSettled([
+    learningContext(kc, opts.dnsNamespace ?? DEFAULT_DNS_NAMESPACE),
+    readProfiles(kc, { sinceMs: opts.since !== undefined ? now - opts.since : undefined, fallbackNamespace: namespace ?? contextNamespace }),
+  ]);
+  // Both are waited for (nothing left in flight); a failure of the context is said first, as when it was read first.
+  if (context.status === 'rejected') throw context.reason;
+  if (read.status === 'rejected') throw read.reason;
+  const reading = read.value;
+  const index = buildIndex(context.value);
+  const synthesis = profileSynthesisOptions(opts, namespace);
   const outcome = learnFromReading(reading, index, synthesis, opts, now);
   const nodes = new Set(reading.profiles.flatMap((p) => p.nodes));
   stderr.write(
@@ -61,6 +72,13 @@ export async function learnFromProfiles(opts: LearnProfilesOptions, io: LearnPro
  * labels, the DNS pods) and the synthesis options.
  */
 export async function prepareProfileLearning(opts: LearnProfilesOptions) {
+  const connection = await connectProfileLearning(opts);
+  const index = buildIndex(await learningContext(connection.kc, opts.dnsNamespace ?? DEFAULT_DNS_NAMESPACE));
+  return { ...connection, index, synthesis: profileSynthesisOptions(opts, connection.namespace) };
+}
+
+/** The kubeconfig, once the API server is known to serve TrafficProfiles, and the namespace learned (undefined: all). */
+async function connectProfileLearning(opts: LearnProfilesOptions) {
   if (opts.namespace && opts.allNamespaces) throw new InputError('-n/-A', 'give either --namespace or --all-namespaces, not both');
   const { kc, namespace: contextNamespace, description } = loadKubeconfig({ kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace });
   if (!(await profilesServed(kc))) {
@@ -70,9 +88,11 @@ export async function prepareProfileLearning(opts: LearnProfilesOptions) {
     );
   }
   const namespace = opts.allNamespaces ? undefined : (opts.namespace ?? contextNamespace);
-  const index = buildIndex(await learningContext(kc, opts.dnsNamespace ?? DEFAULT_DNS_NAMESPACE));
-  const flags = { ...opts, namespace, dns: opts.dns ?? true, ingress: opts.ingress ?? 'observed' } as SynthesisFlags;
-  return { kc, description, namespace, contextNamespace, index, synthesis: synthesisOptions(flags) };
+  return { kc, description, namespace, contextNamespace };
+}
+
+function profileSynthesisOptions(opts: LearnProfilesOptions, namespace: string | undefined): SynthesisOptions {
+  return synthesisOptions({ ...opts, namespace, dns: opts.dns ?? true, ingress: opts.ingress ?? 'observed' } as SynthesisFlags);
 }
 
 /**
