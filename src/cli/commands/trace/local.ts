@@ -13,6 +13,7 @@ import type { Writable } from 'node:stream';
 import { TCPCONNECT_COLUMNS, type TraceRow, type TraceView, defaultLayout, needsAnswer, parseTraceOutput } from '../../output/trace-columns.js';
 import { compileJsonText } from '../../output/columns/json.js';
 import { TableFormatter } from '../../output/columns/table.js';
+import { LineBatch } from '../../output/line-batch.js';
 import type { TraceStreams } from './io.js';
 
 export interface TraceOptions {
@@ -55,9 +56,9 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
   const view = parseOutput(opts.output, opts.latency ?? false);
   const table = view.kind === 'table' ? new TableFormatter<TraceRow>(view.layout, TCPCONNECT_COLUMNS) : undefined;
   const json = compileJsonText(TCPCONNECT_COLUMNS);
-  // Output is batched: one write per ring-buffer drain, not one per event. Lines are appended to one
-  // string (joining an array of freshly built lines cost a connect storm ~3 µs a line more).
-  let pending = '';
+  // Output is batched: one write per ring-buffer drain, not one per event, each line encoded into
+  // the batch's buffer as it comes (LineBatch says why).
+  const pending = new LineBatch();
   let flushScheduled = false;
   // A closed pipe (`netpol trace ... | head`) ends the trace quietly; other output errors fail it.
   let outputError: NodeJS.ErrnoException | undefined;
@@ -68,17 +69,17 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
   io.stdout.on('error', onOutputError);
   const flush = () => {
     flushScheduled = false;
-    if (pending === '' || outputError) return;
-    const text = pending;
-    pending = '';
+    if (outputError) return;
+    const bytes = pending.take();
+    if (bytes === undefined) return;
     try {
-      io.stdout.write(text);
+      io.stdout.write(bytes);
     } catch (err) {
       onOutputError(err as NodeJS.ErrnoException);
     }
   };
   const emit = (text: string) => {
-    pending += text + '\n';
+    pending.add(text);
     if (!flushScheduled) {
       flushScheduled = true;
       setImmediate(flush);
