@@ -129,6 +129,7 @@ const FNS: Record<string, () => Promise<Sample>> = {
   none: () => run(async () => {}),
   sockops: () => tracerMode({ reportConnects: true, programs: [] }),
   kernel: () => tracerMode({ reportConnects: true, programs: ['handle_enter_connect', 'handle_exit_connect'] }),
+  'kernel-poll20': () => tracerMode({ reportConnects: true, programs: ['handle_enter_connect', 'handle_exit_connect'], pollMs: 20 }),
   trace: () => traceMode(),
   'trace-baseline': () => traceMode(true),
 };

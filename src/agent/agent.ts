@@ -54,6 +54,8 @@ export interface AgentOptions {
    * changes no policy.
    */
   connectErrors?: boolean;
+  /** Ring-buffer poll interval while events flow, ms (see TracerOptions.pollMs). */
+  pollMs?: number;
   /** Longest ring-buffer poll interval while idle, ms (see TracerOptions.idlePollMs). */
   idlePollMs?: number;
   ringBytes?: number;
@@ -111,6 +113,7 @@ export class LocalAgent {
     if (opts.udp) tracerOpts.udp = true;
     if (opts.udpOptional) tracerOpts.udpOptional = true;
     if (opts.ringBytes) tracerOpts.ringBytes = opts.ringBytes;
+    if (opts.pollMs) tracerOpts.pollMs = opts.pollMs;
     if (opts.idlePollMs) tracerOpts.idlePollMs = opts.idlePollMs;
     if (opts.pin) tracerOpts.pin = opts.pin;
     if (opts.connectErrors === false) tracerOpts.programs = ['handle_set_state'];

@@ -29,6 +29,14 @@ export interface TraceOptions {
   timeout?: number;
 }
 
+/**
+ * The ring buffer is drained every 20 ms while events flow (the tracer's default is 5): each drain
+ * wakes the process, and in a connect storm the wake-ups cost ~1 µs of CPU per connect at 5 ms
+ * (bench/trace-cost-split.ts, `kernel` against `kernel-poll20`). A line appears at most 20 ms
+ * later; the 4 MiB ring holds ~35,000 events, 1.7 million a second at this interval.
+ */
+const POLL_MS = 20;
+
 export type TraceIO = TraceStreams<{ shown: number; lost: number; untracked: number; received: number }>;
 
 /**
@@ -94,6 +102,7 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
       ...(opts.containername !== undefined ? { containerName: opts.containername } : {}),
       ...(opts.pid ? { pids: opts.pid } : {}),
       host: opts.host ?? false,
+      pollMs: POLL_MS,
       ...(opts.proto === 'udp' ? { tcp: false, udp: true } : { reportConnects: showsConnectsAsMade(view, opts.latency ?? false) }),
       onLost: (n, total) => io.stderr.write(`warning: ${n} events lost (ring buffer full; ${total} in total)\n`),
       onError: () => stopping?.(),

@@ -90,6 +90,8 @@ interface TextNode {
    * object's text is reused rather than concatenated anew.
    */
   childTexts?: (string | undefined)[];
+  /** `"key":text` of each child, kept with childTexts: a repeated member is not concatenated anew. */
+  members?: (string | undefined)[];
 }
 
 /** Keys an object orders before the others (array indexes): the text serializer would order them differently. */
@@ -148,22 +150,26 @@ export function compileJsonText<R, X>(columns: readonly Column<R, X>[]): (r: R) 
   const object = (parent: TextNode, r: R): string => {
     const nodes = parent.children!;
     const last = (parent.childTexts ??= []);
+    const members = (parent.members ??= []);
     let same = parent.lastText !== undefined;
     for (let i = 0; i < nodes.length; i++) {
       const text = valueText(nodes[i]!, r);
       if (text !== last[i]) {
         same = false;
         last[i] = text;
+        members[i] = text === undefined ? undefined : nodes[i]!.head + text;
       }
     }
     if (same) return parent.lastText!;
     let out = '{';
     let first = true;
     for (let i = 0; i < nodes.length; i++) {
-      const text = last[i];
-      if (text === undefined) continue;
-      out += (first ? '' : ',') + nodes[i]!.head + text;
-      first = false;
+      const member = members[i];
+      if (member === undefined) continue;
+      if (first) {
+        out += member;
+        first = false;
+      } else out += ',' + member;
     }
     out += '}';
     parent.lastText = out;
