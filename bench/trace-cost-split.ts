@@ -6,21 +6,22 @@
  *
  *   none      nothing attached
  *   sockops   the sockops program only (connects as made), events consumed and decoded, nothing written
- *   kernel    sockops + the syscall hooks (what `trace` attaches), events consumed and decoded
+ *   kernel    sockops + the syscall hooks (what `trace` attaches), events consumed and decoded,
+ *             the ring drained every 5 ms (the tracer's default)
+ *   kernel-poll20  the same drained every 20 ms (what `trace` does): the cost of the wake-ups
  *   trace     `trace tcpconnect --host -o json` writing every connect to a file
  *   trace-baseline  the same, another checkout's (--baseline DIR, laid out as for bench/connect-storm.ts)
  *
  * NETPOL_BENCH_PROFILE=DIR: a CPU profile of each trace phase (bench/cpuprofile-top.mjs lists it).
- * Run as root: npx vite-node bench/trace-cost-split.ts [--rounds 6] [--seconds 2] [--threads 2] [--modes none,kernel,trace,trace-baseline] [--baseline DIR] [--dist]
+ * Run as root: npx vite-node bench/trace-cost-split.ts [--rounds 6] [--seconds 2] [--threads 2] [--modes none,kernel,trace,trace-baseline] [--baseline DIR]
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Session } from 'node:inspector/promises';
-import { writeFileSync } from 'node:fs';
 import { TcpConnectTracer, type TracerOptions } from '../src/agent/tracer.js';
 import { runTrace } from '../src/cli/commands/trace/local.js';
 
@@ -78,17 +79,9 @@ async function tracerMode(opts: TracerOptions): Promise<Sample> {
 
 /** --baseline DIR: `trace-baseline`, the trace of another checkout (as in bench/connect-storm.ts). */
 const BASELINE = arg('baseline', '');
-/**
- * --dist: run the built code (dist/, `npm run build`; the baseline's too), what `netpol trace` runs.
- * Without it the sources run through vite-node, whose module wrappers put a getter (a Proxy for
- * node's own modules) on every call across modules.
- */
-const DIST = args.includes('--dist');
 
 async function traceMode(baseline = false): Promise<Sample> {
-  const root = baseline ? BASELINE : join(dirname(fileURLToPath(import.meta.url)), '..');
-  const module = DIST ? 'dist/cli/commands/trace/local.js' : 'src/cli/commands/trace/local.ts';
-  const trace = baseline || DIST ? ((await import(join(root, module))) as { runTrace: typeof runTrace }).runTrace : runTrace;
+  const trace = baseline ? ((await import(join(BASELINE, 'src/cli/commands/trace/local.ts'))) as { runTrace: typeof runTrace }).runTrace : runTrace;
   const fd = openSync(join(work, 'trace.jsonl'), 'w');
   let lines = 0;
   const stdout = new Writable({
