@@ -8,7 +8,11 @@
  * was written.
  */
 const CHUNK_BYTES = 64 * 1024;
-/** Lines appended before they are encoded (measured: 64 to 256 cost the least per line). */
+/**
+ * Lines appended before they are encoded. In a replay of recorded events (decode to write), 64 at a
+ * time cost 2.5 µs a line both in 100-line and in 2,048-line batches; one string per batch cost the
+ * same at 100 lines and 3.3 µs at 2,048, one encoding per line ~2.5–2.9 µs.
+ */
 const LINES_PER_ENCODE = 64;
 
 /**

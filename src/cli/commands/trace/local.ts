@@ -64,8 +64,8 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
   const view = parseOutput(opts.output, opts.latency ?? false);
   const table = view.kind === 'table' ? new TableFormatter<TraceRow>(view.layout, TCPCONNECT_COLUMNS) : undefined;
   const json = compileJsonText(TCPCONNECT_COLUMNS);
-  // Output is batched: one write per ring-buffer drain, not one per event, each line encoded into
-  // the batch's buffer as it comes (LineBatch says why).
+  // Output is batched: one write per ring-buffer drain, not one per event, the lines encoded into
+  // the batch's buffer 64 at a time (LineBatch says why).
   const pending = new LineBatch();
   let flushScheduled = false;
   // A closed pipe (`netpol trace ... | head`) ends the trace quietly; other output errors fail it.
