@@ -54,6 +54,8 @@ export interface AgentOptions {
    * changes no policy.
    */
   connectErrors?: boolean;
+  /** Ring-buffer poll interval while events flow, ms (see TracerOptions.pollMs). */
+  pollMs?: number;
   /** Longest ring-buffer poll interval while idle, ms (see TracerOptions.idlePollMs). */
   idlePollMs?: number;
   ringBytes?: number;
@@ -111,6 +113,7 @@ export class LocalAgent {
     if (opts.udp) tracerOpts.udp = true;
     if (opts.udpOptional) tracerOpts.udpOptional = true;
     if (opts.ringBytes) tracerOpts.ringBytes = opts.ringBytes;
+    if (opts.pollMs) tracerOpts.pollMs = opts.pollMs;
     if (opts.idlePollMs) tracerOpts.idlePollMs = opts.idlePollMs;
     if (opts.pin) tracerOpts.pin = opts.pin;
     if (opts.connectErrors === false) tracerOpts.programs = ['handle_set_state'];
@@ -149,22 +152,10 @@ export class LocalAgent {
 
   private accept(event: ConnectEvent, cursor: number, clock: BootClock, onEvent: (e: EnrichedEvent) => void): void {
     const time = clock.toDate(event.tsNs);
-    const tracer = this.tracer;
-    const pinned = tracer.ringId !== undefined && cursor >= 0;
-    const settle = pinned ? () => tracer.settle(cursor) : undefined;
-    const deliver = (container: ContainerInfo | null) => {
-      if (
-        (container === null && !this.opts.host && this.opts.pids === undefined) || // containers only
-        (this.opts.containerName !== undefined && container?.name !== this.opts.containerName)
-      ) {
-        settle?.();
-        return;
-      }
-      onEvent(pinned ? { event, container, time, cursor: { ring: tracer.ringId!, pos: cursor }, settle } : { event, container, time });
-    };
     const known = this.resolver.cached(event.cgroupId);
+    // The common case without a closure per event (a connect storm delivers tens of thousands a second).
     if (known !== undefined && this.queued === 0) {
-      deliver(known);
+      this.deliver(event, time, cursor, known, onEvent);
       return;
     }
     // Unknown cgroup: ask the runtime, keeping later events behind this one.
@@ -175,11 +166,24 @@ export class LocalAgent {
     });
     this.chain = this.chain
       .then(() => resolving)
-      .then(deliver)
+      .then((container) => this.deliver(event, time, cursor, container, onEvent))
       .catch((err: unknown) => this.fail(err))
       .finally(() => {
         this.queued--;
       });
+  }
+
+  private deliver(event: ConnectEvent, time: Date, cursor: number, container: ContainerInfo | null, onEvent: (e: EnrichedEvent) => void): void {
+    const tracer = this.tracer;
+    const pinned = tracer.ringId !== undefined && cursor >= 0;
+    if (
+      (container === null && !this.opts.host && this.opts.pids === undefined) || // containers only
+      (this.opts.containerName !== undefined && container?.name !== this.opts.containerName)
+    ) {
+      if (pinned) tracer.settle(cursor);
+      return;
+    }
+    onEvent(pinned ? { event, container, time, cursor: { ring: tracer.ringId!, pos: cursor }, settle: () => tracer.settle(cursor) } : { event, container, time });
   }
 
   private fail(err: unknown): void {

@@ -81,6 +81,31 @@ describe('compileJsonText', () => {
     for (const v of values) expect(jsonText(v)).toBe(JSON.stringify(v));
   });
 
+  it("writes a column's declared JSON text without building its value, and repeated rows alike", () => {
+    let built = 0;
+    const columns: Column<{ port: number; name: string }>[] = [
+      {
+        name: 'SRC',
+        text: () => '',
+        json: {
+          path: 'src',
+          value: (r) => {
+            built++;
+            return { port: r.port };
+          },
+          text: (r) => `{"port":${r.port}}`,
+        },
+      },
+      { name: 'NAME', text: () => '', json: { path: 'meta.name', value: (r) => r.name } },
+    ];
+    const text = compileJsonText(columns);
+    expect(text({ port: 1, name: 'a' })).toBe('{"src":{"port":1},"meta":{"name":"a"}}');
+    expect(text({ port: 1, name: 'a' })).toBe('{"src":{"port":1},"meta":{"name":"a"}}');
+    expect(text({ port: 2, name: 'a' })).toBe('{"src":{"port":2},"meta":{"name":"a"}}');
+    expect(text({ port: 2, name: 'b"' })).toBe('{"src":{"port":2},"meta":{"name":"b\\""}}');
+    expect(built).toBe(0);
+  });
+
   it('leaves index-like keys (which objects order first) to the object view', () => {
     const columns: Column<{ n: number }>[] = [
       { name: 'Z', text: () => '', json: { path: 'z', value: (r) => r.n } },

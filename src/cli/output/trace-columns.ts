@@ -12,6 +12,7 @@ import type { ContainerInfo } from '../../agent/containers.js';
 import { errnoName } from '../../agent/diagnose.js';
 import { InputError } from '../../errors.js';
 import { isoTime } from '../../flows/timestamp.js';
+import { jsonText } from './columns/json.js';
 import { selectColumns, visibleLayout, type Column, type Layout } from './columns/model.js';
 
 /** One event with what enrichment found out about it. */
@@ -50,6 +51,24 @@ export function outcomeText(e: ConnectEvent): string {
   return e.outcome === 'error' ? `error:${errnoName(e.errno)}` : e.outcome;
 }
 
+/**
+ * `{"addr":…,"port":…}` as JSON.stringify writes it, for `-o json` of a connect storm (see
+ * Column.json.text); each writer keeps its last address's text (a storm repeats the same few).
+ */
+function addrPortText(): (addr: string, port: number) => string {
+  let lastAddr = '';
+  let lastAddrText = '""';
+  return (addr, port) => {
+    if (addr !== lastAddr) {
+      lastAddr = addr;
+      lastAddrText = jsonText(addr)!;
+    }
+    return `{"addr":${lastAddrText},"port":${port}}`;
+  };
+}
+const srcText = addrPortText();
+const dstText = addrPortText();
+
 export const TCPCONNECT_COLUMNS: Column<TraceRow>[] = [
   { name: 'TIMESTAMP', width: 24, visible: false, text: (r) => isoTime(r.time), json: { path: 'timestamp', value: (r) => isoTime(r.time) } },
   {
@@ -80,13 +99,13 @@ export const TCPCONNECT_COLUMNS: Column<TraceRow>[] = [
     name: 'SRC',
     width: 42,
     text: (r) => endpoint(r.event.saddr, r.event.sport, r.event.family),
-    json: { path: 'src', value: (r) => ({ addr: r.event.saddr, port: r.event.sport }) },
+    json: { path: 'src', value: (r) => ({ addr: r.event.saddr, port: r.event.sport }), text: (r) => srcText(r.event.saddr, r.event.sport) },
   },
   {
     name: 'DST',
     width: 42,
     text: (r) => endpoint(r.event.daddr, r.event.dport, r.event.family),
-    json: { path: 'dst', value: (r) => ({ addr: r.event.daddr, port: r.event.dport }) },
+    json: { path: 'dst', value: (r) => ({ addr: r.event.daddr, port: r.event.dport }), text: (r) => dstText(r.event.daddr, r.event.dport) },
   },
   {
     name: 'LATENCY',
@@ -103,7 +122,11 @@ export const TCPCONNECT_COLUMNS: Column<TraceRow>[] = [
     width: 14,
     visible: false,
     text: (r) => (r.event.errno ? errnoName(r.event.errno) : ''),
-    json: { path: 'error', value: (r) => (r.event.errno ? { errno: r.event.errno, name: errnoName(r.event.errno) } : null) },
+    json: {
+      path: 'error',
+      value: (r) => (r.event.errno ? { errno: r.event.errno, name: errnoName(r.event.errno) } : null),
+      text: (r) => (r.event.errno ? `{"errno":${r.event.errno},"name":${jsonText(errnoName(r.event.errno))}}` : 'null'),
+    },
   },
 ];
 

@@ -13,6 +13,7 @@ import type { Writable } from 'node:stream';
 import { TCPCONNECT_COLUMNS, type TraceRow, type TraceView, defaultLayout, needsAnswer, parseTraceOutput } from '../../output/trace-columns.js';
 import { compileJsonText } from '../../output/columns/json.js';
 import { TableFormatter } from '../../output/columns/table.js';
+import { LineBatch } from '../../output/line-batch.js';
 import type { TraceStreams } from './io.js';
 
 export interface TraceOptions {
@@ -27,6 +28,14 @@ export interface TraceOptions {
   /** Stop after this many seconds. */
   timeout?: number;
 }
+
+/**
+ * The ring buffer is drained every 20 ms while events flow (the tracer's default is 5): each drain
+ * wakes the process, and in a connect storm the wake-ups cost ~1 µs of CPU per connect at 5 ms
+ * (bench/trace-cost-split.ts, `kernel` against `kernel-poll20`). A line appears at most 20 ms
+ * later; the 4 MiB ring holds ~35,000 events, 1.7 million a second at this interval.
+ */
+const POLL_MS = 20;
 
 export type TraceIO = TraceStreams<{ shown: number; lost: number; untracked: number; received: number }>;
 
@@ -55,9 +64,9 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
   const view = parseOutput(opts.output, opts.latency ?? false);
   const table = view.kind === 'table' ? new TableFormatter<TraceRow>(view.layout, TCPCONNECT_COLUMNS) : undefined;
   const json = compileJsonText(TCPCONNECT_COLUMNS);
-  // Output is batched: one write per ring-buffer drain, not one per event. Lines are appended to one
-  // string (joining an array of freshly built lines cost a connect storm ~3 µs a line more).
-  let pending = '';
+  // Output is batched: one write per ring-buffer drain, not one per event, the lines encoded into
+  // the batch's buffer 64 at a time (LineBatch says why).
+  const pending = new LineBatch();
   let flushScheduled = false;
   // A closed pipe (`netpol trace ... | head`) ends the trace quietly; other output errors fail it.
   let outputError: NodeJS.ErrnoException | undefined;
@@ -68,17 +77,17 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
   io.stdout.on('error', onOutputError);
   const flush = () => {
     flushScheduled = false;
-    if (pending === '' || outputError) return;
-    const text = pending;
-    pending = '';
+    if (outputError) return;
+    const bytes = pending.take();
+    if (bytes === undefined) return;
     try {
-      io.stdout.write(text);
+      io.stdout.write(bytes);
     } catch (err) {
       onOutputError(err as NodeJS.ErrnoException);
     }
   };
   const emit = (text: string) => {
-    pending += text + '\n';
+    pending.add(text);
     if (!flushScheduled) {
       flushScheduled = true;
       setImmediate(flush);
@@ -93,6 +102,7 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
       ...(opts.containername !== undefined ? { containerName: opts.containername } : {}),
       ...(opts.pid ? { pids: opts.pid } : {}),
       host: opts.host ?? false,
+      pollMs: POLL_MS,
       ...(opts.proto === 'udp' ? { tcp: false, udp: true } : { reportConnects: showsConnectsAsMade(view, opts.latency ?? false) }),
       onLost: (n, total) => io.stderr.write(`warning: ${n} events lost (ring buffer full; ${total} in total)\n`),
       onError: () => stopping?.(),

@@ -78,10 +78,20 @@ interface TextNode {
   /** `"key":`, ready to write. */
   head: string;
   value?: (r: never) => unknown;
+  /** The value's JSON text written directly (Column.json.text), instead of value + jsonText. */
+  text?: (r: never) => string;
   children?: TextNode[];
   /** The last primitive value written here and its text: a storm's rows repeat most fields (pid, netns, comm). */
   last?: unknown;
   lastText?: string | undefined;
+  /**
+   * An object node: the texts its children wrote last time, and the object's text from them. When
+   * every child wrote the very same string again (a storm's `runtime` of one container), the
+   * object's text is reused rather than concatenated anew.
+   */
+  childTexts?: (string | undefined)[];
+  /** `"key":text` of each child, kept with childTexts: a repeated member is not concatenated anew. */
+  members?: (string | undefined)[];
 }
 
 /** Keys an object orders before the others (array indexes): the text serializer would order them differently. */
@@ -116,34 +126,55 @@ export function compileJsonText<R, X>(columns: readonly Column<R, X>[]): (r: R) 
       if (leaf) {
         // A later column with the same path overwrites the value in place, as assignment does.
         node.value = c.json.value as (r: never) => unknown;
+        node.text = c.json.text as ((r: never) => string) | undefined;
         node.children = undefined;
       } else {
         node.value = undefined;
+        node.text = undefined;
         node.children ??= [];
         level = node.children;
       }
     }
   }
-  const write = (nodes: TextNode[], r: R): string => {
+  /** A member's text for row r (undefined: the member is left out, as JSON.stringify leaves out undefined). */
+  const valueText = (n: TextNode, r: R): string | undefined => {
+    if (n.children) return object(n, r);
+    if (n.text) return (n.text as (r: R) => string)(r);
+    const v = (n.value as (r: R) => unknown)(r);
+    if (v === n.last && v !== undefined && (typeof v !== 'object' || v === null)) return n.lastText;
+    const text = jsonText(v);
+    n.last = v;
+    n.lastText = text;
+    return text;
+  };
+  const object = (parent: TextNode, r: R): string => {
+    const nodes = parent.children!;
+    const last = (parent.childTexts ??= []);
+    const members = (parent.members ??= []);
+    let same = parent.lastText !== undefined;
+    for (let i = 0; i < nodes.length; i++) {
+      const text = valueText(nodes[i]!, r);
+      if (text !== last[i]) {
+        same = false;
+        last[i] = text;
+        members[i] = text === undefined ? undefined : nodes[i]!.head + text;
+      }
+    }
+    if (same) return parent.lastText!;
     let out = '{';
     let first = true;
-    for (const n of nodes) {
-      let text: string | undefined;
-      if (n.children) text = write(n.children, r);
-      else {
-        const v = (n.value as (r: R) => unknown)(r);
-        if (v === n.last && v !== undefined && (typeof v !== 'object' || v === null)) text = n.lastText;
-        else {
-          text = jsonText(v);
-          n.last = v;
-          n.lastText = text;
-        }
-      }
-      if (text === undefined) continue;
-      out += (first ? '' : ',') + n.head + text;
-      first = false;
+    for (let i = 0; i < nodes.length; i++) {
+      const member = members[i];
+      if (member === undefined) continue;
+      if (first) {
+        out += member;
+        first = false;
+      } else out += ',' + member;
     }
-    return out + '}';
+    out += '}';
+    parent.lastText = out;
+    return out;
   };
-  return (r) => write(root, r);
+  const top: TextNode = { head: '', children: root };
+  return (r) => object(top, r);
 }

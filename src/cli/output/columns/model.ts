@@ -23,8 +23,13 @@ export interface Column<R, X = void> {
   /** Shown in the default layout (otherwise only on request, and always in JSON). */
   visible?: boolean;
   text(row: R, context: X): string;
-  /** Dotted path in the JSON object and its value; omit for table-only columns. */
-  json?: { path: string; value(row: R): unknown };
+  /**
+   * Dotted path in the JSON object and its value; omit for table-only columns. `text`, when given,
+   * is the value's JSON text written directly (what JSON.stringify writes for `value`, byte for
+   * byte), for an object value built per row only to be serialized: `-o json` then skips building
+   * and walking it (test/unit/json-text.test.ts checks the two agree).
+   */
+  json?: { path: string; value(row: R): unknown; text?(row: R): string };
   /**
    * The cell when rows are grouped (see report/columns.ts groupedTextTable), when it differs from
    * text: e.g. the source without its ephemeral port, so a client's many connects make one row.
