@@ -4,7 +4,7 @@
  * were lost at exit and the last record was cut mid-line.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,38 @@ function refusedConnect(port: number): Promise<void> {
   });
 }
 
+const readOr = (path: string, fallback: string): string => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback; // the process or descriptor went away meanwhile
+  }
+};
+const listOr = (path: string): string[] => {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+};
+
+/** Waits until the process whose command line holds `argv` has BPF links open, none added for 500 ms. */
+async function tracerAttached(argv: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  let stableSince = Date.now();
+  while (Date.now() < deadline) {
+    const pid = listOr('/proc').find((p) => /^\d+$/.test(p) && readOr(`/proc/${p}/cmdline`, '').includes(argv));
+    const links = pid ? listOr(`/proc/${pid}/fdinfo`).filter((fd) => readOr(`/proc/${pid}/fdinfo/${fd}`, '').includes('link_type:')).length : 0;
+    if (links !== last) {
+      last = links;
+      stableSince = Date.now();
+    } else if (links > 0 && Date.now() - stableSince >= 500) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the tracer did not attach within ${timeoutMs} ms (BPF links seen: ${last})`);
+}
+
 it('trace -o json through a slow reader: every record the summary counts arrives whole', async () => {
   const out = join(dir, 'out.jsonl');
   const err = join(dir, 'err');
@@ -47,11 +79,13 @@ it('trace -o json through a slow reader: every record the summary counts arrives
   // mounts are left alone.
   const script =
     'mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing; ' +
-    `${sq(process.execPath)} ${sq(CLI)} trace tcpconnect --host --latency -o json --timeout 6s 2> ${sq(err)} | (sleep 8; cat > ${sq(out)})`;
+    `${sq(process.execPath)} ${sq(CLI)} trace tcpconnect --host --latency -o json --timeout 10s 2> ${sq(err)} | (sleep 12; cat > ${sq(out)})`;
   const child = spawn('unshare', ['-m', 'bash', '-c', script], { stdio: 'ignore' });
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  // Give the tracer time to attach, then make a few thousand refused loopback connects.
-  await new Promise((resolve) => setTimeout(resolve, 2500));
+  // Wait until the tracer has attached (its BPF links are open), then make a few thousand refused
+  // loopback connects. A fixed wait was not enough on a loaded machine: connects made before the
+  // attach, or after --timeout, are rightly not traced.
+  await tracerAttached(`${CLI}\0trace\0tcpconnect\0--host\0--latency\0-o\0json\0`, 20_000);
   const port = await closedPort();
   for (let i = 0; i < 3000; i += 50) await Promise.all(Array.from({ length: 50 }, () => refusedConnect(port)));
   expect(await exited).toBe(0);
