@@ -223,7 +223,8 @@ export class FlowLineScanner {
    * Past an object whose members named in `keys` are fields `first + i` (read and noted here) and
    * whose other members are skipped at `depth`: which of `keys` it holds (bit i for keys[i]), or -1
    * when it is not an object the fast path vouches for. One loop for the line, its source and its
-   * destination; the fields' switch stays inside it, since a call per field measured slower.
+   * destination; the fields' switch stays inside it: a call per field measured 8% more CPU per
+   * line (bench/scan-bench.mjs), this shape the same as the three loops it replaced.
    */
   private members(keys: readonly Uint8Array[], first: number, depth: number): number {
     if (!this.past(LBRACE)) return -1;
