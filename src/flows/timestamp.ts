@@ -1,10 +1,12 @@
 /**
- * RFC 3339 timestamps, the one definition: the grammar flows are validated by and the order
- * first/last seen are kept in. The flow scanner (line-scan.ts isRfc3339Bytes) checks the same
- * grammar on a line's bytes without making a string, for speed (measured: bench/); the edge
- * table compares two UTC stamps of one length byte by byte (compareUtcStampBytes). Both fall back
- * to, or are tested against, this module: test/unit/timestamp.test.ts holds one table of cases
- * that isRfc3339 and isRfc3339Bytes must agree on.
+ * RFC 3339 timestamps, the one definition: the grammar flows are validated by, the order
+ * first/last seen are kept in, and how a stamp compares with a time on the clock (profile
+ * retention and learn's --since: stampBefore, stampAtOrAfter). The flow scanner (line-scan.ts
+ * isRfc3339Bytes) checks the same grammar on a line's bytes without making a string, for speed
+ * (measured: bench/); the edge table compares two UTC stamps of one length byte by byte
+ * (compareUtcStampBytes). Both fall back to, or are tested against, this module:
+ * test/unit/timestamp.test.ts holds one table of cases that isRfc3339 and isRfc3339Bytes must
+ * agree on.
  */
 
 /**
@@ -101,6 +103,23 @@ export function isoTime(d: Date): string {
     lastIso = d.toISOString();
   }
   return lastIso;
+}
+
+/**
+ * Whether a stamp is before `ms` (a time on the clock, such as now minus a retention), read as
+ * Date.parse reads it (to the millisecond). False for text Date.parse cannot read: such a stamp is
+ * never before anything, so it expires no edge and no profile.
+ */
+export function stampBefore(stamp: string, ms: number): boolean {
+  return Date.parse(stamp) < ms;
+}
+
+/**
+ * Whether a stamp is at or after `ms` (learn's --since cutoff). Not the negation of stampBefore:
+ * text Date.parse cannot read is false here too, so --since leaves it out.
+ */
+export function stampAtOrAfter(stamp: string, ms: number): boolean {
+  return Date.parse(stamp) >= ms;
 }
 
 /** The earlier of two stamps in compareTimestamps' order (the first of two equal ones). */

@@ -4,7 +4,11 @@
 // change to both and to this table.
 import { describe, expect, it } from 'vitest';
 import { isRfc3339Bytes } from '../../src/flows/line-scan.js';
-import { compareTimestamps, compareUtcStampWithBytes, compareUtcStampWithText, isRfc3339 } from '../../src/flows/timestamp.js';
+import { compareTimestamps, compareUtcStampWithBytes, compareUtcStampWithText, isRfc3339, stampAtOrAfter, stampBefore } from '../../src/flows/timestamp.js';
+import { isExpired } from '../../src/cluster/profile/gc.js';
+import { expireEdges } from '../../src/cluster/profile/merge.js';
+import { filterSince } from '../../src/cluster/profile/reader.js';
+import type { TrafficProfile } from '../../src/cluster/profile/types.js';
 
 const RFC3339_CASES: readonly [string, boolean][] = [
   ['2026-11-24T10:00:00Z', true],
@@ -64,5 +68,38 @@ describe('the in-place UTC comparison', () => {
     const utc = '2026-11-24T10:00:00.000000Z';
     expect(compareUtcStampWithText(Buffer.from(offset), 0, utc.padEnd(offset.length, 'Z'), offset.length)).toBeUndefined();
     expect(compareUtcStampWithBytes(Buffer.from('2026-11-24t10:00:00Z'), 0, Buffer.from('2026-11-24T10:00:00Z'), 0, 20)).toBeUndefined();
+  });
+});
+
+// Stamps against the clock (retention, the profile sweep, --since): one reading, Date.parse's, to
+// the millisecond, and text it cannot read is neither before nor at-or-after any time.
+describe('stamps against the clock', () => {
+  const cutoff = Date.parse('2026-11-24T10:00:00.000Z');
+  const CASES: readonly [string, boolean, boolean][] = [
+    // stamp, stampBefore(stamp, cutoff), stampAtOrAfter(stamp, cutoff)
+    ['2026-11-24T09:59:59.999Z', true, false],
+    ['2026-11-24T10:00:00Z', false, true], // at the cutoff: kept by both
+    ['2026-11-24T10:00:00.0009Z', false, true], // below the millisecond: the cutoff's own millisecond
+    ['2026-11-24T11:00:00+01:00', false, true], // the same instant, with an offset
+    ['2026-11-24T10:59:59+01:00', true, false],
+    ['not a time', false, false],
+    ['', false, false],
+  ];
+  it.each(CASES)('%s', (stamp, before, atOrAfter) => {
+    expect(stampBefore(stamp, cutoff)).toBe(before);
+    expect(stampAtOrAfter(stamp, cutoff)).toBe(atOrAfter);
+  });
+
+  it('the profile sweep and --since read stamps the same way: an unreadable one never expires, and --since leaves it out', () => {
+    const edge = { peer: { address: '203.0.113.10' }, port: 80, protocol: 'TCP' as const, outcome: 'established' as const, count: 2, firstSeen: 'x', lastSeen: 'x' };
+    const profile = (lastSeen: string) =>
+      ({ metadata: { name: 'p', namespace: 'a' }, spec: {}, status: { edges: [{ ...edge, lastSeen }] } }) as unknown as TrafficProfile;
+    expect(isExpired(profile('2026-11-24T09:59:59.999Z'), cutoff)).toBe(true);
+    expect(isExpired(profile('2026-11-24T10:00:00Z'), cutoff)).toBe(false);
+    expect(isExpired(profile('garbled'), cutoff)).toBe(false);
+    const table = new Map([['k', { ...edge, lastSeen: 'garbled' }]]);
+    expect(expireEdges(table, cutoff)).toEqual({ edges: 0, connects: 0 });
+    const merged = [{ workload: { namespace: 'a', kind: 'Pod', name: 'p', selector: {}, labels: {} }, edges: [...table.values()], nodes: [], overflow: { edges: 0, connects: 0 }, expired: { edges: 0, connects: 0 }, objects: [] }];
+    expect(filterSince(merged, cutoff).older).toEqual({ edges: 1, connects: 2 });
   });
 });

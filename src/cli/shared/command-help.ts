@@ -1,14 +1,21 @@
 /**
  * How a command declaration begins and ends, the same for every command: its name with the one-line
- * summary (the parent's command list) and the description (its own --help); its examples after the
+ * summary (the parent's command list), the description (its own --help) and the recorded inputs it
+ * reads (input-options.ts); its examples after the
  * options (the help-examples test runs them), and an action whose number becomes the exit code
  * (main.ts exits once the output has drained).
  */
 import { Command } from 'commander';
+import { addRecordedInputs, type RecordedInputs } from './input-options.js';
 
-/** A command with its summary (one line, in the parent's list) and its description (its --help). */
-export function declareCommand(name: string, summary: string, description: string): Command {
-  return new Command(name).summary(summary).description(description);
+/**
+ * A command with its summary (one line, in the parent's list), its description (its --help: a
+ * paragraph that program.ts reflows, so the source's line breaks do not show) and, when it reads a
+ * recording, its recorded inputs (--flows, --cluster, --policies) first among its options.
+ */
+export function declareCommand(name: string, summary: string, description: string, inputs?: RecordedInputs): Command {
+  const cmd = new Command(name).summary(summary).description(description);
+  return inputs ? addRecordedInputs(cmd, inputs) : cmd;
 }
 
 /**

@@ -8,12 +8,13 @@ import type { Agent } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { deleteProfile, listProfiles } from './client.js';
 import type { TrafficProfile } from './types.js';
+import { stampBefore } from '../../flows/timestamp.js';
 
 /** Whether nothing in the profile was seen at or after `cutoffMs`. */
 export function isExpired(p: TrafficProfile, cutoffMs: number): boolean {
   const edges = p.status?.edges ?? [];
-  if (edges.length === 0) return Date.parse(p.status?.lastWrite ?? p.metadata.creationTimestamp ?? '') < cutoffMs;
-  return edges.every((e) => Date.parse(e.lastSeen) < cutoffMs);
+  if (edges.length === 0) return stampBefore(p.status?.lastWrite ?? p.metadata.creationTimestamp ?? '', cutoffMs);
+  return edges.every((e) => stampBefore(e.lastSeen, cutoffMs));
 }
 
 /** Deletes every expired profile the caller may list; returns how many. */

@@ -5,7 +5,7 @@
  */
 import type { EdgeObservation, ProfileCounter, ProfileEdge, TrafficProfile, WorkloadIdentity } from './types.js';
 import { edgeKey, workloadIdentityKey } from './types.js';
-import { earlierTimestamp as earlier, laterTimestamp as later } from '../../flows/timestamp.js';
+import { earlierTimestamp as earlier, laterTimestamp as later, stampBefore } from '../../flows/timestamp.js';
 
 /** Adds `count` connects of an edge seen between first and last to the table (a new entry, or the sum). */
 export function addEdge(table: Map<string, ProfileEdge>, e: EdgeObservation, count: number, first: string, last: string, key = edgeKey(e)): void {
@@ -59,7 +59,7 @@ export function udpUnobservedReason(o: TrafficProfile, e: ProfileEdge): string |
 export function expireEdges(table: Map<string, ProfileEdge>, cutoffMs: number): ProfileCounter {
   const removed: ProfileCounter = { edges: 0, connects: 0 };
   for (const [key, e] of table) {
-    if (Date.parse(e.lastSeen) < cutoffMs) {
+    if (stampBefore(e.lastSeen, cutoffMs)) {
       table.delete(key);
       removed.edges++;
       removed.connects += e.count;

@@ -10,6 +10,7 @@ import { emptyClusterObjects, type ClusterObjects, type OwnerObject, type V1Endp
 import { listProfiles } from './client.js';
 import { mergeProfiles, type MergedProfile } from './merge.js';
 import type { TrafficProfile } from './types.js';
+import { stampAtOrAfter } from '../../flows/timestamp.js';
 
 export interface ReadProfilesOptions {
   /** Only edges last seen at or after this time (ms since the epoch). */
@@ -32,7 +33,7 @@ export function filterSince(profiles: MergedProfile[], sinceMs: number | undefin
   if (sinceMs === undefined) return { profiles, older };
   const out = profiles.map((p) => {
     const edges = p.edges.filter((e) => {
-      const keep = Date.parse(e.lastSeen) >= sinceMs;
+      const keep = stampAtOrAfter(e.lastSeen, sinceMs);
       if (!keep) {
         older.edges++;
         older.connects += e.count;

@@ -23,6 +23,7 @@ import { collectExpiredProfiles } from './gc.js';
 import type { RingMark } from '../../agent/pins.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { addEdge, expireEdges } from './merge.js';
+import { stampBefore } from '../../flows/timestamp.js';
 import { ObservationLedger, type ProtocolState } from './observing.js';
 import type { EdgeObservation, ProfileCounter, ProfileEdge, ProfileObservation, ProtocolObservation, TrafficProfile, WorkloadIdentity } from './types.js';
 import { edgeKey, NODE_LABEL, labelValue, PROFILE_API_VERSION, PROFILE_KIND, profileLabels, profileName } from './types.js';
@@ -351,7 +352,7 @@ export class ProfileWriter {
     const refresh: Share[] = [];
     const cutoff = now - this.o.retentionMs;
     for (const s of this.shares.values()) {
-      const expiring = s.base !== undefined && [...s.base.values()].some((e) => Date.parse(e.lastSeen) < cutoff);
+      const expiring = s.base !== undefined && [...s.base.values()].some((e) => stampBefore(e.lastSeen, cutoff));
       if (s.urgent || expiring || s.replayed.length > 0 || (all && s.pending.size > 0)) urgent.push(s);
       else if (s.pending.size > 0 && now - s.lastWriteMs >= this.o.refreshMs) refresh.push(s);
     }

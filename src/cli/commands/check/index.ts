@@ -26,7 +26,6 @@ import { renderGithubAnnotations } from '../../output/report/github.js';
 import { renderJUnit } from '../../output/report/junit.js';
 import { renderMarkdownSummary } from '../../output/report/markdown.js';
 import { renderSarif } from '../../output/report/sarif.js';
-import { addRecordedInputs } from '../../shared/input-options.js';
 import { addExamples, declareCommand, runsWithExitCode } from '../../shared/command-help.js';
 
 const pkg = createRequire(import.meta.url)('../../../../package.json') as { version: string };
@@ -112,15 +111,15 @@ export function checkCommand(): Command {
   const cmd = declareCommand(
     'check',
     'CI gate: fail when recorded flows would be denied or policies drifted',
-    'Judges every recorded flow against the committed policies and re-learns from the same recording\n' +
-      'to detect drift (committed files that differ from what `learn` generates now). Pass the same\n' +
-      'synthesis flags you give `learn`. Exit 0: pass; 1: denied flows or drift; 2: bad input.',
+    `Judges every recorded flow against the committed policies and re-learns from the same recording
+    to detect drift (committed files that differ from what \`learn\` generates now). Pass the same
+    synthesis flags you give \`learn\`. Exit 0: pass; 1: denied flows or drift; 2: bad input.`,
+    {
+      flows: { help: 'recorded flows, JSONL v1 (repeatable)', required: true },
+      cluster: { help: 'cluster snapshot YAML' },
+      policies: { help: 'the committed policy directory (or files, with --no-drift)', required: true },
+    },
   );
-  addRecordedInputs(cmd, {
-    flows: { help: 'recorded flows, JSONL v1 (repeatable)', required: true },
-    cluster: { help: 'cluster snapshot YAML' },
-    policies: { help: 'the committed policy directory (or files, with --no-drift)', required: true },
-  });
   cmd.option('--no-drift', 'only judge flows; do not compare the files with what learn generates');
   addSynthesisOptions(cmd);
   cmd

@@ -4,11 +4,10 @@
  * denied, 1 when something is, 2 on bad input — like `kubectl diff`.
  */
 import { Command, Option } from 'commander';
-import { collect } from '../../shared/options.js';
 import { FLOW_AUDIT_COLUMNS } from '../../output/report/columns.js';
 import { parseAuditOutput } from '../../shared/audit-output.js';
 import { runOfflineDiff, type OfflineDiffFlags } from './offline.js';
-import { addKubeconfigOptions, addRecordedInputs } from '../../shared/input-options.js';
+import { addKubeconfigOptions } from '../../shared/input-options.js';
 import { addExamples, declareCommand, runsWithExitCode } from '../../shared/command-help.js';
 
 interface DiffFlags extends OfflineDiffFlags {
@@ -36,15 +35,15 @@ export function diffCommand(): Command {
   const cmd = declareCommand(
     'diff',
     'show which recorded flows a set of policies would deny',
-    'Judges every recorded flow against NetworkPolicies with Kubernetes semantics (egress and ingress\n' +
-      'gates, Service DNAT to the targetPort, named ports, ipBlock/except) and prints denied flows first,\n' +
-      'with the policies and rules that decided. Exit 0: nothing denied; 1: something denied; 2: bad input.',
+    `Judges every recorded flow against NetworkPolicies with Kubernetes semantics (egress and ingress
+    gates, Service DNAT to the targetPort, named ports, ipBlock/except) and prints denied flows first,
+    with the policies and rules that decided. Exit 0: nothing denied; 1: something denied; 2: bad input.`,
+    {
+      flows: { help: 'recorded flows, JSONL v1 (repeatable; - for stdin)', required: true },
+      cluster: { help: 'cluster snapshot YAML (pods, services, namespaces...)' },
+      policies: { help: "policy files or directories to judge with (default: the cluster snapshot's own policies)" },
+    },
   );
-  addRecordedInputs(cmd, {
-    flows: { help: 'recorded flows, JSONL v1 (repeatable; - for stdin)', required: true },
-    cluster: { help: 'cluster snapshot YAML (pods, services, namespaces...)' },
-    policies: { help: "policy files or directories to judge with (default: the cluster snapshot's own policies)" },
-  });
   cmd.option('--live', 'compare with the live cluster: its NetworkPolicies vs --policies files (drift), and flows either would deny');
   addKubeconfigOptions(cmd, 'for --live');
   cmd
