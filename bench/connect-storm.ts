@@ -51,6 +51,7 @@ import { applyStaged, listStaged } from '../src/cluster/staged/client.js';
 import { NodeAgent } from '../src/daemon/node-agent.js';
 import type { AgentStatus } from '../src/daemon/protocol.js';
 import { judgeSinkFactory } from '../src/daemon/judge-sink.js';
+import { getOnce } from '../test/support/http.js';
 import { defaultSinks } from '../src/daemon/sinks.js';
 
 const args = process.argv.slice(2);
@@ -269,17 +270,6 @@ async function startCluster(): Promise<void> {
 }
 let realPodUid = podUid;
 
-function getJson(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode!, body }));
-      })
-      .on('error', reject);
-  });
-}
 
 async function agentPhase(sinks: 'default' | 'judge' = 'default', baseline = false): Promise<PhaseResult> {
   process.env.NETPOL_PROFILE_DIR = join(work, baseline ? 'profile-baseline' : 'profile');
@@ -293,8 +283,8 @@ async function agentPhase(sinks: 'default' | 'judge' = 'default', baseline = fal
     : { NodeAgent, defaultSinks, judgeSinkFactory };
   const agent = new code.NodeAgent({ node: NODE, kubeconfig, api: { host: '127.0.0.1', port: 0 }, health: { host: '127.0.0.1', port: 0 }, sinks: sinks === 'default' ? code.defaultSinks() : [code.judgeSinkFactory()], holdMs: HOLD_MS, log: () => {} });
   await agent.start();
-  for (let i = 0; (await getJson(agent.healthAddress!.port, '/readyz')).status !== 200; i++) {
-    if (i > 100) throw new Error(`the agent did not become ready: ${(await getJson(agent.healthAddress!.port, '/readyz')).body}`);
+  for (let i = 0; (await getOnce(agent.healthAddress!.port, '/readyz')).status !== 200; i++) {
+    if (i > 100) throw new Error(`the agent did not become ready: ${(await getOnce(agent.healthAddress!.port, '/readyz')).body}`);
     await sleep(100);
   }
   let auditLines = 0;
@@ -313,7 +303,7 @@ async function agentPhase(sinks: 'default' | 'judge' = 'default', baseline = fal
   const start = agent.status().connects.answered;
   // Caught up: the agent has attributed every answered connect of the storm.
   const s = await profiled(`agent-${sinks}${baseline ? '-baseline' : ''}`, () => runStorm((connects) => until(() => agent.status().connects.answered - start >= connects), true));
-  const status = JSON.parse((await getJson(agent.apiAddress!.port, '/v1/status')).body) as AgentStatus;
+  const status = JSON.parse((await getOnce(agent.apiAddress!.port, '/v1/status')).body) as AgentStatus;
   auditReq?.destroy();
   await agent.stop();
   const judge = status.sinks.judge ?? {};

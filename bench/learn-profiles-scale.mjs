@@ -20,9 +20,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import { rawRequest } from '../dist/cluster/live.js';
-import { profileObjects } from './profile-shape.mjs';
+import { installProfileCrd, profileObjects } from './profile-shape.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: a, positionals } = parseArgs({
@@ -47,13 +46,7 @@ if (mode === 'populate') {
   execFileSync('bash', [join(ROOT, 'test/cluster/start.sh'), dir], { stdio: ['ignore', 'ignore', 'inherit'] });
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
-  const crd = parseAllDocuments(readFileSync(join(ROOT, 'deploy/crds/trafficprofiles.yaml'), 'utf8'))[0].toJS();
-  await rawRequest(kc, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { method: 'POST', body: crd });
-  for (let i = 0; i < 100; i++) {
-    const r = await rawRequest(kc, '/apis/netpol.io/v1alpha1').catch(() => undefined);
-    if (r?.resources?.some((x) => x.name === 'trafficprofiles')) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await installProfileCrd(kc);
   const { objects, namespaceNames } = profileObjects({ nodes: Number(a.nodes), workloads: Number(a.workloads) });
   for (const ns of namespaceNames) await rawRequest(kc, '/api/v1/namespaces', { method: 'POST', body: { metadata: { name: ns } } });
   log(`creating ${objects.length} TrafficProfiles`);

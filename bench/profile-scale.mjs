@@ -19,10 +19,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import { ProfileWriter } from '../dist/cluster/profile/writer.js';
 import { rawRequest } from '../dist/cluster/live.js';
 import { profileSummary } from '../dist/cluster/profile/summary.js';
+import { installProfileCrd } from './profile-shape.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: a } = parseArgs({
@@ -85,13 +85,7 @@ async function serverWrites() {
 
 let exitCode = 0;
 try {
-  const crd = parseAllDocuments(readFileSync(join(ROOT, 'deploy/crds/trafficprofiles.yaml'), 'utf8'))[0].toJS();
-  await rawRequest(kc, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { method: 'POST', body: crd });
-  for (let i = 0; i < 100; i++) {
-    const r = await rawRequest(kc, '/apis/netpol.io/v1alpha1').catch(() => undefined);
-    if (r?.resources?.some((x) => x.name === 'trafficprofiles')) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await installProfileCrd(kc);
   for (let n = 0; n < NAMESPACES; n++) await rawRequest(kc, '/api/v1/namespaces', { method: 'POST', body: { metadata: { name: `bench-${n}` } } });
 
   // Placement: workload w runs on node w % NODES; every fifth also on the next node (two replicas).

@@ -3,7 +3,13 @@
 // (EDGES - 2 to the next workloads on 8080+i, two to 203.0.113.x:443), every edge seen 3 times.
 // What the profile writer would have written for them (the same names, labels, spec and status),
 // built without running the writers, so `learn -A` can be timed on the same shape in seconds.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { rawRequest } from '../dist/cluster/live.js';
 import { profileLabels, profileName } from '../dist/cluster/profile/types.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
 
 export function profileObjects({ nodes = 1000, workloads = 10000, namespaces = 100, edges = 5, time = new Date().toISOString() } = {}) {
   const owners = [];
@@ -42,4 +48,16 @@ export function profileObjects({ nodes = 1000, workloads = 10000, namespaces = 1
     }
   }
   return { objects, namespaceNames: Array.from({ length: namespaces }, (_, n) => `bench-${n}`) };
+}
+
+/** Creates the TrafficProfile CRD (deploy/crds) through `kc` and waits until the API server serves it. */
+export async function installProfileCrd(kc) {
+  const crd = parseAllDocuments(readFileSync(join(ROOT, 'deploy/crds/trafficprofiles.yaml'), 'utf8'))[0].toJS();
+  await rawRequest(kc, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { method: 'POST', body: crd });
+  for (let i = 0; i < 100; i++) {
+    const r = await rawRequest(kc, '/apis/netpol.io/v1alpha1').catch(() => undefined);
+    if (r?.resources?.some((x) => x.name === 'trafficprofiles')) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('trafficprofiles.netpol.io not served 20 s after the CRD was created');
 }

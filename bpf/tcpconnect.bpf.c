@@ -772,33 +772,22 @@ static __always_inline void udp_send(struct bpf_sock_addr *ctx, const __u16 fami
 		bpf_map_update_elem(&udp_sends, &key, &one, BPF_ANY);
 }
 
-SEC("cgroup/connect4")
-int handle_udp_connect4(struct bpf_sock_addr *ctx)
-{
-	udp_send(ctx, AF_INET);
-	return 1;
-}
+/*
+ * One cgroup sock_addr program per hook and family, each calling `fn` with its family as a
+ * constant; 1 lets the call go on (these programs observe, they never refuse).
+ */
+#define SOCK_ADDR_HOOK(section, name, fn, family)	\
+	SEC(section)					\
+	int name(struct bpf_sock_addr *ctx)		\
+	{						\
+		fn(ctx, family);			\
+		return 1;				\
+	}
 
-SEC("cgroup/connect6")
-int handle_udp_connect6(struct bpf_sock_addr *ctx)
-{
-	udp_send(ctx, AF_INET6);
-	return 1;
-}
-
-SEC("cgroup/sendmsg4")
-int handle_udp_sendmsg4(struct bpf_sock_addr *ctx)
-{
-	udp_send(ctx, AF_INET);
-	return 1;
-}
-
-SEC("cgroup/sendmsg6")
-int handle_udp_sendmsg6(struct bpf_sock_addr *ctx)
-{
-	udp_send(ctx, AF_INET6);
-	return 1;
-}
+SOCK_ADDR_HOOK("cgroup/connect4", handle_udp_connect4, udp_send, AF_INET)
+SOCK_ADDR_HOOK("cgroup/connect6", handle_udp_connect6, udp_send, AF_INET6)
+SOCK_ADDR_HOOK("cgroup/sendmsg4", handle_udp_sendmsg4, udp_send, AF_INET)
+SOCK_ADDR_HOOK("cgroup/sendmsg6", handle_udp_sendmsg6, udp_send, AF_INET6)
 
 /*
  * A datagram received: remember its source as a peer of this socket, unless this socket spoke
@@ -825,19 +814,8 @@ static __always_inline void udp_received_from(struct bpf_sock_addr *ctx, const _
 	bpf_map_update_elem(&udp_received, &key, &one, BPF_ANY);
 }
 
-SEC("cgroup/recvmsg4")
-int handle_udp_recvmsg4(struct bpf_sock_addr *ctx)
-{
-	udp_received_from(ctx, AF_INET);
-	return 1;
-}
-
-SEC("cgroup/recvmsg6")
-int handle_udp_recvmsg6(struct bpf_sock_addr *ctx)
-{
-	udp_received_from(ctx, AF_INET6);
-	return 1;
-}
+SOCK_ADDR_HOOK("cgroup/recvmsg4", handle_udp_recvmsg4, udp_received_from, AF_INET)
+SOCK_ADDR_HOOK("cgroup/recvmsg6", handle_udp_recvmsg6, udp_received_from, AF_INET6)
 
 /* The code is dual-licensed (GPL-2.0-only OR Apache-2.0, the SPDX line above); the kernel knows only
  * its own licence strings, and the program calls GPL-only helpers, so it declares the GPL side. */
