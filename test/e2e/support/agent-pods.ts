@@ -10,6 +10,12 @@
  * kubernetes/kubernetes#134445: the kubelet fetches the node again before refusing). The DaemonSet
  * controller then deletes the failed pod and makes another. A suite that keeps waiting on the first
  * pod's log waits on a pod that never runs and is soon deleted: its log reads empty.
+ *
+ * The kubelet's copy of the node is most likely stale just after an API server restart (window (b)
+ * of node-durability, which window (d) follows): every client reconnects its watches with client-go's
+ * backoff, 0.8 s doubling to 30 s and jittered up to twice that, each watch on its own schedule. On
+ * this machine a DaemonSet pod created 20 s after a restarted API server answered waited 35 s to be
+ * scheduled (the scheduler's watch); a kubelet whose pod watch is back before its node watch refuses.
  */
 
 export interface AgentPodItem {
