@@ -30,6 +30,7 @@ import type { TrafficProfile } from '../../src/cluster/profile/types.js';
 import { ensureBuilt, netpolAsync } from '../support/cli.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
 import { RealNode } from './support/node.js';
+import { currentAgentPod, endedAgentPods, type AgentPodItem } from './support/agent-pods.js';
 import { pushNetpolImage } from './support/node-suite.js';
 
 const NS = 'dur';
@@ -81,24 +82,92 @@ describe('durable traffic profiles on a real node', () => {
 
   const netpol = async (args: string[]) => netpolAsync([...args, '--kubeconfig', node.kubeconfig]);
 
-  async function agentPod(): Promise<{ name: string; uid: string } | undefined> {
-    const out = JSON.parse((await node.kubectl(['-n', AGENT_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=netpol-agent', '-o', 'json'], { allowFail: true })).stdout || '{"items":[]}') as {
-      items: { metadata: { name: string; uid: string; deletionTimestamp?: string } }[];
-    };
-    const live = out.items.filter((p) => !p.metadata.deletionTimestamp);
-    return live[0] ? { name: live[0].metadata.name, uid: live[0].metadata.uid } : undefined;
+  async function agentPods(): Promise<AgentPodItem[]> {
+    const out = (await node.kubectl(['-n', AGENT_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=netpol-agent', '-o', 'json'], { allowFail: true })).stdout;
+    return (JSON.parse(out || '{"items":[]}') as { items: AgentPodItem[] }).items;
   }
 
-  /** When the agent pod's log says its BPF programs are attached (the kubelet's timestamp), once it does. */
-  async function attachedAt(pod: string, deadlineMs = 120_000): Promise<number> {
+  /** The node's agent pod (support/agent-pods.ts: not being deleted, not refused by the kubelet). */
+  async function agentPod(): Promise<{ name: string; uid: string } | undefined> {
+    const p = currentAgentPod(await agentPods());
+    return p ? { name: p.metadata.name, uid: p.metadata.uid } : undefined;
+  }
+
+  /**
+   * When the node's agent says its BPF programs are attached (the kubelet's timestamp), and which pod
+   * said it. Follows the DaemonSet's pod on the node from `first` on: a pod the kubelet refuses at
+   * admission is replaced by another (support/agent-pods.ts), and the pods that ended are returned.
+   * At the deadline the error holds what explains it (agentDiagnosis): the node's logs go with it.
+   */
+  async function attachedAt(first: string, old?: string, deadlineMs = 120_000): Promise<{ pod: string; at: number; ended: string[] }> {
     const deadline = Date.now() + deadlineMs;
+    const followed = [first];
+    const endedPods = new Set<string>();
     for (;;) {
+      const pods = await agentPods();
+      for (const e of endedAgentPods(pods)) endedPods.add(e);
+      const current = currentAgentPod(pods)?.metadata.name;
+      if (current && current !== old && !followed.includes(current)) followed.push(current);
+      const pod = followed[followed.length - 1]!;
       const log = (await node.kubectl(['-n', AGENT_NS, 'logs', '--timestamps', pod], { allowFail: true })).stdout;
       const line = log.split('\n').find((l) => l.endsWith('BPF programs attached'));
-      if (line) return Date.parse(line.split(' ')[0]!);
-      if (Date.now() > deadline) throw new Error(`agent ${pod} did not attach within ${deadlineMs} ms:\n${log}`);
+      if (line) return { pod, at: Date.parse(line.split(' ')[0]!), ended: [...endedPods] };
+      if (Date.now() > deadline) {
+        throw new Error(`agent ${followed.join(' → ')} did not attach within ${deadlineMs} ms (ended: ${[...endedPods].join('; ') || 'none'})\n${await agentDiagnosis([...followed, ...(old ? [old] : [])])}`);
+      }
       await sleep(500);
     }
+  }
+
+  /**
+   * Why an agent pod does not attach, all in one text (the node's directory goes at teardown): each
+   * pod's state, events and log, its /readyz answer, the node lock's holder, the agent processes on
+   * the host, and what the kubelet and containerd logged about these pods.
+   */
+  async function agentDiagnosis(pods: string[]): Promise<string> {
+    const parts: string[] = [];
+    const section = (title: string, body: string) => parts.push(`--- ${title}\n${body.trimEnd()}`);
+    const safely = async (title: string, f: () => Promise<string> | string) => {
+      try {
+        section(title, await f());
+      } catch (e) {
+        section(title, `(failed: ${(e as Error).message})`);
+      }
+    };
+    await safely('agent pods', async () => (await node.kubectl(['-n', AGENT_NS, 'get', 'pods', '-o', 'wide'], { allowFail: true })).stdout);
+    for (const pod of [...new Set(pods)]) {
+      await safely(`pod ${pod}`, async () => {
+        const got = await node.kubectl(['-n', AGENT_NS, 'get', 'pod', pod, '-o', 'json'], { allowFail: true });
+        if (got.code !== 0) return `not found: ${got.stderr.trim()}`;
+        const p = JSON.parse(got.stdout) as AgentPodItem & { status?: { containerStatuses?: unknown[]; conditions?: unknown[] } };
+        const state = JSON.stringify({ deletionTimestamp: p.metadata.deletionTimestamp, node: p.spec?.nodeName, phase: p.status?.phase, reason: p.status?.reason, message: p.status?.message, podIP: p.status?.podIP, conditions: p.status?.conditions, containers: p.status?.containerStatuses });
+        const described = (await node.kubectl(['-n', AGENT_NS, 'describe', 'pod', pod], { allowFail: true })).stdout;
+        const events = described.slice(described.lastIndexOf('Events:'));
+        const logs = await node.kubectl(['-n', AGENT_NS, 'logs', '--timestamps', '--tail=30', pod], { allowFail: true });
+        let readyz = 'no pod IP';
+        if (p.status?.podIP) {
+          try {
+            readyz = execFileSync('nsenter', [`--target=${node.env.NETPOL_NODE_HOLDER_PID}`, '--net', '--', 'curl', '-s', '-m', '3', `http://${p.status.podIP}:9809/readyz`], { encoding: 'utf8' });
+          } catch (e) {
+            readyz = `unreachable: ${(e as Error).message.split('\n')[0]}`;
+          }
+        }
+        return `${state}\n${events}\nlog (exit ${logs.code}): ${logs.stdout || '(empty)'} ${logs.stderr.trim()}\n/readyz: ${readyz}`;
+      });
+    }
+    await safely('events', async () => (await node.kubectl(['-n', AGENT_NS, 'get', 'events', '--sort-by=.lastTimestamp'], { allowFail: true })).stdout.split('\n').slice(-25).join('\n'));
+    await safely('node lock', () => onNode(`cat /var/lib/netpol/${node.name}/profile/agent.lock 2>&1; ls -la /var/lib/netpol/${node.name}/profile 2>&1 | head -20`));
+    await safely('agent processes on the host', () =>
+      execFileSync('bash', ['-c', "for p in /proc/[0-9]*; do c=$(tr '\\0' ' ' < $p/cmdline 2>/dev/null); case \"$c\" in *\" agent\"*) echo \"${p#/proc/} $(awk '{print $3}' $p/stat) $c $(grep -o 'pod[0-9a-f_-]*' $p/cgroup | head -1)\";; esac; done"], { encoding: 'utf8' }),
+    );
+    for (const daemon of ['kubelet', 'containerd']) {
+      await safely(`${daemon}.log`, () => {
+        const lines = readFileSync(join(node.dir, 'logs', `${daemon}.log`), 'utf8').split('\n');
+        const about = lines.filter((l) => pods.some((p) => l.includes(p)) || l.includes('netpol-agent')).slice(-40);
+        return `about the agent pods (last ${about.length}):\n${about.join('\n')}\nlast lines:\n${lines.slice(-25).join('\n')}`;
+      });
+    }
+    return parts.join('\n').split('\n').map((l) => (l.length > 600 ? `${l.slice(0, 600)}…` : l)).join('\n');
   }
 
   async function agentLog(pod: string): Promise<string> {
@@ -319,14 +388,15 @@ describe('durable traffic profiles on a real node', () => {
       fresh = await agentPod();
     }
     expect(fresh && fresh.name !== old.name).toBe(true);
-    const attached = await attachedAt(fresh!.name);
+    const { pod: agent, at: attached, ended } = await attachedAt(fresh!.name, old.name);
+    figures.sigkillEndedPods = ended;
     await sleep(8_000);
     const r = await account('sigkill', from, Date.now(), { from: killedAt, to: attached, excused: false }).catch(async (e: unknown) => {
       await diagnose();
       throw e;
     });
     // The new agent found the programs still attached and read what they recorded meanwhile.
-    expect(await agentLog(fresh!.name)).toMatch(/kernel state reopened from \/sys\/fs\/bpf\/netpol\/v\d+-[0-9a-f]+/);
+    expect(await agentLog(agent)).toMatch(/kernel state reopened from \/sys\/fs\/bpf\/netpol\/v\d+-[0-9a-f]+/);
     const started = r.agents[0]!.startedAt!;
     // No agent process ran for a while (the window is real), and connects were made in it.
     expect(Date.parse(started)).toBeGreaterThan(killedAt);
@@ -392,13 +462,15 @@ describe('durable traffic profiles on a real node', () => {
       fresh = await agentPod();
     }
     expect(fresh && fresh.name !== old.name).toBe(true);
-    const attached = await attachedAt(fresh!.name);
+    // The kubelet may refuse the first replacement (support/agent-pods.ts): the agent is the pod that runs.
+    const { pod: agent, at: attached, ended } = await attachedAt(fresh!.name, old.name);
+    figures.nodeExcludedEndedPods = ended;
     await sleep(8_000);
     const r = await account('node-excluded', from, Date.now(), { from: removedAt, to: attached, excused: false }).catch(async (e: unknown) => {
       await diagnose();
       throw e;
     });
-    expect(await agentLog(fresh!.name)).toMatch(/kernel state reopened from/);
+    expect(await agentLog(agent)).toMatch(/kernel state reopened from/);
     expect(r.inGap).toBeGreaterThan(10); // ≥ 10 s with no agent process, connects all the while
   }, 300_000);
 
@@ -429,7 +501,7 @@ describe('durable traffic profiles on a real node', () => {
     }
     expect(dep.code, dep.stderr).toBe(0);
     const fresh = (await agentPod())!;
-    const attached = await attachedAt(fresh.name);
+    const { at: attached } = await attachedAt(fresh.name, old!.name);
     await sleep(8_000);
     // The old agent detaches its programs on SIGTERM, some time after undeploy starts and before its
     // sinks close: the gap is counted from the undeploy call (the earliest it can have begun).
