@@ -5,7 +5,8 @@
 # pods of 20 other nodes in the API server (bench/agent-rss-cluster.mjs), a busybox connect loop.
 # Per run: VmRSS/VmHWM 8 s and 28 s after start, every 10 s of a 60 s connect loop, then the agent's
 # CPU (utime+stime) and connects (the stream's published events / 2: a connect is made, then answered) in
-# that minute, and the CPU per connect.
+# that minute, and the CPU per connect; then where the memory is (bench/agent-memory-report.mjs,
+# preloaded: V8's heap by space, external, outside the heap).
 #   flock -o /tmp/netpol-node.lock bash bench/agent-rss-node-ab.sh DIR ROUNDS 'LABEL|DIST|ENV|FLAGS' …
 # ENV: space-separated VAR=value for the agent's environment (MALLOC_ARENA_MAX=2, …); FLAGS: node's
 # own flags, space-separated (--max-semi-space-size=1 …), e.g. 'base|dist||--max-semi-space-size=1'. A variant holds the node ≈ 100 s; keep
@@ -29,7 +30,7 @@ for r in $(seq 1 $ROUNDS); do
     mkdir -p $DIR/profile-$n
     # env -i-free: the agent gets the node's name, the variant's settings and the profile dir only.
     nsenter --target=$NETPOL_NODE_HOLDER_PID --net --mount -- env NETPOL_NODE_NAME=$NETPOL_NODE_NAME NETPOL_PROFILE_DIR=$DIR/profile-$n $ENVV \
-      node $FLAGS $WT/$DIST/cli/main.js agent --kubeconfig $DIR/kubeconfig > $LOGS/netpol-rssab-agent-$n-$LABEL.log 2>&1 &
+      node --import $WT/bench/agent-memory-report.mjs $FLAGS $WT/$DIST/cli/main.js agent --kubeconfig $DIR/kubeconfig > $LOGS/netpol-rssab-agent-$n-$LABEL.log 2>&1 &
     AGENT=$!   # nsenter and env exec: the pid is node's
     rss() { awk '/VmRSS|VmHWM/{printf "%s %d  ", $1, $2/1024}' /proc/$AGENT/status; }
     cpu() { awk '{print ($14+$15)/100}' /proc/$AGENT/stat; }
@@ -39,10 +40,12 @@ for r in $(seq 1 $ROUNDS); do
     e0=$(status | jq '.sinks.stream.published // 0'); c0=$(cpu); loop=""
     for i in 1 2 3 4 5 6; do sleep 10; loop="$loop $(awk '/VmRSS/{printf "%d", $2/1024}' /proc/$AGENT/status)"; done
     e1=$(status | jq '.sinks.stream.published // 0'); c1=$(cpu); hwm=$(awk '/VmHWM/{printf "%d", $2/1024}' /proc/$AGENT/status)
+    kill -USR2 $AGENT; sleep 0.5
     conn=$(( (e1 - e0) / 2 ))
     cpus=$(echo "$c1 - $c0" | bc)
     per=$( [ $conn -gt 0 ] && echo "scale=1; $cpus * 1000000 / $conn" | bc || echo "?")
     echo "[$n $LABEL] idle8: $i8| idle28: $i28| loop RSS MiB:$loop | HWM $hwm | loop minute: $conn connects, cpu ${cpus} s, ${per} µs/connect | load $(cut -d' ' -f1 /proc/loadavg)"
+    grep '^memory:' $LOGS/netpol-rssab-agent-$n-$LABEL.log | tail -1 | sed "s/^/[$n $LABEL] end of loop /"
     kill -TERM $AGENT; wait $AGENT 2>/dev/null
     $K delete pod loop-$n --now >/dev/null 2>&1
   done
