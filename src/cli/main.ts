@@ -10,7 +10,7 @@
  * of JavaScript whose source text V8 keeps); the bundle holds 3 MB of it. NETPOL_AGENT_UNBUNDLED=1
  * runs the same command from the compiled modules (readable stack traces, no bundle needed).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runCli } from './run.js';
 
@@ -20,6 +20,12 @@ if (argv[2] === 'agent' && process.env.NETPOL_AGENT_UNBUNDLED !== '1') {
   if (!existsSync(bundle)) {
     process.stderr.write(`netpol: ${fileURLToPath(bundle)} is missing: build with \`npm run build\` (or set NETPOL_AGENT_UNBUNDLED=1)\n`);
     process.exit(4);
+  }
+  // `tsc` alone rebuilds the modules but not the bundle: say so rather than run yesterday's agent.
+  // (An image's files share one time, so this never fires there.)
+  const compiled = new URL('./agent-main.js', import.meta.url);
+  if (existsSync(compiled) && statSync(bundle).mtimeMs < statSync(compiled).mtimeMs) {
+    process.stderr.write(`netpol: warning: ${fileURLToPath(bundle)} is older than the compiled modules: rebuild it with \`npm run build\`\n`);
   }
   await import(bundle.href);
 } else if (argv[2] === 'agent') {

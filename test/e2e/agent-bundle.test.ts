@@ -8,7 +8,7 @@
  * `netpol agent` through dist/cli/main.js, so through the bundle).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync, utimesSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -50,5 +50,20 @@ describe('the agent bundle', () => {
     const compiled = agent(['--help'], { NETPOL_AGENT_UNBUNDLED: '1' });
     expect(bundled.peakMiB).toBeLessThan(90);
     expect(compiled.peakMiB - bundled.peakMiB).toBeGreaterThan(25);
+  });
+
+  it('warns when the bundle is older than the compiled modules (a build by tsc alone)', () => {
+    const bundle = join(repo, 'dist/bundle/agent.js');
+    const { atime, mtime } = statSync(bundle);
+    const compiled = statSync(join(repo, 'dist/cli/agent-main.js')).mtime;
+    try {
+      utimesSync(bundle, atime, new Date(compiled.getTime() - 3_600_000));
+      const stale = agent(['--help']);
+      expect(stale.status).toBe(0);
+      expect(stale.stderr).toMatch(/warning: .*dist\/bundle\/agent\.js is older than the compiled modules: rebuild it with `npm run build`/);
+    } finally {
+      utimesSync(bundle, atime, mtime);
+    }
+    expect(agent(['--help']).stderr).toBe('');
   });
 });
