@@ -5,7 +5,7 @@
  *
  * `netpol agent` (the DaemonSet's long-running process) runs from dist/bundle/agent.js instead: the
  * agent command alone bundled by esbuild (scripts/bundle-agent.mjs, part of `npm run build`), with
- * the unused part of @kubernetes/client-node shaken out. Loading the package's modules costs ≈ 55 MiB
+ * the unused part of @kubernetes/client-node shaken out. Loading the package's modules costs ≈ 60 MiB
  * of RSS whatever is imported from it (its KubeConfig module imports the whole generated API, 55 MB
  * of JavaScript whose source text V8 keeps); the bundle holds 3 MB of it. NETPOL_AGENT_UNBUNDLED=1
  * runs the same command from the compiled modules (readable stack traces, no bundle needed).
