@@ -10,7 +10,9 @@
 # exec), and is meant to run with every capability dropped but BPF, PERFMON, NET_ADMIN and
 # DAC_READ_SEARCH, a read-only root filesystem and read-only host paths: see deploy/base.
 
-# --- build: TypeScript → dist/, the CO-RE BPF object, then production dependencies only.
+# --- build: TypeScript → dist/ (and dist/bundle/agent.js, the agent command alone bundled by esbuild,
+# which `netpol agent` runs: ≈ 35 MiB less RSS than loading @kubernetes/client-node's modules), the
+# CO-RE BPF object, then production dependencies only.
 FROM node:20-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends clang llvm libbpf-dev bpftool make \

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The node agent's memory and CPU as the DaemonSet runs it (--pods cluster, default sinks,
-# NODE_OPTIONS=--max-semi-space-size=1) on the real node, with 400 pods of other nodes in the API
+# NODE_OPTIONS=--max-semi-space-size=1, MALLOC_ARENA_MAX=2) on the real node, with 400 pods of other nodes in the API
 # server (bench/agent-rss-cluster.mjs) and a busybox connect loop; RSS every 10 s, /v1/status.
 # Needs root, dist/ and bpf/*.o built. Holds the node ≈ 2.5 min:
-#   flock /tmp/netpol-node.lock bash bench/agent-rss-node.sh DIR LABEL [DIST]
+#   flock -o /tmp/netpol-node.lock bash bench/agent-rss-node.sh DIR LABEL [DIST]
 set -u
 DIR=$1; LABEL=$2; DIST=${3:-dist}; WT="$(cd "$(dirname "$0")/.." && pwd)"; LOGS=${LOGS:-/tmp}
 cd $WT
@@ -15,7 +15,7 @@ $K apply -f deploy/crds/trafficprofiles.yaml -f deploy/crds/stagednetworkpolicie
 node bench/agent-rss-cluster.mjs $DIR/kubeconfig --pods 400 --nodes 20
 echo "pods in the cluster: $($K get pods -A --no-headers | wc -l)"
 mkdir -p $DIR/profile
-nsenter --target=$NETPOL_NODE_HOLDER_PID --net --mount -- env NETPOL_NODE_NAME=$NETPOL_NODE_NAME NODE_OPTIONS=--max-semi-space-size=1 NETPOL_PROFILE_DIR=$DIR/profile \
+nsenter --target=$NETPOL_NODE_HOLDER_PID --net --mount -- env NETPOL_NODE_NAME=$NETPOL_NODE_NAME NODE_OPTIONS=--max-semi-space-size=1 MALLOC_ARENA_MAX=2 NETPOL_PROFILE_DIR=$DIR/profile \
   node $WT/$DIST/cli/main.js agent --kubeconfig $DIR/kubeconfig > $LOGS/netpol-rss-agent-$LABEL.log 2>&1 &
 NS_PID=$!
 sleep 3

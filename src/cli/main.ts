@@ -1,64 +1,41 @@
 #!/usr/bin/env node
 /**
- * The netpol CLI entry, and the one place that maps errors to messages and exit codes:
- *   0 ok · 1 something is denied / drifted (diff, check) · 2 bad input or usage ·
- *   3 environment (not root, no BTF, no cluster) · 4 a bug in netpol.
- * Installed as `netpol` and as `kubectl-netpol`, so `kubectl netpol ...` works as a plugin.
+ * The netpol CLI entry. Installed as `netpol` and as `kubectl-netpol`, so `kubectl netpol ...` works
+ * as a plugin. Errors and exit codes: run.ts.
+ *
+ * `netpol agent` (the DaemonSet's long-running process) runs from dist/bundle/agent.js instead: the
+ * agent command alone bundled by esbuild (scripts/bundle-agent.mjs, part of `npm run build`), with
+ * the unused part of @kubernetes/client-node shaken out. Loading the package's modules costs ≈ 60 MiB
+ * of RSS whatever is imported from it (its KubeConfig module imports the whole generated API, 55 MB
+ * of JavaScript whose source text V8 keeps); the bundle holds 3 MB of it. NETPOL_AGENT_UNBUNDLED=1
+ * runs the same command from the compiled modules (readable stack traces, no bundle needed).
  */
-import { basename } from 'node:path';
-import { Command, CommanderError } from 'commander';
-import { NetpolError } from '../errors.js';
-import { printableLines } from './output/escape.js';
-import { exitQuietlyOnClosedPipe, exitWhenDrained } from './exit.js';
+import { existsSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { runCli } from './run.js';
 
-function programName(argv1: string | undefined): string {
-  const bin = basename(argv1 ?? 'netpol').replace(/\.js$/, '');
-  return bin === 'kubectl-netpol' ? 'kubectl netpol' : 'netpol';
-}
-
-export async function main(argv: string[]): Promise<number> {
-  // React (under ink) reads NODE_ENV when it loads, and without it runs its slow development build:
-  // set it before the command tree (and so ink) is imported.
-  process.env.NODE_ENV ??= 'production';
-  // `netpol ... | head` closes the pipe early: that is the reader's choice, not an error.
-  exitQuietlyOnClosedPipe(process.stdout);
-  exitQuietlyOnClosedPipe(process.stderr);
-  const { buildProgram } = await import('./program.js');
-  const program: Command = buildProgram(programName(argv[1]));
-  // `netpol __complete <words...>`: dynamic completion for the shell scripts (cobra's protocol).
-  if (argv[2] === '__complete') {
-    const { complete, formatCompletion } = await import('./commands/completion/complete.js');
-    const words = argv.slice(3);
-    process.stdout.write(formatCompletion(await complete(program, words.length > 0 ? words : [''])));
-    return 0;
+const argv = process.argv;
+if (argv[2] === 'agent' && process.env.NETPOL_AGENT_UNBUNDLED !== '1') {
+  const bundle = new URL('../bundle/agent.js', import.meta.url);
+  if (!existsSync(bundle)) {
+    process.stderr.write(`netpol: ${fileURLToPath(bundle)} is missing: build with \`npm run build\` (or set NETPOL_AGENT_UNBUNDLED=1)\n`);
+    process.exit(4);
   }
-  // Subcommands do not inherit exitOverride: set it on the whole tree so usage errors reach us.
-  const override = (c: Command): void => {
-    c.exitOverride();
-    c.commands.forEach(override);
-  };
-  override(program);
-  try {
-    await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // Help and version are not errors; usage mistakes are bad input (2), like kubectl.
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      return 2;
-    }
-    if (err instanceof NetpolError) {
-      // Messages quote input (names, lines of a file): its control characters are shown, not sent.
-      process.stderr.write(`error: ${printableLines(err.message)}\n`);
-      return err.exitCode;
-    }
-    process.stderr.write(`netpol: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-    return 4;
+  // `tsc` alone rebuilds the modules but not the bundle: say so rather than run yesterday's agent.
+  // (An image's files share one time, so this never fires there.)
+  const compiled = new URL('./agent-main.js', import.meta.url);
+  if (existsSync(compiled) && statSync(bundle).mtimeMs < statSync(compiled).mtimeMs) {
+    process.stderr.write(`netpol: warning: ${fileURLToPath(bundle)} is older than the compiled modules: rebuild it with \`npm run build\`\n`);
   }
+  await import(bundle.href);
+} else if (argv[2] === 'agent') {
+  await runCli(argv, { build: async (name) => (await import('./agent-program.js')).buildAgentProgram(name) });
+} else {
+  await runCli(argv, {
+    build: async (name) => (await import('./program.js')).buildProgram(name),
+    complete: async (program, words) => {
+      const { complete, formatCompletion } = await import('./commands/completion/complete.js');
+      return formatCompletion(await complete(program, words));
+    },
+  });
 }
-
-const code = await main(process.argv);
-// Exit only once stdout and stderr reached the OS (a pipe's reader may be slow); the explicit exit
-// then ends handles some commands (trace) leave behind.
-if (process.env.NETPOL_NO_FORCE_EXIT !== '1') await exitWhenDrained(code);
-else process.exitCode = code;

@@ -1,5 +1,5 @@
 /** The command tree: one file per command, assembled here (kept apart from main.ts so tests and completion can build it). */
-import { Command, type Option } from 'commander';
+import { Command } from 'commander';
 import { agentCommand } from './commands/agent/index.js';
 import { auditCommand } from './commands/audit/index.js';
 import { checkCommand } from './commands/check/index.js';
@@ -17,6 +17,7 @@ import { traceCommand } from './commands/trace/index.js';
 import { undeployCommand } from './commands/undeploy/index.js';
 import { unstageCommand } from './commands/unstage/index.js';
 import { CLIENT_VERSION, versionCommand } from './commands/version/index.js';
+import { finishProgram } from './conventions.js';
 
 export function buildProgram(name = 'netpol'): Command {
   const program = new Command(name)
@@ -40,67 +41,6 @@ export function buildProgram(name = 'netpol'): Command {
   program.addCommand(auditCommand());
   program.addCommand(completionCommand(program));
   program.addCommand(versionCommand());
-  reflowDescriptions(program);
-  applyConventions(program, name);
+  finishProgram(program, name);
   return program;
-}
-
-/**
- * Descriptions are written as source-code-wide lines; commander wraps them to the terminal, so a
- * line break inside a paragraph would leave ragged lines. Paragraphs (blank-line separated) stay.
- */
-function reflowDescriptions(cmd: Command): void {
-  const text = cmd.description();
-  if (text) cmd.description(text.split(/\n{2,}/).map((p) => p.replace(/\s*\n\s*/g, ' ')).join('\n\n'));
-  cmd.commands.forEach(reflowDescriptions);
-}
-
-/** The full invocation of a command: `kubectl netpol trace tcpconnect`. */
-function commandPath(cmd: Command): string {
-  const names: string[] = [];
-  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
-  return names.join(' ');
-}
-
-/**
- * kubectl's conventions on every command (addCommand does not pass settings down, so they are set
- * on each): a usage error names the command's own help the way the user invoked it, unknown flags
- * get a suggestion, defaults show as `(default: table)`, and invoked as the kubectl plugin the help
- * examples say `kubectl netpol`.
- */
-function applyConventions(cmd: Command, programName: string): void {
-  cmd.showHelpAfterError(`See '${commandPath(cmd)} --help' for usage.`);
-  cmd.showSuggestionAfterError(true);
-  for (const o of cmd.options) plainDefault(o);
-  deferRequiredOptions(cmd);
-  if (programName !== 'netpol') {
-    // Examples are written as `netpol ...` (and `sudo netpol ...`); show them as invoked.
-    const rename = (text: string) => text.replace(/^(\s*(?:sudo )?|.*<\()netpol /gm, `$1${programName} `);
-    cmd.configureOutput({ writeOut: (s) => process.stdout.write(rename(s)), writeErr: (s) => process.stderr.write(rename(s)) });
-  }
-  cmd.commands.forEach((c) => applyConventions(c, programName));
-}
-
-/** `(default: table)`, not `(default: "table")`, as kubectl prints it. */
-function plainDefault(o: Option): void {
-  if (o.defaultValueDescription === undefined && typeof o.defaultValue === 'string') o.defaultValueDescription = o.defaultValue;
-}
-
-/**
- * Commander reports a missing required option before an unknown one, so `--polices x` said
- * "required option '--policies' not specified" instead of "did you mean --policies?". Required
- * options are therefore checked just before the action, after unknown options were reported.
- */
-function deferRequiredOptions(cmd: Command): void {
-  const required = cmd.options.filter((o) => o.mandatory);
-  if (required.length === 0) return;
-  for (const o of required) o.mandatory = false;
-  cmd.hook('preAction', (_this, action) => {
-    if (action !== cmd) return;
-    for (const o of required) {
-      if (cmd.getOptionValue(o.attributeName()) === undefined) {
-        cmd.error(`error: required option '${o.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue', exitCode: 2 });
-      }
-    }
-  });
 }

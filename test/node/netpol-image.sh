@@ -10,7 +10,7 @@
 #     paths of `npm ls --omit=dev --parseable`, copied as installed: nothing is fetched; without
 #     type declarations, sources, source maps and READMEs)
 #   /etc/passwd, /etc/group naming root and nobody; an empty /tmp
-# Entrypoint: node /app/dist/cli/main.js agent. The Dockerfile at the repository's root builds the
+# Entrypoint: node /app/dist/cli/main.js agent (which runs dist/bundle/agent.js). The Dockerfile at the repository's root builds the
 # same image for users, from an official Node base.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -19,6 +19,8 @@ repo="$(cd "$here/../.." && pwd)"
 out="$(realpath -m "$1")"
 fail() { echo "test/node/netpol-image.sh: $*" >&2; exit 1; }
 [ -f "$repo/dist/cli/main.js" ] || fail "$repo/dist/cli/main.js is missing: run npm run build first"
+# `netpol agent` runs from its bundle (scripts/bundle-agent.mjs, part of npm run build).
+[ -f "$repo/dist/bundle/agent.js" ] || fail "$repo/dist/bundle/agent.js is missing: run npm run build first"
 ls "$repo"/bpf/*.bpf.o > /dev/null 2>&1 || fail "no BPF object in $repo/bpf: run make -C bpf first"
 . "$here/oci.sh"
 

@@ -13,7 +13,7 @@ import { InputError } from '../../src/errors.js';
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const base = loadKustomization(packagedBaseDir());
 const byKind = (kind: string) => base.filter((m) => m.kind === kind);
-type Container = { name: string; image: string; args?: string[]; securityContext: Record<string, unknown>; volumeMounts: { name: string; readOnly?: boolean }[]; env: { name: string; valueFrom?: unknown }[] };
+type Container = { name: string; image: string; args?: string[]; securityContext: Record<string, unknown>; volumeMounts: { name: string; readOnly?: boolean }[]; env: { name: string; value?: string; valueFrom?: unknown }[] };
 const ds = byKind('DaemonSet')[0] as Manifest & { spec: { template: { spec: { hostNetwork?: boolean; hostPID?: boolean; containers: Container[]; volumes: { name: string; hostPath?: { path: string } }[] } } } };
 
 describe('deploy/base', () => {
@@ -72,6 +72,10 @@ describe('deploy/base', () => {
     // Its own pod, so it pins only as a DaemonSet's pod and unpins when the DaemonSet is deleted.
     expect(c.env).toContainEqual({ name: 'NETPOL_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
     expect(c.env).toContainEqual({ name: 'NETPOL_POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
+    // The memory settings the agent's RSS figures were measured with (README, node agent memory):
+    // a 1 MiB young generation, and two malloc arenas (glibc's default let each thread grow its own).
+    expect(c.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-semi-space-size=1' });
+    expect(c.env).toContainEqual({ name: 'MALLOC_ARENA_MAX', value: '2' });
   });
 
   it('applies CRDs, then the namespace, then the rest; every object has a REST path', () => {
