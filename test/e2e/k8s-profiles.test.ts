@@ -396,7 +396,7 @@ describe('learn from TrafficProfiles', () => {
     // Objects as an agent creates them (spec only: a profile without status is read as empty).
     const create = async () => {
       while (next < names.length) {
-        const o = owner(ns, names[next++]!);
+        const o = deploymentOwner(ns, names[next++]!);
         const body = { apiVersion: PROFILE_API_VERSION, kind: PROFILE_KIND, metadata: { name: profileName(o, node), namespace: ns, labels: profileLabels(o, node) }, spec: { workload: o, node } };
         await rawRequest(c.kc, `/apis/netpol.io/v1alpha1/namespaces/${ns}/trafficprofiles`, { method: 'POST', body, timeoutMs: 60_000 });
       }
