@@ -33,25 +33,25 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { cgroup2Root } from '../src/agent/containers.js';
 import { learnLocal } from '../src/cli/commands/learn/local.js';
-import { runTrace } from '../src/cli/commands/trace/local.js';
 import { rawRequest } from '../src/cluster/live.js';
 import { applyStaged, listStaged } from '../src/cluster/staged/client.js';
 import { NodeAgent } from '../src/daemon/node-agent.js';
 import type { AgentStatus } from '../src/daemon/protocol.js';
 import { judgeSinkFactory } from '../src/daemon/judge-sink.js';
 import { getOnce } from '../test/support/http.js';
+import { traceToFile } from './trace-to-file.js';
 import { defaultSinks } from '../src/daemon/sinks.js';
 
 const args = process.argv.slice(2);
@@ -188,34 +188,15 @@ const BASELINE = arg('baseline', '');
 if (BASELINE) for (const p of ['trace', 'agent', 'agent-judge']) if (PHASES.includes(p)) PHASES.push(`${p}-baseline`);
 
 async function tracePhase(baseline = false): Promise<PhaseResult> {
-  const run = baseline ? ((await import(join(BASELINE, 'src/cli/commands/trace/local.ts'))) as { runTrace: typeof runTrace }).runTrace : runTrace;
   const file = join(work, 'trace.jsonl');
-  // What `netpol trace ... > file` gets: process.stdout on a file writes synchronously.
-  const fd = openSync(file, 'w');
-  let lines = 0;
-  const stdout = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      writeSync(fd, chunk);
-      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
-      cb();
-    },
-  });
-  const abort = new AbortController();
-  let ready!: () => void;
-  const readyP = new Promise<void>((r) => (ready = r));
-  let summary = { shown: 0, lost: 0, untracked: 0, received: 0 };
-  const done = run({ host: true, output: 'json' }, { stdout, stderr: new PassThrough(), signal: abort.signal, onReady: () => ready(), onSummary: (s) => (summary = s) });
-  done.catch(() => ready());
-  await readyP;
+  const trace = await traceToFile(file, baseline ? BASELINE : '');
   const others = otherTracers(1);
-  const start = lines;
+  const start = trace.lines;
   // Caught up: a line for each of the storm's connects is written.
-  const s = await profiled(baseline ? 'trace-baseline' : 'trace', () => runStorm((connects) => until(() => lines - start >= connects)));
+  const s = await profiled(baseline ? 'trace-baseline' : 'trace', () => runStorm((connects) => until(() => trace.lines - start >= connects)));
   await sleep(200);
-  abort.abort();
-  await done;
-  closeSync(fd);
-  return { storm: s, others, lost: summary.lost, shown: summary.shown, bytes: statSync(file).size };
+  await trace.stop();
+  return { storm: s, others, lost: trace.summary.lost, shown: trace.summary.shown, bytes: statSync(file).size };
 }
 
 // ------------------------------------------------------------------------------------------------

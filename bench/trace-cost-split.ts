@@ -16,14 +16,13 @@
  * Run as root: npx vite-node bench/trace-cost-split.ts [--rounds 6] [--seconds 2] [--threads 2] [--modes none,kernel,trace,trace-baseline] [--baseline DIR]
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Session } from 'node:inspector/promises';
 import { TcpConnectTracer, type TracerOptions } from '../src/agent/tracer.js';
-import { runTrace } from '../src/cli/commands/trace/local.js';
+import { traceToFile } from './trace-to-file.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {
@@ -81,22 +80,7 @@ async function tracerMode(opts: TracerOptions): Promise<Sample> {
 const BASELINE = arg('baseline', '');
 
 async function traceMode(baseline = false): Promise<Sample> {
-  const trace = baseline ? ((await import(join(BASELINE, 'src/cli/commands/trace/local.ts'))) as { runTrace: typeof runTrace }).runTrace : runTrace;
-  const fd = openSync(join(work, 'trace.jsonl'), 'w');
-  let lines = 0;
-  const stdout = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      writeSync(fd, chunk);
-      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
-      cb();
-    },
-  });
-  const abort = new AbortController();
-  let ready!: () => void;
-  const readyP = new Promise<void>((r) => (ready = r));
-  const done = trace({ host: true, output: 'json' }, { stdout, stderr: new PassThrough(), signal: abort.signal, onReady: () => ready() });
-  done.catch(() => ready());
-  await readyP;
+  const trace = await traceToFile(join(work, 'trace.jsonl'), baseline ? BASELINE : '');
   const dir = process.env.NETPOL_BENCH_PROFILE;
   const session = dir ? new Session() : undefined;
   if (session) {
@@ -105,16 +89,14 @@ async function traceMode(baseline = false): Promise<Sample> {
     await session.post('Profiler.start');
   }
   try {
-    return await run((connects) => until(() => lines >= connects));
+    return await run((connects) => until(() => trace.lines >= connects));
   } finally {
     if (session) {
       const { profile } = await session.post('Profiler.stop');
       writeFileSync(join(dir!, `${baseline ? 'trace-baseline' : 'trace'}-${Date.now()}.cpuprofile`), JSON.stringify(profile));
       session.disconnect();
     }
-    abort.abort();
-    await done;
-    closeSync(fd);
+    await trace.stop();
   }
 }
 
