@@ -48,6 +48,8 @@ fi
 # A node whose run was killed outright (its holder and watcher gone with it) leaves its namespaces,
 # link and route behind, and every later up.sh would refuse to start: such a node is removed here.
 # A node whose holder still runs is someone's and is an error.
+# PID 1 here reaps orphans only every few seconds: a zombie counts as gone (as in down.sh).
+alive() { [ -e "/proc/$1" ] && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 reap_stale_node() {
   local dev d h
   dev="$(ip route show "$NODE_IP/32" | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") print $(i + 1) }')"
@@ -55,8 +57,7 @@ reap_stale_node() {
   for d in "${TMPDIR:-/tmp}"/netpol-node-* /tmp/netpol-node-*; do
     [ -f "$d/made" ] && grep -qx "HOST_IF=$dev" "$d/made" || continue
     for h in "$d/pids/holder.pid" "$d/pids/n2-holder.pid"; do
-      # A zombie holder (PID 1 here reaps orphans only every few seconds) counts as gone.
-      if [ -f "$h" ] && [ -e "/proc/$(cat "$h")" ] && [ "$(awk '{ print $3 }' "/proc/$(cat "$h")/stat" 2>/dev/null)" != Z ]; then
+      if [ -f "$h" ] && alive "$(cat "$h")"; then
         fail "a test node is running in $d (route to $NODE_IP via $dev): stop it with test/node/down.sh $d"
       fi
     done

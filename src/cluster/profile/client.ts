@@ -95,9 +95,9 @@ export interface ListProfilesOptions {
 export async function listProfiles(kc: KubeConfig, opts: ListProfilesOptions = {}): Promise<TrafficProfile[]> {
   const path = opts.namespace === undefined ? `${BASE}/${PROFILE_PLURAL}` : `${BASE}/namespaces/${encodeURIComponent(opts.namespace)}/${PROFILE_PLURAL}`;
   const items: TrafficProfile[] = [];
+  const pageSize = opts.pageSize ?? 500;
   let cont = '';
   do {
-    const pageSize = opts.pageSize ?? 500;
     const q = new URLSearchParams(pageSize > 0 ? { limit: String(pageSize) } : {});
     if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
     if (cont) q.set('continue', cont);
