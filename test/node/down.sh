@@ -13,7 +13,7 @@ dir="$(realpath -m "$1")"
 [ -f "$dir/made" ] || { echo "test/node/down.sh: no node state in $dir" >&2; exit 0; }
 # shellcheck disable=SC1091
 . "$dir/made"
-NODE2_NS="${NODE2_NS:-}" CGROUP_ROOT_2="${CGROUP_ROOT_2:-}"
+NODE2_NS="${NODE2_NS:-}" CGROUP_ROOT_2="${CGROUP_ROOT_2:-}" NODE_MNTNS="${NODE_MNTNS:-}" NODE2_MNTNS="${NODE2_MNTNS:-}"
 cgroup_roots=("$CGROUP_ROOT"); [ -n "$CGROUP_ROOT_2" ] && cgroup_roots+=("$CGROUP_ROOT_2")
 
 # PID 1 here reaps orphans only every few seconds: a zombie counts as stopped.
@@ -59,6 +59,21 @@ for f in "$dir/pids/holder.pid" "$dir/pids/n2-holder.pid"; do
     m="$(readlink "/proc/$h/ns/mnt" 2>/dev/null || true)"
     [ -n "$m" ] && mntnss+=("$m")
   fi
+done
+
+# A holder killed outright (a run stopped with SIGKILL) leaves containerd's shims and their containers
+# in its mount namespace, which outlives it: that namespace is taken from what up.sh recorded, but
+# only while one of this harness's shims is in it (a namespace id can be reused once it is gone).
+ours_in() { # mount namespace: has it one of the node's containerd shims?
+  local p
+  for p in $(in_mountns "$1"); do
+    tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q 'containerd-shim.*-address /run/netpol/containerd.sock' && return 0
+  done
+  return 1
+}
+for m in $NODE_MNTNS $NODE2_MNTNS; do
+  printf '%s\n' "${mntnss[@]}" | grep -qxF "$m" && continue
+  ours_in "$m" && mntnss+=("$m")
 done
 
 # 1. kubelet first (so it restarts nothing), then the other daemons and the internet's servers.

@@ -203,6 +203,20 @@ if [ "$nodes" = 2 ]; then
   echo $! > "$dir/pids/n2-holder.pid"
   holders+=("$(cat "$dir/pids/n2-holder.pid")")
 fi
+# The nodes' mount namespaces, for down.sh: a node whose holder was killed leaves containerd's shims
+# (and their containers) in its mount namespace, which outlives the holder; down.sh finds them by it.
+record_mntns() { # name pid
+  local ns host i
+  host="$(readlink /proc/self/ns/mnt)"
+  for i in $(seq 1 100); do
+    ns="$(readlink "/proc/$2/ns/mnt" 2>/dev/null || true)"
+    [ -n "$ns" ] && [ "$ns" != "$host" ] && { echo "$1=$ns" >> "$dir/made"; return 0; }
+    sleep 0.05
+  done
+  fail "the node's init (pid $2) did not enter its own mount namespace"
+}
+record_mntns NODE_MNTNS "$holder"
+[ "$nodes" = 2 ] && record_mntns NODE2_MNTNS "${holders[1]}"
 if [ -n "${NETPOL_NODE_OWNER_PID:-}" ]; then
   setsid bash -c 'owner="$1" dir="$2" down="$3"
     while kill -0 "$owner" 2>/dev/null && [ -f "$dir/pids/holder.pid" ]; do sleep 1; done
