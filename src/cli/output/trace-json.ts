@@ -20,6 +20,7 @@
  */
 import { errnoName } from '../../agent/diagnose.js';
 import type { ContainerInfo } from '../../agent/containers.js';
+import type { ConnectEvent } from '../../agent/event.js';
 import { isoTime } from '../../flows/timestamp.js';
 import type { ByteBatch } from './byte-batch.js';
 import { compileJsonText, jsonText } from './columns/json.js';
@@ -53,10 +54,118 @@ const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
 const TID = bytes(',"tid":');
 const NULL = bytes('null');
 
+/** A segment's bytes and the values they were built from. */
+interface RuntimeSegment {
+  name: string | null;
+  id: string | null;
+  image: string | null;
+  runtime: string | null;
+  cgroupId: bigint;
+  mntns: number;
+  netns: number;
+  bytes: Buffer;
+}
+interface ProcessSegment {
+  uid: number;
+  gid: number;
+  comm: string;
+  family: number;
+  saddr: string;
+  bytes: Buffer;
+}
+interface DestinationSegment {
+  daddr: string;
+  dport: number;
+  bytes: Buffer;
+}
+interface EndSegment {
+  outcome: string;
+  errno: number;
+  bytes: Buffer;
+}
+
 /**
- * The segments of a line, each with the values its bytes were built from:
+ * The segments of one kind last built, besides the last one used: a host where two storms run at
+ * once alternates between their segments, and each switch would otherwise rebuild them. Searched
+ * in order (a few comparisons each: no key to hash or build); when full, the oldest is replaced.
+ */
+class Recent<S> {
+  private readonly items: S[] = [];
+  private next = 0;
+  constructor(private readonly size: number) {}
+
+  find(same: (s: S, c: ContainerInfo | null, e: ConnectEvent) => boolean, c: ContainerInfo | null, e: ConnectEvent): S | undefined {
+    const items = this.items;
+    for (let i = 0; i < items.length; i++) if (same(items[i]!, c, e)) return items[i];
+    return undefined;
+  }
+
+  add(s: S): S {
+    if (this.items.length < this.size) this.items.push(s);
+    else {
+      this.items[this.next] = s;
+      this.next = (this.next + 1) % this.size;
+    }
+    return s;
+  }
+}
+
+/** Segments of each kind kept (Recent): distinct containers, processes, destinations connecting in turn. */
+const RECENT = 16;
+
+function sameRuntime(s: RuntimeSegment, c: ContainerInfo | null, e: ConnectEvent): boolean {
+  return (
+    e.cgroupId === s.cgroupId &&
+    e.mntns === s.mntns &&
+    e.netns === s.netns &&
+    (c === null
+      ? s.name === null && s.id === null && s.image === null && s.runtime === null
+      : c.name === s.name && c.id === s.id && c.image === s.image && c.runtime === s.runtime)
+  );
+}
+
+function runtimeSegment(c: ContainerInfo | null, e: ConnectEvent): RuntimeSegment {
+  const name = c?.name ?? null;
+  const id = c?.id ?? null;
+  const image = c?.image ?? null;
+  const runtime = c?.runtime ?? null;
+  const text =
+    `,"runtime":{"containerName":${jsonText(name)},"containerId":${jsonText(id)},"containerImageName":${jsonText(image)},"runtimeName":${jsonText(runtime)}}` +
+    `,"cgroupId":${jsonText(Number(e.cgroupId))},"mountnsid":${jsonText(e.mntns)},"netnsid":${jsonText(e.netns)},"pid":`;
+  return { name, id, image, runtime, cgroupId: e.cgroupId, mntns: e.mntns, netns: e.netns, bytes: bytes(text) };
+}
+
+function sameProcess(s: ProcessSegment, _c: ContainerInfo | null, e: ConnectEvent): boolean {
+  return e.comm === s.comm && e.saddr === s.saddr && e.uid === s.uid && e.gid === s.gid && e.family === s.family;
+}
+
+function processSegment(e: ConnectEvent): ProcessSegment {
+  const text = `,"uid":${jsonText(e.uid)},"gid":${jsonText(e.gid)},"comm":${jsonText(e.comm)},"ipversion":${jsonText(e.family)},"src":{"addr":${jsonText(e.saddr)},"port":`;
+  return { uid: e.uid, gid: e.gid, comm: e.comm, family: e.family, saddr: e.saddr, bytes: bytes(text) };
+}
+
+function sameDestination(s: DestinationSegment, _c: ContainerInfo | null, e: ConnectEvent): boolean {
+  return e.dport === s.dport && e.daddr === s.daddr;
+}
+
+function destinationSegment(e: ConnectEvent): DestinationSegment {
+  return { daddr: e.daddr, dport: e.dport, bytes: bytes(`},"dst":{"addr":${jsonText(e.daddr)},"port":${jsonText(e.dport)}},"latency":`) };
+}
+
+function sameEnd(s: EndSegment, _c: ContainerInfo | null, e: ConnectEvent): boolean {
+  return e.outcome === s.outcome && e.errno === s.errno;
+}
+
+function endSegment(e: ConnectEvent): EndSegment {
+  const error = e.errno ? `{"errno":${jsonText(e.errno)},"name":${jsonText(errnoName(e.errno))}}` : 'null';
+  return { outcome: e.outcome, errno: e.errno, bytes: bytes(`,"outcome":${jsonText(e.outcome)},"error":${error}}\n`) };
+}
+
+/**
+ * A line as segments, each the bytes of the values it was built from, and the values that change
+ * from connect to connect written between them:
  *
- *   {"timestamp":"…"                                                        time (ms)
+ *   {"timestamp":"…"                                                        the time (ms)
  *   ,"runtime":{…},"cgroupId":N,"mountnsid":N,"netnsid":N,"pid":            container, cgroup, namespaces
  *   PID ,"tid": TID
  *   ,"uid":N,"gid":N,"comm":"…","ipversion":N,"src":{"addr":"…","port":     uid, gid, comm, family, saddr
@@ -68,34 +177,14 @@ const NULL = bytes('null');
 export class TraceJsonLines {
   private timeMs = Number.NaN;
   private timeBytes = NULL;
-
-  private runtimeBuilt = false;
-  private containerName: string | null = null;
-  private containerId: string | null = null;
-  private containerImage: string | null = null;
-  private containerRuntime: string | null = null;
-  private cgroupId = 0n;
-  private mntns = 0;
-  private netns = 0;
-  private runtimeBytes = NULL;
-
-  private procBuilt = false;
-  private uid = 0;
-  private gid = 0;
-  private comm = '';
-  private family = 0;
-  private saddr = '';
-  private procBytes = NULL;
-
-  private dstBuilt = false;
-  private daddr = '';
-  private dport = 0;
-  private dstBytes = NULL;
-
-  private endBuilt = false;
-  private outcome = '';
-  private errno = 0;
-  private endBytes = NULL;
+  private runtime: RuntimeSegment | undefined;
+  private readonly runtimes = new Recent<RuntimeSegment>(RECENT);
+  private process: ProcessSegment | undefined;
+  private readonly processes = new Recent<ProcessSegment>(RECENT);
+  private destination: DestinationSegment | undefined;
+  private readonly destinations = new Recent<DestinationSegment>(RECENT);
+  private end: EndSegment | undefined;
+  private readonly ends = new Recent<EndSegment>(RECENT);
 
   /** Writes the row's line (and its newline) into `out`. */
   write(r: TraceRow, out: ByteBatch): void {
@@ -110,84 +199,36 @@ export class TraceJsonLines {
         this.timeMs = ms;
       }
       out.raw(this.timeBytes);
-      if (
-        !this.runtimeBuilt ||
-        (c === null
-          ? this.containerName !== null || this.containerId !== null || this.containerImage !== null || this.containerRuntime !== null
-          : c.name !== this.containerName || c.id !== this.containerId || c.image !== this.containerImage || c.runtime !== this.containerRuntime) ||
-        e.cgroupId !== this.cgroupId ||
-        e.mntns !== this.mntns ||
-        e.netns !== this.netns
-      ) {
-        this.buildRuntime(c, r);
+      let runtime = this.runtime;
+      if (runtime === undefined || !sameRuntime(runtime, c, e)) {
+        runtime = this.runtime = this.runtimes.find(sameRuntime, c, e) ?? this.runtimes.add(runtimeSegment(c, e));
       }
-      out.raw(this.runtimeBytes);
+      out.raw(runtime.bytes);
       out.number(e.pid);
       out.raw(TID);
       out.number(e.tid);
-      if (!this.procBuilt || e.uid !== this.uid || e.gid !== this.gid || e.comm !== this.comm || e.family !== this.family || e.saddr !== this.saddr) {
-        this.buildProc(r);
+      let proc = this.process;
+      if (proc === undefined || !sameProcess(proc, c, e)) {
+        proc = this.process = this.processes.find(sameProcess, c, e) ?? this.processes.add(processSegment(e));
       }
-      out.raw(this.procBytes);
+      out.raw(proc.bytes);
       out.number(e.sport);
-      if (!this.dstBuilt || e.daddr !== this.daddr || e.dport !== this.dport) this.buildDst(r);
-      out.raw(this.dstBytes);
+      let dst = this.destination;
+      if (dst === undefined || !sameDestination(dst, c, e)) {
+        dst = this.destination = this.destinations.find(sameDestination, c, e) ?? this.destinations.add(destinationSegment(e));
+      }
+      out.raw(dst.bytes);
       if (e.outcome === 'connecting') out.raw(NULL);
       else out.number(e.latencyNs);
-      if (!this.endBuilt || e.outcome !== this.outcome || e.errno !== this.errno) this.buildEnd(r);
-      out.raw(this.endBytes);
+      let end = this.end;
+      if (end === undefined || !sameEnd(end, c, e)) {
+        end = this.end = this.ends.find(sameEnd, c, e) ?? this.ends.add(endSegment(e));
+      }
+      out.raw(end.bytes);
     } catch (err) {
       out.abort();
       throw err;
     }
-  }
-
-  private buildRuntime(c: ContainerInfo | null, r: TraceRow): void {
-    const e = r.event;
-    const name = c?.name ?? null;
-    const id = c?.id ?? null;
-    const image = c?.image ?? null;
-    const runtime = c?.runtime ?? null;
-    this.runtimeBytes = bytes(
-      `,"runtime":{"containerName":${jsonText(name)},"containerId":${jsonText(id)},"containerImageName":${jsonText(image)},"runtimeName":${jsonText(runtime)}}` +
-        `,"cgroupId":${jsonText(Number(e.cgroupId))},"mountnsid":${jsonText(e.mntns)},"netnsid":${jsonText(e.netns)},"pid":`,
-    );
-    this.containerName = name;
-    this.containerId = id;
-    this.containerImage = image;
-    this.containerRuntime = runtime;
-    this.cgroupId = e.cgroupId;
-    this.mntns = e.mntns;
-    this.netns = e.netns;
-    this.runtimeBuilt = true;
-  }
-
-  private buildProc(r: TraceRow): void {
-    const e = r.event;
-    this.procBytes = bytes(`,"uid":${jsonText(e.uid)},"gid":${jsonText(e.gid)},"comm":${jsonText(e.comm)},"ipversion":${jsonText(e.family)},"src":{"addr":${jsonText(e.saddr)},"port":`);
-    this.uid = e.uid;
-    this.gid = e.gid;
-    this.comm = e.comm;
-    this.family = e.family;
-    this.saddr = e.saddr;
-    this.procBuilt = true;
-  }
-
-  private buildDst(r: TraceRow): void {
-    const e = r.event;
-    this.dstBytes = bytes(`},"dst":{"addr":${jsonText(e.daddr)},"port":${jsonText(e.dport)}},"latency":`);
-    this.daddr = e.daddr;
-    this.dport = e.dport;
-    this.dstBuilt = true;
-  }
-
-  private buildEnd(r: TraceRow): void {
-    const e = r.event;
-    const error = e.errno ? `{"errno":${jsonText(e.errno)},"name":${jsonText(errnoName(e.errno))}}` : 'null';
-    this.endBytes = bytes(`,"outcome":${jsonText(e.outcome)},"error":${error}}\n`);
-    this.outcome = e.outcome;
-    this.errno = e.errno;
-    this.endBuilt = true;
   }
 }
 
