@@ -4,15 +4,16 @@
  * and awkward rows), for a connect storm's tens of thousands of lines a second.
  *
  * Hand-written for speed, against the column model's rule that every view is derived from the
- * declaration (./trace-columns.ts). Built as strings, each line cost ~20 string pieces and number
- * conversions, then the batch's encoding, ~1.5–2 µs a connect in a replay of recorded events and
- * most of the tracer's garbage (bench/trace-replay.ts); a writer that writes each field as bytes
- * still paid ~40 small copies and calls a line. A storm's lines differ in a few fields (the time,
- * the thread, the source port); the rest repeats. So the line is laid out as a few segments, each
- * the bytes of several fields kept from the last line that had the same values (compared as
- * values, not rebuilt), and the fields that change from line to line are written between them as
- * digits: about ten copies a line, no string and no object. A row whose fields changed rebuilds
- * the segments it touches from the columns' JSON text.
+ * declaration (./trace-columns.ts). Built as strings (compileJsonText, then LineBatch encoding the
+ * batch), a line cost ~2 µs of CPU a connect in a replay of a storm's records
+ * (bench/trace-replay.ts: 2.3 µs a connect with decoding and enrichment, against 0.23 for those
+ * alone) and most of the tracer's garbage. A writer that wrote each field as bytes in turn still
+ * cost ~1.2 µs a line: some forty small copies and calls. But a storm's lines differ in a few fields
+ * (the time, the thread, the source port) and repeat the rest, so here the line is a few segments,
+ * each the bytes of several fields kept from a line that had the same values (the values are
+ * compared, nothing is rebuilt), with the fields that change from line to line written between them
+ * as digits: about ten copies a line, no string and no object (0.4 µs a line in the replay). A
+ * row whose values changed rebuilds the segments they are in from their JSON text (jsonText).
  *
  * The layout is the declaration's at the time of writing: TRACE_JSON_PATHS lists its JSON paths in
  * order, and a column list that differs (a column added, moved or renamed) is refused, so `trace`
