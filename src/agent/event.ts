@@ -125,6 +125,30 @@ function ipv4At(b: Uint8Array, at: number): string {
   return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
 }
 
+/**
+ * The last IPv4 source and destination decoded, as their 32 bits and text, and the last cgroup id:
+ * a storm's events repeat them, and each new text (six small strings on the way) or BigInt is
+ * garbage a connect.
+ */
+let lastSaddrBits = -1;
+let lastSaddr = '';
+let lastDaddrBits = -1;
+let lastDaddr = '';
+let lastCgroupLow = -1;
+let lastCgroupHigh = -1;
+let lastCgroupId = 0n;
+
+function cgroupIdAt(v: DataView, at: number): bigint {
+  const low = v.getUint32(at, true);
+  const high = v.getUint32(at + 4, true);
+  if (low !== lastCgroupLow || high !== lastCgroupHigh) {
+    lastCgroupId = v.getBigUint64(at, true);
+    lastCgroupLow = low;
+    lastCgroupHigh = high;
+  }
+  return lastCgroupId;
+}
+
 /** The last comm decoded and its bytes: a storm's events repeat the same few process names. */
 const lastCommBytes = new Uint8Array(16);
 let lastComm: string | undefined;
@@ -174,10 +198,29 @@ export function decodeEventAt(v: DataView, b: Uint8Array, off: number): ConnectE
   const outcome = OUTCOME_BY_CODE[code];
   if (!outcome) throw new Error(`tcpconnect event with unknown outcome ${code}`);
   const v4 = family === AF_INET;
+  let saddr: string;
+  let daddr: string;
+  if (v4) {
+    const sbits = v.getUint32(off + EV.saddr, true);
+    if (sbits !== lastSaddrBits) {
+      lastSaddr = ipv4At(b, off + EV.saddr);
+      lastSaddrBits = sbits;
+    }
+    saddr = lastSaddr;
+    const dbits = v.getUint32(off + EV.daddr, true);
+    if (dbits !== lastDaddrBits) {
+      lastDaddr = ipv4At(b, off + EV.daddr);
+      lastDaddrBits = dbits;
+    }
+    daddr = lastDaddr;
+  } else {
+    saddr = formatIPv6(b.subarray(off + EV.saddr, off + EV.saddr + 16));
+    daddr = formatIPv6(b.subarray(off + EV.daddr, off + EV.daddr + 16));
+  }
   return {
     tsNs: v.getBigUint64(off + EV.ts_ns, true),
     latencyNs: v.getUint32(off + EV.latency_ns, true) + v.getUint32(off + EV.latency_ns + 4, true) * 2 ** 32,
-    cgroupId: v.getBigUint64(off + EV.cgroup_id, true),
+    cgroupId: cgroupIdAt(v, off + EV.cgroup_id),
     pid: v.getUint32(off + EV.pid, true),
     tid: v.getUint32(off + EV.tid, true),
     uid: v.getUint32(off + EV.uid, true),
@@ -185,8 +228,8 @@ export function decodeEventAt(v: DataView, b: Uint8Array, off: number): ConnectE
     mntns: v.getUint32(off + EV.mntns, true),
     netns: v.getUint32(off + EV.netns, true),
     family: v4 ? 4 : 6,
-    saddr: v4 ? ipv4At(b, off + EV.saddr) : formatIPv6(b.subarray(off + EV.saddr, off + EV.saddr + 16)),
-    daddr: v4 ? ipv4At(b, off + EV.daddr) : formatIPv6(b.subarray(off + EV.daddr, off + EV.daddr + 16)),
+    saddr,
+    daddr,
     sport: v.getUint16(off + EV.sport, true),
     dport: v.getUint16(off + EV.dport, true),
     outcome,

@@ -444,20 +444,28 @@ export class MappedRingBuffer {
     if (this.closed) return { count: 0, more: false };
     let cons = this.manualCommit ? this.readPos : Number(this.consumerPos[0]);
     const prod = Number(Atomics.load(this.producerPos, 0));
+    const start = cons;
     let count = 0;
-    while (cons < prod && count < limit) {
-      const off = cons % this.size;
-      const header = this.data.getUint32(off, true);
-      if (header & RINGBUF_BUSY_BIT) break; // reserved, not submitted yet
-      const len = header & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
-      const end = cons + ((len + RINGBUF_HDR_SZ + 7) & ~7);
-      if (!(header & RINGBUF_DISCARD_BIT)) {
-        onRecord(this.data, this.bytes, off + RINGBUF_HDR_SZ, len, end);
-        count++;
+    try {
+      while (cons < prod && count < limit) {
+        const off = cons % this.size;
+        const header = this.data.getUint32(off, true);
+        if (header & RINGBUF_BUSY_BIT) break; // reserved, not submitted yet
+        const len = header & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
+        const end = cons + ((len + RINGBUF_HDR_SZ + 7) & ~7);
+        if (!(header & RINGBUF_DISCARD_BIT)) {
+          onRecord(this.data, this.bytes, off + RINGBUF_HDR_SZ, len, end);
+          count++;
+        }
+        cons = end;
       }
-      cons = end;
+    } finally {
+      // The consumer position moves once per batch, not per record as libbpf does: per record, a
+      // connect storm paid a BigInt and a store to the page the producing CPUs read for every event.
+      // The kernel gets the space back when the batch is done (at most `limit` records of a ring
+      // that holds tens of thousands). A record whose handler threw is not consumed, as before.
       if (this.manualCommit) this.readPos = cons;
-      else Atomics.store(this.consumerPos, 0, BigInt(cons));
+      else if (cons !== start) Atomics.store(this.consumerPos, 0, BigInt(cons));
     }
     return { count, more: cons < prod };
   }

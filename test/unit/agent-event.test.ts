@@ -77,6 +77,30 @@ describe('event decoder mirrors bpf/tcpconnect.h', () => {
     );
   });
 
+  it('decodes each event\'s own addresses and cgroup id when consecutive events repeat, alternate or change them (the decoder keeps the last ones)', () => {
+    const base: ConnectEvent = { tsNs: 1n, latencyNs: 0, cgroupId: 2n, pid: 3, tid: 3, uid: 0, gid: 0, mntns: 1, netns: 1, family: 4, saddr: '127.0.0.1', daddr: '127.0.0.1', sport: 1, dport: 2, outcome: 'connecting', source: 'connect', proto: 'TCP', errno: 0, comm: 'x' };
+    const steps: Partial<ConnectEvent>[] = [
+      {},
+      {},
+      { saddr: '10.0.0.1' },
+      { saddr: '10.0.0.1', daddr: '198.51.100.7' },
+      {},
+      { family: 6, saddr: 'fd00::1', daddr: '::1' },
+      {},
+      { daddr: '127.0.0.2' },
+      { saddr: '1.0.0.127' }, // the same bytes in another order
+      { cgroupId: 2n ** 32n + 2n }, // the same low half
+      { cgroupId: 2n },
+      { cgroupId: 2n ** 64n - 1n },
+      { cgroupId: 2n ** 64n - 1n, saddr: '255.255.255.255', daddr: '0.0.0.0' },
+      {},
+    ];
+    for (const step of steps) {
+      const e = { ...base, ...step };
+      expect(decodeEvent(encodeEvent(e))).toEqual(e);
+    }
+  });
+
   it('decodes each event\'s own comm when consecutive events share, extend or shorten it (the decoder keeps the last one)', () => {
     const base = decodeEvent(encodeEvent({ tsNs: 1n, latencyNs: 0, cgroupId: 2n, pid: 3, tid: 3, uid: 0, gid: 0, mntns: 1, netns: 1, family: 4, saddr: '127.0.0.1', daddr: '127.0.0.1', sport: 1, dport: 2, outcome: 'connecting', source: 'connect', proto: 'TCP', errno: 0, comm: 'x' }));
     const comms = ['abc', 'abc', 'abcd', 'abc', '', 'abc', 'fifteen-chars-x', 'fifteen-chars-y', 'é-ü', 'é-ü', 'abc'];

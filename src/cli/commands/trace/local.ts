@@ -11,9 +11,10 @@
  */
 import type { Writable } from 'node:stream';
 import { TCPCONNECT_COLUMNS, type TraceRow, type TraceView, defaultLayout, needsAnswer, parseTraceOutput } from '../../output/trace-columns.js';
-import { compileJsonText } from '../../output/columns/json.js';
+import { ByteBatch } from '../../output/byte-batch.js';
 import { TableFormatter } from '../../output/columns/table.js';
 import { LineBatch } from '../../output/line-batch.js';
+import { traceJsonWriter } from '../../output/trace-json.js';
 import type { TraceStreams } from './io.js';
 
 export interface TraceOptions {
@@ -63,10 +64,12 @@ export function parseOutput(output: string | undefined, latency: boolean): Trace
 export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number> {
   const view = parseOutput(opts.output, opts.latency ?? false);
   const table = view.kind === 'table' ? new TableFormatter<TraceRow>(view.layout, TCPCONNECT_COLUMNS) : undefined;
-  const json = compileJsonText(TCPCONNECT_COLUMNS);
-  // Output is batched: one write per ring-buffer drain, not one per event, the lines encoded into
-  // the batch's buffer 64 at a time (LineBatch says why).
-  const pending = new LineBatch();
+  // Output is batched: one write per ring-buffer drain, not one per event. Table lines are encoded
+  // into the batch's buffer 64 at a time (LineBatch says why); JSON lines are written into it as
+  // bytes (trace-json.ts says why).
+  const pending = table ? new LineBatch() : undefined;
+  const jsonBytes = table ? undefined : new ByteBatch();
+  const jsonLine = traceJsonWriter(TCPCONNECT_COLUMNS);
   let flushScheduled = false;
   // A closed pipe (`netpol trace ... | head`) ends the trace quietly; other output errors fail it.
   let outputError: NodeJS.ErrnoException | undefined;
@@ -78,7 +81,7 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
   const flush = () => {
     flushScheduled = false;
     if (outputError) return;
-    const bytes = pending.take();
+    const bytes = pending ? pending.take() : jsonBytes!.take();
     if (bytes === undefined) return;
     try {
       io.stdout.write(bytes);
@@ -86,8 +89,7 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
       onOutputError(err as NodeJS.ErrnoException);
     }
   };
-  const emit = (text: string) => {
-    pending.add(text);
+  const scheduleFlush = () => {
     if (!flushScheduled) {
       flushScheduled = true;
       setImmediate(flush);
@@ -109,7 +111,9 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
     },
     (row) => {
       shown++;
-      emit(table ? table.row(row) : json(row));
+      if (table) pending!.add(table.row(row));
+      else jsonLine(row, jsonBytes!);
+      scheduleFlush();
     },
   );
   if (opts.proto !== 'udp' && showsConnectsAsMade(view, opts.latency ?? false)) warnIfConnectsAnswered(agent.connectReporting, io.stderr);

@@ -1,0 +1,55 @@
+// ByteBatch (`trace -o json`'s output batch): numbers as JSON.stringify writes them, text as UTF-8,
+// bytes in order across chunks, handed-out bytes never overwritten (a pipe's stream writes them
+// after write() returns), and abort() dropping exactly the line being written, across a chunk too.
+import { describe, expect, it } from 'vitest';
+import { ByteBatch } from '../../src/cli/output/byte-batch.js';
+
+describe('ByteBatch', () => {
+  it('writes numbers as JSON.stringify does', () => {
+    const values = [0, -0, 1, 9, 10, 99, 100, 4242, 65535, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 4026531840, 9_999_999_999, 10_000_000_000, 2 ** 53 - 1, 2 ** 53, 2 ** 64, 1e21, 1.5, -1, -(2 ** 31), NaN, Infinity, -Infinity];
+    for (let k = 1; k < 2 ** 53; k = k * 10 + 7) values.push(k, k - 1, k + 1);
+    for (const v of values) {
+      const out = new ByteBatch();
+      out.number(v);
+      expect(out.take()!.toString('latin1'), String(v)).toBe(JSON.stringify(v));
+    }
+  });
+
+  it('writes bytes, text and numbers in order across chunks of a megabyte', () => {
+    const out = new ByteBatch();
+    const pieces = [Buffer.from('short'), Buffer.from('a longer piece than sixteen bytes'), Buffer.alloc(70_000, 0x61), Buffer.alloc(3 * 1024 * 1024, 0x62)];
+    let want = '';
+    for (let i = 0; i < 200; i++) {
+      const p = pieces[i % pieces.length]!;
+      out.raw(p);
+      out.text('é ü 漢字 \ud83d\ude00');
+      out.number(i * 1_000_003);
+      want += p.toString('latin1') + Buffer.from('é ü 漢字 \ud83d\ude00', 'utf8').toString('latin1') + String(i * 1_000_003);
+    }
+    expect(out.take()!.toString('latin1')).toBe(want);
+    expect(out.empty).toBe(true);
+    expect(out.take()).toBeUndefined();
+  });
+
+  it('never writes over bytes it handed out', () => {
+    const out = new ByteBatch();
+    out.text('first batch\n');
+    const first = out.take()!;
+    for (let i = 0; i < 50_000; i++) out.text('second batch, overwriting nothing\n');
+    expect(first.toString()).toBe('first batch\n');
+    expect(out.take()!.toString()).toBe('second batch, overwriting nothing\n'.repeat(50_000));
+  });
+
+  it('drops the line being written on abort(), also when it ran into a new chunk', () => {
+    const out = new ByteBatch();
+    out.begin();
+    out.text('kept\n');
+    out.begin();
+    out.raw(Buffer.alloc(1024 * 1024 + 10, 0x78)); // past the first chunk
+    out.number(12345);
+    out.abort();
+    out.begin();
+    out.text('after\n');
+    expect(out.take()!.toString()).toBe('kept\nafter\n');
+  });
+});
