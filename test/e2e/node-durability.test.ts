@@ -1,8 +1,13 @@
 // Durability of the traffic profiles on a real node (test/node/up.sh), with the agent deployed as
-// users deploy it (`kubectl netpol deploy`). A client pod makes a steady stream of TCP connects,
-// each to a port of its own on a server pod (so every connect is an edge of its own, count 1), and
-// logs every connect that succeeded (the kubelet timestamps each line: `kubectl logs --timestamps`).
-// Four windows disturb the agent while the stream runs:
+// users deploy it (`kubectl netpol deploy`). In each window a client pod makes a steady stream of
+// TCP connects, each to a port of its own on a server pod (so every connect is an edge of its own,
+// count 1), and logs every connect that succeeded (the kubelet timestamps each line: `kubectl logs
+// --timestamps`). A client has at most 990 ports (a profile's edge bound), about 330 s of stream, so
+// each window has a client of its own: the five are made at the start and wait, and the test tells
+// a window's client to go when the window begins and the previous one to stop (`kubectl exec`, which
+// needs no new pod: after the API server restart of (b) a new pod can wait a minute to be scheduled).
+// How long the earlier windows took (each may wait its full 90 s for the profiles) takes nothing
+// from a later window's stream. Four windows disturb the agent while the stream runs:
 //   (a) the agent process SIGKILLed from the host (found by its pod's cgroup) and its pod recreated;
 //   (b) the API server stopped and started again with the same command line;
 //   (d) the node's agent removed while learning, the DaemonSet staying: the node excluded by a
@@ -19,7 +24,7 @@
 // good: undeploy removes the pins, and the test checks that nothing of netpol stays attached on the
 // node (no pins, the programs gone from the kernel); connects made until the redeployed agent
 // attaches are seen by nothing, and are the one excused gap.
-// Run under the node lock: flock /tmp/netpol-node.lock npx vitest run test/e2e/node-durability.test.ts
+// Run under the node lock: flock -o /tmp/netpol-node.lock npx vitest run test/e2e/node-durability.test.ts
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,8 +41,11 @@ import { pushNetpolImage } from './support/node-suite.js';
 const NS = 'dur';
 const AGENT_NS = 'netpol-system';
 const FIRST_PORT = 20000;
-const PORTS = 990; // fewer than a profile's 1000-edge bound: every connect fits
-const PERIOD_S = '0.3'; // the client's pause between connects (≈ 3 connects/s with the probe's own time: 990 ports last the five windows)
+const PORTS = 990; // fewer than a profile's 1000-edge bound: every connect of a client fits
+const PERIOD_S = '0.3'; // a client's pause between connects (≈ 3 connects/s with the probe's own time: 990 ports last about 330 s, one window)
+/** A client per window, in the order the windows run (each its own workload, so its own profile). */
+const CLIENTS = ['client-0', 'client-a', 'client-b', 'client-d', 'client-c'] as const;
+type Client = (typeof CLIENTS)[number];
 
 function cmdline(pid: string): string {
   try {
@@ -61,6 +69,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 interface Logged {
   port: number;
   at: number; // ms, the kubelet's timestamp of the line (just after the connect succeeded)
+}
+
+interface ClientLog {
+  conns: Logged[];
+  /** When the client ran out of ports (its `done` line), if it did. */
+  doneAt?: number;
 }
 
 interface AgentFigures {
@@ -197,21 +211,33 @@ describe('durable traffic profiles on a real node', () => {
     }
   }
 
-  async function logged(): Promise<Logged[]> {
-    const log = (await node.kubectl(['-n', NS, 'logs', '--timestamps', 'client'])).stdout;
-    return log
-      .split('\n')
+  async function logged(client: Client): Promise<ClientLog> {
+    const lines = (await node.kubectl(['-n', NS, 'logs', '--timestamps', client])).stdout.split('\n');
+    const conns = lines
       .map((l) => /^(\S+) ok (\d+)$/.exec(l))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => ({ at: Date.parse(m[1]!), port: Number(m[2]) }));
+    const done = lines.find((l) => / done$/.test(l));
+    return done ? { conns, doneAt: Date.parse(done.split(' ')[0]!) } : { conns };
   }
 
-  /** Connects per port in the client's TrafficProfiles (every node's share). */
-  async function profiled(): Promise<Map<number, number>> {
+  /**
+   * Starts a window's client (its stream begins now) and stops the previous window's (it has been
+   * counted; stopped, it adds no load to later windows). Both through `kubectl exec`: a file the
+   * client's loop checks.
+   */
+  async function go(client: Client): Promise<void> {
+    const i = CLIENTS.indexOf(client);
+    if (i > 0) await node.kubectl(['-n', NS, 'exec', CLIENTS[i - 1]!, '--', 'touch', '/tmp/stop']);
+    await node.kubectl(['-n', NS, 'exec', client, '--', 'touch', '/tmp/go']);
+  }
+
+  /** Connects per port in a client's TrafficProfiles (every node's share). */
+  async function profiled(client: Client): Promise<Map<number, number>> {
     const out = JSON.parse((await node.kubectl(['-n', NS, 'get', 'trafficprofiles', '-o', 'json'])).stdout) as { items: TrafficProfile[] };
     const counts = new Map<number, number>();
     for (const p of out.items) {
-      if (p.spec.workload.name !== 'client') continue;
+      if (p.spec.workload.name !== client) continue;
       for (const e of p.status?.edges ?? []) {
         if (e.port < FIRST_PORT || e.port >= FIRST_PORT + PORTS) continue;
         counts.set(e.port, (counts.get(e.port) ?? 0) + e.count);
@@ -237,21 +263,25 @@ describe('durable traffic profiles on a real node', () => {
   }
 
   /**
-   * Waits (up to 90 s) until every connect logged in [from, until] is in the profiles — but those
-   * of an excused gap (undeploy only: no agent at all) — then checks the accounting: the connects
+   * Waits (up to 90 s) until every connect the window's client logged in [from, until] is in its
+   * profiles — but those of an excused gap (undeploy only: no agent at all) — and checks that the
+   * client had ports left at the window's end; then checks the accounting: the connects
    * still missing (outside an excused gap) are no more than what status counts as lost (kernel lost
    * + the profile sink's lost). The backlog is shown, not counted: the stream goes on, so it is
    * never 0, and 90 s is many flush intervals. `gap` without `excused`: the no-agent-process window,
    * measured and shown, not excused.
    */
-  async function account(window: string, from: number, until: number, gap?: { from: number; to: number; excused: boolean }) {
+  async function account(window: string, client: Client, from: number, until: number, gap?: { from: number; to: number; excused: boolean }) {
     let conns: Logged[] = [];
+    let doneAt: number | undefined;
     let counts = new Map<number, number>();
     let agents: AgentFigures[] = [];
     const deadline = Date.now() + 90_000;
     for (;;) {
-      conns = (await logged()).filter((c) => c.at >= from && c.at <= until);
-      counts = await profiled();
+      const log = await logged(client);
+      doneAt = log.doneAt;
+      conns = log.conns.filter((c) => c.at >= from && c.at <= until);
+      counts = await profiled(client);
       agents = await agentFigures();
       // The stream goes on, so the backlog is never 0: wait for the window's connects themselves.
       const missing = conns.filter((c) => !counts.has(c.port) && !(gap?.excused && c.at >= gap.from && c.at <= gap.to));
@@ -267,6 +297,7 @@ describe('durable traffic profiles on a real node', () => {
     const backlog = agents.reduce((n, a) => n + a.backlog, 0);
     const result = {
       window,
+      client,
       connects: conns.length,
       profiled: conns.length - missing.length,
       duplicates: conns.filter((c) => (counts.get(c.port) ?? 0) > 1).length,
@@ -277,15 +308,19 @@ describe('durable traffic profiles on a real node', () => {
       reportedLost: lost,
       backlog,
       gapMs: gap ? gap.to - gap.from : 0,
+      windowMs: until - from,
+      ...(doneAt !== undefined ? { clientDoneAt: new Date(doneAt).toISOString() } : {}),
       agents,
     };
     figures[window] = result;
     // eslint-disable-next-line no-console
     console.log(`durability ${window}: ${JSON.stringify(result)}`);
+    // The stream ran to the window's end: the client had ports left when the window was counted.
+    expect(doneAt === undefined || doneAt > until, `${client} ran out of ports before the window ended: ${JSON.stringify(result)}`).toBe(true);
     expect(conns.length).toBeGreaterThan(20); // the stream really ran through the window
     // The client ran on, never restarted (a restart would start its ports over).
-    const client = (await node.kubectl(['-n', NS, 'get', 'pod', 'client', '-o', 'jsonpath={.status.phase} {.status.containerStatuses[0].restartCount}'])).stdout;
-    expect(client).toBe('Running 0');
+    const state = (await node.kubectl(['-n', NS, 'get', 'pod', client, '-o', 'jsonpath={.status.phase} {.status.containerStatuses[0].restartCount}'])).stdout;
+    expect(state).toBe('Running 0');
     // Every agent answered status (its figures are part of the count).
     expect(agents.every((a) => a.startedAt !== undefined), JSON.stringify(agents)).toBe(true);
     // Each connect is its own edge (a port of its own): a count above 1 would be a connect counted twice.
@@ -332,21 +367,24 @@ describe('durable traffic profiles on a real node', () => {
     await node.kubectl(['apply', '-f', file]);
     await node.kubectl(['-n', NS, 'wait', '--for=condition=Ready', 'pod/server', '--timeout=90s']);
     serverIP = (await node.kubectl(['-n', NS, 'get', 'pod', 'server', '-o', 'jsonpath={.status.podIP}'])).stdout;
-    // The client: one connect per port, in order; a line per connect that succeeded.
+    // The clients: each waits until told to go (go()), then makes one connect per port, in order,
+    // a line per connect that succeeded, until its ports run out or it is told to stop.
     const loop =
-      `p=${FIRST_PORT}; while [ $p -lt ${FIRST_PORT + PORTS} ]; do ` +
+      `until [ -e /tmp/go ]; do sleep 0.5; done; echo go; ` +
+      `p=${FIRST_PORT}; while [ $p -lt ${FIRST_PORT + PORTS} ] && [ ! -e /tmp/stop ]; do ` +
       `if /tcpserver -probe -timeout 1s ${serverIP}:$p | grep -q open; then echo "ok $p"; else echo "fail $p"; fi; ` +
-      `p=$((p+1)); sleep ${PERIOD_S}; done; echo done; sleep 3600`;
-    const client = {
+      `p=$((p+1)); sleep ${PERIOD_S}; done; ` +
+      `if [ -e /tmp/stop ]; then echo stopped; else echo done; fi; sleep 3600`;
+    const clients = CLIENTS.map((name) => ({
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: 'client', namespace: NS, labels: { app: 'client' } },
+      metadata: { name, namespace: NS, labels: { app: name } },
       // Never restarted: a restart would start the ports over (a second connect to a port).
       spec: { restartPolicy: 'Never', containers: [{ name: 'client', image: 'docker.io/netpol/tcpserver:latest', command: ['sh', '-c', loop] }] },
-    };
-    writeFileSync(file, stringify(client));
+    }));
+    writeFileSync(file, clients.map((o) => stringify(o)).join('---\n'));
     await node.kubectl(['apply', '-f', file]);
-    await node.kubectl(['-n', NS, 'wait', '--for=condition=Ready', 'pod/client', '--timeout=90s']);
+    await node.kubectl(['-n', NS, 'wait', '--for=condition=Ready', ...CLIENTS.map((c) => `pod/${c}`), '--timeout=90s']);
   }, 400_000);
 
   afterAll(async () => {
@@ -357,13 +395,15 @@ describe('durable traffic profiles on a real node', () => {
   }, 120_000);
 
   it('(0) undisturbed: every connect is in the profile, once', async () => {
+    await go('client-0');
     const from = Date.now();
     await sleep(15_000);
-    const r = await account('undisturbed', from, Date.now());
+    const r = await account('undisturbed', 'client-0', from, Date.now());
     expect(r.missingInGap + r.missingOutsideGap.length).toBe(0);
   }, 180_000);
 
   it('(a) agent SIGKILLed and its pod recreated: every connect, those made while no agent process ran included, is profiled or counted lost', async () => {
+    await go('client-a');
     const from = Date.now();
     await sleep(8_000);
     const old = (await agentPod())!;
@@ -391,7 +431,7 @@ describe('durable traffic profiles on a real node', () => {
     const { pod: agent, at: attached, ended } = await attachedAt(fresh!.name, old.name);
     figures.sigkillEndedPods = ended;
     await sleep(8_000);
-    const r = await account('sigkill', from, Date.now(), { from: killedAt, to: attached, excused: false }).catch(async (e: unknown) => {
+    const r = await account('sigkill', 'client-a', from, Date.now(), { from: killedAt, to: attached, excused: false }).catch(async (e: unknown) => {
       await diagnose();
       throw e;
     });
@@ -404,6 +444,7 @@ describe('durable traffic profiles on a real node', () => {
   }, 300_000);
 
   it('(b) API server restarted: every connect is profiled or counted lost', async () => {
+    await go('client-b');
     const from = Date.now();
     await sleep(5_000);
     const pidFile = join(node.dir, 'pids', 'kube-apiserver.pid');
@@ -435,12 +476,13 @@ describe('durable traffic profiles on a real node', () => {
     expect(newPids).toHaveLength(1);
     writeFileSync(pidFile, newPids[0] + '\n');
     await sleep(5_000);
-    const r = await account('apiserver-restart', from, Date.now());
+    const r = await account('apiserver-restart', 'client-b', from, Date.now());
     figures.apiserverDownMs = restartedMs;
     expect(r.missingInGap + r.missingOutsideGap.length).toBeLessThanOrEqual(r.reportedLost);
   }, 300_000);
 
   it("(d) the node's agent removed while learning, the DaemonSet staying (node excluded by a selector, then included): every connect is profiled or counted lost", async () => {
+    await go('client-d');
     const from = Date.now();
     await sleep(5_000);
     const old = (await agentPod())!;
@@ -466,7 +508,7 @@ describe('durable traffic profiles on a real node', () => {
     const { pod: agent, at: attached, ended } = await attachedAt(fresh!.name, old.name);
     figures.nodeExcludedEndedPods = ended;
     await sleep(8_000);
-    const r = await account('node-excluded', from, Date.now(), { from: removedAt, to: attached, excused: false }).catch(async (e: unknown) => {
+    const r = await account('node-excluded', 'client-d', from, Date.now(), { from: removedAt, to: attached, excused: false }).catch(async (e: unknown) => {
       await diagnose();
       throw e;
     });
@@ -475,6 +517,7 @@ describe('durable traffic profiles on a real node', () => {
   }, 300_000);
 
   it('(c) agent undeployed while learning and deployed again: connects outside the no-agent gap are profiled or counted lost', async () => {
+    await go('client-c');
     const from = Date.now();
     await sleep(5_000);
     const old = await agentPod();
@@ -505,6 +548,6 @@ describe('durable traffic profiles on a real node', () => {
     await sleep(8_000);
     // The old agent detaches its programs on SIGTERM, some time after undeploy starts and before its
     // sinks close: the gap is counted from the undeploy call (the earliest it can have begun).
-    await account('undeploy-redeploy', from, Date.now(), { from: undeployAt, to: attached, excused: true });
+    await account('undeploy-redeploy', 'client-c', from, Date.now(), { from: undeployAt, to: attached, excused: true });
   }, 400_000);
 });
