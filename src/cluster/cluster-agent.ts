@@ -55,6 +55,8 @@ export interface ClusterAgentOptions {
   alsoAnswers?: boolean;
   /** How long a connect from an unknown kubelet container waits for the view (default 10 s). */
   holdMs?: number;
+  /** How many connects may wait for their pods at once (default MAX_HELD). */
+  maxHeld?: number;
   onLost?: (newlyLost: number, totalLost: number) => void;
   /** A connect given up on: its container never showed up in the cluster view. */
   onUnresolved?: (e: EnrichedEvent) => void;
@@ -65,6 +67,15 @@ export interface ClusterAgentOptions {
   pin?: PinOptions;
 }
 
+/**
+ * At most this many connects wait for their pods at once. Everything behind a held connect waits
+ * with it (order is kept), so one unknown pod's container during a connect storm held tens of
+ * thousands a second: an agent on a node ran out of heap that way. At the bound the connect being
+ * waited for is given up on (counted, as at holdMs) so the queue moves, and connects arriving
+ * while it is still full are counted as unresolved, not queued.
+ */
+export const MAX_HELD = 50_000;
+
 /** Connects waiting for their pod, in arrival order. */
 interface HoldQueue {
   chain: Promise<void>;
@@ -72,6 +83,8 @@ interface HoldQueue {
   failure: unknown;
   /** Aborted by stop() at its deadline: whatever is still held is given up on (and counted). */
   stopping: AbortController;
+  /** Aborts the wait of the connect at the head of the queue (the queue reached MAX_HELD). */
+  waiting: AbortController | undefined;
 }
 
 export class ClusterAgent {
@@ -84,7 +97,8 @@ export class ClusterAgent {
   static async start(opts: ClusterAgentOptions, onConnect: (c: PodConnect) => void): Promise<ClusterAgent> {
     const node = opts.node ?? thisNodeName();
     const holdMs = opts.holdMs ?? 10_000;
-    const s: HoldQueue = { chain: Promise.resolve(), held: 0, failure: undefined, stopping: new AbortController() };
+    const maxHeld = opts.maxHeld ?? MAX_HELD;
+    const s: HoldQueue = { chain: Promise.resolve(), held: 0, failure: undefined, stopping: new AbortController(), waiting: undefined };
     // Held connects in arrival order: an array read from `head` (shift() would move every entry
     // behind it, and a storm held behind one unknown pod queues tens of thousands).
     let queue: EnrichedEvent[] = [];
@@ -119,14 +133,25 @@ export class ClusterAgent {
       const at = e.container ? givenUp.get(e.container.id) : undefined;
       return at !== undefined && Date.now() - at < 30_000;
     };
+    const placeable = (e: EnrichedEvent, index: ClusterIndex): boolean =>
+      e.container != null && podOfContainer(index, { containerId: e.container.id, podUid: e.container.podUid }).identity !== undefined;
     const handle = (e: EnrichedEvent): void => {
       // Fast path: nothing held, pod known.
       if (s.held === 0 && deliver(e, opts.view.index())) {
         e.settle?.();
         return;
       }
-      // Not a pod's container (docker, host process), or one already given up on: not ours.
-      if (s.held === 0 && (!e.container?.podUid || recentlyGivenUp(e))) {
+      // Not a pod's container (docker, host process), or one already given up on: not ours. While
+      // connects are held, such a connect would be dropped all the same when its turn came; it is
+      // dropped now, unless the view can place it (then it keeps its place in the order), so a
+      // storm of host connects behind one held connect is not queued.
+      if ((!e.container?.podUid || recentlyGivenUp(e)) && (s.held === 0 || !placeable(e, opts.view.index()))) {
+        e.settle?.();
+        return;
+      }
+      if (s.held >= maxHeld) {
+        s.waiting?.abort();
+        opts.onUnresolved?.(e);
         e.settle?.();
         return;
       }
@@ -139,7 +164,10 @@ export class ClusterAgent {
           try {
             if (deliver(next, opts.view.freshIndex())) return;
             if (!next.container?.podUid || recentlyGivenUp(next)) return;
-            const ok = await opts.view.waitFor((index) => (deliver(next, index) ? true : undefined), holdMs, s.stopping.signal);
+            const waiting = new AbortController();
+            s.waiting = waiting;
+            const ok = await opts.view.waitFor((index) => (deliver(next, index) ? true : undefined), holdMs, AbortSignal.any([s.stopping.signal, waiting.signal]));
+            s.waiting = undefined;
             if (!ok) {
               givenUp.set(next.container.id, Date.now());
               opts.onUnresolved?.(next);
@@ -170,6 +198,11 @@ export class ClusterAgent {
       handle,
     );
     return new ClusterAgent(agent, node, s);
+  }
+
+  /** Connects waiting for their pods now (at most MAX_HELD). */
+  get held(): number {
+    return this.holds.held;
   }
 
   get eventsReceived(): number {
