@@ -97,8 +97,12 @@ export interface AgentStatus {
   /** Attributed connects: reported as made, and answered. */
   /** TCP connects reported as made and answered; UDP sends (first datagram per socket and destination). */
   connects: { made: number; answered: number; udpSends?: number };
-  /** Connects are reported as made (sockops attached), else why not. */
-  connectsAsMade: { reported: boolean; problem?: string };
+  /**
+   * Connects are reported as made right now (the sockops hook attached), else why not; the hook is
+   * attached only while something wants connects as made: `wantedBy` clients of when=connect (and
+   * sinks). Without it, when=connect clients get each connect when answered.
+   */
+  connectsAsMade: { reported: boolean; problem?: string; wantedBy?: number };
   /** UDP sends are observed (the cgroup hooks attached), else why not. */
   udp?: { observed: boolean; problem?: string };
   subscribers: number;
