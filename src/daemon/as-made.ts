@@ -91,6 +91,13 @@ export class AsMadeSwitch {
     };
   }
 
+  /** The agent stops: no switching any more (the tracer's close() decides what stays attached). */
+  stop(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    this.hook = undefined;
+  }
+
   get consumers(): number {
     return this.wanted;
   }

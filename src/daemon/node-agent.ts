@@ -410,6 +410,7 @@ export class NodeAgent {
     clearInterval(this.rateTimer);
     const closingApi = this.apiHttp ? closeServer(this.apiHttp) : Promise.resolve();
     this.stream.endAll();
+    this.asMade.stop();
     await closingApi;
     if (this.agent) await this.agent.stop(deadline);
     await Promise.all(
