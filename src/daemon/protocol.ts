@@ -16,7 +16,10 @@
  *       selector=SEL    only pods matching this label selector (`a=b,c in (x,y),!d`)
  *       container=NAME  only this container
  *       when=connect|answer  as made (default) or when answered; when the agent cannot report
- *                       connects as made (no sockops hook), when=connect gets the answers instead
+ *                       connects as made (no sockops hook), when=connect gets the answers instead.
+ *                       The agent attaches its sockops hook for the first when=connect client
+ *                       (src/daemon/as-made.ts): a connect whose SYN went out before that comes to
+ *                       it once, when answered
  *       since=ISO       also the connects of this agent's recent past (its replay buffer, the last
  *                       REPLAY_SECONDS) made at or after this time, so a client that finds a pod
  *                       just after it started misses none of its first connects
