@@ -172,7 +172,7 @@ export class NodeAgent {
       const { bootTimeNs } = await import('../agent/clock.js');
       this.asMade.attach(this.agent, bootTimeNs);
       const reporting = this.asMade.reporting;
-      if (reporting.problem) log(`warning: connects can be reported when answered only: ${reporting.problem}`);
+      if (reporting.problem) log(`warning: connects are reported when answered only: ${reporting.problem}`);
       const udp = this.agent.udpReporting;
       if (!udp.observed) log(`warning: UDP is not observed: ${udp.problem ?? 'its hooks are not attached'}`);
       // The profiles record it (status.protocols): learn takes DNS as observed only where UDP was.
