@@ -41,6 +41,8 @@ export interface AgentOptions {
   reportConnects?: boolean;
   /** With reportConnects: also report each connect when answered (see TracerOptions.alsoAnswers). */
   alsoAnswers?: boolean;
+  /** With reportConnects: the sockops hook stays detached until setReportConnects(true) (TracerOptions.reportConnectsOnDemand). */
+  reportConnectsOnDemand?: boolean;
   /** TCP connects (default true). */
   tcp?: boolean;
   /** UDP: each socket's first datagram to each destination (see TracerOptions.udp). */
@@ -110,6 +112,7 @@ export class LocalAgent {
     if (opts.dedupEdges) tracerOpts.dedupEdges = true;
     if (opts.reportConnects) tracerOpts.reportConnects = true;
     if (opts.alsoAnswers) tracerOpts.alsoAnswers = true;
+    if (opts.reportConnectsOnDemand) tracerOpts.reportConnectsOnDemand = true;
     if (opts.udp) tracerOpts.udp = true;
     if (opts.udpOptional) tracerOpts.udpOptional = true;
     if (opts.ringBytes) tracerOpts.ringBytes = opts.ringBytes;
@@ -212,6 +215,16 @@ export class LocalAgent {
   /** reportConnects: whether connects are reported as made (else when answered, and why). */
   get connectReporting(): { reported: boolean; problem?: string } {
     return { reported: this.tracer.connectsReported, ...(this.tracer.connectsProblem ? { problem: this.tracer.connectsProblem } : {}) };
+  }
+
+  /** reportConnectsOnDemand: attaches or detaches the sockops hook (TcpConnectTracer.setReportConnects). */
+  setReportConnects(on: boolean): { reported: boolean; problem?: string } {
+    return this.tracer.setReportConnects(on);
+  }
+
+  /** CLOCK_BOOTTIME ns since which connects are reported as made (TcpConnectTracer.reportingSinceNs). */
+  get reportingSinceNs(): bigint | undefined {
+    return this.tracer.reportingSinceNs;
   }
 
   /** udp: whether UDP sends are observed (every UDP hook attached), else why not. */

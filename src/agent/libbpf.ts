@@ -23,6 +23,9 @@ interface LibbpfFunctions {
   bpf_program__attach(prog: Pointer): Pointer;
   bpf_program__attach_cgroup(prog: Pointer, cgroupFd: number): Pointer;
   bpf_program__set_autoload(prog: Pointer, autoload: boolean): number;
+  bpf_program__fd(prog: Pointer): number;
+  bpf_link_create(progFd: number, targetFd: number, attachType: number, opts: Pointer): number;
+  bpf_obj_pin(fd: number, path: string): number;
   bpf_link__destroy(link: Pointer): number;
   bpf_link__pin(link: Pointer, path: string): number;
   bpf_link__disconnect(link: Pointer): void;
@@ -78,6 +81,9 @@ export function lib(): { fns: LibbpfFunctions } {
     bpf_program__attach: f('void *bpf_program__attach(void *prog)'),
     bpf_program__attach_cgroup: f('void *bpf_program__attach_cgroup(void *prog, int cgroup_fd)'),
     bpf_program__set_autoload: f('int bpf_program__set_autoload(void *prog, bool autoload)'),
+    bpf_program__fd: f('int bpf_program__fd(const void *prog)'),
+    bpf_link_create: f('int bpf_link_create(int prog_fd, int target_fd, int attach_type, const void *opts)'),
+    bpf_obj_pin: f('int bpf_obj_pin(int fd, const char *pathname)'),
     bpf_link__destroy: f('int bpf_link__destroy(void *link)'),
     bpf_link__pin: f('int bpf_link__pin(void *link, const char *path)'),
     bpf_link__disconnect: f('void bpf_link__disconnect(void *link)'),
@@ -277,6 +283,13 @@ export class BpfObject {
     this.links.push({ program: programName, link });
   }
 
+  /** A loaded program's descriptor (owned by the object: valid until close()). */
+  programFd(programName: string): number {
+    const fd = lib().fns.bpf_program__fd(this.find('program', programName));
+    if (fd < 0) throw failure(`BPF program ${programName}`, -fd);
+    return fd;
+  }
+
   /** The programs attached so far, in order. */
   get attached(): string[] {
     return this.links.map((l) => l.program);
@@ -324,6 +337,38 @@ export class BpfObject {
   get isClosed(): boolean {
     return this.closed;
   }
+}
+
+/** BPF_CGROUP_SOCK_OPS (enum bpf_attach_type). */
+const BPF_CGROUP_SOCK_OPS = 3;
+
+/**
+ * A sockops program (by descriptor: loaded now, or reopened from its pin) attached to the cgroup
+ * v2 directory `cgroupDirFd` as a BPF link, held by the returned descriptor: closing it (and
+ * removing its pin, if pinned) detaches the program. Unlike BpfObject.attachCgroup, this works for
+ * a program this process did not load (a restarted agent attaching its predecessor's program).
+ */
+export function linkSockops(progFd: number, cgroupDirFd: number): number {
+  const fd = lib().fns.bpf_link_create(progFd, cgroupDirFd, BPF_CGROUP_SOCK_OPS, null);
+  if (fd < 0) throw failure('attaching the sockops program to the cgroup v2 root', -fd);
+  return fd;
+}
+
+/** Pins a program or link descriptor at `path` in the BPF filesystem. */
+export function pinFd(fd: number, path: string): void {
+  const rc = lib().fns.bpf_obj_pin(fd, path);
+  if (rc < 0) throw failure(`pinning ${path}`, -rc);
+}
+
+/** Opens a pinned program or link (bpf_obj_get); close it with closeFd. */
+export function openPinned(path: string): number {
+  const fd = lib().fns.bpf_obj_get(path);
+  if (fd < 0) throw failure(`opening ${path}`, -fd);
+  return fd;
+}
+
+export function closeFd(fd: number): void {
+  lib().fns.close(fd);
 }
 
 export function possibleCpus(): number {

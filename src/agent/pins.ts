@@ -2,7 +2,7 @@
  * The tracer's kernel side kept across agent restarts, as Cilium keeps its datapath: the maps and
  * the programs' links are pinned in the BPF filesystem, under
  *
- *   <root>/v<PIN_LAYOUT>-<hash>/map_<name>, link_<program>      (root: /sys/fs/bpf/netpol)
+ *   <root>/v<PIN_LAYOUT>-<hash>/map_<name>, link_<program>, prog_<program>   (root: /sys/fs/bpf/netpol)
  *
  * where <hash> covers the BPF object file and everything fixed at load (configuration, ring size,
  * programs), so a directory is only ever reopened by an agent that would have loaded the very same
@@ -101,6 +101,20 @@ export class PinDir {
     return this.entries()
       .filter((f) => f.startsWith('link_'))
       .map((f) => f.slice('link_'.length));
+  }
+
+  /** Where program `name`'s link is pinned (while it is attached). */
+  linkPath(program: string): string {
+    return join(this.path, `link_${program}`);
+  }
+
+  /**
+   * Where program `name` itself is pinned: a program attached and detached at run time (the
+   * sockops hook, on demand) must outlive its agent even while detached, so that the next agent,
+   * which reopens rather than loads, can attach it.
+   */
+  programPath(program: string): string {
+    return join(this.path, `prog_${program}`);
   }
 
   /** Where map `name` is pinned (open it with BpfMap.fromPin). */

@@ -4,11 +4,12 @@
  * the event loop for long. Lost events (ring buffer full) are counted in the kernel; read them
  * with counters(). Always call close() (it is idempotent); closeOnExit() wires it to signals.
  */
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../errors.js';
-import { BpfMap, BpfObject, MappedRingBuffer, possibleCpus } from './libbpf.js';
+import { BpfMap, BpfObject, closeFd, linkSockops, MappedRingBuffer, openPinned, pinFd, possibleCpus } from './libbpf.js';
+import { bootTimeNs } from './clock.js';
 import { otherPinDirs, PinDir, pinHash, type PinOptions } from './pins.js';
 import { canLoadNetPrograms, preflight } from './diagnose.js';
 import { cgroup2Root } from './mounts.js';
@@ -53,6 +54,12 @@ export interface TracerOptions {
    * sockops hook, only the answers come.
    */
   alsoAnswers?: boolean;
+  /**
+   * With reportConnects: load the sockops program but leave it detached until
+   * setReportConnects(true) asks for it (the node agent attaches it only while a client wants
+   * connects as made: it costs kernel time on every connect, and its events user-space time).
+   */
+  reportConnectsOnDemand?: boolean;
   /**
    * Also report UDP: each socket's first datagram to each destination (outcome `sent`, proto UDP),
    * from cgroup/connect4|6 and cgroup/sendmsg4|6 on the cgroup v2 root. A socket's replies (sends
@@ -178,10 +185,20 @@ export class TcpConnectTracer {
   private handler: ((e: ConnectEvent, cursor: number) => void) | undefined;
   private handlerError: unknown;
   private received = 0;
-  /** reportConnects: true once the sockops program is attached (connects reported as made). */
-  readonly connectsReported: boolean = false;
-  /** reportConnects: why connects are reported when answered after all. */
-  readonly connectsProblem: string | undefined;
+  /** reportConnects: the sockops program, loaded (owned by obj) or reopened from its pin (owned here). */
+  private sockopsProg: number | undefined;
+  private sockopsProgOwned = false;
+  /** The sockops program's link while it is attached (held here; also pinned when pinned). */
+  private sockopsLink: number | undefined;
+  private sockopsProblem: string | undefined;
+  /** Pinned: the directory is complete, so a link attached now is pinned at once. */
+  private pinsReady = false;
+  /**
+   * CLOCK_BOOTTIME ns (the events' clock) taken just after the sockops program was last attached:
+   * a connect whose SYN went out before it (event tsNs < this) may not have been reported as made.
+   * 0n when a reopened pinned link was found attached (since some time before).
+   */
+  reportingSinceNs: bigint | undefined;
   /** udp: true once every UDP hook is attached (each socket's first datagram per destination is reported). */
   readonly udpObserved: boolean = false;
   /** udpOptional: why UDP is not observed (a hook could not be loaded or attached). */
@@ -200,6 +217,7 @@ export class TcpConnectTracer {
     this.idlePollMs = Math.max(this.pollMs, opts.idlePollMs ?? IDLE_POLL_MS);
     // The sockops program needs CAP_NET_ADMIN to load; without it, connects are reported when answered.
     const sockops = (opts.reportConnects ?? false) && canLoadNetPrograms();
+    const noSockops = 'the sockops hook needs CAP_NET_ADMIN (or root)';
     let udp = opts.udp ?? false;
     if (udp && !canLoadNetPrograms()) {
       if (!opts.udpOptional) {
@@ -225,6 +243,8 @@ export class TcpConnectTracer {
         ringBytes,
         programs: opts.programs ?? PROGRAMS,
         sockops,
+        // On demand, the program is pinned too (prog_handle_sockops): directories of before had none.
+        ...(opts.reportConnectsOnDemand ? { sockopsOnDemand: true } : {}),
         udp,
       };
       pinDir = PinDir.forHash(opts.pin.root, pinHash(path, fixed));
@@ -262,9 +282,23 @@ export class TcpConnectTracer {
         throw err;
       }
       const linked = pinDir.linkedPrograms();
+      this.pinsReady = true;
       if (opts.reportConnects) {
-        this.connectsReported = linked.includes(SOCKOPS_PROGRAM);
-        if (!this.connectsReported) this.connectsProblem = sockops ? 'the agent that pinned the programs could not attach the sockops hook' : 'the sockops hook needs CAP_NET_ADMIN (or root)';
+        try {
+          if (sockops && existsSync(pinDir.programPath(SOCKOPS_PROGRAM))) {
+            this.sockopsProg = openPinned(pinDir.programPath(SOCKOPS_PROGRAM));
+            this.sockopsProgOwned = true;
+          }
+          if (linked.includes(SOCKOPS_PROGRAM)) {
+            this.sockopsLink = openPinned(pinDir.linkPath(SOCKOPS_PROGRAM));
+            this.reportingSinceNs = 0n;
+          }
+        } catch (err) {
+          this.sockopsProblem = (err as Error).message;
+        }
+        if (this.sockopsLink === undefined && !opts.reportConnectsOnDemand) {
+          this.sockopsProblem ??= sockops ? 'the agent that pinned the programs could not attach the sockops hook' : noSockops;
+        } else if (this.sockopsProg === undefined) this.sockopsProblem ??= sockops ? 'the pinned sockops program was not found' : noSockops;
       }
       if (opts.udp) {
         this.udpObserved = UDP_PROGRAMS.every((p) => linked.includes(p));
@@ -299,9 +333,10 @@ export class TcpConnectTracer {
       this.ring = ring;
       for (const prog of opts.programs ?? PROGRAMS) obj.attach(prog);
       if (opts.reportConnects) {
-        const problem = sockops ? this.attachSockops() : 'the sockops hook needs CAP_NET_ADMIN (or root)';
-        this.connectsReported = problem === undefined;
-        this.connectsProblem = problem;
+        if (sockops) {
+          this.sockopsProg = obj.programFd(SOCKOPS_PROGRAM);
+          if (!opts.reportConnectsOnDemand) this.sockopsProblem = this.attachSockops();
+        } else this.sockopsProblem = noSockops;
       }
       if (udp) {
         let problem: string | undefined;
@@ -317,11 +352,17 @@ export class TcpConnectTracer {
       }
       if (pinDir) {
         pinDir.create();
+        // Before the events map (the mark of a complete directory).
+        if (this.sockopsProg !== undefined) pinFd(this.sockopsProg, pinDir.programPath(SOCKOPS_PROGRAM));
+        if (this.sockopsLink !== undefined) pinFd(this.sockopsLink, pinDir.linkPath(SOCKOPS_PROGRAM));
         obj.pin(pinDir.path, PINNED_MAPS, 'events');
         this.ringId = pinDir.ringId();
+        this.pinsReady = true;
       }
     } catch (err) {
       ring?.close();
+      if (this.sockopsLink !== undefined) closeFd(this.sockopsLink);
+      this.sockopsLink = undefined;
       obj.close();
       // Half-pinned: remove it, the next agent starts over.
       if (pinDir && !pinDir.complete) pinDir.remove();
@@ -377,8 +418,72 @@ export class TcpConnectTracer {
     }
   }
 
+  /** Attaches the loaded (or reopened) sockops program; returns why it could not, or undefined. */
   private attachSockops(): string | undefined {
-    return this.attachToCgroupRoot(SOCKOPS_PROGRAM);
+    if (this.sockopsProg === undefined) return this.sockopsProblem ?? 'the sockops program is not loaded';
+    const root = cgroup2Root();
+    if (!root) return 'no cgroup v2 hierarchy is mounted (the sockops hook attaches to its root)';
+    let cgroup: number;
+    try {
+      cgroup = openSync(root, 'r');
+    } catch (err) {
+      return `cannot open the cgroup v2 root ${root}: ${(err as Error).message}`;
+    }
+    let link: number;
+    try {
+      link = linkSockops(this.sockopsProg, cgroup);
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      closeSync(cgroup);
+    }
+    if (this.pinDir && this.pinsReady) {
+      try {
+        pinFd(link, this.pinDir.linkPath(SOCKOPS_PROGRAM));
+      } catch (err) {
+        closeFd(link);
+        return (err as Error).message;
+      }
+    }
+    this.sockopsLink = link;
+    this.reportingSinceNs = bootTimeNs();
+    return undefined;
+  }
+
+  /**
+   * reportConnects: attaches (true) or detaches (false) the sockops program at run time; pinned,
+   * its link's pin follows, so a restarted agent finds it as the last one left it. Answers are
+   * reported either way (alsoAnswers). Returns the state now (reported, else why not).
+   */
+  setReportConnects(on: boolean): { reported: boolean; problem?: string } {
+    if (!this.isClosed) {
+      if (on && this.sockopsLink === undefined) this.sockopsProblem = this.attachSockops();
+      else if (!on && this.sockopsLink !== undefined) {
+        if (this.pinDir) {
+          try {
+            unlinkSync(this.pinDir.linkPath(SOCKOPS_PROGRAM));
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          }
+        }
+        // The last reference: the kernel detaches the program.
+        closeFd(this.sockopsLink);
+        this.sockopsLink = undefined;
+        this.reportingSinceNs = undefined;
+        this.sockopsProblem = undefined;
+      }
+    }
+    return { reported: this.connectsReported, ...(this.sockopsProblem ? { problem: this.sockopsProblem } : {}) };
+  }
+
+  /** reportConnects: true while the sockops program is attached (connects reported as made). */
+  get connectsReported(): boolean {
+    return this.sockopsLink !== undefined;
+  }
+
+  /** reportConnects: why connects are reported when answered only (undefined when merely not asked for). */
+  get connectsProblem(): string | undefined {
+    return this.connectsReported ? undefined : this.sockopsProblem;
   }
 
   /** Attaches a cgroup program to the cgroup v2 root; returns why it could not, or undefined. */
@@ -647,6 +752,10 @@ export class TcpConnectTracer {
         old.ring.close();
         for (const map of old.maps) map.close();
       }
+      // Unpinned, this detaches the sockops program; pinned, its pin keeps it attached.
+      if (this.sockopsLink !== undefined) closeFd(this.sockopsLink);
+      this.sockopsLink = undefined;
+      if (this.sockopsProgOwned && this.sockopsProg !== undefined) closeFd(this.sockopsProg);
       this.obj?.close();
       for (const map of this.reopenedMaps) map.close();
     }

@@ -53,6 +53,8 @@ export interface ClusterAgentOptions {
   udpOptional?: boolean;
   /** With reportConnects: also report each connect when answered (the node agent serves both). */
   alsoAnswers?: boolean;
+  /** With reportConnects: the sockops hook attached only on setReportConnects(true) (the node agent, while a client wants connects as made). */
+  reportConnectsOnDemand?: boolean;
   /** How long a connect from an unknown kubelet container waits for the view (default 10 s). */
   holdMs?: number;
   /** How many connects may wait for their pods at once (default MAX_HELD). */
@@ -192,6 +194,7 @@ export class ClusterAgent {
         ...(opts.udp ? { udp: true } : {}),
         ...(opts.udpOptional ? { udpOptional: true } : {}),
         ...(opts.alsoAnswers ? { alsoAnswers: true } : {}),
+        ...(opts.reportConnectsOnDemand ? { reportConnectsOnDemand: true } : {}),
         ...(opts.onLost ? { onLost: opts.onLost } : {}),
         ...(opts.pin ? { pin: opts.pin } : {}),
       },
@@ -211,6 +214,16 @@ export class ClusterAgent {
 
   get connectReporting(): { reported: boolean; problem?: string } {
     return this.agent.connectReporting;
+  }
+
+  /** See LocalAgent.setReportConnects. */
+  setReportConnects(on: boolean): { reported: boolean; problem?: string } {
+    return this.agent.setReportConnects(on);
+  }
+
+  /** See LocalAgent.reportingSinceNs. */
+  get reportingSinceNs(): bigint | undefined {
+    return this.agent.reportingSinceNs;
   }
 
   /** With udp: whether UDP sends are observed, else why not. */

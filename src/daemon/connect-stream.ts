@@ -17,11 +17,18 @@ export interface ConnectStreamOptions {
   queueLines?: number;
   /** Connects kept for `since=` (at most REPLAY_SECONDS old). Default 8192. */
   replayEntries?: number;
+  /**
+   * Told of each client that wants connects as made (when=connect, TCP), while it streams: the
+   * agent reports connects as made only then (src/daemon/as-made.ts). Returns the release function.
+   */
+  wantAsMade?: () => () => void;
 }
 
 interface Published {
   c: PodConnect;
   when: When;
+  /** An answer whose connect was not reported as made: when=connect clients get it instead. */
+  alsoMade: boolean;
   /** Encoded once, on first use. */
   line?: string;
 }
@@ -75,8 +82,13 @@ class Subscriber {
     }
   }
 
+  /** Set for a client that wants connects as made: says it left. */
+  release: (() => void) | undefined;
+
   detach(): void {
     this.out.off('drain', this.onDrain);
+    this.release?.();
+    this.release = undefined;
   }
 }
 
@@ -120,26 +132,29 @@ export class ConnectStream {
   private readonly replayEntries: number;
   private published = 0;
   private lostTotal = 0;
-  /** Answers also go to when=connect subscribers while connects cannot be reported as made. */
-  asMade = true;
+  private readonly wantAsMade: (() => () => void) | undefined;
 
   constructor(opts: ConnectStreamOptions = {}) {
     this.queueLines = opts.queueLines ?? 1024;
     this.replayEntries = opts.replayEntries ?? 8192;
     this.replay = new Ring(this.replayEntries);
+    this.wantAsMade = opts.wantAsMade;
   }
 
-  /** Hands one connect to every subscriber that asked for it; never blocks. */
-  publish(c: PodConnect, when: When): void {
+  /**
+   * Hands one connect to every subscriber that asked for it; never blocks. `alsoMade`: an answer
+   * whose connect was not reported as made (the hook detached, or not attached yet when its SYN
+   * went out), which when=connect subscribers then get instead.
+   */
+  publish(c: PodConnect, when: When, alsoMade = false): void {
     this.published++;
-    const p: Published = { c, when };
+    const p: Published = { c, when, alsoMade };
     this.replay.push(p);
     for (const s of this.subscribers) this.offer(s, p);
   }
 
   private offer(s: Subscriber, p: Published): void {
-    const asWhen: When[] = p.when === 'answer' && !this.asMade ? ['answer', 'connect'] : [p.when];
-    if (!asWhen.some((w) => s.filter(p.c, w))) return;
+    if (!s.filter(p.c, p.when) && !(p.alsoMade && s.filter(p.c, 'connect'))) return;
     p.line ??= encodeLine(p.c, p.when);
     if (!s.offer(p.line)) this.lostTotal++;
   }
@@ -150,6 +165,9 @@ export class ConnectStream {
    */
   subscribe(query: ConnectsQuery, out: Writable): () => void {
     const s = new Subscriber(out, compileConnectFilter(query), this.queueLines);
+    // Before the replay: from here on no connect goes unreported (see as-made.ts).
+    const release = (query.when ?? 'connect') === 'connect' && query.proto !== 'UDP' ? this.wantAsMade?.() : undefined;
+    s.release = release;
     if (query.since !== undefined) {
       const from = Math.max(query.since.getTime(), Date.now() - REPLAY_SECONDS * 1000);
       for (const p of this.replay) if (p.c.time.getTime() >= from) this.offer(s, p);

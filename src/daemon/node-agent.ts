@@ -1,7 +1,8 @@
 /**
  * `netpol agent`: the node agent process (the DaemonSet's container). One ClusterAgent traces every
- * pod of this node, with each connect reported twice — as made and when answered — so one kernel
- * program serves `trace` without and with --latency. Every connect goes to the live stream
+ * pod of this node, with each connect reported when answered, and also as made while a client wants
+ * that (`trace` without --latency; the sockops hook is attached only then, src/daemon/as-made.ts),
+ * so one kernel program serves `trace` without and with --latency. Every connect goes to the live stream
  * (/v1/connects) and, when answered, to each sink (src/daemon/sink.ts). The pod view watches only
  * this node's pods (fieldSelector spec.nodeName); services, namespaces, policies and owners are
  * cluster-wide, as enrichment needs.
@@ -19,6 +20,7 @@ import { onBpffs, type PinOptions, type RingMark } from '../agent/pins.js';
 import { agentRemoval, daemonSetOf } from '../cluster/agent-removal.js';
 import { ClusterAgent, thisNodeName, type PodConnect } from '../cluster/cluster-agent.js';
 import type { LiveClusterView } from '../cluster/live.js';
+import { AsMadeSwitch } from './as-made.js';
 import { ConnectStream } from './connect-stream.js';
 import type { AuditSource } from './audit-stream.js';
 import { apiServer, closeServer, healthServer, listen, type Listen } from './http-servers.js';
@@ -49,6 +51,8 @@ export interface NodeAgentOptions {
    * bench/connect-storm.ts shortens it: other users' test pods on the same machine are such containers.
    */
   holdMs?: number;
+  /** How long the sockops hook stays attached after the last client wanting connects as made left (default AS_MADE_LINGER_MS). */
+  asMadeLingerMs?: number;
   /** stop()'s whole budget from its call: connects still held for their pod are given up on (counted) and the sinks closed by then. Default 10 s. */
   closeDeadlineMs?: number;
   /** Where the agent says what it does (stderr). */
@@ -77,6 +81,8 @@ export class NodeAgent {
   readonly node: string;
   readonly startedAt = new Date();
   private readonly stream: ConnectStream;
+  /** The sockops hook, attached while something wants connects as made. */
+  private readonly asMade: AsMadeSwitch;
   private readonly rate = new MinuteRate();
   private readonly sinks: SinkSlot[] = [];
   private apiHttp: http.Server | undefined;
@@ -101,7 +107,8 @@ export class NodeAgent {
 
   constructor(private readonly opts: NodeAgentOptions) {
     this.node = opts.node ?? thisNodeName();
-    this.stream = new ConnectStream(opts.subscriberQueue !== undefined ? { queueLines: opts.subscriberQueue } : {});
+    this.asMade = new AsMadeSwitch({ ...(opts.asMadeLingerMs !== undefined ? { lingerMs: opts.asMadeLingerMs } : {}), ...(opts.log ? { log: opts.log } : {}) });
+    this.stream = new ConnectStream({ ...(opts.subscriberQueue !== undefined ? { queueLines: opts.subscriberQueue } : {}), wantAsMade: () => this.asMade.want() });
   }
 
   /**
@@ -145,6 +152,9 @@ export class NodeAgent {
           filter: () => true,
           reportConnects: true,
           alsoAnswers: true,
+          // The sockops hook only while a client (or a sink) wants connects as made: it costs
+          // kernel time on every connect and a second event per connect (as-made.ts).
+          reportConnectsOnDemand: true,
           // UDP sends too (each socket's first datagram per destination), for the profiles and the
           // judge; TCP alone when the cgroup hooks cannot attach (said in the status document).
           udp: true,
@@ -157,9 +167,12 @@ export class NodeAgent {
         },
         (c) => this.deliver(c),
       );
-      const reporting = this.agent.connectReporting;
-      this.stream.asMade = reporting.reported;
-      if (!reporting.reported) log(`warning: connects are reported when answered only: ${reporting.problem ?? 'the sockops hook is not attached'}`);
+      // A sink that acts on connects as made wants them all the time.
+      for (const slot of this.sinks) if (slot.sink.acceptMade) this.asMade.want();
+      const { bootTimeNs } = await import('../agent/clock.js');
+      this.asMade.attach(this.agent, bootTimeNs);
+      const reporting = this.asMade.reporting;
+      if (reporting.problem) log(`warning: connects are reported when answered only: ${reporting.problem}`);
       const udp = this.agent.udpReporting;
       if (!udp.observed) log(`warning: UDP is not observed: ${udp.problem ?? 'its hooks are not attached'}`);
       // The profiles record it (status.protocols): learn takes DNS as observed only where UDP was.
@@ -248,6 +261,7 @@ export class NodeAgent {
   private deliver(c: PodConnect): void {
     if (c.event.outcome === 'connecting') {
       this.made++;
+      this.asMade.sawMade(c.event);
       this.stream.publish(c, 'connect');
       for (const slot of this.sinks) {
         if (!slot.sink.acceptMade) continue;
@@ -261,7 +275,7 @@ export class NodeAgent {
     }
     if (c.record.proto === 'UDP') this.udpSends++;
     else this.connects++;
-    this.stream.publish(c, 'answer');
+    this.stream.publish(c, 'answer', this.asMade.notReportedAsMade(c.event));
     for (const slot of this.sinks) {
       try {
         slot.sink.accept(c);
@@ -304,7 +318,7 @@ export class NodeAgent {
 
   status(): AgentStatus {
     const r = this.readiness();
-    const sinks: Record<string, StatusFigures> = { stream: this.stream.status() };
+    const sinks: Record<string, StatusFigures> = { stream: { ...this.stream.status(), asMade: this.asMade.reporting.reported } };
     for (const slot of this.sinks) {
       let figures: StatusFigures;
       try {
@@ -330,7 +344,7 @@ export class NodeAgent {
       },
       connects: { made: this.made, answered: this.connects, udpSends: this.udpSends },
       udp: this.agent ? this.agent.udpReporting : { observed: false, problem: 'not started' },
-      connectsAsMade: this.agent ? this.agent.connectReporting : { reported: false, problem: 'not started' },
+      connectsAsMade: this.agent ? { ...this.asMade.reporting, wantedBy: this.asMade.consumers } : { reported: false, problem: 'not started', wantedBy: this.asMade.consumers },
       subscribers: this.stream.subscriberCount,
       kernelState: { ...this.kernelState, ...(this.agent?.pinning ? { unsettled: this.agent.pinning.unsettled, unprotected: this.agent.pinning.unprotected } : {}) },
       ...(health ? { clusterView: { connected: health.connected, restarts: health.restarts, ...(health.lastError ? { lastError: health.lastError } : {}) } } : {}),
@@ -347,6 +361,12 @@ export class NodeAgent {
       counter('netpol_events_total', 'Events read from the kernel.', this.agent?.eventsReceived ?? 0),
       counter('netpol_events_lost_total', 'Events the kernel dropped (ring buffer full).', this.kernelLost),
       counter('netpol_unresolved_total', 'Connects from containers the cluster view never reported (not attributed to a pod).', this.unresolved),
+      {
+        name: 'netpol_connects_as_made',
+        help: '1 while connects are reported as made (the sockops hook attached: a client or sink wants them), else 0.',
+        type: 'gauge',
+        samples: [{ value: this.asMade.reporting.reported ? 1 : 0 }],
+      },
       { name: 'netpol_ready', help: '1 when the agent is ready (see /readyz for the reasons when not).', type: 'gauge', samples: [{ value: this.readiness().ready ? 1 : 0 }] },
       ...this.stream.metrics(),
     ];
@@ -390,6 +410,7 @@ export class NodeAgent {
     clearInterval(this.rateTimer);
     const closingApi = this.apiHttp ? closeServer(this.apiHttp) : Promise.resolve();
     this.stream.endAll();
+    this.asMade.stop();
     await closingApi;
     if (this.agent) await this.agent.stop(deadline);
     await Promise.all(

@@ -16,7 +16,10 @@
  *       selector=SEL    only pods matching this label selector (`a=b,c in (x,y),!d`)
  *       container=NAME  only this container
  *       when=connect|answer  as made (default) or when answered; when the agent cannot report
- *                       connects as made (no sockops hook), when=connect gets the answers instead
+ *                       connects as made (no sockops hook), when=connect gets the answers instead.
+ *                       The agent attaches its sockops hook for the first when=connect client
+ *                       (src/daemon/as-made.ts): a connect whose SYN went out before that comes to
+ *                       it once, when answered
  *       since=ISO       also the connects of this agent's recent past (its replay buffer, the last
  *                       REPLAY_SECONDS) made at or after this time, so a client that finds a pod
  *                       just after it started misses none of its first connects
@@ -97,8 +100,12 @@ export interface AgentStatus {
   /** Attributed connects: reported as made, and answered. */
   /** TCP connects reported as made and answered; UDP sends (first datagram per socket and destination). */
   connects: { made: number; answered: number; udpSends?: number };
-  /** Connects are reported as made (sockops attached), else why not. */
-  connectsAsMade: { reported: boolean; problem?: string };
+  /**
+   * Connects are reported as made right now (the sockops hook attached), else why not; the hook is
+   * attached only while something wants connects as made: `wantedBy` clients of when=connect (and
+   * sinks). Without it, when=connect clients get each connect when answered.
+   */
+  connectsAsMade: { reported: boolean; problem?: string; wantedBy?: number };
   /** UDP sends are observed (the cgroup hooks attached), else why not. */
   udp?: { observed: boolean; problem?: string };
   subscribers: number;

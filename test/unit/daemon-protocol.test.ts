@@ -159,7 +159,7 @@ describe('ConnectStream', () => {
     expect(stream.metrics().find((f) => f.name === 'netpol_stream_lost_total')!.samples[0]!.value).toBe(6);
   });
 
-  it('replays the recent past for since=, filtered; answers reach when=connect clients while connects cannot be reported as made', () => {
+  it('replays the recent past for since=, filtered; answers not reported as made reach when=connect clients, the others do not', () => {
     const stream = new ConnectStream();
     const t0 = Date.now();
     stream.publish(connect(mypod, 1, 'connecting', new Date(t0 - 5000)), 'connect');
@@ -170,10 +170,10 @@ describe('ConnectStream', () => {
     late.readAll();
     expect(late.lines.map((l) => JSON.parse(l).event.sport)).toEqual([3]);
 
-    stream.asMade = false;
     const client = new SlowClient(1 << 20, true);
     const end = stream.subscribe({ podname: 'mypod' }, client);
-    stream.publish(connect(mypod, 4), 'answer');
+    stream.publish(connect(mypod, 4), 'answer', true);
+    stream.publish(connect(mypod, 5), 'answer');
     client.readAll();
     expect(client.lines.map((l) => [JSON.parse(l).when, JSON.parse(l).event.sport])).toEqual([['answer', 4]]);
     end();
