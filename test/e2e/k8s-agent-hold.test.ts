@@ -74,7 +74,7 @@ describe('connects held for their pods, bounded (real kernel, real API server)',
 
   // Other jobs' pod containers on this machine (a real test node's) are held too, and given up on:
   // the tests follow their own pods by UID.
-  const podUid = (e: { container?: { podUid?: string } }): string | undefined => e.container?.podUid;
+  const podUid = (e: { container?: { podUid?: string } | null }): string | undefined => e.container?.podUid;
 
   it('host connects behind a held connect are not queued', async () => {
     const unresolved: (string | undefined)[] = [];
