@@ -65,7 +65,10 @@ export function openAuditStream(port: number, since: Date | undefined, signal: A
         res.on('end', () => reject(unreachable(`GET ${path}: HTTP ${res.statusCode}: ${body.trim().slice(0, 300)}`)));
         return;
       }
-      resolve(createInterface({ input: res, crlfDelay: Infinity }));
+      // The iterator is made now: readline buffers lines for it only from then, and a resumed
+      // stream's replay head comes with the response headers, before the caller iterates.
+      const lines = createInterface({ input: res, crlfDelay: Infinity })[Symbol.asyncIterator]();
+      resolve({ [Symbol.asyncIterator]: () => lines });
     });
     req.on('error', (e) => reject(e instanceof AgentUnreachable ? e : unreachable(e.message)));
   });
