@@ -5,6 +5,7 @@
 // blackholed; started before the cut, judged only when it gives up, after it) and another is denied; when the relay is
 // back the client reopens the stream with since= and shows both, and the record it had already
 // shown once only. Before GET /v1/audit kept and replayed records, both were never shown.
+import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +16,6 @@ import { NodeAgent } from '../../src/daemon/node-agent.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
 import { createNamespace, ensureCluster, TestNode, type TestCluster, type TestPod } from './support/cluster.js';
 import { destroyAll, nft } from './support/netns.js';
-import { getOnce as get } from '../support/http.js';
 
 const ALLOWED = '203.0.113.40';
 const ANSWERS = '203.0.113.41';
@@ -30,6 +30,20 @@ async function until<T>(what: string, test: () => T | undefined, timeoutMs = 20_
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** One GET, given up after 5 s (an agent that ignored the query would stream forever and hold the agent's close). */
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path}: no complete answer in 5 s (status ${req.res?.statusCode ?? 'none'})`)));
+    req.on('error', reject);
+  });
 }
 
 /** A local port relayed to the agent's API, as a port-forward tunnel is; cut() drops every relayed connection, down refuses new ones. */
