@@ -9,7 +9,6 @@
  * connects that followed it were judged, so a client resuming from the `ts` of the last record it
  * got would never see it.
  */
-import type { AuditRecord } from './judge-sink.js';
 import { Ring } from './ring.js';
 
 /**
@@ -24,16 +23,16 @@ export const AUDIT_REPLAY_RECORDS = 4096;
  */
 export const AUDIT_REPLAY_SECONDS = 300;
 
-interface Kept {
+interface Kept<R> {
   /** When it was judged (ms since the epoch). */
   at: number;
-  make: () => AuditRecord;
-  record?: AuditRecord;
+  make: () => R;
+  record?: R;
 }
 
 /** What a `since=` gets: the kept records judged at or after it, and how far back they are complete. */
-export interface AuditReplay {
-  records: AuditRecord[];
+export interface AuditReplay<R> {
+  records: R[];
   /** Every record judged at or after this time is in the replay (or was, when younger than `since`). */
   from: Date;
   /** `since` is at or after `from`: nothing judged since then is missing. */
@@ -42,8 +41,9 @@ export interface AuditReplay {
   keeps: { records: number; seconds: number };
 }
 
-export class AuditLog {
-  private readonly ring: Ring<Kept>;
+/** Generic in the record (judge-sink.ts's AuditRecord), so that module and this one do not import each other. */
+export class AuditLog<R> {
+  private readonly ring: Ring<Kept<R>>;
   /** Every record judged at or after this time is still kept (before the age bound): the log's start, then just after the newest record pushed out. */
   private keptFrom: number;
 
@@ -57,8 +57,8 @@ export class AuditLog {
   }
 
   /** Keeps a record judged at `at`; `make` builds it when it is first read. Returns the entry's reader. */
-  push(at: number, make: () => AuditRecord): () => AuditRecord {
-    const kept: Kept = { at, make };
+  push(at: number, make: () => R): () => R {
+    const kept: Kept<R> = { at, make };
     const evicted = this.ring.push(kept);
     // Records share milliseconds: one pushed out at `at` may have siblings still kept, but from the
     // next millisecond on every record is.
@@ -67,11 +67,11 @@ export class AuditLog {
   }
 
   /** The records judged at or after `since`, oldest first, and whether that reaches back far enough. */
-  since(since: Date): AuditReplay {
+  since(since: Date): AuditReplay<R> {
     const oldest = this.now() - this.maxAgeMs;
     const from = Math.max(this.keptFrom, oldest);
     const start = Math.max(since.getTime(), oldest);
-    const records: AuditRecord[] = [];
+    const records: R[] = [];
     for (const k of this.ring) if (k.at >= start) records.push((k.record ??= k.make()));
     return { records, from: new Date(from), complete: since.getTime() >= from, keeps: { records: this.maxRecords, seconds: this.maxAgeMs / 1000 } };
   }

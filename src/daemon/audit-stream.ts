@@ -19,7 +19,7 @@ import { encodeLost, QueryError } from './protocol.js';
 
 export interface AuditSource {
   subscribe(callback: (record: AuditRecord) => void): () => void;
-  replay(since: Date): AuditReplay;
+  replay(since: Date): AuditReplay<AuditRecord>;
 }
 
 export interface AuditQuery {

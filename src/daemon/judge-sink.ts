@@ -122,7 +122,7 @@ export class JudgeSink implements ConnectSink {
   private readonly verdicts: VerdictMetrics;
   private readonly subscribers = new Set<(r: AuditRecord) => void>();
   /** The recent records, for a client that resumes its stream (`GET /v1/audit?since=`). */
-  private readonly kept: AuditLog;
+  private readonly kept: AuditLog<AuditRecord>;
   private readonly evidence = new Map<string, EvidenceState>();
   /** Findings are cached per edge by the judge, so this lives as long as they do. */
   private readonly preparedFindings = new WeakMap<Finding, PreparedFinding>();
@@ -192,7 +192,7 @@ export class JudgeSink implements ConnectSink {
   }
 
   /** The kept records judged at or after `since`, and how far back they are complete. */
-  replay(since: Date): AuditReplay {
+  replay(since: Date): AuditReplay<AuditRecord> {
     return this.kept.since(since);
   }
 

@@ -39,7 +39,7 @@ const rec = (i: number, judgedMs = T0 + i * 1000): AuditRecord => ({
 
 /** The judge's side as JudgeSink has it: a log of kept records and live subscribers, fed by one synchronous call. */
 class Judge implements AuditSource {
-  readonly log: AuditLog;
+  readonly log: AuditLog<AuditRecord>;
   private readonly subs = new Set<(r: AuditRecord) => void>();
   /** `started`: when the judge started (its log is complete from then); `now`: the clock after. */
   constructor(now: () => number, records = 100, ageMs = 300_000, started?: number) {
@@ -83,7 +83,7 @@ const srcs = (lines: string[]): string[] =>
 describe('the judge\'s kept audit records', () => {
   it('keeps at most N records and none older than the age bound, and says from when a replay is complete', () => {
     let now = T0;
-    const log = new AuditLog(3, 60_000, () => now);
+    const log = new AuditLog<AuditRecord>(3, 60_000, () => now);
     for (let i = 1; i <= 5; i++) log.push(T0 + i * 1000, () => rec(i));
     // Records 1 and 2 were pushed out: complete only from just after record 2.
     expect(log.length).toBe(3);
@@ -101,14 +101,14 @@ describe('the judge\'s kept audit records', () => {
   });
 
   it('a fresh log is complete from its start only (an agent that restarted does not claim the gap)', () => {
-    const log = new AuditLog(10, 60_000, () => T0);
+    const log = new AuditLog<AuditRecord>(10, 60_000, () => T0);
     expect(log.since(new Date(T0 - 1)).complete).toBe(false);
     expect(log.since(new Date(T0))).toMatchObject({ records: [], complete: true });
   });
 
   it('builds a record only when it is read, once', () => {
     let built = 0;
-    const log = new AuditLog(10, 60_000, () => T0 + 10_000);
+    const log = new AuditLog<AuditRecord>(10, 60_000, () => T0 + 10_000);
     const read = log.push(T0 + 1000, () => (built++, rec(1)));
     expect(built).toBe(0);
     expect(read()).toBe(log.since(new Date(T0)).records[0]);
