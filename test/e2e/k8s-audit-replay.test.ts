@@ -35,13 +35,15 @@ async function until<T>(what: string, test: () => T | undefined, timeoutMs = 20_
 /** One GET, given up after 5 s (an agent that ignored the query would stream forever and hold the agent's close). */
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
+    let status: number | undefined;
     const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: 5000 }, (res) => {
+      status = res.statusCode;
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode!, body }));
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path}: no complete answer in 5 s (status ${req.res?.statusCode ?? 'none'})`)));
+    req.on('timeout', () => req.destroy(new Error(`GET ${path}: no complete answer in 5 s (status ${status ?? 'none'})`)));
     req.on('error', reject);
   });
 }

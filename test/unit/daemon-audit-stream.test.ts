@@ -58,7 +58,7 @@ describe('the /v1/audit stream', () => {
     out.release();
     await new Promise((r) => setImmediate(r));
     const decoded = out.lines.map(decodeAuditLine);
-    expect(decoded.map((d) => (d.kind === 'record' ? d.record.src : d.kind === 'lost' ? `lost ${d.lost}` : d.problem))).toEqual([
+    expect(decoded.map((d) => (d.kind === 'record' ? d.record.src : d.kind === 'lost' ? `lost ${d.lost}` : d.kind === 'malformed' ? d.problem : d.kind))).toEqual([
       'p/shop/web:40000',
       'p/shop/web:40001',
       'p/shop/web:40002',
