@@ -104,14 +104,20 @@ async function* portForwardDialer(kc: KubeConfig, signal: AbortSignal, onError: 
       open.add(pod);
       const tunnel = await AgentTunnel.open(kc, s.node, pod);
       signal.addEventListener('abort', () => void tunnel.close(), { once: true });
+      let streamed = false;
       yield {
         node: s.node,
-        open: (since, sig) => openAuditStream(tunnel.port, since, sig, (detail) => new AgentUnreachable(s.node, pod, detail)),
+        open: async (since, sig) => {
+          const lines = await openAuditStream(tunnel.port, since, sig, (detail) => new AgentUnreachable(s.node, pod, detail));
+          streamed = true;
+          return lines;
+        },
         close: async () => {
           await tunnel.close();
           open.delete(pod);
-          // Look for its successor soon, not at the next round.
-          setTimeout(() => wake?.(), RECONNECT_MS).unref?.();
+          // One that streamed and broke: look for it (or its successor) soon, not at the next
+          // round. One that never answered waits for the round, or its warning would repeat each second.
+          if (streamed) setTimeout(() => wake?.(), RECONNECT_MS).unref?.();
         },
       };
     }
