@@ -23,10 +23,10 @@ export const AUDIT_REPLAY_RECORDS = 4096;
  */
 export const AUDIT_REPLAY_SECONDS = 300;
 
-interface Kept<R> {
+/** A kept finding: what its record is built from (the log's `build`), and the record once built. */
+export interface Kept<R> {
   /** When it was judged (ms since the epoch). */
   at: number;
-  make: () => R;
   record?: R;
 }
 
@@ -41,13 +41,19 @@ export interface AuditReplay<R> {
   keeps: { records: number; seconds: number };
 }
 
-/** Generic in the record (judge-sink.ts's AuditRecord), so that module and this one do not import each other. */
-export class AuditLog<R> {
-  private readonly ring: Ring<Kept<R>>;
+/**
+ * Generic in the record (judge-sink.ts's AuditRecord), so that module and this one do not import
+ * each other. An entry holds only what its record is built from: the judge keeps the connect's own
+ * few fields and references to its cached per-edge judgement, not the connect (a storm of findings
+ * would otherwise keep 4,096 connects alive for the garbage collector to carry).
+ */
+export class AuditLog<K extends Kept<R>, R> {
+  private readonly ring: Ring<K>;
   /** Every record judged at or after this time is still kept (before the age bound): the log's start, then just after the newest record pushed out. */
   private keptFrom: number;
 
   constructor(
+    private readonly build: (kept: K) => R,
     private readonly maxRecords = AUDIT_REPLAY_RECORDS,
     private readonly maxAgeMs = AUDIT_REPLAY_SECONDS * 1000,
     private readonly now: () => number = Date.now,
@@ -56,14 +62,17 @@ export class AuditLog<R> {
     this.keptFrom = now();
   }
 
-  /** Keeps a record judged at `at`; `make` builds it when it is first read. Returns the entry's reader. */
-  push(at: number, make: () => R): () => R {
-    const kept: Kept<R> = { at, make };
+  /** Keeps a finding judged at `kept.at`; its record is built when first read. */
+  push(kept: K): void {
     const evicted = this.ring.push(kept);
     // Records share milliseconds: one pushed out at `at` may have siblings still kept, but from the
     // next millisecond on every record is.
     if (evicted) this.keptFrom = Math.max(this.keptFrom, evicted.at + 1);
-    return () => (kept.record ??= kept.make());
+  }
+
+  /** The record of a kept finding, built once. */
+  read(kept: K): R {
+    return (kept.record ??= this.build(kept));
   }
 
   /** The records judged at or after `since`, oldest first, and whether that reaches back far enough. */
@@ -72,7 +81,7 @@ export class AuditLog<R> {
     const from = Math.max(this.keptFrom, oldest);
     const start = Math.max(since.getTime(), oldest);
     const records: R[] = [];
-    for (const k of this.ring) if (k.at >= start) records.push((k.record ??= k.make()));
+    for (const k of this.ring) if (k.at >= start) records.push(this.read(k));
     return { records, from: new Date(from), complete: since.getTime() >= from, keeps: { records: this.maxRecords, seconds: this.maxAgeMs / 1000 } };
   }
 

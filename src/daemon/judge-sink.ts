@@ -25,7 +25,7 @@ import { AGENT_ROLE_HINT, applyNodeEvidence, StagedWatch, stagedApiError } from 
 import { currentEntries, entryForStatus, newNodeEvidence, recordDenial, summarize } from '../cluster/staged/evidence.js';
 import { stagedKey, type NodeEvidence, type StagedNetworkPolicy } from '../cluster/staged/types.js';
 import type { Protocol } from '../flows/record.js';
-import { AuditLog, type AuditReplay } from './audit-replay.js';
+import { AuditLog, type AuditReplay, type Kept } from './audit-replay.js';
 import { EventRecorder, type InvolvedObject, type PreparedEvent } from './event-recorder.js';
 import { JudgePolicies, LiveJudge, unanswered, type EdgeJudgement, type Finding, type Gate, type LiveVerdict } from './live-judge.js';
 import type { ConnectSink, MetricFamily, SinkContext, SinkFactory, StatusFigures } from './sink.js';
@@ -93,6 +93,16 @@ const REASONS: Record<LiveVerdict, string> = {
   'would-deny': 'StagedPolicyWouldDeny',
 };
 
+/** A finding kept for `since=`: what differs per connect, and the edge's cached judgement. */
+interface KeptFinding extends Kept<AuditRecord> {
+  ts: string;
+  port: number | null | undefined;
+  outcome: string | undefined;
+  verdict: LiveVerdict;
+  f: Finding;
+  edge: EdgeJudgement;
+}
+
 /** The parts of a finding's Event and evidence that are the same for every connect of its edge. */
 interface PreparedFinding {
   /** The Event per verdict (denied and dropped share a finding), when the gate's end is a workload. */
@@ -122,7 +132,7 @@ export class JudgeSink implements ConnectSink {
   private readonly verdicts: VerdictMetrics;
   private readonly subscribers = new Set<(r: AuditRecord) => void>();
   /** The recent records, for a client that resumes its stream (`GET /v1/audit?since=`). */
-  private readonly kept: AuditLog<AuditRecord>;
+  private readonly kept: AuditLog<KeptFinding, AuditRecord>;
   private readonly evidence = new Map<string, EvidenceState>();
   /** Findings are cached per edge by the judge, so this lives as long as they do. */
   private readonly preparedFindings = new WeakMap<Finding, PreparedFinding>();
@@ -141,7 +151,7 @@ export class JudgeSink implements ConnectSink {
     this.node = ctx.node;
     this.recorder = new EventRecorder(this.kc, { node: ctx.node, ...(opts.eventBurst !== undefined ? { burst: opts.eventBurst } : {}), ...(opts.eventRefillMs !== undefined ? { refillMs: opts.eventRefillMs } : {}) });
     this.verdicts = new VerdictMetrics(opts.maxMetricSeries ?? 500);
-    this.kept = new AuditLog(opts.auditReplayRecords, opts.auditReplaySeconds !== undefined ? opts.auditReplaySeconds * 1000 : undefined);
+    this.kept = new AuditLog<KeptFinding, AuditRecord>((k) => this.auditRecord(k), opts.auditReplayRecords, opts.auditReplaySeconds !== undefined ? opts.auditReplaySeconds * 1000 : undefined);
     if (opts.staged !== false) this.watch = new StagedWatch(this.kc);
   }
 
@@ -243,9 +253,10 @@ export class JudgeSink implements ConnectSink {
         this.verdicts.add(verdict, f.policy, f.gate);
         if (p.events) this.recorder.recordPrepared(p.events[verdict], connect.time);
         // Kept for a client that resumes (built only if read); streamed now to the ones connected.
-        const read = this.kept.push(at, () => this.auditRecord(connect, edge, f, verdict, ts, at));
+        const kept: KeptFinding = { at, ts, port: connect.record.src.port, outcome, verdict, f, edge };
+        this.kept.push(kept);
         if (this.subscribers.size === 0) continue;
-        const record = read();
+        const record = this.kept.read(kept);
         for (const s of this.subscribers) {
           try {
             s(record);
@@ -260,9 +271,7 @@ export class JudgeSink implements ConnectSink {
     }
   }
 
-  private auditRecord(connect: PodConnect, edge: EdgeJudgement, f: Finding, verdict: LiveVerdict, ts: string, at: number): AuditRecord {
-    const port = connect.record.src.port;
-    const outcome = connect.record.outcome;
+  private auditRecord({ at, ts, port, outcome, verdict, f, edge }: KeptFinding): AuditRecord {
     return {
       v: 1,
       ts,

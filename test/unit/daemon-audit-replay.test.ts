@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runAudit, type AuditAgent } from '../../src/cli/commands/audit/index.js';
 import { decodeAuditLine } from '../../src/cli/commands/audit/lines.js';
-import { AuditLog } from '../../src/daemon/audit-replay.js';
+import { AuditLog, type Kept } from '../../src/daemon/audit-replay.js';
 import { parseAuditQuery, streamAudit, type AuditSource } from '../../src/daemon/audit-stream.js';
 import type { AuditRecord } from '../../src/daemon/judge-sink.js';
 import { QueryError } from '../../src/daemon/protocol.js';
@@ -37,18 +37,22 @@ const rec = (i: number, judgedMs = T0 + i * 1000): AuditRecord => ({
   reason: 'egress from shop/web isolated by shop/web: no rule allows 203.0.113.20:80/TCP',
 });
 
+type KeptRec = Kept<AuditRecord> & { r: AuditRecord };
+const logOf = (records: number, ageMs: number, now: () => number, build: (k: KeptRec) => AuditRecord = (k) => k.r) => new AuditLog<KeptRec, AuditRecord>(build, records, ageMs, now);
+
 /** The judge's side as JudgeSink has it: a log of kept records and live subscribers, fed by one synchronous call. */
 class Judge implements AuditSource {
-  readonly log: AuditLog<AuditRecord>;
+  readonly log: AuditLog<KeptRec, AuditRecord>;
   private readonly subs = new Set<(r: AuditRecord) => void>();
   /** `started`: when the judge started (its log is complete from then); `now`: the clock after. */
   constructor(now: () => number, records = 100, ageMs = 300_000, started?: number) {
     let first = true;
-    this.log = new AuditLog(records, ageMs, () => (first && started !== undefined ? ((first = false), started) : now()));
+    this.log = logOf(records, ageMs, () => (first && started !== undefined ? ((first = false), started) : now()));
   }
   judge(r: AuditRecord): void {
-    const read = this.log.push(Date.parse(r.judged!), () => r);
-    for (const s of this.subs) s(read());
+    const kept: KeptRec = { at: Date.parse(r.judged!), r };
+    this.log.push(kept);
+    for (const s of this.subs) s(this.log.read(kept));
   }
   subscribe(cb: (r: AuditRecord) => void): () => void {
     this.subs.add(cb);
@@ -83,8 +87,8 @@ const srcs = (lines: string[]): string[] =>
 describe('the judge\'s kept audit records', () => {
   it('keeps at most N records and none older than the age bound, and says from when a replay is complete', () => {
     let now = T0;
-    const log = new AuditLog<AuditRecord>(3, 60_000, () => now);
-    for (let i = 1; i <= 5; i++) log.push(T0 + i * 1000, () => rec(i));
+    const log = logOf(3, 60_000, () => now);
+    for (let i = 1; i <= 5; i++) log.push({ at: T0 + i * 1000, r: rec(i) });
     // Records 1 and 2 were pushed out: complete only from just after record 2.
     expect(log.length).toBe(3);
     let r = log.since(new Date(T0));
@@ -101,17 +105,18 @@ describe('the judge\'s kept audit records', () => {
   });
 
   it('a fresh log is complete from its start only (an agent that restarted does not claim the gap)', () => {
-    const log = new AuditLog<AuditRecord>(10, 60_000, () => T0);
+    const log = logOf(10, 60_000, () => T0);
     expect(log.since(new Date(T0 - 1)).complete).toBe(false);
     expect(log.since(new Date(T0))).toMatchObject({ records: [], complete: true });
   });
 
   it('builds a record only when it is read, once', () => {
     let built = 0;
-    const log = new AuditLog<AuditRecord>(10, 60_000, () => T0 + 10_000);
-    const read = log.push(T0 + 1000, () => (built++, rec(1)));
+    const log = logOf(10, 60_000, () => T0 + 10_000, (k) => (built++, k.r));
+    const kept: KeptRec = { at: T0 + 1000, r: rec(1) };
+    log.push(kept);
     expect(built).toBe(0);
-    expect(read()).toBe(log.since(new Date(T0)).records[0]);
+    expect(log.read(kept)).toBe(log.since(new Date(T0)).records[0]);
     expect(built).toBe(1);
   });
 });
