@@ -10,6 +10,7 @@ import type { Writable } from 'node:stream';
 import type { PodConnect } from '../cluster/cluster-agent.js';
 import { compileConnectFilter, type ConnectFilter } from './connect-filter.js';
 import { encodeLine, encodeLost, REPLAY_SECONDS, type ConnectsQuery, type When } from './protocol.js';
+import { Ring } from './ring.js';
 import type { MetricFamily, StatusFigures } from './sink.js';
 
 export interface ConnectStreamOptions {
@@ -89,39 +90,6 @@ class Subscriber {
     this.out.off('drain', this.onDrain);
     this.release?.();
     this.release = undefined;
-  }
-}
-
-/**
- * The last `capacity` items, oldest first: a ring, so keeping one more costs the same however full
- * it is (Array.prototype.shift on a full 8,192-entry array moved every entry, per connect).
- */
-class Ring<T> {
-  private readonly items: (T | undefined)[];
-  private start = 0;
-  private count = 0;
-
-  constructor(private readonly capacity: number) {
-    this.items = new Array<T | undefined>(Math.max(1, capacity));
-  }
-
-  push(item: T): void {
-    if (this.capacity <= 0) return;
-    if (this.count < this.capacity) {
-      this.items[(this.start + this.count) % this.capacity] = item;
-      this.count++;
-    } else {
-      this.items[this.start] = item;
-      this.start = (this.start + 1) % this.capacity;
-    }
-  }
-
-  get length(): number {
-    return this.count;
-  }
-
-  *[Symbol.iterator](): IterableIterator<T> {
-    for (let i = 0; i < this.count; i++) yield this.items[(this.start + i) % this.capacity] as T;
   }
 }
 

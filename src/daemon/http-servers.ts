@@ -1,11 +1,11 @@
 /**
  * The agent's two HTTP listeners (node:http, no framework):
- *   API (127.0.0.1:9808): GET /v1/status, GET /v1/connects, GET /v1/audit — trace data, only through port-forward.
+ *   API (127.0.0.1:9808): GET /v1/status, GET /v1/connects, GET /v1/audit[?since=] — trace data, only through port-forward.
  *   health (0.0.0.0:9809): GET /healthz, /readyz, /metrics — no trace data, for the kubelet and Prometheus.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { streamAudit, type AuditSource } from './audit-stream.js';
+import { parseAuditQuery, streamAudit, type AuditQuery, type AuditSource } from './audit-stream.js';
 import type { ConnectStream } from './connect-stream.js';
 import { METRICS_CONTENT_TYPE } from './metrics-text.js';
 import { compileConnectFilter } from './connect-filter.js';
@@ -90,9 +90,17 @@ export function apiServer(status: () => AgentStatus, stream: ConnectStream, audi
         sendJson(res, 503, { error: 'the live judge is not running on this agent (see /v1/status: sinks)' });
         return;
       }
+      let query: AuditQuery;
+      try {
+        query = parseAuditQuery(url.searchParams);
+      } catch (err) {
+        if (!(err instanceof QueryError)) throw err;
+        sendJson(res, 400, { error: err.message });
+        return;
+      }
       res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Netpol-Wire': 'audit/v1' });
       res.flushHeaders();
-      const { stop } = streamAudit(source, res);
+      const { stop } = streamAudit(source, res, undefined, query);
       req.on('close', stop);
       res.on('close', stop);
       return;

@@ -25,6 +25,7 @@ import { AGENT_ROLE_HINT, applyNodeEvidence, StagedWatch, stagedApiError } from 
 import { currentEntries, entryForStatus, newNodeEvidence, recordDenial, summarize } from '../cluster/staged/evidence.js';
 import { stagedKey, type NodeEvidence, type StagedNetworkPolicy } from '../cluster/staged/types.js';
 import type { Protocol } from '../flows/record.js';
+import { AuditLog, type AuditReplay, type Kept } from './audit-replay.js';
 import { EventRecorder, type InvolvedObject, type PreparedEvent } from './event-recorder.js';
 import { JudgePolicies, LiveJudge, unanswered, type EdgeJudgement, type Finding, type Gate, type LiveVerdict } from './live-judge.js';
 import type { ConnectSink, MetricFamily, SinkContext, SinkFactory, StatusFigures } from './sink.js';
@@ -34,7 +35,13 @@ import type { PodEndpoint } from '../policy/traffic.js';
 /** One line of `GET /v1/audit` and `kubectl netpol audit -o json`. */
 export interface AuditRecord {
   v: 1;
+  /** When the connect started. */
   ts: string;
+  /**
+   * When the judge made this verdict (later than ts: a dropped verdict waits for the timeout).
+   * `GET /v1/audit?since=` selects on it; absent from agents before the replay.
+   */
+  judged?: string;
   /** The node whose agent judged it. */
   node: string;
   verdict: LiveVerdict;
@@ -75,6 +82,9 @@ export interface JudgeSinkOptions {
   maxMetricSeries?: number;
   /** Start the staged-policy watch (default true; false judges enforced policies only). */
   staged?: boolean;
+  /** Audit records kept for `since=` (default AUDIT_REPLAY_RECORDS, audit-replay.ts) and their age bound (default AUDIT_REPLAY_SECONDS). */
+  auditReplayRecords?: number;
+  auditReplaySeconds?: number;
 }
 
 const REASONS: Record<LiveVerdict, string> = {
@@ -82,6 +92,16 @@ const REASONS: Record<LiveVerdict, string> = {
   dropped: 'NetworkPolicyDropped',
   'would-deny': 'StagedPolicyWouldDeny',
 };
+
+/** A finding kept for `since=`: what differs per connect, and the edge's cached judgement. */
+interface KeptFinding extends Kept<AuditRecord> {
+  ts: string;
+  port: number | null | undefined;
+  outcome: string | undefined;
+  verdict: LiveVerdict;
+  f: Finding;
+  edge: EdgeJudgement;
+}
 
 /** The parts of a finding's Event and evidence that are the same for every connect of its edge. */
 interface PreparedFinding {
@@ -111,6 +131,8 @@ export class JudgeSink implements ConnectSink {
   private readonly recorder: EventRecorder;
   private readonly verdicts: VerdictMetrics;
   private readonly subscribers = new Set<(r: AuditRecord) => void>();
+  /** The recent records, for a client that resumes its stream (`GET /v1/audit?since=`). */
+  private readonly kept: AuditLog<KeptFinding, AuditRecord>;
   private readonly evidence = new Map<string, EvidenceState>();
   /** Findings are cached per edge by the judge, so this lives as long as they do. */
   private readonly preparedFindings = new WeakMap<Finding, PreparedFinding>();
@@ -129,6 +151,7 @@ export class JudgeSink implements ConnectSink {
     this.node = ctx.node;
     this.recorder = new EventRecorder(this.kc, { node: ctx.node, ...(opts.eventBurst !== undefined ? { burst: opts.eventBurst } : {}), ...(opts.eventRefillMs !== undefined ? { refillMs: opts.eventRefillMs } : {}) });
     this.verdicts = new VerdictMetrics(opts.maxMetricSeries ?? 500);
+    this.kept = new AuditLog<KeptFinding, AuditRecord>((k) => this.auditRecord(k), opts.auditReplayRecords, opts.auditReplaySeconds !== undefined ? opts.auditReplaySeconds * 1000 : undefined);
     if (opts.staged !== false) this.watch = new StagedWatch(this.kc);
   }
 
@@ -169,10 +192,18 @@ export class JudgeSink implements ConnectSink {
     this.timers.push(t);
   }
 
-  /** Every audit record from now on; returns the function that unsubscribes. */
+  /**
+   * Every audit record from now on; returns the function that unsubscribes. Called in the same
+   * tick as replay() (accept() is synchronous), a resuming client gets each record exactly once.
+   */
   subscribe(callback: (record: AuditRecord) => void): () => void {
     this.subscribers.add(callback);
     return () => this.subscribers.delete(callback);
+  }
+
+  /** The kept records judged at or after `since`, and how far back they are complete. */
+  replay(since: Date): AuditReplay<AuditRecord> {
+    return this.kept.since(since);
   }
 
   /** The judge for the current policies and index (rebuilt when either changed). */
@@ -205,6 +236,7 @@ export class JudgeSink implements ConnectSink {
       const outcome = connect.record.outcome;
       // Per connect only what differs between connects of one edge: time, outcome, source port.
       const ts = connect.time.toISOString();
+      const at = Date.now();
       for (const f of edge.findings) {
         const verdict: LiveVerdict = f.verdict === 'denied' && unanswered(outcome) ? 'dropped' : f.verdict;
         const p = this.prepare(f, edge);
@@ -220,26 +252,11 @@ export class JudgeSink implements ConnectSink {
         else this.counts.denied++;
         this.verdicts.add(verdict, f.policy, f.gate);
         if (p.events) this.recorder.recordPrepared(p.events[verdict], connect.time);
+        // Kept for a client that resumes (built only if read); streamed now to the ones connected.
+        const kept: KeptFinding = { at, ts, port: connect.record.src.port, outcome, verdict, f, edge };
+        this.kept.push(kept);
         if (this.subscribers.size === 0) continue;
-        const port = connect.record.src.port;
-        const record: AuditRecord = {
-          v: 1,
-          ts,
-          node: this.node,
-          verdict,
-          staged: f.staged,
-          policy: f.policy,
-          policies: f.policies,
-          gate: f.gate,
-          src: port !== undefined && port !== null ? `${edge.src}:${port}` : edge.src,
-          workload: edge.sourceWorkload,
-          ...(edge.sourcePod ? { namespace: edge.sourcePod.namespace, labels: edge.sourcePod.labels } : {}),
-          dst: edge.dst,
-          ...(edge.dstPod ? { dstNamespace: edge.dstPod.namespace, dstLabels: edge.dstPod.labels } : {}),
-          proto: edge.proto,
-          ...(outcome !== undefined ? { outcome } : {}),
-          reason: f.reason,
-        };
+        const record = this.kept.read(kept);
         for (const s of this.subscribers) {
           try {
             s(record);
@@ -252,6 +269,28 @@ export class JudgeSink implements ConnectSink {
       this.counts.internalErrors++;
       this.lastError = (err as Error)?.message ?? String(err);
     }
+  }
+
+  private auditRecord({ at, ts, port, outcome, verdict, f, edge }: KeptFinding): AuditRecord {
+    return {
+      v: 1,
+      ts,
+      judged: new Date(at).toISOString(),
+      node: this.node,
+      verdict,
+      staged: f.staged,
+      policy: f.policy,
+      policies: f.policies,
+      gate: f.gate,
+      src: port !== undefined && port !== null ? `${edge.src}:${port}` : edge.src,
+      workload: edge.sourceWorkload,
+      ...(edge.sourcePod ? { namespace: edge.sourcePod.namespace, labels: edge.sourcePod.labels } : {}),
+      dst: edge.dst,
+      ...(edge.dstPod ? { dstNamespace: edge.dstPod.namespace, dstLabels: edge.dstPod.labels } : {}),
+      proto: edge.proto,
+      ...(outcome !== undefined ? { outcome } : {}),
+      reason: f.reason,
+    };
   }
 
   /** What every connect of one finding shares (the Event's object and messages, the peer's port), made once per finding. */
@@ -368,6 +407,7 @@ export class JudgeSink implements ConnectSink {
       eventsErrors: ev.errors,
       eventsLost: ev.lost,
       subscribers: this.subscribers.size,
+      auditKept: this.kept.length,
       ...(this.watchProblem ? { stagedWatch: this.watchProblem } : {}),
       ...(this.lastError ? { lastError: this.lastError } : {}),
     };

@@ -296,7 +296,7 @@ describe('staged policies on a real API server', () => {
       expect(judged.find((f) => f.src.startsWith(`p/${ns}/a:`))).toMatchObject({ verdict: 'allowed', dst: 'r/203.0.113.20:80' });
       lines.push('{"lost":2}', 'not json');
       const dial = async function* () {
-        yield { node: 'n1', lines: (async function* () { yield* lines; })() };
+        yield { node: 'n1', open: async () => (async function* () { yield* lines; })(), close: async () => {} };
       };
       const run = async (args: Partial<Parameters<typeof runAudit>[0]>) => {
         let out = '';

@@ -44,12 +44,12 @@ class SlowSocket extends Writable {
 describe('the /v1/audit stream', () => {
   it('sends records in order, and tells a slow client what it lost before the next record', async () => {
     let emit: (r: AuditRecord) => void = () => {};
-    const source = { subscribe: (cb: (r: AuditRecord) => void) => ((emit = cb), () => (emit = () => {})) };
+    const source = { subscribe: (cb: (r: AuditRecord) => void) => ((emit = cb), () => (emit = () => {})), replay: () => { throw new Error('not asked'); } };
     const out = new SlowSocket();
     const stream = streamAudit(source, out, 3);
     for (let i = 0; i < 10; i++) emit(rec(i));
     // 1 written, 3 queued (the socket needs a drain), 6 lost.
-    expect(stream.figures()).toEqual({ sent: 1, lost: 6, backlog: 3 });
+    expect(stream.figures()).toEqual({ sent: 1, lost: 6, backlog: 3, replayed: 0 });
     for (let i = 0; i < 10 && (stream.figures().backlog > 0 || out.writableNeedDrain); i++) {
       out.release();
       await new Promise((r) => setImmediate(r));
@@ -58,7 +58,7 @@ describe('the /v1/audit stream', () => {
     out.release();
     await new Promise((r) => setImmediate(r));
     const decoded = out.lines.map(decodeAuditLine);
-    expect(decoded.map((d) => (d.kind === 'record' ? d.record.src : d.kind === 'lost' ? `lost ${d.lost}` : d.problem))).toEqual([
+    expect(decoded.map((d) => (d.kind === 'record' ? d.record.src : d.kind === 'lost' ? `lost ${d.lost}` : d.kind === 'malformed' ? d.problem : d.kind))).toEqual([
       'p/shop/web:40000',
       'p/shop/web:40001',
       'p/shop/web:40002',

@@ -1,11 +1,17 @@
 /**
- * `netpol audit`'s view of the agents' `GET /v1/audit` stream: decoding a line (an audit record, or
- * {"lost":N} when this client read too slowly), which records the flags select, and the text line.
+ * `netpol audit`'s view of the agents' `GET /v1/audit` stream: decoding a line (an audit record,
+ * {"lost":N} when this client read too slowly, or the {"replay":…} head of a resumed stream), which
+ * records the flags select, and the text line.
  */
+import type { WireReplay } from '../../../daemon/audit-stream.js';
 import type { AuditRecord } from '../../../daemon/judge-sink.js';
 import type { LabelPredicate } from '../../../policy/selector.js';
 
-export type AuditLine = { kind: 'record'; record: AuditRecord } | { kind: 'lost'; lost: number } | { kind: 'malformed'; problem: string };
+export type AuditLine =
+  | { kind: 'record'; record: AuditRecord }
+  | { kind: 'lost'; lost: number }
+  | { kind: 'replay'; replay: WireReplay['replay'] }
+  | { kind: 'malformed'; problem: string };
 
 const VERDICTS = new Set(['denied', 'dropped', 'would-deny']);
 
@@ -19,6 +25,13 @@ export function decodeAuditLine(line: string): AuditLine {
   if (!value || typeof value !== 'object') return { kind: 'malformed', problem: 'not a JSON object' };
   const o = value as Record<string, unknown>;
   if (typeof o.lost === 'number') return { kind: 'lost', lost: o.lost };
+  if (o.replay !== undefined) {
+    const r = o.replay as Record<string, unknown> | null;
+    if (!r || typeof r !== 'object' || typeof r.since !== 'string' || typeof r.from !== 'string' || !Number.isSafeInteger(r.records) || (r.records as number) < 0 || typeof r.complete !== 'boolean') {
+      return { kind: 'malformed', problem: 'replay head without since, from, records or complete' };
+    }
+    return { kind: 'replay', replay: r as unknown as WireReplay['replay'] };
+  }
   if (o.v !== 1) return { kind: 'malformed', problem: `unknown version ${JSON.stringify(o.v)}` };
   for (const f of ['ts', 'node', 'verdict', 'policy', 'gate', 'src', 'dst', 'proto'] as const) {
     if (typeof o[f] !== 'string') return { kind: 'malformed', problem: `field ${f} missing or not a string` };
