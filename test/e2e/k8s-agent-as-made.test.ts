@@ -11,6 +11,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../support/until.js';
 import { NodeAgent } from '../../src/daemon/node-agent.js';
 import type { AgentStatus } from '../../src/daemon/protocol.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
@@ -23,14 +24,6 @@ const INTERNET = '203.0.113.10';
 /** An outside host whose first SYN is dropped: its connect is in flight across the switch. */
 const SLOW = '203.0.113.11';
 const LINGER_MS = 1000;
-
-async function until(what: string, test: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Line {
   when: string;

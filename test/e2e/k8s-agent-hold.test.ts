@@ -6,6 +6,7 @@
 // already given up on) are dropped at once, and at `maxHeld` the held connect is given up on
 // (counted) so the queue moves, while connects beyond the bound are counted as unresolved.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../support/until.js';
 import { ClusterAgent, type PodConnect } from '../../src/cluster/cluster-agent.js';
 import { LiveClusterView } from '../../src/cluster/live.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
@@ -13,14 +14,6 @@ import { createNamespace, ensureCluster, TestNode, type TestCluster } from './su
 import { destroyAll } from './support/netns.js';
 
 const INTERNET = '203.0.113.10';
-
-async function until(what: string, test: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('connects held for their pods, bounded (real kernel, real API server)', () => {
   let c: TestCluster;

@@ -5,6 +5,7 @@
 // /metrics, the pod watch limited to this node's pods, and stop() bounded by the close deadline
 // even when a sink never finishes closing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../support/until.js';
 import type { PodConnect } from '../../src/cluster/cluster-agent.js';
 import { NodeAgent } from '../../src/daemon/node-agent.js';
 import type { AgentStatus } from '../../src/daemon/protocol.js';
@@ -15,14 +16,6 @@ import { destroyAll } from './support/netns.js';
 import { getOnce as get } from '../support/http.js';
 
 const INTERNET = '203.0.113.10';
-
-async function until(what: string, test: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('the node agent\'s sinks, with the real kernel and a real API server', () => {
   let c: TestCluster;

@@ -7,8 +7,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { SlowSocket } from '../support/slow-socket.js';
 import { runAudit, type AuditAgent } from '../../src/cli/commands/audit/index.js';
 import { decodeAuditLine } from '../../src/cli/commands/audit/lines.js';
 import { AuditLog, type Kept } from '../../src/daemon/audit-replay.js';
@@ -63,26 +63,23 @@ class Judge implements AuditSource {
   }
 }
 
-/** A socket that takes one write, then needs a drain that only release() gives. */
-class SlowSocket extends Writable {
-  readonly lines: string[] = [];
-  private held: Array<() => void> = [];
-  constructor() {
-    super({ highWaterMark: 1 });
-  }
-  override _write(chunk: Buffer, _e: BufferEncoding, done: () => void): void {
-    this.lines.push(...chunk.toString().split('\n').filter((l) => l !== ''));
-    this.held.push(done);
-  }
-  release(): void {
-    const h = this.held;
-    this.held = [];
-    for (const done of h) done();
-  }
-}
 
 const srcs = (lines: string[]): string[] =>
   lines.map(decodeAuditLine).map((d) => (d.kind === 'record' ? d.record.src.slice(-2) : d.kind === 'lost' ? `lost ${d.lost}` : d.kind === 'replay' ? `replay ${d.replay.records}` : d.problem));
+
+/** What a resumed stream (`since`) serves from `judge`: its lines, written through a slow socket. */
+async function servedSince(judge: AuditSource, since: Date): Promise<AsyncIterable<string>> {
+  const out = new SlowSocket();
+  const s = streamAudit(judge, out, 10, { since });
+  for (let i = 0; i < 20 && s.figures().backlog > 0; i++) {
+    out.release();
+    await new Promise((r) => setImmediate(r));
+  }
+  s.stop();
+  return (async function* () {
+    yield* out.lines;
+  })();
+}
 
 describe('the judge\'s kept audit records', () => {
   it('keeps at most N records and none older than the age bound, and says from when a replay is complete', () => {
@@ -201,16 +198,7 @@ describe('netpol audit resuming a broken stream', () => {
             throw new Error('aborted');
           })();
         }
-        const out = new SlowSocket();
-        const s = streamAudit(judge, out, 10, { since: since! });
-        for (let i = 0; i < 20 && s.figures().backlog > 0; i++) {
-          out.release();
-          await new Promise((r) => setImmediate(r));
-        }
-        s.stop();
-        return (async function* () {
-          yield* out.lines;
-        })();
+        return await servedSince(judge, since!);
       },
       close: async () => {},
     };
@@ -255,16 +243,7 @@ describe('netpol audit resuming a broken stream', () => {
             throw new Error('aborted');
           })();
         }
-        const out = new SlowSocket();
-        const s = streamAudit(judge, out, 10, { since: since! });
-        for (let i = 0; i < 20 && s.figures().backlog > 0; i++) {
-          out.release();
-          await new Promise((r) => setImmediate(r));
-        }
-        s.stop();
-        return (async function* () {
-          yield* out.lines;
-        })();
+        return await servedSince(judge, since!);
       },
       close: async () => {},
     };

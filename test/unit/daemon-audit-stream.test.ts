@@ -1,8 +1,8 @@
 // GET /v1/audit's wire (src/daemon/audit-stream.ts) read back by `netpol audit`'s decoder: records
 // in order; a client that reads too slowly loses what overflows its bounded queue and is told how
 // many, in-band, before the next record it gets — never silently.
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { SlowSocket } from '../support/slow-socket.js';
 import { decodeAuditLine } from '../../src/cli/commands/audit/lines.js';
 import { streamAudit } from '../../src/daemon/audit-stream.js';
 import type { AuditRecord } from '../../src/daemon/judge-sink.js';
@@ -23,23 +23,6 @@ const rec = (i: number): AuditRecord => ({
   reason: 'egress from shop/web isolated by shop/web: no rule allows 203.0.113.20:80/TCP',
 });
 
-/** A socket that accepts `room` bytes, then needs a drain that only release() gives. */
-class SlowSocket extends Writable {
-  readonly lines: string[] = [];
-  private held: Array<() => void> = [];
-  constructor() {
-    super({ highWaterMark: 1 });
-  }
-  override _write(chunk: Buffer, _e: BufferEncoding, done: () => void): void {
-    this.lines.push(...chunk.toString().split('\n').filter((l) => l !== ''));
-    this.held.push(done);
-  }
-  release(): void {
-    const h = this.held;
-    this.held = [];
-    for (const done of h) done();
-  }
-}
 
 describe('the /v1/audit stream', () => {
   it('sends records in order, and tells a slow client what it lost before the next record', async () => {
