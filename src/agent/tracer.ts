@@ -420,23 +420,13 @@ export class TcpConnectTracer {
 
   /** Attaches the loaded (or reopened) sockops program; returns why it could not, or undefined. */
   private attachSockops(): string | undefined {
-    if (this.sockopsProg === undefined) return this.sockopsProblem ?? 'the sockops program is not loaded';
-    const root = cgroup2Root();
-    if (!root) return 'no cgroup v2 hierarchy is mounted (the sockops hook attaches to its root)';
-    let cgroup: number;
-    try {
-      cgroup = openSync(root, 'r');
-    } catch (err) {
-      return `cannot open the cgroup v2 root ${root}: ${(err as Error).message}`;
-    }
-    let link: number;
-    try {
-      link = linkSockops(this.sockopsProg, cgroup);
-    } catch (err) {
-      return (err as Error).message;
-    } finally {
-      closeSync(cgroup);
-    }
+    const prog = this.sockopsProg;
+    if (prog === undefined) return this.sockopsProblem ?? 'the sockops program is not loaded';
+    let link = -1;
+    const problem = this.onCgroupRoot('the sockops hook', (cgroup) => {
+      link = linkSockops(prog, cgroup);
+    });
+    if (problem !== undefined) return problem;
     if (this.pinDir && this.pinsReady) {
       try {
         pinFd(link, this.pinDir.linkPath(SOCKOPS_PROGRAM));
@@ -488,8 +478,13 @@ export class TcpConnectTracer {
 
   /** Attaches a cgroup program to the cgroup v2 root; returns why it could not, or undefined. */
   private attachToCgroupRoot(program: string): string | undefined {
+    return this.onCgroupRoot(`the ${program} program`, (cgroup) => this.obj!.attachCgroup(program, cgroup));
+  }
+
+  /** Runs `attach` with the cgroup v2 root open (`what` attaches to it); returns why it could not, or undefined. */
+  private onCgroupRoot(what: string, attach: (cgroupFd: number) => void): string | undefined {
     const root = cgroup2Root();
-    if (!root) return 'no cgroup v2 hierarchy is mounted (the sockops hook attaches to its root)';
+    if (!root) return `no cgroup v2 hierarchy is mounted (${what} attaches to its root)`;
     let fd: number;
     try {
       fd = openSync(root, 'r');
@@ -497,7 +492,7 @@ export class TcpConnectTracer {
       return `cannot open the cgroup v2 root ${root}: ${(err as Error).message}`;
     }
     try {
-      this.obj!.attachCgroup(program, fd);
+      attach(fd);
       return undefined;
     } catch (err) {
       return (err as Error).message;
