@@ -453,7 +453,11 @@ export class TcpConnectTracer {
           try {
             unlinkSync(this.pinDir.linkPath(SOCKOPS_PROGRAM));
           } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+            // The pin stays, so the link stays attached: say so (this runs from a timer, where a
+            // throw would stop the agent with the link still open).
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+              return { reported: true, problem: `cannot detach the sockops hook: removing its pin: ${(err as Error).message}` };
+            }
           }
         }
         // The last reference: the kernel detaches the program.

@@ -9,7 +9,10 @@
  * Nothing is missed across the switch: an answered connect that was not reported as made (its SYN
  * went out while the hook was detached, or before it was attached) is also published as made — the
  * stream's when=connect clients get it then, as they do when the hook cannot be attached at all.
- * The answer's event time is the SYN_SENT time, so it tells which side of the switch a connect is.
+ * The answer's event time is the SYN_SENT time, which tells which side of the switch a connect is
+ * — nearly: the hook runs a little after SYN_SENT (once the source port is chosen), so a detach
+ * counts from DETACH_MARGIN_NS before it (a duplicate at worst, never a miss), and the periods the
+ * hook was attached before are remembered for as long as a connect may wait for its answer.
  */
 import type { ConnectEvent } from '../agent/event.js';
 
@@ -22,6 +25,19 @@ export const AS_MADE_LINGER_MS = 5_000;
 
 /** At most this many early as-made connects remembered (see sawMade); past it, duplicates, never misses. */
 const EARLY_MAX = 4096;
+
+/**
+ * A detach counts from this long before it: a connect whose SYN_SENT came just before the detach
+ * may reach the hook's call (after choosing its source port) only once the hook is gone.
+ */
+const DETACH_MARGIN_NS = 1_000_000_000n;
+
+/**
+ * Earlier attached periods are kept this long after they ended: a connect made as one of them
+ * ended can be answered (or time out: ~130 s with the default SYN retries) after the hook was
+ * attached again, and its answer must not be published as made a second time.
+ */
+const PERIOD_KEEP_NS = 600_000_000_000n;
 
 /** What the switch drives: the tracer's sockops hook (ClusterAgent.setReportConnects). */
 export interface AsMadeHook {
@@ -37,6 +53,8 @@ export class AsMadeSwitch {
   /** The current (or last) period the hook was attached: [from, to) in event time; to undefined while attached. */
   private from: bigint | undefined;
   private to: bigint | undefined;
+  /** Earlier attached periods [from, to), oldest first, kept PERIOD_KEEP_NS after they ended. */
+  private readonly periods: { from: bigint; to: bigint }[] = [];
   /**
    * Connects reported as made whose SYN went out just before `from` (between SYN_SENT and the
    * hook's own call, the hook got attached): their answers are not published as made again.
@@ -127,15 +145,17 @@ export class AsMadeSwitch {
         return;
       }
       this.attaches++;
+      if (this.from !== undefined && this.to !== undefined) this.periods.push({ from: this.from, to: this.to });
+      const horizon = this.now() - PERIOD_KEEP_NS;
+      while (this.periods.length > 0 && this.periods[0]!.to < horizon) this.periods.shift();
       this.from = hook.reportingSinceNs ?? 0n;
       this.to = undefined;
-      this.early.clear();
       this.log('connects reported as made (a client wants them): sockops hook attached');
       return;
     }
-    // Taken before detaching: a connect from here on may not be reported as made any more, so its
-    // answer is (a duplicate at worst, for a connect made in the instant of the switch).
-    const to = this.now();
+    // Taken before detaching, less the margin: a connect from there on may not be reported as made,
+    // so its answer is (a duplicate at worst, for a connect made in the instant of the switch).
+    const to = this.now() - DETACH_MARGIN_NS;
     this.state = hook.setReportConnects(false);
     if (this.state.reported) return;
     this.detaches++;
@@ -161,8 +181,10 @@ export class AsMadeSwitch {
     if (e.proto === 'UDP') return true;
     const from = this.from;
     if (from === undefined) return true;
-    if (e.tsNs < from) return this.early.size === 0 || !this.early.delete(key(e));
-    return this.to !== undefined && e.tsNs >= this.to;
+    if (this.early.size > 0 && this.early.delete(key(e))) return false;
+    if (e.tsNs >= from) return this.to !== undefined && e.tsNs >= this.to;
+    for (const p of this.periods) if (e.tsNs >= p.from && e.tsNs < p.to) return false;
+    return true;
   }
 }
 

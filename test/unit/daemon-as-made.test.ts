@@ -105,13 +105,41 @@ describe('AsMadeSwitch', () => {
     expect(sw.notReportedAsMade(ev(1500n, 5))).toBe(false);
     // A UDP send is never reported twice.
     expect(sw.notReportedAsMade(ev(1500n, 6, 'UDP'))).toBe(true);
-    clock.ns = 2000n;
+    const S = 1_000_000_000n;
+    clock.ns = 5n * S;
     release();
     vi.advanceTimersByTime(11);
     expect(hook.attached).toBe(false);
-    // Answers of connects made while it was attached: already reported; after: not.
-    expect(sw.notReportedAsMade(ev(1999n, 7))).toBe(false);
-    expect(sw.notReportedAsMade(ev(2000n, 8))).toBe(true);
+    // Answers of connects made while it was attached: already reported; after: not. The detach
+    // counts from a second before it (the hook runs a little after SYN_SENT): a connect in that
+    // second is published as made again, a duplicate at worst, never a miss.
+    expect(sw.notReportedAsMade(ev(4n * S - 1n, 7))).toBe(false);
+    expect(sw.notReportedAsMade(ev(4n * S, 8))).toBe(true);
+    expect(sw.notReportedAsMade(ev(5n * S, 9))).toBe(true);
+  });
+
+  it('remembers earlier attached periods: a connect made in one and answered after a re-attach is not published as made twice', () => {
+    const S = 1_000_000_000n;
+    const clock = { ns: 10n * S };
+    const hook = new FakeHook(clock);
+    const sw = new AsMadeSwitch({ lingerMs: 10 });
+    sw.attach(hook, () => clock.ns);
+    let release = sw.want(); // attached at 10 s
+    clock.ns = 20n * S;
+    release();
+    vi.advanceTimersByTime(11); // detached at 20 s (counted from 19 s)
+    clock.ns = 30n * S;
+    release = sw.want(); // attached again at 30 s
+    // Made (and reported as made) at 12 s, answered now (a SYN timeout): not again.
+    expect(sw.notReportedAsMade(ev(12n * S, 1))).toBe(false);
+    // Made while detached (25 s), or in the detach's margin (19.5 s): published as made now.
+    expect(sw.notReportedAsMade(ev(25n * S, 2))).toBe(true);
+    expect(sw.notReportedAsMade(ev(19n * S + S / 2n, 3))).toBe(true);
+    // Made before the first attach: never reported as made.
+    expect(sw.notReportedAsMade(ev(5n * S, 4))).toBe(true);
+    // Made in the current period: reported.
+    expect(sw.notReportedAsMade(ev(31n * S, 5))).toBe(false);
+    release();
   });
 });
 
