@@ -145,9 +145,9 @@ export class ClusterAgent {
       }
       // Not a pod's container (docker, host process), or one already given up on: not ours. While
       // connects are held, such a connect would be dropped all the same when its turn came; it is
-      // dropped now, unless the view can place it (then it keeps its place in the order), so a
-      // storm of host connects behind one held connect is not queued.
-      if ((!e.container?.podUid || recentlyGivenUp(e)) && (s.held === 0 || !placeable(e, opts.view.index()))) {
+      // dropped now, unless the view can place it (then it keeps its place in the order; the fresh
+      // index, as in its turn), so a storm behind one held connect is not queued.
+      if ((!e.container?.podUid || recentlyGivenUp(e)) && (s.held === 0 || !placeable(e, opts.view.freshIndex()))) {
         e.settle?.();
         return;
       }
@@ -168,7 +168,9 @@ export class ClusterAgent {
             if (!next.container?.podUid || recentlyGivenUp(next)) return;
             const waiting = new AbortController();
             s.waiting = waiting;
-            const ok = await opts.view.waitFor((index) => (deliver(next, index) ? true : undefined), holdMs, AbortSignal.any([s.stopping.signal, waiting.signal]));
+            // Its own signal only (stop() aborts it too): a signal combined with the agent-long
+            // `stopping` one per wait would stay in that signal's dependants on Node 20 (a leak).
+            const ok = s.stopping.signal.aborted ? undefined : await opts.view.waitFor((index) => (deliver(next, index) ? true : undefined), holdMs, waiting.signal);
             s.waiting = undefined;
             if (!ok) {
               givenUp.set(next.container.id, Date.now());
@@ -252,7 +254,11 @@ export class ClusterAgent {
   async stop(deadline?: Date): Promise<TracerCounters> {
     // The deadline is the caller's whole budget (a pod's grace period starts at SIGTERM): connects
     // still waiting for their pod then are given up on and counted (onUnresolved), not waited for.
-    const timer = deadline ? setTimeout(() => this.holds.stopping.abort(), Math.max(0, deadline.getTime() - Date.now())) : undefined;
+    const giveUp = (): void => {
+      this.holds.stopping.abort();
+      this.holds.waiting?.abort();
+    };
+    const timer = deadline ? setTimeout(giveUp, Math.max(0, deadline.getTime() - Date.now())) : undefined;
     try {
       const counters = await this.agent.stop();
       await this.holds.chain;
