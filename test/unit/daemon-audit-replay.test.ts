@@ -224,6 +224,42 @@ describe('netpol audit resuming a broken stream', () => {
     );
   });
 
+  it('announces a node whose first open failed once its stream opens on a later round, from the start (no since=)', async () => {
+    const judge = new Judge(() => T0 + 60_000, 100, 300_000, T0);
+    judge.judge(rec(1));
+    const asked: Array<Date | undefined> = [];
+    const agentOf = (fails: boolean): AuditAgent => ({
+      node: 'n1',
+      open: async (since) => {
+        asked.push(since);
+        if (fails) throw new Error('port-forward: connection refused');
+        return (async function* () {
+          yield* [];
+        })();
+      },
+      close: async () => {},
+    });
+    let err = '';
+    const code = await runAudit(
+      { output: 'json', kubeconfig },
+      {
+        stdout: { write: () => true } as unknown as NodeJS.WritableStream,
+        stderr: { write: (s: string) => ((err += s), true) } as NodeJS.WritableStream,
+        dial: async function* () {
+          // Round 1: the agent's stream cannot be opened; round 2 (the dialer's next look): it can.
+          yield agentOf(true);
+          await new Promise((r) => setTimeout(r, 20));
+          yield agentOf(false);
+        },
+      },
+    );
+    expect(code).toBe(0);
+    // Before the fix the node counted as streamed after the failed open: the second round resumed
+    // with since= and never said the node was being streamed.
+    expect(asked).toEqual([undefined, undefined]);
+    expect(err).toBe('warning: port-forward: connection refused\nstreaming verdicts from the agent on node n1\n');
+  });
+
   it('resumes from its own start when nothing came before the break, and warns when the agent no longer has the gap', async () => {
     const judge = new Judge(() => Date.now(), 1);
     const asked: Array<Date | undefined> = [];

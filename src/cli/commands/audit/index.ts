@@ -76,9 +76,16 @@ export function openAuditStream(port: number, since: Date | undefined, signal: A
 
 function sleep(ms: number, signal: AbortSignal, wake?: (w: () => void) => void): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    wake?.(() => (clearTimeout(t), resolve()));
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    // The abort listener goes with the sleep: the dialer sleeps every 10 s for the command's whole
+    // life, and listeners left on the one signal pile up (Node warns at 11).
+    const done = (): void => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    wake?.(done);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
 
@@ -103,7 +110,8 @@ async function* portForwardDialer(kc: KubeConfig, signal: AbortSignal, onError: 
       if (open.has(pod)) continue;
       open.add(pod);
       const tunnel = await AgentTunnel.open(kc, s.node, pod);
-      signal.addEventListener('abort', () => void tunnel.close(), { once: true });
+      const closeOnAbort = (): void => void tunnel.close();
+      signal.addEventListener('abort', closeOnAbort, { once: true });
       let streamed = false;
       yield {
         node: s.node,
@@ -113,6 +121,7 @@ async function* portForwardDialer(kc: KubeConfig, signal: AbortSignal, onError: 
           return lines;
         },
         close: async () => {
+          signal.removeEventListener('abort', closeOnAbort);
           await tunnel.close();
           open.delete(pod);
           // One that streamed and broke: look for it (or its successor) soon, not at the next
@@ -209,8 +218,8 @@ export async function runAudit(
   const follow = async (agent: AuditAgent): Promise<void> => {
     const known = resumes.get(agent.node);
     const at = known ?? { lines: new Set<string>() };
-    resumes.set(agent.node, at);
-    // A node streamed before (its agent pod was replaced) resumes too.
+    // A node streamed before (its agent pod was replaced) resumes too; a node is known once its
+    // stream opened (a first open that failed is tried afresh next round, and announced then).
     let resuming = known !== undefined;
     let failures = 0;
     try {
@@ -229,6 +238,7 @@ export async function runAudit(
           continue;
         }
         failures = 0;
+        resumes.set(agent.node, at);
         // Said once per agent, as its stream is open: until then nothing it judges can reach this
         // client, so a user (or a script) knows from when it is covered.
         if (!resuming) io.stderr.write(`streaming verdicts from the agent on node ${agent.node}\n`);
