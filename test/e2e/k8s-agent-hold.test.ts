@@ -32,9 +32,10 @@ describe('connects held for their pods, bounded (real kernel, real API server)',
   }, 60_000);
 
   afterAll(async () => {
-    await view?.close();
+    // The namespaces first: a view slow to close must not leave them behind.
     await node?.destroy();
     destroyAll();
+    await view?.close();
   });
 
   /** A pod whose container the API server no longer knows: its connects are held. */
