@@ -13,6 +13,7 @@
  *                   started later), records judged before `from` may be missing — said, never hidden.
  */
 import type { Writable } from 'node:stream';
+import { isRfc3339 } from '../flows/timestamp.js';
 import type { AuditReplay } from './audit-replay.js';
 import type { AuditRecord } from './judge-sink.js';
 import { encodeLost, QueryError } from './protocol.js';
@@ -38,9 +39,6 @@ export interface AuditStreamFigures {
   replayed: number;
 }
 
-// RFC 3339's date-time (its T may be a space or lower case there; ISO 8601 tools send T).
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-
 /** Parses /v1/audit's query; unknown parameters are refused, as on /v1/connects. */
 export function parseAuditQuery(params: URLSearchParams): AuditQuery {
   for (const key of params.keys()) if (key !== 'since') throw new QueryError(key, 'unknown parameter; known: since');
@@ -49,7 +47,7 @@ export function parseAuditQuery(params: URLSearchParams): AuditQuery {
   if (since === undefined) return {};
   if (since === '') throw new QueryError('since', 'empty');
   const d = new Date(since);
-  if (!RFC3339.test(since) || Number.isNaN(d.getTime())) {
+  if (!isRfc3339(since) || Number.isNaN(d.getTime())) {
     // URLSearchParams reads an unescaped + as a space: say so, it is the usual mistake.
     const plus = / \d{2}:\d{2}$/.test(since) ? ' (a + in a query must be sent as %2B)' : '';
     throw new QueryError('since', `"${since}" is not an RFC 3339 time such as 2026-12-07T00:19:49.123Z${plus}`);
