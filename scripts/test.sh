@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p .cache
 status=0
+# The build typechecks src/; this also typechecks the tests and benches (vitest runs them untyped).
+echo "typecheck of src, test and bench (tsconfig.test.json):"
+npx tsc -p tsconfig.test.json || status=1
 npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest.json "$@" || status=$?
 if [ -f .cache/vitest.json ]; then
   node -e 'const r=require("./.cache/vitest.json"); console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""))'

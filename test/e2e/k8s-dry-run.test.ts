@@ -76,7 +76,7 @@ describe('server-side dry-run of generated policies', () => {
     // Never from inside a capture run (the child runs unit suites only; this guards against recursion).
     expect(process.env.NETPOL_CAPTURE_POLICIES).toBeUndefined();
     const out = join(work, 'captured.jsonl');
-    const env = { ...process.env, NETPOL_CAPTURE_POLICIES: out };
+    const env: NodeJS.ProcessEnv = { ...process.env, NETPOL_CAPTURE_POLICIES: out };
     delete env.NETPOL_CLUSTER_DIR; // the child run must never touch this run's cluster
     await run(process.execPath, [join(repo, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '-c', 'test/cluster/capture/vitest.config.ts'], {
       cwd: repo,

@@ -21,6 +21,7 @@ import type { EdgeObservation, WorkloadIdentity } from '../../src/cluster/profil
 import { ProfileWriter } from '../../src/cluster/profile/writer.js';
 import { createNamespace, ensureCluster, type TestCluster } from './support/cluster.js';
 import { deploymentOwner, installProfileCrd, profileCrdDocument } from './support/profiles.js';
+import { TextSink } from '../support/text-sink.js';
 
 const NO_CAP = 'its hooks are cgroup programs, which need CAP_NET_ADMIN';
 const WITH_UDP: ProtocolState[] = [
@@ -63,19 +64,12 @@ async function agentRun(node: string, journalDir: string | undefined, protocols:
   expect(w.status()).toMatchObject({ lost: 0, backlog: 0 });
 }
 
-class Sink {
-  text = '';
-  write(chunk: string | Uint8Array): boolean {
-    this.text += chunk.toString();
-    return true;
-  }
-}
 
 /** `learn` from the profiles for one namespace: its policies by workload name, and what it said. */
 async function learn(namespace: string): Promise<{ policies: Record<string, any>; stderr: string }> {
   const out = tmp('tp-dns-out-');
-  const err = new Sink();
-  expect(await learnFromProfiles({ namespace, out }, { stdout: new Sink(), stderr: err })).toBe(0);
+  const err = new TextSink();
+  expect(await learnFromProfiles({ namespace, out }, { stdout: new TextSink(), stderr: err })).toBe(0);
   const policies: Record<string, any> = {};
   for (const name of ['client', 'nocap', 'mixed', 'old']) {
     try {

@@ -36,6 +36,7 @@ import { resolveFlow } from '../../src/policy/traffic.js';
 import { ensureBuilt, netpol, ROOT } from '../support/cli.js';
 import { createNamespace, ensureCluster, startApiserver, stopApiserver, type TestCluster } from './support/cluster.js';
 import { deploymentOwner, installProfileCrd } from './support/profiles.js';
+import { TextSink } from '../support/text-sink.js';
 
 const DEMO = resolve(ROOT, 'fixtures/demo');
 let c: TestCluster;
@@ -149,8 +150,8 @@ describe('TrafficProfile writer against a real API server', () => {
     expect(p!.status!.edges).toHaveLength(5);
     expect(p!.status!.edgeCount).toBe(5);
     expect(p!.status!.overflow).toEqual({ edges: 3, connects: 9 });
-    const err = new Sink();
-    expect(await learnFromProfiles({ namespace: ns, out: mkdtempSync(join(tmpdir(), 'tp-out-')) }, { stderr: err, stdout: new Sink() })).toBe(0);
+    const err = new TextSink();
+    expect(await learnFromProfiles({ namespace: ns, out: mkdtempSync(join(tmpdir(), 'tp-out-')) }, { stderr: err, stdout: new TextSink() })).toBe(0);
     expect(err.text).toContain(`profile of Deployment ${ns}/Deployment/api is incomplete: 9 connects (3 edges) did not fit its size bound`);
     const summary = await profileSummary(c.kc, { namespace: ns });
     expect(summary).toMatchObject({ count: 1, edges: 5, overflowConnects: 9 });
@@ -338,13 +339,6 @@ describe('TrafficProfile writer against a real API server', () => {
   });
 });
 
-class Sink {
-  text = '';
-  write(chunk: string | Uint8Array): boolean {
-    this.text += chunk.toString();
-    return true;
-  }
-}
 
 describe('learn from TrafficProfiles', () => {
   it('gives the policies learn --flows gives on the same recording', async () => {
@@ -370,8 +364,8 @@ describe('learn from TrafficProfiles', () => {
     expect(yaml(fromProfiles)).toBe(yaml(fromFlows));
 
     // The command itself, through the API server (-n shop -l app=web): web's policy, as --flows learns it.
-    const out = new Sink();
-    const err = new Sink();
+    const out = new TextSink();
+    const err = new TextSink();
     expect(await learnFromProfiles({ namespace: 'shop', selector: 'app=web' }, { stdout: out, stderr: err })).toBe(0);
     const webFromFlows = renderPolicies(fromFlows.result.policies.filter((p) => p.workload.name === 'web').map((p) => p.policy));
     expect(out.text).toBe(webFromFlows);

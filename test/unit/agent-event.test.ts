@@ -138,7 +138,7 @@ describe('event decoder mirrors bpf/tcpconnect.h', () => {
       comm: 'wget',
     };
     const buf = encodeEvent(e);
-    const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+    const ab = (buf.buffer as ArrayBuffer).slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
     expect(decodeEvent(ab)).toEqual(e);
     expect(() => decodeEvent(new Uint8Array(50))).toThrow(/too short/);
     const bad = Buffer.from(buf);

@@ -69,7 +69,7 @@ const worldArb = fc.record({
   flows: fc.array(fc.tuple(fc.nat(4), fc.oneof(fc.nat(4), fc.constantFrom(...EXTERNAL)), fc.constantFrom(...PORTS, 9090), fc.constantFrom(...PROTOS)), { minLength: 1, maxLength: 12 }),
 });
 
-function world(w: fc.RecordValue<{ pods: fc.Arbitrary<[string, Record<string, string>][]> }> & { pods: [string, Record<string, string>][] }) {
+function world(w: { pods: [string, Record<string, string>][] }) {
   const pods: V1Pod[] = w.pods.map(([namespace, labels], i) =>
     makePod({ name: `pod${i}`, namespace, labels, ip: `10.0.0.${i + 1}`, nodeName: 'n1', ports: [{ name: 'http', containerPort: i % 2 === 0 ? 8080 : 80 }] }),
   );

@@ -48,8 +48,8 @@ describe('netpol check reports', () => {
     expect(code).toBe(1);
 
     const schema = JSON.parse(readFileSync(join(repo, 'test/fixtures-schema/sarif-2.1.0-rtm.5.json'), 'utf8'));
-    const ajv = new Ajv({ allErrors: true, strict: false, unicodeRegExp: false });
-    addFormats(ajv);
+    const ajv = new Ajv.default({ allErrors: true, strict: false, unicodeRegExp: false });
+    addFormats.default(ajv);
     const validate = ajv.compile(schema);
     const log = JSON.parse(readFileSync(sarif, 'utf8')) as { runs: { results: { ruleId: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region?: { startLine: number } } }[] }[] }[] };
     expect(validate(log), JSON.stringify(validate.errors)).toBe(true);

@@ -7,8 +7,8 @@ import { renderSarif, sarifUri } from '../../src/cli/output/report/sarif.js';
 import { allowedSeedFlow, cleanReport, deniedSeedFlow, seedReport } from './support/check-report.js';
 
 const schema = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures-schema/sarif-2.1.0-rtm.5.json'), 'utf8'));
-const ajv = new Ajv({ allErrors: true, strict: false, unicodeRegExp: false }) // the schema's language pattern is not valid in u-mode;
-addFormats(ajv);
+const ajv = new Ajv.default({ allErrors: true, strict: false, unicodeRegExp: false }) // the schema's language pattern is not valid in u-mode;
+addFormats.default(ajv);
 const validate = ajv.compile(schema);
 
 function expectValid(log: object): void {

@@ -57,7 +57,7 @@ export function seedReport(over: Partial<CheckReport> = {}): CheckReport {
   return {
     flows,
     drift,
-    summary: { total: flows.length, allowed: flows.length - denied, denied, drifted: drift.length },
+    summary: { total: flows.length, allowed: flows.length - denied, denied, unjudged: 0, drifted: drift.length },
     inputs: { flows: ['fixtures/seed/flows.jsonl'], policies: ['policies'], cluster: 'snapshot fixtures/seed/cluster.yaml' },
     ...over,
   };
