@@ -44,8 +44,9 @@ interface LibbpfFunctions {
 }
 
 let bound: { fns: LibbpfFunctions } | undefined;
-/** libbpf's log lines since the last clear (warnings and the verifier's output). */
+/** libbpf's log lines since the last clear (warnings and the verifier's output), the newest 2000 at most. */
 const logLines: string[] = [];
+const MAX_LOG_LINES = 2000;
 let printCallback: unknown;
 
 function call<T extends keyof LibbpfFunctions>(name: T): LibbpfFunctions[T] {
@@ -106,8 +107,10 @@ export function lib(): { fns: LibbpfFunctions } {
   printCallback = koffi.register((level: number, fmt: unknown, ap: unknown) => {
     const n = fns.vsnprintf(scratch, scratch.length, fmt, ap);
     const text = scratch.subarray(0, Math.max(0, Math.min(n, scratch.length - 1))).toString('utf8');
-    if (logLines.length > 2000) logLines.splice(0, 1000);
-    logLines.push(...text.split('\n').filter((l) => l !== '').map((l) => (level === 0 ? `warn: ${l}` : l)));
+    // One line at a time: a verifier log is tens of thousands of lines, and spread into push() as
+    // arguments they would all go on the stack this callback runs on.
+    for (const l of text.split('\n')) if (l !== '') logLines.push(level === 0 ? `warn: ${l}` : l);
+    if (logLines.length > MAX_LOG_LINES) logLines.splice(0, logLines.length - MAX_LOG_LINES / 2);
     if (process.env.NETPOL_LIBBPF_DEBUG) process.stderr.write(text);
     return 0;
   }, koffi.pointer(printProto));
