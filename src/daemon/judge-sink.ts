@@ -271,6 +271,29 @@ export class JudgeSink implements ConnectSink {
     }
   }
 
+  /**
+   * Later connects of this edge may be counted in the kernel (src/daemon/kernel-dedup.ts) only when
+   * every enforced and every staged policy allows it: a finding must stay one audit line per connection.
+   */
+  repeatable(connect: PodConnect): boolean {
+    try {
+      const edge = this.currentJudge().judge(connect.record);
+      return edge.enforced.verdict === 'allowed' && edge.findings.length === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Connects the kernel counted on an edge judged allowed (nothing to record but the count). */
+  acceptRepeats(_connect: PodConnect, count: number): void {
+    this.counts.judged += count;
+  }
+
+  /** Staged policies changed: verdicts may have (the cluster view's changes the agent watches itself). */
+  onVerdictInputs(listener: () => void): () => void {
+    return this.watch ? this.watch.onChange(listener) : () => {};
+  }
+
   private auditRecord({ at, ts, port, outcome, verdict, f, edge }: KeptFinding): AuditRecord {
     return {
       v: 1,
