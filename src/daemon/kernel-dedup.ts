@@ -11,9 +11,9 @@
  * the current one only. Whatever could change a verdict (the cluster view: policies, pods,
  * namespaces, services; the staged policies) bumps it: the old entries stop matching at once, so
  * the very next connect of such an edge goes through the ring and is judged afresh. Old entries are
- * read one last time and deleted at the second sweep after the bump: a program that looked up the
- * old generation just before the bump has long finished its increment by then (it runs for
- * microseconds), so no count is lost between the last read and the delete.
+ * read one last time and deleted by the first sweep at least RETIRE_MS after the bump: a program
+ * that looked up the old generation just before the bump has long finished its increment by then
+ * (it runs for microseconds), so no count is lost between the last read and the delete.
  *
  * Counts are never reset in the kernel (user space cannot read and zero a per-CPU value at once):
  * the sweep takes the difference to what it handed over before.
@@ -39,7 +39,12 @@ export interface KernelDedupOptions {
    * predecessor's entries): this one starts past it, and counts what it finds in `orphaned`.
    */
   previousGeneration?: number;
+  /** Clock (ms) for the retirement delay; tests give their own. */
+  now?: () => number;
 }
+
+/** How long after a bump the old generation's entries are deleted (after a last read). */
+export const RETIRE_MS = 100;
 
 interface Entry {
   connect: PodConnect;
@@ -55,9 +60,9 @@ export class KernelDedup {
   private on = false;
   /** By the key's bytes (hex, generation included). */
   private readonly entries = new Map<string, Entry>();
-  /** Retired generations → the sweep count when they were retired. */
+  /** Retired generations → when (ms) they were retired. */
   private readonly retired = new Map<number, number>();
-  private sweeps = 0;
+  private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   readonly figures = {
@@ -78,6 +83,7 @@ export class KernelDedup {
   constructor(opts: KernelDedupOptions) {
     this.table = opts.table;
     this.onRepeats = opts.onRepeats;
+    this.now = opts.now ?? Date.now;
     this.gen = nextGeneration(opts.previousGeneration ?? 0);
     // Off until the agent turns it on: a predecessor's entries stop matching now.
     this.table.setState(this.gen, false);
@@ -113,7 +119,7 @@ export class KernelDedup {
   /** A verdict may have changed: entries written so far stop matching (swept, then deleted). */
   invalidate(): void {
     if (this.stopped) return;
-    this.retired.set(this.gen, this.sweeps);
+    this.retired.set(this.gen, this.now());
     this.gen = nextGeneration(this.gen);
     this.figures.invalidations++;
     this.table.setState(this.gen, this.on);
@@ -135,6 +141,7 @@ export class KernelDedup {
 
   /** Reads the counts, hands the new ones over, deletes the entries of generations retired long enough. */
   sweep(final = false): void {
+    const now = this.now();
     let rows;
     try {
       rows = this.table.counts();
@@ -161,15 +168,14 @@ export class KernelDedup {
       }
       if (entry.generation !== this.gen) {
         const retiredAt = this.retired.get(entry.generation);
-        if (final || retiredAt === undefined || retiredAt < this.sweeps) {
+        if (final || retiredAt === undefined || now - retiredAt >= RETIRE_MS) {
           this.table.remove(row.key);
           this.entries.delete(id);
         }
       }
     }
-    // Entries whose row vanished (never expected: the table is not an LRU) are forgotten with their generation.
-    this.sweeps++;
-    for (const [g, at] of this.retired) if (at < this.sweeps - 2) this.retired.delete(g);
+    // Their entries are gone by now (deleted above once RETIRE_MS had passed).
+    for (const [g, at] of this.retired) if (now - at >= 2 * RETIRE_MS) this.retired.delete(g);
   }
 
   /**

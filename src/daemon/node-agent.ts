@@ -402,6 +402,8 @@ export class NodeAgent {
   }
 
   status(): AgentStatus {
+    // The kernel's counts first, so that the figures include every connect answered until now.
+    if (this.dedup && !this.stopping) this.dedup.sweep();
     const r = this.readiness();
     const sinks: Record<string, StatusFigures> = { stream: { ...this.stream.status(), asMade: this.asMade.reporting.reported } };
     for (const slot of this.sinks) {
