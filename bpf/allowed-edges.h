@@ -18,6 +18,11 @@
  * view), so old entries stop matching at once and are swept (counts read one last time) and
  * deleted. enabled = 0 (a /v1/connects client wants every connect) turns the lookup off.
  *
+ * A lease bounds what a crash can leave uncounted: user space renews `until_ns` at every sweep
+ * (ALLOWED_LEASE_NS ahead, src/agent/allowed-edges.ts); an agent that died (SIGKILL, a crash) stops
+ * renewing it, and a few seconds later every connect goes through the (pinned) ring again, for the
+ * next agent to read, instead of being counted in entries nobody sweeps.
+ *
  * A plain (not LRU) per-CPU hash: an LRU map would evict entries with counts not yet swept. When
  * it is full user space's insert fails and that edge simply keeps flowing through the ring.
  */
@@ -42,6 +47,7 @@ struct allowed_edge_count {
 struct allowed_state_value {
 	__u32 generation;
 	__u32 enabled;
+	__u64 until_ns; /* the lease: counted here only before this (CLOCK_BOOTTIME) */
 };
 
 struct {
@@ -68,9 +74,13 @@ static __always_inline bool allowed_edge_counted(const struct tcpconnect_event *
 	struct allowed_state_value *state;
 	struct allowed_edge_count *n;
 	__u32 zero = 0;
+	__u64 now;
 
 	state = bpf_map_lookup_elem(&allowed_state, &zero);
 	if (!state || !state->enabled)
+		return false;
+	now = bpf_ktime_get_boot_ns();
+	if (now >= state->until_ns)
 		return false;
 	key.cgroup_id = e->cgroup_id;
 	key.netns = e->netns;
@@ -83,7 +93,7 @@ static __always_inline bool allowed_edge_counted(const struct tcpconnect_event *
 		return false;
 	/* This CPU's slot: no atomics. */
 	n->count += 1;
-	n->last_ns = bpf_ktime_get_boot_ns();
+	n->last_ns = now;
 	return true;
 }
 

@@ -8,6 +8,13 @@
 import type { ConnectEvent } from './event.js';
 import { BpfMap, possibleCpus } from './libbpf.js';
 import { addressBytes } from '../flows/ip.js';
+import { bootTimeNs } from './clock.js';
+
+/**
+ * How far ahead each write of the state extends the lease (bpf/allowed-edges.h): an agent that
+ * died stops counting in the kernel this long after its last sweep at most.
+ */
+export const ALLOWED_LEASE_NS = 3_000_000_000n;
 
 /** The edge part of the key (struct allowed_edge_key without the generation). */
 export interface AllowedEdge {
@@ -34,8 +41,10 @@ export interface AllowedEdgeCount {
 
 /** What the node agent's de-duplication needs of the kernel table (an in-memory one in unit tests). */
 export interface AllowedEdgeTable {
-  /** The generation the program looks up, and whether it looks at all. */
+  /** The generation the program looks up, and whether it looks at all (renewing the lease). */
   setState(generation: number, enabled: boolean): void;
+  /** Extends the lease (every sweep): the program stops counting if it is not renewed. */
+  renew?(): void;
   /** Writes an edge with zero counts: 'added', 'present' (already there) or 'full'. */
   add(edge: AllowedEdge, generation: number): 'added' | 'present' | 'full';
   /** Every entry with its counts (a snapshot). */
@@ -77,6 +86,7 @@ export function edgeIdOfKey(key: Buffer): string {
 export class AllowedEdgesMap implements AllowedEdgeTable {
   private readonly ncpu = possibleCpus();
   private readonly zero: Buffer;
+  private state_: { generation: number; enabled: boolean } = { generation: 0, enabled: false };
 
   constructor(
     private readonly edges: BpfMap,
@@ -86,15 +96,21 @@ export class AllowedEdgesMap implements AllowedEdgeTable {
   }
 
   setState(generation: number, enabled: boolean): void {
-    const v = Buffer.alloc(8);
+    this.state_ = { generation, enabled };
+    const v = Buffer.alloc(16);
     v.writeUInt32LE(generation >>> 0, 0);
     v.writeUInt32LE(enabled ? 1 : 0, 4);
+    v.writeBigUInt64LE(enabled ? bootTimeNs() + ALLOWED_LEASE_NS : 0n, 8);
     this.state.update(Buffer.alloc(4), v);
+  }
+
+  renew(): void {
+    if (this.state_.enabled) this.setState(this.state_.generation, true);
   }
 
   /** The state the program reads now (a restarted agent finds its predecessor's). */
   readState(): { generation: number; enabled: boolean } {
-    const v = this.state.lookup(Buffer.alloc(4), 8);
+    const v = this.state.lookup(Buffer.alloc(4), 16);
     return v ? { generation: v.readUInt32LE(0), enabled: v.readUInt32LE(4) !== 0 } : { generation: 0, enabled: false };
   }
 

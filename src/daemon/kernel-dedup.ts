@@ -144,6 +144,7 @@ export class KernelDedup {
     const now = this.now();
     let rows;
     try {
+      if (this.on && !this.stopped) this.table.renew?.();
       rows = this.table.counts();
     } catch (err) {
       this.figures.sweepErrors++;
