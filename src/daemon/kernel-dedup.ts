@@ -86,7 +86,7 @@ export class KernelDedup {
     this.now = opts.now ?? Date.now;
     this.gen = nextGeneration(opts.previousGeneration ?? 0);
     // Off until the agent turns it on: a predecessor's entries stop matching now.
-    this.table.setState(this.gen, false);
+    this.writeState();
   }
 
   get generation(): number {
@@ -112,7 +112,7 @@ export class KernelDedup {
   setEnabled(on: boolean): void {
     if (this.stopped || on === this.on) return;
     this.on = on;
-    if (on) this.table.setState(this.gen, true);
+    if (on) this.writeState();
     else this.invalidate();
   }
 
@@ -122,7 +122,20 @@ export class KernelDedup {
     this.retired.set(this.gen, this.now());
     this.gen = nextGeneration(this.gen);
     this.figures.invalidations++;
-    this.table.setState(this.gen, this.on);
+    this.writeState();
+  }
+
+  /**
+   * The state the program reads. Called from the view's change listeners too, where a throw would
+   * stop the other listeners: a failure (the tracer gone after an error) is kept in lastError.
+   */
+  private writeState(): void {
+    try {
+      this.table.setState(this.gen, this.on);
+    } catch (err) {
+      this.figures.sweepErrors++;
+      this.lastError = (err as Error).message;
+    }
   }
 
   /**
@@ -141,16 +154,19 @@ export class KernelDedup {
 
   /** Reads the counts, hands the new ones over, deletes the entries of generations retired long enough. */
   sweep(final = false): void {
-    const now = this.now();
-    let rows;
     try {
-      if (this.on && !this.stopped) this.table.renew?.();
-      rows = this.table.counts();
+      this.sweepOnce(final);
     } catch (err) {
+      // The table gone (the tracer stopped after an error): said in status, never thrown from the timer.
       this.figures.sweepErrors++;
       this.lastError = (err as Error).message;
-      return;
     }
+  }
+
+  private sweepOnce(final: boolean): void {
+    const now = this.now();
+    if (this.on && !this.stopped) this.table.renew?.();
+    const rows = this.table.counts();
     for (const row of rows) {
       const id = row.key.toString('hex');
       const entry = this.entries.get(id);
