@@ -5,8 +5,9 @@
 // exactly while only a few events came through the ring; a staged policy that makes the edge
 // would-deny turns the very next connects into findings again (the generation bump); a /v1/connects
 // client gets every connect while it streams (dedup off), and dedup is on again once it left.
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -16,6 +17,7 @@ import { applyStaged, deleteStaged, listStaged } from '../../src/cluster/staged/
 import type { StagedNetworkPolicy } from '../../src/cluster/staged/types.js';
 import { NodeAgent } from '../../src/daemon/node-agent.js';
 import type { AgentStatus } from '../../src/daemon/protocol.js';
+import { judgeSinkFactory } from '../../src/daemon/judge-sink.js';
 import { defaultSinks } from '../../src/daemon/sinks.js';
 import { until } from '../support/until.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
@@ -209,4 +211,54 @@ describe('kernel de-duplication of allowed edges, with the real kernel and a rea
     expect(d.answered).toBe(40);
     expect(d.events).toBeLessThanOrEqual(5);
   });
+
+  it('pinned: a stopped agent hands over every count and turns counting off, so the connects made while none runs reach the next one', async () => {
+    const fs = mkdtempSync(join(tmpdir(), 'kdedup-bpffs-'));
+    execFileSync('mount', ['-t', 'bpf', 'bpf', fs]);
+    const pinned = (): NodeAgent =>
+      new NodeAgent({
+        node: NODE,
+        kubeconfig: c.kubeconfig,
+        api: { host: '127.0.0.1', port: 0 },
+        health: { host: '127.0.0.1', port: 0 },
+        sinks: [judgeSinkFactory()],
+        holdMs: 1000,
+        pin: { mode: 'on', root: join(fs, 'netpol') },
+        log: () => {},
+      });
+    let first: NodeAgent | undefined;
+    let second: NodeAgent | undefined;
+    try {
+      first = pinned();
+      await first.start();
+      await until('the first agent counting in the kernel', () => first!.status().kernelDedup?.on === true);
+      const answered = (a: NodeAgent): number => a.status().connects.answered;
+      for (let i = 0; answered(first) === 0; i++) {
+        if (i > 50) throw new Error('the pinned agent saw no connect');
+        await connects(1);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const base = answered(first);
+      await connects(60);
+      await first.stop();
+      // Swept at stop: every connect counted, most of them in the kernel.
+      expect(first.status().connects.answered - base).toBe(60);
+      expect(first.status().connects.dedupedInKernel).toBeGreaterThanOrEqual(50);
+      // No agent: the pinned programs record every connect in the ring (counting is off).
+      await connects(30);
+      second = pinned();
+      await second.start();
+      expect(second.status().kernelState).toMatchObject({ pinned: true, reopened: true });
+      await until('the gap\'s connects read by the next agent', () => answered(second!) >= 30, 20_000);
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(answered(second)).toBe(30);
+      expect(second.status().kernelDedup).toMatchObject({ orphaned: 0 });
+      expect(second.status().events.total).toBeGreaterThanOrEqual(30);
+    } finally {
+      await first?.stop();
+      await second?.stop();
+      execFileSync('umount', [fs]);
+      rmSync(fs, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
