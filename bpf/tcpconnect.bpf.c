@@ -282,6 +282,8 @@ static __always_inline bool emit(const struct tcpconnect_event *e)
 	return true;
 }
 
+#include "allowed-edges.h"
+
 /* The connecting task's identity, taken at CLOSE -> SYN_SENT, into an event. */
 static __always_inline void take_identity(struct tcpconnect_event *e, const struct pending_connect *p)
 {
@@ -483,6 +485,9 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 
 	if (newstate == TCP_ESTABLISHED) {
 		e.outcome = OUTCOME_ESTABLISHED;
+		/* An edge the node agent judged allowed: counted, not sent (allowed-edges.h). */
+		if (allowed_edge_counted(&e))
+			return 0;
 	} else {
 		/* tcp_done_with_error() stores sk_err before tcp_done() moves the socket to CLOSE. */
 		int err = sk->sk_err;

@@ -243,6 +243,11 @@ export class LocalAgent {
     this.tracer.unpin();
   }
 
+  /** The kernel's table of edges judged allowed (allowed-edges.ts); undefined once stopped. */
+  get allowedEdges(): TcpConnectTracer['allowedEdges'] | undefined {
+    return this.tracer.closed ? undefined : this.tracer.allowedEdges;
+  }
+
   /** learn mode: every edge seen in the kernel with its connect count. */
   edges(): ReturnType<TcpConnectTracer['edges']> {
     return this.tracer.edges();

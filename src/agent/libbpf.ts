@@ -150,6 +150,11 @@ export class BpfMap {
     if (rc < 0) throw failure(`updating BPF map ${this.name}`, -rc);
   }
 
+  /** update() that returns the error (-errno; 0 on success) instead of throwing: EEXIST with BPF_NOEXIST, E2BIG when full. */
+  tryUpdate(key: Buffer, value: Buffer, flags = 0): number {
+    return call('bpf_map_update_elem')(this.fd, key, value, flags) as number;
+  }
+
   /** The value, or undefined when the key is absent. */
   lookup(key: Buffer, valueSize: number): Buffer | undefined {
     const value = Buffer.alloc(valueSize);

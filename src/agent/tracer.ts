@@ -12,6 +12,7 @@ import { BpfMap, BpfObject, closeFd, linkSockops, MappedRingBuffer, openPinned, 
 import { bootTimeNs } from './clock.js';
 import { otherPinDirs, PinDir, pinHash, type PinOptions } from './pins.js';
 import { canLoadNetPrograms, preflight } from './diagnose.js';
+import { AllowedEdgesMap } from './allowed-edges.js';
 import { cgroup2Root } from './mounts.js';
 import {
   type ConnectEvent,
@@ -106,7 +107,7 @@ export interface TracerCounters {
 }
 
 /** Maps the agent uses (pinned with the links; the events ring last, marking the directory complete). */
-const PINNED_MAPS = ['counters', 'cgroup_filter', 'pid_filter', 'netns_filter', 'dport_filter', 'edges', 'cgroup_names'] as const;
+const PINNED_MAPS = ['counters', 'cgroup_filter', 'pid_filter', 'netns_filter', 'dport_filter', 'edges', 'cgroup_names', 'allowed_edges', 'allowed_state'] as const;
 
 export function defaultObjectPath(): string {
   if (process.env.NETPOL_BPF_DIR) return join(process.env.NETPOL_BPF_DIR, 'tcpconnect.bpf.o');
@@ -177,6 +178,8 @@ export class TcpConnectTracer {
   private readonly dportMap: BpfMap;
   private readonly edgesMap: BpfMap;
   private readonly cgroupNamesMap: BpfMap;
+  /** Edges judged allowed, counted in the kernel (allowed-edges.ts; the node agent's de-duplication). */
+  readonly allowedEdges: AllowedEdgesMap;
   private readonly batch: number;
   private readonly pollMs: number;
   private readonly idlePollMs: number;
@@ -270,6 +273,7 @@ export class TcpConnectTracer {
         this.dportMap = m('dport_filter');
         this.edgesMap = m('edges');
         this.cgroupNamesMap = m('cgroup_names');
+        this.allowedEdges = new AllowedEdgesMap(m('allowed_edges'), m('allowed_state'));
         ring = new MappedRingBuffer(m('events').fd, ringBytes, true);
         this.ring = ring;
         this.ringId = pinDir.ringId();
@@ -328,6 +332,7 @@ export class TcpConnectTracer {
       this.dportMap = obj.map('dport_filter');
       this.edgesMap = obj.map('edges');
       this.cgroupNamesMap = obj.map('cgroup_names');
+      this.allowedEdges = new AllowedEdgesMap(obj.map('allowed_edges'), obj.map('allowed_state'));
       this.configure(opts);
       ring = new MappedRingBuffer(obj.map('events').fd, ringBytes, pinDir !== undefined);
       this.ring = ring;

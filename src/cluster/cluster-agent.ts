@@ -237,6 +237,11 @@ export class ClusterAgent {
     return this.holds.failure ?? this.agent.error;
   }
 
+  /** See LocalAgent.allowedEdges. */
+  get allowedEdges(): LocalAgent['allowedEdges'] {
+    return this.agent.allowedEdges;
+  }
+
   /** Pinned: see LocalAgent.pinning. */
   get pinning(): LocalAgent['pinning'] {
     return this.agent.pinning;

@@ -23,6 +23,11 @@ export interface ConnectStreamOptions {
    * agent reports connects as made only then (src/daemon/as-made.ts). Returns the release function.
    */
   wantAsMade?: () => () => void;
+  /**
+   * Told whenever the number of clients changes: while any streams, every connect must reach the
+   * stream, so the agent counts none in the kernel (src/daemon/kernel-dedup.ts).
+   */
+  onSubscribers?: (count: number) => void;
 }
 
 interface Published {
@@ -107,7 +112,10 @@ export class ConnectStream {
     this.replayEntries = opts.replayEntries ?? 8192;
     this.replay = new Ring(this.replayEntries);
     this.wantAsMade = opts.wantAsMade;
+    this.onSubscribers = opts.onSubscribers;
   }
+
+  private readonly onSubscribers: ((count: number) => void) | undefined;
 
   /**
    * Hands one connect to every subscriber that asked for it; never blocks. `alsoMade`: an answer
@@ -141,9 +149,10 @@ export class ConnectStream {
       for (const p of this.replay) if (p.c.time.getTime() >= from) this.offer(s, p);
     }
     this.subscribers.add(s);
+    this.onSubscribers?.(this.subscribers.size);
     return () => {
       s.detach();
-      this.subscribers.delete(s);
+      if (this.subscribers.delete(s)) this.onSubscribers?.(this.subscribers.size);
     };
   }
 
@@ -158,6 +167,7 @@ export class ConnectStream {
       s.out.end();
     }
     this.subscribers.clear();
+    this.onSubscribers?.(0);
   }
 
   status(): StatusFigures {

@@ -144,6 +144,9 @@ export class JudgeSink implements ConnectSink {
   private statusWriting?: Promise<void>;
   private readonly counts = { judged: 0, denied: 0, dropped: 0, wouldDeny: 0, unjudged: 0, statusWrites: 0, statusErrors: 0, subscriberErrors: 0, internalErrors: 0 };
   private lastError?: string;
+  /** The connect accept() judged last, and whether every policy allowed it (for repeatable()). */
+  private lastJudged?: PodConnect;
+  private lastAllowed = false;
 
   private constructor(ctx: SinkContext, private readonly opts: JudgeSinkOptions) {
     this.kc = ctx.view.kc;
@@ -230,6 +233,8 @@ export class JudgeSink implements ConnectSink {
     try {
       const judge = this.currentJudge();
       const edge = judge.judge(connect.record);
+      this.lastJudged = connect;
+      this.lastAllowed = edge.enforced.verdict === 'allowed' && edge.findings.length === 0;
       this.counts.judged++;
       if (edge.enforced.verdict === 'unjudged') this.counts.unjudged++;
       if (edge.findings.length === 0) return;
@@ -269,6 +274,31 @@ export class JudgeSink implements ConnectSink {
       this.counts.internalErrors++;
       this.lastError = (err as Error)?.message ?? String(err);
     }
+  }
+
+  /**
+   * Later connects of this edge may be counted in the kernel (src/daemon/kernel-dedup.ts) only when
+   * every enforced and every staged policy allows it: a finding must stay one audit line per connection.
+   */
+  repeatable(connect: PodConnect): boolean {
+    // The agent asks right after accept(): its judgement then, without judging the edge again.
+    if (connect === this.lastJudged) return this.lastAllowed;
+    try {
+      const edge = this.currentJudge().judge(connect.record);
+      return edge.enforced.verdict === 'allowed' && edge.findings.length === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Connects the kernel counted on an edge judged allowed (nothing to record but the count). */
+  acceptRepeats(_connect: PodConnect, count: number): void {
+    this.counts.judged += count;
+  }
+
+  /** Staged policies changed: verdicts may have (the cluster view's changes the agent watches itself). */
+  onVerdictInputs(listener: () => void): () => void {
+    return this.watch ? this.watch.onChange(listener) : () => {};
   }
 
   private auditRecord({ at, ts, port, outcome, verdict, f, edge }: KeptFinding): AuditRecord {

@@ -21,6 +21,7 @@ import { agentRemoval, daemonSetOf } from '../cluster/agent-removal.js';
 import { ClusterAgent, thisNodeName, type PodConnect } from '../cluster/cluster-agent.js';
 import type { LiveClusterView } from '../cluster/live.js';
 import { AsMadeSwitch } from './as-made.js';
+import { KernelDedup } from './kernel-dedup.js';
 import { ConnectStream } from './connect-stream.js';
 import type { AuditSource } from './audit-stream.js';
 import { apiServer, closeServer, healthServer, listen, type Listen } from './http-servers.js';
@@ -55,6 +56,14 @@ export interface NodeAgentOptions {
   asMadeLingerMs?: number;
   /** stop()'s whole budget from its call: connects still held for their pod are given up on (counted) and the sinks closed by then. Default 10 s. */
   closeDeadlineMs?: number;
+  /**
+   * Count the established answers of edges judged allowed in the kernel instead of reporting each
+   * (src/daemon/kernel-dedup.ts); on by default, in effect only while every sink takes repeats and
+   * no /v1/connects client streams. `--no-kernel-dedup` turns it off.
+   */
+  kernelDedup?: boolean;
+  /** The de-duplication's sweep interval (default 1 s). */
+  dedupSweepMs?: number;
   /** Where the agent says what it does (stderr). */
   log?: (line: string) => void;
   /** Watch restarts etc. */
@@ -92,6 +101,10 @@ export class NodeAgent {
   private rateTimer: NodeJS.Timeout | undefined;
   private lastReceived = 0;
   private connects = 0;
+  private dedupedInKernel = 0;
+  private dedup: KernelDedup | undefined;
+  private dedupOff: string | undefined = 'not started';
+  private readonly unsubscribe: (() => void)[] = [];
   private made = 0;
   private udpSends = 0;
   private kernelLost = 0;
@@ -108,7 +121,11 @@ export class NodeAgent {
   constructor(private readonly opts: NodeAgentOptions) {
     this.node = opts.node ?? thisNodeName();
     this.asMade = new AsMadeSwitch({ ...(opts.asMadeLingerMs !== undefined ? { lingerMs: opts.asMadeLingerMs } : {}), ...(opts.log ? { log: opts.log } : {}) });
-    this.stream = new ConnectStream({ ...(opts.subscriberQueue !== undefined ? { queueLines: opts.subscriberQueue } : {}), wantAsMade: () => this.asMade.want() });
+    this.stream = new ConnectStream({
+      ...(opts.subscriberQueue !== undefined ? { queueLines: opts.subscriberQueue } : {}),
+      wantAsMade: () => this.asMade.want(),
+      onSubscribers: () => this.updateDedup(),
+    });
   }
 
   /**
@@ -187,12 +204,65 @@ export class NodeAgent {
             : `kernel state pinned under ${pinned.dir}`,
         );
       }
+      this.startDedup(view, log, new (await import('../agent/clock.js')).BootClock());
       log('BPF programs attached');
       this.rateTimer = setInterval(() => this.sampleRate(), 1000);
       this.rateTimer.unref();
     } catch (err) {
       this.startError = (err as Error).message;
       throw err;
+    }
+  }
+
+  /**
+   * Kernel de-duplication (kernel-dedup.ts): bumped on every change of the cluster view and of what
+   * a sink judges by; on while updateDedup() says so.
+   */
+  private startDedup(view: LiveClusterView, log: (line: string) => void, clock: { toDate(ns: bigint): Date }): void {
+    const table = this.agent?.allowedEdges;
+    if (this.opts.kernelDedup === false || !table) {
+      this.dedupOff = this.opts.kernelDedup === false ? 'turned off (--no-kernel-dedup)' : 'no kernel table';
+      return;
+    }
+    // A pinned predecessor's state: start past its generation (its entries are swept as orphaned).
+    const previous = table.readState().generation;
+    const dedup = new KernelDedup({ table, previousGeneration: previous, onRepeats: (c, n, ns) => this.repeats(c, n, ns > 0n ? clock.toDate(ns) : new Date()) });
+    this.dedup = dedup;
+    this.unsubscribe.push(view.onChange(() => dedup.invalidate()));
+    for (const { sink } of this.sinks) {
+      const off = sink.onVerdictInputs?.(() => dedup.invalidate());
+      if (off) this.unsubscribe.push(off);
+    }
+    dedup.start(this.opts.dedupSweepMs);
+    this.updateDedup();
+    if (this.dedupOff) log(`kernel de-duplication of allowed edges off: ${this.dedupOff}`);
+  }
+
+  /** On only while every sink takes repeats and no /v1/connects client wants every connect. */
+  private updateDedup(): void {
+    if (!this.dedup) return;
+    const without = this.sinks.filter((s) => !s.sink.acceptRepeats).map((s) => s.sink.name);
+    const clients = this.stream.subscriberCount;
+    this.dedupOff = this.stopping
+      ? 'stopping'
+      : without.length > 0
+        ? `sink${without.length > 1 ? 's' : ''} ${without.join(', ')} take${without.length > 1 ? '' : 's'} no repeats`
+        : clients > 0
+          ? `${clients} /v1/connects client${clients > 1 ? 's' : ''} streaming (each wants every connect)`
+          : undefined;
+    this.dedup.setEnabled(this.dedupOff === undefined);
+  }
+
+  /** Connects the kernel counted on an edge judged allowed: counted, and handed to every sink. */
+  private repeats(c: PodConnect, count: number, lastSeen: Date): void {
+    this.connects += count;
+    this.dedupedInKernel += count;
+    for (const slot of this.sinks) {
+      try {
+        slot.sink.acceptRepeats?.(c, count, lastSeen);
+      } catch {
+        slot.errors++;
+      }
     }
   }
 
@@ -283,6 +353,21 @@ export class NodeAgent {
         slot.errors++;
       }
     }
+    // Handed to every sink, judged allowed by every policy: its edge's later answers may be counted in the kernel.
+    if (this.dedup?.enabled && c.event.outcome === 'established' && c.record.proto !== 'UDP' && this.repeatable(c)) {
+      try {
+        this.dedup.offer(c);
+      } catch (err) {
+        this.dedup.lastError = (err as Error).message;
+      }
+    }
+  }
+
+  private repeatable(c: PodConnect): boolean {
+    for (const slot of this.sinks) {
+      if (slot.sink.repeatable && !slot.sink.repeatable(c)) return false;
+    }
+    return true;
   }
 
   private sampleRate(): void {
@@ -317,6 +402,8 @@ export class NodeAgent {
   }
 
   status(): AgentStatus {
+    // The kernel's counts first, so that the figures include every connect answered until now.
+    if (this.dedup && !this.stopping) this.dedup.sweep();
     const r = this.readiness();
     const sinks: Record<string, StatusFigures> = { stream: { ...this.stream.status(), asMade: this.asMade.reporting.reported } };
     for (const slot of this.sinks) {
@@ -342,7 +429,8 @@ export class NodeAgent {
         kernelLost: this.kernelLost,
         unresolved: this.unresolved,
       },
-      connects: { made: this.made, answered: this.connects, udpSends: this.udpSends },
+      connects: { made: this.made, answered: this.connects, udpSends: this.udpSends, dedupedInKernel: this.dedupedInKernel },
+      kernelDedup: this.dedup ? { ...this.dedup.status(), on: this.dedup.enabled, ...(this.dedupOff ? { off: this.dedupOff } : {}) } : { on: false, off: this.dedupOff ?? 'not started' },
       udp: this.agent ? this.agent.udpReporting : { observed: false, problem: 'not started' },
       connectsAsMade: this.agent ? { ...this.asMade.reporting, wantedBy: this.asMade.consumers } : { reported: false, problem: 'not started', wantedBy: this.asMade.consumers },
       subscribers: this.stream.subscriberCount,
@@ -357,6 +445,8 @@ export class NodeAgent {
     const families: MetricFamily[] = [
       counter('netpol_connects_total', 'TCP connects of this node\'s pods, attributed and answered.', this.connects),
       counter('netpol_connects_made_total', 'TCP connects of this node\'s pods reported as made (before any answer).', this.made),
+      counter('netpol_connects_deduped_in_kernel_total', 'Answered connects of edges judged allowed that the kernel counted instead of reporting each (included in netpol_connects_total).', this.dedupedInKernel),
+      counter('netpol_connects_orphaned_total', 'Connects a pinned predecessor counted in the kernel and never handed over (counted here, not attributed).', this.dedup?.figures.orphaned ?? 0),
       counter('netpol_udp_sends_total', 'UDP sends of this node\'s pods: each socket\'s first datagram to each destination.', this.udpSends),
       counter('netpol_events_total', 'Events read from the kernel.', this.agent?.eventsReceived ?? 0),
       counter('netpol_events_lost_total', 'Events the kernel dropped (ring buffer full).', this.kernelLost),
@@ -412,6 +502,9 @@ export class NodeAgent {
     this.stream.endAll();
     this.asMade.stop();
     await closingApi;
+    // While the programs still run: the last counts go to the sinks before they close.
+    for (const off of this.unsubscribe.splice(0)) off();
+    await this.dedup?.stop();
     if (this.agent) await this.agent.stop(deadline);
     await Promise.all(
       this.sinks.map(async ({ sink }) => {

@@ -81,6 +81,17 @@ class ProfileSink implements ConnectSink {
     }
   }
 
+  /** Connects the kernel counted on an edge judged allowed: counts and last seen in the profile, as if accepted one by one. */
+  acceptRepeats(c: PodConnect, count: number, lastSeen: Date): void {
+    try {
+      const obs = observationOf(resolveFlow(c.record, this.ctx.view.index()), lastSeen.toISOString());
+      if (obs) this.writer.acceptRepeats(obs, count, c.time.toISOString(), lastSeen.toISOString());
+      else this.unresolvable += count;
+    } catch {
+      this.unresolvable += count;
+    }
+  }
+
   observing(protocols: ProtocolState[], attachStart: Date): void {
     this.writer.observing(protocols, attachStart);
   }

@@ -99,7 +99,17 @@ export interface AgentStatus {
   events: { total: number; perSecond: number; kernelLost: number; unresolved: number };
   /** Attributed connects: reported as made, and answered. */
   /** TCP connects reported as made and answered; UDP sends (first datagram per socket and destination). */
-  connects: { made: number; answered: number; udpSends?: number };
+  /**
+   * `answered` includes `dedupedInKernel`: answers of edges judged allowed that the kernel counted
+   * instead of reporting each (handed to the sinks as repeats about once a second; kernelDedup).
+   */
+  connects: { made: number; answered: number; udpSends?: number; dedupedInKernel?: number };
+  /**
+   * Kernel de-duplication of allowed edges (src/daemon/kernel-dedup.ts): on, else why off; the
+   * generation, edges in the table, connects counted there (`deduped`), table full, and connects a
+   * pinned predecessor counted that could not be attributed (`orphaned`).
+   */
+  kernelDedup?: StatusFigures & { on: boolean; off?: string };
   /**
    * Connects are reported as made right now (the sockops hook attached), else why not; the hook is
    * attached only while something wants connects as made: `wantedBy` clients of when=connect (and

@@ -46,6 +46,24 @@ export interface ConnectSink {
    */
   acceptMade?(connect: PodConnect): void;
   /**
+   * Optional: `count` more connects just like `connect` (the same pod, edge and verdict), the last
+   * one at `lastSeen`. The agent counts the established answers of an edge in the kernel instead of
+   * delivering each (src/daemon/kernel-dedup.ts), and hands the counts over about once a second, only
+   * while every sink has this method; a sink handles them as `count` calls of accept() would.
+   */
+  acceptRepeats?(connect: PodConnect, count: number, lastSeen: Date): void;
+  /**
+   * Optional: may the later connects of this connect's edge (just given to accept()) be counted in
+   * the kernel? Default yes. The judge says yes only for edges every policy allows.
+   */
+  repeatable?(connect: PodConnect): boolean;
+  /**
+   * Optional: calls `listener` whenever this sink's verdicts may change for a reason other than the
+   * cluster view (which the agent watches itself); returns what unsubscribes. The agent then stops
+   * counting edges in the kernel on the old verdicts at once.
+   */
+  onVerdictInputs?(listener: () => void): () => void;
+  /**
    * Optional: what the agent observes, said once its programs are attached (`attachStart`: taken
    * before the first was attached). The profile sink records it in status.protocols.
    */

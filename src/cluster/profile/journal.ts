@@ -191,6 +191,20 @@ export class Journal {
   }
 
   /**
+   * Appends `count` connects of one observation at once (connects the kernel counted instead of
+   * reporting each, src/daemon/kernel-dedup.ts) as an aggregate line, the form compaction writes
+   * and replay reads; returns its sequence number. Durable once sync() has returned.
+   */
+  recordRepeats(owner: WorkloadIdentity, edges: EdgeObservation[], count: number, first: string, last: string): number {
+    const lines: string[] = [];
+    const ids = edges.map((e) => this.pairId(owner, e, lines));
+    const seq = this.nextSeq++;
+    for (const id of ids) lines.push(JSON.stringify({ a: id, n: count, f: first, l: last, s: seq }));
+    this.buffered += lines.join('\n') + '\n';
+    return seq;
+  }
+
+  /**
    * Writes the buffered lines (one write(2) for them all). On failure they stay buffered: the next
    * sync() tries again, and nothing was freed in the ring meanwhile (the caller's error says why).
    */

@@ -321,6 +321,34 @@ export class ProfileWriter {
     obs.edges.forEach((e, i) => this.addPending(s, e, 1, obs.time, obs.time, seq, keys[i]));
   }
 
+  /**
+   * `count` connects like `obs`, between `first` and `last` (counted in the kernel, handed over by
+   * the agent's sweep): journaled as one aggregate and counted as `count` connects.
+   */
+  acceptRepeats(obs: ProfileObservation, count: number, first: string, last: string): void {
+    this.figures.observed += count;
+    if (obs.edges.length === 0) return;
+    const s = this.shareOf(obs.owner);
+    const keys = obs.edges.map(edgeKey);
+    const fresh = keys.filter((k) => !s.pending.has(k)).length;
+    if (fresh > 0 && this.backlogEdges + fresh > this.o.maxBacklogEdges) {
+      this.figures.lost += count;
+      return;
+    }
+    let seq = 0;
+    if (this.journal) {
+      try {
+        seq = this.journal.recordRepeats(obs.owner, obs.edges, count, first, last);
+        this.syncSoon ??= setImmediate(() => this.syncJournal());
+      } catch (err) {
+        this.figures.journalFailures++;
+        this.lastError = `journal: ${(err as Error).message}`;
+        this.lastErrorRetryable = false;
+      }
+    }
+    obs.edges.forEach((e, i) => this.addPending(s, e, count, first, last, seq, keys[i]));
+  }
+
   private syncSoon: NodeJS.Immediate | undefined;
 
   /**

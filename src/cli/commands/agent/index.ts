@@ -23,6 +23,7 @@ interface AgentFlags {
   retention?: number;
   pin?: boolean;
   pinRoot: string;
+  kernelDedup: boolean;
 }
 
 function hostPort(flag: string): (value: string) => { host: string; port: number } {
@@ -62,6 +63,7 @@ export function agentCommand(): Command {
     .option('--pin', `keep the BPF programs, ring buffer and counters pinned under --pin-root across restarts, so the next agent reads what was recorded while none ran (default: only when running as a DaemonSet's pod, whose pins go when the DaemonSet is deleted; pins made by hand stay until removed: rm -r the directory)`)
     .option('--no-pin', 'never pin: the programs go with the process')
     .option('--pin-root <dir>', 'where to pin, on a BPF filesystem', process.env.NETPOL_PIN_ROOT || DEFAULT_PIN_ROOT)
+    .option('--no-kernel-dedup', 'report every answered connect through the ring (by default the established answers of edges every enforced and staged policy allows are counted in the kernel, and the counts handed to the profiles and the judge each second)')
     .option('--close-timeout <duration>', `on SIGTERM, how long from the signal the agent has to finish: held connects given up, the sinks flushed (${DURATION_SYNTAX}; default 10s)`, parseDurationSeconds)
     .addHelpText(
       'after',
@@ -89,6 +91,7 @@ export function agentCommand(): Command {
         podScope: flags.pods,
         sinks: defaultSinks(flags.retention !== undefined ? { retentionMs: flags.retention * 1000 } : {}),
         ...(flags.closeTimeout !== undefined ? { closeDeadlineMs: flags.closeTimeout * 1000 } : {}),
+        ...(flags.kernelDedup === false ? { kernelDedup: false } : {}),
         log,
         onWatchError: (m) => log(`watch: ${m}`),
       });
