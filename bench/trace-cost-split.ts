@@ -104,8 +104,8 @@ const FNS: Record<string, () => Promise<Sample>> = {
   none: () => run(async () => {}),
   sockops: () => tracerMode({ reportConnects: true, programs: [] }),
   state: () => tracerMode({ programs: ['handle_set_state'] }),
-  kernel: () => tracerMode({ reportConnects: true, programs: ['handle_enter_connect', 'handle_exit_connect'] }),
-  'kernel-poll20': () => tracerMode({ reportConnects: true, programs: ['handle_enter_connect', 'handle_exit_connect'], pollMs: 20 }),
+  kernel: () => tracerMode({ reportConnects: true, connectErrors: true, programs: ['handle_enter_connect', 'handle_exit_connect'] }),
+  'kernel-poll20': () => tracerMode({ reportConnects: true, connectErrors: true, programs: ['handle_enter_connect', 'handle_exit_connect'], pollMs: 20 }),
   trace: () => traceMode(),
   'trace-baseline': () => traceMode(true),
 };

@@ -7,7 +7,7 @@ import { BootClock } from './clock.js';
 import { type CgroupEntry, type ContainerInfo, ContainerResolver } from './containers.js';
 import type { ConnectEvent } from './event.js';
 import type { PinOptions, RingMark } from './pins.js';
-import { TcpConnectTracer, type TracerCounters } from './tracer.js';
+import { SYSCALL_PROGRAMS, TcpConnectTracer, type TracerCounters } from './tracer.js';
 
 export interface EnrichedEvent {
   event: ConnectEvent;
@@ -51,9 +51,10 @@ export interface AgentOptions {
   udpOptional?: boolean;
   /**
    * Report connect() calls that fail before any SYN is sent (ENETUNREACH, ...), through the
-   * syscall tracepoints. Default true. Attaching them puts every syscall of the host on the
-   * tracepoint slow path, so learn mode leaves them off: such a connect sends no packet and
-   * changes no policy.
+   * syscall tracepoints (TracerOptions.connectErrors). Default false: attaching them puts every
+   * syscall of the host on the tracepoint slow path, and such a connect sends no packet and
+   * changes no policy; `trace --connect-errors`, `agent --connect-errors` and
+   * `learn --local --connect-errors` ask for them.
    */
   connectErrors?: boolean;
   /** Ring-buffer poll interval while events flow, ms (see TracerOptions.pollMs). */
@@ -119,19 +120,20 @@ export class LocalAgent {
     if (opts.pollMs) tracerOpts.pollMs = opts.pollMs;
     if (opts.idlePollMs) tracerOpts.idlePollMs = opts.idlePollMs;
     if (opts.pin) tracerOpts.pin = opts.pin;
-    if (opts.connectErrors === false) tracerOpts.programs = ['handle_set_state'];
+    if (opts.connectErrors) tracerOpts.connectErrors = true;
     // Connects reported as made only (`trace` without --latency): the sockops program reports each
     // one and takes the connecting task's identity itself, so the state tracepoint (~7 runs per
     // loopback connection, the largest part of the kernel's cost in a connect storm) stays detached.
     const asMadeOnly = opts.reportConnects === true && !opts.alsoAnswers && opts.tcp !== false;
-    if (asMadeOnly) tracerOpts.programs = opts.connectErrors === false ? [] : ['handle_enter_connect', 'handle_exit_connect'];
+    // The syscall hooks stay in the list: the tracer attaches them only with connectErrors.
+    if (asMadeOnly) tracerOpts.programs = SYSCALL_PROGRAMS;
     if (opts.tcp === false) tracerOpts.programs = [];
     let tracer = new TcpConnectTracer(tracerOpts);
     if (asMadeOnly && !tracer.connectsReported) {
       // No sockops hook (no CAP_NET_ADMIN, no cgroup v2): connects are reported when answered, by the state tracepoint.
       const { programs: _without, ...withState } = tracerOpts;
       tracer.close();
-      tracer = new TcpConnectTracer(opts.connectErrors === false ? { ...withState, programs: ['handle_set_state'] } : withState);
+      tracer = new TcpConnectTracer(withState);
     }
     const agent = new LocalAgent(tracer, resolver, opts);
     resolver.cgroupName = (id) => tracer.cgroupName(id);
@@ -210,6 +212,11 @@ export class LocalAgent {
 
   get eventsReceived(): number {
     return this.tracer.eventsReceived;
+  }
+
+  /** The tracepoint programs attached (the syscall hooks only with connectErrors). */
+  get programs(): readonly string[] {
+    return this.tracer.programs;
   }
 
   /** reportConnects: whether connects are reported as made (else when answered, and why). */

@@ -23,6 +23,7 @@ interface AgentFlags {
   retention?: number;
   pin?: boolean;
   pinRoot: string;
+  connectErrors?: boolean;
 }
 
 function hostPort(flag: string): (value: string) => { host: string; port: number } {
@@ -62,6 +63,10 @@ export function agentCommand(): Command {
     .option('--pin', `keep the BPF programs, ring buffer and counters pinned under --pin-root across restarts, so the next agent reads what was recorded while none ran (default: only when running as a DaemonSet's pod, whose pins go when the DaemonSet is deleted; pins made by hand stay until removed: rm -r the directory)`)
     .option('--no-pin', 'never pin: the programs go with the process')
     .option('--pin-root <dir>', 'where to pin, on a BPF filesystem', process.env.NETPOL_PIN_ROOT || DEFAULT_PIN_ROOT)
+    .option(
+      '--connect-errors',
+      'also report connect() calls that fail before sending anything (outcome error:ENETUNREACH and the like). Off by default: it needs the syscall tracepoints, which slow every syscall on the node (~2 µs a connect in a connect storm), and such a connect reaches no peer, so no policy allows or denies it',
+    )
     .option('--close-timeout <duration>', `on SIGTERM, how long from the signal the agent has to finish: held connects given up, the sinks flushed (${DURATION_SYNTAX}; default 10s)`, parseDurationSeconds)
     .addHelpText(
       'after',
@@ -88,6 +93,7 @@ export function agentCommand(): Command {
         health,
         podScope: flags.pods,
         sinks: defaultSinks(flags.retention !== undefined ? { retentionMs: flags.retention * 1000 } : {}),
+        ...(flags.connectErrors ? { connectErrors: true } : {}),
         ...(flags.closeTimeout !== undefined ? { closeDeadlineMs: flags.closeTimeout * 1000 } : {}),
         log,
         onWatchError: (m) => log(`watch: ${m}`),

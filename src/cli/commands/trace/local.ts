@@ -28,6 +28,8 @@ export interface TraceOptions {
   output?: string;
   /** Stop after this many seconds. */
   timeout?: number;
+  /** Also show connect() calls that fail before any SYN (AgentOptions.connectErrors; costs every syscall). */
+  connectErrors?: boolean;
 }
 
 /**
@@ -106,6 +108,7 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
       host: opts.host ?? false,
       pollMs: POLL_MS,
       ...(opts.proto === 'udp' ? { tcp: false, udp: true } : { reportConnects: showsConnectsAsMade(view, opts.latency ?? false) }),
+      ...(opts.connectErrors && opts.proto !== 'udp' ? { connectErrors: true } : {}),
       onLost: (n, total) => io.stderr.write(`warning: ${n} events lost (ring buffer full; ${total} in total)\n`),
       onError: () => stopping?.(),
     },
