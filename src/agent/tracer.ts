@@ -105,6 +105,13 @@ export interface TracerOptions {
   pin?: PinOptions;
 }
 
+/**
+ * Takes a record as it lies in the ring (struct tcpconnect_event at `offset`; valid during the call
+ * only), before it is decoded: true when it took it, false to have it decoded and handed to the
+ * event callback. `trace -o json` writes its lines from the bytes (cli/output/trace-json.ts).
+ */
+export type RecordHandler = (data: DataView, bytes: Uint8Array, offset: number) => boolean;
+
 export interface TracerCounters {
   /** Events dropped because the ring buffer was full. */
   lost: number;
@@ -528,14 +535,18 @@ export class TcpConnectTracer {
   /**
    * `onError` gets what the event callback (or reading the ring) threw; the tracer has then
    * stopped delivering and detached itself. Without it, the error is thrown from the timer.
+   * `onRecord` (not pinned) is offered each record first, undecoded (RecordHandler).
    */
-  start(onEvent: (e: ConnectEvent, cursor: number) => void, onError?: (err: unknown) => void): void {
+  start(onEvent: (e: ConnectEvent, cursor: number) => void, onError?: (err: unknown) => void, onRecord?: RecordHandler): void {
     this.handler = onEvent;
     this.onError = onError;
+    // Pinned, each record is settled by its cursor through onEvent's consumers: no record path.
+    this.recordHandler = this.pinDir ? undefined : onRecord;
     this.schedule(this.pollMs);
   }
 
   private onError: ((err: unknown) => void) | undefined;
+  private recordHandler: RecordHandler | undefined;
 
   private schedule(ms: number): void {
     if (this.isClosed) return;
@@ -601,6 +612,7 @@ export class TcpConnectTracer {
       this.settledFlags.push(false);
     }
     try {
+      if (this.recordHandler !== undefined && this.recordHandler(data, bytes, offset)) return;
       this.handler(decodeEventAt(data, bytes, offset), end);
     } catch (err) {
       this.handlerError ??= err;

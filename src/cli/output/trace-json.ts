@@ -21,7 +21,7 @@
  */
 import { errnoName } from '../../agent/diagnose.js';
 import type { ContainerInfo } from '../../agent/containers.js';
-import type { ConnectEvent } from '../../agent/event.js';
+import { AF_INET, type ConnectEvent, decodeEventAt, EVENT_LAYOUT } from '../../agent/event.js';
 import { isoTime } from '../../flows/timestamp.js';
 import type { ByteBatch } from './byte-batch.js';
 import { compileJsonText, jsonText } from './columns/json.js';
@@ -54,6 +54,29 @@ export const TRACE_JSON_PATHS = [
 const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
 const TID = bytes(',"tid":');
 const NULL = bytes('null');
+/** enum tcpconnect_outcome's TCPCONNECT_CONNECTING (event.ts OUTCOME_BY_CODE). */
+const OUTCOME_CONNECTING = 6;
+/**
+ * writeRecord's field offsets (EVENT_LAYOUT) as constants of this module: read through the import
+ * per field per record, they were a property lookup each (a getter, where the module is transformed).
+ */
+const LATENCY = EVENT_LAYOUT.latency_ns;
+const CGROUP = EVENT_LAYOUT.cgroup_id;
+const PID = EVENT_LAYOUT.pid;
+const TID_AT = EVENT_LAYOUT.tid;
+const UID = EVENT_LAYOUT.uid;
+const GID = EVENT_LAYOUT.gid;
+const MNTNS = EVENT_LAYOUT.mntns;
+const NETNS = EVENT_LAYOUT.netns;
+const SADDR = EVENT_LAYOUT.saddr;
+const DADDR = EVENT_LAYOUT.daddr;
+const SPORT = EVENT_LAYOUT.sport;
+const DPORT = EVENT_LAYOUT.dport;
+const FAMILY = EVENT_LAYOUT.family;
+const OUTCOME = EVENT_LAYOUT.outcome;
+const ERR = EVENT_LAYOUT.err;
+const COMM = EVENT_LAYOUT.comm;
+const FAMILY_INET = AF_INET;
 
 /** A segment's bytes and the values they were built from. */
 interface RuntimeSegment {
@@ -176,6 +199,35 @@ function endSegment(e: ConnectEvent): EndSegment {
  *   ,"outcome":"…","error":…}\n                                             outcome, errno
  */
 export class TraceJsonLines {
+  /**
+   * writeRecord's keys: the record bytes the current segments (runtime, process, destination, end)
+   * were last chosen for, as 32-bit words, and the container. Valid only while `keyed` (write()
+   * chooses segments from decoded values and clears it).
+   */
+  private keyed = false;
+  private kContainer: ContainerInfo | null = null;
+  private kCgroupLow = 0;
+  private kCgroupHigh = 0;
+  private kMntns = 0;
+  private kNetns = 0;
+  private kUid = 0;
+  private kGid = 0;
+  private kFamily = 0;
+  private kSaddr0 = 0;
+  private kSaddr1 = 0;
+  private kSaddr2 = 0;
+  private kSaddr3 = 0;
+  private kComm0 = 0;
+  private kComm1 = 0;
+  private kComm2 = 0;
+  private kComm3 = 0;
+  private kDaddr0 = 0;
+  private kDaddr1 = 0;
+  private kDaddr2 = 0;
+  private kDaddr3 = 0;
+  private kDport = 0;
+  private kOutcome = 0;
+  private kErrno = 0;
   private timeMs = Number.NaN;
   private timeBytes = NULL;
   private runtime: RuntimeSegment | undefined;
@@ -189,6 +241,8 @@ export class TraceJsonLines {
 
   /** Writes the row's line (and its newline) into `out`. */
   write(r: TraceRow, out: ByteBatch): void {
+    // The segments are chosen from values here: writeRecord's keys no longer describe them.
+    this.keyed = false;
     const e = r.event;
     const c = r.container;
     out.begin();
@@ -231,18 +285,111 @@ export class TraceJsonLines {
       throw err;
     }
   }
+
+  /**
+   * The line of a ring-buffer record (struct tcpconnect_event at `off` of `v`/`b`, the layout of
+   * agent/event.ts), straight from its bytes, with no event, row or Date object: what write()
+   * writes for the decoded record, byte for byte (test/unit/trace-json.test.ts).
+   *
+   * Hand-written for the same reason as TraceJsonLines, one step further: decoding a record into a
+   * ConnectEvent (a BigInt, a dozen fields, the addresses as text) and wrapping it in a row and a Date
+   * was most of what was left of the tracer's user-space time per connect in a storm. The segments
+   * are write()'s; what is new is how one is found: by comparing the record's bytes that determine
+   * its values (as 32-bit words: cgroup id, namespaces, uid, gid, family, addresses, comm, port,
+   * outcome, errno) with the bytes it was last chosen for. Equal bytes decode to equal values, so
+   * the segment is right; any difference (or a line write() wrote in between) takes the general
+   * way: the record decoded, write() choosing the segments, and their bytes remembered for the next.
+   */
+  writeRecord(v: DataView, b: Uint8Array, off: number, c: ContainerInfo | null, timeMs: number, out: ByteBatch): void {
+    const family = v.getUint16(off + FAMILY, true);
+    const v6 = family !== FAMILY_INET;
+    const rt = this.runtime;
+    if (
+      !this.keyed ||
+      // The runtime segment: container (its values, as write() compares them), cgroup id, namespaces.
+      c !== this.kContainer ||
+      (c !== null && (c.name !== rt!.name || c.id !== rt!.id || c.image !== rt!.image || c.runtime !== rt!.runtime)) ||
+      v.getUint32(off + CGROUP, true) !== this.kCgroupLow ||
+      v.getUint32(off + CGROUP + 4, true) !== this.kCgroupHigh ||
+      v.getUint32(off + MNTNS, true) !== this.kMntns ||
+      v.getUint32(off + NETNS, true) !== this.kNetns ||
+      // The process segment: uid, gid, comm, family, source address.
+      v.getUint32(off + UID, true) !== this.kUid ||
+      v.getUint32(off + GID, true) !== this.kGid ||
+      family !== this.kFamily ||
+      v.getUint32(off + SADDR, true) !== this.kSaddr0 ||
+      (v6 && (v.getUint32(off + SADDR + 4, true) !== this.kSaddr1 || v.getUint32(off + SADDR + 8, true) !== this.kSaddr2 || v.getUint32(off + SADDR + 12, true) !== this.kSaddr3)) ||
+      v.getUint32(off + COMM, true) !== this.kComm0 ||
+      v.getUint32(off + COMM + 4, true) !== this.kComm1 ||
+      v.getUint32(off + COMM + 8, true) !== this.kComm2 ||
+      v.getUint32(off + COMM + 12, true) !== this.kComm3 ||
+      // The destination segment: address and port.
+      v.getUint32(off + DADDR, true) !== this.kDaddr0 ||
+      (v6 && (v.getUint32(off + DADDR + 4, true) !== this.kDaddr1 || v.getUint32(off + DADDR + 8, true) !== this.kDaddr2 || v.getUint32(off + DADDR + 12, true) !== this.kDaddr3)) ||
+      v.getUint16(off + DPORT, true) !== this.kDport ||
+      // The end segment: outcome and errno.
+      v.getUint8(off + OUTCOME) !== this.kOutcome ||
+      v.getInt32(off + ERR, true) !== this.kErrno
+    ) {
+      // The general way (it throws for a record it cannot decode, as the tracer's decoder does).
+      this.write({ event: decodeEventAt(v, b, off), container: c, time: new Date(timeMs) }, out);
+      this.kContainer = c;
+      this.kCgroupLow = v.getUint32(off + CGROUP, true);
+      this.kCgroupHigh = v.getUint32(off + CGROUP + 4, true);
+      this.kMntns = v.getUint32(off + MNTNS, true);
+      this.kNetns = v.getUint32(off + NETNS, true);
+      this.kUid = v.getUint32(off + UID, true);
+      this.kGid = v.getUint32(off + GID, true);
+      this.kFamily = family;
+      this.kSaddr0 = v.getUint32(off + SADDR, true);
+      this.kSaddr1 = v.getUint32(off + SADDR + 4, true);
+      this.kSaddr2 = v.getUint32(off + SADDR + 8, true);
+      this.kSaddr3 = v.getUint32(off + SADDR + 12, true);
+      this.kComm0 = v.getUint32(off + COMM, true);
+      this.kComm1 = v.getUint32(off + COMM + 4, true);
+      this.kComm2 = v.getUint32(off + COMM + 8, true);
+      this.kComm3 = v.getUint32(off + COMM + 12, true);
+      this.kDaddr0 = v.getUint32(off + DADDR, true);
+      this.kDaddr1 = v.getUint32(off + DADDR + 4, true);
+      this.kDaddr2 = v.getUint32(off + DADDR + 8, true);
+      this.kDaddr3 = v.getUint32(off + DADDR + 12, true);
+      this.kDport = v.getUint16(off + DPORT, true);
+      this.kOutcome = v.getUint8(off + OUTCOME);
+      this.kErrno = v.getInt32(off + ERR, true);
+      this.keyed = true;
+      return;
+    }
+    // Every segment is the one write() would choose: only the values that change per connect are written.
+    if (timeMs !== this.timeMs) {
+      this.timeBytes = bytes(`{"timestamp":${jsonText(isoTime(new Date(timeMs)))}`);
+      this.timeMs = timeMs;
+    }
+    out.raw(this.timeBytes);
+    out.raw(rt!.bytes);
+    out.number(v.getUint32(off + PID, true));
+    out.raw(TID);
+    out.number(v.getUint32(off + TID_AT, true));
+    out.raw(this.process!.bytes);
+    out.number(v.getUint16(off + SPORT, true));
+    out.raw(this.destination!.bytes);
+    if (this.kOutcome === OUTCOME_CONNECTING) out.raw(NULL);
+    else out.number(v.getUint32(off + LATENCY, true) + v.getUint32(off + LATENCY + 4, true) * 2 ** 32);
+    out.raw(this.end!.bytes);
+  }
+}
+
+/** TraceJsonLines when the column list's JSON paths are the ones it writes (TRACE_JSON_PATHS, in order), else undefined. */
+export function traceJsonLines(columns: readonly Column<TraceRow>[]): TraceJsonLines | undefined {
+  const paths = columns.flatMap((c) => (c.json ? [c.json.path] : []));
+  return paths.length === TRACE_JSON_PATHS.length && paths.every((p, i) => p === TRACE_JSON_PATHS[i]) ? new TraceJsonLines() : undefined;
 }
 
 /**
  * The `-o json` line writer for a column list: TraceJsonLines when the list's JSON paths are the
  * ones it writes (TRACE_JSON_PATHS, in order), else compileJsonText's text and a newline.
  */
-export function traceJsonWriter(columns: readonly Column<TraceRow>[]): (r: TraceRow, out: ByteBatch) => void {
-  const paths = columns.flatMap((c) => (c.json ? [c.json.path] : []));
-  if (paths.length === TRACE_JSON_PATHS.length && paths.every((p, i) => p === TRACE_JSON_PATHS[i])) {
-    const lines = new TraceJsonLines();
-    return (r, out) => lines.write(r, out);
-  }
+export function traceJsonWriter(columns: readonly Column<TraceRow>[], lines = traceJsonLines(columns)): (r: TraceRow, out: ByteBatch) => void {
+  if (lines) return (r, out) => lines.write(r, out);
   const text = compileJsonText(columns);
   return (r, out) => out.text(text(r) + '\n');
 }

@@ -14,7 +14,7 @@ import { TCPCONNECT_COLUMNS, type TraceRow, type TraceView, defaultLayout, needs
 import { ByteBatch } from '../../output/byte-batch.js';
 import { TableFormatter } from '../../output/columns/table.js';
 import { LineBatch } from '../../output/line-batch.js';
-import { traceJsonWriter } from '../../output/trace-json.js';
+import { traceJsonLines, traceJsonWriter } from '../../output/trace-json.js';
 import type { TraceStreams } from './io.js';
 
 export interface TraceOptions {
@@ -71,7 +71,8 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
   // bytes (trace-json.ts says why).
   const pending = table ? new LineBatch() : undefined;
   const jsonBytes = table ? undefined : new ByteBatch();
-  const jsonLine = traceJsonWriter(TCPCONNECT_COLUMNS);
+  const lines = table ? undefined : traceJsonLines(TCPCONNECT_COLUMNS);
+  const jsonLine = traceJsonWriter(TCPCONNECT_COLUMNS, lines);
   let flushScheduled = false;
   // A closed pipe (`netpol trace ... | head`) ends the trace quietly; other output errors fail it.
   let outputError: NodeJS.ErrnoException | undefined;
@@ -118,6 +119,14 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
       else jsonLine(row, jsonBytes!);
       scheduleFlush();
     },
+    // JSON lines straight from the ring's records (TraceJsonLines.writeRecord): no event object per connect.
+    lines
+      ? (data, bytes, offset, container, timeMs) => {
+          lines.writeRecord(data, bytes, offset, container, timeMs, jsonBytes!);
+          shown++;
+          scheduleFlush();
+        }
+      : undefined,
   );
   if (opts.proto !== 'udp' && showsConnectsAsMade(view, opts.latency ?? false)) warnIfConnectsAnswered(agent.connectReporting, io.stderr);
   const done = new Promise<string>((resolve) => {
