@@ -87,7 +87,9 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
     const bytes = pending ? pending.take() : jsonBytes!.take();
     if (bytes === undefined) return;
     try {
-      io.stdout.write(bytes);
+      // Written (or failed): the batch may write its chunk again (ByteBatch.release).
+      if (jsonBytes) io.stdout.write(bytes, () => jsonBytes.release(bytes));
+      else io.stdout.write(bytes);
     } catch (err) {
       onOutputError(err as NodeJS.ErrnoException);
     }
