@@ -167,10 +167,21 @@ describe('TraceJsonLines', () => {
     expect(out.take()!.toString('utf8')).toBe(expectedLines(rows));
   });
 
-  it('writeRecord writes from ring records what write() writes for them decoded, over 20,000 records changing one to three values at a time, mixed with write()', () => {
-    const r = rng(13);
+  it.each([
+    ['one source', 1],
+    ['three sources taking turns at random (two storms and a server: the two keys kept and the third evicting them)', 3],
+  ])('writeRecord writes from ring records what write() writes for them decoded, over 20,000 records changing one to three values at a time, mixed with write(): %s', (_name, sources) => {
+    const r = rng(13 + sources);
     const rows: TraceRow[] = [];
-    for (let i = 0; i < 20_000; i++) rows.push(nextRow(r, rows[rows.length - 1], i));
+    const last: (TraceRow | undefined)[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      // Each source changes one to three values now and then; between, its records repeat (sport, time aside).
+      const from = Math.floor(r() * sources);
+      const prev = last[from];
+      const row = prev && r() < 0.7 ? { ...prev, event: { ...prev.event, sport: (prev.event.sport + 1) % 65536 } } : nextRow(r, prev, i);
+      last[from] = row;
+      rows.push(row);
+    }
     // The records laid out as in the ring (8-byte header, 8-byte aligned), with bytes the decoder
     // ignores set at random now and then (an IPv4 address's other 12 bytes, comm after its NUL,
     // padding, ts_ns, source): they may only cost a rebuilt segment, never change a line.

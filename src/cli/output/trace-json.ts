@@ -186,6 +186,107 @@ function endSegment(e: ConnectEvent): EndSegment {
 }
 
 /**
+ * The record bytes that decide a line's segments (TraceJsonLines.writeRecord), as 32-bit words,
+ * with the segments write() chose for a record with these bytes: equal bytes decode to equal
+ * values, so the same segments. The container is compared by its values, as write() does.
+ */
+class RecordKey {
+  valid = false;
+  container: ContainerInfo | null = null;
+  runtime: RuntimeSegment | undefined;
+  process: ProcessSegment | undefined;
+  destination: DestinationSegment | undefined;
+  end: EndSegment | undefined;
+  private cgroupLow = 0;
+  private cgroupHigh = 0;
+  private mntns = 0;
+  private netns = 0;
+  private uid = 0;
+  private gid = 0;
+  private family = 0;
+  private saddr0 = 0;
+  private saddr1 = 0;
+  private saddr2 = 0;
+  private saddr3 = 0;
+  private comm0 = 0;
+  private comm1 = 0;
+  private comm2 = 0;
+  private comm3 = 0;
+  private daddr0 = 0;
+  private daddr1 = 0;
+  private daddr2 = 0;
+  private daddr3 = 0;
+  private dport = 0;
+  outcome = 0;
+  private errno = 0;
+
+  matches(v: DataView, off: number, c: ContainerInfo | null): boolean {
+    if (!this.valid) return false;
+    const rt = this.runtime!;
+    const family = v.getUint16(off + FAMILY, true);
+    // An IPv4 address is its first word (the decoder reads no more); anything else, all four.
+    const v6 = family !== FAMILY_INET;
+    return (
+      // The runtime segment: container, cgroup id, namespaces.
+      c === this.container &&
+      (c === null || (c.name === rt.name && c.id === rt.id && c.image === rt.image && c.runtime === rt.runtime)) &&
+      v.getUint32(off + CGROUP, true) === this.cgroupLow &&
+      v.getUint32(off + CGROUP + 4, true) === this.cgroupHigh &&
+      v.getUint32(off + MNTNS, true) === this.mntns &&
+      v.getUint32(off + NETNS, true) === this.netns &&
+      // The process segment: uid, gid, comm, family, source address.
+      v.getUint32(off + UID, true) === this.uid &&
+      v.getUint32(off + GID, true) === this.gid &&
+      family === this.family &&
+      v.getUint32(off + SADDR, true) === this.saddr0 &&
+      (!v6 || (v.getUint32(off + SADDR + 4, true) === this.saddr1 && v.getUint32(off + SADDR + 8, true) === this.saddr2 && v.getUint32(off + SADDR + 12, true) === this.saddr3)) &&
+      v.getUint32(off + COMM, true) === this.comm0 &&
+      v.getUint32(off + COMM + 4, true) === this.comm1 &&
+      v.getUint32(off + COMM + 8, true) === this.comm2 &&
+      v.getUint32(off + COMM + 12, true) === this.comm3 &&
+      // The destination segment: address and port.
+      v.getUint32(off + DADDR, true) === this.daddr0 &&
+      (!v6 || (v.getUint32(off + DADDR + 4, true) === this.daddr1 && v.getUint32(off + DADDR + 8, true) === this.daddr2 && v.getUint32(off + DADDR + 12, true) === this.daddr3)) &&
+      v.getUint16(off + DPORT, true) === this.dport &&
+      // The end segment: outcome and errno.
+      v.getUint8(off + OUTCOME) === this.outcome &&
+      v.getInt32(off + ERR, true) === this.errno
+    );
+  }
+
+  set(v: DataView, off: number, c: ContainerInfo | null, runtime: RuntimeSegment, process: ProcessSegment, destination: DestinationSegment, end: EndSegment): void {
+    this.container = c;
+    this.runtime = runtime;
+    this.process = process;
+    this.destination = destination;
+    this.end = end;
+    this.cgroupLow = v.getUint32(off + CGROUP, true);
+    this.cgroupHigh = v.getUint32(off + CGROUP + 4, true);
+    this.mntns = v.getUint32(off + MNTNS, true);
+    this.netns = v.getUint32(off + NETNS, true);
+    this.uid = v.getUint32(off + UID, true);
+    this.gid = v.getUint32(off + GID, true);
+    this.family = v.getUint16(off + FAMILY, true);
+    this.saddr0 = v.getUint32(off + SADDR, true);
+    this.saddr1 = v.getUint32(off + SADDR + 4, true);
+    this.saddr2 = v.getUint32(off + SADDR + 8, true);
+    this.saddr3 = v.getUint32(off + SADDR + 12, true);
+    this.comm0 = v.getUint32(off + COMM, true);
+    this.comm1 = v.getUint32(off + COMM + 4, true);
+    this.comm2 = v.getUint32(off + COMM + 8, true);
+    this.comm3 = v.getUint32(off + COMM + 12, true);
+    this.daddr0 = v.getUint32(off + DADDR, true);
+    this.daddr1 = v.getUint32(off + DADDR + 4, true);
+    this.daddr2 = v.getUint32(off + DADDR + 8, true);
+    this.daddr3 = v.getUint32(off + DADDR + 12, true);
+    this.dport = v.getUint16(off + DPORT, true);
+    this.outcome = v.getUint8(off + OUTCOME);
+    this.errno = v.getInt32(off + ERR, true);
+    this.valid = true;
+  }
+}
+
+/**
  * A line as segments, each the bytes of the values it was built from, and the values that change
  * from connect to connect written between them:
  *
@@ -200,34 +301,11 @@ function endSegment(e: ConnectEvent): EndSegment {
  */
 export class TraceJsonLines {
   /**
-   * writeRecord's keys: the record bytes the current segments (runtime, process, destination, end)
-   * were last chosen for, as 32-bit words, and the container. Valid only while `keyed` (write()
-   * chooses segments from decoded values and clears it).
+   * writeRecord's keys: the record bytes of the last two sources and the segments write() chose for
+   * them (RecordKey), the last one used first.
    */
-  private keyed = false;
-  private kContainer: ContainerInfo | null = null;
-  private kCgroupLow = 0;
-  private kCgroupHigh = 0;
-  private kMntns = 0;
-  private kNetns = 0;
-  private kUid = 0;
-  private kGid = 0;
-  private kFamily = 0;
-  private kSaddr0 = 0;
-  private kSaddr1 = 0;
-  private kSaddr2 = 0;
-  private kSaddr3 = 0;
-  private kComm0 = 0;
-  private kComm1 = 0;
-  private kComm2 = 0;
-  private kComm3 = 0;
-  private kDaddr0 = 0;
-  private kDaddr1 = 0;
-  private kDaddr2 = 0;
-  private kDaddr3 = 0;
-  private kDport = 0;
-  private kOutcome = 0;
-  private kErrno = 0;
+  private current = new RecordKey();
+  private other = new RecordKey();
   private timeMs = Number.NaN;
   private timeBytes = NULL;
   private runtime: RuntimeSegment | undefined;
@@ -241,8 +319,6 @@ export class TraceJsonLines {
 
   /** Writes the row's line (and its newline) into `out`. */
   write(r: TraceRow, out: ByteBatch): void {
-    // The segments are chosen from values here: writeRecord's keys no longer describe them.
-    this.keyed = false;
     const e = r.event;
     const c = r.container;
     out.begin();
@@ -297,67 +373,26 @@ export class TraceJsonLines {
    * are write()'s; what is new is how one is found: by comparing the record's bytes that determine
    * its values (as 32-bit words: cgroup id, namespaces, uid, gid, family, addresses, comm, port,
    * outcome, errno) with the bytes it was last chosen for. Equal bytes decode to equal values, so
-   * the segment is right; any difference (or a line write() wrote in between) takes the general
-   * way: the record decoded, write() choosing the segments, and their bytes remembered for the next.
+   * the segment is right. The keys of the last two sources are kept (two storms on one host take
+   * turns); a record matching neither takes the general way: decoded, write() choosing the segments,
+   * which are then kept with the record's bytes in place of the older key.
    */
   writeRecord(v: DataView, b: Uint8Array, off: number, c: ContainerInfo | null, timeMs: number, out: ByteBatch): void {
-    const family = v.getUint16(off + FAMILY, true);
-    const v6 = family !== FAMILY_INET;
-    const rt = this.runtime;
-    if (
-      !this.keyed ||
-      // The runtime segment: container (its values, as write() compares them), cgroup id, namespaces.
-      c !== this.kContainer ||
-      (c !== null && (c.name !== rt!.name || c.id !== rt!.id || c.image !== rt!.image || c.runtime !== rt!.runtime)) ||
-      v.getUint32(off + CGROUP, true) !== this.kCgroupLow ||
-      v.getUint32(off + CGROUP + 4, true) !== this.kCgroupHigh ||
-      v.getUint32(off + MNTNS, true) !== this.kMntns ||
-      v.getUint32(off + NETNS, true) !== this.kNetns ||
-      // The process segment: uid, gid, comm, family, source address.
-      v.getUint32(off + UID, true) !== this.kUid ||
-      v.getUint32(off + GID, true) !== this.kGid ||
-      family !== this.kFamily ||
-      v.getUint32(off + SADDR, true) !== this.kSaddr0 ||
-      (v6 && (v.getUint32(off + SADDR + 4, true) !== this.kSaddr1 || v.getUint32(off + SADDR + 8, true) !== this.kSaddr2 || v.getUint32(off + SADDR + 12, true) !== this.kSaddr3)) ||
-      v.getUint32(off + COMM, true) !== this.kComm0 ||
-      v.getUint32(off + COMM + 4, true) !== this.kComm1 ||
-      v.getUint32(off + COMM + 8, true) !== this.kComm2 ||
-      v.getUint32(off + COMM + 12, true) !== this.kComm3 ||
-      // The destination segment: address and port.
-      v.getUint32(off + DADDR, true) !== this.kDaddr0 ||
-      (v6 && (v.getUint32(off + DADDR + 4, true) !== this.kDaddr1 || v.getUint32(off + DADDR + 8, true) !== this.kDaddr2 || v.getUint32(off + DADDR + 12, true) !== this.kDaddr3)) ||
-      v.getUint16(off + DPORT, true) !== this.kDport ||
-      // The end segment: outcome and errno.
-      v.getUint8(off + OUTCOME) !== this.kOutcome ||
-      v.getInt32(off + ERR, true) !== this.kErrno
-    ) {
-      // The general way (it throws for a record it cannot decode, as the tracer's decoder does).
-      this.write({ event: decodeEventAt(v, b, off), container: c, time: new Date(timeMs) }, out);
-      this.kContainer = c;
-      this.kCgroupLow = v.getUint32(off + CGROUP, true);
-      this.kCgroupHigh = v.getUint32(off + CGROUP + 4, true);
-      this.kMntns = v.getUint32(off + MNTNS, true);
-      this.kNetns = v.getUint32(off + NETNS, true);
-      this.kUid = v.getUint32(off + UID, true);
-      this.kGid = v.getUint32(off + GID, true);
-      this.kFamily = family;
-      this.kSaddr0 = v.getUint32(off + SADDR, true);
-      this.kSaddr1 = v.getUint32(off + SADDR + 4, true);
-      this.kSaddr2 = v.getUint32(off + SADDR + 8, true);
-      this.kSaddr3 = v.getUint32(off + SADDR + 12, true);
-      this.kComm0 = v.getUint32(off + COMM, true);
-      this.kComm1 = v.getUint32(off + COMM + 4, true);
-      this.kComm2 = v.getUint32(off + COMM + 8, true);
-      this.kComm3 = v.getUint32(off + COMM + 12, true);
-      this.kDaddr0 = v.getUint32(off + DADDR, true);
-      this.kDaddr1 = v.getUint32(off + DADDR + 4, true);
-      this.kDaddr2 = v.getUint32(off + DADDR + 8, true);
-      this.kDaddr3 = v.getUint32(off + DADDR + 12, true);
-      this.kDport = v.getUint16(off + DPORT, true);
-      this.kOutcome = v.getUint8(off + OUTCOME);
-      this.kErrno = v.getInt32(off + ERR, true);
-      this.keyed = true;
-      return;
+    let key = this.current;
+    if (!key.matches(v, off, c)) {
+      const other = this.other;
+      // Two sources in turn (two storms, or a storm and a busy server): the other's segments.
+      this.other = key;
+      this.current = other;
+      if (other.matches(v, off, c)) key = other;
+      else {
+        // The general way (it throws for a record it cannot decode, as the tracer's decoder does),
+        // then the segments write() chose, keyed by this record's bytes, replace the older key.
+        other.valid = false;
+        this.write({ event: decodeEventAt(v, b, off), container: c, time: new Date(timeMs) }, out);
+        other.set(v, off, c, this.runtime!, this.process!, this.destination!, this.end!);
+        return;
+      }
     }
     // Every segment is the one write() would choose: only the values that change per connect are written.
     if (timeMs !== this.timeMs) {
@@ -365,16 +400,16 @@ export class TraceJsonLines {
       this.timeMs = timeMs;
     }
     out.raw(this.timeBytes);
-    out.raw(rt!.bytes);
+    out.raw(key.runtime!.bytes);
     out.number(v.getUint32(off + PID, true));
     out.raw(TID);
     out.number(v.getUint32(off + TID_AT, true));
-    out.raw(this.process!.bytes);
+    out.raw(key.process!.bytes);
     out.number(v.getUint16(off + SPORT, true));
-    out.raw(this.destination!.bytes);
-    if (this.kOutcome === OUTCOME_CONNECTING) out.raw(NULL);
+    out.raw(key.destination!.bytes);
+    if (key.outcome === OUTCOME_CONNECTING) out.raw(NULL);
     else out.number(v.getUint32(off + LATENCY, true) + v.getUint32(off + LATENCY + 4, true) * 2 ** 32);
-    out.raw(this.end!.bytes);
+    out.raw(key.end!.bytes);
   }
 }
 
