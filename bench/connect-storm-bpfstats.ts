@@ -34,7 +34,7 @@ const storm = join(work, 'connect-storm');
 execFileSync('clang', ['-O2', '-pthread', '-o', storm, join(dirname(fileURLToPath(import.meta.url)), 'connect-storm.c')]);
 
 const MODES: Array<[string, TracerOptions]> = [
-  ['trace', { reportConnects: true, programs: ['handle_enter_connect', 'handle_exit_connect'] }],
+  ['trace', { reportConnects: true, connectErrors: true, programs: ['handle_enter_connect', 'handle_exit_connect'] }],
   ['trace-state', { reportConnects: true }],
   ['agent', { reportConnects: true, alsoAnswers: true, udp: true, udpOptional: true }],
   ['learn', { dedupEdges: true, programs: ['handle_set_state'] }],

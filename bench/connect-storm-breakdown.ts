@@ -40,7 +40,7 @@ const modes: Array<[string, TracerOptions | undefined]> = [
   ['attached-idle', { pids: [1] }],
   ['learn', { dedupEdges: true }],
   ['learn-state', { dedupEdges: true, programs: ['handle_set_state'] }],
-  ['syscalls-only', { dedupEdges: true, programs: ['handle_enter_connect', 'handle_exit_connect'] }],
+  ['syscalls-only', { dedupEdges: true, connectErrors: true, programs: ['handle_enter_connect', 'handle_exit_connect'] }],
 ];
 const perConnect = new Map<string, number[]>();
 try {

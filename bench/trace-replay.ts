@@ -7,6 +7,8 @@
  *
  *   text   the line built as a string (compileJsonText) and encoded per batch (LineBatch): `trace` before
  *   bytes  the line written as bytes into the batch (TraceJsonLines, ByteBatch): `trace` now
+ *   record the line written from the ring record's bytes (LocalAgent's record path, TraceJsonLines.writeRecord):
+ *          no event decoded, no row: `trace -o json` now
  *   none   the events decoded and enriched, no line (what the writers add to)
  *
  * --sources 2 interleaves the events of two storms (another process in a container), as when two run
@@ -14,7 +16,7 @@
  *   npx vite-node bench/trace-replay.ts [--events 1000000] [--batch 512] [--passes 4] [--sources 1] [--modes none,text,bytes] [--file FILE]
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { LocalAgent, type EnrichedEvent } from '../src/agent/agent.js';
+import { LocalAgent, type EnrichedEvent, type RecordConsumer } from '../src/agent/agent.js';
 import { BootClock } from '../src/agent/clock.js';
 import { ContainerResolver, type ContainerInfo } from '../src/agent/containers.js';
 import { EVENT_SIZE, decodeEventAt, encodeEvent, type ConnectEvent } from '../src/agent/event.js';
@@ -22,7 +24,7 @@ import { ByteBatch } from '../src/cli/output/byte-batch.js';
 import { compileJsonText } from '../src/cli/output/columns/json.js';
 import { LineBatch } from '../src/cli/output/line-batch.js';
 import { TCPCONNECT_COLUMNS } from '../src/cli/output/trace-columns.js';
-import { traceJsonWriter } from '../src/cli/output/trace-json.js';
+import { traceJsonLines, traceJsonWriter } from '../src/cli/output/trace-json.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {
@@ -33,7 +35,7 @@ const EVENTS = Number(arg('events', '1000000'));
 const BATCH = Number(arg('batch', '512'));
 const PASSES = Number(arg('passes', '4'));
 const SOURCES = Number(arg('sources', '1'));
-const MODES = arg('modes', 'none,text,bytes').split(',');
+const MODES = arg('modes', 'none,text,bytes,record').split(',');
 
 // The records, as the ring holds them: an 8-byte header before each.
 const RECORD = EVENT_SIZE + 8;
@@ -60,7 +62,8 @@ cache.cache.set(storm.cgroupId, null);
 cache.negativeAt.set(storm.cgroupId, Date.now() + 3_600_000);
 cache.cache.set(other.cgroupId, container);
 type Accept = (e: ConnectEvent, cursor: number, clock: BootClock, onEvent: (e: EnrichedEvent) => void) => void;
-const agent = new (LocalAgent as unknown as new (tracer: unknown, resolver: ContainerResolver, opts: object) => { accept: Accept })({ ringId: undefined }, resolver, { host: true });
+type AcceptRecord = (v: DataView, b: Uint8Array, off: number, clock: BootClock, onRecord: RecordConsumer) => boolean;
+const agent = new (LocalAgent as unknown as new (tracer: unknown, resolver: ContainerResolver, opts: object) => { accept: Accept; acceptRecord: AcceptRecord })({ ringId: undefined }, resolver, { host: true });
 const clock = new BootClock();
 
 // /dev/null: a file's cost in the kernel is the same for every writer, and varies with the page cache
@@ -75,10 +78,18 @@ function pass(mode: string): number {
   const onEvent: (e: EnrichedEvent) => void =
     mode === 'text' ? (row) => lines.add(text(row)) : mode === 'bytes' ? (row) => line(row, out) : () => {};
   const accept = (e: ConnectEvent) => agent.accept(e, -1, clock, onEvent);
+  const recordLines = traceJsonLines(TCPCONNECT_COLUMNS)!;
+  const onRecord: RecordConsumer = (v, b, off, c, ms) => recordLines.writeRecord(v, b, off, c, ms, out);
   const c0 = process.cpuUsage();
   for (let done = 0; done < EVENTS; done += BATCH) {
-    for (let k = 0; k < BATCH; k++) accept(decodeEventAt(view, bytes, ((done + k) % RECORDS) * RECORD + 8));
-    const chunk = mode === 'text' ? lines.take() : mode === 'bytes' ? out.take() : undefined;
+    if (mode === 'record') {
+      // As the tracer does: the record path first, the decoded event when it declines.
+      for (let k = 0; k < BATCH; k++) {
+        const off = ((done + k) % RECORDS) * RECORD + 8;
+        if (!agent.acceptRecord(view, bytes, off, clock, onRecord)) accept(decodeEventAt(view, bytes, off));
+      }
+    } else for (let k = 0; k < BATCH; k++) accept(decodeEventAt(view, bytes, ((done + k) % RECORDS) * RECORD + 8));
+    const chunk = mode === 'text' ? lines.take() : mode === 'bytes' || mode === 'record' ? out.take() : undefined;
     if (chunk) writeSync(fd, chunk);
   }
   const c = process.cpuUsage(c0);

@@ -5,9 +5,9 @@
  */
 import { BootClock } from './clock.js';
 import { type CgroupEntry, type ContainerInfo, ContainerResolver } from './containers.js';
-import type { ConnectEvent } from './event.js';
+import { cgroupIdAt, type ConnectEvent, EVENT_LAYOUT } from './event.js';
 import type { PinOptions, RingMark } from './pins.js';
-import { TcpConnectTracer, type TracerCounters } from './tracer.js';
+import { SYSCALL_PROGRAMS, TcpConnectTracer, type TracerCounters } from './tracer.js';
 
 export interface EnrichedEvent {
   event: ConnectEvent;
@@ -23,6 +23,13 @@ export interface EnrichedEvent {
    */
   settle?: () => void;
 }
+
+/**
+ * A connect as its ring-buffer record, for a consumer that reads the bytes itself (`trace -o json`
+ * writes its lines from them): the record (struct tcpconnect_event at `offset`, valid during the
+ * call only), the connecting task's container (null: a host process) and the connect's epoch ms.
+ */
+export type RecordConsumer = (data: DataView, bytes: Uint8Array, offset: number, container: ContainerInfo | null, timeMs: number) => void;
 
 export interface AgentOptions {
   /** Only this container (by name; followed across restarts). */
@@ -51,9 +58,10 @@ export interface AgentOptions {
   udpOptional?: boolean;
   /**
    * Report connect() calls that fail before any SYN is sent (ENETUNREACH, ...), through the
-   * syscall tracepoints. Default true. Attaching them puts every syscall of the host on the
-   * tracepoint slow path, so learn mode leaves them off: such a connect sends no packet and
-   * changes no policy.
+   * syscall tracepoints (TracerOptions.connectErrors). Default false: attaching them puts every
+   * syscall of the host on the tracepoint slow path, and such a connect sends no packet and
+   * changes no policy; `trace --connect-errors`, `agent --connect-errors` and
+   * `learn --local --connect-errors` ask for them.
    */
   connectErrors?: boolean;
   /** Ring-buffer poll interval while events flow, ms (see TracerOptions.pollMs). */
@@ -72,6 +80,10 @@ export interface AgentOptions {
   pin?: PinOptions;
 }
 
+/** The record fields acceptRecord reads (EVENT_LAYOUT), as constants of this module (no lookup per record). */
+const CGROUP_AT = EVENT_LAYOUT.cgroup_id;
+const TS_AT = EVENT_LAYOUT.ts_ns;
+
 export class LocalAgent {
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
@@ -89,8 +101,13 @@ export class LocalAgent {
     private readonly opts: AgentOptions,
   ) {}
 
-  /** Loads and attaches the BPF program and starts delivering events. */
-  static async start(opts: AgentOptions, onEvent: (e: EnrichedEvent) => void): Promise<LocalAgent> {
+  /**
+   * Loads and attaches the BPF program and starts delivering events. With `onRecord`, a connect whose
+   * container is known already (and nothing is waiting ahead of it) goes to onRecord as its record,
+   * not decoded; the others, in order, to onEvent. Not pinned only (a pinned record is settled
+   * through its EnrichedEvent).
+   */
+  static async start(opts: AgentOptions, onEvent: (e: EnrichedEvent) => void, onRecord?: RecordConsumer): Promise<LocalAgent> {
     const resolver = opts.resolver ?? new ContainerResolver();
     const wanted = (info: ContainerInfo): boolean => opts.containerName === undefined || info.name === opts.containerName;
     // Containers only unless --host (or --pid, which names processes wherever they run).
@@ -119,19 +136,20 @@ export class LocalAgent {
     if (opts.pollMs) tracerOpts.pollMs = opts.pollMs;
     if (opts.idlePollMs) tracerOpts.idlePollMs = opts.idlePollMs;
     if (opts.pin) tracerOpts.pin = opts.pin;
-    if (opts.connectErrors === false) tracerOpts.programs = ['handle_set_state'];
+    if (opts.connectErrors) tracerOpts.connectErrors = true;
     // Connects reported as made only (`trace` without --latency): the sockops program reports each
     // one and takes the connecting task's identity itself, so the state tracepoint (~7 runs per
     // loopback connection, the largest part of the kernel's cost in a connect storm) stays detached.
     const asMadeOnly = opts.reportConnects === true && !opts.alsoAnswers && opts.tcp !== false;
-    if (asMadeOnly) tracerOpts.programs = opts.connectErrors === false ? [] : ['handle_enter_connect', 'handle_exit_connect'];
+    // The syscall hooks stay in the list: the tracer attaches them only with connectErrors.
+    if (asMadeOnly) tracerOpts.programs = SYSCALL_PROGRAMS;
     if (opts.tcp === false) tracerOpts.programs = [];
     let tracer = new TcpConnectTracer(tracerOpts);
     if (asMadeOnly && !tracer.connectsReported) {
       // No sockops hook (no CAP_NET_ADMIN, no cgroup v2): connects are reported when answered, by the state tracepoint.
       const { programs: _without, ...withState } = tracerOpts;
       tracer.close();
-      tracer = new TcpConnectTracer(opts.connectErrors === false ? { ...withState, programs: ['handle_set_state'] } : withState);
+      tracer = new TcpConnectTracer(withState);
     }
     const agent = new LocalAgent(tracer, resolver, opts);
     resolver.cgroupName = (id) => tracer.cgroupName(id);
@@ -148,6 +166,7 @@ export class LocalAgent {
     tracer.start(
       (event, cursor) => agent.accept(event, cursor, clock, onEvent),
       (err) => agent.fail(err),
+      onRecord ? (data, bytes, offset) => agent.acceptRecord(data, bytes, offset, clock, onRecord) : undefined,
     );
     agent.lostTimer = setInterval(() => agent.checkLost(), opts.lostCheckMs ?? 1000);
     return agent;
@@ -176,13 +195,28 @@ export class LocalAgent {
       });
   }
 
+  /** The record path (RecordConsumer): true when the record was taken (delivered or filtered out), false to have it decoded. */
+  private acceptRecord(data: DataView, bytes: Uint8Array, offset: number, clock: BootClock, onRecord: RecordConsumer): boolean {
+    // Behind a connect waiting for its container, the others wait too, in order (accept()).
+    if (this.queued !== 0) return false;
+    const container = this.resolver.cached(cgroupIdAt(data, offset + CGROUP_AT));
+    if (container === undefined) return false;
+    if (this.wanted(container)) onRecord(data, bytes, offset, container, clock.epochMsAt(data, offset + TS_AT));
+    return true;
+  }
+
+  /** Whether a connect of this container (null: a host process) is delivered (deliver()'s filter). */
+  private wanted(container: ContainerInfo | null): boolean {
+    return !(
+      (container === null && !this.opts.host && this.opts.pids === undefined) || // containers only
+      (this.opts.containerName !== undefined && container?.name !== this.opts.containerName)
+    );
+  }
+
   private deliver(event: ConnectEvent, time: Date, cursor: number, container: ContainerInfo | null, onEvent: (e: EnrichedEvent) => void): void {
     const tracer = this.tracer;
     const pinned = tracer.ringId !== undefined && cursor >= 0;
-    if (
-      (container === null && !this.opts.host && this.opts.pids === undefined) || // containers only
-      (this.opts.containerName !== undefined && container?.name !== this.opts.containerName)
-    ) {
+    if (!this.wanted(container)) {
       if (pinned) tracer.settle(cursor);
       return;
     }
@@ -210,6 +244,11 @@ export class LocalAgent {
 
   get eventsReceived(): number {
     return this.tracer.eventsReceived;
+  }
+
+  /** The tracepoint programs attached (the syscall hooks only with connectErrors). */
+  get programs(): readonly string[] {
+    return this.tracer.programs;
   }
 
   /** reportConnects: whether connects are reported as made (else when answered, and why). */

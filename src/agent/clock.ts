@@ -28,4 +28,36 @@ export class BootClock {
   toDate(bootNs: bigint): Date {
     return new Date(this.toEpochMs(bootNs));
   }
+
+  /**
+   * The boot-time ns range of the last millisecond epochMsAt returned, as 32-bit halves
+   * [start, end): a storm's records fall tens to a millisecond, and each BigInt is garbage.
+   */
+  private msLast = Number.NaN;
+  private msStartHigh = 0;
+  private msStartLow = 0;
+  private msEndHigh = 0;
+  private msEndLow = 0;
+
+  /** toEpochMs of the little-endian u64 at `at` of `v` (a record's ts_ns), without a BigInt while it falls in the last one's millisecond. */
+  epochMsAt(v: DataView, at: number): number {
+    const low = v.getUint32(at, true);
+    const high = v.getUint32(at + 4, true);
+    if (
+      (high > this.msStartHigh || (high === this.msStartHigh && low >= this.msStartLow)) &&
+      (high < this.msEndHigh || (high === this.msEndHigh && low < this.msEndLow))
+    ) {
+      return this.msLast;
+    }
+    const ms = this.toEpochMs(v.getBigUint64(at, true));
+    // Every boot-time ns in [start, end) maps to `ms` (toEpochMs rounds down: epoch ns are positive).
+    const start = BigInt(ms) * 1_000_000n - this.offsetNs;
+    const end = start + 1_000_000n;
+    this.msLast = ms;
+    this.msStartHigh = Number(start >> 32n);
+    this.msStartLow = Number(start & 0xffffffffn);
+    this.msEndHigh = Number(end >> 32n);
+    this.msEndLow = Number(end & 0xffffffffn);
+    return ms;
+  }
 }

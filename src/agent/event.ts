@@ -138,7 +138,8 @@ let lastCgroupLow = -1;
 let lastCgroupHigh = -1;
 let lastCgroupId = 0n;
 
-function cgroupIdAt(v: DataView, at: number): bigint {
+/** The u64 cgroup id at `at` of `v` (a record's cgroup_id), the same BigInt as the last one's while it repeats. */
+export function cgroupIdAt(v: DataView, at: number): bigint {
   const low = v.getUint32(at, true);
   const high = v.getUint32(at + 4, true);
   if (low !== lastCgroupLow || high !== lastCgroupHigh) {

@@ -68,7 +68,9 @@ export function lib(): { fns: LibbpfFunctions } {
     );
   }
   const f = (decl: string) => so.func(decl);
-  const printProto = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *ap)');
+  // Anonymous: koffi's type names are global to the process, and a second copy of this module (a
+  // bench's --baseline checkout, loaded beside this one) registering the same name would throw.
+  const printProto = koffi.proto(null, 'int', ['int', 'const char *', 'void *']);
   const fns: LibbpfFunctions = {
     bpf_object__open_file: f('void *bpf_object__open_file(const char *path, void *opts)'),
     bpf_object__load: f('int bpf_object__load(void *obj)'),

@@ -85,10 +85,19 @@ export interface TracerOptions {
   /** Path of tcpconnect.bpf.o. Default: bpf/ of this package (or $NETPOL_BPF_DIR). */
   objectPath?: string;
   /**
-   * Programs to attach (default all). Without the syscall hooks, synchronous connect() errors
-   * are not reported; bench/connect-storm-breakdown.ts uses this to measure each hook's cost.
+   * Programs to attach (default all; the syscall hooks among them only with `connectErrors`).
+   * bench/connect-storm-breakdown.ts uses this to measure each hook's cost.
    */
   programs?: readonly TcpConnectProgram[];
+  /**
+   * Also report connect() calls that fail before any SYN is sent (outcome `error`: ENETUNREACH,
+   * EADDRNOTAVAIL, ...), through the syscalls:sys_{enter,exit}_connect tracepoints. Off by default:
+   * attaching a syscall tracepoint puts every syscall of every task of the host on the tracepoint
+   * slow path (SYSCALL_WORK_SYSCALL_TRACEPOINT), ~2 µs a connect in a loopback connect storm, and
+   * `ig trace tcpconnect` does not report such calls either (its kretprobe skips a failed
+   * tcp_v4_connect). Without it, SYSCALL_PROGRAMS are left out of `programs`.
+   */
+  connectErrors?: boolean;
   /**
    * Keep the kernel side across restarts (pins.ts): reopen the pinned object this tracer would load,
    * else load it and pin it. The ring buffer is then freed only as far as settle() says records are
@@ -96,6 +105,13 @@ export interface TracerOptions {
    */
   pin?: PinOptions;
 }
+
+/**
+ * Takes a record as it lies in the ring (struct tcpconnect_event at `offset`; valid during the call
+ * only), before it is decoded: true when it took it, false to have it decoded and handed to the
+ * event callback. `trace -o json` writes its lines from the bytes (cli/output/trace-json.ts).
+ */
+export type RecordHandler = (data: DataView, bytes: Uint8Array, offset: number) => boolean;
 
 export interface TracerCounters {
   /** Events dropped because the ring buffer was full. */
@@ -119,6 +135,13 @@ const DEFAULT_RING_BYTES = 4 * 1024 * 1024;
 const IDLE_POLL_MS = 50;
 export const PROGRAMS = ['handle_set_state', 'handle_exit_connect', 'handle_enter_connect'] as const;
 export type TcpConnectProgram = (typeof PROGRAMS)[number];
+/** The syscall tracepoint programs: attached only with TracerOptions.connectErrors. */
+export const SYSCALL_PROGRAMS: readonly TcpConnectProgram[] = ['handle_exit_connect', 'handle_enter_connect'];
+
+/** The tracepoint programs a tracer with these options attaches. */
+export function tracepointPrograms(opts: Pick<TracerOptions, 'programs' | 'connectErrors'>): TcpConnectProgram[] {
+  return (opts.programs ?? PROGRAMS).filter((p) => opts.connectErrors === true || !SYSCALL_PROGRAMS.includes(p));
+}
 /** Reports connects as they are made (TracerOptions.reportConnects); loaded only then. */
 const SOCKOPS_PROGRAM = 'handle_sockops';
 /**
@@ -202,6 +225,8 @@ export class TcpConnectTracer {
    * 0n when a reopened pinned link was found attached (since some time before).
    */
   reportingSinceNs: bigint | undefined;
+  /** The tracepoint programs attached (tracepointPrograms: the syscall hooks only with connectErrors). */
+  readonly programs: readonly TcpConnectProgram[];
   /** udp: true once every UDP hook is attached (each socket's first datagram per destination is reported). */
   readonly udpObserved: boolean = false;
   /** udpOptional: why UDP is not observed (a hook could not be loaded or attached). */
@@ -215,6 +240,7 @@ export class TcpConnectTracer {
     }
     const filters =
       (opts.cgroups ? FILTER_CGROUP : 0) | (opts.pids ? FILTER_PID : 0) | (opts.netns ? FILTER_NETNS : 0) | (opts.dports ? FILTER_DPORT : 0);
+    this.programs = tracepointPrograms(opts);
     this.batch = opts.batch ?? 2048;
     this.pollMs = opts.pollMs ?? 5;
     this.idlePollMs = Math.max(this.pollMs, opts.idlePollMs ?? IDLE_POLL_MS);
@@ -244,7 +270,7 @@ export class TcpConnectTracer {
       const fixed = {
         rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false, alsoAnswers: opts.alsoAnswers ?? false }).toString('hex'),
         ringBytes,
-        programs: opts.programs ?? PROGRAMS,
+        programs: this.programs,
         sockops,
         // On demand, the program is pinned too (prog_handle_sockops): directories of before had none.
         ...(opts.reportConnectsOnDemand ? { sockopsOnDemand: true } : {}),
@@ -336,7 +362,7 @@ export class TcpConnectTracer {
       this.configure(opts);
       ring = new MappedRingBuffer(obj.map('events').fd, ringBytes, pinDir !== undefined);
       this.ring = ring;
-      for (const prog of opts.programs ?? PROGRAMS) obj.attach(prog);
+      for (const prog of this.programs) obj.attach(prog);
       if (opts.reportConnects) {
         if (sockops) {
           this.sockopsProg = obj.programFd(SOCKOPS_PROGRAM);
@@ -514,14 +540,18 @@ export class TcpConnectTracer {
   /**
    * `onError` gets what the event callback (or reading the ring) threw; the tracer has then
    * stopped delivering and detached itself. Without it, the error is thrown from the timer.
+   * `onRecord` (not pinned) is offered each record first, undecoded (RecordHandler).
    */
-  start(onEvent: (e: ConnectEvent, cursor: number) => void, onError?: (err: unknown) => void): void {
+  start(onEvent: (e: ConnectEvent, cursor: number) => void, onError?: (err: unknown) => void, onRecord?: RecordHandler): void {
     this.handler = onEvent;
     this.onError = onError;
+    // Pinned, each record is settled by its cursor through onEvent's consumers: no record path.
+    this.recordHandler = this.pinDir ? undefined : onRecord;
     this.schedule(this.pollMs);
   }
 
   private onError: ((err: unknown) => void) | undefined;
+  private recordHandler: RecordHandler | undefined;
 
   private schedule(ms: number): void {
     if (this.isClosed) return;
@@ -587,6 +617,7 @@ export class TcpConnectTracer {
       this.settledFlags.push(false);
     }
     try {
+      if (this.recordHandler !== undefined && this.recordHandler(data, bytes, offset)) return;
       this.handler(decodeEventAt(data, bytes, offset), end);
     } catch (err) {
       this.handlerError ??= err;

@@ -55,6 +55,8 @@ export interface ClusterAgentOptions {
   alsoAnswers?: boolean;
   /** With reportConnects: the sockops hook attached only on setReportConnects(true) (the node agent, while a client wants connects as made). */
   reportConnectsOnDemand?: boolean;
+  /** Also report connect() calls that fail before any SYN (AgentOptions.connectErrors: the syscall hooks, off by default). */
+  connectErrors?: boolean;
   /** How long a connect from an unknown kubelet container waits for the view (default 10 s). */
   holdMs?: number;
   /** How many connects may wait for their pods at once (default MAX_HELD). */
@@ -197,6 +199,7 @@ export class ClusterAgent {
         ...(opts.udpOptional ? { udpOptional: true } : {}),
         ...(opts.alsoAnswers ? { alsoAnswers: true } : {}),
         ...(opts.reportConnectsOnDemand ? { reportConnectsOnDemand: true } : {}),
+        ...(opts.connectErrors ? { connectErrors: true } : {}),
         ...(opts.onLost ? { onLost: opts.onLost } : {}),
         ...(opts.pin ? { pin: opts.pin } : {}),
       },

@@ -52,6 +52,11 @@ export interface NodeAgentOptions {
    * bench/connect-storm.ts shortens it: other users' test pods on the same machine are such containers.
    */
   holdMs?: number;
+  /**
+   * Also report connect() calls that fail before any SYN is sent (ENETUNREACH, ...): the syscall
+   * tracepoints, which put every syscall of the node on the tracepoint slow path. Off by default.
+   */
+  connectErrors?: boolean;
   /** How long the sockops hook stays attached after the last client wanting connects as made left (default AS_MADE_LINGER_MS). */
   asMadeLingerMs?: number;
   /** stop()'s whole budget from its call: connects still held for their pod are given up on (counted) and the sinks closed by then. Default 10 s. */
@@ -176,6 +181,7 @@ export class NodeAgent {
           // judge; TCP alone when the cgroup hooks cannot attach (said in the status document).
           udp: true,
           udpOptional: true,
+          ...(this.opts.connectErrors ? { connectErrors: true } : {}),
           onLost: (_n, total) => {
             this.kernelLost = total;
           },

@@ -187,7 +187,8 @@ describe('pinned kernel state across agent restarts', () => {
   }, 60_000);
 
   it('removes everything when unpinned: no pins, and the programs are gone from the kernel', async () => {
-    const t = new TcpConnectTracer({ pin: { root }, pids: [process.pid] });
+    // connectErrors: the syscall hooks too, so that every tracepoint program's link is pinned and must go.
+    const t = new TcpConnectTracer({ pin: { root }, pids: [process.pid], connectErrors: true });
     const dir = t.pinDir!.path;
     const progIds = readdirSync(dir)
       .filter((f) => f.startsWith('link_'))

@@ -56,7 +56,8 @@ beforeAll(async () => {
   const httpd = server.spawn([join(bin, 'httpd'), '-f', '-p', '80', '-h', '/tmp']);
   children.push(httpd);
   await waitListening(server, 80);
-  tracer = new TcpConnectTracer({ netns: [client.inode] });
+  // connectErrors: the synchronous-errno test below needs the syscall hooks.
+  tracer = new TcpConnectTracer({ netns: [client.inode], connectErrors: true });
   log = new EventLog(tracer);
 });
 
@@ -149,7 +150,7 @@ describe('tcpconnect BPF program', () => {
     // What `trace` without --latency attaches: the syscall hooks and sockops, which takes the
     // connecting task's identity itself. A blocking connect() that is refused returns ECONNREFUSED:
     // the syscall exit must not report it again as an error (it did, before sockops marked the call).
-    const asMade = new TcpConnectTracer({ netns: [client.inode], reportConnects: true, programs: ['handle_enter_connect', 'handle_exit_connect'] });
+    const asMade = new TcpConnectTracer({ netns: [client.inode], reportConnects: true, connectErrors: true, programs: ['handle_enter_connect', 'handle_exit_connect'] });
     const seen = new EventLog(asMade);
     try {
       expect(asMade.connectsReported).toBe(true);

@@ -5,7 +5,7 @@
 // writer keeps must be rebuilt exactly when a value it holds changes).
 import { describe, expect, it } from 'vitest';
 import type { ContainerInfo } from '../../src/agent/containers.js';
-import { decodeEvent, encodeEvent, type ConnectEvent } from '../../src/agent/event.js';
+import { decodeEvent, encodeEvent, EVENT_LAYOUT, EVENT_SIZE, type ConnectEvent } from '../../src/agent/event.js';
 import { ByteBatch } from '../../src/cli/output/byte-batch.js';
 import { compileJson, compileJsonText } from '../../src/cli/output/columns/json.js';
 import { K8S_TCPCONNECT_COLUMNS, TCPCONNECT_COLUMNS, type TraceRow } from '../../src/cli/output/trace-columns.js';
@@ -165,6 +165,82 @@ describe('TraceJsonLines', () => {
     const out = new ByteBatch();
     for (const row of rows) lines.write(row, out);
     expect(out.take()!.toString('utf8')).toBe(expectedLines(rows));
+  });
+
+  it.each([
+    ['one source', 1],
+    ['three sources taking turns at random (two storms and a server: the two keys kept and the third evicting them)', 3],
+  ])('writeRecord writes from ring records what write() writes for them decoded, over 20,000 records changing one to three values at a time, mixed with write(): %s', (_name, sources) => {
+    const r = rng(13 + sources);
+    const rows: TraceRow[] = [];
+    const last: (TraceRow | undefined)[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      // Each source changes one to three values now and then; between, its records repeat (sport, time aside).
+      const from = Math.floor(r() * sources);
+      const prev = last[from];
+      const row = prev && r() < 0.7 ? { ...prev, event: { ...prev.event, sport: (prev.event.sport + 1) % 65536 } } : nextRow(r, prev, i);
+      last[from] = row;
+      rows.push(row);
+    }
+    // The records laid out as in the ring (8-byte header, 8-byte aligned), with bytes the decoder
+    // ignores set at random now and then (an IPv4 address's other 12 bytes, comm after its NUL,
+    // padding, ts_ns, source): they may only cost a rebuilt segment, never change a line.
+    const stride = 8 + EVENT_SIZE;
+    const ring = new Uint8Array(rows.length * stride);
+    const view = new DataView(ring.buffer);
+    const decoded: TraceRow[] = [];
+    rows.forEach((row, i) => {
+      // nextRow may flip the family alone; a record holds addresses of its family.
+      const e = { ...row.event };
+      if (!ADDRS[e.family].includes(e.saddr)) e.saddr = ADDRS[e.family][i % 5]!;
+      if (!ADDRS[e.family].includes(e.daddr)) e.daddr = ADDRS[e.family][(i + 1) % 5]!;
+      const rec = encodeEvent(e);
+      if (r() < 0.05) {
+        if (row.event.family === 4) for (let k = 4; k < 16; k++) rec[EVENT_LAYOUT.saddr + k] = Math.floor(r() * 256);
+        if (row.event.family === 4) for (let k = 4; k < 16; k++) rec[EVENT_LAYOUT.daddr + k] = Math.floor(r() * 256);
+        const nul = rec.indexOf(0, EVENT_LAYOUT.comm);
+        if (nul >= 0 && nul < EVENT_LAYOUT.comm + 15) rec[nul + 1] = 0x41;
+        rec[EVENT_LAYOUT._pad] = 0xff;
+        rec[EVENT_LAYOUT.source] = 3;
+        rec.writeBigUInt64LE(BigInt(i) * 12345n, EVENT_LAYOUT.ts_ns);
+      }
+      ring.set(rec, i * stride + 8);
+      decoded.push({ event: decodeEvent(rec), container: row.container, time: row.time });
+    });
+    const lines = new TraceJsonLines();
+    const out = new ByteBatch();
+    const taken: Buffer[] = [];
+    let general = 0;
+    decoded.forEach((row, i) => {
+      if (r() < 0.02) {
+        lines.write(row, out);
+        general++;
+      } else lines.writeRecord(view, ring, i * stride + 8, row.container, row.time.getTime(), out);
+      if (r() < 0.01) taken.push(out.take()!);
+    });
+    taken.push(out.take()!);
+    expect(general).toBeGreaterThan(100);
+    const got = Buffer.concat(taken).toString('utf8').split('\n');
+    const want = expectedLines(decoded).split('\n');
+    const at = want.findIndex((line, i) => line !== got[i]);
+    expect(at === -1 ? null : { line: at, got: got[at], row: decoded[at] }).toEqual(at === -1 ? null : { line: at, got: want[at], row: decoded[at] });
+    expect(got.length).toBe(want.length);
+  });
+
+  it('writeRecord: a record it cannot decode throws as the decoder does and leaves no part of its line', () => {
+    const r = rng(17);
+    const good = nextRow(r, undefined, 0);
+    const rec = encodeEvent(good.event);
+    const bad = Buffer.from(rec);
+    bad[EVENT_LAYOUT.outcome] = 99;
+    const lines = new TraceJsonLines();
+    const out = new ByteBatch();
+    const v = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+    lines.writeRecord(v(rec), rec, 0, null, good.time.getTime(), out);
+    expect(() => lines.writeRecord(v(bad), bad, 0, null, good.time.getTime(), out)).toThrow(/unknown outcome 99/);
+    lines.writeRecord(v(rec), rec, 0, null, good.time.getTime(), out);
+    const row = { event: decodeEvent(rec), container: null, time: good.time };
+    expect(out.take()!.toString('utf8')).toBe(expectedLines([row, row]));
   });
 
   it('leaves no part of a line whose row throws, and goes on with the next rows', () => {

@@ -5,6 +5,10 @@
  *
  * The bytes handed out by take() are never written again, so a stream that writes later (a pipe)
  * gets what was written: the next lines go on after them in the same chunk until it is full.
+ * A full chunk is written again only once every piece taken from it was given back (release(), from
+ * the stream's write callback): a storm writes ~10 MB a second, and a new chunk per megabyte was
+ * memory V8 counts as external, a fresh page-faulted mapping each, and a full garbage collection
+ * every second or two (`trace -o json` in bench/trace-cost-split.ts, seen with node --trace-gc).
  */
 
 /** Bytes a chunk holds at least (a 20 ms drain of a connect storm writes ~200 KB). */
@@ -15,6 +19,9 @@ const CHUNK_BYTES = 1024 * 1024;
  * arguments. Not in @types/node, present in every Node release.
  */
 type Utf8Writer = Buffer & { utf8Write(text: string, offset: number): number };
+
+/** Full chunks kept for writing again once their pieces are released (a pipe's stream may hold a few). */
+const SPARE_CHUNKS = 4;
 
 /** Copies of this many bytes or fewer are a loop rather than set() (a native call's overhead). */
 const SHORT_COPY = 16;
@@ -32,13 +39,48 @@ export class ByteBatch {
   private markAt = 0;
   private markDone = 0;
 
+  /** Pieces handed out by take() and not released, per chunk (its memory); absent: none. */
+  private readonly out = new Map<ArrayBufferLike, number>();
+  /** Full chunks (their memory) this batch left; written again once none of their pieces is out. */
+  private readonly left = new Set<ArrayBufferLike>();
+  /** Left chunks with no piece out: the next chunk comes from here first. */
+  private spare: ArrayBufferLike[] = [];
+
   /** Room for `n` more bytes: a new chunk when this one is full (what is in it stays for take()). */
   private room(n: number): Utf8Writer {
     if (this.at + n <= this.chunk.length) return this.chunk;
     if (this.at > this.start) this.done.push(this.chunk.subarray(this.start, this.at));
-    this.chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, n)) as Utf8Writer;
+    else this.leave(this.chunk.buffer);
+    const mem = this.spare.length > 0 && this.spare[this.spare.length - 1]!.byteLength >= n ? this.spare.pop() : undefined;
+    // A chunk is a whole allocation (allocUnsafeSlow: not from the pool), so its memory is the chunk.
+    this.chunk = (mem ? Buffer.from(mem) : Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, n))) as Utf8Writer;
     this.start = this.at = 0;
     return this.chunk;
+  }
+
+  /** A chunk this batch no longer writes into: spare once none of its pieces is out or waiting in `done`. */
+  private leave(mem: ArrayBufferLike): void {
+    if (this.out.has(mem) || this.done.some((d) => d.buffer === mem)) {
+      this.left.add(mem);
+      return;
+    }
+    this.left.delete(mem);
+    if (this.spare.length < SPARE_CHUNKS) this.spare.push(mem);
+  }
+
+  /**
+   * Gives back bytes that take() handed out, once they are written (a stream's write callback): their
+   * chunk may be written again when nothing else of it is out. Other bytes are ignored.
+   */
+  release(bytes: Buffer): void {
+    const mem = bytes.buffer;
+    const n = this.out.get(mem);
+    if (n === undefined) return;
+    if (n > 1) this.out.set(mem, n - 1);
+    else {
+      this.out.delete(mem);
+      if (this.left.has(mem)) this.leave(mem);
+    }
   }
 
   /** Marks the start of a line: abort() drops what was written since (a writer that threw). */
@@ -54,6 +96,10 @@ export class ByteBatch {
     this.start = this.markStart;
     this.at = this.markAt;
     this.done.length = this.markDone;
+    // Written into again: the chunk may have been left (and spared) when the line ran past it.
+    const mem = this.chunk.buffer;
+    this.left.delete(mem);
+    this.spare = this.spare.filter((m) => m !== mem);
   }
 
   raw(bytes: Uint8Array): void {
@@ -116,10 +162,17 @@ export class ByteBatch {
   take(): Buffer | undefined {
     if (this.empty) return undefined;
     const last = this.chunk.subarray(this.start, this.at);
-    const out = this.done.length === 0 ? last : Buffer.concat([...this.done, last]);
     // The taken bytes now belong to the writer: the next lines go after them.
     this.start = this.at;
+    if (this.done.length === 0) {
+      this.out.set(last.buffer, (this.out.get(last.buffer) ?? 0) + 1);
+      return last;
+    }
+    // Copied, so the full chunks it ran through are free again (once nothing else of them is out).
+    const out = Buffer.concat([...this.done, last]);
+    const full = this.done.map((d) => d.buffer);
     this.done = [];
+    for (const mem of full) this.leave(mem);
     return out;
   }
 }

@@ -24,6 +24,7 @@ interface AgentFlags {
   pin?: boolean;
   pinRoot: string;
   kernelDedup: boolean;
+  connectErrors?: boolean;
 }
 
 function hostPort(flag: string): (value: string) => { host: string; port: number } {
@@ -64,6 +65,10 @@ export function agentCommand(): Command {
     .option('--no-pin', 'never pin: the programs go with the process')
     .option('--pin-root <dir>', 'where to pin, on a BPF filesystem', process.env.NETPOL_PIN_ROOT || DEFAULT_PIN_ROOT)
     .option('--no-kernel-dedup', 'report every answered connect through the ring (by default the established answers of edges every enforced and staged policy allows are counted in the kernel, and the counts handed to the profiles and the judge each second)')
+    .option(
+      '--connect-errors',
+      'also report connect() calls that fail before sending anything (outcome error:ENETUNREACH and the like). Off by default: it needs the syscall tracepoints, which slow every syscall on the node (~2 µs a connect in a connect storm), and such a connect reaches no peer, so no policy allows or denies it',
+    )
     .option('--close-timeout <duration>', `on SIGTERM, how long from the signal the agent has to finish: held connects given up, the sinks flushed (${DURATION_SYNTAX}; default 10s)`, parseDurationSeconds)
     .addHelpText(
       'after',
@@ -90,6 +95,7 @@ export function agentCommand(): Command {
         health,
         podScope: flags.pods,
         sinks: defaultSinks(flags.retention !== undefined ? { retentionMs: flags.retention * 1000 } : {}),
+        ...(flags.connectErrors ? { connectErrors: true } : {}),
         ...(flags.closeTimeout !== undefined ? { closeDeadlineMs: flags.closeTimeout * 1000 } : {}),
         ...(flags.kernelDedup === false ? { kernelDedup: false } : {}),
         log,

@@ -22,6 +22,8 @@ export interface TraceK8sOptions extends PodFilterOptions {
   timeout?: number;
   kubeconfig?: string;
   context?: string;
+  /** Also show connect() calls that fail before any SYN (ClusterAgentOptions.connectErrors). */
+  connectErrors?: boolean;
 }
 
 export interface TraceK8sIO extends TraceStreams<{ shown: number; lost: number; unresolved: number; received: number }> {
@@ -44,6 +46,7 @@ export async function runTraceK8s(opts: TraceK8sOptions, io: TraceK8sIO): Promis
         view,
         filter: podFilter(opts, view.namespace),
         reportConnects: asMade,
+        ...(opts.connectErrors ? { connectErrors: true } : {}),
         onLost: (n, total) => io.stderr.write(`warning: ${n} events lost (ring buffer full; ${total} in total)\n`),
         onUnresolved: () => unresolved++,
       },

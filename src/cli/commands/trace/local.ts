@@ -14,7 +14,7 @@ import { TCPCONNECT_COLUMNS, type TraceRow, type TraceView, defaultLayout, needs
 import { ByteBatch } from '../../output/byte-batch.js';
 import { TableFormatter } from '../../output/columns/table.js';
 import { LineBatch } from '../../output/line-batch.js';
-import { traceJsonWriter } from '../../output/trace-json.js';
+import { traceJsonLines, traceJsonWriter } from '../../output/trace-json.js';
 import type { TraceStreams } from './io.js';
 
 export interface TraceOptions {
@@ -28,6 +28,8 @@ export interface TraceOptions {
   output?: string;
   /** Stop after this many seconds. */
   timeout?: number;
+  /** Also show connect() calls that fail before any SYN (AgentOptions.connectErrors; costs every syscall). */
+  connectErrors?: boolean;
 }
 
 /**
@@ -69,7 +71,8 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
   // bytes (trace-json.ts says why).
   const pending = table ? new LineBatch() : undefined;
   const jsonBytes = table ? undefined : new ByteBatch();
-  const jsonLine = traceJsonWriter(TCPCONNECT_COLUMNS);
+  const lines = table ? undefined : traceJsonLines(TCPCONNECT_COLUMNS);
+  const jsonLine = traceJsonWriter(TCPCONNECT_COLUMNS, lines);
   let flushScheduled = false;
   // A closed pipe (`netpol trace ... | head`) ends the trace quietly; other output errors fail it.
   let outputError: NodeJS.ErrnoException | undefined;
@@ -84,7 +87,9 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
     const bytes = pending ? pending.take() : jsonBytes!.take();
     if (bytes === undefined) return;
     try {
-      io.stdout.write(bytes);
+      // Written (or failed): the batch may write its chunk again (ByteBatch.release).
+      if (jsonBytes) io.stdout.write(bytes, () => jsonBytes.release(bytes));
+      else io.stdout.write(bytes);
     } catch (err) {
       onOutputError(err as NodeJS.ErrnoException);
     }
@@ -106,6 +111,7 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
       host: opts.host ?? false,
       pollMs: POLL_MS,
       ...(opts.proto === 'udp' ? { tcp: false, udp: true } : { reportConnects: showsConnectsAsMade(view, opts.latency ?? false) }),
+      ...(opts.connectErrors && opts.proto !== 'udp' ? { connectErrors: true } : {}),
       onLost: (n, total) => io.stderr.write(`warning: ${n} events lost (ring buffer full; ${total} in total)\n`),
       onError: () => stopping?.(),
     },
@@ -115,6 +121,14 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
       else jsonLine(row, jsonBytes!);
       scheduleFlush();
     },
+    // JSON lines straight from the ring's records (TraceJsonLines.writeRecord): no event object per connect.
+    lines
+      ? (data, bytes, offset, container, timeMs) => {
+          lines.writeRecord(data, bytes, offset, container, timeMs, jsonBytes!);
+          shown++;
+          scheduleFlush();
+        }
+      : undefined,
   );
   if (opts.proto !== 'udp' && showsConnectsAsMade(view, opts.latency ?? false)) warnIfConnectsAnswered(agent.connectReporting, io.stderr);
   const done = new Promise<string>((resolve) => {
