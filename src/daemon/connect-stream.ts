@@ -5,6 +5,11 @@
  * and told to that client in-band ({"lost":N}) when it catches up, and in the figures of status
  * and /metrics. A short replay buffer (REPLAY_SECONDS) lets a client that found its pod a moment
  * after the pod started ask for the connects it would have missed (`since=`).
+ *
+ * Connects the kernel counted instead of sending (repeats of allowed edges, while no client
+ * streamed: kernel-dedup.ts) reach the stream only as counts (noteRepeats): a replay or a live
+ * client whose query takes them is told how many in-band ({"lost":N,"counted":true}), never
+ * left to believe it saw every connect.
  */
 import type { Writable } from 'node:stream';
 import type { PodConnect } from '../cluster/cluster-agent.js';
@@ -37,6 +42,13 @@ interface Published {
   alsoMade: boolean;
   /** Encoded once, on first use. */
   line?: string;
+  /**
+   * Set for the kernel's count of `c`'s repeats (not a connect of its own): how many, up to
+   * `lastSeen`. Counted while no client streamed, so never reported as made: any query that takes
+   * `c` as made or answered takes them.
+   */
+  repeats?: number;
+  lastSeen?: number;
 }
 
 class Subscriber {
@@ -98,6 +110,11 @@ class Subscriber {
   }
 }
 
+/** Does the subscriber's query take this entry (as published, or as made when it was not reported so)? */
+function takes(s: Subscriber, p: Published): boolean {
+  return s.filter(p.c, p.when) || (p.alsoMade && s.filter(p.c, 'connect'));
+}
+
 export class ConnectStream {
   private readonly subscribers = new Set<Subscriber>();
   private readonly replay: Ring<Published>;
@@ -129,8 +146,22 @@ export class ConnectStream {
     for (const s of this.subscribers) this.offer(s, p);
   }
 
+  /**
+   * `count` connects like `c` that the kernel counted instead of sending (up to `lastSeen`): kept
+   * for `since=` replays, and told to the live clients whose query takes them.
+   */
+  noteRepeats(c: PodConnect, count: number, lastSeen: Date): void {
+    const p: Published = { c, when: 'answer', alsoMade: true, repeats: count, lastSeen: lastSeen.getTime() };
+    this.replay.push(p);
+    for (const s of this.subscribers) if (takes(s, p)) this.tellCounted(s, count);
+  }
+
+  private tellCounted(s: Subscriber, n: number): void {
+    if (!s.offer(encodeLost(n, true))) this.lostTotal++;
+  }
+
   private offer(s: Subscriber, p: Published): void {
-    if (!s.filter(p.c, p.when) && !(p.alsoMade && s.filter(p.c, 'connect'))) return;
+    if (!takes(s, p)) return;
     p.line ??= encodeLine(p.c, p.when);
     if (!s.offer(p.line)) this.lostTotal++;
   }
@@ -146,7 +177,14 @@ export class ConnectStream {
     s.release = release;
     if (query.since !== undefined) {
       const from = Math.max(query.since.getTime(), Date.now() - REPLAY_SECONDS * 1000);
-      for (const p of this.replay) if (p.c.time.getTime() >= from) this.offer(s, p);
+      let counted = 0;
+      for (const p of this.replay) {
+        if (p.repeats !== undefined) {
+          // A count swept up to lastSeen: some of it may be older than `from`; told as "up to".
+          if (p.lastSeen! >= from && takes(s, p)) counted += p.repeats;
+        } else if (p.c.time.getTime() >= from) this.offer(s, p);
+      }
+      if (counted > 0) this.tellCounted(s, counted);
     }
     this.subscribers.add(s);
     this.onSubscribers?.(this.subscribers.size);

@@ -263,6 +263,8 @@ export class NodeAgent {
   private repeats(c: PodConnect, count: number, lastSeen: Date): void {
     this.connects += count;
     this.dedupedInKernel += count;
+    // Not one by one on /v1/connects: its replay and clients are told the count.
+    this.stream.noteRepeats(c, count, lastSeen);
     for (const slot of this.sinks) {
       try {
         slot.sink.acceptRepeats?.(c, count, lastSeen);

@@ -10,6 +10,11 @@
  *       "connecting", no latency yet) and "answer" once it was answered (latency, outcome).
  *     - {"lost":N}: N connects this client did not get because it read too slowly (the agent never
  *       waits for a client); sent once the client catches up, before the next connect.
+ *     - {"lost":N,"counted":true}: N connects this client's query takes that cannot be sent one by
+ *       one, because the agent counted them in the kernel (repeats of an edge every policy allows,
+ *       counted while no client streamed: src/daemon/kernel-dedup.ts). Sent after a `since=`
+ *       replay whose window had such counts, and live for counts swept after the client came.
+ *       (A "lost" line, so that a client older than this field still says connects are missing.)
  *     Query parameters (all optional; repeated = the last wins):
  *       namespace=NS    only pods of this namespace (absent: every namespace)
  *       podname=NAME    only this pod
@@ -61,9 +66,12 @@ export type WireEvent = Omit<ConnectEvent, 'tsNs' | 'cgroupId'> & { tsNs: string
 
 export interface WireLost {
   lost: number;
+  /** The connects were counted in the agent's kernel, not dropped for a slow reader. */
+  counted?: true;
 }
 
-export type WireLine = { kind: 'connect'; connect: WireConnect } | { kind: 'lost'; lost: number };
+/** `counted`: the lost connects were counted in the agent's kernel (see {"lost":N,"counted":true}). */
+export type WireLine = { kind: 'connect'; connect: WireConnect } | { kind: 'lost'; lost: number; counted: boolean };
 
 /** A connect decoded: what the renderers of `trace` read (PodConnect's shape without the pod object). */
 export interface StreamedConnect {
@@ -151,8 +159,8 @@ export function encodeLine(c: PodConnect, when: When): string {
   return JSON.stringify(encodeConnect(c, when)) + '\n';
 }
 
-export function encodeLost(n: number): string {
-  return JSON.stringify({ lost: n } satisfies WireLost) + '\n';
+export function encodeLost(n: number, counted = false): string {
+  return JSON.stringify((counted ? { lost: n, counted: true } : { lost: n }) satisfies WireLost) + '\n';
 }
 
 /** A stream line that is not what version 1 says: names the source (the agent) and the field. */
@@ -179,7 +187,7 @@ export function decodeLine(line: string, source: string): WireLine {
     throw new WireError(source, 'line', `not JSON: ${(err as Error).message}`);
   }
   if (!isObject(value)) throw new WireError(source, 'line', 'not a JSON object');
-  if ('lost' in value && !('event' in value)) return { kind: 'lost', lost: int(value, 'lost', source) };
+  if ('lost' in value && !('event' in value)) return { kind: 'lost', lost: int(value, 'lost', source), counted: value.counted === true };
   if (value.v !== WIRE_VERSION) throw new WireError(source, 'v', `version ${JSON.stringify(value.v)} is not ${WIRE_VERSION} (agent and client versions differ?)`);
   const when = value.when;
   if (when !== 'connect' && when !== 'answer') throw new WireError(source, 'when', 'not "connect" or "answer"');

@@ -51,7 +51,8 @@ describe('wire protocol v1', () => {
   });
 
   it('reads {"lost":N}, and names the agent and field of a bad line', () => {
-    expect(decodeLine('{"lost":7}', 'a')).toEqual({ kind: 'lost', lost: 7 });
+    expect(decodeLine('{"lost":7}', 'a')).toEqual({ kind: 'lost', lost: 7, counted: false });
+    expect(decodeLine('{"lost":7,"counted":true}', 'a')).toEqual({ kind: 'lost', lost: 7, counted: true });
     const good = JSON.parse(encodeLine(connect(mypod, 1), 'connect')) as Record<string, any>;
     const bad = (mutate: (o: Record<string, any>) => void): string => {
       const o = structuredClone(good);
@@ -178,6 +179,36 @@ describe('ConnectStream', () => {
     expect(client.lines.map((l) => [JSON.parse(l).when, JSON.parse(l).event.sport])).toEqual([['answer', 4]]);
     end();
     expect(stream.subscriberCount).toBe(1);
+  });
+
+  it('tells a since= replay and live clients how many connects the kernel counted instead of sending, in-band, only where their query takes them', () => {
+    const stream = new ConnectStream();
+    const t0 = Date.now();
+    // The edge's first connect came through the ring; 40 repeats were counted in the kernel, swept
+    // in two counts; an older count (before since=) and another pod's count are not this client's.
+    stream.noteRepeats(connect(mypod, 1, 'established', new Date(t0 - 9000)), 7, new Date(t0 - 8000));
+    stream.publish(connect(mypod, 1, 'established', new Date(t0 - 3000)), 'answer', true);
+    stream.noteRepeats(connect(mypod, 1, 'established', new Date(t0 - 3000)), 25, new Date(t0 - 2000));
+    stream.noteRepeats(connect(web, 2, 'established', new Date(t0 - 3000)), 100, new Date(t0 - 1500));
+    stream.noteRepeats(connect(mypod, 1, 'established', new Date(t0 - 3000)), 15, new Date(t0 - 1000));
+    // The second client's replay also has the count told live to the first.
+    for (const [when, replayed] of [['connect', 40], ['answer', 43]] as const) {
+      const late = new SlowClient(1 << 20, true);
+      const end = stream.subscribe({ podname: 'mypod', when, since: new Date(t0 - 5000) }, late);
+      // Swept after the client came (the sweep when dedup turns off): told live.
+      stream.noteRepeats(connect(mypod, 1, 'established', new Date(t0 - 3000)), 3, new Date(t0));
+      stream.noteRepeats(connect(web, 2, 'established', new Date(t0 - 3000)), 50, new Date(t0));
+      late.readAll();
+      const got = late.lines.map((l) => decodeLine(l, 'agent'));
+      expect(got.map((l) => (l.kind === 'lost' ? `${l.counted ? 'counted' : 'lost'} ${l.lost}` : `${l.connect.when} ${l.connect.event.sport}`))).toEqual([
+        'answer 1',
+        `counted ${replayed}`,
+        'counted 3',
+      ]);
+      end();
+    }
+    // Not a slow reader's loss: the stream's lost figure stays 0.
+    expect(stream.status()).toMatchObject({ lost: 0 });
   });
 
   it('keeps the last replayEntries connects for since=, oldest first, however many went by (a ring)', () => {

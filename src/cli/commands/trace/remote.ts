@@ -89,6 +89,8 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
 
   let shown = 0;
   let lost = 0;
+  /** Connects the agents counted in the kernel (before this trace streamed): told, not shown. */
+  let counted = 0;
   const abort = new AbortController();
   const streams = new Map<string, NodeStream>();
   const warned = new Map<string, string>();
@@ -112,6 +114,14 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
       .streamConnects(
         { ...query, since },
         (line) => {
+          if (line.kind === 'lost' && line.counted) {
+            counted += line.lost;
+            io.stderr.write(
+              `note: up to ${line.lost} connects from node ${state.node} were counted by its agent in the kernel, not shown one by one ` +
+                `(repeats of connections every policy allows, made while no trace streamed from that node)\n`,
+            );
+            return;
+          }
           if (line.kind === 'lost') {
             lost += line.lost;
             io.stderr.write(`warning: ${line.lost} connects from node ${state.node} not received (this client read too slowly)\n`);
@@ -188,7 +198,7 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
     await Promise.all([...streams.values()].map((s) => s.done));
     rows.flush();
     io.onSummary?.({ shown, lost, unresolved: 0, received: shown });
-    io.stderr.write(`${shown} connects traced, ${lost} lost\n`);
+    io.stderr.write(`${shown} connects traced, ${lost} lost${counted > 0 ? `, up to ${counted} more counted in the agents' kernels (not shown one by one)` : ''}\n`);
   }
   if (failure) throw failure;
   // Nothing could be traced because the nodes of the selected pods have no ready agent: an error.
