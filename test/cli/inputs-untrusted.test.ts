@@ -2,10 +2,10 @@
 // each is exit 2 with file, line and field, in seconds and bounded memory; plus the parallel
 // readers (worker threads) on long and torn lines.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, ensureBuilt, ROOT } from '../support/cli.js';
 
 const REPRO = join(ROOT, 'fixtures/repro');
@@ -15,6 +15,8 @@ const PEAK_RSS = new URL('../../bench/peak-rss.mjs', import.meta.url).href;
 const dir = mkdtempSync(join(tmpdir(), 'netpol-untrusted-cli-'));
 
 beforeAll(() => ensureBuilt(), 300_000);
+// Its inputs are hundreds of megabytes: never left behind.
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The real CLI, timed, with its peak RSS (bench/peak-rss.mjs reports it on exit). */
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {

@@ -1,9 +1,9 @@
 // Untrusted input never crashes, hangs or balloons: each defect of issue 9's inputs part, through
 // the functions the CLI calls (loadSnapshot, loadPolicyFiles, the flow readers and FlowWriter).
-import { existsSync, lstatSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ipFamily, canonicalIp } from '../../src/flows/ip.js';
 import { loadSnapshot } from '../../src/cluster/snapshot.js';
 import { InputError } from '../../src/errors.js';
@@ -14,6 +14,8 @@ import { checkSnapshotPolicy, loadPolicyFiles } from '../../src/policy/load.js';
 
 const REPRO = new URL('../../fixtures/repro/', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'netpol-untrusted-'));
+// Its inputs are hundreds of megabytes (the memory bounds are tested on them): never left behind.
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const flow = (over: Record<string, unknown> = {}) =>
   JSON.stringify({ v: 1, proto: 'TCP', src: { ip: '10.0.0.1' }, dst: { ip: '10.0.0.2', port: 80 }, ...over });
 const file = (name: string, text: string | Buffer) => {
