@@ -14,6 +14,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { runTrace } from '../src/cli/commands/trace/local.js';
+import { closedPort } from '../test/support/closed-port.js';
 
 export interface TraceToFile {
   /** Lines in the file, counted once the trace has stopped (stop()). */
@@ -24,15 +25,6 @@ export interface TraceToFile {
   caughtUp(timeoutMs?: number): Promise<void>;
   /** Stops the trace and closes the file. */
   stop(): Promise<void>;
-}
-
-/** A loopback port nothing listens on (a connect to it is refused at once, after its SYN). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Starts the trace (`baseline`: another checkout's, by its directory) and resolves once it is attached. */

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { CLI, ensureBuilt } from '../support/cli.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
+import { closedPort } from '../support/closed-port.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netpol-trace-pipe-'));
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -19,15 +20,6 @@ beforeAll(() => {
   ensureBuilt();
   ensureBpfBuilt();
 }, 300_000);
-
-/** A loopback port nothing listens on: every connect to it is refused at once (one record each). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function refusedConnect(port: number): Promise<void> {
   return new Promise((resolve) => {
