@@ -123,7 +123,7 @@ export interface TracerCounters {
 }
 
 /** Maps the agent uses (pinned with the links; the events ring last, marking the directory complete). */
-const PINNED_MAPS = ['counters', 'cgroup_filter', 'pid_filter', 'netns_filter', 'dport_filter', 'edges', 'cgroup_names', 'allowed_edges', 'allowed_state'] as const;
+const PINNED_MAPS = ['counters', 'cgroup_filter', 'pid_filter', 'netns_filter', 'dport_filter', 'edges', 'cgroup_names', 'allowed_edges', 'allowed_state', 'allowed_reported'] as const;
 
 export function defaultObjectPath(): string {
   if (process.env.NETPOL_BPF_DIR) return join(process.env.NETPOL_BPF_DIR, 'tcpconnect.bpf.o');
@@ -299,7 +299,8 @@ export class TcpConnectTracer {
         this.dportMap = m('dport_filter');
         this.edgesMap = m('edges');
         this.cgroupNamesMap = m('cgroup_names');
-        this.allowedEdges = new AllowedEdgesMap(m('allowed_edges'), m('allowed_state'));
+        // allowed_reported: absent from directories pinned before it existed.
+        this.allowedEdges = new AllowedEdgesMap(m('allowed_edges'), m('allowed_state'), existsSync(pinDir.mapPath('allowed_reported')) ? m('allowed_reported') : undefined);
         ring = new MappedRingBuffer(m('events').fd, ringBytes, true);
         this.ring = ring;
         this.ringId = pinDir.ringId();
@@ -358,7 +359,7 @@ export class TcpConnectTracer {
       this.dportMap = obj.map('dport_filter');
       this.edgesMap = obj.map('edges');
       this.cgroupNamesMap = obj.map('cgroup_names');
-      this.allowedEdges = new AllowedEdgesMap(obj.map('allowed_edges'), obj.map('allowed_state'));
+      this.allowedEdges = new AllowedEdgesMap(obj.map('allowed_edges'), obj.map('allowed_state'), obj.map('allowed_reported'));
       this.configure(opts);
       ring = new MappedRingBuffer(obj.map('events').fd, ringBytes, pinDir !== undefined);
       this.ring = ring;

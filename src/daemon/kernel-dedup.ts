@@ -180,15 +180,18 @@ export class KernelDedup {
       const id = row.key.toString('hex');
       const entry = this.entries.get(id);
       if (!entry) {
-        // Not written by this agent: a pinned predecessor's (its generation is past). Its counts
-        // cannot be attributed any more (the connect it stood for died with that process).
-        this.figures.orphaned += row.count;
+        // Not written by this agent: a pinned predecessor's (its generation is past). What it did
+        // not hand over cannot be attributed any more (the connect it stood for died with that
+        // process); what it did is in the table's record of what was reported.
+        this.figures.orphaned += Math.max(0, row.count - (this.table.reported?.(row.key) ?? 0));
         this.table.remove(row.key);
         continue;
       }
       const delta = row.count - entry.reported;
       if (delta > 0) {
         entry.reported = row.count;
+        // Before handing over: a crash in between counts these as handed over, never twice.
+        this.table.setReported?.(row.key, row.count);
         this.figures.deduped += delta;
         this.onRepeats(entry.connect, delta, row.lastSeenNs);
       }
