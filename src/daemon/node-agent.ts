@@ -234,6 +234,8 @@ export class NodeAgent {
     const previous = table.readState().generation;
     const dedup = new KernelDedup({ table, previousGeneration: previous, onRepeats: (c, n, ns) => this.repeats(c, n, ns > 0n ? clock.toDate(ns) : new Date()) });
     this.dedup = dedup;
+    // Counted by other pinned objects (another version's, taken over at start) and never handed over.
+    dedup.figures.orphaned += this.agent?.orphanedAllowed ?? 0;
     this.unsubscribe.push(view.onVerdictChange(() => dedup.invalidate()));
     for (const { sink } of this.sinks) {
       const off = sink.onVerdictInputs?.(() => dedup.invalidate());
