@@ -266,4 +266,21 @@ describe('kernel de-duplication of allowed edges, with the real kernel and a rea
       rmSync(fs, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('stopping with a /v1/connects client: the client leaving does not turn counting on again; off, because stopping', async () => {
+    let opened = false;
+    const req = http.get({ host: '127.0.0.1', port: agent.apiAddress!.port, path: `/v1/connects?when=answer&namespace=${ns}`, agent: false }, (res) => {
+      opened = true;
+      res.on('data', () => {});
+      res.on('error', () => {});
+    });
+    req.on('error', () => {});
+    try {
+      await until('dedup off while the client streams', () => opened && agent.status().kernelDedup?.on === false);
+      await agent.stop();
+      expect(agent.status().kernelDedup).toMatchObject({ on: false, off: 'stopping' });
+    } finally {
+      req.destroy();
+    }
+  });
 });
