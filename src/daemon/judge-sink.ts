@@ -147,8 +147,8 @@ export class JudgeSink implements ConnectSink {
   /** The connect accept() judged last, and whether every policy allowed it (for repeatable()). */
   private lastJudged?: PodConnect;
   private lastAllowed = false;
-  /** Whether the judgement of lastJudged used an index holding every verdict-changing change. */
-  private lastCurrent = false;
+  /** The index lastJudged was judged on (repeatable() asks the view whether it is still current). */
+  private lastIndex?: LiveJudge['index'];
   /**
    * Told when staged policies changed (onVerdictInputs). Kept here, not in the watch: a failed
    * start of the watch clears the watch's own listeners, and the judge starts it again.
@@ -268,7 +268,7 @@ export class JudgeSink implements ConnectSink {
       const edge = judge.judge(connect.record);
       this.lastJudged = connect;
       this.lastAllowed = edge.enforced.verdict === 'allowed' && edge.findings.length === 0;
-      this.lastCurrent = this.view.isCurrent(judge.index);
+      this.lastIndex = judge.index;
       this.counts.judged++;
       if (edge.enforced.verdict === 'unjudged') this.counts.unjudged++;
       if (edge.findings.length === 0) return;
@@ -321,7 +321,7 @@ export class JudgeSink implements ConnectSink {
     // judgement on an index older than the last change that can change a verdict (index() serves
     // one for up to 200 ms) is not offered: the edge would be counted under the new generation
     // with the old verdict.
-    if (connect === this.lastJudged) return this.lastAllowed && this.lastCurrent;
+    if (connect === this.lastJudged) return this.lastAllowed && this.lastIndex !== undefined && this.view.isCurrent(this.lastIndex);
     try {
       const judge = this.currentJudge();
       const edge = judge.judge(connect.record);
