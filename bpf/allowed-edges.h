@@ -65,6 +65,18 @@ struct {
 } allowed_state SEC(".maps");
 
 /*
+ * User space only (no program touches it), pinned with the rest: per entry of allowed_edges, the
+ * count the agent has handed over so far (written at each sweep for the entries whose count moved).
+ * A successor after a crash counts only count - reported as never handed over (orphaned).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct allowed_edge_key);
+	__type(value, __u64);
+} allowed_reported SEC(".maps");
+
+/*
  * An established answer of an edge user space judged allowed (current generation): counted here,
  * true — the caller emits nothing. False: send the event as usual.
  */

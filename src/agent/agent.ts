@@ -287,6 +287,11 @@ export class LocalAgent {
     return this.tracer.closed ? undefined : this.tracer.allowedEdges;
   }
 
+  /** Connects other pinned objects counted in their allowed_edges and never handed over (tracer.ts). */
+  get orphanedAllowed(): number {
+    return this.tracer.orphanedAllowed;
+  }
+
   /** learn mode: every edge seen in the kernel with its connect count. */
   edges(): ReturnType<TcpConnectTracer['edges']> {
     return this.tracer.edges();

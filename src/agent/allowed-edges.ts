@@ -50,6 +50,12 @@ export interface AllowedEdgeTable {
   /** Every entry with its counts (a snapshot). */
   counts(): AllowedEdgeCount[];
   remove(key: Buffer): void;
+  /**
+   * What was handed over of an entry's count, kept beside the table (pinned: a successor after a
+   * crash reads it). Optional: tables without it (an object pinned before it existed) keep nothing.
+   */
+  setReported?(key: Buffer, count: number): void;
+  reported?(key: Buffer): number | undefined;
 }
 
 const KEY_SIZE = 40;
@@ -91,6 +97,8 @@ export class AllowedEdgesMap implements AllowedEdgeTable {
   constructor(
     private readonly edges: BpfMap,
     private readonly state: BpfMap,
+    /** allowed_reported; absent in objects pinned before it existed. */
+    private readonly reportedMap?: BpfMap,
   ) {
     this.zero = Buffer.alloc(VALUE_SIZE * this.ncpu);
   }
@@ -141,5 +149,18 @@ export class AllowedEdgesMap implements AllowedEdgeTable {
 
   remove(key: Buffer): void {
     this.edges.delete(key);
+    this.reportedMap?.delete(key);
+  }
+
+  setReported(key: Buffer, count: number): void {
+    if (!this.reportedMap) return;
+    const v = Buffer.alloc(8);
+    v.writeBigUInt64LE(BigInt(count));
+    this.reportedMap.update(key, v);
+  }
+
+  reported(key: Buffer): number | undefined {
+    const v = this.reportedMap?.lookup(key, 8);
+    return v ? Number(v.readBigUInt64LE(0)) : undefined;
   }
 }

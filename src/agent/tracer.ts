@@ -123,7 +123,7 @@ export interface TracerCounters {
 }
 
 /** Maps the agent uses (pinned with the links; the events ring last, marking the directory complete). */
-const PINNED_MAPS = ['counters', 'cgroup_filter', 'pid_filter', 'netns_filter', 'dport_filter', 'edges', 'cgroup_names', 'allowed_edges', 'allowed_state'] as const;
+const PINNED_MAPS = ['counters', 'cgroup_filter', 'pid_filter', 'netns_filter', 'dport_filter', 'edges', 'cgroup_names', 'allowed_edges', 'allowed_state', 'allowed_reported'] as const;
 
 export function defaultObjectPath(): string {
   if (process.env.NETPOL_BPF_DIR) return join(process.env.NETPOL_BPF_DIR, 'tcpconnect.bpf.o');
@@ -170,6 +170,12 @@ export class TcpConnectTracer {
   readonly resumeSkipped: number = 0;
   /** Records of other pinned objects (older versions) that could not be decoded, or lost by them. */
   private legacyLost = 0;
+  /**
+   * Connects other pinned objects (taken over at start) counted in their allowed_edges and their
+   * agent never handed over (count - reported): counted, never attributed (the node agent's
+   * kernel de-duplication reports them as orphaned).
+   */
+  orphanedAllowed = 0;
   /** Another version's pinned ring, drained before ours (its programs already detached). */
   private legacy: { dir: PinDir; ring: MappedRingBuffer; maps: BpfMap[] }[] = [];
   private readonly reopenedMaps: BpfMap[] = [];
@@ -299,7 +305,8 @@ export class TcpConnectTracer {
         this.dportMap = m('dport_filter');
         this.edgesMap = m('edges');
         this.cgroupNamesMap = m('cgroup_names');
-        this.allowedEdges = new AllowedEdgesMap(m('allowed_edges'), m('allowed_state'));
+        // allowed_reported: absent from directories pinned before it existed.
+        this.allowedEdges = new AllowedEdgesMap(m('allowed_edges'), m('allowed_state'), existsSync(pinDir.mapPath('allowed_reported')) ? m('allowed_reported') : undefined);
         ring = new MappedRingBuffer(m('events').fd, ringBytes, true);
         this.ring = ring;
         this.ringId = pinDir.ringId();
@@ -358,7 +365,7 @@ export class TcpConnectTracer {
       this.dportMap = obj.map('dport_filter');
       this.edgesMap = obj.map('edges');
       this.cgroupNamesMap = obj.map('cgroup_names');
-      this.allowedEdges = new AllowedEdgesMap(obj.map('allowed_edges'), obj.map('allowed_state'));
+      this.allowedEdges = new AllowedEdgesMap(obj.map('allowed_edges'), obj.map('allowed_state'), obj.map('allowed_reported'));
       this.configure(opts);
       ring = new MappedRingBuffer(obj.map('events').fd, ringBytes, pinDir !== undefined);
       this.ring = ring;
@@ -425,6 +432,7 @@ export class TcpConnectTracer {
       const maps: BpfMap[] = [];
       try {
         dir.unlinkPrograms();
+        this.countOrphanedAllowed(dir);
         const events = BpfMap.fromPin('events', dir.mapPath('events'));
         maps.push(events);
         const counters = BpfMap.fromPin('counters', dir.mapPath('counters'));
@@ -447,6 +455,29 @@ export class TcpConnectTracer {
       for (const map of maps) map.close();
       dir.remove();
     }
+  }
+
+  /**
+   * A taken-over object's table of allowed edges (its programs are detached: the counts are final):
+   * what its agent did not hand over. A cleanly stopped agent swept and emptied it; one that
+   * crashed left counts. The key and value layout have not changed since the table was added (a
+   * change must be recognised here); a directory without the table (pinned before it) had none.
+   */
+  private countOrphanedAllowed(dir: PinDir): void {
+    if (!existsSync(dir.mapPath('allowed_edges')) || !existsSync(dir.mapPath('allowed_state'))) return;
+    const maps: BpfMap[] = [];
+    try {
+      const open = (name: string): BpfMap => {
+        const map = BpfMap.fromPin(name, dir.mapPath(name));
+        maps.push(map);
+        return map;
+      };
+      const table = new AllowedEdgesMap(open('allowed_edges'), open('allowed_state'), existsSync(dir.mapPath('allowed_reported')) ? open('allowed_reported') : undefined);
+      for (const row of table.counts()) this.orphanedAllowed += Math.max(0, row.count - (table.reported(row.key) ?? 0));
+    } catch {
+      // Unreadable: what it counted cannot be known (its pins go all the same).
+    }
+    for (const map of maps) map.close();
   }
 
   /** Attaches the loaded (or reopened) sockops program; returns why it could not, or undefined. */

@@ -240,6 +240,11 @@ export class ClusterAgent {
     return this.holds.failure ?? this.agent.error;
   }
 
+  /** See LocalAgent.orphanedAllowed. */
+  get orphanedAllowed(): number {
+    return this.agent.orphanedAllowed;
+  }
+
   /** See LocalAgent.allowedEdges. */
   get allowedEdges(): LocalAgent['allowedEdges'] {
     return this.agent.allowedEdges;

@@ -240,6 +240,11 @@ export class LiveClusterView implements ClusterView {
   private cachedObjects?: { generation: number; objects: ClusterObjects };
   private cachedIndex?: { generation: number; index: ClusterIndex; builtAt: number };
   private readonly listeners = new Set<() => void>();
+  /** The generation of the last change that can change a verdict, and who is told of those. */
+  private verdictGeneration = 0;
+  private readonly verdictListeners = new Set<() => void>();
+  /** What the index reads of each pod, node and owner (VERDICT_FINGERPRINTS), by kind/namespace/name. */
+  private readonly fingerprints = new Map<string, string>();
   private closed = false;
   private restarts = 0;
   private lastError?: string;
@@ -279,15 +284,16 @@ export class LiveClusterView implements ClusterView {
           : watched;
       const informer = new ListWatch<KubernetesObject>(kind.path, watch, () => listAll(this.kc, kind), false);
       const state: KindState = { kind, informer, failing: false, retryDelayMs: 250 };
-      const changed = (obj: KubernetesObject): void => {
+      const changed = (obj: KubernetesObject, deleted: boolean): void => {
         stamp(kind, obj);
-        this.bump();
+        this.bump(this.verdictInputChanged(kind, obj, deleted));
       };
-      informer.on('add', changed);
-      informer.on('update', changed);
-      informer.on('delete', changed);
+      informer.on('add', (obj) => changed(obj, false));
+      informer.on('update', (obj) => changed(obj, false));
+      informer.on('delete', (obj) => changed(obj, true));
       informer.on('connect', () => {
-        if (state.failing) this.bump();
+        // Relisted after a failure: what was missed is unknown.
+        if (state.failing) this.bump(true);
       });
       informer.on('error', (err: unknown) => {
         if (!firstErrors.has(kind.kind)) firstErrors.set(kind.kind, err);
@@ -332,9 +338,50 @@ export class LiveClusterView implements ClusterView {
     state.retryTimer.unref?.();
   }
 
-  private bump(): void {
+  private bump(verdictInput: boolean): void {
     this.generation++;
+    if (verdictInput) this.verdictGeneration = this.generation;
     for (const listener of this.listeners) listener();
+    if (verdictInput) for (const listener of this.verdictListeners) listener();
+  }
+
+  /**
+   * Whether this change can change a verdict or an attribution: policies, namespaces, services and
+   * their endpoints always; pods, nodes and owners only in what the index reads of them (a pod's
+   * status and a Deployment's replica counts change many times a second in a busy cluster and
+   * change no verdict).
+   */
+  private verdictInputChanged(kind: WatchedKind, obj: KubernetesObject, deleted: boolean): boolean {
+    const fp = VERDICT_FINGERPRINTS[kind.kind];
+    if (!fp) return true;
+    const key = `${kind.kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+    if (deleted) {
+      this.fingerprints.delete(key);
+      return true;
+    }
+    const now = fp(obj as never);
+    if (this.fingerprints.get(key) === now) return false;
+    this.fingerprints.set(key, now);
+    return true;
+  }
+
+  /**
+   * Registers a callback for the changes that can change a verdict or an attribution (see
+   * verdictInputChanged); returns the function that unregisters it.
+   */
+  onVerdictChange(listener: () => void): () => void {
+    this.verdictListeners.add(listener);
+    return () => this.verdictListeners.delete(listener);
+  }
+
+  /**
+   * Whether `index` (from index()) reflects every change that can change a verdict: index() may
+   * hand out one up to 200 ms old, and what was judged on it must not be taken as the verdict of
+   * the current state (the node agent's kernel de-duplication, src/daemon/kernel-dedup.ts).
+   */
+  isCurrent(index: ClusterIndex): boolean {
+    const cached = this.cachedIndex;
+    return cached !== undefined && cached.index === index && cached.generation >= this.verdictGeneration;
   }
 
   health(): LiveViewHealth {
@@ -413,12 +460,43 @@ export class LiveClusterView implements ClusterView {
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
+    this.verdictListeners.clear();
     for (const state of this.states) {
       clearTimeout(state.retryTimer);
       await state.informer.stop();
     }
   }
 }
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const ownerFingerprint = (o: any): string => JSON.stringify([o.metadata?.labels, o.metadata?.ownerReferences]);
+/**
+ * What buildIndex (lookup.ts) reads of the kinds whose other fields change often: pods (labels,
+ * addresses, phase, node, containers), nodes (addresses), owners (labels, owner references). The
+ * kinds not named here count as changed on every event.
+ */
+const VERDICT_FINGERPRINTS: Record<string, (o: any) => string> = {
+  Pod: (p) =>
+    JSON.stringify([
+      p.metadata?.labels,
+      p.metadata?.ownerReferences,
+      p.spec?.nodeName,
+      p.spec?.hostNetwork,
+      p.status?.phase,
+      p.status?.podIP,
+      p.status?.podIPs,
+      p.status?.hostIP,
+      [...(p.status?.containerStatuses ?? []), ...(p.status?.initContainerStatuses ?? []), ...(p.status?.ephemeralContainerStatuses ?? [])].map((c: any) => [c.name, c.containerID]),
+    ]),
+  Node: (n) => JSON.stringify([n.metadata?.labels, n.status?.addresses]),
+  ReplicaSet: ownerFingerprint,
+  Deployment: ownerFingerprint,
+  StatefulSet: ownerFingerprint,
+  DaemonSet: ownerFingerprint,
+  Job: ownerFingerprint,
+  CronJob: ownerFingerprint,
+};
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 function byNamespaceAndName(a: KubernetesObject, b: KubernetesObject): number {
   const ka = `${a.metadata?.namespace ?? ''}/${a.metadata?.name ?? ''}`;

@@ -17,6 +17,9 @@ export abstract class RestartingInformer<T> {
   private closed = false;
   /** Changes seen (add, update, delete) since start: a counter for caches. */
   changes = 0;
+  /** Listed and watching, no error since: what list() holds is current (false before start, after an error, after close). */
+  running = false;
+  private errors = 0;
 
   constructor(private readonly maxDelayMs: number) {}
 
@@ -42,9 +45,12 @@ export abstract class RestartingInformer<T> {
     informer.on('delete', changed);
     informer.on('error', (err: unknown) => {
       first ??= err;
+      this.running = false;
+      this.errors++;
       this.retry(err);
     });
     await informer.start();
+    if (first === undefined && !this.closed && this.informer === informer) this.running = true;
     return first;
   }
 
@@ -56,8 +62,11 @@ export abstract class RestartingInformer<T> {
     this.delayMs = Math.min(this.delayMs * 2, this.maxDelayMs);
     this.timer = setTimeout(() => {
       if (this.closed) return;
+      const errors = this.errors;
       void this.informer?.start().then(() => {
         this.delayMs = FIRST_DELAY_MS;
+        // Listed again and watching, unless that start failed too.
+        if (this.errors === errors && !this.closed) this.running = true;
       });
     }, delay);
     this.timer.unref?.();
@@ -79,6 +88,7 @@ export abstract class RestartingInformer<T> {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.running = false;
     clearTimeout(this.timer);
     this.listeners.clear();
     await this.informer?.stop();

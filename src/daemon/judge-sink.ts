@@ -147,6 +147,14 @@ export class JudgeSink implements ConnectSink {
   /** The connect accept() judged last, and whether every policy allowed it (for repeatable()). */
   private lastJudged?: PodConnect;
   private lastAllowed = false;
+  /** The index lastJudged was judged on (repeatable() asks the view whether it is still current). */
+  private lastIndex?: LiveJudge['index'];
+  /**
+   * Told when staged policies changed (onVerdictInputs). Kept here, not in the watch: a failed
+   * start of the watch clears the watch's own listeners, and the judge starts it again.
+   */
+  private readonly verdictListeners = new Set<() => void>();
+  private offWatch?: () => void;
 
   private constructor(ctx: SinkContext, private readonly opts: JudgeSinkOptions) {
     this.kc = ctx.view.kc;
@@ -163,6 +171,7 @@ export class JudgeSink implements ConnectSink {
     if (sink.watch) {
       try {
         await sink.watch.start();
+        sink.watchStarted();
       } catch (err) {
         // Without the CRD (or the RBAC to read it) the judge still judges enforced policies; it is
         // not ready, and says why, until a retry succeeds.
@@ -185,7 +194,10 @@ export class JudgeSink implements ConnectSink {
       if (!this.watch) return;
       this.watch
         .start()
-        .then(() => (this.watchProblem = undefined))
+        .then(() => {
+          this.watchProblem = undefined;
+          this.watchStarted();
+        })
         .catch((err: unknown) => {
           this.watchProblem = (err as Error).message;
           this.retryWatch();
@@ -193,6 +205,24 @@ export class JudgeSink implements ConnectSink {
     }, 5_000);
     t.unref?.();
     this.timers.push(t);
+  }
+
+  /** The watch runs (again): listen to it, and tell that the staged policies may have changed. */
+  private watchStarted(): void {
+    this.offWatch?.();
+    this.offWatch = this.watch?.onChange(() => this.verdictInputsChanged());
+    this.verdictInputsChanged();
+  }
+
+  private verdictInputsChanged(): void {
+    for (const l of this.verdictListeners) {
+      try {
+        l();
+      } catch (err) {
+        this.counts.internalErrors++;
+        this.lastError = (err as Error)?.message ?? String(err);
+      }
+    }
   }
 
   /**
@@ -218,6 +248,9 @@ export class JudgeSink implements ConnectSink {
     const viewChanged = objects !== this.lastObjects;
     this.lastObjects = objects;
     if (!this.policies || stagedVersion !== this.stagedVersion || (viewChanged && !samePolicies(this.policies.enforced, enforced))) {
+      // A backstop for a change the watch's listeners missed: what was counted as allowed under
+      // the staged policies before must be judged again.
+      if (this.policies && stagedVersion !== this.stagedVersion) this.verdictInputsChanged();
       const staged = this.watch ? this.watch.list() : [];
       this.policies = new JudgePolicies(enforced, staged);
       this.stagedVersion = stagedVersion;
@@ -235,6 +268,7 @@ export class JudgeSink implements ConnectSink {
       const edge = judge.judge(connect.record);
       this.lastJudged = connect;
       this.lastAllowed = edge.enforced.verdict === 'allowed' && edge.findings.length === 0;
+      this.lastIndex = judge.index;
       this.counts.judged++;
       if (edge.enforced.verdict === 'unjudged') this.counts.unjudged++;
       if (edge.findings.length === 0) return;
@@ -281,11 +315,17 @@ export class JudgeSink implements ConnectSink {
    * every enforced and every staged policy allows it: a finding must stay one audit line per connection.
    */
   repeatable(connect: PodConnect): boolean {
-    // The agent asks right after accept(): its judgement then, without judging the edge again.
-    if (connect === this.lastJudged) return this.lastAllowed;
+    // Allowed by staged policies only if they are known: not while the watch is not running.
+    if (this.watch && (this.watchProblem !== undefined || !this.watch.running)) return false;
+    // The agent asks right after accept(): its judgement then, without judging the edge again. A
+    // judgement on an index older than the last change that can change a verdict (index() serves
+    // one for up to 200 ms) is not offered: the edge would be counted under the new generation
+    // with the old verdict.
+    if (connect === this.lastJudged) return this.lastAllowed && this.lastIndex !== undefined && this.view.isCurrent(this.lastIndex);
     try {
-      const edge = this.currentJudge().judge(connect.record);
-      return edge.enforced.verdict === 'allowed' && edge.findings.length === 0;
+      const judge = this.currentJudge();
+      const edge = judge.judge(connect.record);
+      return edge.enforced.verdict === 'allowed' && edge.findings.length === 0 && this.view.isCurrent(judge.index);
     } catch {
       return false;
     }
@@ -298,7 +338,8 @@ export class JudgeSink implements ConnectSink {
 
   /** Staged policies changed: verdicts may have (the cluster view's changes the agent watches itself). */
   onVerdictInputs(listener: () => void): () => void {
-    return this.watch ? this.watch.onChange(listener) : () => {};
+    this.verdictListeners.add(listener);
+    return () => this.verdictListeners.delete(listener);
   }
 
   private auditRecord({ at, ts, port, outcome, verdict, f, edge }: KeptFinding): AuditRecord {

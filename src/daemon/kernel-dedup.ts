@@ -70,7 +70,11 @@ export class KernelDedup {
     deduped: 0,
     /** Edges written into the table. */
     added: 0,
-    /** Edges not written because the table was full (they keep flowing through the ring). */
+    /**
+     * Offers refused because the table was full (that connect's edge keeps flowing through the
+     * ring; a refused edge offered again is counted again). The first one after the table filled
+     * retires every entry (a bump), so the edges busy now refill it.
+     */
     full: 0,
     /** Connects counted in entries this agent did not write (a pinned predecessor's, swept at takeover): counted, not attributed. */
     orphaned: 0,
@@ -149,7 +153,12 @@ export class KernelDedup {
     if (added === 'added') {
       this.entries.set(encodeAllowedKey(edge, this.gen).toString('hex'), { connect, generation: this.gen, reported: 0 });
       this.figures.added++;
-    } else if (added === 'full') this.figures.full++;
+    } else if (added === 'full') {
+      this.figures.full++;
+      // Full of edges that may have gone quiet: retire them all, unless a bump is already waiting
+      // for the sweep that deletes them.
+      if (this.retired.size === 0) this.invalidate();
+    }
   }
 
   /** Reads the counts, hands the new ones over, deletes the entries of generations retired long enough. */
@@ -171,15 +180,18 @@ export class KernelDedup {
       const id = row.key.toString('hex');
       const entry = this.entries.get(id);
       if (!entry) {
-        // Not written by this agent: a pinned predecessor's (its generation is past). Its counts
-        // cannot be attributed any more (the connect it stood for died with that process).
-        this.figures.orphaned += row.count;
+        // Not written by this agent: a pinned predecessor's (its generation is past). What it did
+        // not hand over cannot be attributed any more (the connect it stood for died with that
+        // process); what it did is in the table's record of what was reported.
+        this.figures.orphaned += Math.max(0, row.count - (this.table.reported?.(row.key) ?? 0));
         this.table.remove(row.key);
         continue;
       }
       const delta = row.count - entry.reported;
       if (delta > 0) {
         entry.reported = row.count;
+        // Before handing over: a crash in between counts these as handed over, never twice.
+        this.table.setReported?.(row.key, row.count);
         this.figures.deduped += delta;
         this.onRepeats(entry.connect, delta, row.lastSeenNs);
       }

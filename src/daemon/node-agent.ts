@@ -234,7 +234,9 @@ export class NodeAgent {
     const previous = table.readState().generation;
     const dedup = new KernelDedup({ table, previousGeneration: previous, onRepeats: (c, n, ns) => this.repeats(c, n, ns > 0n ? clock.toDate(ns) : new Date()) });
     this.dedup = dedup;
-    this.unsubscribe.push(view.onChange(() => dedup.invalidate()));
+    // Counted by other pinned objects (another version's, taken over at start) and never handed over.
+    dedup.figures.orphaned += this.agent?.orphanedAllowed ?? 0;
+    this.unsubscribe.push(view.onVerdictChange(() => dedup.invalidate()));
     for (const { sink } of this.sinks) {
       const off = sink.onVerdictInputs?.(() => dedup.invalidate());
       if (off) this.unsubscribe.push(off);
@@ -496,12 +498,15 @@ export class NodeAgent {
 
   /** SIGTERM: stop accepting, end streams, stop tracing, close the sinks within the deadline. Idempotent. */
   stop(): Promise<void> {
-    this.stopping ??= this.doStop();
+    // Set before doStop() runs (a microtask later): what it does synchronously (ending the streams
+    // tells updateDedup) must already see the agent stopping.
+    this.stopping ??= Promise.resolve().then(() => this.doStop());
     return this.stopping;
   }
 
   private async doStop(): Promise<void> {
     const log = this.opts.log ?? (() => {});
+    this.updateDedup();
     // One budget from SIGTERM on (the pod's grace period runs from there): tracing stops and held
     // connects are given up by it, and the sinks close by it.
     const deadline = new Date(Date.now() + (this.opts.closeDeadlineMs ?? 10_000));

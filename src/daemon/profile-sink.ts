@@ -64,6 +64,11 @@ export function profileWriterOptions(ctx: SinkContext): Omit<ProfileWriterOption
 class ProfileSink implements ConnectSink {
   readonly name = 'profile';
   private unresolvable = 0;
+  /**
+   * The last repeat handed over per representative connect: the next repeats happened after it
+   * (the representative's own time may be hours old; it starts only the first batch's window).
+   */
+  private readonly repeatsSeen = new WeakMap<PodConnect, string>();
 
   constructor(
     private readonly writer: ProfileWriter,
@@ -84,8 +89,11 @@ class ProfileSink implements ConnectSink {
   /** Connects the kernel counted on an edge judged allowed: counts and last seen in the profile, as if accepted one by one. */
   acceptRepeats(c: PodConnect, count: number, lastSeen: Date): void {
     try {
-      const obs = observationOf(resolveFlow(c.record, this.ctx.view.index()), lastSeen.toISOString());
-      if (obs) this.writer.acceptRepeats(obs, count, c.time.toISOString(), lastSeen.toISOString());
+      const last = lastSeen.toISOString();
+      const first = this.repeatsSeen.get(c) ?? c.time.toISOString();
+      this.repeatsSeen.set(c, last);
+      const obs = observationOf(resolveFlow(c.record, this.ctx.view.index()), last);
+      if (obs) this.writer.acceptRepeats(obs, count, first, last);
       else this.unresolvable += count;
     } catch {
       this.unresolvable += count;

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeLock } from '../../src/agent/node-lock.js';
+import { allowedEdgeOf, encodeAllowedKey } from '../../src/agent/allowed-edges.js';
+import type { ConnectEvent } from '../../src/agent/event.js';
 import { TcpConnectTracer } from '../../src/agent/tracer.js';
 import { ensureBuilt } from '../support/cli.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
@@ -238,6 +240,40 @@ describe('pinned kernel state across agent restarts', () => {
     } finally {
       t.close();
       t.unpin();
+    }
+  }, 30_000);
+
+  it('replacing a pinned object of another version whose agent crashed: its kernel-counted allowed connects not handed over are counted as orphaned', async () => {
+    const port = await listener();
+    const old = new TcpConnectTracer({ pin: { root }, ringBytes: 1 << 16, pids: [process.pid] }); // other settings: another hash
+    const seen: ConnectEvent[] = [];
+    old.start((e, cursor) => {
+      if (e.dport === port && e.outcome === 'established') seen.push(e);
+      old.settle(cursor);
+    });
+    let t: TcpConnectTracer | undefined;
+    try {
+      await connects(port, 1);
+      for (let i = 0; i < 100 && seen.length === 0; i++) await sleep(50);
+      expect(seen).toHaveLength(1);
+      // What its agent's de-duplication does: the edge written, counting on, then 5 counted in the
+      // kernel of which it handed over 2 before it died.
+      const table = old.allowedEdges;
+      const edge = allowedEdgeOf(seen[0]!);
+      expect(table.add(edge, 7)).toBe('added');
+      table.setState(7, true);
+      await connects(port, 5);
+      const rows = table.counts();
+      expect(rows.map((r) => r.count)).toEqual([5]);
+      table.setReported(encodeAllowedKey(edge, 7), 2);
+      old.close(); // a crash: nothing swept, the pins stay
+      t = new TcpConnectTracer({ pin: { root }, pids: [process.pid] });
+      t.start((_e, cursor) => t!.settle(cursor));
+      expect(t.orphanedAllowed).toBe(3);
+    } finally {
+      old.close();
+      t?.close();
+      t?.unpin();
     }
   }, 30_000);
 

@@ -39,6 +39,15 @@ class FakeTable implements AllowedEdgeTable {
   }
   remove(key: Buffer): void {
     this.rows.delete(key.toString('hex'));
+    this.reportedRows.delete(key.toString('hex'));
+  }
+  /** allowed_reported: what the agent handed over per entry. */
+  readonly reportedRows = new Map<string, number>();
+  setReported(key: Buffer, count: number): void {
+    this.reportedRows.set(key.toString('hex'), count);
+  }
+  reported(key: Buffer): number | undefined {
+    return this.reportedRows.get(key.toString('hex'));
   }
   /** The state program's answer path: true when counted (no event). */
   connect(edge: AllowedEdge, atNs: bigint): boolean {
@@ -178,6 +187,44 @@ describe('kernel de-duplication bookkeeping', () => {
     dedup.offer(connect(2));
     expect(dedup.figures).toMatchObject({ added: 1, full: 1 });
     expect(table.connect(allowedEdgeOf(connect(2).event), 1n)).toBe(false);
+  });
+
+  it('a full table is retired once (a bump), so the edges busy now refill it after the sweep', () => {
+    const { table, dedup, repeats, tick } = setup();
+    table.capacity = 1;
+    dedup.setEnabled(true);
+    const quiet = connect(1);
+    dedup.offer(quiet);
+    table.connect(allowedEdgeOf(quiet.event), 5n);
+    dedup.offer(connect(2));
+    dedup.offer(connect(3));
+    // One bump for both refusals (the first is pending its sweep).
+    expect(dedup.figures).toMatchObject({ full: 2, invalidations: 1 });
+    tick(RETIRE_MS);
+    dedup.sweep();
+    // The quiet edge's count handed over, its entry deleted: the busy one gets in.
+    expect(repeats.map((r) => r.count)).toEqual([1]);
+    const busy = connect(2);
+    dedup.offer(busy);
+    expect(dedup.figures.added).toBe(2);
+    expect(table.connect(allowedEdgeOf(busy.event), 6n)).toBe(true);
+  });
+
+  it('after a crash, the successor counts as orphaned only what its predecessor had not handed over', () => {
+    const table = new FakeTable();
+    const first = new KernelDedup({ table, onRepeats: () => {} });
+    first.setEnabled(true);
+    const c = connect(8080);
+    first.offer(c);
+    for (let i = 0; i < 10; i++) table.connect(allowedEdgeOf(c.event), BigInt(i + 1));
+    first.sweep(); // 10 handed over
+    for (let i = 0; i < 3; i++) table.connect(allowedEdgeOf(c.event), BigInt(i + 20));
+    // Killed here (no stop): 3 counted, never handed over.
+    const second = new KernelDedup({ table, previousGeneration: first.generation, onRepeats: () => {} });
+    second.sweep();
+    expect(second.figures.orphaned).toBe(3);
+    expect(table.rows.size).toBe(0);
+    expect(table.reportedRows.size).toBe(0);
   });
 
   it('generations wrap without 0 (a zeroed state matches nothing written)', () => {
