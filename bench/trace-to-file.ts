@@ -49,6 +49,8 @@ export async function traceToFile(file: string, baseline = ''): Promise<TraceToF
       const deadline = Date.now() + timeoutMs;
       while (!seen && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       watch = undefined;
+      // Never a figure that silently includes the wait: a trace that did not catch up fails the bench.
+      if (!seen) throw new Error('the trace did not write the sentinel connect\'s line within the deadline (lost, or far behind)');
     },
     stop: async () => {
       abort.abort();

@@ -54,6 +54,8 @@ interface Published {
 class Subscriber {
   readonly queue: string[] = [];
   pendingLost = 0;
+  /** Connects counted in the kernel, to be told ({"lost":N,"counted":true}) once the queue has room. */
+  pendingCounted = 0;
   lost = 0;
   sent = 0;
   private readonly onDrain = (): void => this.flush();
@@ -98,6 +100,19 @@ class Subscriber {
       this.out.write(encodeLost(this.pendingLost));
       this.pendingLost = 0;
     }
+    if (this.queue.length === 0 && this.pendingCounted > 0 && !this.out.writableNeedDrain) {
+      this.out.write(encodeLost(this.pendingCounted, true));
+      this.pendingCounted = 0;
+    }
+  }
+
+  /**
+   * `n` more connects counted in the kernel: told in-band, added up while the client is behind. Not a
+   * connect of its own, so never dropped for a full queue (nor counted as a slow reader's loss).
+   */
+  tellCounted(n: number): void {
+    this.pendingCounted += n;
+    this.flush();
   }
 
   /** Set for a client that wants connects as made: says it left. */
@@ -153,12 +168,9 @@ export class ConnectStream {
   noteRepeats(c: PodConnect, count: number, lastSeen: Date): void {
     const p: Published = { c, when: 'answer', alsoMade: true, repeats: count, lastSeen: lastSeen.getTime() };
     this.replay.push(p);
-    for (const s of this.subscribers) if (takes(s, p)) this.tellCounted(s, count);
+    for (const s of this.subscribers) if (takes(s, p)) s.tellCounted(count);
   }
 
-  private tellCounted(s: Subscriber, n: number): void {
-    if (!s.offer(encodeLost(n, true))) this.lostTotal++;
-  }
 
   private offer(s: Subscriber, p: Published): void {
     if (!takes(s, p)) return;
@@ -184,7 +196,7 @@ export class ConnectStream {
           if (p.lastSeen! >= from && takes(s, p)) counted += p.repeats;
         } else if (p.c.time.getTime() >= from) this.offer(s, p);
       }
-      if (counted > 0) this.tellCounted(s, counted);
+      if (counted > 0) s.tellCounted(counted);
     }
     this.subscribers.add(s);
     this.onSubscribers?.(this.subscribers.size);

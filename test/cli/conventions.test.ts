@@ -22,6 +22,12 @@ describe('usage errors', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("error: required option '--flows <file...>' not specified");
   });
+  it('refuse a flag that would be ignored: learn --connect-errors without --local (exit 2)', () => {
+    const r = netpol(['learn', '-l', 'run=mypod', '--connect-errors']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--connect-errors');
+    expect(r.stderr).toContain('needs --local');
+  });
   it('name the command as invoked: kubectl netpol when run as the plugin', () => {
     expect(netpol(['check', '--polices', 'x']).stderr).toContain("See 'netpol check --help' for usage.");
     const r = netpol(['check', '--polices', 'x'], { bin: pluginBin });

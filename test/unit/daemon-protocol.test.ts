@@ -211,6 +211,30 @@ describe('ConnectStream', () => {
     expect(stream.status()).toMatchObject({ lost: 0 });
   });
 
+  it('tells a slow client every counted connect once it catches up, never as a slow reader\'s loss', async () => {
+    const stream = new ConnectStream({ queueLines: 3 });
+    const slow = new SlowClient(1);
+    stream.subscribe({ when: 'answer' }, slow);
+    for (let i = 0; i < 6; i++) stream.publish(connect(mypod, 1000 + i), 'answer');
+    // The queue is full: both counts wait, added up, behind the queued lines.
+    stream.noteRepeats(connect(mypod, 1), 500, new Date());
+    stream.noteRepeats(connect(mypod, 1), 20, new Date());
+    for (let i = 0; i < 40; i++) {
+      slow.readAll();
+      await new Promise((r) => setImmediate(r));
+    }
+    const got = slow.lines.map((l) => decodeLine(l, 'agent'));
+    expect(got.map((l) => (l.kind === 'lost' ? `${l.counted ? 'counted' : 'lost'} ${l.lost}` : String(l.connect.event.sport)))).toEqual([
+      '1000',
+      '1001',
+      '1002',
+      '1003',
+      'lost 2',
+      'counted 520',
+    ]);
+    expect(stream.status()).toMatchObject({ lost: 2 });
+  });
+
   it('keeps the last replayEntries connects for since=, oldest first, however many went by (a ring)', () => {
     const stream = new ConnectStream({ replayEntries: 4 });
     const t0 = Date.now();

@@ -98,6 +98,8 @@ async function runLearn(flags: LearnFlags): Promise<number> {
     const { learnLocal } = await import('./local.js');
     return learnLocal(flags);
   }
+  // Not silently ignored: only this host's tracer attaches the syscall hooks for it.
+  if (flags.connectErrors) throw new InputError('--connect-errors', 'records failed connect() calls of this host; it needs --local');
   if (flags.flows && flags.flows.length > 0) {
     if (flags.proto) throw new InputError('--proto', 'chooses what --local/-l observe; a recording says itself what was observed (each flow\'s "observed")');
     if (flags.apply) throw new InputError('--apply', 'applies to live learning (-l without --flows); apply offline results with `kubectl apply -k DIR`');

@@ -89,8 +89,12 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
 
   let shown = 0;
   let lost = 0;
-  /** Connects the agents counted in the kernel (before this trace streamed): told, not shown. */
+  /**
+   * Connects the agents counted in the kernel (before this trace streamed): told, not shown. An upper
+   * bound: after a reconnect the replay may tell a count again.
+   */
   let counted = 0;
+  const countedFrom = new Set<string>();
   const abort = new AbortController();
   const streams = new Map<string, NodeStream>();
   const warned = new Map<string, string>();
@@ -115,11 +119,15 @@ export async function runTraceRemote(opts: TraceK8sOptions, io: TraceK8sIO): Pro
         { ...query, since },
         (line) => {
           if (line.kind === 'lost' && line.counted) {
+            // One note per node (a sweep tells one count per edge); the total is in the final line.
+            if (!countedFrom.has(state.node)) {
+              io.stderr.write(
+                `note: node ${state.node}'s agent counted some connects in the kernel, not one by one ` +
+                  `(repeats of connections every policy allows, made while no trace streamed from it); the final line says how many\n`,
+              );
+            }
+            countedFrom.add(state.node);
             counted += line.lost;
-            io.stderr.write(
-              `note: up to ${line.lost} connects from node ${state.node} were counted by its agent in the kernel, not shown one by one ` +
-                `(repeats of connections every policy allows, made while no trace streamed from that node)\n`,
-            );
             return;
           }
           if (line.kind === 'lost') {
