@@ -7,45 +7,23 @@
 // client gets every connect while it streams (dedup off), and dedup is on again once it left.
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawRequest } from '../../src/cluster/live.js';
-import { applyStaged, deleteStaged, listStaged } from '../../src/cluster/staged/client.js';
+import { applyStaged, deleteStaged } from '../../src/cluster/staged/client.js';
 import type { StagedNetworkPolicy } from '../../src/cluster/staged/types.js';
 import { NodeAgent } from '../../src/daemon/node-agent.js';
-import type { AgentStatus } from '../../src/daemon/protocol.js';
 import { judgeSinkFactory } from '../../src/daemon/judge-sink.js';
 import { defaultSinks } from '../../src/daemon/sinks.js';
 import { until } from '../support/until.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
 import { createNamespace, ensureCluster, TestNode, type TestCluster, type TestPod } from './support/cluster.js';
 import { destroyAll } from './support/netns.js';
+import { installCrds } from './support/crds.js';
 
 const SERVER = '203.0.113.60';
 const NODE = 'kdedup-node';
-const repo = new URL('../..', import.meta.url).pathname;
-
-async function installCrds(c: TestCluster): Promise<void> {
-  for (const crd of ['stagednetworkpolicies.yaml', 'trafficprofiles.yaml']) {
-    await rawRequest(c.kc, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { method: 'POST', body: parse(readFileSync(join(repo, 'deploy/crds', crd), 'utf8')) as object }).catch(
-      (err: { statusCode?: number }) => {
-        if (err.statusCode !== 409) throw err;
-      },
-    );
-  }
-  let established = false;
-  for (let i = 0; i < 200 && !established; i++) {
-    established = await Promise.all([listStaged(c.kc), rawRequest(c.kc, '/apis/netpol.io/v1alpha1/trafficprofiles')]).then(
-      () => true,
-      () => false,
-    );
-    if (!established) await new Promise((r) => setTimeout(r, 100));
-  }
-  if (!established) throw new Error('the CRDs did not become established');
-}
 
 describe('kernel de-duplication of allowed edges, with the real kernel and a real API server', () => {
   let c: TestCluster;
@@ -93,7 +71,7 @@ describe('kernel de-duplication of allowed edges, with the real kernel and a rea
     if (process.getuid?.() !== 0) throw new Error('needs root (eBPF)');
     ensureBpfBuilt();
     c = await ensureCluster();
-    await installCrds(c);
+    await installCrds(c, ['stagednetworkpolicies', 'trafficprofiles']);
     process.env.NETPOL_PROFILE_DIR = mkdtempSync(join(tmpdir(), 'kdedup-profile-'));
     node = await TestNode.create(c, NODE);
     await node.addOutsideHost(SERVER, [80]);

@@ -4,33 +4,16 @@
 // one out for up to 200 ms), never while the staged-policy watch is not running, and the agent's
 // subscription to staged changes (onVerdictInputs) survives the watch's failed starts.
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { KubeConfig, PatchStrategy, setHeaderOptions, type V1ClusterRole, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
 import type { PodConnect } from '../../src/cluster/cluster-agent.js';
-import { LiveClusterView, rawRequest } from '../../src/cluster/live.js';
-import { applyStaged, deleteStaged, listStaged } from '../../src/cluster/staged/client.js';
+import { LiveClusterView } from '../../src/cluster/live.js';
+import { applyStaged, deleteStaged } from '../../src/cluster/staged/client.js';
 import type { StagedNetworkPolicy } from '../../src/cluster/staged/types.js';
 import { JudgeSink } from '../../src/daemon/judge-sink.js';
 import { until } from '../support/until.js';
 import { createNamespace, createRunningPod, ensureCluster, type TestCluster } from './support/cluster.js';
-
-const repo = new URL('../..', import.meta.url).pathname;
-const crd = parse(readFileSync(join(repo, 'deploy/crds/stagednetworkpolicies.yaml'), 'utf8')) as Record<string, unknown>;
-const rbacDocs = parseAllDocuments(readFileSync(join(repo, 'deploy/base/rbac-staged.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string } });
-
-async function installCrd(c: TestCluster): Promise<void> {
-  await rawRequest(c.kc, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { method: 'POST', body: crd }).catch((err: { statusCode?: number }) => {
-    if (err.statusCode !== 409) throw err;
-  });
-  for (let i = 0; i < 100; i++) {
-    if (await listStaged(c.kc).then(() => true, () => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the StagedNetworkPolicy CRD did not become established');
-}
+import { installCrds, stagedRbacDocs } from './support/crds.js';
 
 /** Sets the pod's label app=value (a merge patch, as kubectl label does). */
 async function relabel(c: TestCluster, ns: string, name: string, value: string): Promise<void> {
@@ -60,7 +43,7 @@ describe('the judge offers an edge to the kernel only on a current judgement', (
 
   beforeAll(async () => {
     c = await ensureCluster();
-    await installCrd(c);
+    await installCrds(c, ['stagednetworkpolicies']);
   });
   afterAll(async () => {
     for (const name of created) {
@@ -177,7 +160,7 @@ describe('the judge offers an edge to the kernel only on a current judgement', (
       // A retry fails too (the judge retries every 5 s): then the role.
       await new Promise((r) => setTimeout(r, 5_500));
       // The shipped role's rules under a name of this test's own (k8s-staged creates and deletes the shipped one).
-      const shipped = rbacDocs.find((d) => d.kind === 'ClusterRole') as V1ClusterRole;
+      const shipped = stagedRbacDocs.find((d) => d.kind === 'ClusterRole') as V1ClusterRole;
       await c.rbac.createClusterRole({ body: { ...shipped, metadata: { name: binding } } });
       created.push(binding);
       await c.rbac.createClusterRoleBinding({

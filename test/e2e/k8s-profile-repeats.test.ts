@@ -6,23 +6,18 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import type { PodConnect } from '../../src/cluster/cluster-agent.js';
-import { LiveClusterView, rawRequest } from '../../src/cluster/live.js';
+import { LiveClusterView } from '../../src/cluster/live.js';
 import { createProfileSinkFactory } from '../../src/daemon/profile-sink.js';
 import { until } from '../support/until.js';
 import { createNamespace, createRunningPod, ensureCluster } from './support/cluster.js';
+import { installCrds } from './support/crds.js';
 
-const repo = new URL('../..', import.meta.url).pathname;
 
 describe('profile sink repeats', () => {
   it("a batch of repeats starts at the previous batch's last seen", async () => {
     const c = await ensureCluster();
-    await rawRequest(c.kc, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { method: 'POST', body: parse(readFileSync(join(repo, 'deploy/crds/trafficprofiles.yaml'), 'utf8')) as object }).catch(
-      (err: { statusCode?: number }) => {
-        if (err.statusCode !== 409) throw err;
-      },
-    );
+    await installCrds(c, ['trafficprofiles']);
     const ns = await createNamespace(c, 'prep');
     const pod = await createRunningPod(c, ns, { name: 'client', labels: { app: 'client' }, nodeName: 'n1' }, { ips: [`10.248.${randomInt(1, 250)}.${randomInt(1, 250)}`] });
     const view = await LiveClusterView.connect({ kubeconfig: c.adminKubeconfig });

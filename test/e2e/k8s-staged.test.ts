@@ -4,12 +4,12 @@
 // merged by server-side apply), `kubectl get` columns, and Events deduplicated and rate-limited.
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig, type CoreV1Event, type V1ClusterRole, type V1ClusterRoleBinding, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import type { PodConnect } from '../../src/cluster/cluster-agent.js';
 import { LiveClusterView, rawRequest } from '../../src/cluster/live.js';
 import { applyNodeEvidence, applyStaged, getStaged, listStaged } from '../../src/cluster/staged/client.js';
@@ -20,22 +20,7 @@ import { JudgeSink, type AuditRecord } from '../../src/daemon/judge-sink.js';
 import { runAudit } from '../../src/cli/commands/audit/index.js';
 import { ensureBuilt, netpolAsync } from '../support/cli.js';
 import { createNamespace, createRunningPod, ensureCluster, type TestCluster } from './support/cluster.js';
-
-const repo = new URL('../..', import.meta.url).pathname;
-const crd = parse(readFileSync(join(repo, 'deploy/crds/stagednetworkpolicies.yaml'), 'utf8')) as Record<string, unknown>;
-const rbacDocs = parseAllDocuments(readFileSync(join(repo, 'deploy/base/rbac-staged.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string } });
-
-async function installCrd(c: TestCluster): Promise<void> {
-  await rawRequest(c.kc, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { method: 'POST', body: crd }).catch((err: { statusCode?: number }) => {
-    if (err.statusCode !== 409) throw err;
-  });
-  for (let i = 0; i < 100; i++) {
-    const ok = await listStaged(c.kc).then(() => true, () => false);
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the StagedNetworkPolicy CRD did not become established');
-}
+import { installCrds, stagedRbacDocs } from './support/crds.js';
 
 async function eventually<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -87,7 +72,7 @@ describe('staged policies on a real API server', () => {
   beforeAll(async () => {
     ensureBuilt();
     c = await ensureCluster();
-    await installCrd(c);
+    await installCrds(c, ['stagednetworkpolicies']);
     work = mkdtempSync(join(tmpdir(), 'netpol-staged-'));
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -390,13 +375,13 @@ describe('staged policies on a real API server', () => {
     it("the agent's role may write evidence to status, never a spec, and record Events", async () => {
       const ns = await createNamespace(c, 'stg');
       await applyStaged(c.kc, { metadata: { name: 'r', namespace: ns }, spec: parse(webPolicy(ns)).spec } as StagedNetworkPolicy);
-      for (const doc of rbacDocs.filter((d) => d.kind === 'ClusterRole')) {
+      for (const doc of stagedRbacDocs.filter((d) => d.kind === 'ClusterRole')) {
         await c.rbac.deleteClusterRole({ name: doc.metadata.name }).catch(() => undefined);
         await c.rbac.createClusterRole({ body: doc as V1ClusterRole });
         created.push({ kind: 'ClusterRole', name: doc.metadata.name });
       }
       // The shipped binding names the agent's ServiceAccount; the test binds the same role to its second identity.
-      const shipped = rbacDocs.find((d) => d.kind === 'ClusterRoleBinding') as V1ClusterRoleBinding;
+      const shipped = stagedRbacDocs.find((d) => d.kind === 'ClusterRoleBinding') as V1ClusterRoleBinding;
       expect(shipped.subjects).toEqual([{ kind: 'ServiceAccount', name: 'netpol-agent', namespace: 'netpol-system' }]);
       await c.rbac.createClusterRoleBinding({
         body: { metadata: { name: 'netpol-rbac-staged-test' }, roleRef: shipped.roleRef, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'netpol-rbac' }] },
@@ -428,7 +413,7 @@ describe('staged policies on a real API server', () => {
       try {
         expect(sink.readiness().ready).toBe(false);
         expect(sink.readiness().reason).toMatch(/cannot watch staged policies: not allowed[\s\S]*netpol-agent-staged ClusterRole/);
-        const shipped = rbacDocs.find((d) => d.kind === 'ClusterRoleBinding') as V1ClusterRoleBinding;
+        const shipped = stagedRbacDocs.find((d) => d.kind === 'ClusterRoleBinding') as V1ClusterRoleBinding;
         await c.rbac.createClusterRoleBinding({
           body: { metadata: { name: 'netpol-rbac-staged-judge' }, roleRef: shipped.roleRef, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'netpol-rbac' }] },
         });
