@@ -192,6 +192,10 @@ describe('netpol audit across a broken stream, with the real agent and a real AP
       await client.wget(ALLOWED, 80);
       // A connect no one answers starts (its SYNs vanish); it is judged only when it gives up.
       const silent = client.exec([join(node.bin, 'wget'), '-q', '-O', '/dev/null', `http://${SILENT}:80/`]);
+      // Its SYN is out before the denied connect starts: the records' start times (millisecond
+      // precision) must order them, or the check below on ts would compare equal times (CI, stop 17).
+      await until('the SYN to SILENT sent', () => (client.netns.exec(['ss', '-Htn', 'state', 'syn-sent', 'dst', SILENT]).trim() !== '' ? true : undefined));
+      await new Promise((r) => setTimeout(r, 5));
       await client.wget(ANSWERS, 80);
       const first = await until('the first denied record', () => records().find((r) => r.dst === `r/${ANSWERS}:80`));
       expect(first).toMatchObject({ verdict: 'denied', policy: `${ns}/egress-allowed-only`, gate: 'egress', outcome: 'established' });
