@@ -328,13 +328,23 @@ async function profiled<T>(name: string, f: () => Promise<T>): Promise<T> {
   if (!dir) return f();
   const session = new Session();
   session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
+  // NETPOL_BENCH_HEAP=1: what the phase allocates (sampled), instead of where its CPU goes.
+  const heap = process.env.NETPOL_BENCH_HEAP === '1';
+  if (heap) await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  else {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
   try {
     return await f();
   } finally {
-    const { profile } = await session.post('Profiler.stop');
-    writeFileSync(join(dir, `${name}-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+    if (heap) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(join(dir, `${name}-${Date.now()}.heapprofile`), JSON.stringify(profile));
+    } else {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(join(dir, `${name}-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+    }
     session.disconnect();
   }
 }
@@ -406,7 +416,7 @@ async function main(): Promise<void> {
       process.stderr.write(
         `round ${round} ${name}: ${fmt(r.storm.rate)}/s vs ${fmt(before.rate)}/s and ${fmt(after.rate)}/s untraced → ${pct(rate)}; ` +
           `machine CPU per connect ${(tracedCost * 1e6).toFixed(1)}µs vs ${(untracedCost * 1e6).toFixed(1)}µs → ${pct(cpu)}; ` +
-          `storm + tracer CPU per connect ${(((r.storm.cpu + r.storm.selfCpu) / r.storm.connects) * 1e6).toFixed(1)}µs vs ${(untracedStormCost * 1e6).toFixed(1)}µs (${r.storm.connects} connects; ${JSON.stringify(rest)})\n`,
+          `storm + tracer CPU per connect ${(((r.storm.cpu + r.storm.selfCpu) / r.storm.connects) * 1e6).toFixed(1)}µs vs ${(untracedStormCost * 1e6).toFixed(1)}µs (storm ${((r.storm.cpu / r.storm.connects) * 1e6).toFixed(1)}µs + tracer ${((r.storm.selfCpu / r.storm.connects) * 1e6).toFixed(2)}µs; ${r.storm.connects} connects; ${JSON.stringify(rest)})\n`,
       );
       before = after;
     }

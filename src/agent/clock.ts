@@ -34,10 +34,13 @@ export class BootClock {
    * [start, end): a storm's records fall tens to a millisecond, and each BigInt is garbage.
    */
   private msLast = Number.NaN;
-  private msStartHigh = 0;
-  private msStartLow = 0;
-  private msEndHigh = 0;
-  private msEndLow = 0;
+  // NaN, not 0 (none matches before the first call): V8 keeps these fields as doubles from the
+  // start, so the first word over 2^30 does not change the object's hidden class (trace-json.ts's
+  // RecordKey says what that costs).
+  private msStartHigh = Number.NaN;
+  private msStartLow = Number.NaN;
+  private msEndHigh = Number.NaN;
+  private msEndLow = Number.NaN;
 
   /** toEpochMs of the little-endian u64 at `at` of `v` (a record's ts_ns), without a BigInt while it falls in the last one's millisecond. */
   epochMsAt(v: DataView, at: number): number {

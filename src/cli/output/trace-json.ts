@@ -197,28 +197,32 @@ class RecordKey {
   process: ProcessSegment | undefined;
   destination: DestinationSegment | undefined;
   end: EndSegment | undefined;
-  private cgroupLow = 0;
-  private cgroupHigh = 0;
-  private mntns = 0;
-  private netns = 0;
-  private uid = 0;
-  private gid = 0;
+  // The 32-bit words start as NaN, not 0: a field V8 first sees as a small integer and later given a
+  // word over 2^30 (a namespace inode) changes its object's hidden class, and the other key, left
+  // with the old one, kept every optimization of writeRecord from completing ("Maps became
+  // deprecated during optimization", --trace-opt): it ran unoptimized through a whole storm.
+  private cgroupLow = NaN;
+  private cgroupHigh = NaN;
+  private mntns = NaN;
+  private netns = NaN;
+  private uid = NaN;
+  private gid = NaN;
   private family = 0;
-  private saddr0 = 0;
-  private saddr1 = 0;
-  private saddr2 = 0;
-  private saddr3 = 0;
-  private comm0 = 0;
-  private comm1 = 0;
-  private comm2 = 0;
-  private comm3 = 0;
-  private daddr0 = 0;
-  private daddr1 = 0;
-  private daddr2 = 0;
-  private daddr3 = 0;
+  private saddr0 = NaN;
+  private saddr1 = NaN;
+  private saddr2 = NaN;
+  private saddr3 = NaN;
+  private comm0 = NaN;
+  private comm1 = NaN;
+  private comm2 = NaN;
+  private comm3 = NaN;
+  private daddr0 = NaN;
+  private daddr1 = NaN;
+  private daddr2 = NaN;
+  private daddr3 = NaN;
   private dport = 0;
   outcome = 0;
-  private errno = 0;
+  private errno = NaN;
 
   matches(v: DataView, off: number, c: ContainerInfo | null): boolean {
     if (!this.valid) return false;
