@@ -35,7 +35,7 @@ export class BootClock {
    */
   private msLast = Number.NaN;
   // NaN, not 0 (none matches before the first call): V8 keeps these fields as doubles from the
-  // start, so the first word over 2^30 does not change the object's hidden class (trace-json.ts's
+  // start, so the first word over 2^31 does not change the object's hidden class (trace-json.ts's
   // RecordKey says what that costs).
   private msStartHigh = Number.NaN;
   private msStartLow = Number.NaN;

@@ -197,10 +197,11 @@ class RecordKey {
   process: ProcessSegment | undefined;
   destination: DestinationSegment | undefined;
   end: EndSegment | undefined;
-  // The 32-bit words start as NaN, not 0: a field V8 first sees as a small integer and later given a
-  // word over 2^30 (a namespace inode) changes its object's hidden class, and the other key, left
-  // with the old one, kept every optimization of writeRecord from completing ("Maps became
-  // deprecated during optimization", --trace-opt): it ran unoptimized through a whole storm.
+  // The 32-bit words start as NaN, not 0, so V8 keeps them as doubles from the start. A field first
+  // a small integer and later given a word over 2^31 (a namespace inode) changed the key's hidden
+  // class; the other key, never set with one source, kept the old, deprecated one, and TurboFan
+  // compiles of writeRecord were aborted and its code deoptimized again and again in a storm
+  // (--trace-opt; test/unit/trace-json-optimized.test.ts).
   private cgroupLow = NaN;
   private cgroupHigh = NaN;
   private mntns = NaN;
