@@ -78,6 +78,50 @@ describe('ByteBatch', () => {
     expect(memories.size).toBeLessThanOrEqual(12);
   });
 
+  it('takePieces(): the batch as pieces of its chunks, in order, no copy; each written again only once all its pieces were released', () => {
+    const out = new ByteBatch();
+    let s = 7;
+    const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const held: { pieces: Buffer[]; copy: Buffer; due: number }[] = [];
+    const memories = new Set<ArrayBufferLike>();
+    let written = 0;
+    let crossed = 0;
+    for (let t = 0; t < 2000; t++) {
+      // A storm's 20 ms: some 1,000 lines of ~400 bytes, so every few batches run into a new chunk.
+      const lines = 1 + Math.floor(rnd() * 1200);
+      let expected = '';
+      for (let i = 0; i < lines; i++) {
+        const line = `{"t":${t},"i":${i},"pad":"${'y'.repeat(Math.floor(rnd() * 700))}"}\n`;
+        out.text(line);
+        expected += line;
+      }
+      const pieces = out.takePieces()!;
+      if (pieces.length > 1) crossed++;
+      // Pieces of chunks, never a copy: each is a chunk's memory.
+      for (const p of pieces) {
+        expect(p.buffer.byteLength).toBeGreaterThanOrEqual(1024 * 1024);
+        memories.add(p.buffer);
+      }
+      const copy = Buffer.concat(pieces);
+      expect(copy.toString()).toBe(expected);
+      written += copy.length;
+      held.push({ pieces, copy, due: t + Math.floor(rnd() * 6) });
+      for (let k = held.length - 1; k >= 0; k--) {
+        const h = held[k]!;
+        if (h.due > t) continue;
+        expect(Buffer.concat(h.pieces).equals(h.copy)).toBe(true);
+        for (const p of h.pieces) out.release(p);
+        held.splice(k, 1);
+      }
+    }
+    for (const h of held) expect(Buffer.concat(h.pieces).equals(h.copy)).toBe(true);
+    expect(written).toBeGreaterThan(300 * 1024 * 1024);
+    expect(crossed).toBeGreaterThan(100);
+    // A few chunks go round (some 300 without release).
+    expect(memories.size).toBeLessThanOrEqual(12);
+    expect(out.takePieces()).toBeUndefined();
+  });
+
   it('never writes over a piece that is not released', () => {
     const out = new ByteBatch();
     out.text('kept out\n');

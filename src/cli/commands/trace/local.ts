@@ -84,12 +84,15 @@ export async function runTrace(opts: TraceOptions, io: TraceIO): Promise<number>
   const flush = () => {
     flushScheduled = false;
     if (outputError) return;
-    const bytes = pending ? pending.take() : jsonBytes!.take();
-    if (bytes === undefined) return;
     try {
-      // Written (or failed): the batch may write its chunk again (ByteBatch.release).
-      if (jsonBytes) io.stdout.write(bytes, () => jsonBytes.release(bytes));
-      else io.stdout.write(bytes);
+      if (jsonBytes) {
+        const pieces = jsonBytes.takePieces();
+        // Written (or failed): the batch may write its chunk again (ByteBatch.release).
+        if (pieces !== undefined) for (const bytes of pieces) io.stdout.write(bytes, () => jsonBytes.release(bytes));
+      } else {
+        const bytes = pending!.take();
+        if (bytes !== undefined) io.stdout.write(bytes);
+      }
     } catch (err) {
       onOutputError(err as NodeJS.ErrnoException);
     }
