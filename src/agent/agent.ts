@@ -199,9 +199,10 @@ export class LocalAgent {
   private acceptRecord(data: DataView, bytes: Uint8Array, offset: number, clock: BootClock, onRecord: RecordConsumer): boolean {
     // Behind a connect waiting for its container, the others wait too, in order (accept()).
     if (this.queued !== 0) return false;
-    const container = this.resolver.cached(cgroupIdAt(data, offset + CGROUP_AT));
+    const timeMs = clock.epochMsAt(data, offset + TS_AT);
+    const container = this.resolver.cached(cgroupIdAt(data, offset + CGROUP_AT), timeMs);
     if (container === undefined) return false;
-    if (this.wanted(container)) onRecord(data, bytes, offset, container, clock.epochMsAt(data, offset + TS_AT));
+    if (this.wanted(container)) onRecord(data, bytes, offset, container, timeMs);
     return true;
   }
 

@@ -287,12 +287,36 @@ export class ContainerResolver {
     readonly containerd = new ContainerdBundles(),
   ) {}
 
-  /** What is known now, without waiting: info, null (host process) or undefined (not yet asked). */
-  cached(cgroupId: bigint): ContainerInfo | null | undefined {
+  /**
+   * The last answer cached() gave and its cgroup: a storm's connects ask for one cgroup tens of
+   * thousands of times a second, each a Map lookup by BigInt (and, for a host process, another and
+   * the clock). Forgotten whenever the cache changes.
+   */
+  private memoId: bigint | undefined;
+  private memoKnown: ContainerInfo | null | undefined;
+  /** A memoized null's expiry (negativeAt + NEGATIVE_TTL_MS), epoch ms. */
+  private memoUntil = Number.NaN;
+
+  /**
+   * What is known now, without waiting: info, null (host process) or undefined (not yet asked).
+   * `nowMs`: the time a "not a container" answer is judged expired against; the record path passes
+   * the connect's own time (it has it, and reading the clock per connect was a cost of its own).
+   */
+  cached(cgroupId: bigint, nowMs?: number): ContainerInfo | null | undefined {
+    if (cgroupId === this.memoId && (this.memoKnown !== null || (nowMs ?? Date.now()) <= this.memoUntil)) return this.memoKnown;
     const known = this.cache.get(cgroupId);
-    if (known === null && Date.now() - (this.negativeAt.get(cgroupId) ?? 0) > NEGATIVE_TTL_MS) {
-      this.cache.delete(cgroupId);
-      return undefined;
+    if (known === null) {
+      const until = (this.negativeAt.get(cgroupId) ?? 0) + NEGATIVE_TTL_MS;
+      if ((nowMs ?? Date.now()) > until) {
+        this.cache.delete(cgroupId);
+        this.memoId = undefined;
+        return undefined;
+      }
+      this.memoUntil = until;
+    }
+    if (known !== undefined) {
+      this.memoId = cgroupId;
+      this.memoKnown = known;
     }
     return known;
   }
@@ -305,6 +329,7 @@ export class ContainerResolver {
       p = this.lookup(cgroupId).then((info) => {
         this.inflight.delete(cgroupId);
         this.cache.set(cgroupId, info);
+        this.memoId = undefined;
         if (info === null) this.negativeAt.set(cgroupId, Date.now());
         return info;
       });
@@ -346,6 +371,7 @@ export class ContainerResolver {
     };
     if (entry.podUid) result.podUid = entry.podUid;
     this.cache.set(entry.cgroupId, result);
+    this.memoId = undefined;
     return result;
   }
 

@@ -80,6 +80,10 @@ export class ByteBatch {
     else {
       this.out.delete(mem);
       if (this.left.has(mem)) this.leave(mem);
+      // All of the chunk being written into was written out, nothing new in it since: start over at
+      // its beginning. A file's writes are released at once, so a storm's batches all go through
+      // the same few hundred KB, which stay in the CPU's cache, instead of through every megabyte.
+      else if (mem === this.chunk.buffer && this.start === this.at) this.start = this.at = 0;
     }
   }
 
