@@ -33,12 +33,14 @@ export interface TraceOptions {
 }
 
 /**
- * The ring buffer is drained every 20 ms while events flow (the tracer's default is 5): each drain
- * wakes the process, and in a connect storm the wake-ups cost ~1 µs of CPU per connect at 5 ms
- * (bench/trace-cost-split.ts, `kernel` against `kernel-poll20`). A line appears at most 20 ms
- * later; the 4 MiB ring holds ~35,000 events, 1.7 million a second at this interval.
+ * The ring buffer is drained every 50 ms while events flow (the tracer's default is 5): each drain
+ * wakes the process and writes once, and in a connect storm the tracer's CPU per connect was ~1 µs
+ * more at 5 ms than at 20 ms (bench/trace-cost-split.ts, `kernel` against `kernel-poll20`), and at
+ * 10 / 20 / 50 ms 1.39 / 1.13 / 0.92 µs (bench/connect-storm.ts, medians of 6 rounds, session 9).
+ * A line appears at most 50 ms later; the 4 MiB ring holds ~35,000 events, 700,000 a second at this
+ * interval (a storm here makes 50,000).
  */
-const POLL_MS = 20;
+const POLL_MS = 50;
 
 export type TraceIO = TraceStreams<{ shown: number; lost: number; untracked: number; received: number }>;
 
