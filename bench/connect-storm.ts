@@ -322,6 +322,9 @@ async function tcpstatesPhase(): Promise<PhaseResult> {
 /**
  * NETPOL_BENCH_PROFILE=DIR: a CPU profile of this process per traced phase, taken while the storm
  * runs (started after the programs are loaded: the profiler's signals would interrupt the verifier).
+ * With NETPOL_BENCH_HEAP=1, a sampled allocation profile instead (.heapprofile, collected objects
+ * included). The inspector's own work shows in a CPU profile as garbage collection and `dispatch`:
+ * `perf record` with `node --perf-basic-prof` sees the process undisturbed.
  */
 async function profiled<T>(name: string, f: () => Promise<T>): Promise<T> {
   const dir = process.env.NETPOL_BENCH_PROFILE;
