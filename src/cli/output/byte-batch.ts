@@ -184,19 +184,12 @@ export class ByteBatch {
 
   /** The bytes written since the last take() (undefined when none), in one buffer; the batch starts over. */
   take(): Buffer | undefined {
-    if (this.empty) return undefined;
-    const last = this.chunk.subarray(this.start, this.at);
-    // The taken bytes now belong to the writer: the next lines go after them.
-    this.start = this.at;
-    if (this.done.length === 0) {
-      this.out.set(last.buffer, (this.out.get(last.buffer) ?? 0) + 1);
-      return last;
-    }
-    // Copied, so the full chunks it ran through are free again (once nothing else of them is out).
-    const out = Buffer.concat([...this.done, last]);
-    const full = this.done.map((d) => d.buffer);
-    this.done = [];
-    for (const mem of full) this.leave(mem);
+    const pieces = this.takePieces();
+    if (pieces === undefined || pieces.length === 1) return pieces?.[0];
+    // Copied, so the chunks it ran through are free again (once nothing else of them is out).
+    const out = Buffer.concat(pieces);
+    for (const p of pieces) this.release(p);
     return out;
   }
+
 }
