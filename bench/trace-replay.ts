@@ -15,7 +15,7 @@
  * on one host. Prints CPU µs per event, the first pass (the JIT warming up) apart.
  *   npx vite-node bench/trace-replay.ts [--events 1000000] [--batch 512] [--passes 4] [--sources 1] [--modes none,text,bytes] [--file FILE]
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { LocalAgent, type EnrichedEvent, type RecordConsumer } from '../src/agent/agent.js';
 import { BootClock } from '../src/agent/clock.js';
 import { ContainerResolver, type ContainerInfo } from '../src/agent/containers.js';
@@ -41,8 +41,12 @@ const MODES = arg('modes', 'none,text,bytes,record').split(',');
 const RECORD = EVENT_SIZE + 8;
 const RECORDS = 1 << 16;
 const ring = Buffer.alloc(RECORDS * RECORD);
+// Times from now on the boot clock: the host process's "not a container" answer expires 5 s after the
+// connect that found it (ContainerResolver), so records stamped hours after this boot (a fixed time
+// on a machine up for minutes) would each miss it, and take the decode path and the container scan.
+const bootNs = BigInt(Math.round(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1e9));
 const storm: ConnectEvent = {
-  tsNs: 46_000_000_000_000n, latencyNs: 0, cgroupId: 12345n, pid: 4242, tid: 4243, uid: 0, gid: 0, mntns: 4026531841, netns: 4026531840,
+  tsNs: bootNs, latencyNs: 0, cgroupId: 12345n, pid: 4242, tid: 4243, uid: 0, gid: 0, mntns: 4026531841, netns: 4026531840,
   family: 4, saddr: '127.0.0.1', daddr: '127.0.0.1', sport: 40000, dport: 38123, outcome: 'connecting', source: 'connect', proto: 'TCP', errno: 0, comm: 'connect-storm',
 };
 const other: ConnectEvent = { ...storm, cgroupId: 67890n, pid: 5151, tid: 5152, mntns: 4026532301, netns: 4026532304, saddr: '10.244.0.7', daddr: '10.244.0.7', dport: 8080 };

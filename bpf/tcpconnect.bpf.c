@@ -571,22 +571,19 @@ static __always_inline bool identity_here(struct tcpconnect_event *e, struct bpf
 	return true;
 }
 
-SEC("sockops")
-int handle_sockops(struct bpf_sock_ops *ctx)
+/* The connect in tcp_connect(), reported (handle_sockops, below, decides it is one). */
+static __always_inline void connect_made(struct bpf_sock_ops *ctx, struct bpf_sock *sk)
 {
+	/* Zeroed here, not in handle_sockops: declared there, clang zeroes it before the early return,
+	 * 14 stores in each of the ~9 runs per loopback connection that are not a connect. */
 	struct tcpconnect_event e = {};
-	struct pending_connect *p;
-	struct bpf_sock *sk;
-	__u64 skaddr;
-
-	if (!cfg.report_connects || ctx->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
-		return 1;
-	sk = ctx->sk;
-	if (!sk)
-		return 1;
+	struct pending_connect *p = NULL;
 	/* ctx->sk is the struct sock the state tracepoint keyed its pending entry by. */
-	skaddr = (__u64)sk;
-	p = bpf_map_lookup_elem(&pending, &skaddr);
+	__u64 skaddr = (__u64)sk;
+
+	/* Without the state program nothing fills `pending`: no lookup (the branch is pruned at load). */
+	if (cfg.state_attached)
+		p = bpf_map_lookup_elem(&pending, &skaddr);
 	e.family = CTX_U32(ctx, family);
 	e.sport = (__u16)CTX_U32(ctx, local_port);
 	e.dport = (__u16)bpf_ntohl(CTX_U32(ctx, remote_port));
@@ -596,7 +593,7 @@ int handle_sockops(struct bpf_sock_ops *ctx)
 		struct connect_call *call;
 
 		if (!identity_here(&e, sk))
-			return 1; /* not selected by the filters */
+			return; /* not selected by the filters */
 		/* The SYN goes out inside this connect() call: the state program's mark, made here when
 		 * it is not attached, so the syscall exit does not report the call's errno (a blocking
 		 * connect refused or timed out) a second time. */
@@ -626,6 +623,22 @@ int handle_sockops(struct bpf_sock_ops *ctx)
 	/* Lost (ring buffer full): leave it unannounced, so the answer still reports it. */
 	if (emit(&e) && p)
 		p->announced = 1;
+}
+
+/*
+ * Every TCP socket op of every cgroup runs this (~9 times per loopback connection: timeouts, window,
+ * ECN, established on both ends): all but the connect return at once, touching nothing.
+ */
+SEC("sockops")
+int handle_sockops(struct bpf_sock_ops *ctx)
+{
+	struct bpf_sock *sk;
+
+	if (!cfg.report_connects || ctx->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
+		return 1;
+	sk = ctx->sk;
+	if (sk)
+		connect_made(ctx, sk);
 	return 1;
 }
 

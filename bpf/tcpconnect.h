@@ -58,6 +58,10 @@ struct tcpconnect_config {
 	 * REPORT_BOTH (2): both, as made and when answered (the node agent serves both kinds of client
 	 * from one program). */
 	__u32 report_connects;
+	/* 1: the state program (inet_sock_set_state) is attached, so `pending` holds the identity of
+	 * connects in flight. 0 (`trace` without --latency: sockops only): the sockops program takes the
+	 * identity itself and skips the lookup. */
+	__u32 state_attached;
 };
 
 struct tcpconnect_event {

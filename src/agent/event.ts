@@ -70,8 +70,8 @@ const EV = EVENT_LAYOUT;
 export const EVENT_SIZE = 112;
 
 /** Offsets of every field of struct tcpconnect_config (checked like EVENT_LAYOUT). */
-export const CONFIG_LAYOUT = { filters: 0, dedup_edges: 4, report_connects: 8 } as const;
-export const CONFIG_SIZE = 12;
+export const CONFIG_LAYOUT = { filters: 0, dedup_edges: 4, report_connects: 8, state_attached: 12 } as const;
+export const CONFIG_SIZE = 16;
 
 /** Offsets of every field of struct tcpconnect_edge, the edges map key (checked like EVENT_LAYOUT). */
 export const EDGE_KEY_LAYOUT = { cgroup_id: 0, netns: 8, family: 12, dport: 14, daddr: 16, outcome: 32, _pad: 33 } as const;
@@ -273,11 +273,16 @@ export const REPORT_ANSWERS = 0;
 export const REPORT_CONNECTS = 1;
 export const REPORT_BOTH = 2;
 
-export function encodeConfig(cfg: { filters: number; dedupEdges: boolean; reportConnects?: boolean; alsoAnswers?: boolean }): Buffer {
+/**
+ * `stateAttached` (default true): whether the state program will be attached. False only when it
+ * never is (`trace` without --latency): the sockops program then skips its `pending` lookup.
+ */
+export function encodeConfig(cfg: { filters: number; dedupEdges: boolean; reportConnects?: boolean; alsoAnswers?: boolean; stateAttached?: boolean }): Buffer {
   const b = Buffer.alloc(CONFIG_SIZE);
   b.writeUInt32LE(cfg.filters, CONFIG_LAYOUT.filters);
   b.writeUInt32LE(cfg.dedupEdges ? 1 : 0, CONFIG_LAYOUT.dedup_edges);
   b.writeUInt32LE(!cfg.reportConnects ? REPORT_ANSWERS : cfg.alsoAnswers ? REPORT_BOTH : REPORT_CONNECTS, CONFIG_LAYOUT.report_connects);
+  b.writeUInt32LE(cfg.stateAttached === false ? 0 : 1, CONFIG_LAYOUT.state_attached);
   return b;
 }
 

@@ -261,9 +261,16 @@ export class TcpConnectTracer {
       udp = false;
       this.udpProblem = 'its hooks are cgroup programs, which need CAP_NET_ADMIN';
     }
+    const rodata = encodeConfig({
+      filters,
+      dedupEdges: opts.dedupEdges ?? false,
+      reportConnects: opts.reportConnects ?? false,
+      alsoAnswers: opts.alsoAnswers ?? false,
+      stateAttached: this.programs.includes('handle_set_state'),
+    });
     const load = (withUdp: boolean): BpfObject =>
       BpfObject.load(path, {
-        rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false, alsoAnswers: opts.alsoAnswers ?? false }),
+        rodata,
         maxEntries: { events: opts.ringBytes ?? DEFAULT_RING_BYTES },
         // `udp`, not opts.udp: without CAP_NET_ADMIN optional UDP is off already, and loading its
         // cgroup programs would fail the whole object (EPERM).
@@ -274,7 +281,7 @@ export class TcpConnectTracer {
     if (opts.pin) {
       this.beforeFree = opts.pin.beforeFree;
       const fixed = {
-        rodata: encodeConfig({ filters, dedupEdges: opts.dedupEdges ?? false, reportConnects: opts.reportConnects ?? false, alsoAnswers: opts.alsoAnswers ?? false }).toString('hex'),
+        rodata: rodata.toString('hex'),
         ringBytes,
         programs: this.programs,
         sockops,

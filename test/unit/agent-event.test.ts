@@ -156,9 +156,10 @@ describe('event decoder mirrors bpf/tcpconnect.h', () => {
   });
 
   it('encodes the config and decodes edge keys', () => {
-    expect([...encodeConfig({ filters: 0b101, dedupEdges: true })]).toEqual([5, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
-    expect([...encodeConfig({ filters: 0, dedupEdges: false, reportConnects: true })]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
-    expect([...encodeConfig({ filters: 0, dedupEdges: false, reportConnects: true, alsoAnswers: true })]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0]);
+    expect([...encodeConfig({ filters: 0b101, dedupEdges: true })]).toEqual([5, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
+    expect([...encodeConfig({ filters: 0, dedupEdges: false, reportConnects: true })]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]);
+    expect([...encodeConfig({ filters: 0, dedupEdges: false, reportConnects: true, stateAttached: false })]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+    expect([...encodeConfig({ filters: 0, dedupEdges: false, reportConnects: true, alsoAnswers: true })]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0]);
     const key = Buffer.alloc(EDGE_KEY_SIZE);
     key.writeBigUInt64LE(158n, 0);
     key.writeUInt32LE(4026531833, 8);
