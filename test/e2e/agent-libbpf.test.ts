@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FILTER_PID, decodeEventAt, encodeConfig, type ConnectEvent } from '../../src/agent/event.js';
+import { CONFIG_SIZE, FILTER_PID, decodeEventAt, encodeConfig, type ConnectEvent } from '../../src/agent/event.js';
 import { BpfObject, MappedRingBuffer } from '../../src/agent/libbpf.js';
 import { defaultObjectPath } from '../../src/agent/tracer.js';
 import { ensureBpfBuilt } from './support/agent-events.js';
@@ -116,6 +116,6 @@ describe('libbpf binding', () => {
   });
 
   it('names the problem when the configuration does not match the object', () => {
-    expect(() => BpfObject.load(defaultObjectPath(), { rodata: Buffer.alloc(3) })).toThrow(/\.rodata is 12 bytes, the loader expects 3 \(rebuild: make -C bpf\)/);
+    expect(() => BpfObject.load(defaultObjectPath(), { rodata: Buffer.alloc(3) })).toThrow(new RegExp(`\\.rodata is ${CONFIG_SIZE} bytes, the loader expects 3 \\(rebuild: make -C bpf\\)`));
   });
 });
