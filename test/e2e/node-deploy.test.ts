@@ -218,6 +218,14 @@ describe('netpol deploy on a real node', () => {
       netadmin: podFromDaemonSet('cap-no-net-admin', ['agent'], without('NET_ADMIN')),
       dac: podFromDaemonSet('cap-no-dac-read-search', ['agent'], without('DAC_READ_SEARCH')),
     };
+    // CAP_DAC_READ_SEARCH opens a tracefs the agent's user (root) does not own. One the agent owns
+    // (root's, mode 700: the default) its owner's mode bits open without it. tracefs is one
+    // superblock for the whole machine, so its owner is whatever the last mount with options set,
+    // until reboot: this suite passed only when agent-fresh-machine.test.ts, which mounts it for
+    // uid 1, had run before it (a fresh machine ran it after, and the pod without the capability kept
+    // running). The case now sets that owner itself, as a host whose tracefs is mounted for another
+    // user (uid=/gid= mount options) has it.
+    execFileSync('unshare', ['-m', 'sh', '-c', 'mount --make-rprivate / && mount -t tracefs -o uid=1,gid=1,mode=700 tracefs /sys/kernel/tracing']);
     await applyYaml(Object.values(cases));
     const logs = async (pod: Manifest) => (await node.kubectl(['-n', NS, 'logs', pod.metadata.name], { allowFail: true })).stdout;
     const result: Record<string, { phase: string; log: string }> = {};
