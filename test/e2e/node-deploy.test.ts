@@ -224,8 +224,9 @@ describe('netpol deploy on a real node', () => {
     // until reboot: this suite passed only when agent-fresh-machine.test.ts, which mounts it for
     // uid 1, had run before it (a fresh machine ran it after, and the pod without the capability kept
     // running). The case now sets that owner itself, as a host whose tracefs is mounted for another
-    // user (uid=/gid= mount options) has it.
-    execFileSync('unshare', ['-m', 'sh', '-c', 'mount --make-rprivate / && mount -t tracefs -o uid=1,gid=1,mode=700 tracefs /sys/kernel/tracing']);
+    // user (uid=/gid= mount options) has it: in a mount namespace of its own, the tracefs mounted
+    // there taken off first (mount refuses a second tracefs on the same path).
+    execFileSync('unshare', ['-m', 'sh', '-c', 'mount --make-rprivate / && { umount -l /sys/kernel/tracing 2>/dev/null; mount -t tracefs -o uid=1,gid=1,mode=700 tracefs /sys/kernel/tracing; }']);
     await applyYaml(Object.values(cases));
     const logs = async (pod: Manifest) => (await node.kubectl(['-n', NS, 'logs', pod.metadata.name], { allowFail: true })).stdout;
     const result: Record<string, { phase: string; log: string }> = {};
