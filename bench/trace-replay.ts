@@ -15,9 +15,9 @@
  * on one host. Prints CPU µs per event, the first pass (the JIT warming up) apart.
  *   npx vite-node bench/trace-replay.ts [--events 1000000] [--batch 512] [--passes 4] [--sources 1] [--modes none,text,bytes] [--file FILE]
  */
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { LocalAgent, type EnrichedEvent, type RecordConsumer } from '../src/agent/agent.js';
-import { BootClock } from '../src/agent/clock.js';
+import { BootClock, bootTimeNs } from '../src/agent/clock.js';
 import { ContainerResolver, type ContainerInfo } from '../src/agent/containers.js';
 import { EVENT_SIZE, decodeEventAt, encodeEvent, type ConnectEvent } from '../src/agent/event.js';
 import { ByteBatch } from '../src/cli/output/byte-batch.js';
@@ -44,7 +44,7 @@ const ring = Buffer.alloc(RECORDS * RECORD);
 // Times from now on the boot clock: the host process's "not a container" answer expires 5 s after the
 // connect that found it (ContainerResolver), so records stamped hours after this boot (a fixed time
 // on a machine up for minutes) would each miss it, and take the decode path and the container scan.
-const bootNs = BigInt(Math.round(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1e9));
+const bootNs = bootTimeNs();
 const storm: ConnectEvent = {
   tsNs: bootNs, latencyNs: 0, cgroupId: 12345n, pid: 4242, tid: 4243, uid: 0, gid: 0, mntns: 4026531841, netns: 4026531840,
   family: 4, saddr: '127.0.0.1', daddr: '127.0.0.1', sport: 40000, dport: 38123, outcome: 'connecting', source: 'connect', proto: 'TCP', errno: 0, comm: 'connect-storm',
