@@ -2,6 +2,11 @@
 // and client threads doing connect() + close() as fast as they can for a fixed time.
 // Clients close with SO_LINGER {1, 0} (RST, no TIME_WAIT) so ephemeral ports never run out.
 // Usage: connect-storm SECONDS [CLIENT_THREADS]
+// Between two network namespaces (bench/node-storm.sh: one pod connecting to another on the real
+// node), the two halves run apart:
+//   connect-storm --serve PORT                         the listener on 0.0.0.0:PORT, accepting and
+//                                                      closing until killed
+//   connect-storm SECONDS CLIENT_THREADS ADDR PORT     the clients only, connecting to ADDR:PORT
 // Prints: {"connects":N,"seconds":S,"rate":R,"cpu":C} with C the process's user+system CPU
 // seconds (the BPF programs run in its context, so their cost shows up there).
 #include <arpa/inet.h>
@@ -10,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -55,8 +61,59 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The listener of a storm whose clients run elsewhere: accept threads until killed. */
+static int serve(int port)
+{
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	pthread_t acc[2];
+
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	addr.sin_family = AF_INET;
+	addr.sin_addr.s_addr = htonl(INADDR_ANY);
+	addr.sin_port = htons((unsigned short)port);
+	if (bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(lfd, 4096)) {
+		perror("listen");
+		return 1;
+	}
+	printf("serving on %d\n", port);
+	fflush(stdout);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&acc[i], NULL, acceptor, &lfd);
+	pthread_join(acc[0], NULL);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--serve") == 0)
+		return serve(atoi(argv[2]));
+	if (argc == 5) {
+		/* Clients only, to a listener elsewhere. */
+		double seconds = atof(argv[1]);
+		int threads = atoi(argv[2]);
+		pthread_t cl[64];
+
+		addr.sin_family = AF_INET;
+		addr.sin_port = htons((unsigned short)atoi(argv[4]));
+		if (inet_pton(AF_INET, argv[3], &addr.sin_addr) != 1 || threads < 1 || threads > 64) {
+			fprintf(stderr, "usage: connect-storm SECONDS THREADS ADDR PORT\n");
+			return 2;
+		}
+		double t0 = now();
+		for (int i = 0; i < threads; i++)
+			pthread_create(&cl[i], NULL, client, NULL);
+		usleep((useconds_t)(seconds * 1e6));
+		atomic_store(&stop, 1);
+		for (int i = 0; i < threads; i++)
+			pthread_join(cl[i], NULL);
+		double t = now() - t0;
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+		printf("{\"connects\":%ld,\"seconds\":%.3f,\"rate\":%.0f,\"cpu\":%.3f,\"port\":%d}\n", atomic_load(&connects), t,
+		       atomic_load(&connects) / t, cpu, ntohs(addr.sin_port));
+		return 0;
+	}
 	double seconds = argc > 1 ? atof(argv[1]) : 5;
 	int threads = argc > 2 ? atoi(argv[2]) : 1;
 	int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;

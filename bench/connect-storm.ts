@@ -297,6 +297,8 @@ async function agentPhase(sinks: 'default' | 'judge' = 'default', baseline = fal
     answered: status.connects.answered,
     judged: judge.judged,
     wouldDeny: judge.wouldDeny,
+    // Generation bumps of the kernel de-duplication: after each, an edge's connects go through the ring until judged again.
+    bumps: (status.kernelDedup as { invalidations?: number } | undefined)?.invalidations,
     ...(AUDIT ? { auditLines } : {}),
   };
 }
