@@ -47,9 +47,11 @@ NODE="$DIR/node"
 PORT=7000
 SERVER_PID="" TRACER_PID="" KEEP=""
 cleanup() {
-  [ -n "$TRACER_PID" ] && kill -TERM "$TRACER_PID" 2>/dev/null && wait "$TRACER_PID" 2>/dev/null
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  bash "$WT/test/node/down.sh" "$NODE" > /dev/null 2>&1 || true
+  # Not under set -e: a killed process's status (wait) must not end the clean-up before the node is down.
+  set +e
+  if [ -n "$TRACER_PID" ]; then kill -TERM "$TRACER_PID" 2>/dev/null; wait "$TRACER_PID" 2>/dev/null; fi
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; fi
+  bash "$WT/test/node/down.sh" "$NODE" > /dev/null 2>&1
   if [ -n "$KEEP" ]; then echo "logs kept in $DIR" >&2; else rm -rf "$DIR"; fi
 }
 trap cleanup EXIT
