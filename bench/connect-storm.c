@@ -61,6 +61,32 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Runs `threads` clients (connecting to `addr`) for `seconds`; returns how long they ran. */
+static double run_clients(double seconds, int threads)
+{
+	pthread_t cl[64];
+	double t0 = now();
+
+	for (int i = 0; i < threads; i++)
+		pthread_create(&cl[i], NULL, client, NULL);
+	usleep((useconds_t)(seconds * 1e6));
+	atomic_store(&stop, 1);
+	for (int i = 0; i < threads; i++)
+		pthread_join(cl[i], NULL);
+	return now() - t0;
+}
+
+/* The result line: connects made, the clients' time, the rate, this process's CPU seconds, the port. */
+static void print_result(double t)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	printf("{\"connects\":%ld,\"seconds\":%.3f,\"rate\":%.0f,\"cpu\":%.3f,\"port\":%d}\n", atomic_load(&connects), t,
+	       atomic_load(&connects) / t, cpu, ntohs(addr.sin_port));
+}
+
 /* The listener of a storm whose clients run elsewhere: accept threads until killed. */
 static int serve(int port)
 {
@@ -91,7 +117,6 @@ int main(int argc, char **argv)
 		/* Clients only, to a listener elsewhere. */
 		double seconds = atof(argv[1]);
 		int threads = atoi(argv[2]);
-		pthread_t cl[64];
 
 		addr.sin_family = AF_INET;
 		addr.sin_port = htons((unsigned short)atoi(argv[4]));
@@ -99,26 +124,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "usage: connect-storm SECONDS THREADS ADDR PORT\n");
 			return 2;
 		}
-		double t0 = now();
-		for (int i = 0; i < threads; i++)
-			pthread_create(&cl[i], NULL, client, NULL);
-		usleep((useconds_t)(seconds * 1e6));
-		atomic_store(&stop, 1);
-		for (int i = 0; i < threads; i++)
-			pthread_join(cl[i], NULL);
-		double t = now() - t0;
-		struct rusage ru;
-		getrusage(RUSAGE_SELF, &ru);
-		double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-		printf("{\"connects\":%ld,\"seconds\":%.3f,\"rate\":%.0f,\"cpu\":%.3f,\"port\":%d}\n", atomic_load(&connects), t,
-		       atomic_load(&connects) / t, cpu, ntohs(addr.sin_port));
+		print_result(run_clients(seconds, threads));
 		return 0;
 	}
 	double seconds = argc > 1 ? atof(argv[1]) : 5;
 	int threads = argc > 2 ? atoi(argv[2]) : 1;
 	int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	socklen_t len = sizeof(addr);
-	pthread_t acc, cl[64];
+	pthread_t acc;
 
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	addr.sin_family = AF_INET;
@@ -131,23 +144,12 @@ int main(int argc, char **argv)
 	if (threads < 1 || threads > 64)
 		threads = 1;
 	pthread_create(&acc, NULL, acceptor, &lfd);
-	double t0 = now();
-	for (int i = 0; i < threads; i++)
-		pthread_create(&cl[i], NULL, client, NULL);
-	usleep((useconds_t)(seconds * 1e6));
-	atomic_store(&stop, 1);
-	for (int i = 0; i < threads; i++)
-		pthread_join(cl[i], NULL);
-	double t = now() - t0;
+	double t = run_clients(seconds, threads);
 	/* Wake the acceptor with one last connect, then exit. */
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	connect(fd, (struct sockaddr *)&addr, sizeof(addr));
 	close(fd);
 	pthread_join(acc, NULL);
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-	printf("{\"connects\":%ld,\"seconds\":%.3f,\"rate\":%.0f,\"cpu\":%.3f,\"port\":%d}\n", atomic_load(&connects), t,
-	       atomic_load(&connects) / t, cpu, ntohs(addr.sin_port));
+	print_result(t);
 	return 0;
 }
