@@ -140,7 +140,6 @@ start_agent() {
   TRACER_PID=$!
   for _ in $(seq 300); do on_node curl -sf -o /dev/null 127.0.0.1:9809/readyz && break; sleep 0.1; done
   on_node curl -sf -o /dev/null 127.0.0.1:9809/readyz || { tail "$DIR/agent.log" >&2; exit 1; }
-  ANSWERED0="$(statusField j.connects.answered)"
 }
 start_trace() {
   nsenter --target="$NETPOL_NODE_HOLDER_PID" --net --mount -- node "$WT/dist/cli/main.js" trace tcpconnect --host -o json > "$DIR/trace.jsonl" 2> "$DIR/trace.log" &
@@ -152,12 +151,9 @@ start_trace() {
     sleep 0.1
   done
   [ -s "$DIR/trace.jsonl" ] || { cat "$DIR/trace.log" >&2; exit 1; }
-  # The sentinel's last lines written, then the file emptied (the trace writes on at its offset:
-  # what lies before is a hole with no newline in it).
-  sleep 0.5
-  : > "$DIR/trace.jsonl"
 }
-# A storm before the measured one, once the tracer is up: a tracer freshly started compiles its code
+# A storm before the measured one, once the tracer is up (after it, the agent's answered count is
+# read afresh and the trace's file emptied by the round): a tracer freshly started compiles its code
 # (V8's optimizing compiler) during its first seconds of a storm, a cost it pays once, not per
 # connect; bench/connect-storm.ts runs its tracers in one process, where that is done by round 2.
 warm_up() {
@@ -180,6 +176,8 @@ for r in $(seq "$ROUNDS"); do
   start_agent; warm_up agent; read -r na ra ba <<< "$(storm none)"; answered="$(caught_up agent "$na")"
   judged="$(statusField '`judged ${j.sinks.judge?.judged}, lost ${j.events.kernelLost}`')"; stop_tracer
   read -r n1 r1 b1 <<< "$(storm none)"
+  # The warm-up's lines emptied out (the trace writes on at its offset: what lies before is a hole
+  # with no newline in it).
   start_trace; warm_up trace; : > "$DIR/trace.jsonl"; read -r nt rt bt <<< "$(storm none)"; lines="$(caught_up trace "$nt")"; stop_tracer
   read -r n2 r2 b2 <<< "$(storm none)"
   echo "$r $n0 $r0 $b0 $na $ra $ba $n1 $r1 $b1 $nt $rt $bt $n2 $r2 $b2" >> "$ROWS"

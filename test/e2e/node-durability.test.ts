@@ -339,10 +339,9 @@ describe('durable traffic profiles on a real node', () => {
     const journal = execFileSync('nsenter', [`--target=${node.env.NETPOL_NODE_HOLDER_PID}`, '--mount', '--', 'sh', '-c', `cd /var/lib/netpol/${node.name}/profile && ls -la && wc -l seg-* && cat journal.id`], { encoding: 'utf8' });
     const profiles = JSON.parse((await node.kubectl(['-n', NS, 'get', 'trafficprofiles', '-o', 'json'])).stdout) as { items: TrafficProfile[] };
     const summary = profiles.items.map((p) => ({ name: p.metadata.name, node: p.spec.node, journal: p.status?.journal, edges: p.status?.edgeCount, lastWrite: p.status?.lastWrite }));
-    // eslint-disable-next-line no-console
     const agentLogs = (await node.kubectl(['-n', AGENT_NS, 'logs', '-l', 'app.kubernetes.io/name=netpol-agent', '--tail=60', '--prefix'], { allowFail: true })).stdout;
-    console.log(`AGENTLOGS:\n${agentLogs}`);
-    console.log(`diagnosis:\n${pods}\n${procs}\n${events}\n${journal}\n${JSON.stringify(summary)}`);
+    // eslint-disable-next-line no-console
+    console.log(`diagnosis:\n${pods}\n${procs}\n${events}\n${journal}\n${JSON.stringify(summary)}\nagent logs:\n${agentLogs}`);
   }
 
   beforeAll(async () => {
